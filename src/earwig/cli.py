@@ -1,0 +1,336 @@
+"""The `earwig` command. Wiring only: parse arguments, call the client or the daemon, print.
+
+Imports stay light at module level (click, config, client): `earwig status` must answer fast
+and never load the ML stack. The daemon and rich are imported inside the commands using them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from earwig import __version__
+from earwig import config as config_mod
+from earwig.client import DaemonClient, RemoteError
+from earwig.errors import ConfigError, DaemonNotRunning, EarwigError
+
+EXIT_ERROR, EXIT_CONFIG, EXIT_NOT_RUNNING = 1, 2, 3
+
+
+def _fail(exc: EarwigError) -> None:
+    click.secho(f"error: {exc.message}", fg="red", err=True)
+    if exc.hint:
+        click.echo(f"  hint: {exc.hint}", err=True)
+    code = EXIT_ERROR
+    if isinstance(exc, ConfigError):
+        code = EXIT_CONFIG
+    elif isinstance(exc, DaemonNotRunning):
+        code = EXIT_NOT_RUNNING
+    sys.exit(code)
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn earwig's errors into two readable lines and an exit code, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EarwigError as exc:
+            _fail(exc)
+        except KeyboardInterrupt:
+            sys.exit(130)
+
+    return wrapper
+
+
+class Ctx:
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._config: config_mod.Config | None = None
+
+    @property
+    def config(self) -> config_mod.Config:
+        if self._config is None:
+            self._config = config_mod.load(self.config_path)
+        return self._config
+
+    def client(self) -> DaemonClient:
+        client = DaemonClient(self.config.socket_path)
+        client.connect()
+        return client
+
+    def call(self, kind: str, **params: Any) -> Any:
+        with self.client() as client:
+            return client.call(kind, **params)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+@click.group(invoke_without_command=True)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Config file (default: $EARWIG_CONFIG, then ~/.config/earwig/config.toml).",
+)
+@click.version_option(__version__, prog_name="earwig")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """earwig: turns audio and video into searchable transcripts.
+
+    Start the daemon with `earwig run`, drop files into the watched folder, and look at the
+    queue with `earwig status` and `earwig jobs`.
+    """
+    ctx.obj = Ctx(config_path)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+# ---------------------------------------------------------------- daemon
+
+
+@main.command()
+@pass_ctx
+@friendly
+def run(ctx: Ctx) -> None:
+    """Run the daemon in the foreground (what systemd or launchd start)."""
+    import asyncio
+
+    from earwig.daemon.app import Daemon, setup_logging
+
+    cfg = ctx.config
+    setup_logging(cfg)
+    asyncio.run(Daemon(cfg).run())
+
+
+# ---------------------------------------------------------------- looking
+
+
+def _age(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    secs = max(0, time.time() - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs / size:.0f}{unit}"
+    return f"{secs:.0f}s"
+
+
+def _progress(job: dict[str, Any]) -> str:
+    p = job.get("progress")
+    return f"{p['fraction'] * 100:.0f}%" if p else ""
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+@friendly
+def status(ctx: Ctx, as_json: bool) -> None:
+    """Is the daemon running, and what is it doing?"""
+    st = ctx.call("status")
+    if as_json:
+        click.echo(json.dumps(st, indent=2))
+        return
+    counts = st["counts"]
+    backend = st["backend"]
+    click.echo(f"earwig {st['version']} running (pid {st['pid']}, up {_age(st['started_at'])})")
+    click.echo(
+        f"  backend  {backend['name']} · {backend['model']}"
+        f" · {'loaded' if backend['loaded'] else 'not loaded'}"
+    )
+    click.echo(f"  watching {', '.join(st['watch'])}")
+    click.echo(f"  output   {st['output_dir']}")
+    queue = "  ".join(f"{k} {v}" for k, v in counts.items() if v)
+    click.echo(
+        f"  jobs     {queue or 'none yet'}" + ("  (queue paused)" if st["queue_paused"] else "")
+    )
+    if st["current"]:
+        cur = st["current"]
+        click.echo(f"  now      #{cur['id']} {cur['title']} {cur['state']} {_progress(cur)}")
+
+
+@main.command(name="jobs")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--state", "states", multiple=True, help="Only jobs in this state (repeatable).")
+@click.option("--limit", default=50, show_default=True, help="How many of the newest jobs.")
+@pass_ctx
+@friendly
+def jobs_cmd(ctx: Ctx, as_json: bool, states: tuple[str, ...], limit: int) -> None:
+    """List jobs, newest first."""
+    result = ctx.call("jobs.list", states=list(states) or None, limit=limit)
+    jobs = result["jobs"]
+    if as_json:
+        click.echo(json.dumps(jobs, indent=2))
+        return
+    if not jobs:
+        click.echo("no jobs yet: drop a file into a watched folder or `earwig add FILE`")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for col in ("id", "state", "title", "progress", "audio", "age", "error"):
+        table.add_column(col, overflow="fold" if col in ("title", "error") else "ellipsis")
+    for j in jobs:
+        audio = f"{j['duration']:.0f}s" if j.get("duration") else ""
+        table.add_row(
+            str(j["id"]),
+            j["state"],
+            j["title"],
+            _progress(j),
+            audio,
+            _age(j["created_at"]),
+            j.get("error") or "",
+        )
+    Console().print(table)
+
+
+@main.command()
+@click.argument("job_id", type=int)
+@click.option("--transcript/--no-transcript", default=True, help="Print the transcript text.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+@friendly
+def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
+    """Everything about one job: states with times, error, outputs, transcript."""
+    result = ctx.call("job.get", id=job_id, transcript=transcript)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    j = result["job"]
+    click.echo(f"#{j['id']} {j['title']}  [{j['state']}]")
+    click.echo(f"  source   {j.get('path') or j.get('url')} (from {j['source']})")
+    for state, ts in sorted(j["times"].items(), key=lambda kv: kv[1]):
+        click.echo(f"  {state:<12} {dt.datetime.fromtimestamp(ts):%Y-%m-%d %H:%M:%S}")
+    if j.get("backend"):
+        click.echo(f"  backend  {j['backend']} · {j.get('model')}")
+    if j.get("duration"):
+        click.echo(f"  audio    {j['duration']:.1f}s")
+    click.echo(f"  attempts {j['attempts']}")
+    if j.get("error"):
+        click.secho(f"  error    {j['error']}", fg="red")
+        if j.get("hint"):
+            click.echo(f"  hint     {j['hint']}")
+    for out in j.get("outputs") or ():
+        click.echo(f"  output   {out}")
+    if transcript and result.get("transcript"):
+        click.echo("")
+        for seg in result["transcript"]["segments"]:
+            m, s = divmod(int(seg["start"]), 60)
+            click.echo(f"  [{m:02d}:{s:02d}] {seg['text'].strip()}")
+
+
+@main.command()
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines as they come.")
+@click.option("-n", "--lines", default=50, show_default=True, help="How many past lines.")
+@pass_ctx
+@friendly
+def logs(ctx: Ctx, follow: bool, lines: int) -> None:
+    """The daemon's log (job history, errors), optionally followed live."""
+
+    def line(entry: dict[str, Any]) -> None:
+        when = dt.datetime.fromtimestamp(entry["ts"]).strftime("%Y-%m-%d %H:%M:%S")
+        job = f" #{entry['job_id']}" if entry.get("job_id") else ""
+        color = {"error": "red", "warning": "yellow"}.get(entry["level"])
+        click.secho(f"{when} {entry['level']:<7}{job} {entry['message']}", fg=color)
+
+    with ctx.client() as client:
+        if not follow:
+            for entry in client.call("logs.tail", limit=lines)["log"]:
+                line(entry)
+            return
+        snapshot = client.call("subscribe", topics=["log"], log_limit=lines)
+        for entry in snapshot["log"]:
+            line(entry)
+        for ev in client.events():
+            if ev["event"] == "log":
+                line(ev["data"])
+
+
+# ---------------------------------------------------------------- steering
+
+
+@main.command()
+@click.argument("items", nargs=-1, required=True)
+@click.option("--force", is_flag=True, help="Transcribe even if the same content was done before.")
+@pass_ctx
+@friendly
+def add(ctx: Ctx, items: tuple[str, ...], force: bool) -> None:
+    """Queue files (PATH...) for transcription now."""
+    inputs = [i if "://" in i else str(Path(i).expanduser().resolve()) for i in items]
+    results = ctx.call("job.add", paths=inputs, force=force)["results"]
+    failed = False
+    for r in results:
+        if "job" in r:
+            click.echo(f"queued #{r['job']['id']} {r['job']['title']}")
+        elif "duplicate_of" in r:
+            d = r["duplicate_of"]
+            click.echo(
+                f"skipped {r['input']}: same content as #{d['id']} ({d['state']}); "
+                f"{r.get('hint', '')}"
+            )
+        else:
+            failed = True
+            click.secho(f"error: {r['input']}: {r['error']}", fg="red", err=True)
+            if r.get("hint"):
+                click.echo(f"  hint: {r['hint']}", err=True)
+    if failed:
+        sys.exit(EXIT_ERROR)
+
+
+def _steer(kind: str, verb: str) -> Callable[[Ctx, int], None]:
+    def command(ctx: Ctx, job_id: int) -> None:
+        job = ctx.call(kind, id=job_id)["job"]
+        click.echo(f"#{job['id']} {job['title']}: {verb} (now {job['state']})")
+
+    return command
+
+
+for _name, _kind, _verb, _doc in (
+    ("cancel", "job.cancel", "cancelled", "Cancel a job (a running one stops at once)."),
+    ("retry", "job.retry", "queued again", "Queue a finished job again, even if it was done."),
+    ("prioritize", "job.prioritize", "moved to the top", "Make a waiting job the next to run."),
+):
+    _cmd = _steer(_kind, _verb)
+    _cmd.__doc__ = _doc
+    main.command(name=_name)(click.argument("job_id", type=int)(pass_ctx(friendly(_cmd))))
+
+
+@main.command()
+@click.argument("job_id", type=int, required=False)
+@pass_ctx
+@friendly
+def pause(ctx: Ctx, job_id: int | None) -> None:
+    """Pause one job, or (without ID) stop starting new jobs."""
+    if job_id is None:
+        ctx.call("queue.pause")
+        click.echo("queue paused: the running job finishes, no new job starts (`earwig resume`)")
+    else:
+        _steer("job.pause", "pausing")(ctx, job_id)
+
+
+@main.command()
+@click.argument("job_id", type=int, required=False)
+@pass_ctx
+@friendly
+def resume(ctx: Ctx, job_id: int | None) -> None:
+    """Resume one paused job, or (without ID) the whole queue."""
+    if job_id is None:
+        ctx.call("queue.resume")
+        click.echo("queue resumed")
+    else:
+        _steer("job.resume", "resumed")(ctx, job_id)
+
+
+__all__ = ["RemoteError", "main"]

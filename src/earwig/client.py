@@ -1,0 +1,130 @@
+"""A blocking client for the daemon's socket, used by the CLI (and by tests and benchmarks).
+
+It imports only the protocol and the standard library, so commands such as `earwig status`
+start fast and never load the ML stack.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from earwig import protocol
+from earwig.errors import DaemonNotRunning, EarwigError, ProtocolError
+
+
+class RemoteError(EarwigError):
+    """The daemon answered a request with an error."""
+
+    def __init__(self, code: str, message: str, hint: str = "") -> None:
+        super().__init__(message, hint)
+        self.code = code
+
+
+class DaemonClient:
+    def __init__(self, socket_path: Path, timeout: float | None = 30.0) -> None:
+        self.socket_path = Path(socket_path)
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._lines = protocol.LineBuffer()
+        self._pending: deque[dict[str, Any]] = deque()
+        self._events: deque[dict[str, Any]] = deque()
+        self._next_id = 0
+        self.server: dict[str, Any] = {}
+
+    def __enter__(self) -> DaemonClient:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def connect(self) -> dict[str, Any]:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(str(self.socket_path))
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            sock.close()
+            raise DaemonNotRunning(
+                f"the earwig daemon is not running (no answer on {self.socket_path})",
+                "start it with `earwig run`, or install it as a service with "
+                "`earwig service install`",
+            ) from exc
+        except PermissionError as exc:
+            sock.close()
+            raise DaemonNotRunning(
+                f"not allowed to connect to {self.socket_path}",
+                "the daemon belongs to another user",
+            ) from exc
+        self._sock = sock
+        self.send(protocol.hello())
+        welcome = self._read()
+        if welcome.get("ok") is False:
+            err = welcome.get("error", {})
+            raise RemoteError(err.get("code", "error"), err.get("message", ""), err.get("hint", ""))
+        if welcome.get("type") != "welcome":
+            raise ProtocolError(f"unexpected greeting from the daemon: {welcome!r}")
+        protocol.check_version(welcome.get("protocol"), "the daemon")
+        self.server = welcome
+        return welcome
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def send(self, message: dict[str, Any]) -> None:
+        assert self._sock is not None, "not connected"
+        self._sock.sendall(protocol.encode(message))
+
+    def call(self, kind: str, **params: Any) -> Any:
+        """Send one request and return its result, raising RemoteError on an error reply."""
+        self._next_id += 1
+        msg_id = self._next_id
+        self.send(protocol.request(msg_id, kind, params))
+        while True:
+            message = self._read()
+            if message.get("type") == "event":
+                self._events.append(message)
+                continue
+            if message.get("id") != msg_id:
+                continue
+            if message.get("ok"):
+                return message.get("result")
+            err = message.get("error") or {}
+            raise RemoteError(
+                err.get("code", "error"), err.get("message", "?"), err.get("hint", "")
+            )
+
+    def events(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """Yield events as they arrive (call `subscribe` or `logs.tail` with follow first)."""
+        assert self._sock is not None
+        self._sock.settimeout(timeout)
+        while True:
+            if self._events:
+                yield self._events.popleft()
+                continue
+            try:
+                message = self._read()
+            except TimeoutError:
+                return
+            if message.get("type") == "event":
+                yield message
+
+    def _read(self) -> dict[str, Any]:
+        while not self._pending:
+            assert self._sock is not None
+            data = self._sock.recv(65536)
+            if not data:
+                raise DaemonNotRunning(
+                    "the daemon closed the connection", "it may have stopped; see `earwig logs`"
+                )
+            for line in self._lines.feed(data):
+                if isinstance(line, protocol.TooLong):
+                    raise ProtocolError(f"the daemon sent an oversized line ({line.size} bytes)")
+                self._pending.append(protocol.decode(line))
+        return self._pending.popleft()

@@ -1,0 +1,284 @@
+"""Configuration: TOML in, frozen and validated dataclasses out.
+
+The file is read with tomllib. Every key is checked against a small schema so that a typo or a
+wrong type stops the daemon with the file, the key and what was expected, instead of being
+silently ignored. A missing default config file is fine: earwig runs on its defaults.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from earwig import paths
+from earwig.errors import ConfigError
+
+OUTPUT_FORMATS = ("txt", "srt", "vtt", "tsv", "json")
+DEFAULT_IGNORE = (".*", "*.part", "*.crdownload", "*.tmp", "~$*", "*.ytdl")
+BACKENDS = ("auto", "faster-whisper")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    path: Path
+    recursive: bool = True
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
+    output_dir: Path | None = None  # defaults to [output] dir
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    dir: Path = field(default_factory=paths.default_output_dir)
+    formats: tuple[str, ...] = OUTPUT_FORMATS
+
+
+@dataclass(frozen=True)
+class TranscribeConfig:
+    backend: str = "auto"
+    model: str = "bundled"
+    language: str | None = None  # None: detect
+    beam_size: int = 5
+    threads: int = 0  # 0: all cores
+    compute_type: str = "int8"
+    unload_after: float = 600.0  # seconds idle before the model is freed
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    database: Path = field(default_factory=paths.default_database_path)
+    state_dir: Path = field(default_factory=paths.default_state_dir)
+    socket: Path | None = None  # resolved in Config.socket_path
+    log_level: str = "info"
+    stable_after: float = 2.0  # seconds a new file must stay unchanged before it is queued
+    max_attempts: int = 3
+    shutdown_grace: float = 10.0
+    retry_backoff: float = 30.0
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None = None
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    transcribe: TranscribeConfig = field(default_factory=TranscribeConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    watch: tuple[WatchConfig, ...] = field(
+        default_factory=lambda: (WatchConfig(paths.default_watch_dir()),)
+    )
+
+    @property
+    def socket_path(self) -> Path:
+        return self.daemon.socket or paths.default_socket_path(self.daemon.state_dir)
+
+    @property
+    def log_path(self) -> Path:
+        return self.daemon.state_dir / "earwig.log"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.socket_path.with_name("earwig.lock")
+
+    def output_dir_for(self, watch: WatchConfig | None) -> Path:
+        return (watch.output_dir if watch and watch.output_dir else None) or self.output.dir
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load(path: Path | None = None) -> Config:
+    """Load the config at `path`, or the default location (missing default -> defaults)."""
+    explicit = path is not None or bool(os.environ.get(paths.CONFIG_ENV))
+    path = Path(path).expanduser() if path else paths.default_config_path()
+    if not path.exists():
+        if explicit:
+            raise ConfigError(
+                f"config file {path} does not exist",
+                "create it (see config.example.toml) or drop --config / EARWIG_CONFIG",
+            )
+        return Config(path=None)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", "fix the syntax at that line") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    return parse(data, path)
+
+
+def parse(data: dict[str, Any], path: Path | None = None) -> Config:
+    where = str(path) if path else "config"
+    base = path.parent if path else Path.cwd()
+    _check_keys(data, {"daemon", "transcribe", "output", "watch"}, where, "")
+
+    def section(name: str) -> dict[str, Any]:
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: [{name}] must be a table", f"write it as [{name}]")
+        return value
+
+    daemon = _build(DaemonConfig, section("daemon"), DAEMON_SCHEMA, where, "daemon", base)
+    transcribe = _build(
+        TranscribeConfig, section("transcribe"), TRANSCRIBE_SCHEMA, where, "transcribe", base
+    )
+    output = _build(OutputConfig, section("output"), OUTPUT_SCHEMA, where, "output", base)
+    watch_items = data.get("watch")
+    if watch_items is None:
+        watches: tuple[WatchConfig, ...] = (WatchConfig(paths.default_watch_dir()),)
+    else:
+        if not isinstance(watch_items, list):
+            raise ConfigError(
+                f"{where}: 'watch' must be an array of tables",
+                'write each folder as [[watch]] with path = "..."',
+            )
+        built = []
+        for i, item in enumerate(watch_items):
+            label = f"watch[{i}]"
+            if not isinstance(item, dict) or "path" not in item:
+                raise ConfigError(
+                    f"{where}: [[watch]] #{i + 1} needs a path", 'path = "~/Podcasts"'
+                )
+            built.append(_build(WatchConfig, item, WATCH_SCHEMA, where, label, base))
+        watches = tuple(built)
+    return Config(path=path, daemon=daemon, transcribe=transcribe, output=output, watch=watches)
+
+
+# ---------------------------------------------------------------- value converters
+
+Converter = Callable[[Any, Path], Any]
+
+
+def _path(value: Any, base: Path) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ValueError("a path (string)")
+    p = Path(os.path.expandvars(value)).expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+def _bool(value: Any, _: Path) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
+def _int(minimum: int) -> Converter:
+    def conv(value: Any, _: Path) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"a whole number >= {minimum}")
+        return value
+
+    return conv
+
+
+def _choice(*choices: str) -> Converter:
+    def conv(value: Any, _: Path) -> str:
+        if value not in choices:
+            raise ValueError("one of " + ", ".join(repr(c) for c in choices))
+        return value
+
+    return conv
+
+
+def _str(value: Any, _: Path) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("a non-empty string")
+    return value
+
+
+def _language(value: Any, _: Path) -> str | None:
+    if not isinstance(value, str) or not re.fullmatch(r"auto|[a-z]{2,3}", value):
+        raise ValueError('"auto" or a language code such as "en"')
+    return None if value == "auto" else value
+
+
+def _duration(value: Any, _: Path) -> float:
+    return parse_duration(value)
+
+
+def _str_list(allowed: tuple[str, ...] | None = None) -> Converter:
+    def conv(value: Any, _: Path) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("a list of strings")
+        if allowed is not None:
+            bad = [v for v in value if v not in allowed]
+            if bad or not value:
+                raise ValueError("a non-empty list drawn from " + ", ".join(allowed))
+        return tuple(value)
+
+    return conv
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> float:
+    """'90', 90, '2s', '10m', '6h', '7d' -> seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
+        if m:
+            return float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    raise ValueError('a duration such as "30s", "10m", "6h" or "7d"')
+
+
+DAEMON_SCHEMA: dict[str, Converter] = {
+    "database": _path,
+    "state_dir": _path,
+    "socket": _path,
+    "log_level": _choice(*LOG_LEVELS),
+    "stable_after": _duration,
+    "max_attempts": _int(1),
+    "shutdown_grace": _duration,
+    "retry_backoff": _duration,
+}
+TRANSCRIBE_SCHEMA: dict[str, Converter] = {
+    "backend": _choice(*BACKENDS),
+    "model": _str,
+    "language": _language,
+    "beam_size": _int(1),
+    "threads": _int(0),
+    "compute_type": _choice("int8", "int8_float32", "float32", "int16", "default"),
+    "unload_after": _duration,
+}
+OUTPUT_SCHEMA: dict[str, Converter] = {"dir": _path, "formats": _str_list(OUTPUT_FORMATS)}
+WATCH_SCHEMA: dict[str, Converter] = {
+    "path": _path,
+    "recursive": _bool,
+    "ignore": _str_list(),
+    "output_dir": _path,
+}
+
+
+def _check_keys(table: dict[str, Any], known: set[str], where: str, label: str) -> None:
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            place = f"[{label}] " if label else ""
+            raise ConfigError(
+                f"{where}: unknown key {place}{key!r}",
+                f"did you mean {close[0]!r}?"
+                if close
+                else "known keys: " + ", ".join(sorted(known)),
+            )
+
+
+def _build(
+    cls: type, table: dict, schema: dict[str, Converter], where: str, label: str, base: Path
+):
+    _check_keys(table, set(schema), where, label)
+    values = {}
+    for key, raw in table.items():
+        try:
+            values[key] = schema[key](raw, base)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{where}: [{label}] {key} = {raw!r} is not valid",
+                f"expected {exc}",
+            ) from None
+    return cls(**values)

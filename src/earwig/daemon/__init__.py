@@ -1,0 +1,1 @@
+"""The daemon: socket server, queue runner and folder watchers on one asyncio loop."""

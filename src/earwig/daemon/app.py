@@ -1,0 +1,310 @@
+"""The daemon itself: owns the store, the bus, the runner, the watchers and the server.
+
+Every change to a job goes through `transition`, in the order advance (pure) -> store (saved)
+-> publish (event), so no client ever sees a state that a crash could take back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from earwig import __version__, jobs, media
+from earwig.config import Config, WatchConfig
+from earwig.daemon.bus import Bus
+from earwig.daemon.lock import InstanceLock
+from earwig.daemon.runner import Runner
+from earwig.daemon.server import Server
+from earwig.daemon.watch import FolderWatcher
+from earwig.errors import InvalidTransition
+from earwig.jobs import Action
+from earwig.model import Job, JobState
+from earwig.protocol import EVENT_JOB_ADDED, EVENT_JOB_UPDATED, EVENT_LOG, EVENT_QUEUE
+from earwig.store import Store
+from earwig.transcribe import registry
+
+log = logging.getLogger("earwig")
+
+
+def setup_logging(config: Config) -> None:
+    """Levelled logs to stderr (journald/launchd pick it up) and a rotating file."""
+    root = logging.getLogger("earwig")
+    root.setLevel(config.daemon.log_level.upper())
+    root.handlers.clear()
+    fmt = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(fmt)
+    root.addHandler(stderr)
+    config.daemon.state_dir.mkdir(parents=True, exist_ok=True)
+    rotating = logging.handlers.RotatingFileHandler(
+        config.log_path, maxBytes=5_000_000, backupCount=3, encoding="utf-8"
+    )
+    rotating.setFormatter(fmt)
+    root.addHandler(rotating)
+
+
+class Daemon:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.bus = Bus()
+        self.backend = registry.create(config.transcribe)  # checks the model exists
+        self.options = registry.options(config.transcribe)
+        self.queue_paused = False
+        self.started_at = time.time()
+        self.store: Store
+        self.runner: Runner
+        self.watcher: FolderWatcher
+        self.server: Server
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        cfg = self.config
+        lock = InstanceLock(cfg.lock_path)
+        lock.acquire(cfg.socket_path)
+        self.store = Store(cfg.daemon.database)
+        self.stop = asyncio.Event()
+        self.runner = Runner(self)
+        self.server = Server(self, cfg.socket_path)
+        self.watcher = FolderWatcher(
+            cfg.watch, cfg.daemon.stable_after, self._watched_file_ready, self._already_known
+        )
+        try:
+            self._recover()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.request_stop, sig.name)
+            await self.server.start()
+            watch_task = asyncio.create_task(self.watcher.run(self.stop))
+            runner_task = asyncio.create_task(self.runner.run(self.stop))
+            await self.watcher.ready.wait()
+            folders = ", ".join(str(w.path) for w in cfg.watch)
+            self.log(
+                "info",
+                f"earwig {__version__} ready (pid {os.getpid()}): socket "
+                f"{cfg.socket_path}, watching {folders}, backend {self.backend.name} "
+                f"({self.backend.model_name})",
+            )
+            await self.stop.wait()
+            await self._drain(runner_task)
+            await watch_task
+        finally:
+            await self.server.close()
+            self.store.close()
+            lock.release()
+
+    def request_stop(self, why: str = "request") -> None:
+        if not self.stop.is_set():
+            log.info("stopping (%s): no new jobs will start", why)
+            self.stop.set()
+            self.runner.poke()
+
+    async def _drain(self, runner_task: asyncio.Task) -> None:
+        """Give the running job `shutdown_grace` seconds, then put it back in the queue."""
+        grace = self.config.daemon.shutdown_grace
+        try:
+            await asyncio.wait_for(asyncio.shield(runner_task), grace)
+        except TimeoutError:
+            if self.runner.current is not None:
+                self.runner.abort(self.runner.current, Action.REQUEUE)
+            await runner_task
+        self.log("info", "stopped")
+
+    def _recover(self) -> None:
+        now = time.time()
+        for job in self.store.running_jobs():
+            fixed = jobs.recover(job, now, self.config.daemon.max_attempts)
+            self.store.save_job(fixed)
+            self.log(
+                "warning", f"recovered after an interruption: {job.title} -> {fixed.state}", job.id
+            )
+
+    # ------------------------------------------------------------ state changes
+
+    def transition(
+        self, job_id: int, action: Action, *, changes: dict[str, Any] | None = None, **kw: Any
+    ) -> Job:
+        job = jobs.advance(self.store.get_job(job_id), action, time.time(), **kw)
+        if changes:
+            job = job.replace(**changes)
+        self.store.save_job(job)
+        self.bus.publish("jobs", EVENT_JOB_UPDATED, self.job_view(job))
+        if job.state is JobState.QUEUED:
+            self.runner.poke()
+        return job
+
+    def progress(self, job_id: int, fraction: float, duration: float, started: float) -> None:
+        elapsed = time.monotonic() - started
+        done = fraction * duration
+        speed = done / elapsed if elapsed > 0 else None  # seconds of audio per second
+        eta = (duration - done) / speed if speed else None
+        self.bus.publish_progress(
+            job_id,
+            {
+                "id": job_id,
+                "phase": "transcribing",
+                "fraction": round(fraction, 4),
+                "speed": speed and round(speed, 2),
+                "eta": eta and round(eta, 1),
+            },
+        )
+
+    def log(self, level: str, message: str, job_id: int | None = None) -> None:
+        log.log(logging.getLevelNamesMapping()[level.upper()], message)
+        entry = self.store.log(level, message, job_id)
+        self.bus.publish("log", EVENT_LOG, entry)
+
+    # ------------------------------------------------------------ adding work
+
+    def _already_known(self, path: Path, st: os.stat_result) -> bool:
+        return self.store.find_by_file(str(path), st.st_size, st.st_mtime) is not None
+
+    async def _watched_file_ready(self, path: Path, watch: WatchConfig) -> None:
+        await self.add_file(path, "watch", watch=watch)
+
+    async def add_file(
+        self, path: Path, source: str, *, watch: WatchConfig | None = None, force: bool = False
+    ) -> dict[str, Any]:
+        """Queue a local file unless the same content is already queued or transcribed."""
+        try:
+            st = path.stat()
+            if not path.is_file():
+                return {"error": f"{path} is not a file"}
+            sha = await asyncio.to_thread(media.sha256_file, path)
+        except OSError as exc:
+            return {"error": f"cannot read {path}: {exc.strerror}"}
+        if not force:
+            existing = self.store.find_by_sha(sha)
+            if existing is not None:
+                note = f"same content as job {existing.id} ({existing.state}), not queued again"
+                self.log("info", f"skipped {path.name}: {note}", existing.id)
+                return {
+                    "duplicate_of": self.job_view(existing),
+                    "hint": f"`earwig retry {existing.id}` transcribes it again",
+                }
+        out_dir = self.config.output_dir_for(watch)
+        if watch is not None:
+            with contextlib.suppress(ValueError):
+                out_dir = out_dir / path.parent.relative_to(watch.path)
+        now = time.time()
+        job = self.store.add_job(
+            Job(
+                id=None,
+                source=source,
+                title=path.name,
+                path=str(path),
+                sha256=sha,
+                size=st.st_size,
+                mtime=st.st_mtime,
+                force=force,
+                output_dir=str(out_dir),
+                created_at=now,
+                updated_at=now,
+                times={"queued": now},
+            )
+        )
+        self.bus.publish("jobs", EVENT_JOB_ADDED, self.job_view(job))
+        self.log("info", f"queued {path} (from {source})", job.id)
+        self.runner.poke()
+        return {"job": self.job_view(job)}
+
+    def output_target(self, job: Job) -> tuple[Path, str]:
+        """The directory and file stem for a job's transcripts, unique per source.
+
+        A retried job keeps its name; another source with the same name gets "name (2)".
+        """
+        out_dir = Path(job.output_dir or self.config.output.dir)
+        if job.output_base:
+            return out_dir, job.output_base
+        stem = media.safe_stem(Path(job.title).stem)
+        for n in range(1, 10_000):
+            base = stem if n == 1 else f"{stem} ({n})"
+            owners = self.store.output_base_owners(str(out_dir), base)
+            if owners - {job.path}:
+                continue  # another source's transcript
+            if not owners and any(
+                (out_dir / f"{base}.{fmt}").exists() for fmt in self.config.output.formats
+            ):
+                continue  # a file earwig did not write
+            return out_dir, base
+        raise RuntimeError(f"no free transcript name for {stem} in {out_dir}")
+
+    # ------------------------------------------------------------ steering
+
+    def pause_job(self, job_id: int) -> Job:
+        if self.runner.abort(job_id, Action.PAUSE):
+            return self.store.get_job(job_id)
+        return self.transition(job_id, Action.PAUSE)
+
+    def resume_job(self, job_id: int) -> Job:
+        return self.transition(job_id, Action.RESUME)
+
+    def cancel_job(self, job_id: int) -> Job:
+        if self.runner.abort(job_id, Action.CANCEL):
+            return self.store.get_job(job_id)
+        return self.transition(job_id, Action.CANCEL)
+
+    def retry_job(self, job_id: int) -> Job:
+        return self.transition(job_id, Action.RETRY)
+
+    def prioritize_job(self, job_id: int) -> Job:
+        job = self.store.get_job(job_id)
+        if job.state not in (JobState.QUEUED, JobState.PAUSED):
+            raise InvalidTransition(f"job {job_id} is {job.state}; only waiting jobs can move up")
+        top = self.store.max_priority()
+        return self.transition_fields(job.replace(priority=top + 1, updated_at=time.time()))
+
+    def transition_fields(self, job: Job) -> Job:
+        """Save a change that is not a state transition (priority), then publish it."""
+        self.store.save_job(job)
+        self.bus.publish("jobs", EVENT_JOB_UPDATED, self.job_view(job))
+        return job
+
+    def set_queue_paused(self, paused: bool) -> None:
+        self.queue_paused = paused
+        self.log(
+            "info",
+            "queue paused: running job finishes, no new ones start" if paused else "queue resumed",
+        )
+        self.bus.publish("jobs", EVENT_QUEUE, {"paused": paused})
+        self.runner.poke()
+
+    # ------------------------------------------------------------ views
+
+    def job_view(self, job: Job) -> dict[str, Any]:
+        view = job.to_dict()
+        if job.id in self.bus.progress:
+            view["progress"] = self.bus.progress[job.id]
+        return view
+
+    def status(self) -> dict[str, Any]:
+        current = None
+        if self.runner.current is not None:
+            current = self.job_view(self.store.get_job(self.runner.current))
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "uptime": time.time() - self.started_at,
+            "queue_paused": self.queue_paused,
+            "counts": self.store.counts(),
+            "current": current,
+            "backend": {
+                "name": self.backend.name,
+                "model": self.backend.model_name,
+                "loaded": self.backend.loaded,
+            },
+            "watch": [str(w.path) for w in self.config.watch],
+            "output_dir": str(self.config.output.dir),
+            "database": str(self.config.daemon.database),
+            "socket": str(self.config.socket_path),
+            "log_file": str(self.config.log_path),
+        }

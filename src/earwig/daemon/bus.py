@@ -1,0 +1,103 @@
+"""Fan-out of events to connected clients, built so a slow client can never stall the daemon.
+
+Each connection has its own outbox: replies in order, events in a bounded queue (overflow is
+dropped and shows up as a gap in `seq`, which tells the client to fetch a snapshot), and
+progress coalesced to the latest value per job. Publishing never awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import Any
+
+from earwig import protocol
+
+MAX_QUEUED_EVENTS = 2000
+
+
+class Outbox:
+    """What one connection still has to send, drained by its own writer task."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.topics: set[str] = set()
+        self._replies: deque[dict[str, Any]] = deque()
+        self._events: deque[dict[str, Any]] = deque()
+        self._progress: dict[int, dict[str, Any]] = {}
+        self._seq = 0
+        self._dropped = 0
+        self._wake = asyncio.Event()
+        self._closed = False
+        self.task = asyncio.create_task(self._drain())
+
+    def reply(self, message: dict[str, Any]) -> None:
+        self._replies.append(message)
+        self._wake.set()
+
+    def event(self, name: str, data: dict[str, Any]) -> None:
+        if len(self._events) >= MAX_QUEUED_EVENTS:
+            self._dropped += 1
+            return
+        self._events.append({"event": name, "data": data})
+        self._wake.set()
+
+    def progress(self, job_id: int, data: dict[str, Any]) -> None:
+        self._progress[job_id] = data
+        self._wake.set()
+
+    async def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        with contextlib.suppress(Exception):
+            await self.task
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+    async def _drain(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                batch: list[dict[str, Any]] = []
+                while self._replies:
+                    batch.append(self._replies.popleft())
+                while self._events:
+                    item = self._events.popleft()
+                    self._seq += 1 + self._dropped
+                    self._dropped = 0
+                    batch.append(protocol.event(item["event"], item["data"], self._seq))
+                progress, self._progress = self._progress, {}
+                batch.extend(
+                    protocol.event(protocol.EVENT_JOB_PROGRESS, p) for p in progress.values()
+                )
+                if batch:
+                    self.writer.write(b"".join(protocol.encode(m) for m in batch))
+                    await self.writer.drain()
+                if self._closed and not (self._replies or self._events or self._progress):
+                    return
+        except (ConnectionError, RuntimeError):
+            return  # the client went away; the reader side cleans up
+
+
+class Bus:
+    """Publish job, queue and log events to every connection subscribed to their topic."""
+
+    def __init__(self) -> None:
+        self.outboxes: set[Outbox] = set()
+        self.progress: dict[int, dict[str, Any]] = {}  # latest progress per running job
+
+    def publish(self, topic: str, name: str, data: dict[str, Any]) -> None:
+        for box in self.outboxes:
+            if topic in box.topics:
+                box.event(name, data)
+
+    def publish_progress(self, job_id: int, data: dict[str, Any]) -> None:
+        self.progress[job_id] = data
+        for box in self.outboxes:
+            if "jobs" in box.topics:
+                box.progress(job_id, data)
+
+    def clear_progress(self, job_id: int) -> None:
+        self.progress.pop(job_id, None)

@@ -1,0 +1,152 @@
+"""One function per socket request. Each validates its params and calls into the daemon."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from earwig.errors import ProtocolError
+
+if TYPE_CHECKING:
+    from earwig.daemon.app import Daemon
+    from earwig.daemon.bus import Outbox
+
+Handler = Callable[["Daemon", dict[str, Any], "Outbox"], Awaitable[Any]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(kind: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def _job_id(params: dict[str, Any]) -> int:
+    value = params.get("id")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError("params.id must be a job id (an integer)")
+    return value
+
+
+@handles("status")
+async def status(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    return daemon.status()
+
+
+@handles("jobs.list")
+async def jobs_list(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    states = params.get("states")
+    limit = params.get("limit", 500)
+    if states is not None and not (
+        isinstance(states, list) and all(isinstance(s, str) for s in states)
+    ):
+        raise ProtocolError("params.states must be a list of state names")
+    if not isinstance(limit, int) or limit < 1:
+        raise ProtocolError("params.limit must be a positive integer")
+    return {"jobs": [daemon.job_view(j) for j in daemon.store.list_jobs(states, limit)]}
+
+
+@handles("job.get")
+async def job_get(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    job = daemon.store.get_job(_job_id(params))
+    transcript = daemon.store.get_transcript(job.id) if params.get("transcript") else None
+    result: dict[str, Any] = {"job": daemon.job_view(job), "log": daemon.store.logs(50, job.id)}
+    if transcript is not None:
+        result["transcript"] = {
+            "language": transcript.language,
+            "segments": [
+                {"start": s.start, "end": s.end, "text": s.text} for s in transcript.segments
+            ],
+        }
+    return result
+
+
+@handles("job.add")
+async def job_add(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    items = params.get("paths")
+    if not isinstance(items, list) or not items or not all(isinstance(p, str) for p in items):
+        raise ProtocolError("params.paths must be a non-empty list of strings")
+    force = bool(params.get("force", False))
+    results = []
+    for item in items:
+        if "://" in item:
+            results.append(
+                {
+                    "input": item,
+                    "error": "URLs are not supported by this version yet",
+                    "hint": "download the file and add its path",
+                }
+            )
+            continue
+        path = Path(item)
+        if not path.is_absolute():
+            results.append({"input": item, "error": "the path must be absolute"})
+            continue
+        results.append({"input": item, **await daemon.add_file(path, "cli", force=force)})
+    return {"results": results}
+
+
+@handles("job.pause")
+async def job_pause(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    return {"job": daemon.job_view(daemon.pause_job(_job_id(params)))}
+
+
+@handles("job.resume")
+async def job_resume(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    return {"job": daemon.job_view(daemon.resume_job(_job_id(params)))}
+
+
+@handles("job.cancel")
+async def job_cancel(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    return {"job": daemon.job_view(daemon.cancel_job(_job_id(params)))}
+
+
+@handles("job.retry")
+async def job_retry(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    return {"job": daemon.job_view(daemon.retry_job(_job_id(params)))}
+
+
+@handles("job.prioritize")
+async def job_prioritize(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    return {"job": daemon.job_view(daemon.prioritize_job(_job_id(params)))}
+
+
+@handles("queue.pause")
+async def queue_pause(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    daemon.set_queue_paused(True)
+    return {"paused": True}
+
+
+@handles("queue.resume")
+async def queue_resume(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    daemon.set_queue_paused(False)
+    return {"paused": False}
+
+
+@handles("logs.tail")
+async def logs_tail(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    limit = params.get("limit", 100)
+    if not isinstance(limit, int) or not 1 <= limit <= 10000:
+        raise ProtocolError("params.limit must be an integer from 1 to 10000")
+    return {"log": daemon.store.logs(limit)}
+
+
+@handles("subscribe")
+async def subscribe(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    """Start streaming events on this connection; the reply is the snapshot they build on."""
+    topics = params.get("topics", ["jobs"])
+    if not isinstance(topics, list) or not set(topics) <= {"jobs", "log"}:
+        raise ProtocolError('params.topics must be a list drawn from "jobs", "log"')
+    box.topics.update(topics)
+    daemon.bus.outboxes.add(box)
+    snapshot: dict[str, Any] = {"status": daemon.status()}
+    if "jobs" in topics:
+        snapshot["jobs"] = [
+            daemon.job_view(j) for j in daemon.store.list_jobs(limit=params.get("limit", 500))
+        ]
+    if "log" in topics:
+        snapshot["log"] = daemon.store.logs(params.get("log_limit", 50))
+    return snapshot

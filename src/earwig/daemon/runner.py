@@ -1,0 +1,170 @@
+"""The runner drains the queue: one job at a time, start to finish, heavy work off the loop.
+
+Decoding and transcription run in a worker thread; the event loop stays free to answer the
+socket. Every state change goes through Daemon.transition (advance -> store -> publish).
+Cancel, pause and shutdown reach a running job through a threading.Event the backend polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from earwig import outputs
+from earwig.errors import Aborted, EarwigError, MediaError
+from earwig.jobs import Action
+from earwig.model import Job
+from earwig.transcribe import audio
+from earwig.transcribe.base import SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from earwig.daemon.app import Daemon
+
+log = logging.getLogger("earwig.runner")
+
+
+class Runner:
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.wake = asyncio.Event()
+        self.current: int | None = None
+        self._abort = threading.Event()
+        self._abort_action = Action.REQUEUE
+        self._last_active = time.monotonic()
+
+    def poke(self) -> None:
+        self.wake.set()
+
+    def abort(self, job_id: int, action: Action) -> bool:
+        """Ask the running job to stop and then take `action`. False if it is not running."""
+        if self.current != job_id:
+            return False
+        self._abort_action = action
+        self._abort.set()
+        return True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            d = self.daemon
+            job = None if d.queue_paused else d.store.next_queued(time.time())
+            if job is None:
+                await self._idle()
+                continue
+            self.current = job.id
+            self._abort.clear()
+            self._abort_action = Action.REQUEUE
+            try:
+                await self._process(job)
+            finally:
+                self.current = None
+                self._last_active = time.monotonic()
+                d.bus.clear_progress(job.id)
+
+    async def _idle(self) -> None:
+        """Sleep until poked, a backoff expires, or it is time to free the model."""
+        d = self.daemon
+        timeout = d.config.transcribe.unload_after
+        wakeup = d.store.next_wakeup()
+        if wakeup is not None:
+            timeout = min(timeout, max(0.05, wakeup - time.time()))
+        self.wake.clear()
+        try:
+            await asyncio.wait_for(self.wake.wait(), timeout)
+        except TimeoutError:
+            idle = time.monotonic() - self._last_active
+            if d.backend.loaded and idle >= d.config.transcribe.unload_after:
+                await asyncio.to_thread(d.backend.unload)
+                d.log("info", f"model unloaded after {idle:.0f}s idle")
+
+    async def _process(self, job: Job) -> None:
+        d = self.daemon
+        assert job.id is not None
+        job_id = job.id
+        started = time.monotonic()
+        job = d.transition(job_id, Action.FETCH)
+        try:
+            if not job.path:
+                raise MediaError("the job has no media file", "add it again with `earwig add`")
+            samples = await asyncio.to_thread(audio.decode, Path(job.path))
+            if self._abort.is_set():
+                raise Aborted("stopped after decoding")
+            duration = len(samples) / SAMPLE_RATE
+            job = d.transition(
+                job_id,
+                Action.TRANSCRIBE,
+                changes={
+                    "duration": duration,
+                    "backend": d.backend.name,
+                    "model": d.backend.model_name,
+                },
+            )
+            loop = asyncio.get_running_loop()
+            t0 = time.monotonic()
+
+            def on_progress(fraction: float) -> None:
+                loop.call_soon_threadsafe(d.progress, job_id, fraction, duration, t0)
+
+            transcript = await asyncio.to_thread(
+                d.backend.transcribe, samples, d.options, on_progress, self._abort.is_set
+            )
+            del samples
+            out_dir, base = d.output_target(job)
+            meta = {"source": job.path or job.url, "title": job.title, "job_id": job_id}
+            written = await asyncio.to_thread(
+                outputs.write_all, transcript, out_dir, base, d.config.output.formats, meta
+            )
+            d.store.save_transcript(job_id, transcript)
+            d.transition(
+                job_id,
+                Action.FINISH,
+                changes={
+                    "outputs": tuple(str(p) for p in written),
+                    "output_base": base,
+                    "backend": transcript.backend,
+                    "model": transcript.model,
+                },
+            )
+            d.log(
+                "info",
+                f"done: {job.title} -> {out_dir / base}.* ({duration:.0f}s of audio in "
+                f"{time.monotonic() - started:.1f}s)",
+                job_id,
+            )
+        except Aborted:
+            action = self._abort_action
+            d.transition(job_id, action)
+            d.log("info", f"{action}: {job.title} (stopped while running)", job_id)
+        except EarwigError as exc:
+            self._failed(job_id, job.title, exc)
+        except Exception as exc:
+            log.exception("job %s crashed", job_id)
+            self._failed(
+                job_id,
+                job.title,
+                EarwigError(
+                    f"unexpected error: {type(exc).__name__}: {exc}",
+                    "see `earwig logs`; `earwig retry` to try again",
+                ),
+            )
+
+    def _failed(self, job_id: int, title: str, exc: EarwigError) -> None:
+        d = self.daemon
+        current = d.store.get_job(job_id)
+        if not exc.permanent and current.attempts + 1 < d.config.daemon.max_attempts:
+            delay = d.config.daemon.retry_backoff * 2**current.attempts
+            d.transition(
+                job_id,
+                Action.REQUEUE,
+                count_attempt=True,
+                not_before=time.time() + delay,
+                error=exc.message,
+                hint=exc.hint,
+            )
+            d.log("warning", f"will retry in {delay:.0f}s: {title}: {exc.message}", job_id)
+            return
+        d.transition(job_id, Action.FAIL, error=exc.message, hint=exc.hint, count_attempt=True)
+        d.log("error", f"failed: {title}: {exc.message}", job_id)

@@ -1,0 +1,134 @@
+"""The Unix-socket server: handshake, framing, peer checks, and dispatch to the handlers.
+
+Nothing a client sends can take the daemon down: a bad line, an oversized line, an unknown
+request or a handler error becomes an error reply on that connection, and the connection (and
+every other one) keeps being served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import struct
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from earwig import __version__, protocol
+from earwig.daemon.bus import Outbox
+from earwig.daemon.handlers import HANDLERS
+from earwig.errors import EarwigError, ProtocolError
+from earwig.paths import ensure_private_dir
+
+if TYPE_CHECKING:
+    from earwig.daemon.app import Daemon
+
+log = logging.getLogger("earwig.server")
+
+
+def peer_uid(sock: Any) -> int | None:
+    """The uid of the process at the other end of a Unix socket, where the OS tells us."""
+    if sys.platform.startswith("linux"):
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return struct.unpack("3i", creds)[1]
+    return None  # elsewhere the 0700 directory is the guard
+
+
+class Server:
+    def __init__(self, daemon: Daemon, path: Path) -> None:
+        self.daemon = daemon
+        self.path = path
+        self._server: asyncio.AbstractServer | None = None
+        self._connections: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        ensure_private_dir(self.path.parent)
+        self.path.unlink(missing_ok=True)  # stale: we hold the instance lock
+        old = os.umask(0o177)  # the socket is created 0600, never briefly wider
+        try:
+            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        for task in list(self._connections):
+            with contextlib.suppress(BaseException):
+                await task
+        self.path.unlink(missing_ok=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        box = Outbox(writer)
+        try:
+            uid = peer_uid(writer.get_extra_info("socket"))
+            if uid is not None and uid != os.getuid():
+                log.warning("refused a connection from uid %s", uid)
+                box.reply(protocol.error(None, "forbidden", "this daemon belongs to another user"))
+                return
+            await self._converse(reader, box)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.daemon.bus.outboxes.discard(box)
+            await box.close()
+            self._connections.discard(task)
+
+    async def _converse(self, reader: asyncio.StreamReader, box: Outbox) -> None:
+        lines = protocol.LineBuffer()
+        greeted = False
+        while data := await reader.read(65536):
+            for line in lines.feed(data):
+                if isinstance(line, protocol.TooLong):
+                    box.reply(
+                        protocol.error(
+                            None,
+                            "too_long",
+                            f"line of {line.size} bytes exceeds the limit of {protocol.MAX_LINE}",
+                        )
+                    )
+                    continue
+                try:
+                    message = protocol.decode(line)
+                    if not greeted:
+                        protocol.check_hello(message)
+                        box.reply(protocol.welcome(__version__, os.getpid()))
+                        greeted = True
+                        continue
+                except ProtocolError as exc:
+                    box.reply(protocol.error(None, exc.code, exc.message, exc.hint))
+                    if greeted or "mismatch" not in exc.message:
+                        continue
+                    return  # version mismatch: say so, then hang up
+                box.reply(await self._dispatch(message, box))
+
+    async def _dispatch(self, message: dict[str, Any], box: Outbox) -> dict[str, Any]:
+        msg_id = message.get("id")
+        kind = message.get("type")
+        params = message.get("params") or {}
+        handler = HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            return protocol.error(
+                msg_id,
+                "unknown_request",
+                f"unknown request type {kind!r}",
+                "known: " + ", ".join(sorted(HANDLERS)),
+            )
+        if not isinstance(params, dict):
+            return protocol.error(msg_id, "bad_params", "params must be a JSON object")
+        try:
+            return protocol.ok(msg_id, await handler(self.daemon, params, box))
+        except EarwigError as exc:
+            return protocol.error(msg_id, exc.code, exc.message, exc.hint)
+        except Exception as exc:
+            log.exception("request %s failed", kind)
+            return protocol.error(msg_id, "internal", f"{type(exc).__name__}: {exc}")

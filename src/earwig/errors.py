@@ -1,0 +1,78 @@
+"""One error family for everything a user can see.
+
+Every error carries a message (what went wrong) and a hint (what to do about it), so the CLI,
+the daemon's job records and the TUI can all show the same two lines instead of a traceback.
+`permanent` tells the runner whether retrying the same job could ever help.
+"""
+
+from __future__ import annotations
+
+
+class EarwigError(Exception):
+    """Base class: `message` says what went wrong, `hint` what the user can do."""
+
+    code = "error"
+    permanent = True
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+
+class ConfigError(EarwigError):
+    code = "config"
+
+
+class StoreError(EarwigError):
+    code = "store"
+
+
+class InvalidTransition(EarwigError):
+    """A job was asked to move to a state it cannot reach from where it is."""
+
+    code = "invalid_transition"
+
+
+class NotFound(EarwigError):
+    code = "not_found"
+
+
+class MediaError(EarwigError):
+    """The input itself is unusable (not media, corrupt, empty). Retrying will not help."""
+
+    code = "media"
+
+
+class BackendError(EarwigError):
+    """The transcription backend failed for its own reasons (model missing, crashed)."""
+
+    code = "backend"
+
+
+class TransientError(EarwigError):
+    """Something that may work later (network, busy resource): the runner retries with backoff."""
+
+    code = "transient"
+    permanent = False
+
+
+class Aborted(EarwigError):
+    """A running job was asked to stop (cancel, pause, shutdown)."""
+
+    code = "aborted"
+
+
+class ProtocolError(EarwigError):
+    code = "protocol"
+
+
+class DaemonNotRunning(EarwigError):
+    code = "not_running"
+
+
+class AlreadyRunning(EarwigError):
+    code = "already_running"

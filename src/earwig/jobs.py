@@ -1,0 +1,127 @@
+"""The job state machine, and nothing else: pure functions over `Job` values.
+
+Keeping it free of I/O means every allowed and refused transition can be table-tested, and the
+runner can follow one rule: advance -> store -> publish, so no event ever describes a state that
+was not saved first.
+
+    queued -> fetching -> transcribing -> done
+    queued/fetching/transcribing -> paused -> queued
+    any unfinished -> cancelled;  fetching/transcribing -> failed (also queued, for bad input)
+    fetching/transcribing -> queued   (requeue: shutdown, crash, transient error)
+    done/failed/cancelled -> queued   (retry, on the user's request)
+"""
+
+from __future__ import annotations
+
+import enum
+
+from earwig.errors import InvalidTransition
+from earwig.model import Job, JobState
+
+Q, F, T, D = JobState.QUEUED, JobState.FETCHING, JobState.TRANSCRIBING, JobState.DONE
+X, C, P = JobState.FAILED, JobState.CANCELLED, JobState.PAUSED
+
+
+class Action(enum.StrEnum):
+    FETCH = "fetch"
+    TRANSCRIBE = "transcribe"
+    FINISH = "finish"
+    FAIL = "fail"
+    CANCEL = "cancel"
+    PAUSE = "pause"
+    RESUME = "resume"
+    RETRY = "retry"
+    REQUEUE = "requeue"
+
+
+TRANSITIONS: dict[tuple[JobState, Action], JobState] = {
+    (Q, Action.FETCH): F,
+    (F, Action.TRANSCRIBE): T,
+    (T, Action.FINISH): D,
+    (Q, Action.FAIL): X,
+    (F, Action.FAIL): X,
+    (T, Action.FAIL): X,
+    (Q, Action.CANCEL): C,
+    (F, Action.CANCEL): C,
+    (T, Action.CANCEL): C,
+    (P, Action.CANCEL): C,
+    (Q, Action.PAUSE): P,
+    (F, Action.PAUSE): P,
+    (T, Action.PAUSE): P,
+    (P, Action.RESUME): Q,
+    (D, Action.RETRY): Q,
+    (X, Action.RETRY): Q,
+    (C, Action.RETRY): Q,
+    (F, Action.REQUEUE): Q,
+    (T, Action.REQUEUE): Q,
+}
+
+
+def can(state: JobState, action: Action) -> bool:
+    return (state, action) in TRANSITIONS
+
+
+def advance(
+    job: Job,
+    action: Action,
+    now: float,
+    *,
+    error: str | None = None,
+    hint: str | None = None,
+    count_attempt: bool = False,
+    not_before: float | None = None,
+) -> Job:
+    """Return `job` moved by `action`, or raise InvalidTransition with a readable reason."""
+    target = TRANSITIONS.get((job.state, action))
+    if target is None:
+        raise InvalidTransition(
+            f"job {job.id} is {job.state}; it cannot {action}",
+            _hint_for(job.state, action),
+        )
+    changes: dict = {
+        "state": target,
+        "updated_at": now,
+        "times": {**job.times, str(target): now},
+    }
+    if action is Action.FAIL:
+        changes.update(error=error or "failed", hint=hint)
+    elif action in (Action.RETRY, Action.RESUME, Action.FETCH):
+        changes.update(error=None, hint=None)
+    if action is Action.RETRY:
+        # The user asked for it: start afresh and transcribe even if the content is known.
+        changes.update(attempts=0, force=True, not_before=None)
+    if action is Action.REQUEUE:
+        changes.update(not_before=not_before, error=error, hint=hint)
+    if count_attempt:
+        changes["attempts"] = job.attempts + 1
+    return job.replace(**changes)
+
+
+def recover(job: Job, now: float, max_attempts: int) -> Job:
+    """Start-up repair for a job found mid-flight after a crash or kill.
+
+    It goes back to the queue with the interruption counted; a job that keeps taking the
+    daemon down with it (a file that crashes the backend) fails instead of looping forever.
+    """
+    if not job.state.running:
+        return job
+    if job.attempts + 1 >= max_attempts:
+        return advance(
+            job,
+            Action.FAIL,
+            now,
+            error=f"interrupted {job.attempts + 1} times while {job.state}",
+            hint="the daemon stopped during this job each time; `earwig retry` to try again",
+            count_attempt=True,
+        )
+    return advance(job, Action.REQUEUE, now, count_attempt=True)
+
+
+def _hint_for(state: JobState, action: Action) -> str:
+    if action is Action.RETRY:
+        return "only finished jobs (done, failed, cancelled) can be retried"
+    if action is Action.RESUME:
+        return "only paused jobs can be resumed"
+    if state.finished:
+        return "the job has finished; `earwig retry` queues it again"
+    return ""

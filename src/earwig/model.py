@@ -1,0 +1,99 @@
+"""The nouns of earwig: jobs, their states, and transcripts.
+
+Plain frozen dataclasses with no behaviour beyond (de)serialisation, so that every other
+module (store, state machine, protocol, TUI) can share them without importing each other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    FETCHING = "fetching"
+    TRANSCRIBING = "transcribing"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PAUSED = "paused"
+
+    @property
+    def running(self) -> bool:
+        return self in (JobState.FETCHING, JobState.TRANSCRIBING)
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One piece of media to turn into a transcript, and everything that happened to it."""
+
+    id: int | None
+    source: str  # where it came from: "watch", "cli", "inbox", "subscription"
+    title: str
+    path: str | None = None  # the local media file (after download, for URLs)
+    url: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    mtime: float | None = None
+    state: JobState = JobState.QUEUED
+    priority: int = 0
+    attempts: int = 0
+    force: bool = False  # transcribe even if the same content was transcribed before
+    error: str | None = None
+    hint: str | None = None
+    backend: str | None = None
+    model: str | None = None
+    duration: float | None = None  # seconds of audio, once known
+    output_dir: str | None = None
+    output_base: str | None = None  # file name stem of the transcripts, unique per source
+    outputs: tuple[str, ...] = ()
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    not_before: float | None = None  # backoff: do not start before this time
+    times: dict[str, float] = field(default_factory=dict)  # state -> when it was last entered
+
+    def replace(self, **changes: Any) -> Job:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["state"] = str(self.state)
+        data["outputs"] = list(self.outputs)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["state"] = JobState(values.get("state", "queued"))
+        values["outputs"] = tuple(values.get("outputs") or ())
+        values["force"] = bool(values.get("force", False))
+        values["times"] = dict(values.get("times") or {})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    segments: tuple[Segment, ...]
+    language: str | None
+    duration: float
+    backend: str
+    model: str
+
+    @property
+    def text(self) -> str:
+        return "\n".join(s.text.strip() for s in self.segments if s.text.strip())

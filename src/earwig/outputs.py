@@ -1,0 +1,102 @@
+"""Transcript writers: txt, srt, vtt, tsv and json, each written atomically.
+
+A reader (a sync client, an editor, `tail`) never sees half a file: each one is written to a
+temporary name in the same directory and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from earwig.model import Transcript
+
+
+def _clock(seconds: float, sep: str) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def to_txt(t: Transcript, meta: dict[str, Any]) -> str:
+    return t.text + "\n"
+
+
+def to_srt(t: Transcript, meta: dict[str, Any]) -> str:
+    blocks = [
+        f"{i}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{s.text.strip()}\n"
+        for i, s in enumerate(t.segments, 1)
+    ]
+    return "\n".join(blocks)
+
+
+def to_vtt(t: Transcript, meta: dict[str, Any]) -> str:
+    blocks = [
+        f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{s.text.strip()}\n" for s in t.segments
+    ]
+    return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+def to_tsv(t: Transcript, meta: dict[str, Any]) -> str:
+    rows = ["start\tend\ttext"]
+    rows += [
+        f"{round(s.start * 1000)}\t{round(s.end * 1000)}\t{' '.join(s.text.split())}"
+        for s in t.segments
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def to_json(t: Transcript, meta: dict[str, Any]) -> str:
+    doc = {
+        **meta,
+        "language": t.language,
+        "duration": round(t.duration, 3),
+        "backend": t.backend,
+        "model": t.model,
+        "text": t.text,
+        "segments": [{"start": s.start, "end": s.end, "text": s.text.strip()} for s in t.segments],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+WRITERS: dict[str, Callable[[Transcript, dict[str, Any]], str]] = {
+    "txt": to_txt,
+    "srt": to_srt,
+    "vtt": to_vtt,
+    "tsv": to_tsv,
+    "json": to_json,
+}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_all(
+    transcript: Transcript,
+    out_dir: Path,
+    base: str,
+    formats: tuple[str, ...],
+    meta: dict[str, Any] | None = None,
+) -> list[Path]:
+    """Write every requested format as out_dir/base.EXT and return the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        path = out_dir / f"{base}.{fmt}"
+        write_atomic(path, WRITERS[fmt](transcript, meta or {}))
+        written.append(path)
+    return written

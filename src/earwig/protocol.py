@@ -1,0 +1,151 @@
+"""The wire protocol between the daemon and its clients (CLI, TUI): NDJSON over a Unix socket.
+
+One JSON object per line, at most MAX_LINE bytes. A connection starts with
+    -> {"type": "hello", "protocol": 1}       <- {"type": "welcome", "protocol": 1, "version": ...}
+then carries requests and responses matched by id
+    -> {"id": 7, "type": "job.add", "params": {...}}
+    <- {"id": 7, "ok": true, "result": {...}}  or  {"id": 7, "ok": false, "error": {...}}
+and, after a "subscribe" request, events
+    <- {"type": "event", "seq": N, "event": "job.updated", "data": {...}}
+`seq` counts per connection; a gap means events were dropped for a slow reader and the client
+should ask for a fresh snapshot. Progress events carry no seq: they are coalesced per job.
+
+This module is pure (no sockets), so the daemon, the clients and the tests share it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from earwig.errors import ProtocolError
+
+PROTOCOL_VERSION = 1
+MAX_LINE = 1024 * 1024
+
+REQUESTS = frozenset(
+    {
+        "status",
+        "jobs.list",
+        "job.get",
+        "job.add",
+        "job.pause",
+        "job.resume",
+        "job.cancel",
+        "job.retry",
+        "job.prioritize",
+        "queue.pause",
+        "queue.resume",
+        "logs.tail",
+        "subscribe",
+    }
+)
+
+EVENT_JOB_ADDED = "job.added"
+EVENT_JOB_UPDATED = "job.updated"
+EVENT_JOB_PROGRESS = "job.progress"
+EVENT_LOG = "log"
+EVENT_QUEUE = "queue"
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"not a JSON line: {exc}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("a message must be a JSON object")
+    return message
+
+
+def hello() -> dict[str, Any]:
+    return {"type": "hello", "protocol": PROTOCOL_VERSION}
+
+
+def welcome(version: str, pid: int) -> dict[str, Any]:
+    return {"type": "welcome", "protocol": PROTOCOL_VERSION, "version": version, "pid": pid}
+
+
+def request(msg_id: int, kind: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"id": msg_id, "type": kind, "params": params or {}}
+
+
+def ok(msg_id: Any, result: Any) -> dict[str, Any]:
+    return {"id": msg_id, "ok": True, "result": result}
+
+
+def error(msg_id: Any, code: str, message: str, hint: str = "") -> dict[str, Any]:
+    return {"id": msg_id, "ok": False, "error": {"code": code, "message": message, "hint": hint}}
+
+
+def event(name: str, data: dict[str, Any], seq: int | None = None) -> dict[str, Any]:
+    msg: dict[str, Any] = {"type": "event", "event": name, "data": data}
+    if seq is not None:
+        msg["seq"] = seq
+    return msg
+
+
+def check_hello(message: dict[str, Any]) -> None:
+    if message.get("type") != "hello":
+        raise ProtocolError("expected a hello first", 'send {"type":"hello","protocol":1}')
+    check_version(message.get("protocol"), "client")
+
+
+def check_version(theirs: Any, who: str) -> None:
+    if theirs != PROTOCOL_VERSION:
+        raise ProtocolError(
+            f"protocol mismatch: {who} speaks {theirs!r}, this side speaks {PROTOCOL_VERSION}",
+            "run the same earwig version for the daemon and the client (restart the daemon "
+            "after an upgrade)",
+        )
+
+
+@dataclass(frozen=True)
+class TooLong:
+    """Stands in for a line that exceeded MAX_LINE; its bytes were discarded."""
+
+    size: int
+
+
+class LineBuffer:
+    """Split a byte stream into lines, discarding (not buffering) any line over the limit.
+
+    An oversized line yields one TooLong and the stream stays in sync: the reader skips to the
+    next newline instead of dropping the connection.
+    """
+
+    def __init__(self, limit: int = MAX_LINE) -> None:
+        self.limit = limit
+        self._buf = bytearray()
+        self._discarding = 0  # bytes of an oversized line skipped so far (0: not skipping)
+
+    def feed(self, data: bytes) -> list[bytes | TooLong]:
+        out: list[bytes | TooLong] = []
+        self._buf += data
+        while True:
+            nl = self._buf.find(b"\n")
+            if self._discarding:
+                if nl < 0:
+                    self._discarding += len(self._buf)
+                    self._buf.clear()
+                    return out
+                out.append(TooLong(self._discarding + nl))
+                del self._buf[: nl + 1]
+                self._discarding = 0
+                continue
+            if nl < 0:
+                if len(self._buf) > self.limit:
+                    self._discarding = len(self._buf)
+                    self._buf.clear()
+                return out
+            line = bytes(self._buf[:nl])
+            del self._buf[: nl + 1]
+            if len(line) > self.limit:
+                out.append(TooLong(len(line)))
+            elif line.strip():
+                out.append(line)

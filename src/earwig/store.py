@@ -1,0 +1,294 @@
+"""The only module that speaks SQL: jobs, transcripts, segments and the log, in one SQLite file.
+
+sqlite-utils does the table plumbing; WAL mode lets readers (`earwig search`, a second CLI)
+work next to the daemon's writes. The schema is versioned with PRAGMA user_version and upgraded
+by numbered migrations, each run once, in order, inside a transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from earwig.errors import NotFound, StoreError
+from earwig.model import Job, JobState, Segment, Transcript
+
+STATE_COLUMNS = {state: f"{state}_at" for state in JobState}
+# Jobs in these states own their content: the same sha256 is not transcribed again.
+_CLAIMING = ("queued", "fetching", "transcribing", "done", "paused")
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    columns: dict[str, Any] = {
+        "id": int,
+        "source": str,
+        "title": str,
+        "path": str,
+        "url": str,
+        "sha256": str,
+        "size": int,
+        "mtime": float,
+        "state": str,
+        "priority": int,
+        "attempts": int,
+        "force": int,
+        "error": str,
+        "hint": str,
+        "backend": str,
+        "model": str,
+        "duration": float,
+        "output_dir": str,
+        "output_base": str,
+        "outputs": str,
+        "created_at": float,
+        "updated_at": float,
+        "not_before": float,
+    }
+    columns.update({col: float for col in STATE_COLUMNS.values()})
+    db["jobs"].create(columns, pk="id", not_null={"source", "title", "state"})
+    db["jobs"].create_index(["state", "priority", "id"])
+    db["jobs"].create_index(["sha256"])
+    db["jobs"].create_index(["path"])
+    db["transcripts"].create(
+        {
+            "job_id": int,
+            "language": str,
+            "duration": float,
+            "backend": str,
+            "model": str,
+            "text": str,
+            "created_at": float,
+        },
+        pk="job_id",
+        foreign_keys=[("job_id", "jobs", "id")],
+    )
+    db["segments"].create(
+        {"job_id": int, "idx": int, "start": float, "end": float, "text": str},
+        pk=("job_id", "idx"),
+        foreign_keys=[("job_id", "jobs", "id")],
+    )
+    db["log"].create({"id": int, "ts": float, "level": str, "job_id": int, "message": str}, pk="id")
+    db["log"].create_index(["job_id"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Store:
+    """A handle on the database. Use it from one thread (the daemon's event loop)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        try:
+            if readonly:
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path)
+            conn.execute("PRAGMA busy_timeout = 5000")
+            self.db = sqlite_utils.Database(conn)
+            if not readonly:
+                self.db.enable_wal()
+                self.db.execute("PRAGMA foreign_keys = ON")
+                self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot open the database {self.path}: {exc}",
+                "if the file is damaged, move it aside; earwig creates a fresh one",
+            ) from exc
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # ------------------------------------------------------------ schema
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer earwig (schema {version}, "
+                f"this one knows {SCHEMA_VERSION})",
+                "upgrade earwig, or point [daemon] database at another file",
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self.db.conn:
+                MIGRATIONS[number](self.db)
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+
+    # ------------------------------------------------------------ jobs
+
+    def add_job(self, job: Job) -> Job:
+        row = _job_to_row(job)
+        row.pop("id")
+        with self.db.conn:
+            pk = self.db["jobs"].insert(row).last_pk
+        return job.replace(id=pk)
+
+    def save_job(self, job: Job) -> None:
+        if job.id is None:
+            raise StoreError("cannot save a job without an id")
+        with self.db.conn:
+            self.db["jobs"].update(job.id, _job_to_row(job))
+
+    def get_job(self, job_id: int) -> Job:
+        rows = list(self.db.query("select * from jobs where id = ?", [job_id]))
+        if not rows:
+            raise NotFound(f"no job {job_id}", "`earwig jobs` lists the jobs there are")
+        return _row_to_job(rows[0])
+
+    def list_jobs(self, states: Iterable[str] | None = None, limit: int | None = None) -> list[Job]:
+        sql, params = "select * from jobs", []
+        if states:
+            states = list(states)
+            sql += f" where state in ({', '.join('?' for _ in states)})"
+            params.extend(states)
+        sql += " order by id desc"
+        if limit:
+            sql += " limit ?"
+            params.append(limit)
+        return [_row_to_job(r) for r in self.db.query(sql, params)]
+
+    def running_jobs(self) -> list[Job]:
+        return self.list_jobs(["fetching", "transcribing"])
+
+    def next_queued(self, now: float) -> Job | None:
+        rows = list(
+            self.db.query(
+                "select * from jobs where state = 'queued' "
+                "and (not_before is null or not_before <= ?) "
+                "order by priority desc, id asc limit 1",
+                [now],
+            )
+        )
+        return _row_to_job(rows[0]) if rows else None
+
+    def next_wakeup(self) -> float | None:
+        """The earliest not_before among queued jobs waiting out a backoff."""
+        row = self.db.execute(
+            "select min(not_before) from jobs where state = 'queued' and not_before is not null"
+        ).fetchone()
+        return row[0]
+
+    def find_by_sha(self, sha256: str, exclude: int | None = None) -> Job | None:
+        rows = list(
+            self.db.query(
+                f"select * from jobs where sha256 = ? and id != ? and state in {_CLAIMING} "
+                "order by id limit 1",
+                [sha256, exclude or -1],
+            )
+        )
+        return _row_to_job(rows[0]) if rows else None
+
+    def find_by_file(self, path: str, size: int, mtime: float) -> Job | None:
+        rows = list(
+            self.db.query(
+                "select * from jobs where path = ? and size = ? and mtime = ? "
+                "order by id desc limit 1",
+                [path, size, mtime],
+            )
+        )
+        return _row_to_job(rows[0]) if rows else None
+
+    def output_base_owners(self, output_dir: str, base: str) -> set[str | None]:
+        """The source paths of the jobs whose transcripts are named `base` in `output_dir`."""
+        rows = self.db.execute(
+            "select distinct path from jobs where output_dir = ? and output_base = ?",
+            [output_dir, base],
+        )
+        return {r[0] for r in rows}
+
+    def max_priority(self) -> int:
+        return self.db.execute("select coalesce(max(priority), 0) from jobs").fetchone()[0]
+
+    def counts(self) -> dict[str, int]:
+        counts = {str(s): 0 for s in JobState}
+        for state, n in self.db.execute("select state, count(*) from jobs group by state"):
+            counts[state] = n
+        return counts
+
+    # ------------------------------------------------------------ transcripts
+
+    def save_transcript(self, job_id: int, transcript: Transcript) -> None:
+        """Replace the job's transcript and segments in one transaction."""
+        with self.db.conn:
+            self.db.execute("delete from segments where job_id = ?", [job_id])
+            self.db["transcripts"].upsert(
+                {
+                    "job_id": job_id,
+                    "language": transcript.language,
+                    "duration": transcript.duration,
+                    "backend": transcript.backend,
+                    "model": transcript.model,
+                    "text": transcript.text,
+                    "created_at": time.time(),
+                },
+                pk="job_id",
+            )
+            self.db["segments"].insert_all(
+                {"job_id": job_id, "idx": i, "start": s.start, "end": s.end, "text": s.text}
+                for i, s in enumerate(transcript.segments)
+            )
+
+    def get_transcript(self, job_id: int) -> Transcript | None:
+        rows = list(self.db.query("select * from transcripts where job_id = ?", [job_id]))
+        if not rows:
+            return None
+        meta = rows[0]
+        segments = tuple(
+            Segment(r["start"], r["end"], r["text"])
+            for r in self.db.query(
+                "select start, end, text from segments where job_id = ? order by idx", [job_id]
+            )
+        )
+        return Transcript(
+            segments=segments,
+            language=meta["language"],
+            duration=meta["duration"],
+            backend=meta["backend"],
+            model=meta["model"],
+        )
+
+    # ------------------------------------------------------------ log
+
+    def log(self, level: str, message: str, job_id: int | None = None) -> dict[str, Any]:
+        entry = {"ts": time.time(), "level": level, "job_id": job_id, "message": message}
+        with self.db.conn:
+            entry["id"] = self.db["log"].insert(entry).last_pk
+        return entry
+
+    def logs(self, limit: int = 100, job_id: int | None = None) -> list[dict[str, Any]]:
+        sql, params = "select * from log", []
+        if job_id is not None:
+            sql += " where job_id = ?"
+            params.append(job_id)
+        sql += " order by id desc limit ?"
+        params.append(limit)
+        return list(reversed(list(self.db.query(sql, params))))
+
+
+def _job_to_row(job: Job) -> dict[str, Any]:
+    row = job.to_dict()
+    row["outputs"] = json.dumps(row["outputs"])
+    row["force"] = int(job.force)
+    times = row.pop("times")
+    for state, column in STATE_COLUMNS.items():
+        row[column] = times.get(str(state))
+    return row
+
+
+def _row_to_job(row: dict[str, Any]) -> Job:
+    row = dict(row)
+    row["outputs"] = json.loads(row.get("outputs") or "[]")
+    row["times"] = {
+        str(state): row.pop(column)
+        for state, column in STATE_COLUMNS.items()
+        if row.get(column) is not None
+    }
+    return Job.from_dict(row)

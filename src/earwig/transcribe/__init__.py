@@ -1,0 +1,1 @@
+"""Transcription backends behind one protocol. Importing this package loads no ML library."""

@@ -1,0 +1,46 @@
+"""The one interface every backend implements, and the options they all understand."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from earwig.model import Transcript
+
+if TYPE_CHECKING:
+    import numpy as np
+
+SAMPLE_RATE = 16000
+
+ProgressFn = Callable[[float], None]  # fraction of the audio done, 0..1
+AbortFn = Callable[[], bool]  # True: stop as soon as possible
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    language: str | None = None  # None: detect
+    beam_size: int = 5
+
+
+class Transcriber(Protocol):
+    name: str
+    model_name: str
+
+    def load(self) -> None:
+        """Load the model now (it is kept warm until `unload`)."""
+
+    def unload(self) -> None:
+        """Free the model's memory."""
+
+    @property
+    def loaded(self) -> bool: ...
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        options: TranscribeOptions,
+        on_progress: ProgressFn,
+        should_abort: AbortFn,
+    ) -> Transcript:
+        """Transcribe float32 mono 16 kHz samples. Raise Aborted when should_abort() says so."""
