@@ -73,7 +73,9 @@ class FasterWhisperBackend:
             )
             segments = []
             for piece in pieces:  # a generator: decoding happens as we iterate
-                segments.append(Segment(round(piece.start, 3), round(piece.end, 3), piece.text))
+                # Whisper rounds timestamps to its 30 s windows and can overshoot the end.
+                start, end = min(piece.start, duration), min(piece.end, duration)
+                segments.append(Segment(round(start, 3), round(end, 3), piece.text))
                 on_progress(min(1.0, piece.end / duration) if duration else 1.0)
                 if should_abort():
                     raise Aborted("stopped during transcription")

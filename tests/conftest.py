@@ -1,0 +1,135 @@
+"""Fixtures: generated speech, private earwig homes, and real daemons.
+
+Nothing here touches the user's home: every test gets its own config, database, socket and
+folders, and the model is the bundled tiny.en (no test downloads anything).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from earwig.speech import SAMPLE_TEXT, synthesize
+from helpers import DaemonProcess
+
+SECOND_TEXT = (
+    "Good morning everyone. The weather today is sunny and warm. "
+    "We hope you enjoy the rest of your day."
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point HOME and the XDG dirs at a temp dir, so nothing reads or writes the real ones."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.delenv("EARWIG_CONFIG", raising=False)
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def speech_wav(media_dir: Path) -> Path:
+    return synthesize(SAMPLE_TEXT, media_dir / "meeting.wav")
+
+
+@pytest.fixture(scope="session")
+def second_wav(media_dir: Path) -> Path:
+    return synthesize(SECOND_TEXT, media_dir / "morning.wav")
+
+
+@pytest.fixture(scope="session")
+def speech_mp3(speech_wav: Path, media_dir: Path) -> Path:
+    return encode(speech_wav, media_dir / "meeting.mp3", "mp3")
+
+
+@pytest.fixture(scope="session")
+def long_wav(media_dir: Path) -> Path:
+    """About a minute of speech: long enough to interrupt mid-transcription."""
+    return synthesize(" ".join([SAMPLE_TEXT, SECOND_TEXT] * 4), media_dir / "long.wav")
+
+
+def encode(src: Path, dst: Path, codec: str) -> Path:
+    """Re-encode with PyAV (bundled FFmpeg), as a real mp3 in the wild would be."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        stream = out.add_stream(codec, rate=22050)
+        for frame in inp.decode(audio=0):
+            frame.pts = None
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return dst
+
+
+class Home:
+    """A private earwig setup: config file, watch folder, output folder, state, socket."""
+
+    def __init__(self, root: Path, runtime: Path) -> None:
+        self.root = root
+        self.watch = root / "inbox"
+        self.out = root / "transcripts"
+        self.state = root / "state"
+        self.socket = runtime / "earwig.sock"  # short path: AF_UNIX allows ~108 bytes
+        self.config = root / "config.toml"
+        self.write_config()
+
+    def write_config(self, extra: str = "", stable_after: str = "0.5s") -> None:
+        self.config.write_text(
+            f"""
+[daemon]
+database = "{self.state / "earwig.db"}"
+state_dir = "{self.state}"
+socket = "{self.socket}"
+stable_after = "{stable_after}"
+shutdown_grace = "5s"
+
+[transcribe]
+threads = 2
+
+[output]
+dir = "{self.out}"
+
+[[watch]]
+path = "{self.watch}"
+{extra}
+"""
+        )
+
+    def daemon(self) -> DaemonProcess:
+        return DaemonProcess(self.config, self.root / "daemon.log")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Home]:
+    runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
+    try:
+        yield Home(tmp_path / "earwig", runtime)
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+@pytest.fixture
+def daemon(home: Home) -> Iterator[DaemonProcess]:
+    proc = home.daemon().start()
+    try:
+        yield proc
+    finally:
+        if proc.proc and proc.proc.poll() is None:
+            proc.kill()

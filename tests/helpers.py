@@ -1,0 +1,142 @@
+"""Shared test helpers: waiting on conditions, word error rate, a real daemon process."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jiwer
+
+from earwig.client import DaemonClient
+from earwig.errors import DaemonNotRunning
+
+T = TypeVar("T")
+
+
+def wait_for(
+    condition: Callable[[], T], timeout: float = 60.0, interval: float = 0.05, what: str = ""
+) -> T:
+    """Poll `condition` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except (DaemonNotRunning, ConnectionError, FileNotFoundError) as exc:
+            value, last_exc = None, exc
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}: {last_exc}")
+
+
+def normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    return jiwer.wer(normalise(reference), normalise(hypothesis))
+
+
+class DaemonProcess:
+    """`earwig run` as a real subprocess on a private config, socket and database."""
+
+    def __init__(self, config_path: Path, log_path: Path) -> None:
+        self.config_path = config_path
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._socket: Path | None = None
+
+    @property
+    def socket(self) -> Path:
+        if self._socket is None:
+            from earwig import config
+
+            self._socket = config.load(self.config_path).socket_path
+        return self._socket
+
+    def start(self, wait: bool = True) -> DaemonProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "earwig", "--config", str(self.config_path), "run"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=test_env(),
+        )
+        log.close()
+        if wait:
+            wait_for(self.is_ready, 60, what="the daemon to answer on its socket")
+        return self
+
+    def is_ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.log()}")
+        with DaemonClient(self.socket, timeout=5) as client:
+            return bool(client.call("status"))
+
+    def client(self) -> DaemonClient:
+        client = DaemonClient(self.socket, timeout=30)
+        client.connect()
+        return client
+
+    def call(self, kind: str, **params: Any) -> Any:
+        with self.client() as client:
+            return client.call(kind, **params)
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return sorted(self.call("jobs.list")["jobs"], key=lambda j: j["id"])
+
+    def wait_job(self, predicate: Callable[[dict], bool], timeout: float = 120, what: str = ""):
+        return wait_for(
+            lambda: next((j for j in self.jobs() if predicate(j)), None), timeout, what=what
+        )
+
+    def wait_idle(self, count: int, timeout: float = 180) -> list[dict[str, Any]]:
+        """Wait until `count` jobs exist and none is queued or running."""
+
+        def settled() -> list[dict[str, Any]] | None:
+            jobs = self.jobs()
+            busy = [j for j in jobs if j["state"] in ("queued", "fetching", "transcribing")]
+            return jobs if len(jobs) >= count and not busy else None
+
+        return wait_for(settled, timeout, what=f"{count} settled jobs")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(30)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def test_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("XDG_RUNTIME_DIR", None)
+    env.pop("EARWIG_CONFIG", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_cli(config_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "earwig", "--config", str(config_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=test_env(),
+    )

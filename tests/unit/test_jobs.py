@@ -1,0 +1,91 @@
+"""The state machine, table-tested: every (state, action) pair is either allowed or refused."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from earwig import jobs
+from earwig.errors import InvalidTransition
+from earwig.jobs import Action
+from earwig.model import Job, JobState
+
+S = JobState
+ALLOWED = {
+    (S.QUEUED, Action.FETCH): S.FETCHING,
+    (S.FETCHING, Action.TRANSCRIBE): S.TRANSCRIBING,
+    (S.TRANSCRIBING, Action.FINISH): S.DONE,
+    (S.QUEUED, Action.FAIL): S.FAILED,
+    (S.FETCHING, Action.FAIL): S.FAILED,
+    (S.TRANSCRIBING, Action.FAIL): S.FAILED,
+    (S.QUEUED, Action.CANCEL): S.CANCELLED,
+    (S.FETCHING, Action.CANCEL): S.CANCELLED,
+    (S.TRANSCRIBING, Action.CANCEL): S.CANCELLED,
+    (S.PAUSED, Action.CANCEL): S.CANCELLED,
+    (S.QUEUED, Action.PAUSE): S.PAUSED,
+    (S.FETCHING, Action.PAUSE): S.PAUSED,
+    (S.TRANSCRIBING, Action.PAUSE): S.PAUSED,
+    (S.PAUSED, Action.RESUME): S.QUEUED,
+    (S.DONE, Action.RETRY): S.QUEUED,
+    (S.FAILED, Action.RETRY): S.QUEUED,
+    (S.CANCELLED, Action.RETRY): S.QUEUED,
+    (S.FETCHING, Action.REQUEUE): S.QUEUED,
+    (S.TRANSCRIBING, Action.REQUEUE): S.QUEUED,
+}
+
+
+def make(state: JobState, **kw) -> Job:
+    return Job(id=1, source="test", title="t.wav", state=state, **kw)
+
+
+@pytest.mark.parametrize(("state", "action"), list(itertools.product(JobState, Action)))
+def test_every_transition_is_allowed_or_refused(state: JobState, action: Action) -> None:
+    job = make(state)
+    if (state, action) in ALLOWED:
+        moved = jobs.advance(job, action, now=100.0)
+        assert moved.state is ALLOWED[(state, action)]
+        assert moved.times[str(moved.state)] == 100.0
+        assert moved.updated_at == 100.0
+    else:
+        with pytest.raises(InvalidTransition) as info:
+            jobs.advance(job, action, now=100.0)
+        assert str(state) in info.value.message
+
+
+def test_the_table_under_test_is_the_module_table() -> None:
+    assert jobs.TRANSITIONS == ALLOWED
+
+
+def test_fail_records_the_reason_and_retry_clears_it() -> None:
+    failed = jobs.advance(
+        make(S.TRANSCRIBING, attempts=2), Action.FAIL, 1.0, error="boom", hint="h"
+    )
+    assert (failed.error, failed.hint) == ("boom", "h")
+    again = jobs.advance(failed, Action.RETRY, 2.0)
+    assert again.error is None and again.hint is None
+    assert again.attempts == 0 and again.force is True
+
+
+def test_advance_does_not_mutate_the_input() -> None:
+    job = make(S.QUEUED)
+    jobs.advance(job, Action.FETCH, 1.0)
+    assert job.state is S.QUEUED and job.times == {}
+
+
+def test_recover_requeues_interrupted_jobs_and_counts_the_attempt() -> None:
+    for state in (S.FETCHING, S.TRANSCRIBING):
+        job = jobs.recover(make(state), now=5.0, max_attempts=3)
+        assert job.state is S.QUEUED and job.attempts == 1
+
+
+def test_recover_fails_a_job_that_keeps_killing_the_daemon() -> None:
+    job = jobs.recover(make(S.TRANSCRIBING, attempts=2), now=5.0, max_attempts=3)
+    assert job.state is S.FAILED
+    assert "interrupted 3 times" in (job.error or "")
+
+
+@pytest.mark.parametrize("state", [S.QUEUED, S.DONE, S.FAILED, S.PAUSED, S.CANCELLED])
+def test_recover_leaves_jobs_that_were_not_running_alone(state: JobState) -> None:
+    job = make(state)
+    assert jobs.recover(job, now=5.0, max_attempts=3) == job

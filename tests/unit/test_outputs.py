@@ -1,0 +1,67 @@
+"""Transcript files: valid srt/vtt/tsv/json, written atomically."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from earwig import outputs
+from earwig.model import Segment, Transcript
+
+T = Transcript(
+    segments=(Segment(0.0, 2.5, " Hello there."), Segment(2.5, 3661.042, " Ünïcode, ok?")),
+    language="en",
+    duration=3662.0,
+    backend="faster-whisper",
+    model="tiny.en",
+)
+
+SRT_BLOCK = re.compile(r"^\d+\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n.+\n?$")
+VTT_CUE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}\n.+\n?$")
+
+
+def test_srt_blocks_are_numbered_and_timed() -> None:
+    text = outputs.to_srt(T, {})
+    blocks = text.strip().split("\n\n")
+    assert len(blocks) == 2 and all(SRT_BLOCK.match(b) for b in blocks)
+    assert "01:01:01,042" in blocks[1]
+
+
+def test_vtt_has_header_and_cues() -> None:
+    text = outputs.to_vtt(T, {})
+    head, *cues = text.strip().split("\n\n")
+    assert head == "WEBVTT"
+    assert len(cues) == 2 and all(VTT_CUE.match(c) for c in cues)
+    assert cues[0].startswith("00:00:00.000 --> 00:00:02.500")
+
+
+def test_tsv_is_milliseconds() -> None:
+    rows = outputs.to_tsv(T, {}).splitlines()
+    assert rows[0] == "start\tend\ttext"
+    assert rows[2] == "2500\t3661042\tÜnïcode, ok?"
+
+
+def test_json_has_segments_and_metadata() -> None:
+    doc = json.loads(outputs.to_json(T, {"source": "/x/a.wav"}))
+    assert doc["source"] == "/x/a.wav" and doc["language"] == "en"
+    assert doc["backend"] == "faster-whisper" and doc["model"] == "tiny.en"
+    assert doc["segments"][1] == {"start": 2.5, "end": 3661.042, "text": "Ünïcode, ok?"}
+    assert doc["text"] == "Hello there.\nÜnïcode, ok?"
+
+
+def test_write_all_writes_each_format_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    out = tmp_path / "deep" / "dir"
+    paths = outputs.write_all(T, out, "talk", ("txt", "srt", "json"), {})
+    assert [p.name for p in paths] == ["talk.txt", "talk.srt", "talk.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["talk.json", "talk.srt", "talk.txt"]
+    assert (out / "talk.txt").read_text() == "Hello there.\nÜnïcode, ok?\n"
+
+
+def test_rewrite_replaces_the_file_in_one_step(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+    before = target.stat().st_ino
+    outputs.write_atomic(target, "new")
+    assert target.read_text() == "new"
+    assert target.stat().st_ino != before  # a rename, not an in-place rewrite
