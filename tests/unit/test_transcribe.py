@@ -43,7 +43,7 @@ def test_corrupt_mp3_is_rejected(tmp_path: Path, speech_mp3: Path) -> None:
         (len(data) - 400) % 256
     )
     corrupt.write_bytes(bytes(data))
-    with pytest.raises(MediaError, match="broken.mp3"):
+    with pytest.raises(MediaError, match=r"broken\.mp3"):
         audio.decode(corrupt)
 
 
@@ -62,7 +62,7 @@ def test_model_that_would_need_a_download_fails_clearly(tmp_path: Path) -> None:
         models.resolve_ctranslate2("large-v3")
     assert "not available locally" in info.value.message and "large-v3" in info.value.message
     assert "does not download" in info.value.hint
-    with pytest.raises(BackendError, match="no model.bin"):
+    with pytest.raises(BackendError, match=r"no model\.bin"):
         models.resolve_ctranslate2(str(tmp_path))
 
 
