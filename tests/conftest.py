@@ -88,6 +88,7 @@ class Home:
         self.state = root / "state"
         self.socket = runtime / "earwig.sock"  # short path: AF_UNIX allows ~108 bytes
         self.config = root / "config.toml"
+        self.watch.mkdir(parents=True)
         self.write_config()
 
     def write_config(self, extra: str = "", stable_after: str = "0.5s") -> None:
