@@ -258,6 +258,83 @@ def logs(ctx: Ctx, follow: bool, lines: int) -> None:
                 line(ev["data"])
 
 
+@main.command()
+@click.argument("query")
+@click.option("--source", help="Only recordings whose title, path or subscription contains this.")
+@click.option("--since", help="Only recordings added since a date (2026-11-01) or an age (7d).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--open", "open_it", is_flag=True, help="Open the best hit's transcript.")
+@pass_ctx
+@friendly
+def search(
+    ctx: Ctx,
+    query: str,
+    source: str | None,
+    since: str | None,
+    limit: int,
+    as_json: bool,
+    open_it: bool,
+) -> None:
+    """Full-text search over every transcript (works with or without the daemon).
+
+    Plain words match anywhere; "an exact phrase"; transcri* for prefixes; AND, OR, NOT;
+    NEAR(a b, 10).
+    """
+    from earwig import search as search_mod
+    from earwig.store import Store
+
+    database = ctx.config.daemon.database
+    if not database.exists():
+        click.echo(f"no transcripts yet (no database at {database})")
+        return
+    store = Store.for_reading(database)
+    try:
+        hits = search_mod.search(
+            store,
+            query,
+            source=source,
+            since=search_mod.parse_since(since) if since else None,
+            limit=limit,
+        )
+    finally:
+        store.close()
+    if as_json:
+        for hit in hits:
+            hit["snippet"] = hit["snippet"].replace(search_mod.HIGHLIGHT_START, "**")
+            hit["snippet"] = hit["snippet"].replace(search_mod.HIGHLIGHT_END, "**")
+        click.echo(json.dumps(hits, indent=2, ensure_ascii=False))
+    elif not hits:
+        click.echo(f"no matches for {query!r}")
+    else:
+        from rich.console import Console
+        from rich.markup import escape
+
+        console = Console(highlight=False)
+        for hit in hits:
+            snippet = escape(hit["snippet"]).replace(search_mod.HIGHLIGHT_START, "[bold yellow]")
+            snippet = snippet.replace(search_mod.HIGHLIGHT_END, "[/bold yellow]")
+            console.print(
+                f"[bold]{escape(hit['title'])}[/bold] [cyan]{hit['clock']}[/cyan]  "
+                f"#{hit['job_id']}  {snippet}"
+            )
+            if hit["transcript"]:
+                console.print(f"    {escape(hit['transcript'])}", style="dim")
+    if open_it and hits and hits[0]["transcript"]:
+        _open_path(Path(hits[0]["transcript"]))
+
+
+def _open_path(path: Path) -> None:
+    """Open a file with the desktop's default application (no shell involved)."""
+    import shutil
+    import subprocess
+
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    if shutil.which(opener) is None:
+        raise EarwigError(f"cannot open {path}: no {opener} here", f"open it yourself: {path}")
+    subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 # ---------------------------------------------------------------- steering
 
 
@@ -305,6 +382,21 @@ for _name, _kind, _verb, _doc in (
     _cmd = _steer(_kind, _verb)
     _cmd.__doc__ = _doc
     main.command(name=_name)(click.argument("job_id", type=int)(pass_ctx(friendly(_cmd))))
+
+
+@main.command()
+@click.argument("job_ids", type=int, nargs=-1, required=True)
+@pass_ctx
+@friendly
+def delete(ctx: Ctx, job_ids: tuple[int, ...]) -> None:
+    """Forget finished jobs: history, transcript in the database, search hits.
+
+    The transcript files in the output folder are left alone.
+    """
+    with ctx.client() as client:
+        for job_id in job_ids:
+            client.call("job.delete", id=job_id)
+            click.echo(f"#{job_id} deleted")
 
 
 @main.command()

@@ -39,6 +39,7 @@ class Job:
     title: str
     path: str | None = None  # the local media file (after download, for URLs)
     url: str | None = None
+    subscription: str | None = None  # the subscription's name, for items it found
     sha256: str | None = None
     size: int | None = None
     mtime: float | None = None

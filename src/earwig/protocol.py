@@ -39,11 +39,14 @@ REQUESTS = frozenset(
         "queue.resume",
         "logs.tail",
         "subscribe",
+        "job.delete",
+        "search",
     }
 )
 
 EVENT_JOB_ADDED = "job.added"
 EVENT_JOB_UPDATED = "job.updated"
+EVENT_JOB_DELETED = "job.deleted"
 EVENT_JOB_PROGRESS = "job.progress"
 EVENT_LOG = "log"
 EVENT_QUEUE = "queue"

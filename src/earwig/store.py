@@ -77,7 +77,38 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["log"].create_index(["job_id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+def _migration_2(db: sqlite_utils.Database) -> None:
+    """Full-text search over transcript segments (FTS5), kept in sync by triggers.
+
+    Triggers rather than application code, so every write path (re-transcription, deletion,
+    a future bulk import) keeps the index right. Existing segments are indexed here.
+    """
+    db["jobs"].add_column("subscription", str)
+    db.executescript(
+        """
+        CREATE VIRTUAL TABLE segments_fts USING fts5(
+            text, title, subscription,
+            date UNINDEXED, start UNINDEXED, job_id UNINDEXED,
+            tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+        );
+        CREATE TRIGGER segments_fts_insert AFTER INSERT ON segments BEGIN
+            INSERT INTO segments_fts (rowid, text, title, subscription, date, start, job_id)
+            SELECT new.rowid, new.text, j.title, coalesce(j.subscription, ''), j.created_at,
+                   new.start, new.job_id
+            FROM jobs j WHERE j.id = new.job_id;
+        END;
+        CREATE TRIGGER segments_fts_delete AFTER DELETE ON segments BEGIN
+            DELETE FROM segments_fts WHERE rowid = old.rowid;
+        END;
+        INSERT INTO segments_fts (rowid, text, title, subscription, date, start, job_id)
+            SELECT s.rowid, s.text, j.title, coalesce(j.subscription, ''), j.created_at,
+                   s.start, s.job_id
+            FROM segments s JOIN jobs j ON j.id = s.job_id;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -103,6 +134,19 @@ class Store:
                 f"cannot open the database {self.path}: {exc}",
                 "if the file is damaged, move it aside; earwig creates a fresh one",
             ) from exc
+
+    @classmethod
+    def for_reading(cls, path: Path) -> Store:
+        """Read-only when the schema is current (safe beside a running daemon); otherwise
+        open it writable once so the migrations (such as the search index) run."""
+        probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            version = probe.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the database {path}: {exc}") from exc
+        finally:
+            probe.close()
+        return cls(path, readonly=version == SCHEMA_VERSION)
 
     def close(self) -> None:
         self.db.conn.close()
@@ -254,6 +298,79 @@ class Store:
             backend=meta["backend"],
             model=meta["model"],
         )
+
+    def delete_job(self, job_id: int) -> None:
+        """Forget a job: its row, transcript, segments (and so its search hits) and log lines."""
+        with self.db.conn:
+            for table in ("segments", "transcripts"):
+                self.db.execute(f"delete from {table} where job_id = ?", [job_id])
+            self.db.execute("delete from log where job_id = ?", [job_id])
+            self.db.execute("delete from jobs where id = ?", [job_id])
+
+    # ------------------------------------------------------------ search
+
+    def search(
+        self,
+        fts_query: str,
+        *,
+        source: str | None = None,
+        since: float | None = None,
+        limit: int = 20,
+        marks: tuple[str, str] = ("[", "]"),
+    ) -> list[dict[str, Any]]:
+        """Ranked segment hits for an FTS5 query (see search.py for building one).
+
+        Raises sqlite3.OperationalError on FTS syntax errors; search.py turns that into a
+        message for people.
+        """
+        sql = [
+            "select f.job_id, f.start, s.end, f.title, f.subscription, j.path, j.url,",
+            "j.outputs, j.created_at,",
+            "snippet(segments_fts, 0, ?, ?, '…', 16) as snippet,",
+            "bm25(segments_fts) as rank",
+            "from segments_fts f join jobs j on j.id = f.job_id",
+            "join segments s on s.rowid = f.rowid",
+            "where segments_fts match ?",
+        ]
+        params: list[Any] = [*marks, fts_query]
+        if source:
+            sql.append("and (f.title like ? or j.path like ? or f.subscription like ?)")
+            params += [f"%{source}%"] * 3
+        if since is not None:
+            sql.append("and j.created_at >= ?")
+            params.append(since)
+        sql.append("order by rank, f.job_id, f.start limit ?")
+        params.append(limit)
+        hits = []
+        for row in self.db.execute(" ".join(sql), params):
+            (
+                job_id,
+                start,
+                end,
+                title,
+                subscription,
+                path,
+                url,
+                outputs,
+                created,
+                snippet,
+                rank,
+            ) = row
+            hits.append(
+                {
+                    "job_id": job_id,
+                    "start": start,
+                    "end": end,
+                    "title": title,
+                    "subscription": subscription or None,
+                    "source": path or url,
+                    "outputs": json.loads(outputs or "[]"),
+                    "created_at": created,
+                    "snippet": snippet,
+                    "rank": rank,
+                }
+            )
+        return hits
 
     # ------------------------------------------------------------ log
 

@@ -48,3 +48,9 @@ def test_hello_must_come_first_with_the_same_version() -> None:
     with pytest.raises(ProtocolError, match="mismatch") as info:
         protocol.check_hello({"type": "hello", "protocol": 99})
     assert "99" in info.value.message and str(protocol.PROTOCOL_VERSION) in info.value.message
+
+
+def test_every_documented_request_has_a_handler() -> None:
+    from earwig.daemon.handlers import HANDLERS
+
+    assert set(HANDLERS) == protocol.REQUESTS

@@ -27,7 +27,13 @@ from earwig.daemon.watch import FolderWatcher
 from earwig.errors import InvalidTransition
 from earwig.jobs import Action
 from earwig.model import Job, JobState
-from earwig.protocol import EVENT_JOB_ADDED, EVENT_JOB_UPDATED, EVENT_LOG, EVENT_QUEUE
+from earwig.protocol import (
+    EVENT_JOB_ADDED,
+    EVENT_JOB_DELETED,
+    EVENT_JOB_UPDATED,
+    EVENT_LOG,
+    EVENT_QUEUE,
+)
 from earwig.store import Store
 from earwig.transcribe import registry
 
@@ -267,6 +273,19 @@ class Daemon:
         self.store.save_job(job)
         self.bus.publish("jobs", EVENT_JOB_UPDATED, self.job_view(job))
         return job
+
+    def delete_job(self, job_id: int) -> int:
+        """Forget a finished job (its transcript files on disk stay where they are)."""
+        job = self.store.get_job(job_id)
+        if not job.state.finished:
+            raise InvalidTransition(
+                f"job {job_id} is {job.state}; only finished jobs can be deleted",
+                f"`earwig cancel {job_id}` first",
+            )
+        self.store.delete_job(job_id)
+        self.bus.publish("jobs", EVENT_JOB_DELETED, {"id": job_id})
+        self.log("info", f"deleted job {job_id} ({job.title})")
+        return job_id
 
     def set_queue_paused(self, paused: bool) -> None:
         self.queue_paused = paused

@@ -114,6 +114,32 @@ async def job_prioritize(daemon: Daemon, params: dict[str, Any], box: Outbox) ->
     return {"job": daemon.job_view(daemon.prioritize_job(_job_id(params)))}
 
 
+@handles("job.delete")
+async def job_delete(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    return {"deleted": daemon.delete_job(_job_id(params))}
+
+
+@handles("search")
+async def search_(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    from earwig import search
+
+    query, limit = params.get("query"), params.get("limit", 50)
+    if not isinstance(query, str):
+        raise ProtocolError("params.query must be a string")
+    if not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise ProtocolError("params.limit must be an integer from 1 to 1000")
+    since = params.get("since")
+    return {
+        "hits": search.search(
+            daemon.store,
+            query,
+            source=params.get("source") or None,
+            since=search.parse_since(since) if since else None,
+            limit=limit,
+        )
+    }
+
+
 @handles("queue.pause")
 async def queue_pause(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
     daemon.set_queue_paused(True)

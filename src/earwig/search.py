@@ -1,0 +1,90 @@
+"""Full-text search over transcripts: turning what people type into a safe FTS5 query.
+
+Plain words are searched as words, whatever punctuation they carry ("don't", "12:34",
+"well-known" would otherwise be FTS5 syntax errors or column filters). Someone who writes
+FTS5 syntax (quotes, AND/OR/NOT, NEAR, prefix*) gets it, and a syntax error comes back as a
+readable message with examples, never an SQL traceback. The query is always a bound
+parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+from typing import Any
+
+from earwig.errors import EarwigError
+from earwig.store import Store
+
+SYNTAX_HINT = (
+    'plain words match anywhere; "an exact phrase"; transcri* for prefixes; '
+    "a AND b, a OR b, a NOT b; NEAR(a b, 10)"
+)
+_SYNTAX = re.compile(r'["*()^]|\b(AND|OR|NOT|NEAR)\b')
+# Around each matched word in a snippet; control characters, so no transcript contains them.
+HIGHLIGHT_START, HIGHLIGHT_END = "\x02", "\x03"
+
+
+class SearchError(EarwigError):
+    code = "search"
+
+
+def to_fts(query: str) -> str:
+    text = query.strip()
+    if not text:
+        raise SearchError("the search query is empty", SYNTAX_HINT)
+    if not _SYNTAX.search(text):  # plain words, each one searched as a word
+        text = " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+    return f"text : ({text})"  # what was said, not the title (--source filters titles)
+
+
+def parse_since(value: str, now: float | None = None) -> float:
+    """'2026-11-01' or a relative age ('7d', '12h', '30m') -> a Unix timestamp."""
+    value = value.strip()
+    m = re.fullmatch(r"(\d+)\s*([mhdw])", value)
+    if m:
+        seconds = int(m.group(1)) * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+        return (now if now is not None else dt.datetime.now().timestamp()) - seconds
+    try:
+        return dt.datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise SearchError(
+            f"--since {value!r} is not a date", "use a date like 2026-11-01, or an age like 7d"
+        ) from None
+
+
+def clock(seconds: float) -> str:
+    """12:34, or 1:02:03 past an hour: how people cite a moment in a recording."""
+    total = int(seconds)
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def _is_syntax_error(message: str) -> bool:
+    """FTS5's own complaints about a query, as opposed to a fault in earwig's SQL."""
+    return message.startswith(("fts5:", "unterminated string", "no such column"))
+
+
+def search(
+    store: Store,
+    query: str,
+    *,
+    source: str | None = None,
+    since: float | None = None,
+    limit: int = 20,
+) -> list[dict[str, Any]]:
+    fts = to_fts(query)
+    try:
+        hits = store.search(
+            fts, source=source, since=since, limit=limit, marks=(HIGHLIGHT_START, HIGHLIGHT_END)
+        )
+    except sqlite3.OperationalError as exc:
+        if not _is_syntax_error(str(exc)):
+            raise
+        raise SearchError(f"cannot understand the search {query!r}: {exc}", SYNTAX_HINT) from None
+    for hit in hits:
+        hit["clock"] = clock(hit["start"])
+        hit["transcript"] = next((p for p in hit["outputs"] if p.endswith(".txt")), None)
+    return hits
