@@ -323,53 +323,36 @@ class Store:
         Raises sqlite3.OperationalError on FTS syntax errors; search.py turns that into a
         message for people.
         """
-        sql = [
-            "select f.job_id, f.start, s.end, f.title, f.subscription, j.path, j.url,",
-            "j.outputs, j.created_at,",
-            "snippet(segments_fts, 0, ?, ?, '…', 16) as snippet,",
-            "bm25(segments_fts) as rank",
-            "from segments_fts f join jobs j on j.id = f.job_id",
-            "join segments s on s.rowid = f.rowid",
-            "where segments_fts match ?",
-        ]
-        params: list[Any] = [*marks, fts_query]
+        # Rank and cut on the FTS table alone (filters use its own columns); only the `limit`
+        # best rows are then joined. A LIMIT subquery is never flattened into the join.
+        where = ["segments_fts match ?"]
+        filters: list[Any] = [fts_query]
         if source:
-            sql.append("and (f.title like ? or j.path like ? or f.subscription like ?)")
-            params += [f"%{source}%"] * 3
+            where.append("(title like ? or subscription like ?)")
+            filters += [f"%{source}%"] * 2
         if since is not None:
-            sql.append("and j.created_at >= ?")
-            params.append(since)
-        sql.append("order by rank, f.job_id, f.start limit ?")
-        params.append(limit)
-        hits = []
-        for row in self.db.execute(" ".join(sql), params):
-            (
-                job_id,
-                start,
-                end,
-                title,
-                subscription,
-                path,
-                url,
-                outputs,
-                created,
-                snippet,
-                rank,
-            ) = row
-            hits.append(
-                {
-                    "job_id": job_id,
-                    "start": start,
-                    "end": end,
-                    "title": title,
-                    "subscription": subscription or None,
-                    "source": path or url,
-                    "outputs": json.loads(outputs or "[]"),
-                    "created_at": created,
-                    "snippet": snippet,
-                    "rank": rank,
-                }
+            where.append("date >= ?")
+            filters.append(since)
+        sql = f"""
+            with best as (
+                select rowid as segment, job_id, start, title, subscription, date, rank,
+                       snippet(segments_fts, 0, ?, ?, '…', 16) as snippet
+                from segments_fts where {" and ".join(where)}
+                order by rank limit ?
             )
+            select best.job_id, best.start, s.end, best.title, best.subscription,
+                   coalesce(j.path, j.url) as source, j.outputs, best.date as created_at,
+                   best.snippet, best.rank
+            from best
+            join segments s on s.rowid = best.segment
+            join jobs j on j.id = best.job_id
+            order by best.rank, best.job_id, best.start
+        """
+        params = [*marks, *filters, limit]
+        hits = [dict(row) for row in self.db.query(sql, params)]
+        for hit in hits:
+            hit["outputs"] = json.loads(hit["outputs"] or "[]")
+            hit["subscription"] = hit["subscription"] or None
         return hits
 
     # ------------------------------------------------------------ log
