@@ -63,6 +63,40 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class DownloadsConfig:
+    dir: Path = field(default_factory=paths.default_media_dir)
+    concurrency: int = 2  # downloads at once (they overlap with transcription)
+    per_host: int = 2  # downloads and checks at once against one host
+    timeout: float = 30.0  # network timeout; a stalled download is retried and resumed
+    retries: int = 3  # yt-dlp's own retries inside one attempt
+    format: str = "bestaudio/best"
+    sleep_interval: float = 0.0  # yt-dlp: pause before each download
+    sleep_requests: float = 0.0  # yt-dlp: pause between requests while listing
+    keep_media: float | None = 7 * 86400.0  # None: forever; 0: delete once transcribed
+
+
+@dataclass(frozen=True)
+class InboxConfig:
+    path: Path | None = None  # default: inbox.txt in the first watch folder
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class SubscriptionConfig:
+    name: str
+    url: str
+    every: float | None = None  # seconds; default 6h when no cron is given
+    cron: str | None = None
+    backfill: int = 3
+    since: float | None = None  # a timestamp: take items published after it on first check
+    kind: str = "auto"  # "feed", "ytdlp" or "auto"
+
+    @property
+    def interval(self) -> float:
+        return self.every or 6 * 3600.0
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None = None
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
@@ -71,6 +105,20 @@ class Config:
     watch: tuple[WatchConfig, ...] = field(
         default_factory=lambda: (WatchConfig(paths.default_watch_dir()),)
     )
+    downloads: DownloadsConfig = field(default_factory=DownloadsConfig)
+    inbox: InboxConfig = field(default_factory=InboxConfig)
+    subscriptions: tuple[SubscriptionConfig, ...] = ()
+
+    @property
+    def inbox_path(self) -> Path | None:
+        if not self.inbox.enabled:
+            return None
+        if self.inbox.path:
+            return self.inbox.path
+        return self.watch[0].path / "inbox.txt" if self.watch else None
+
+    def subscription(self, name: str) -> SubscriptionConfig | None:
+        return next((s for s in self.subscriptions if s.name == name), None)
 
     @property
     def socket_path(self) -> Path:
@@ -114,7 +162,12 @@ def load(path: Path | None = None) -> Config:
 def parse(data: dict[str, Any], path: Path | None = None) -> Config:
     where = str(path) if path else "config"
     base = path.parent if path else Path.cwd()
-    _check_keys(data, {"daemon", "transcribe", "output", "watch"}, where, "")
+    _check_keys(
+        data,
+        {"daemon", "transcribe", "output", "watch", "downloads", "inbox", "subscription"},
+        where,
+        "",
+    )
 
     def section(name: str) -> dict[str, Any]:
         value = data.get(name, {})
@@ -145,7 +198,43 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                 )
             built.append(_build(WatchConfig, item, WATCH_SCHEMA, where, label, base))
         watches = tuple(built)
-    return Config(path=path, daemon=daemon, transcribe=transcribe, output=output, watch=watches)
+    downloads = _build(
+        DownloadsConfig, section("downloads"), DOWNLOADS_SCHEMA, where, "downloads", base
+    )
+    inbox = _build(InboxConfig, section("inbox"), INBOX_SCHEMA, where, "inbox", base)
+    subs_raw = data.get("subscription", [])
+    if not isinstance(subs_raw, list):
+        raise ConfigError(
+            f"{where}: 'subscription' must be an array of tables",
+            'write each one as [[subscription]] with name = "..." and url = "..."',
+        )
+    subscriptions = []
+    for i, item in enumerate(subs_raw):
+        if not isinstance(item, dict) or "url" not in item or "name" not in item:
+            raise ConfigError(
+                f"{where}: [[subscription]] #{i + 1} needs a name and a url",
+                'name = "My podcast"\nurl = "https://example.org/feed.xml"',
+            )
+        sub = _build(
+            SubscriptionConfig, item, SUBSCRIPTION_SCHEMA, where, f"subscription[{i}]", base
+        )
+        if sub.every is not None and sub.cron is not None:
+            raise ConfigError(
+                f"{where}: subscription {sub.name!r} has both every and cron", "keep one of them"
+            )
+        if any(s.name == sub.name for s in subscriptions):
+            raise ConfigError(f"{where}: two subscriptions are named {sub.name!r}", "rename one")
+        subscriptions.append(sub)
+    return Config(
+        path=path,
+        daemon=daemon,
+        transcribe=transcribe,
+        output=output,
+        watch=watches,
+        downloads=downloads,
+        inbox=inbox,
+        subscriptions=tuple(subscriptions),
+    )
 
 
 # ---------------------------------------------------------------- value converters
@@ -227,6 +316,52 @@ def parse_duration(value: Any) -> float:
     raise ValueError('a duration such as "30s", "10m", "6h" or "7d"')
 
 
+def _keep(value: Any, _: Path) -> float | None:
+    if value == "forever":
+        return None
+    if value == "none":
+        return 0.0
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError('"forever", "none" or a duration such as "7d"') from None
+
+
+def _url(value: Any, _: Path) -> str:
+    from urllib.parse import urlsplit
+
+    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https"):
+        raise ValueError("an http:// or https:// URL")
+    return value
+
+
+def _cron(value: Any, _: Path) -> str:
+    if not isinstance(value, str) or len(value.split()) != 5:
+        raise ValueError('a crontab line with five fields, such as "0 7 * * *"')
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as exc:
+        raise ValueError(f"a valid crontab line ({exc})") from None
+    return value
+
+
+def _date(value: Any, _: Path) -> float:
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day).timestamp()
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            pass
+    raise ValueError("a date such as 2026-01-31")
+
+
 DAEMON_SCHEMA: dict[str, Converter] = {
     "database": _path,
     "state_dir": _path,
@@ -247,6 +382,27 @@ TRANSCRIBE_SCHEMA: dict[str, Converter] = {
     "unload_after": _duration,
 }
 OUTPUT_SCHEMA: dict[str, Converter] = {"dir": _path, "formats": _str_list(OUTPUT_FORMATS)}
+DOWNLOADS_SCHEMA: dict[str, Converter] = {
+    "dir": _path,
+    "concurrency": _int(1),
+    "per_host": _int(1),
+    "timeout": _duration,
+    "retries": _int(0),
+    "format": _str,
+    "sleep_interval": _duration,
+    "sleep_requests": _duration,
+    "keep_media": _keep,
+}
+INBOX_SCHEMA: dict[str, Converter] = {"path": _path, "enabled": _bool}
+SUBSCRIPTION_SCHEMA: dict[str, Converter] = {
+    "name": _str,
+    "url": _url,
+    "every": _duration,
+    "cron": _cron,
+    "backfill": _int(0),
+    "since": _date,
+    "kind": _choice("auto", "feed", "ytdlp"),
+}
 WATCH_SCHEMA: dict[str, Converter] = {
     "path": _path,
     "recursive": _bool,

@@ -31,6 +31,11 @@ def default_state_dir() -> Path:
     return Path(platformdirs.user_state_dir(APP))
 
 
+def default_media_dir() -> Path:
+    """Downloaded media waiting for (or kept after) transcription."""
+    return Path(platformdirs.user_cache_dir(APP)) / "media"
+
+
 def default_socket_path(state_dir: Path) -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     base = Path(runtime) / APP if runtime else state_dir / "run"

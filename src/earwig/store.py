@@ -77,6 +77,36 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["log"].create_index(["job_id"])
 
 
+_FTS_SCHEMA = [
+    """
+    CREATE VIRTUAL TABLE segments_fts USING fts5(
+        text, title, subscription,
+        date UNINDEXED, start UNINDEXED, job_id UNINDEXED,
+        tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+    )
+    """,
+    """
+    CREATE TRIGGER segments_fts_insert AFTER INSERT ON segments BEGIN
+        INSERT INTO segments_fts (rowid, text, title, subscription, date, start, job_id)
+        SELECT new.rowid, new.text, j.title, coalesce(j.subscription, ''), j.created_at,
+               new.start, new.job_id
+        FROM jobs j WHERE j.id = new.job_id;
+    END
+    """,
+    """
+    CREATE TRIGGER segments_fts_delete AFTER DELETE ON segments BEGIN
+        DELETE FROM segments_fts WHERE rowid = old.rowid;
+    END
+    """,
+    """
+    INSERT INTO segments_fts (rowid, text, title, subscription, date, start, job_id)
+    SELECT s.rowid, s.text, j.title, coalesce(j.subscription, ''), j.created_at,
+           s.start, s.job_id
+    FROM segments s JOIN jobs j ON j.id = s.job_id
+    """,
+]
+
+
 def _migration_2(db: sqlite_utils.Database) -> None:
     """Full-text search over transcript segments (FTS5), kept in sync by triggers.
 
@@ -84,31 +114,50 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     a future bulk import) keeps the index right. Existing segments are indexed here.
     """
     db["jobs"].add_column("subscription", str)
-    db.executescript(
-        """
-        CREATE VIRTUAL TABLE segments_fts USING fts5(
-            text, title, subscription,
-            date UNINDEXED, start UNINDEXED, job_id UNINDEXED,
-            tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
-        );
-        CREATE TRIGGER segments_fts_insert AFTER INSERT ON segments BEGIN
-            INSERT INTO segments_fts (rowid, text, title, subscription, date, start, job_id)
-            SELECT new.rowid, new.text, j.title, coalesce(j.subscription, ''), j.created_at,
-                   new.start, new.job_id
-            FROM jobs j WHERE j.id = new.job_id;
-        END;
-        CREATE TRIGGER segments_fts_delete AFTER DELETE ON segments BEGIN
-            DELETE FROM segments_fts WHERE rowid = old.rowid;
-        END;
-        INSERT INTO segments_fts (rowid, text, title, subscription, date, start, job_id)
-            SELECT s.rowid, s.text, j.title, coalesce(j.subscription, ''), j.created_at,
-                   s.start, s.job_id
-            FROM segments s JOIN jobs j ON j.id = s.job_id;
-        """
+    for statement in _FTS_SCHEMA:
+        db.execute(statement)
+
+
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """URLs, subscriptions and the inbox file."""
+    db["jobs"].create_index(["url"])
+    db["subscriptions"].create(
+        {
+            "name": str,
+            "url": str,
+            "created_at": float,
+            "last_check": float,
+            "last_ok": float,
+            "last_error": str,
+            "items_found": int,
+            "last_new": int,
+            "etag": str,
+            "modified": str,
+        },
+        pk="name",
     )
+    # The download archive: an item is taken (or deliberately skipped) once, ever.
+    db["archive"].create(
+        {
+            "subscription": str,
+            "item_id": str,
+            "url": str,
+            "title": str,
+            "published": float,
+            "job_id": int,
+            "seen_at": float,
+        },
+        pk=("subscription", "item_id"),
+    )
+    # How far each inbox file has been read: committed with the jobs it produced.
+    db["inbox_progress"].create({"key": str, "offset": int, "updated_at": float}, pk="key")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _migration_1,
+    _migration_2,
+    _migration_3,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -119,10 +168,12 @@ class Store:
         self.path = Path(path)
         try:
             if readonly:
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path)
+                # Autocommit at the driver level: every transaction is an explicit
+                # db.atomic() block (nested ones become savepoints), never an implicit one.
+                conn = sqlite3.connect(self.path, isolation_level=None)
             conn.execute("PRAGMA busy_timeout = 5000")
             self.db = sqlite_utils.Database(conn)
             if not readonly:
@@ -154,31 +205,44 @@ class Store:
     # ------------------------------------------------------------ schema
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} was written by a newer earwig (schema {version}, "
-                f"this one knows {SCHEMA_VERSION})",
-                "upgrade earwig, or point [daemon] database at another file",
-            )
-        for number in range(version, SCHEMA_VERSION):
-            with self.db.conn:
-                MIGRATIONS[number](self.db)
-                self.db.execute(f"PRAGMA user_version = {number + 1}")
+        """Run the missing migrations, each with its version bump in one transaction.
+
+        BEGIN IMMEDIATE takes the write lock before the version is read, so two processes
+        opening an old file at once (daemon and CLI) cannot both run the same migration.
+        """
+        while True:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                version = self.db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self.path} was written by a newer earwig (schema {version}, "
+                        f"this one knows {SCHEMA_VERSION})",
+                        "upgrade earwig, or point [daemon] database at another file",
+                    )
+                if version == SCHEMA_VERSION:
+                    self.db.execute("COMMIT")
+                    return
+                MIGRATIONS[version](self.db)
+                self.db.execute(f"PRAGMA user_version = {version + 1}")
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.rollback()
+                raise
 
     # ------------------------------------------------------------ jobs
 
     def add_job(self, job: Job) -> Job:
         row = _job_to_row(job)
         row.pop("id")
-        with self.db.conn:
+        with self.db.atomic():
             pk = self.db["jobs"].insert(row).last_pk
         return job.replace(id=pk)
 
     def save_job(self, job: Job) -> None:
         if job.id is None:
             raise StoreError("cannot save a job without an id")
-        with self.db.conn:
+        with self.db.atomic():
             self.db["jobs"].update(job.id, _job_to_row(job))
 
     def get_job(self, job_id: int) -> Job:
@@ -261,7 +325,7 @@ class Store:
 
     def save_transcript(self, job_id: int, transcript: Transcript) -> None:
         """Replace the job's transcript and segments in one transaction."""
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute("delete from segments where job_id = ?", [job_id])
             self.db["transcripts"].upsert(
                 {
@@ -301,7 +365,7 @@ class Store:
 
     def delete_job(self, job_id: int) -> None:
         """Forget a job: its row, transcript, segments (and so its search hits) and log lines."""
-        with self.db.conn:
+        with self.db.atomic():
             for table in ("segments", "transcripts"):
                 self.db.execute(f"delete from {table} where job_id = ?", [job_id])
             self.db.execute("delete from log where job_id = ?", [job_id])
@@ -359,7 +423,7 @@ class Store:
 
     def log(self, level: str, message: str, job_id: int | None = None) -> dict[str, Any]:
         entry = {"ts": time.time(), "level": level, "job_id": job_id, "message": message}
-        with self.db.conn:
+        with self.db.atomic():
             entry["id"] = self.db["log"].insert(entry).last_pk
         return entry
 

@@ -165,10 +165,11 @@ WRITER = textwrap.dedent(
     store = Store(Path(sys.argv[1]))
     deadline = time.monotonic() + float(sys.argv[2])
     n = 0
+    segs = tuple(Segment(i, i + 1, f"marker word {i}") for i in range(250))
     while time.monotonic() < deadline:
         job = store.add_job(Job(id=None, source="cli", title=f"w{n}", state=JobState.DONE))
-        segs = tuple(Segment(i, i + 1, f"marker word {i}") for i in range(40))
-        store.save_transcript(job.id, Transcript(segs, "en", 40, "b", "m"))
+        store.save_transcript(job.id, Transcript(segs, "en", 250, "b", "m"))
+        store.save_transcript(job.id, Transcript(segs, "en", 250, "b", "m"))  # re-transcribed
         n += 1
     print(n)
     """
@@ -189,10 +190,10 @@ def test_search_while_another_process_writes_sees_whole_transcripts(tmp_path: Pa
             per_job: dict[int, int] = {}
             for hit in hits:
                 per_job[hit["job_id"]] = per_job.get(hit["job_id"], 0) + 1
-            assert all(count == 40 for count in per_job.values()), per_job  # never half a job
+            assert all(count == 250 for count in per_job.values()), per_job  # never half a job
             checks += 1
             time.sleep(0.01)  # pacing the reader, not synchronising with the writer
     finally:
         written = int(writer.communicate(timeout=30)[0])
     assert writer.returncode == 0 and written > 5 and checks > 5
-    assert len(reader.search('text : ("marker")', limit=100_000)) == 40 * written
+    assert len(reader.search('text : ("marker")', limit=100_000)) == 250 * written
