@@ -233,11 +233,90 @@ class Store:
     # ------------------------------------------------------------ jobs
 
     def add_job(self, job: Job) -> Job:
+        with self.db.atomic():
+            return self._insert_job(job)
+
+    def _insert_job(self, job: Job) -> Job:
         row = _job_to_row(job)
         row.pop("id")
+        return job.replace(id=self.db["jobs"].insert(row).last_pk)
+
+    # ------------------------------------------------------------ inbox
+
+    def inbox_offset(self, key: str) -> int:
+        row = self.db.execute("select offset from inbox_progress where key = ?", [key]).fetchone()
+        return row[0] if row else 0
+
+    def commit_inbox(self, key: str, offset: int, jobs: list[Job]) -> list[Job]:
+        """Queue the jobs read from an inbox file and move its read offset, atomically:
+        a crash either loses both (the lines are read again) or keeps both."""
         with self.db.atomic():
-            pk = self.db["jobs"].insert(row).last_pk
-        return job.replace(id=pk)
+            added = [self._insert_job(job) for job in jobs]
+            self.db["inbox_progress"].upsert(
+                {"key": key, "offset": offset, "updated_at": time.time()}, pk="key"
+            )
+        return added
+
+    def forget_inbox(self, key: str) -> None:
+        with self.db.atomic():
+            self.db.execute("delete from inbox_progress where key = ?", [key])
+
+    # ------------------------------------------------------------ subscriptions
+
+    def subscription_state(self, name: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("select * from subscriptions where name = ?", [name]))
+        return rows[0] if rows else None
+
+    def subscription_states(self) -> dict[str, dict[str, Any]]:
+        return {r["name"]: r for r in self.db.query("select * from subscriptions")}
+
+    def save_subscription_state(self, name: str, **fields: Any) -> None:
+        with self.db.atomic():
+            self.db["subscriptions"].upsert({"name": name, **fields}, pk="name")
+
+    def archived(self, subscription: str, item_ids: list[str]) -> set[str]:
+        if not item_ids:
+            return set()
+        marks = ", ".join("?" for _ in item_ids)
+        rows = self.db.execute(
+            f"select item_id from archive where subscription = ? and item_id in ({marks})",
+            [subscription, *item_ids],
+        )
+        return {r[0] for r in rows}
+
+    def commit_subscription_items(
+        self,
+        subscription: str,
+        take: list[tuple[dict[str, Any], Job]],
+        skip: list[dict[str, Any]],
+    ) -> list[Job]:
+        """Record a check's outcome in one transaction: jobs for the items taken, and archive
+        rows for every item seen, so nothing is fetched twice, even after a crash."""
+        now = time.time()
+        added = []
+        with self.db.atomic():
+            for item, job in take:
+                job = self._insert_job(job)
+                added.append(job)
+                self.db["archive"].insert(
+                    {**item, "subscription": subscription, "job_id": job.id, "seen_at": now},
+                    replace=True,
+                )
+            for item in skip:
+                self.db["archive"].insert(
+                    {**item, "subscription": subscription, "job_id": None, "seen_at": now},
+                    replace=True,
+                )
+        return added
+
+    def media_to_clean(self, finished_before: float, cache_dir: str) -> list[Job]:
+        """Finished jobs whose downloaded media is still in the cache."""
+        rows = self.db.query(
+            "select * from jobs where url is not null and path like ? "
+            "and state in ('done', 'failed', 'cancelled') and updated_at < ?",
+            [cache_dir.rstrip("/") + "/%", finished_before],
+        )
+        return [_row_to_job(r) for r in rows]
 
     def save_job(self, job: Job) -> None:
         if job.id is None:
@@ -267,15 +346,26 @@ class Store:
         return self.list_jobs(["fetching", "transcribing"])
 
     def next_queued(self, now: float) -> Job | None:
+        """The next job ready to transcribe: queued, not backing off, media on disk."""
         rows = list(
             self.db.query(
-                "select * from jobs where state = 'queued' "
+                "select * from jobs where state = 'queued' and path is not null "
                 "and (not_before is null or not_before <= ?) "
                 "order by priority desc, id asc limit 1",
                 [now],
             )
         )
         return _row_to_job(rows[0]) if rows else None
+
+    def queued_downloads(self, now: float, limit: int = 50) -> list[Job]:
+        """Queued URL jobs whose media still has to be fetched, best first."""
+        rows = self.db.query(
+            "select * from jobs where state = 'queued' and path is null and url is not null "
+            "and (not_before is null or not_before <= ?) "
+            "order by priority desc, id asc limit ?",
+            [now, limit],
+        )
+        return [_row_to_job(r) for r in rows]
 
     def next_wakeup(self) -> float | None:
         """The earliest not_before among queued jobs waiting out a backoff."""
@@ -290,6 +380,15 @@ class Store:
                 f"select * from jobs where sha256 = ? and id != ? and state in {_CLAIMING} "
                 "order by id limit 1",
                 [sha256, exclude or -1],
+            )
+        )
+        return _row_to_job(rows[0]) if rows else None
+
+    def find_by_url(self, url: str) -> Job | None:
+        rows = list(
+            self.db.query(
+                f"select * from jobs where url = ? and state in {_CLAIMING} order by id limit 1",
+                [url],
             )
         )
         return _row_to_job(rows[0]) if rows else None

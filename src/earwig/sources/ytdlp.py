@@ -1,0 +1,209 @@
+"""yt-dlp as a library: download one URL's best audio, or list a channel's newest entries.
+
+Files land in a per-job directory named by yt-dlp's sanitised id (never by an untrusted
+title), and the final path is checked to be inside it. Partial downloads (.part) are resumed
+when the same job is fetched again after a restart or a stall.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from earwig.errors import Aborted, EarwigError, TransientError
+from earwig.sources import Item
+from earwig.sources.errors import SourceError, classify_http
+
+log = logging.getLogger("earwig.ytdlp")
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    path: Path
+    title: str
+    size: int
+
+
+class _Logger:
+    """yt-dlp talks through this instead of printing: nothing reaches stdout."""
+
+    def debug(self, msg: str) -> None:
+        log.debug(msg)
+
+    def info(self, msg: str) -> None:
+        log.debug(msg)
+
+    def warning(self, msg: str) -> None:
+        log.info(msg)
+
+    def error(self, msg: str) -> None:
+        log.debug(msg)  # raised as DownloadError and reported with the job
+
+
+def ffmpeg_location() -> str | None:
+    """A system ffmpeg if there is one, else the binary that imageio-ffmpeg ships."""
+    if shutil.which("ffmpeg"):
+        return None
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        return None
+
+
+def base_options(timeout: float, retries: int) -> dict[str, Any]:
+    return {
+        "quiet": True,
+        "noprogress": True,
+        "no_warnings": False,
+        "logger": _Logger(),
+        "socket_timeout": timeout,
+        "retries": retries,
+        "fragment_retries": retries,
+        "cachedir": False,
+        "color": {"stdout": "never", "stderr": "never"},
+    }
+
+
+def download(
+    url: str,
+    dest: Path,
+    on_progress: ProgressFn,
+    should_abort: Callable[[], bool],
+    *,
+    fmt: str = "bestaudio/best",
+    timeout: float = 30.0,
+    retries: int = 3,
+    sleep_interval: float = 0.0,
+    extractors: Sequence[Any] = (),
+) -> Downloaded:
+    from yt_dlp.utils import DownloadCancelled, DownloadError
+
+    dest.mkdir(parents=True, exist_ok=True)
+
+    def hook(status: dict[str, Any]) -> None:
+        if should_abort():
+            raise DownloadCancelled("stopped by earwig")
+        if status.get("status") == "downloading":
+            on_progress(
+                {
+                    "downloaded": status.get("downloaded_bytes"),
+                    "total": status.get("total_bytes") or status.get("total_bytes_estimate"),
+                    "speed": status.get("speed"),
+                    "eta": status.get("eta"),
+                }
+            )
+
+    options = {
+        **base_options(timeout, retries),
+        "format": fmt,
+        "outtmpl": {"default": "%(id).60B.%(ext)s"},
+        "paths": {"home": str(dest), "temp": str(dest)},
+        "windowsfilenames": True,
+        "trim_file_name": 100,
+        "noplaylist": True,
+        "continuedl": True,
+        "overwrites": False,
+        "progress_hooks": [hook],
+    }
+    if sleep_interval:
+        options["sleep_interval"] = sleep_interval
+    if location := ffmpeg_location():
+        options["ffmpeg_location"] = location
+    try:
+        with _youtube_dl(options, extractors) as ydl:
+            info = ydl.extract_info(url, download=True)
+    except DownloadCancelled:
+        raise Aborted("download stopped") from None
+    except DownloadError as exc:
+        raise _classify(exc, url) from None
+    if info is None or not info.get("requested_downloads"):
+        raise SourceError(f"yt-dlp found nothing to download at {url}")
+    path = Path(info["requested_downloads"][0]["filepath"]).resolve()
+    if not path.is_relative_to(dest.resolve()):
+        path.unlink(missing_ok=True)
+        raise SourceError(f"refusing a download that would land outside {dest}: {path}")
+    return Downloaded(
+        path=path, title=str(info.get("title") or path.stem), size=path.stat().st_size
+    )
+
+
+def list_entries(
+    url: str,
+    newest: int,
+    *,
+    timeout: float = 30.0,
+    sleep_requests: float = 0.0,
+    extractors: Sequence[Any] = (),
+) -> list[Item]:
+    """The newest `newest` entries of a channel or playlist, without downloading anything."""
+    from yt_dlp.utils import DownloadError
+
+    options = {
+        **base_options(timeout, 2),
+        "extract_flat": "in_playlist",
+        "playlist_items": f"1:{max(1, newest)}",
+    }
+    if sleep_requests:
+        options["sleep_interval_requests"] = sleep_requests
+    try:
+        with _youtube_dl(options, extractors) as ydl:
+            info = ydl.extract_info(url, download=False)
+    except DownloadError as exc:
+        raise _classify(exc, url) from None
+    if info is None:
+        raise SourceError(f"yt-dlp found nothing at {url}")
+    entries = info.get("entries")
+    entries = list(entries) if entries is not None else [info]
+    items = []
+    for entry in entries:
+        if not entry or not entry.get("id"):
+            continue
+        key = entry.get("ie_key") or entry.get("extractor_key") or info.get("extractor_key") or ""
+        items.append(
+            Item(
+                id=f"{key.lower()} {entry['id']}",
+                url=entry.get("url") or entry.get("webpage_url") or url,
+                title=entry.get("title") or entry["id"],
+                published=entry.get("timestamp"),
+            )
+        )
+    return items
+
+
+def _youtube_dl(options: dict[str, Any], extractors: Sequence[Any]) -> Any:
+    """A YoutubeDL whose extra extractors (plugins, tests) are tried before the built-in
+    ones, since the generic extractor accepts any URL and would otherwise win."""
+    import yt_dlp
+
+    ydl = yt_dlp.YoutubeDL(options, auto_init=not extractors)
+    for extractor in extractors:
+        ydl.add_info_extractor(extractor)
+    if extractors:
+        ydl.add_default_info_extractors()
+    return ydl
+
+
+def _classify(exc: Exception, url: str) -> EarwigError:
+    from yt_dlp.networking.exceptions import HTTPError, TransportError
+    from yt_dlp.utils import ExtractorError, UnsupportedError
+
+    cause = exc.exc_info[1] if getattr(exc, "exc_info", None) else None
+    message = str(exc).removeprefix("ERROR: ")
+    if isinstance(cause, HTTPError):
+        retry_after = cause.response.headers.get("Retry-After") if cause.response else None
+        return classify_http(cause.status, url, retry_after)
+    if isinstance(cause, TransportError):
+        return TransientError(f"{url}: {message}", "a network problem; earwig retries")
+    if isinstance(cause, UnsupportedError):
+        return SourceError(f"yt-dlp cannot handle {url}", "check the URL, or that it is media")
+    if isinstance(cause, ExtractorError):
+        return SourceError(message, "check the URL")
+    return TransientError(message, "earwig retries")
