@@ -111,7 +111,7 @@ def run(ctx: Ctx) -> None:
 
     cfg = ctx.config
     setup_logging(cfg)
-    asyncio.run(Daemon(cfg).run())
+    asyncio.run(Daemon(cfg, ctx.config_path).run())
 
 
 # ---------------------------------------------------------------- looking

@@ -41,6 +41,9 @@ REQUESTS = frozenset(
         "subscribe",
         "job.delete",
         "search",
+        "subscriptions.list",
+        "subscription.check",
+        "config.reload",
     }
 )
 
@@ -50,6 +53,7 @@ EVENT_JOB_DELETED = "job.deleted"
 EVENT_JOB_PROGRESS = "job.progress"
 EVENT_LOG = "log"
 EVENT_QUEUE = "queue"
+EVENT_SUBSCRIPTIONS = "subscriptions"
 
 
 def encode(message: dict[str, Any]) -> bytes:

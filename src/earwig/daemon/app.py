@@ -11,6 +11,7 @@ import contextlib
 import logging
 import logging.handlers
 import os
+import shutil
 import signal
 import sys
 import time
@@ -19,12 +20,18 @@ from typing import Any
 
 from earwig import __version__, jobs, media
 from earwig.config import Config, WatchConfig
+from earwig.config import load as load_config
+from earwig.daemon.aborts import Aborts
 from earwig.daemon.bus import Bus
+from earwig.daemon.downloads import DownloadManager
+from earwig.daemon.hosts import HostPolicy
+from earwig.daemon.inbox import Inbox, is_url
 from earwig.daemon.lock import InstanceLock
 from earwig.daemon.runner import Runner
 from earwig.daemon.server import Server
+from earwig.daemon.subscriptions import Subscriptions
 from earwig.daemon.watch import FolderWatcher
-from earwig.errors import InvalidTransition
+from earwig.errors import ConfigError, EarwigError, InvalidTransition
 from earwig.jobs import Action
 from earwig.model import Job, JobState
 from earwig.protocol import (
@@ -33,7 +40,9 @@ from earwig.protocol import (
     EVENT_JOB_UPDATED,
     EVENT_LOG,
     EVENT_QUEUE,
+    EVENT_SUBSCRIPTIONS,
 )
+from earwig.sources.errors import RateLimited
 from earwig.store import Store
 from earwig.transcribe import registry
 
@@ -58,17 +67,23 @@ def setup_logging(config: Config) -> None:
 
 
 class Daemon:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, config_path: Path | None = None) -> None:
         self.config = config
+        self.config_path = config_path  # what was asked for (None: the default lookup)
         self.bus = Bus()
         self.backend = registry.create(config.transcribe)  # checks the model exists
         self.options = registry.options(config.transcribe)
         self.queue_paused = False
         self.started_at = time.time()
+        self.aborts = Aborts()
+        self.hosts = HostPolicy(config.downloads.per_host)
         self.store: Store
         self.runner: Runner
-        self.watcher: FolderWatcher
+        self.downloads: DownloadManager
+        self.subscriptions: Subscriptions
+        self.watcher: FolderWatcher | None = None
         self.server: Server
+        self._restartable: dict[str, tuple[asyncio.Task, asyncio.Event]] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -79,18 +94,22 @@ class Daemon:
         self.store = Store(cfg.daemon.database)
         self.stop = asyncio.Event()
         self.runner = Runner(self)
+        self.downloads = DownloadManager(self)
+        self.subscriptions = Subscriptions(self)
         self.server = Server(self, cfg.socket_path)
-        self.watcher = FolderWatcher(
-            cfg.watch, cfg.daemon.stable_after, self._watched_file_ready, self._already_known
-        )
         try:
             self._recover()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop, sig.name)
+            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
             await self.server.start()
-            watch_task = asyncio.create_task(self.watcher.run(self.stop))
+            self._start_watchers()
             runner_task = asyncio.create_task(self.runner.run(self.stop))
+            download_task = asyncio.create_task(self.downloads.run(self.stop))
+            cleanup_task = asyncio.create_task(self._clean_media_periodically())
+            self.subscriptions.start()
+            assert self.watcher is not None
             await self.watcher.ready.wait()
             folders = ", ".join(str(w.path) for w in cfg.watch)
             self.log(
@@ -100,8 +119,10 @@ class Daemon:
                 f"({self.backend.model_name})",
             )
             await self.stop.wait()
-            await self._drain(runner_task)
-            await watch_task
+            self.subscriptions.shutdown()
+            await self._drain(runner_task, download_task)
+            cleanup_task.cancel()
+            await self._stop_watchers()
         finally:
             await self.server.close()
             self.store.close()
@@ -112,16 +133,22 @@ class Daemon:
             log.info("stopping (%s): no new jobs will start", why)
             self.stop.set()
             self.runner.poke()
+            self.downloads.poke()
 
-    async def _drain(self, runner_task: asyncio.Task) -> None:
-        """Give the running job `shutdown_grace` seconds, then put it back in the queue."""
+    async def _drain(self, runner_task: asyncio.Task, download_task: asyncio.Task) -> None:
+        """Give running jobs `shutdown_grace` seconds, then put them back in the queue.
+
+        Downloads are requeued at once: their partial files are resumed at the next start.
+        """
+        for job_id in list(self.downloads.active):
+            self.aborts.request(job_id, Action.REQUEUE)
         grace = self.config.daemon.shutdown_grace
         try:
             await asyncio.wait_for(asyncio.shield(runner_task), grace)
         except TimeoutError:
-            if self.runner.current is not None:
-                self.runner.abort(self.runner.current, Action.REQUEUE)
+            self.aborts.request_all(Action.REQUEUE)
             await runner_task
+        await download_task
         self.log("info", "stopped")
 
     def _recover(self) -> None:
@@ -132,6 +159,65 @@ class Daemon:
             self.log(
                 "warning", f"recovered after an interruption: {job.title} -> {fixed.state}", job.id
             )
+
+    def _start_watchers(self) -> None:
+        """The folder watcher and the inbox: restarted when a reload changes them."""
+        cfg = self.config
+        self.watcher = FolderWatcher(
+            cfg.watch, cfg.daemon.stable_after, self._watched_file_ready, self._already_known
+        )
+        self._spawn("watch", self.watcher.run)
+        if cfg.inbox_path is not None:
+            self._spawn("inbox", Inbox(self, cfg.inbox_path).run)
+
+    def _spawn(self, name: str, run: Any) -> None:
+        stop = asyncio.Event()
+        self._restartable[name] = (asyncio.create_task(run(stop)), stop)
+
+    async def _stop_watchers(self) -> None:
+        for _task, stop in self._restartable.values():
+            stop.set()
+        for task, _ in self._restartable.values():
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
+        self._restartable.clear()
+
+    async def reload(self) -> dict[str, Any]:
+        """Re-read the config (SIGHUP, `config.reload`): watch folders, inbox and
+        subscriptions follow it; running jobs are untouched. A broken config is refused and
+        the running one kept."""
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            self.log("error", f"reload refused, keeping the running config: {exc.message}")
+            raise
+        old, self.config = self.config, new
+        changed = []
+        if (old.watch, old.inbox_path, old.daemon.stable_after) != (
+            new.watch,
+            new.inbox_path,
+            new.daemon.stable_after,
+        ):
+            await self._stop_watchers()
+            self._start_watchers()
+            changed.append("watch folders")
+        if old.subscriptions != new.subscriptions:
+            self.subscriptions.sync(new.subscriptions)
+            self.publish_subscriptions()
+            changed.append("subscriptions")
+        if old.downloads != new.downloads:
+            self.hosts.per_host = new.downloads.per_host
+            changed.append("downloads")
+        if old.output != new.output:
+            changed.append("output")
+        needs_restart = [
+            name for name in ("transcribe", "daemon") if getattr(old, name) != getattr(new, name)
+        ]
+        message = "config reloaded: " + (", ".join(changed) or "nothing changed")
+        if needs_restart:
+            message += f" ([{'], ['.join(needs_restart)}] take effect after a restart)"
+        self.log("info", message)
+        return {"changed": changed, "needs_restart": needs_restart}
 
     # ------------------------------------------------------------ state changes
 
@@ -145,7 +231,77 @@ class Daemon:
         self.bus.publish("jobs", EVENT_JOB_UPDATED, self.job_view(job))
         if job.state is JobState.QUEUED:
             self.runner.poke()
+            self.downloads.poke()
         return job
+
+    def announce_job(self, job: Job) -> None:
+        """Publish a job that was just inserted (by the inbox, a check, an add)."""
+        self.bus.publish("jobs", EVENT_JOB_ADDED, self.job_view(job))
+
+    def publish_subscriptions(self) -> None:
+        self.bus.publish("jobs", EVENT_SUBSCRIPTIONS, {"subscriptions": self.subscriptions.view()})
+
+    def job_failed(self, job_id: int, title: str, exc: EarwigError, host: str | None = None):
+        """Fail a job, or requeue it with backoff when the error may go away by itself."""
+        current = self.store.get_job(job_id)
+        if not exc.permanent and current.attempts + 1 < self.config.daemon.max_attempts:
+            delay = self.config.daemon.retry_backoff * 2**current.attempts
+            if isinstance(exc, RateLimited) and host:
+                delay = max(delay, exc.retry_after or 0)
+                self.hosts.back_off(host, delay)
+            self.transition(
+                job_id,
+                Action.REQUEUE,
+                count_attempt=True,
+                not_before=time.time() + delay,
+                error=exc.message,
+                hint=exc.hint,
+            )
+            self.log("warning", f"will retry in {delay:.0f}s: {title}: {exc.message}", job_id)
+            return
+        self.transition(job_id, Action.FAIL, error=exc.message, hint=exc.hint, count_attempt=True)
+        self.log("error", f"failed: {title}: {exc.message}", job_id)
+
+    def media_done(self, job: Job) -> None:
+        """keep_media = "none": a downloaded file goes as soon as its transcript exists."""
+        if self.config.downloads.keep_media == 0:
+            self._remove_media(job)
+
+    def _remove_media(self, job: Job) -> None:
+        if not (job.url and job.path):
+            return
+        path = Path(job.path)
+        cache = self.config.downloads.dir.resolve()
+        if not path.resolve().is_relative_to(cache):
+            return  # never delete anything outside the media cache
+        shutil.rmtree(path.parent if path.parent != cache else path, ignore_errors=True)
+        self.log("info", f"removed downloaded media of {job.title}", job.id)
+
+    async def _clean_media_periodically(self) -> None:
+        while True:
+            keep = self.config.downloads.keep_media
+            await asyncio.sleep(min(3600.0, max(1.0, (keep or 3600.0) / 2)))
+            if keep is None:
+                continue
+            cache = str(self.config.downloads.dir.resolve())
+            for job in self.store.media_to_clean(time.time() - keep, cache):
+                if Path(job.path or "").exists():
+                    self._remove_media(job)
+
+    def download_progress(self, job_id: int, p: dict[str, Any]) -> None:
+        total, done = p.get("total"), p.get("downloaded")
+        self.bus.publish_progress(
+            job_id,
+            {
+                "id": job_id,
+                "phase": "fetching",
+                "fraction": round(done / total, 4) if total and done is not None else None,
+                "bytes": done,
+                "total": total,
+                "speed": p.get("speed"),
+                "eta": p.get("eta"),
+            },
+        )
 
     def progress(self, job_id: int, fraction: float, duration: float, started: float) -> None:
         elapsed = time.monotonic() - started
@@ -222,6 +378,34 @@ class Daemon:
         self.runner.poke()
         return {"job": self.job_view(job)}
 
+    def add_url(self, url: str, source: str, *, force: bool = False) -> dict[str, Any]:
+        """Queue a URL for download and transcription, unless it is already queued or done."""
+        if not is_url(url):
+            return {"error": f"not a URL: {url!r}", "hint": "give an http:// or https:// URL"}
+        if not force and (existing := self.store.find_by_url(url)) is not None:
+            return {
+                "duplicate_of": self.job_view(existing),
+                "hint": f"`earwig retry {existing.id}` transcribes it again",
+            }
+        now = time.time()
+        job = self.store.add_job(
+            Job(
+                id=None,
+                source=source,
+                title=url,
+                url=url,
+                force=force,
+                output_dir=str(self.config.output.dir),
+                created_at=now,
+                updated_at=now,
+                times={"queued": now},
+            )
+        )
+        self.announce_job(job)
+        self.log("info", f"queued {url} (from {source})", job.id)
+        self.downloads.poke()
+        return {"job": self.job_view(job)}
+
     def output_target(self, job: Job) -> tuple[Path, str]:
         """The directory and file stem for a job's transcripts, unique per source.
 
@@ -246,7 +430,7 @@ class Daemon:
     # ------------------------------------------------------------ steering
 
     def pause_job(self, job_id: int) -> Job:
-        if self.runner.abort(job_id, Action.PAUSE):
+        if self.aborts.request(job_id, Action.PAUSE):
             return self.store.get_job(job_id)
         return self.transition(job_id, Action.PAUSE)
 
@@ -254,12 +438,16 @@ class Daemon:
         return self.transition(job_id, Action.RESUME)
 
     def cancel_job(self, job_id: int) -> Job:
-        if self.runner.abort(job_id, Action.CANCEL):
+        if self.aborts.request(job_id, Action.CANCEL):
             return self.store.get_job(job_id)
         return self.transition(job_id, Action.CANCEL)
 
     def retry_job(self, job_id: int) -> Job:
-        return self.transition(job_id, Action.RETRY)
+        job = self.store.get_job(job_id)
+        changes = None
+        if job.url and job.path and not Path(job.path).exists():
+            changes = {"path": None}  # its media was cleaned up: download it again
+        return self.transition(job_id, Action.RETRY, changes=changes)
 
     def prioritize_job(self, job_id: int) -> Job:
         job = self.store.get_job(job_id)
@@ -326,4 +514,7 @@ class Daemon:
             "database": str(self.config.daemon.database),
             "socket": str(self.config.socket_path),
             "log_file": str(self.config.log_path),
+            "inbox": str(self.config.inbox_path) if self.config.inbox_path else None,
+            "downloading": sorted(self.downloads.active),
+            "subscriptions": self.subscriptions.view(),
         }

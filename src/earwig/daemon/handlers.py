@@ -73,13 +73,7 @@ async def job_add(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
     results = []
     for item in items:
         if "://" in item:
-            results.append(
-                {
-                    "input": item,
-                    "error": "URLs are not supported by this version yet",
-                    "hint": "download the file and add its path",
-                }
-            )
+            results.append({"input": item, **daemon.add_url(item, "cli", force=force)})
             continue
         path = Path(item)
         if not path.is_absolute():
@@ -138,6 +132,26 @@ async def search_(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
             limit=limit,
         )
     }
+
+
+@handles("subscriptions.list")
+async def subscriptions_list(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    return {"subscriptions": daemon.subscriptions.view()}
+
+
+@handles("subscription.check")
+async def subscription_check(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    """Check one subscription (params.name) or all of them now, and report what was found."""
+    name = params.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ProtocolError("params.name must be a string")
+    names = [name] if name else [s.name for s in daemon.config.subscriptions]
+    return {"results": [await daemon.subscriptions.check(n) for n in names]}
+
+
+@handles("config.reload")
+async def config_reload(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    return await daemon.reload()
 
 
 @handles("queue.pause")

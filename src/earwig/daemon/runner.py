@@ -2,14 +2,13 @@
 
 Decoding and transcription run in a worker thread; the event loop stays free to answer the
 socket. Every state change goes through Daemon.transition (advance -> store -> publish).
-Cancel, pause and shutdown reach a running job through a threading.Event the backend polls.
+Cancel, pause and shutdown reach a running job through an AbortHandle the backend polls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +21,7 @@ from earwig.transcribe import audio
 from earwig.transcribe.base import SAMPLE_RATE
 
 if TYPE_CHECKING:
+    from earwig.daemon.aborts import AbortHandle
     from earwig.daemon.app import Daemon
 
 log = logging.getLogger("earwig.runner")
@@ -32,20 +32,10 @@ class Runner:
         self.daemon = daemon
         self.wake = asyncio.Event()
         self.current: int | None = None
-        self._abort = threading.Event()
-        self._abort_action = Action.REQUEUE
         self._last_active = time.monotonic()
 
     def poke(self) -> None:
         self.wake.set()
-
-    def abort(self, job_id: int, action: Action) -> bool:
-        """Ask the running job to stop and then take `action`. False if it is not running."""
-        if self.current != job_id:
-            return False
-        self._abort_action = action
-        self._abort.set()
-        return True
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -54,12 +44,13 @@ class Runner:
             if job is None:
                 await self._idle()
                 continue
+            assert job.id is not None
             self.current = job.id
-            self._abort.clear()
-            self._abort_action = Action.REQUEUE
+            handle = d.aborts.register(job.id)
             try:
-                await self._process(job)
+                await self._process(job, handle)
             finally:
+                d.aborts.unregister(job.id)
                 self.current = None
                 self._last_active = time.monotonic()
                 d.bus.clear_progress(job.id)
@@ -80,7 +71,7 @@ class Runner:
                 await asyncio.to_thread(d.backend.unload)
                 d.log("info", f"model unloaded after {idle:.0f}s idle")
 
-    async def _process(self, job: Job) -> None:
+    async def _process(self, job: Job, handle: AbortHandle) -> None:
         d = self.daemon
         assert job.id is not None
         job_id = job.id
@@ -90,7 +81,7 @@ class Runner:
             if not job.path:
                 raise MediaError("the job has no media file", "add it again with `earwig add`")
             samples = await asyncio.to_thread(audio.decode, Path(job.path))
-            if self._abort.is_set():
+            if handle.is_set():
                 raise Aborted("stopped after decoding")
             duration = len(samples) / SAMPLE_RATE
             job = d.transition(
@@ -109,7 +100,7 @@ class Runner:
                 loop.call_soon_threadsafe(d.progress, job_id, fraction, duration, t0)
 
             transcript = await asyncio.to_thread(
-                d.backend.transcribe, samples, d.options, on_progress, self._abort.is_set
+                d.backend.transcribe, samples, d.options, on_progress, handle.is_set
             )
             del samples
             out_dir, base = d.output_target(job)
@@ -134,15 +125,15 @@ class Runner:
                 f"{time.monotonic() - started:.1f}s)",
                 job_id,
             )
+            d.media_done(d.store.get_job(job_id))
         except Aborted:
-            action = self._abort_action
-            d.transition(job_id, action)
-            d.log("info", f"{action}: {job.title} (stopped while running)", job_id)
+            d.transition(job_id, handle.action)
+            d.log("info", f"{handle.action}: {job.title} (stopped while running)", job_id)
         except EarwigError as exc:
-            self._failed(job_id, job.title, exc)
+            d.job_failed(job_id, job.title, exc)
         except Exception as exc:
             log.exception("job %s crashed", job_id)
-            self._failed(
+            d.job_failed(
                 job_id,
                 job.title,
                 EarwigError(
@@ -150,21 +141,3 @@ class Runner:
                     "see `earwig logs`; `earwig retry` to try again",
                 ),
             )
-
-    def _failed(self, job_id: int, title: str, exc: EarwigError) -> None:
-        d = self.daemon
-        current = d.store.get_job(job_id)
-        if not exc.permanent and current.attempts + 1 < d.config.daemon.max_attempts:
-            delay = d.config.daemon.retry_backoff * 2**current.attempts
-            d.transition(
-                job_id,
-                Action.REQUEUE,
-                count_attempt=True,
-                not_before=time.time() + delay,
-                error=exc.message,
-                hint=exc.hint,
-            )
-            d.log("warning", f"will retry in {delay:.0f}s: {title}: {exc.message}", job_id)
-            return
-        d.transition(job_id, Action.FAIL, error=exc.message, hint=exc.hint, count_attempt=True)
-        d.log("error", f"failed: {title}: {exc.message}", job_id)

@@ -1,0 +1,173 @@
+"""The inbox file: one URL per line, appended by people and scripts, queued exactly once.
+
+To read without racing a writer, the file is first renamed to `inbox.txt.claimed-<ns>` (an
+`echo URL >> inbox.txt` after that simply creates a new inbox). The claimed file is read from
+an offset kept in the database, and the jobs a read produces are committed in the same
+transaction as the new offset: a kill at any moment either loses both (the lines are read
+again) or keeps both (they are not). Processed lines are appended to `inbox.done` with a
+timestamp; the claimed file is removed once it has been quiet for `stable_after`.
+
+A read-only inbox is never modified: it is read in place from its recorded offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import watchfiles
+
+from earwig.model import Job, JobState
+
+if TYPE_CHECKING:
+    from earwig.daemon.app import Daemon
+
+log = logging.getLogger("earwig.inbox")
+CLAIMED = ".claimed-"
+
+
+def is_url(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in text
+
+
+class Inbox:
+    def __init__(self, daemon: Daemon, path: Path) -> None:
+        self.daemon = daemon
+        self.path = path
+        self.done_path = path.with_name(path.stem + ".done")
+        self._lock = asyncio.Lock()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await self.process()
+        ticker = asyncio.create_task(self._tick(stop))
+        name = self.path.name
+        try:
+            async for _ in watchfiles.awatch(
+                self.path.parent,
+                watch_filter=lambda change, p: Path(p).name.startswith(name),
+                stop_event=stop,
+                recursive=False,
+                debounce=300,
+            ):
+                await self.process()
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+
+    async def _tick(self, stop: asyncio.Event) -> None:
+        """Finish claimed files whose last line had no newline, and remove quiet ones."""
+        while not stop.is_set():
+            await asyncio.sleep(max(0.2, self.daemon.config.daemon.stable_after))
+            if self._claimed() or not os.access(self.path, os.W_OK):
+                await self.process()
+
+    def _claimed(self) -> list[Path]:
+        return sorted(self.path.parent.glob(self.path.name + CLAIMED + "*"))
+
+    async def process(self) -> None:
+        async with self._lock:
+            try:
+                for claimed in self._claimed():
+                    self._consume(claimed, claimed.name, removable=True)
+                if self.path.exists() and self.path.stat().st_size > 0:
+                    if os.access(self.path, os.W_OK):
+                        claimed = self.path.with_name(f"{self.path.name}{CLAIMED}{time.time_ns()}")
+                        self.path.rename(claimed)
+                        self._consume(claimed, claimed.name, removable=True)
+                    else:
+                        st = self.path.stat()
+                        self._consume(self.path, f"{self.path}:{st.st_ino}", removable=False)
+            except OSError as exc:
+                self.daemon.log("error", f"inbox {self.path}: {exc}")
+
+    def _consume(self, path: Path, key: str, removable: bool) -> None:
+        d = self.daemon
+        store = d.store
+        offset = store.inbox_offset(key)
+        data = path.read_bytes()
+        quiet = time.time() - path.stat().st_mtime >= d.config.daemon.stable_after
+        end = len(data) if quiet else data.rfind(b"\n", offset) + 1
+        if end > offset:
+            lines = data[offset:end].decode("utf-8", errors="replace").splitlines()
+            jobs, notes = self._jobs_for(lines)
+            added = store.commit_inbox(key, end, jobs)
+            self._record(added, notes)
+        if removable and quiet and end >= len(data):
+            path.unlink(missing_ok=True)
+            store.forget_inbox(key)
+
+    def _jobs_for(self, lines: list[str]) -> tuple[list[Job], list[str]]:
+        d, now = self.daemon, time.time()
+        jobs: list[Job] = []
+        notes: list[str] = []
+        batch: set[str] = set()
+        for raw in lines:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if not is_url(line):
+                jobs.append(
+                    Job(
+                        id=None,
+                        source="inbox",
+                        title=line[:200],
+                        state=JobState.FAILED,
+                        error=f"not a URL: {line[:200]!r}",
+                        hint=f"lines of {self.path.name} must be http(s) URLs",
+                        created_at=now,
+                        updated_at=now,
+                        times={"failed": now},
+                    )
+                )
+                continue
+            existing = d.store.find_by_url(line)
+            if existing is not None or line in batch:
+                where = f"#{existing.id}" if existing else "this batch"
+                notes.append(f"{line}\talready queued as {where}")
+                continue
+            batch.add(line)
+            jobs.append(
+                Job(
+                    id=None,
+                    source="inbox",
+                    title=line,
+                    url=line,
+                    output_dir=str(d.config.output.dir),
+                    created_at=now,
+                    updated_at=now,
+                    times={"queued": now},
+                )
+            )
+        return jobs, notes
+
+    def _record(self, added: list[Job], notes: list[str]) -> None:
+        d = self.daemon
+        stamp = dt.datetime.now().isoformat(timespec="seconds")
+        done_lines = []
+        for job in added:
+            d.announce_job(job)
+            if job.state is JobState.FAILED:
+                d.log("warning", f"inbox: {job.error}", job.id)
+                done_lines.append(f"{stamp}\tfailed #{job.id}\t{job.title}")
+            else:
+                d.log("info", f"queued {job.url} (from inbox)", job.id)
+                done_lines.append(f"{stamp}\tqueued #{job.id}\t{job.url}")
+        done_lines += [f"{stamp}\tskipped\t{note}" for note in notes]
+        if done_lines:
+            try:
+                with open(self.done_path, "a", encoding="utf-8") as fh:
+                    fh.write("\n".join(done_lines) + "\n")
+            except OSError as exc:  # a read-only folder: the database still has everything
+                log.warning("cannot write %s: %s", self.done_path, exc)
+        if added:
+            d.downloads.poke()

@@ -1,0 +1,246 @@
+"""Subscriptions: checked on a schedule (APScheduler 3.x), new items queued exactly once.
+
+A check lists the subscription (a feed with a conditional GET, or yt-dlp's flat listing),
+drops what the download archive already knows, and commits the new jobs together with their
+archive rows. The first check takes only the newest `backfill` items (or those since `since`)
+and archives the rest as seen, so subscribing never pulls in a whole back catalogue. A failing
+check is recorded on the subscription and never stops the others or the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from earwig import media
+from earwig.config import SubscriptionConfig
+from earwig.errors import EarwigError, NotFound
+from earwig.model import Job
+from earwig.sources import Item, feeds, ytdlp
+from earwig.sources.errors import RateLimited, host_of
+
+if TYPE_CHECKING:
+    from earwig.daemon.app import Daemon
+
+log = logging.getLogger("earwig.subscriptions")
+MAX_NEW_PER_CHECK = 50  # a feed that suddenly "has" hundreds of new items is suspicious
+LIST_NEWEST = 30  # how many entries a yt-dlp listing looks at after the first check
+
+
+class Subscriptions:
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.scheduler = AsyncIOScheduler()
+        self.checking: set[str] = set()
+        self._configs: dict[str, SubscriptionConfig] = {}
+
+    def start(self) -> None:
+        self.scheduler.start()
+        self.sync(self.daemon.config.subscriptions)
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def sync(self, subs: tuple[SubscriptionConfig, ...]) -> None:
+        """Make the schedule match the config: add, reschedule and remove jobs."""
+        wanted = {s.name: s for s in subs}
+        for name in list(self._configs):
+            if name not in wanted:
+                self.scheduler.remove_job(_job_id(name))
+                del self._configs[name]
+        states = self.daemon.store.subscription_states()
+        for name, sub in wanted.items():
+            if self._configs.get(name) == sub:
+                continue
+            if sub.cron:
+                trigger: Any = CronTrigger.from_crontab(sub.cron)
+            else:
+                trigger = IntervalTrigger(seconds=sub.interval, jitter=min(sub.interval / 10, 600))
+            never_checked = not (states.get(name) or {}).get("last_ok")
+            extra: dict[str, Any] = {}
+            if never_checked:
+                extra["next_run_time"] = _now_dt()
+            self.scheduler.add_job(
+                self.check,
+                trigger,
+                args=[name],
+                id=_job_id(name),
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                **extra,
+            )
+            self._configs[name] = sub
+
+    def next_run(self, name: str) -> float | None:
+        job = self.scheduler.get_job(_job_id(name)) if self.scheduler.running else None
+        return job.next_run_time.timestamp() if job and job.next_run_time else None
+
+    def view(self) -> list[dict[str, Any]]:
+        states = self.daemon.store.subscription_states()
+        out = []
+        for sub in self.daemon.config.subscriptions:
+            state = states.get(sub.name) or {}
+            out.append(
+                {
+                    "name": sub.name,
+                    "url": sub.url,
+                    "schedule": f"cron {sub.cron}" if sub.cron else f"every {_human(sub.interval)}",
+                    "next_check": self.next_run(sub.name),
+                    "checking": sub.name in self.checking,
+                    "last_check": state.get("last_check"),
+                    "last_ok": state.get("last_ok"),
+                    "last_error": state.get("last_error"),
+                    "items_found": state.get("items_found") or 0,
+                    "last_new": state.get("last_new"),
+                }
+            )
+        return out
+
+    async def check(self, name: str) -> dict[str, Any]:
+        d = self.daemon
+        sub = d.config.subscription(name)
+        if sub is None:
+            raise NotFound(f"no subscription named {name!r}", "`earwig subscriptions` lists them")
+        if name in self.checking:
+            return {"name": name, "skipped": "a check is already running"}
+        self.checking.add(name)
+        try:
+            return await self._check(sub)
+        finally:
+            self.checking.discard(name)
+            d.publish_subscriptions()
+
+    async def _check(self, sub: SubscriptionConfig) -> dict[str, Any]:
+        d, name, now = self.daemon, sub.name, time.time()
+        state = d.store.subscription_state(name) or {}
+        first = not state.get("last_ok")
+        host = host_of(sub.url)
+        wait = d.hosts.wait_time(host)
+        if wait:
+            return self._failed(sub, f"backing off from {host} for {wait:.0f}s after a 429", now)
+        try:
+            async with d.hosts.slot(host):
+                listing = await asyncio.to_thread(self._list, sub, state, first)
+        except RateLimited as exc:
+            d.hosts.back_off(host, exc.retry_after or d.config.daemon.retry_backoff)
+            return self._failed(sub, exc.message, now)
+        except EarwigError as exc:
+            return self._failed(sub, exc.message, now)
+        except Exception as exc:  # a bug must not stop the scheduler
+            log.exception("check of %s crashed", name)
+            return self._failed(sub, f"unexpected error: {exc}", now)
+        items, etag, modified = listing
+        if items is None:  # 304: unchanged
+            d.store.save_subscription_state(
+                name, url=sub.url, last_check=now, last_ok=now, last_error=None, last_new=0
+            )
+            return {"name": name, "new": 0, "unchanged": True}
+        known = d.store.archived(name, [i.id for i in items])
+        fresh = [i for i in items if i.id not in known]
+        if first:
+            if sub.since is not None:
+                take = [i for i in fresh if i.published is not None and i.published >= sub.since]
+            else:
+                take = fresh[: sub.backfill]
+            skip = [i for i in fresh if i not in take]
+        else:
+            take, skip = fresh[:MAX_NEW_PER_CHECK], []
+        out_dir = d.config.output.dir / media.safe_stem(name)
+        jobs = [
+            (
+                item.archive_row(),
+                Job(
+                    id=None,
+                    source="subscription",
+                    subscription=name,
+                    title=item.title,
+                    url=item.url,
+                    output_dir=str(out_dir),
+                    created_at=now,
+                    updated_at=now,
+                    times={"queued": now},
+                ),
+            )
+            for item in reversed(take)  # oldest first, so the queue runs in publication order
+        ]
+        added = d.store.commit_subscription_items(name, jobs, [i.archive_row() for i in skip])
+        d.store.save_subscription_state(
+            name,
+            url=sub.url,
+            last_check=now,
+            last_ok=now,
+            last_error=None,
+            items_found=(state.get("items_found") or 0) + len(added),
+            last_new=len(added),
+            etag=etag,
+            modified=modified,
+            created_at=state.get("created_at") or now,
+        )
+        for job in added:
+            d.announce_job(job)
+        if added:
+            d.log("info", f"subscription {name}: {len(added)} new item(s)")
+            d.downloads.poke()
+        return {
+            "name": name,
+            "new": len(added),
+            "skipped": len(skip),
+            "jobs": [j.id for j in added],
+        }
+
+    def _failed(self, sub: SubscriptionConfig, message: str, now: float) -> dict[str, Any]:
+        d = self.daemon
+        d.store.save_subscription_state(sub.name, url=sub.url, last_check=now, last_error=message)
+        d.log("warning", f"subscription {sub.name}: {message}")
+        return {"name": sub.name, "error": message}
+
+    def _list(
+        self, sub: SubscriptionConfig, state: dict[str, Any], first: bool
+    ) -> tuple[list[Item] | None, str | None, str | None]:
+        """Runs in a worker thread: (items newest first, or None if unchanged; etag; modified)."""
+        cfg = self.daemon.config.downloads
+        if sub.kind in ("feed", "auto"):
+            try:
+                result = feeds.fetch(
+                    sub.url,
+                    None if first else state.get("etag"),
+                    None if first else state.get("modified"),
+                    cfg.timeout,
+                )
+                if result.status == 304:
+                    return None, result.etag, result.modified
+                return result.items, result.etag, result.modified
+            except feeds.NotAFeed:
+                if sub.kind == "feed":
+                    raise
+        newest = max(sub.backfill, 1) if first and sub.since is None else LIST_NEWEST
+        items = ytdlp.list_entries(
+            sub.url, newest, timeout=cfg.timeout, sleep_requests=cfg.sleep_requests
+        )
+        return items, None, None
+
+
+def _job_id(name: str) -> str:
+    return f"subscription:{name}"
+
+
+def _now_dt():
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC)
+
+
+def _human(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
