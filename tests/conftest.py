@@ -88,6 +88,7 @@ class Home:
         self.state = root / "state"
         self.socket = runtime / "earwig.sock"  # short path: AF_UNIX allows ~108 bytes
         self.config = root / "config.toml"
+        self.media = root / "media"
         self.watch.mkdir(parents=True)
         self.write_config()
 
@@ -106,6 +107,11 @@ threads = 2
 
 [output]
 dir = "{self.out}"
+
+[downloads]
+dir = "{self.root / "media"}"
+timeout = "5s"
+retries = 2
 
 [[watch]]
 path = "{self.watch}"

@@ -58,6 +58,13 @@ class Ctx:
         self._config: config_mod.Config | None = None
 
     @property
+    def editable_config_path(self) -> Path:
+        """The file that edits go to: --config, $EARWIG_CONFIG, or the default location."""
+        from earwig import paths
+
+        return self.config_path or paths.default_config_path()
+
+    @property
     def config(self) -> config_mod.Config:
         if self._config is None:
             self._config = config_mod.load(self.config_path)
@@ -155,6 +162,17 @@ def status(ctx: Ctx, as_json: bool) -> None:
     click.echo(
         f"  jobs     {queue or 'none yet'}" + ("  (queue paused)" if st["queue_paused"] else "")
     )
+    if st.get("inbox"):
+        click.echo(f"  inbox    {st['inbox']}")
+    subs = st.get("subscriptions") or []
+    if subs:
+        soon = min((s["next_check"] for s in subs if s["next_check"]), default=None)
+        when = dt.datetime.fromtimestamp(soon).strftime("%H:%M") if soon else "-"
+        errors = sum(1 for s in subs if s["last_error"])
+        click.echo(
+            f"  follows  {len(subs)} subscription(s), next check {when}"
+            + (f", {errors} with errors" if errors else "")
+        )
     if st["current"]:
         cur = st["current"]
         click.echo(f"  now      #{cur['id']} {cur['title']} {cur['state']} {_progress(cur)}")
@@ -335,6 +353,145 @@ def _open_path(path: Path) -> None:
     subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+# ---------------------------------------------------------------- subscriptions
+
+
+def _slug(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    tail = [p for p in parts.path.split("/") if p and p not in ("feed", "rss", "videos")]
+    stem = tail[-1].rsplit(".", 1)[0] if tail else ""
+    return "-".join(x for x in ((parts.hostname or "feed").removeprefix("www."), stem) if x)
+
+
+def _reload_daemon(ctx: Ctx) -> None:
+    try:
+        result = ctx.call("config.reload")
+    except DaemonNotRunning:
+        click.echo("the daemon is not running: it will pick this up when it starts")
+        return
+    click.echo(
+        "the daemon reloaded its config"
+        + (f" ({', '.join(result['changed'])})" if result["changed"] else "")
+    )
+
+
+@main.command()
+@click.argument("url")
+@click.option("--name", help="What to call it (default: from the URL).")
+@click.option("--every", help="Check interval: 30m, 6h, 1d (default 6h).")
+@click.option("--cron", help='Check on a crontab schedule instead, e.g. "0 7 * * *".')
+@click.option(
+    "--backfill",
+    type=click.IntRange(0),
+    default=3,
+    show_default=True,
+    help="On the first check, take only this many newest items.",
+)
+@click.option("--since", help="On the first check, take the items published since this date.")
+@click.option(
+    "--kind",
+    type=click.Choice(["auto", "feed", "ytdlp"]),
+    default="auto",
+    show_default=True,
+    help="A podcast feed, or anything yt-dlp can list.",
+)
+@pass_ctx
+@friendly
+def subscribe(
+    ctx: Ctx,
+    url: str,
+    name: str | None,
+    every: str | None,
+    cron: str | None,
+    backfill: int,
+    since: str | None,
+    kind: str,
+) -> None:
+    """Follow a podcast feed, a YouTube channel or playlist: new items get transcribed."""
+    from earwig import config_edit
+
+    if every and cron:
+        raise ConfigError("give --every or --cron, not both")
+    entry = {
+        "name": name or _slug(url),
+        "url": url,
+        "every": every,
+        "cron": cron,
+        "backfill": backfill,
+        "since": since,
+        "kind": None if kind == "auto" else kind,
+    }
+    path = ctx.editable_config_path
+    config_edit.add_subscription(path, entry)
+    click.echo(f"subscribed {entry['name']!r} in {path}")
+    _reload_daemon(ctx)
+
+
+@main.command()
+@click.argument("name")
+@pass_ctx
+@friendly
+def unsubscribe(ctx: Ctx, name: str) -> None:
+    """Stop following a subscription (its transcripts and history stay)."""
+    from earwig import config_edit
+
+    config_edit.remove_subscription(ctx.editable_config_path, name)
+    click.echo(f"unsubscribed {name!r}")
+    _reload_daemon(ctx)
+
+
+@main.command()
+@click.argument("name", required=False)
+@pass_ctx
+@friendly
+def check(ctx: Ctx, name: str | None) -> None:
+    """Check one subscription (or all) now, and say what was found."""
+    results = ctx.call("subscription.check", name=name)["results"]
+    if not results:
+        click.echo("no subscriptions: add one with `earwig subscribe URL`")
+    failed = False
+    for r in results:
+        if "error" in r:
+            failed = True
+            click.secho(f"{r['name']}: {r['error']}", fg="red", err=True)
+        elif r.get("unchanged"):
+            click.echo(f"{r['name']}: unchanged")
+        elif "skipped" in r and isinstance(r["skipped"], str):
+            click.echo(f"{r['name']}: {r['skipped']}")
+        else:
+            click.echo(f"{r['name']}: {r['new']} new item(s) queued")
+    if failed:
+        sys.exit(EXIT_ERROR)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+@friendly
+def subscriptions(ctx: Ctx, as_json: bool) -> None:
+    """List subscriptions: schedule, next check, last result."""
+    subs = ctx.call("subscriptions.list")["subscriptions"]
+    if as_json:
+        click.echo(json.dumps(subs, indent=2))
+        return
+    if not subs:
+        click.echo("no subscriptions: add one with `earwig subscribe URL`")
+        return
+    for s in subs:
+        nxt = (
+            dt.datetime.fromtimestamp(s["next_check"]).strftime("%H:%M") if s["next_check"] else "-"
+        )
+        last = (
+            f"error: {s['last_error']}"
+            if s["last_error"]
+            else (f"ok {_age(s['last_ok'])} ago" if s["last_ok"] else "never checked")
+        )
+        click.echo(f"{s['name']}  {s['schedule']}  next {nxt}  {s['items_found']} item(s)  {last}")
+        click.echo(f"    {s['url']}")
+
+
 # ---------------------------------------------------------------- steering
 
 
@@ -344,7 +501,7 @@ def _open_path(path: Path) -> None:
 @pass_ctx
 @friendly
 def add(ctx: Ctx, items: tuple[str, ...], force: bool) -> None:
-    """Queue files (PATH...) for transcription now."""
+    """Queue files or URLs (PATH-or-URL...) for transcription now."""
     inputs = [i if "://" in i else str(Path(i).expanduser().resolve()) for i in items]
     results = ctx.call("job.add", paths=inputs, force=force)["results"]
     failed = False

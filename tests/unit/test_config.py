@@ -30,6 +30,7 @@ def test_example_config_is_valid_and_complete() -> None:
     example = Path(__file__).parents[2] / "config.example.toml"
     cfg = config.load(example)
     assert cfg.transcribe == config.TranscribeConfig()
+    assert cfg.downloads == config.DownloadsConfig()
     assert cfg.watch[0].ignore == config.DEFAULT_IGNORE
     text = example.read_text()
     for schema in (
@@ -161,3 +162,54 @@ def test_socket_defaults_to_xdg_runtime_dir(tmp_path: Path, monkeypatch) -> None
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     cfg = config.load()
     assert cfg.socket_path == cfg.daemon.state_dir / "run" / "earwig.sock"
+
+
+def test_subscriptions_and_downloads(tmp_path: Path) -> None:
+    cfg = config.load(
+        write(
+            tmp_path,
+            """
+[downloads]
+keep_media = "forever"
+[[subscription]]
+name = "pod"
+url = "https://example.org/feed.xml"
+cron = "0 7 * * *"
+since = 2026-01-31
+[[subscription]]
+name = "chan"
+url = "https://www.youtube.com/@someone/videos"
+every = "1h"
+kind = "ytdlp"
+""",
+        )
+    )
+    assert cfg.downloads.keep_media is None
+    pod, chan = cfg.subscriptions
+    assert pod.cron == "0 7 * * *" and pod.since is not None and pod.interval == 6 * 3600
+    assert chan.interval == 3600 and chan.kind == "ytdlp" and chan.backfill == 3
+    assert cfg.inbox_path == cfg.watch[0].path / "inbox.txt"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[[subscription]]\nname = "a"\n', "needs a name and a url"),
+        ('[[subscription]]\nname = "a"\nurl = "ftp://x"\n', "http"),
+        ('[[subscription]]\nname = "a"\nurl = "http://x"\ncron = "every day"\n', "crontab"),
+        (
+            '[[subscription]]\nname = "a"\nurl = "http://x"\nevery = "1h"\ncron = "0 7 * * *"\n',
+            "both",
+        ),
+        (
+            '[[subscription]]\nname = "a"\nurl = "http://x"\n[[subscription]]\nname = "a"\n'
+            'url = "http://y"\n',
+            "two subscriptions",
+        ),
+        ('[downloads]\nkeep_media = "sometimes"\n', "forever"),
+    ],
+)
+def test_bad_subscriptions_are_refused(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        config.load(write(tmp_path, body))
+    assert message in str(info.value)

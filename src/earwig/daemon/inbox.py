@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import stat
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("earwig.inbox")
 CLAIMED = ".claimed-"
+
+
+def _writable(path: Path) -> bool:
+    """Whether we may rename the inbox. The mode bits count even for root: a user who made
+    the file read-only meant earwig to leave it alone."""
+    try:
+        return os.access(path, os.W_OK) and bool(path.stat().st_mode & stat.S_IWUSR)
+    except OSError:
+        return False
 
 
 def is_url(text: str) -> bool:
@@ -68,7 +78,7 @@ class Inbox:
         """Finish claimed files whose last line had no newline, and remove quiet ones."""
         while not stop.is_set():
             await asyncio.sleep(max(0.2, self.daemon.config.daemon.stable_after))
-            if self._claimed() or not os.access(self.path, os.W_OK):
+            if self._claimed() or (self.path.exists() and not _writable(self.path)):
                 await self.process()
 
     def _claimed(self) -> list[Path]:
@@ -80,13 +90,16 @@ class Inbox:
                 for claimed in self._claimed():
                     self._consume(claimed, claimed.name, removable=True)
                 if self.path.exists() and self.path.stat().st_size > 0:
-                    if os.access(self.path, os.W_OK):
-                        claimed = self.path.with_name(f"{self.path.name}{CLAIMED}{time.time_ns()}")
+                    claimed = self.path.with_name(f"{self.path.name}{CLAIMED}{time.time_ns()}")
+                    try:
+                        if not _writable(self.path):
+                            raise PermissionError("read-only")
                         self.path.rename(claimed)
-                        self._consume(claimed, claimed.name, removable=True)
-                    else:
+                    except PermissionError:
                         st = self.path.stat()
                         self._consume(self.path, f"{self.path}:{st.st_ino}", removable=False)
+                    else:
+                        self._consume(claimed, claimed.name, removable=True)
             except OSError as exc:
                 self.daemon.log("error", f"inbox {self.path}: {exc}")
 

@@ -1,0 +1,311 @@
+"""URLs, the inbox file and subscriptions, end to end: a real daemon, real yt-dlp and
+feedparser, and a real HTTP server on 127.0.0.1 serving feeds and generated speech."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from conftest import SECOND_TEXT, Home
+from helpers import run_cli, wait_for, wer
+from httpserver import LocalServer, atom, rss
+
+T0 = 1_700_000_000
+
+
+@pytest.fixture
+def server():
+    with LocalServer() as srv:
+        yield srv
+
+
+def episode(server: LocalServer, n: int, wav: Path, title: str | None = None) -> dict:
+    url = server.add(f"/media/ep{n}.wav", body=wav.read_bytes(), content_type="audio/wav")
+    return {
+        "title": title or f"Episode {n}",
+        "url": url,
+        "date": T0 + n * 86400,
+        "guid": f"guid-{n}",
+    }
+
+
+def subscription(name: str, url: str, backfill: int = 3, every: str = "1d") -> str:
+    return (
+        f'\n[[subscription]]\nname = "{name}"\nurl = "{url}"\nbackfill = {backfill}\n'
+        f'every = "{every}"\n'
+    )
+
+
+def by_title(jobs: list[dict]) -> dict[str, dict]:
+    return {j["title"]: j for j in jobs}
+
+
+def test_add_url_downloads_then_transcribes(home: Home, server, second_wav) -> None:
+    url = server.add("/media/morning.wav", body=second_wav.read_bytes(), content_type="audio/wav")
+    daemon = home.daemon().start()
+    try:
+        out = run_cli(home.config, "add", url)
+        assert out.returncode == 0 and "queued #1" in out.stdout, out.stderr
+        (job,) = daemon.wait_idle(1)
+        assert job["state"] == "done", job
+        assert Path(job["path"]).is_relative_to(home.media)  # downloaded into the cache
+        assert job["url"] == url and job["sha256"]
+        assert wer(SECOND_TEXT, (home.out / "morning.txt").read_text()) < 0.35
+        again = run_cli(home.config, "add", url)
+        assert "skipped" in again.stdout and "same content as #1" in again.stdout
+    finally:
+        daemon.kill()
+
+
+def test_a_404_url_fails_at_once_without_retries(home: Home, server, daemon) -> None:
+    run_cli(home.config, "add", server.url("/media/gone.mp3"))
+    (job,) = daemon.wait_idle(1)
+    assert job["state"] == "failed" and "404" in job["error"], job
+    assert job["attempts"] == 1 and server.count("/media/gone.mp3") == 1
+    out = run_cli(home.config, "add", "ftp://nowhere/x.mp3")
+    assert out.returncode == 1 and "not a URL" in out.stderr
+
+
+def test_subscribe_backfill_then_only_new_items_then_unchanged(
+    home: Home, server, second_wav
+) -> None:
+    eps = [episode(server, n, second_wav) for n in (1, 2, 3)]
+    feed = server.add("/feed.xml", body=rss(eps), content_type="application/rss+xml", etag='"v1"')
+    home.write_config(extra=subscription("pod", feed, backfill=2))
+    daemon = home.daemon().start()
+    try:
+        jobs = daemon.wait_idle(2)
+        assert sorted(j["title"] for j in jobs) == ["Episode 2", "Episode 3"]
+        assert all(j["state"] == "done" and j["subscription"] == "pod" for j in jobs)
+        assert (home.out / "pod" / "Episode 3.txt").exists()
+        assert server.count("/media/ep1.wav") == 0  # never fetched, ever
+
+        eps.append(episode(server, 4, second_wav))
+        server.add("/feed.xml", body=rss(eps), content_type="application/rss+xml", etag='"v2"')
+        out = run_cli(home.config, "check", "pod")
+        assert out.returncode == 0 and "pod: 1 new item(s) queued" in out.stdout, out.stderr
+        jobs = daemon.wait_idle(3)
+        assert sorted(j["title"] for j in jobs) == ["Episode 2", "Episode 3", "Episode 4"]
+
+        media_before = server.media_requests()
+        out = run_cli(home.config, "check", "pod")
+        assert "pod: unchanged" in out.stdout
+        assert server.media_requests() == media_before
+        last = [r for r in server.requests if r.path == "/feed.xml"][-1]
+        assert last.headers.get("If-None-Match") == '"v2"'
+        subs = json.loads(run_cli(home.config, "subscriptions", "--json").stdout)
+        assert subs[0]["items_found"] == 3 and subs[0]["last_error"] is None
+        assert subs[0]["next_check"] is not None
+    finally:
+        daemon.kill()
+
+
+def test_feed_shapes_and_broken_feeds(home: Home, server, second_wav) -> None:
+    a = [episode(server, n, second_wav) for n in (1, 2)]
+    b = [{**episode(server, n, second_wav), "guid": None} for n in (3, 4)]
+    c = [episode(server, n, second_wav) for n in (5, 6)]
+    d = [
+        episode(server, 7, second_wav),
+        {**episode(server, 8, second_wav), "url": server.url("/media/missing.wav")},
+    ]
+    oldest_first = server.add("/old.xml", body=rss(a), content_type="application/rss+xml")
+    no_guids = server.add("/noguid.xml", body=rss(b, guid=False), content_type="text/xml")
+    atom_feed = server.add("/atom.xml", body=atom(c), content_type="application/atom+xml")
+    with_404 = server.add("/404.xml", body=rss(d), content_type="application/rss+xml")
+    truncated = server.add("/trunc.xml", body=rss(a)[:150], content_type="application/rss+xml")
+    html = server.add(
+        "/page.html", body=b"<html><body><p>Hello</p></body></html>", content_type="text/html"
+    )
+    home.write_config(
+        extra="".join(
+            [
+                subscription("old", oldest_first, backfill=1),
+                subscription("noguid", no_guids, backfill=1),
+                subscription("atom", atom_feed, backfill=1),
+                subscription("with404", with_404, backfill=2),
+                subscription("truncated", truncated),
+                subscription("html", html),
+            ]
+        )
+    )
+    daemon = home.daemon().start()
+    try:
+        jobs = by_title(daemon.wait_idle(5))
+        assert jobs["Episode 2"]["subscription"] == "old"  # newest, though listed last
+        assert jobs["Episode 4"]["subscription"] == "noguid"
+        assert jobs["Episode 6"]["subscription"] == "atom"
+        assert jobs["Episode 7"]["state"] == "done"  # the good item of a feed with a 404
+        assert jobs["Episode 8"]["state"] == "failed" and "404" in jobs["Episode 8"]["error"]
+        assert {j["state"] for t, j in jobs.items() if t != "Episode 8"} == {"done"}
+        wait_for(
+            lambda: all(
+                daemon.call("subscriptions.list")["subscriptions"][i]["last_check"]
+                for i in range(6)
+            ),
+            what="every subscription to be checked",
+        )
+        subs = {s["name"]: s for s in daemon.call("subscriptions.list")["subscriptions"]}
+        assert "malformed" in subs["truncated"]["last_error"]
+        assert "not a feed" in subs["html"]["last_error"] or "yt-dlp" in subs["html"]["last_error"]
+        assert subs["old"]["last_error"] is None
+        assert daemon.call("status")["pid"]  # and the daemon is fine
+        listing = run_cli(home.config, "subscriptions").stdout
+        assert "error: " in listing and "truncated" in listing
+    finally:
+        daemon.kill()
+
+
+def test_titles_from_the_internet_cannot_escape(home: Home, server, second_wav) -> None:
+    eps = [
+        episode(server, 1, second_wav, title="../../etc/passwd"),
+        episode(server, 2, second_wav, title="A" * 300),
+    ]
+    feed = server.add("/feed.xml", body=rss(eps), content_type="application/rss+xml")
+    home.write_config(extra=subscription("evil/../../name", feed, backfill=2))
+    daemon = home.daemon().start()
+    try:
+        jobs = daemon.wait_idle(2)
+        assert {j["state"] for j in jobs} == {"done"}
+        for job in jobs:
+            assert Path(job["path"]).resolve().is_relative_to(home.media.resolve())
+            for out in job["outputs"]:
+                assert Path(out).resolve().is_relative_to(home.out.resolve()), out
+                assert len(Path(out).name) <= 130
+        assert not (home.root / "etc").exists()
+    finally:
+        daemon.kill()
+
+
+def test_inbox_lines_become_jobs_and_garbage_stays_visible(home: Home, server, second_wav):
+    good = [
+        server.add(f"/media/in{i}.wav", body=second_wav.read_bytes(), content_type="audio/wav")
+        for i in (1, 2)
+    ]
+    daemon = home.daemon().start()
+    try:
+        inbox = home.watch / "inbox.txt"
+        with open(inbox, "a") as fh:  # appended while the daemon runs
+            fh.write(f"# my links\n{good[0]}\nthis is not a url\n\n{good[1]}\n")
+        jobs = daemon.wait_idle(3)
+        states = sorted((j["state"], j["title"]) for j in jobs)
+        assert states[0] == ("done", "in1") and states[1] == ("done", "in2")
+        assert states[2][0] == "failed"
+        garbage = next(j for j in jobs if j["state"] == "failed")
+        assert "not a URL" in garbage["error"]
+        done = (home.watch / "inbox.done").read_text()
+        assert good[0] in done and good[1] in done and "failed" in done
+        wait_for(
+            lambda: not inbox.exists() and not list(home.watch.glob("inbox.txt.claimed-*")),
+            what="the inbox to be emptied",
+        )
+    finally:
+        daemon.kill()
+
+
+def test_inbox_survives_kill_9_and_queues_each_url_exactly_once(home: Home, server, second_wav):
+    urls = [
+        server.add(f"/media/k{i}.wav", body=second_wav.read_bytes(), content_type="audio/wav")
+        for i in range(30)
+    ]
+    (home.watch / "inbox.txt").write_text("\n".join(urls) + "\n")
+    daemon = home.daemon().start(wait=False)
+    wait_for(lambda: daemon.jobs(), what="the inbox to be read")
+    daemon.kill()  # right after the first read: downloads and cleanup interrupted
+    daemon = home.daemon().start()
+    try:
+        wait_for(lambda: len(daemon.jobs()) >= 30, what="all 30 URLs")
+        daemon.call("queue.pause")
+        assert sorted(j["url"] for j in daemon.jobs()) == sorted(urls)
+    finally:
+        daemon.kill()
+
+
+def test_read_only_inbox_is_read_in_place(home: Home, server, second_wav) -> None:
+    url = server.add("/media/ro.wav", body=second_wav.read_bytes(), content_type="audio/wav")
+    inbox = home.watch / "inbox.txt"
+    inbox.write_text(url + "\n")
+    inbox.chmod(0o444)
+    daemon = home.daemon().start()
+    try:
+        (job,) = daemon.wait_idle(1)
+        assert job["state"] == "done" and inbox.read_text() == url + "\n"  # untouched
+        daemon.stop()
+        daemon = home.daemon().start()
+        daemon.call("status")
+        wait_for(lambda: any("ready" in e["message"] for e in daemon.call("logs.tail")["log"]))
+        assert len(daemon.jobs()) == 1  # its progress is remembered across restarts
+    finally:
+        inbox.chmod(0o644)
+        daemon.kill()
+
+
+def test_subscribe_edits_the_config_keeping_comments_and_the_daemon_follows(
+    home: Home, server, second_wav
+) -> None:
+    eps = [episode(server, n, second_wav) for n in (1, 2)]
+    feed = server.add("/feed.xml", body=rss(eps), content_type="application/rss+xml")
+    home.config.write_text("# my precious comment\n" + home.config.read_text())
+    daemon = home.daemon().start()
+    try:
+        out = run_cli(
+            home.config, "subscribe", feed, "--name", "show", "--backfill", "1", "--every", "12h"
+        )
+        assert out.returncode == 0, out.stderr
+        assert "reloaded" in out.stdout
+        text = home.config.read_text()
+        assert text.startswith("# my precious comment") and 'name = "show"' in text
+        (job,) = daemon.wait_idle(1)
+        assert job["title"] == "Episode 2" and job["state"] == "done"
+        dup = run_cli(home.config, "subscribe", feed, "--name", "show")
+        assert dup.returncode == 2 and "already exists" in dup.stderr
+        out = run_cli(home.config, "unsubscribe", "show")
+        assert out.returncode == 0, out.stderr
+        text = home.config.read_text()
+        assert 'name = "show"' not in text and text.startswith("# my precious comment")
+        assert daemon.call("subscriptions.list")["subscriptions"] == []
+    finally:
+        daemon.kill()
+
+
+def test_sighup_with_a_broken_config_keeps_the_old_one(home: Home, server, daemon) -> None:
+    home.config.write_text(home.config.read_text() + "\n[transcribe]\nbeam = 1\n")
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(
+        lambda: any("reload refused" in e["message"] for e in daemon.call("logs.tail")["log"]),
+        what="the refusal",
+    )
+    assert daemon.call("status")["pid"] == daemon.proc.pid
+
+
+def test_media_is_removed_after_transcription_when_asked(home: Home, server, second_wav):
+    url = server.add("/media/tmp.wav", body=second_wav.read_bytes(), content_type="audio/wav")
+    text = home.config.read_text().replace("retries = 2", 'retries = 2\nkeep_media = "none"')
+    home.config.write_text(text)
+    daemon = home.daemon().start()
+    try:
+        run_cli(home.config, "add", url)
+        (job,) = daemon.wait_idle(1)
+        assert job["state"] == "done" and not Path(job["path"]).exists()
+        assert (home.out / "tmp.txt").exists()  # transcripts are never cleaned
+    finally:
+        daemon.kill()
+
+
+def test_a_rate_limited_feed_is_backed_off(home: Home, server) -> None:
+    feed = server.add("/busy.xml", status=429, headers={"Retry-After": "3600"})
+    home.write_config(extra=subscription("busy", feed))
+    daemon = home.daemon().start()
+    try:
+        wait_for(
+            lambda: daemon.call("subscriptions.list")["subscriptions"][0]["last_error"],
+            what="the first check",
+        )
+        requests = server.count("/busy.xml")
+        out = run_cli(home.config, "check", "busy")
+        assert out.returncode == 1 and "backing off" in out.stderr
+        assert server.count("/busy.xml") == requests  # not asked again
+    finally:
+        daemon.kill()
