@@ -164,12 +164,13 @@ def list_entries(
     entries = list(entries) if entries is not None else [info]
     items = []
     for entry in entries:
-        if not entry or not entry.get("id"):
+        ident = entry and (entry.get("id") or entry.get("url"))
+        if not ident:
             continue
         key = entry.get("ie_key") or entry.get("extractor_key") or info.get("extractor_key") or ""
         items.append(
             Item(
-                id=f"{key.lower()} {entry['id']}",
+                id=f"{key.lower() or 'generic'} {ident}",
                 url=entry.get("url") or entry.get("webpage_url") or url,
                 title=entry.get("title") or entry["id"],
                 published=entry.get("timestamp"),
