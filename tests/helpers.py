@@ -68,7 +68,7 @@ class DaemonProcess:
             [sys.executable, "-m", "earwig", "--config", str(self.config_path), "run"],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=test_env(),
+            env=daemon_env(),
         )
         log.close()
         if wait:
@@ -124,7 +124,7 @@ class DaemonProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-def test_env() -> dict[str, str]:
+def daemon_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("XDG_RUNTIME_DIR", None)
     env.pop("EARWIG_CONFIG", None)
@@ -138,5 +138,5 @@ def run_cli(config_path: Path, *args: str, timeout: float = 60) -> subprocess.Co
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=test_env(),
+        env=daemon_env(),
     )

@@ -23,6 +23,7 @@ class Resource:
     stall_after: int | None = None  # a GET without Range sends this many bytes, then hangs
     headers: dict[str, str] = field(default_factory=dict)
     gets: int = 0
+    fail_first: int = 0  # POST: answer `status` to the first N requests, then 200
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Request:
     method: str
     path: str
     headers: dict[str, str]
+    body: bytes = b""
 
 
 class LocalServer:
@@ -51,6 +53,20 @@ class LocalServer:
 
             def do_GET(self) -> None:
                 self._serve(head=False)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                path = self.path.split("?", 1)[0]
+                with server.lock:
+                    server.requests.append(Request("POST", path, dict(self.headers), body))
+                    res = server.resources.get(path)
+                    if res is not None:
+                        res.gets += 1
+                        status = res.status if res.gets <= res.fail_first else 200
+                    else:
+                        status = 404
+                self._reply(status, b"{}", "application/json")
 
             def _serve(self, head: bool) -> None:
                 path = self.path.split("?", 1)[0]

@@ -492,6 +492,103 @@ def subscriptions(ctx: Ctx, as_json: bool) -> None:
         click.echo(f"    {s['url']}")
 
 
+# ---------------------------------------------------------------- service
+
+
+@main.group()
+def service() -> None:
+    """Run earwig as a systemd user service (Linux) or a launchd agent (macOS)."""
+
+
+_kind_option = click.option(
+    "--kind",
+    type=click.Choice(["systemd", "launchd"]),
+    default=None,
+    help="Which service manager (default: this platform's).",
+)
+
+
+@service.command(name="install")
+@click.option("--dry-run", is_flag=True, help="Print what would be written and run.")
+@_kind_option
+@pass_ctx
+@friendly
+def service_install(ctx: Ctx, dry_run: bool, kind: str | None) -> None:
+    """Write the service file with this earwig's paths, enable it and start it."""
+    import shlex
+
+    from earwig import service as svc
+
+    unit = svc.render(ctx.config, kind)
+    commands = svc.control_commands(unit, "install")
+    if dry_run:
+        click.echo(f"# would write {unit.path}")
+        click.echo(unit.text)
+        for argv in commands:
+            click.echo(f"# would run: {shlex.join(argv)}")
+        return
+    unit.path.parent.mkdir(parents=True, exist_ok=True)
+    from earwig.outputs import write_atomic
+
+    write_atomic(unit.path, unit.text)
+    click.echo(f"wrote {unit.path}")
+    for argv in commands:
+        svc.run(argv)
+    click.echo(
+        "earwig is running as a service; logs: "
+        + (
+            "`journalctl --user -u earwig -f`"
+            if unit.kind == "systemd"
+            else f"{ctx.config.daemon.state_dir}/launchd.err.log"
+        )
+        + " or `earwig logs -f`"
+    )
+
+
+@service.command(name="uninstall")
+@click.option("--dry-run", is_flag=True, help="Print what would be removed and run.")
+@_kind_option
+@pass_ctx
+@friendly
+def service_uninstall(ctx: Ctx, dry_run: bool, kind: str | None) -> None:
+    """Stop and disable the service and remove its file."""
+    import shlex
+
+    from earwig import service as svc
+
+    unit = svc.render(ctx.config, kind)
+    if dry_run:
+        for argv in svc.control_commands(unit, "uninstall"):
+            click.echo(f"# would run: {shlex.join(argv)}")
+        click.echo(f"# would remove {unit.path}")
+        return
+    for argv in svc.control_commands(unit, "uninstall"):
+        svc.run(argv, check=False)  # already stopped is fine
+    unit.path.unlink(missing_ok=True)
+    for argv in svc.control_commands(unit, "after_uninstall"):
+        svc.run(argv, check=False)
+    click.echo(f"removed {unit.path}")
+
+
+@service.command(name="status")
+@_kind_option
+@pass_ctx
+@friendly
+def service_status(ctx: Ctx, kind: str | None) -> None:
+    """What the service manager says about earwig."""
+    from earwig import service as svc
+
+    unit = svc.render(ctx.config, kind)
+    if not unit.path.exists():
+        click.echo(f"not installed ({unit.path} does not exist): `earwig service install`")
+        sys.exit(EXIT_ERROR)
+    for argv in svc.control_commands(unit, "status"):
+        result = svc.run(argv, check=False)
+        click.echo((result.stdout or result.stderr).rstrip())
+        if result.returncode:
+            sys.exit(EXIT_ERROR)
+
+
 # ---------------------------------------------------------------- steering
 
 

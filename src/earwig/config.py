@@ -56,6 +56,7 @@ class DaemonConfig:
     state_dir: Path = field(default_factory=paths.default_state_dir)
     socket: Path | None = None  # resolved in Config.socket_path
     log_level: str = "info"
+    log_format: str = "text"  # or "json": one object per line, for log shippers
     stable_after: float = 2.0  # seconds a new file must stay unchanged before it is queued
     max_attempts: int = 3
     shutdown_grace: float = 10.0
@@ -97,6 +98,19 @@ class SubscriptionConfig:
 
 
 @dataclass(frozen=True)
+class HooksConfig:
+    on_done: tuple[str, ...] | None = None  # argv, run with the job as JSON on stdin
+    on_fail: tuple[str, ...] | None = None
+    webhook: str | None = None  # JSON POST for every finished or failed job
+    notify: bool = False  # desktop notification (notify-send / osascript) when available
+    timeout: float = 30.0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.on_done or self.on_fail or self.webhook or self.notify)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None = None
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
@@ -108,6 +122,7 @@ class Config:
     downloads: DownloadsConfig = field(default_factory=DownloadsConfig)
     inbox: InboxConfig = field(default_factory=InboxConfig)
     subscriptions: tuple[SubscriptionConfig, ...] = ()
+    hooks: HooksConfig = field(default_factory=HooksConfig)
 
     @property
     def inbox_path(self) -> Path | None:
@@ -164,7 +179,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
     base = path.parent if path else Path.cwd()
     _check_keys(
         data,
-        {"daemon", "transcribe", "output", "watch", "downloads", "inbox", "subscription"},
+        {"daemon", "transcribe", "output", "watch", "downloads", "inbox", "subscription", "hooks"},
         where,
         "",
     )
@@ -225,7 +240,9 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
         if any(s.name == sub.name for s in subscriptions):
             raise ConfigError(f"{where}: two subscriptions are named {sub.name!r}", "rename one")
         subscriptions.append(sub)
+    hooks = _build(HooksConfig, section("hooks"), HOOKS_SCHEMA, where, "hooks", base)
     return Config(
+        hooks=hooks,
         path=path,
         daemon=daemon,
         transcribe=transcribe,
@@ -367,6 +384,7 @@ DAEMON_SCHEMA: dict[str, Converter] = {
     "state_dir": _path,
     "socket": _path,
     "log_level": _choice(*LOG_LEVELS),
+    "log_format": _choice("text", "json"),
     "stable_after": _duration,
     "max_attempts": _int(1),
     "shutdown_grace": _duration,
@@ -394,6 +412,27 @@ DOWNLOADS_SCHEMA: dict[str, Converter] = {
     "keep_media": _keep,
 }
 INBOX_SCHEMA: dict[str, Converter] = {"path": _path, "enabled": _bool}
+
+
+def _command(value: Any, _: Path) -> tuple[str, ...]:
+    """A command as a list of arguments, or a string split like a shell would split it
+    (shlex), but never run by a shell: no globbing, no variables, no pipes."""
+    import shlex
+
+    if isinstance(value, str) and value.strip():
+        return tuple(shlex.split(value))
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise ValueError('a command: ["program", "arg", ...] or "program arg ..."')
+
+
+HOOKS_SCHEMA: dict[str, Converter] = {
+    "on_done": _command,
+    "on_fail": _command,
+    "webhook": _url,
+    "notify": _bool,
+    "timeout": _duration,
+}
 SUBSCRIPTION_SCHEMA: dict[str, Converter] = {
     "name": _str,
     "url": _url,

@@ -213,3 +213,20 @@ def test_bad_subscriptions_are_refused(tmp_path: Path, body: str, message: str) 
     with pytest.raises(ConfigError) as info:
         config.load(write(tmp_path, body))
     assert message in str(info.value)
+
+
+def test_hook_commands_are_argument_lists_never_shell_strings(tmp_path: Path) -> None:
+    cfg = config.load(
+        write(
+            tmp_path,
+            """
+[hooks]
+on_done = "notify-me --title 'a b' $HOME; rm -rf /"
+on_fail = ["/bin/echo", "x y"]
+""",
+        )
+    )
+    assert cfg.hooks.on_done == ("notify-me", "--title", "a b", "$HOME;", "rm", "-rf", "/")
+    assert cfg.hooks.on_fail == ("/bin/echo", "x y")
+    with pytest.raises(ConfigError, match="on_done"):
+        config.load(write(tmp_path, "[hooks]\non_done = []\n"))

@@ -22,8 +22,10 @@ path = "/pods"
 def test_add_and_remove_keep_everything_else(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text(ORIGINAL)
-    config_edit.add_subscription(path, {"name": "pod", "url": "https://e.org/f.xml",
-                                        "every": "6h", "cron": None, "backfill": 2})
+    config_edit.add_subscription(
+        path,
+        {"name": "pod", "url": "https://e.org/f.xml", "every": "6h", "cron": None, "backfill": 2},
+    )
     text = path.read_text()
     assert text.startswith(ORIGINAL)  # untouched, byte for byte
     cfg = config.load(path)
@@ -43,8 +45,9 @@ def test_an_edit_the_daemon_would_refuse_is_not_written(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text(ORIGINAL)
     with pytest.raises(ConfigError, match="cron"):
-        config_edit.add_subscription(path, {"name": "a", "url": "https://e.org/a",
-                                            "cron": "whenever"})
+        config_edit.add_subscription(
+            path, {"name": "a", "url": "https://e.org/a", "cron": "whenever"}
+        )
     with pytest.raises(ConfigError, match="already subscribed"):
         config_edit.add_subscription(path, {"name": "a", "url": "https://e.org/a"})
         config_edit.add_subscription(path, {"name": "b", "url": "https://e.org/a"})

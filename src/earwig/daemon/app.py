@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import logging.handlers
 import os
@@ -24,9 +25,11 @@ from earwig.config import load as load_config
 from earwig.daemon.aborts import Aborts
 from earwig.daemon.bus import Bus
 from earwig.daemon.downloads import DownloadManager
+from earwig.daemon.hooks import Hooks
 from earwig.daemon.hosts import HostPolicy
 from earwig.daemon.inbox import Inbox, is_url
 from earwig.daemon.lock import InstanceLock
+from earwig.daemon.notify import sd_notify
 from earwig.daemon.runner import Runner
 from earwig.daemon.server import Server
 from earwig.daemon.subscriptions import Subscriptions
@@ -49,12 +52,31 @@ from earwig.transcribe import registry
 log = logging.getLogger("earwig")
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and the traceback, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def setup_logging(config: Config) -> None:
     """Levelled logs to stderr (journald/launchd pick it up) and a rotating file."""
     root = logging.getLogger("earwig")
     root.setLevel(config.daemon.log_level.upper())
     root.handlers.clear()
-    fmt = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    fmt: logging.Formatter = (
+        JsonFormatter()
+        if config.daemon.log_format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    )
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setFormatter(fmt)
     root.addHandler(stderr)
@@ -77,6 +99,7 @@ class Daemon:
         self.started_at = time.time()
         self.aborts = Aborts()
         self.hosts = HostPolicy(config.downloads.per_host)
+        self.hooks = Hooks(self)
         self.store: Store
         self.runner: Runner
         self.downloads: DownloadManager
@@ -118,9 +141,13 @@ class Daemon:
                 f"{cfg.socket_path}, watching {folders}, backend {self.backend.name} "
                 f"({self.backend.model_name})",
             )
+            self._warn_about_exposed_secrets()
+            sd_notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS=watching {folders}")
             await self.stop.wait()
+            sd_notify("STOPPING=1")
             self.subscriptions.shutdown()
             await self._drain(runner_task, download_task)
+            await self.hooks.wait(self.config.hooks.timeout)
             cleanup_task.cancel()
             await self._stop_watchers()
         finally:
@@ -186,10 +213,12 @@ class Daemon:
         """Re-read the config (SIGHUP, `config.reload`): watch folders, inbox and
         subscriptions follow it; running jobs are untouched. A broken config is refused and
         the running one kept."""
+        sd_notify("RELOADING=1")
         try:
             new = load_config(self.config_path)
         except ConfigError as exc:
             self.log("error", f"reload refused, keeping the running config: {exc.message}")
+            sd_notify("READY=1")
             raise
         old, self.config = self.config, new
         changed = []
@@ -217,7 +246,21 @@ class Daemon:
         if needs_restart:
             message += f" ([{'], ['.join(needs_restart)}] take effect after a restart)"
         self.log("info", message)
+        sd_notify("READY=1")
         return {"changed": changed, "needs_restart": needs_restart}
+
+    def _warn_about_exposed_secrets(self) -> None:
+        """A webhook URL often carries a token: its config file should be private."""
+        path, hook = self.config.path, self.config.hooks.webhook
+        if path is None or not hook or not ("?" in hook or "@" in hook):
+            return
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            self.log(
+                "warning",
+                f"{path} holds a webhook secret and is readable by others "
+                f"(mode {mode & 0o777:o}); run: chmod 600 {path}",
+            )
 
     # ------------------------------------------------------------ state changes
 
@@ -228,7 +271,10 @@ class Daemon:
         if changes:
             job = job.replace(**changes)
         self.store.save_job(job)
-        self.bus.publish("jobs", EVENT_JOB_UPDATED, self.job_view(job))
+        view = self.job_view(job)
+        self.bus.publish("jobs", EVENT_JOB_UPDATED, view)
+        if job.state in (JobState.DONE, JobState.FAILED):
+            self.hooks.fire(view)
         if job.state is JobState.QUEUED:
             self.runner.poke()
             self.downloads.poke()
