@@ -10,14 +10,13 @@ import datetime as dt
 import functools
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from earwig import __version__
+from earwig import __version__, formatting
 from earwig import config as config_mod
 from earwig.client import DaemonClient, RemoteError
 from earwig.errors import ConfigError, DaemonNotRunning, EarwigError
@@ -96,12 +95,24 @@ pass_ctx = click.make_pass_decorator(Ctx)
 def main(ctx: click.Context, config_path: Path | None) -> None:
     """earwig: turns audio and video into searchable transcripts.
 
-    Start the daemon with `earwig run`, drop files into the watched folder, and look at the
-    queue with `earwig status` and `earwig jobs`.
+    Start the daemon with `earwig run`, drop files into the watched folder, and watch it
+    with `earwig` (the dashboard), `earwig status` or `earwig jobs`.
     """
     ctx.obj = Ctx(config_path)
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        ctx.invoke(tui)
+
+
+@main.command()
+@pass_ctx
+@friendly
+def tui(ctx: Ctx) -> None:
+    """The dashboard (also what plain `earwig` opens): watch and steer the daemon."""
+    try:
+        from earwig.tui.app import make_app
+    except ImportError as exc:
+        raise EarwigError(f"the dashboard needs textual: {exc}", "pip install textual") from exc
+    make_app(ctx.config_path).run()
 
 
 # ---------------------------------------------------------------- daemon
@@ -124,21 +135,6 @@ def run(ctx: Ctx) -> None:
 # ---------------------------------------------------------------- looking
 
 
-def _age(ts: float | None) -> str:
-    if not ts:
-        return "-"
-    secs = max(0, time.time() - ts)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if secs >= size:
-            return f"{secs / size:.0f}{unit}"
-    return f"{secs:.0f}s"
-
-
-def _progress(job: dict[str, Any]) -> str:
-    p = job.get("progress")
-    return f"{p['fraction'] * 100:.0f}%" if p else ""
-
-
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
@@ -151,7 +147,9 @@ def status(ctx: Ctx, as_json: bool) -> None:
         return
     counts = st["counts"]
     backend = st["backend"]
-    click.echo(f"earwig {st['version']} running (pid {st['pid']}, up {_age(st['started_at'])})")
+    click.echo(
+        f"earwig {st['version']} running (pid {st['pid']}, up {formatting.age(st['started_at'])})"
+    )
     click.echo(
         f"  backend  {backend['name']} · {backend['model']}"
         f" · {'loaded' if backend['loaded'] else 'not loaded'}"
@@ -175,7 +173,9 @@ def status(ctx: Ctx, as_json: bool) -> None:
         )
     if st["current"]:
         cur = st["current"]
-        click.echo(f"  now      #{cur['id']} {cur['title']} {cur['state']} {_progress(cur)}")
+        click.echo(
+            f"  now      #{cur['id']} {cur['title']} {cur['state']} {formatting.percent(cur)}"
+        )
 
 
 @main.command(name="jobs")
@@ -206,9 +206,9 @@ def jobs_cmd(ctx: Ctx, as_json: bool, states: tuple[str, ...], limit: int) -> No
             str(j["id"]),
             j["state"],
             j["title"],
-            _progress(j),
+            formatting.percent(j),
             audio,
-            _age(j["created_at"]),
+            formatting.age(j["created_at"]),
             j.get("error") or "",
         )
     Console().print(table)
@@ -486,7 +486,7 @@ def subscriptions(ctx: Ctx, as_json: bool) -> None:
         last = (
             f"error: {s['last_error']}"
             if s["last_error"]
-            else (f"ok {_age(s['last_ok'])} ago" if s["last_ok"] else "never checked")
+            else (f"ok {formatting.age(s['last_ok'])} ago" if s["last_ok"] else "never checked")
         )
         click.echo(f"{s['name']}  {s['schedule']}  next {nxt}  {s['items_found']} item(s)  {last}")
         click.echo(f"    {s['url']}")

@@ -1,4 +1,4 @@
-"""A blocking client for the daemon's socket, used by the CLI (and by tests and benchmarks).
+"""Clients for the daemon's socket: blocking (the CLI, tests, benchmarks) and asyncio (the TUI).
 
 It imports only the protocol and the standard library, so commands such as `earwig status`
 start fast and never load the ML stack.
@@ -6,9 +6,11 @@ start fast and never load the ML stack.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +130,109 @@ class DaemonClient:
                     raise ProtocolError(f"the daemon sent an oversized line ({line.size} bytes)")
                 self._pending.append(protocol.decode(line))
         return self._pending.popleft()
+
+
+class AsyncDaemonClient:
+    """The asyncio twin of DaemonClient, for the TUI: calls are matched to replies by id,
+    events go to `on_event` as they arrive, and `on_close` hears when the daemon goes away."""
+
+    def __init__(
+        self,
+        socket_path: Path,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.socket_path = Path(socket_path)
+        self.on_event = on_event
+        self.on_close = on_close
+        self.server: dict[str, Any] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task | None = None
+        self._waiting: dict[int, asyncio.Future] = {}
+        self._next_id = 0
+        self._welcome: asyncio.Future | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None and not self._writer.is_closing()
+
+    async def connect(self, timeout: float = 10.0) -> dict[str, Any]:
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_unix_connection(str(self.socket_path), limit=protocol.MAX_LINE),
+                timeout,
+            )
+        except (FileNotFoundError, ConnectionRefusedError, TimeoutError) as exc:
+            raise DaemonNotRunning(
+                f"the earwig daemon is not running (no answer on {self.socket_path})",
+                "start it with `earwig run`, or `earwig service install`",
+            ) from exc
+        self._writer = writer
+        self._welcome = asyncio.get_running_loop().create_future()
+        self._reader_task = asyncio.create_task(self._read(reader))
+        writer.write(protocol.encode(protocol.hello()))
+        welcome = await asyncio.wait_for(self._welcome, timeout)
+        if welcome.get("ok") is False:
+            err = welcome.get("error") or {}
+            await self.close()
+            raise ProtocolError(err.get("message", "refused"), err.get("hint", ""))
+        protocol.check_version(welcome.get("protocol"), "the daemon")
+        self.server = welcome
+        return welcome
+
+    async def call(self, kind: str, **params: Any) -> Any:
+        if not self.connected:
+            raise DaemonNotRunning("not connected to the daemon", "it may have stopped")
+        self._next_id += 1
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[self._next_id] = future
+        assert self._writer is not None
+        self._writer.write(protocol.encode(protocol.request(self._next_id, kind, params)))
+        reply = await future
+        if reply.get("ok"):
+            return reply.get("result")
+        err = reply.get("error") or {}
+        raise RemoteError(err.get("code", "error"), err.get("message", "?"), err.get("hint", ""))
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reader_task
+        self._writer = None
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        lines = protocol.LineBuffer()
+        try:
+            while data := await reader.read(65536):
+                for line in lines.feed(data):
+                    if isinstance(line, protocol.TooLong):
+                        continue
+                    self._dispatch(protocol.decode(line))
+        except (ConnectionError, ProtocolError):
+            pass
+        finally:
+            gone = DaemonNotRunning("the daemon went away", "it may have stopped")
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(gone)
+            self._waiting.clear()
+            if self._welcome is not None and not self._welcome.done():
+                self._welcome.set_exception(gone)
+            self._writer = None
+            if self.on_close is not None:
+                self.on_close()
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "event":
+            if self.on_event is not None:
+                self.on_event(message)
+            return
+        if self._welcome is not None and not self._welcome.done():
+            self._welcome.set_result(message)
+            return
+        future = self._waiting.pop(message.get("id"), None)  # type: ignore[arg-type]
+        if future is not None and not future.done():
+            future.set_result(message)

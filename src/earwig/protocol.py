@@ -44,6 +44,8 @@ REQUESTS = frozenset(
         "subscriptions.list",
         "subscription.check",
         "config.reload",
+        "subscription.add",
+        "subscription.remove",
     }
 )
 

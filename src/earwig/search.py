@@ -15,15 +15,16 @@ import sqlite3
 from typing import Any
 
 from earwig.errors import EarwigError
+from earwig.formatting import HIGHLIGHT_END, HIGHLIGHT_START, clock
 from earwig.store import Store
+
+__all__ = ["HIGHLIGHT_END", "HIGHLIGHT_START", "SearchError", "clock", "search", "to_fts"]
 
 SYNTAX_HINT = (
     'plain words match anywhere; "an exact phrase"; transcri* for prefixes; '
     "a AND b, a OR b, a NOT b; NEAR(a b, 10)"
 )
 _SYNTAX = re.compile(r'["*()^]|\b(AND|OR|NOT|NEAR)\b')
-# Around each matched word in a snippet; control characters, so no transcript contains them.
-HIGHLIGHT_START, HIGHLIGHT_END = "\x02", "\x03"
 
 
 class SearchError(EarwigError):
@@ -52,14 +53,6 @@ def parse_since(value: str, now: float | None = None) -> float:
         raise SearchError(
             f"--since {value!r} is not a date", "use a date like 2026-11-01, or an age like 7d"
         ) from None
-
-
-def clock(seconds: float) -> str:
-    """12:34, or 1:02:03 past an hour: how people cite a moment in a recording."""
-    total = int(seconds)
-    h, rem = divmod(total, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
 def _is_syntax_error(message: str) -> bool:

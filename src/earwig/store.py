@@ -330,7 +330,9 @@ class Store:
             raise NotFound(f"no job {job_id}", "`earwig jobs` lists the jobs there are")
         return _row_to_job(rows[0])
 
-    def list_jobs(self, states: Iterable[str] | None = None, limit: int | None = None) -> list[Job]:
+    def list_jobs(
+        self, states: Iterable[str] | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[Job]:
         sql, params = "select * from jobs", []
         if states:
             states = list(states)
@@ -338,8 +340,8 @@ class Store:
             params.extend(states)
         sql += " order by id desc"
         if limit:
-            sql += " limit ?"
-            params.append(limit)
+            sql += " limit ? offset ?"
+            params += [limit, offset]
         return [_row_to_job(r) for r in self.db.query(sql, params)]
 
     def running_jobs(self) -> list[Job]:

@@ -209,6 +209,13 @@ class Daemon:
                 await asyncio.wait_for(task, 10)
         self._restartable.clear()
 
+    @property
+    def editable_config_path(self) -> Path:
+        """Where config edits go: the file the daemon was started with, or the default."""
+        from earwig import paths
+
+        return self.config.path or self.config_path or paths.default_config_path()
+
     async def reload(self) -> dict[str, Any]:
         """Re-read the config (SIGHUP, `config.reload`): watch folders, inbox and
         subscriptions follow it; running jobs are untouched. A broken config is refused and

@@ -44,9 +44,13 @@ async def jobs_list(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
         isinstance(states, list) and all(isinstance(s, str) for s in states)
     ):
         raise ProtocolError("params.states must be a list of state names")
-    if not isinstance(limit, int) or limit < 1:
-        raise ProtocolError("params.limit must be a positive integer")
-    return {"jobs": [daemon.job_view(j) for j in daemon.store.list_jobs(states, limit)]}
+    offset = params.get("offset", 0)
+    if not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise ProtocolError("params.limit must be an integer from 1 to 1000 (page with offset)")
+    if not isinstance(offset, int) or offset < 0:
+        raise ProtocolError("params.offset must be a non-negative integer")
+    jobs = daemon.store.list_jobs(states, limit, offset)
+    return {"jobs": [daemon.job_view(j) for j in jobs], "total": daemon.store.db["jobs"].count}
 
 
 @handles("job.get")
@@ -147,6 +151,29 @@ async def subscription_check(daemon: Daemon, params: dict[str, Any], box: Outbox
         raise ProtocolError("params.name must be a string")
     names = [name] if name else [s.name for s in daemon.config.subscriptions]
     return {"results": [await daemon.subscriptions.check(n) for n in names]}
+
+
+@handles("subscription.add")
+async def subscription_add(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    """Add a [[subscription]] to the config file (comments kept) and apply it."""
+    from earwig import config_edit
+
+    entry = {k: params.get(k) for k in ("name", "url", "every", "cron", "backfill", "since")}
+    if not isinstance(entry["url"], str) or not isinstance(entry["name"], str):
+        raise ProtocolError("params.name and params.url must be strings")
+    config_edit.add_subscription(daemon.editable_config_path, entry)
+    return await daemon.reload()
+
+
+@handles("subscription.remove")
+async def subscription_remove(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
+    from earwig import config_edit
+
+    name = params.get("name")
+    if not isinstance(name, str):
+        raise ProtocolError("params.name must be a string")
+    config_edit.remove_subscription(daemon.editable_config_path, name)
+    return await daemon.reload()
 
 
 @handles("config.reload")

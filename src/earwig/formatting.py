@@ -1,0 +1,88 @@
+"""How jobs read to people, shared by the CLI and the TUI (no terminal library here)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+RUNNING = ("fetching", "transcribing")
+# Around each matched word in a search snippet; control characters, so no transcript has them.
+HIGHLIGHT_START, HIGHLIGHT_END = "\x02", "\x03"
+STATE_ORDER = {
+    "transcribing": 0,
+    "fetching": 1,
+    "queued": 2,
+    "paused": 3,
+    "failed": 4,
+    "done": 5,
+    "cancelled": 6,
+}
+
+
+def age(ts: float | None, now: float | None = None) -> str:
+    """'12s', '5m', '3h', '2d' since `ts`."""
+    if not ts:
+        return "-"
+    secs = max(0.0, (time.time() if now is None else now) - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs / size:.0f}{unit}"
+    return f"{secs:.0f}s"
+
+
+def duration(seconds: float | None) -> str:
+    if not seconds:
+        return ""
+    total = round(seconds)
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def kind(job: dict[str, Any]) -> str:
+    if job.get("subscription"):
+        return "sub"
+    return "url" if job.get("url") else "file"
+
+
+def percent(job: dict[str, Any]) -> str:
+    p = job.get("progress")
+    return f"{p['fraction'] * 100:.0f}%" if p and p.get("fraction") is not None else ""
+
+
+def progress_bar(job: dict[str, Any], width: int = 10) -> str:
+    """'█████░░░░░ 52% 3.1x 0:12' for a running job, '' otherwise."""
+    p = job.get("progress")
+    if not p or job.get("state") not in RUNNING:
+        return ""
+    fraction = p.get("fraction")
+    if fraction is None:  # a download of unknown size
+        done = p.get("bytes") or 0
+        return f"{done / 1e6:.1f} MB"
+    filled = round(fraction * width)
+    bar = "█" * filled + "░" * (width - filled)
+    parts = [bar, f"{fraction * 100:3.0f}%"]
+    if p.get("phase") == "transcribing" and p.get("speed"):
+        parts.append(f"{p['speed']:.1f}x")
+    elif p.get("speed"):
+        parts.append(f"{p['speed'] / 1e6:.1f}MB/s")
+    if p.get("eta"):
+        parts.append(duration(p["eta"]))
+    return " ".join(parts)
+
+
+def sort_key(job: dict[str, Any]) -> tuple:
+    """Running first, then the queue in the order it will run, then the newest history."""
+    state = job.get("state", "")
+    rank = STATE_ORDER.get(state, 9)
+    if state in ("queued", "paused"):
+        return (rank, -(job.get("priority") or 0), job.get("id") or 0)
+    return (rank if rank < 4 else 4, 0, -(job.get("updated_at") or 0))
+
+
+def clock(seconds: float) -> str:
+    """12:34, or 1:02:03 past an hour: how people cite a moment in a recording."""
+    total = int(seconds)
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"

@@ -1,0 +1,245 @@
+"""The dashboard driven by Textual's Pilot against a real daemon on a temp socket."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from conftest import Home
+from earwig.tui.app import EarwigApp, make_app
+from earwig.tui.detail import JobDetailScreen
+from earwig.tui.queue import QueueScreen, StatusBar
+from earwig.tui.screens import SearchScreen
+from helpers import DaemonProcess, wait_for
+
+SIZE = (100, 30)
+
+
+async def until(condition: Callable[[], object], pilot, timeout: float = 60, what: str = ""):
+    """Let the app run until `condition` holds (a deadline, not a sleep)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what or condition}")
+
+
+def run(home: Home, scenario: Callable[[EarwigApp, object], Awaitable[None]]) -> None:
+    async def main() -> None:
+        app = make_app(home.config)
+        async with app.run_test(size=SIZE) as pilot:
+            await scenario(app, pilot)
+
+    asyncio.run(main())
+
+
+def table_rows(app: EarwigApp) -> list[list[str]]:
+    screen = app.screen
+    table = screen.query_one("DataTable")
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def status_text(app: EarwigApp) -> str:
+    return str(app.screen.query_one(StatusBar).render())
+
+
+def test_the_queue_is_live_and_shows_progress(home: Home, daemon: DaemonProcess, long_wav):
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(
+            lambda: "No jobs yet" in str(app.screen.query_one("#notice").render()),
+            pilot,
+            what="the empty-queue notice",
+        )
+        shutil.copy(long_wav, home.watch / "long.wav")
+        await until(
+            lambda: any("█" in r[3] for r in table_rows(app)),
+            pilot,
+            what="a progress bar in the table",
+        )
+        row = table_rows(app)[0]
+        assert row[0] == "transcribing" and row[1] == "long.wav" and "%" in row[3]
+        await until(lambda: table_rows(app)[0][0] == "done", pilot, 120, what="done")
+        assert table_rows(app)[0][3] == ""  # no bar once finished
+        assert "1 done" in status_text(app) and "faster-whisper" in status_text(app)
+
+    run(home, scenario)
+
+
+def test_steering_from_the_keyboard(home: Home, daemon: DaemonProcess, second_wav: Path):
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(lambda: app.connection == "connected", pilot, what="connection")
+        await pilot.press("P")  # pause the queue so the job waits for us
+        await until(lambda: app.status.get("queue_paused"), pilot, what="queue paused")
+        assert daemon.call("status")["queue_paused"] is True
+        assert "QUEUE PAUSED" in status_text(app)
+
+        await pilot.press("a")
+        await pilot.press(*str(second_wav), "enter")
+        await until(lambda: app.jobs, pilot, what="the added job")
+        (job_id,) = app.jobs
+        await until(lambda: table_rows(app), pilot)
+        await pilot.press("p")
+        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "paused", pilot)
+        await pilot.press("p")
+        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "queued", pilot)
+        await pilot.press("c")
+        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "cancelled", pilot)
+        await until(lambda: table_rows(app)[0][0] == "cancelled", pilot, what="the table")
+        await pilot.press("r")
+        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "queued", pilot)
+        await pilot.press("P")
+        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "done", pilot, 120)
+        await pilot.press("a")
+        await pilot.press(*"/no/such/file.wav", "enter")
+        await until(
+            lambda: "no such file" in str(app.screen.query_one("#dialog-error").render()),
+            pilot,
+            what="the dialog's error",
+        )
+        await pilot.press("escape")
+        assert len(daemon.jobs()) == 1
+
+    run(home, scenario)
+
+
+def test_details_search_and_jump_to_the_hit(home: Home, daemon: DaemonProcess, second_wav):
+    shutil.copy(second_wav, home.watch / "morning.wav")
+    daemon.wait_idle(1)
+
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(lambda: app.connection == "connected" and table_rows(app), pilot)
+        await pilot.press("enter")
+        await until(
+            lambda: isinstance(app.screen, JobDetailScreen) and app.screen.segments,
+            pilot,
+            what="the transcript",
+        )
+        texts = " ".join(r[1] for r in table_rows(app)).lower()
+        assert "weather" in texts and "morning" in texts
+        meta = str(app.screen.query_one("#meta").render())
+        assert "morning.wav" in meta and "faster-whisper" in meta and "morning.txt" in meta
+        await pilot.press("f", *"enjoy")
+        table = app.screen.query_one("DataTable")
+        assert "enjoy" in str(table.get_row_at(table.cursor_row)[1]).lower()
+        await pilot.press("escape", "escape")  # leave the find box, then the screen
+        await until(lambda: isinstance(app.screen, QueueScreen), pilot)
+
+        await pilot.press("slash")
+        await until(lambda: isinstance(app.screen, SearchScreen), pilot)
+        await pilot.press(*"weather")
+        await until(lambda: app.screen.hits, pilot, what="search hits")
+        hit = app.screen.hits[0]
+        assert hit["title"] == "morning.wav"
+        await pilot.press("enter", "enter")  # to the table, then open the hit
+        await until(lambda: isinstance(app.screen, JobDetailScreen) and app.screen.segments, pilot)
+        table = app.screen.query_one("DataTable")
+        assert "weather" in str(table.get_row_at(table.cursor_row)[1]).lower()
+
+        await pilot.press("escape", "escape", "slash", *'"unbalanced')
+        await until(
+            lambda: "cannot understand" in str(app.screen.query_one("#search-info").render()), pilot
+        )
+
+    run(home, scenario)
+
+
+def test_disconnect_then_reconnect(home: Home, second_wav: Path) -> None:
+    daemon = home.daemon().start()
+    shutil.copy(second_wav, home.watch / "morning.wav")
+    daemon.wait_idle(1)
+    holder = {"daemon": daemon}
+
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(lambda: app.connection == "connected" and table_rows(app), pilot)
+        await asyncio.to_thread(holder["daemon"].stop, signal.SIGTERM)
+        await until(lambda: app.connection != "connected", pilot, what="disconnected")
+        assert "○" in status_text(app) and "disconnected" in status_text(app)
+        assert table_rows(app)  # the last known queue stays on screen
+        holder["daemon"] = await asyncio.to_thread(home.daemon().start)
+        await until(lambda: app.connection == "connected", pilot, 30, what="reconnected")
+        await until(lambda: table_rows(app) and table_rows(app)[0][1] == "morning.wav", pilot)
+        assert "●" in status_text(app)
+
+    try:
+        run(home, scenario)
+    finally:
+        holder["daemon"].kill()
+
+
+def test_not_running_says_so_and_s_starts_it(home: Home) -> None:
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(
+            lambda: "press S" in str(app.screen.query_one("#notice").render()),
+            pilot,
+            what="the not-running notice",
+        )
+        assert app.connection == "not running"
+        await pilot.press("S")
+        await until(lambda: app.connection == "connected", pilot, 60, what="started daemon")
+
+    try:
+        run(home, scenario)
+    finally:
+        pid = wait_for(lambda: DaemonProcess(home.config, home.root / "x.log").call("status"))
+        subprocess.run(["kill", str(pid["pid"])], check=False)
+        wait_for(lambda: not home.socket.exists(), what="the daemon to stop")
+
+
+def test_a_protocol_mismatch_is_explained(home: Home, tmp_path: Path) -> None:
+    """A daemon of another protocol version cannot be installed here, so a socket that
+    answers like one stands in for it."""
+    home.socket.parent.mkdir(parents=True, exist_ok=True)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(home.socket))
+    server.listen()
+    answer = (
+        b'{"id":null,"ok":false,"error":{"code":"protocol","message":"protocol mismatch: '
+        b'client speaks 1, this side speaks 2","hint":"run the same earwig version"}}\n'
+    )
+
+    def serve() -> None:
+        for _ in range(3):
+            conn, _ = server.accept()
+            conn.recv(1024)
+            conn.sendall(answer)
+            conn.close()
+
+    import threading
+
+    threading.Thread(target=serve, daemon=True).start()
+
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(
+            lambda: "speaks 2" in str(app.screen.query_one("#notice").render()),
+            pilot,
+            what="the mismatch notice",
+        )
+        assert app.connection == "incompatible"
+        assert "speaks 1" in str(app.screen.query_one("#notice").render())
+
+    try:
+        run(home, scenario)
+    finally:
+        server.close()
+
+
+def test_the_dashboard_imports_no_daemon_internals_or_ml() -> None:
+    code = (
+        "import sys\n"
+        "import earwig.tui.app, earwig.tui.queue, earwig.tui.detail, earwig.tui.screens\n"
+        "bad = [m for m in sys.modules if m.startswith(('earwig.daemon', 'earwig.store', "
+        "'earwig.transcribe', 'earwig.sources', 'faster_whisper', 'ctranslate2', 'av', "
+        "'sqlite_utils', 'yt_dlp'))]\n"
+        "print(','.join(sorted(bad)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
