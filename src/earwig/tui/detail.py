@@ -111,8 +111,11 @@ class JobDetailScreen(Screen):
                 text.append(f"hint     {job['hint']}\n")
         for out in job.get("outputs") or []:
             text.append(f"output   {out}\n", style="dim")
-        if not self.segments and job.get("state") == "done":
-            text.append("(no speech found)\n")
+        if not self.segments:
+            text.append(
+                "(no speech found)\n" if job.get("state") == "done" else "(no transcript yet)\n",
+                style="dim",
+            )
         return text
 
     # ------------------------------------------------------------ find

@@ -82,6 +82,7 @@ class QueueScreen(Screen):
         self.text_filter = ""
         self.state_filter = "all"
         self._rebuild_pending = False
+        self._last_key: tuple | None = None  # sort key of the bottom row
         self._unlisten = None
 
     def compose(self) -> ComposeResult:
@@ -124,10 +125,13 @@ class QueueScreen(Screen):
     # ------------------------------------------------------------ keeping the table live
 
     def _on_app_event(self, what: str, data: dict[str, Any]) -> None:
-        if what == "job.progress":
+        if what == "job.progress":  # many a second; counts cannot change, so no status bar
             self._update_progress(data["id"])
-        elif what in ("job.updated", "job.added") and self._same_place(data):
+            return
+        if what in ("job.updated", "job.added") and self._same_place(data):
             self._update_row(data["id"])
+        elif what == "page" and not self._rebuild_pending:
+            self._append_page(data["jobs"])
         elif what not in ("log", "subscriptions"):
             self._schedule_rebuild()
         self.query_one(StatusBar).refresh_from(self.app)
@@ -139,6 +143,31 @@ class QueueScreen(Screen):
             return False
         shown = table.get_cell(str(job["id"]), "state")
         return str(shown).strip() == job["state"] and self._matches(job)
+
+    def _append_page(self, page: list[dict[str, Any]]) -> None:
+        """Older history arriving a page at a time goes below what is shown.
+
+        Rebuilding the whole table per page made loading 10,000 jobs quadratic (bench/tui.py);
+        a page whose jobs all sort after the last row is appended instead, anything else (an
+        old job still queued, say) falls back to a rebuild.
+        """
+        table = self.query_one(DataTable)
+        jobs = sorted(
+            (self.app.jobs[j["id"]] for j in page if self._matches(self.app.jobs[j["id"]])),
+            key=formatting.sort_key,
+        )
+        if not jobs:
+            return
+        if self._last_key is None or formatting.sort_key(jobs[0]) < self._last_key:
+            self._schedule_rebuild()
+            return
+        columns = [str(k.value) for k in table.columns]
+        for job in jobs:
+            if str(job["id"]) in table.rows:
+                continue
+            cells = self._cells(job)
+            table.add_row(*(cells[c] for c in columns), key=str(job["id"]))
+        self._last_key = formatting.sort_key(jobs[-1])
 
     def _schedule_rebuild(self) -> None:
         if not self._rebuild_pending:
@@ -179,6 +208,7 @@ class QueueScreen(Screen):
         for job in jobs:
             cells = self._cells(job)
             table.add_row(*(cells[c] for c in columns), key=str(job["id"]))
+        self._last_key = formatting.sort_key(jobs[-1]) if jobs else None
         if current is not None and str(current) in table.rows:
             table.move_cursor(row=table.get_row_index(str(current)), animate=False)
         app = self.app

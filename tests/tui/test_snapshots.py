@@ -1,0 +1,147 @@
+"""What the dashboard looks like, at 80x24 and 120x40, on fixed data from a real daemon.
+
+The database is written before the daemon starts (fixed titles, states and times, nothing
+left to run) and the app's clock is pinned, so every render is the same. Regenerate after a
+deliberate change with `pytest tests/tui --snapshot-update` and look at the SVGs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import Home
+from earwig.model import Job, JobState, Segment, Transcript
+from earwig.store import Store
+from earwig.tui.app import make_app
+from earwig.tui.detail import JobDetailScreen
+from helpers import DaemonProcess
+
+T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+NOW = T0 + 3 * 3600
+
+JOBS = [
+    ("Weekly standup 2025-12-31.m4a", JobState.DONE, "watch", None, 1805.0),
+    ("The history of rivers — episode 41.mp3", JobState.DONE, "subscription", "Rivers", 3711.0),
+    ("lecture-07-thermodynamics.mp4", JobState.DONE, "cli", None, 4920.0),
+    ("voice memo.wav", JobState.FAILED, "watch", None, None),
+    ("Interview with a bridge builder.mp3", JobState.PAUSED, "subscription", "Rivers", None),
+    ("old draft.mp3", JobState.CANCELLED, "cli", None, None),
+]
+
+
+def seed(path: Path) -> None:
+    store = Store(path)
+    for i, (title, state, source, sub, duration) in enumerate(JOBS):
+        created = T0 + i * 600
+        times = {"queued": created, str(state): created + 300}
+        job = store.add_job(
+            Job(
+                id=None,
+                source=source,
+                title=title,
+                subscription=sub,
+                state=state,
+                path=f"/media/{title}",
+                duration=duration,
+                created_at=created,
+                updated_at=created + 300,
+                times=times,
+                backend="faster-whisper" if state is JobState.DONE else None,
+                model="tiny.en (bundled)" if state is JobState.DONE else None,
+                error="voice memo.wav is corrupt or empty: 12 of 12 audio packets could not be "
+                "decoded"
+                if state is JobState.FAILED
+                else None,
+                hint="the file is not a playable audio or video file"
+                if state is JobState.FAILED
+                else None,
+                outputs=(f"/transcripts/{Path(title).stem}.txt",) if state is JobState.DONE else (),
+            )
+        )
+        if state is JobState.DONE:
+            store.save_transcript(
+                job.id,
+                Transcript(
+                    (
+                        Segment(0.0, 4.2, " Good morning everyone, welcome to the weekly meeting."),
+                        Segment(4.2, 9.8, " Today we talk about the budget for next year."),
+                        Segment(754.0, 760.5, " Please send your questions before Friday."),
+                    ),
+                    "en",
+                    duration or 0,
+                    "faster-whisper",
+                    "tiny.en (bundled)",
+                ),
+            )
+    store.close()
+
+
+@pytest.fixture
+def seeded(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    seed(home.state / "earwig.db")
+    daemon = home.daemon().start()
+    try:
+        yield home
+    finally:
+        daemon.kill()
+        monkeypatch.undo()
+        time.tzset()
+
+
+async def loaded(pilot) -> None:
+    app = pilot.app
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        table = app.screen.query_one("DataTable")
+        if app.connection == "connected" and table.row_count == len(JOBS):
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.2)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_queue(seeded: Home, snap_compare, size) -> None:
+    app = make_app(seeded.config, now=lambda: NOW)
+    assert snap_compare(app, terminal_size=size, run_before=loaded)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_job_detail(seeded: Home, snap_compare, size) -> None:
+    async def open_detail(pilot) -> None:
+        await loaded(pilot)
+        await pilot.press("down", "down", "down", "enter")  # the newest done job
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if isinstance(pilot.app.screen, JobDetailScreen) and pilot.app.screen.segments:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+
+    app = make_app(seeded.config, now=lambda: NOW)
+    assert snap_compare(app, terminal_size=size, run_before=open_detail)
+
+
+def test_search(seeded: Home, snap_compare) -> None:
+    async def search(pilot) -> None:
+        await loaded(pilot)
+        await pilot.press("slash", *"budget")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not getattr(pilot.app.screen, "hits", None):
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+
+    app = make_app(seeded.config, now=lambda: NOW)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=search)
+
+
+def test_seeded_daemon_has_nothing_to_run(seeded: Home) -> None:
+    """The snapshots rely on a quiet daemon: no job of the seed is runnable."""
+    daemon = DaemonProcess(seeded.config, seeded.root / "probe.log")
+    states = {j["state"] for j in daemon.jobs()}
+    assert states.isdisjoint({"queued", "fetching", "transcribing"})
