@@ -63,7 +63,8 @@ class DaemonClient:
                 "the daemon belongs to another user",
             ) from exc
         self._sock = sock
-        self.send(protocol.hello())
+        with contextlib.suppress(BrokenPipeError):  # a refusal may already be waiting to be read
+            self.send(protocol.hello())
         welcome = self._read()
         if welcome.get("ok") is False:
             err = welcome.get("error", {})

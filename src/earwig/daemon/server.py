@@ -73,6 +73,10 @@ class Server:
             uid = peer_uid(writer.get_extra_info("socket"))
             if uid is not None and uid != os.getuid():
                 log.warning("refused a connection from uid %s", uid)
+                # Let the client's hello arrive first, so the refusal is read as the answer
+                # to it instead of the client writing into a closed socket (EPIPE).
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(reader.readline(), 2)
                 box.reply(protocol.error(None, "forbidden", "this daemon belongs to another user"))
                 return
             await self._converse(reader, box)
