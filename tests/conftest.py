@@ -81,7 +81,8 @@ def encode(src: Path, dst: Path, codec: str) -> Path:
 class Home:
     """A private earwig setup: config file, watch folder, output folder, state, socket."""
 
-    def __init__(self, root: Path, runtime: Path) -> None:
+    def __init__(self, root: Path, runtime: Path, models: Path) -> None:
+        self.models = models  # shared by the session: the bundled model is converted once
         self.root = root
         self.watch = root / "inbox"
         self.out = root / "transcripts"
@@ -104,6 +105,7 @@ shutdown_grace = "5s"
 
 [transcribe]
 threads = 2
+models_dir = "{self.models}"
 
 [output]
 dir = "{self.out}"
@@ -123,11 +125,16 @@ path = "{self.watch}"
         return DaemonProcess(self.config, self.root / "daemon.log")
 
 
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture
-def home(tmp_path: Path) -> Iterator[Home]:
+def home(tmp_path: Path, models_dir: Path) -> Iterator[Home]:
     runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
     try:
-        yield Home(tmp_path / "earwig", runtime)
+        yield Home(tmp_path / "earwig", runtime, models_dir)
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
 

@@ -140,3 +140,12 @@ def run_cli(config_path: Path, *args: str, timeout: float = 60) -> subprocess.Co
         timeout=timeout,
         env=daemon_env(),
     )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

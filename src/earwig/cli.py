@@ -680,3 +680,204 @@ def resume(ctx: Ctx, job_id: int | None) -> None:
 
 
 __all__ = ["RemoteError", "main"]
+
+
+# ---------------------------------------------------------------- backends and models
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--bench", is_flag=True, help="Transcribe a built-in clip with each usable backend.")
+@click.option("--pin", is_flag=True, help="With --bench: write the fastest into the config.")
+@pass_ctx
+@friendly
+def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
+    """Which transcription backends can run here, which one is used, and why."""
+    from earwig.transcribe import registry
+
+    cfg = ctx.config.transcribe
+    table = registry.survey(cfg)
+    try:
+        chain = registry.chosen(cfg)
+    except EarwigError as exc:
+        chain, problem = [], exc.message
+    else:
+        problem = ""
+    rows: list[dict[str, Any]] = [
+        {
+            "name": a.name,
+            "installed": a.installed,
+            "usable": a.usable,
+            "detail": a.detail,
+            "role": "used"
+            if chain and a.name == chain[0]
+            else "fallback"
+            if a.name in chain
+            else "",
+        }
+        for a in table
+    ]
+    if bench:
+        from earwig.transcribe import bench as bench_mod
+
+        for row in rows:
+            if row["usable"]:
+                if not as_json:
+                    click.echo(f"benchmarking {row['name']}…", err=True)
+                row["bench"] = bench_mod.measure(row["name"], ctx.config_path)
+    if as_json:
+        click.echo(json.dumps({"backend": cfg.backend, "chain": chain, "backends": rows}))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        out = Table(title=f"backend = {cfg.backend!r}, model = {cfg.model!r}")
+        for col in ("backend", "installed", "can run", "model, or why not", "role"):
+            out.add_column(col)
+        for row in rows:
+            yes = {True: "yes", False: "no"}
+            out.add_row(
+                row["name"], yes[row["installed"]], yes[row["usable"]], row["detail"], row["role"]
+            )
+        if bench:
+            Console().print(out)
+            out = Table(title="the built-in 11 s clip, each backend in a fresh process")
+            for col in ("backend", "load", "real-time factor", "peak RSS", "heard"):
+                out.add_column(col, justify="left" if col in ("backend", "heard") else "right")
+            for row in rows:
+                b = row.get("bench")
+                if not b:
+                    continue
+                if "error" in b:
+                    out.add_row(row["name"], "", "", "", f"[red]{b['error']}")
+                else:
+                    heard = b["text"].replace("\n", " ")
+                    out.add_row(
+                        row["name"],
+                        f"{b['load']:.2f} s",
+                        f"{b['rtf']:.3f}",
+                        _size(b["peak_rss"]),
+                        heard[:40] + ("…" if len(heard) > 40 else ""),
+                    )
+        Console().print(out)
+        if problem:
+            click.secho(problem, fg="red")
+    if pin:
+        if not bench:
+            raise EarwigError("--pin needs --bench", "earwig backends --bench --pin")
+        from earwig import config_edit
+
+        timed = [r for r in rows if "rtf" in (r.get("bench") or {})]
+        if not timed:
+            raise EarwigError("no backend finished the benchmark, so none was pinned")
+        best = min(timed, key=lambda r: r["bench"]["rtf"])
+        config_edit.set_value(ctx.editable_config_path, "transcribe", "backend", best["name"])
+        click.echo(
+            f"pinned backend = {best['name']!r} in {ctx.editable_config_path} "
+            "(restart the daemon to use it)"
+        )
+
+
+@main.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+@friendly
+def models(click_ctx: click.Context, as_json: bool) -> None:
+    """Models available on this machine (nothing is ever downloaded)."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    from earwig.transcribe.models import local_models
+
+    ctx: Ctx = click_ctx.obj
+    cfg = ctx.config.transcribe
+    found = local_models(cfg.models_dir)
+    if as_json:
+        click.echo(json.dumps({"configured": cfg.model, "models": found}))
+        return
+    if not found:
+        click.echo("no models found (the bundled model is missing: reinstall earwig)")
+    for m in found:
+        mark = "*" if m["name"] == cfg.model or m["path"] == cfg.model else " "
+        click.echo(f"{mark} {m['name']:<28} {m['format']:<30} {_size(m['size']):>9}  {m['path']}")
+    click.echo(
+        f"\nconfigured: [transcribe] model = {cfg.model!r}; ggml files go in {cfg.models_dir}"
+    )
+
+
+@models.command(name="convert")
+@click.argument("source", required=False)
+@click.option("--output", type=click.Path(path_type=Path), help="ggml file to write.")
+@pass_ctx
+@friendly
+def models_convert(ctx: Ctx, source: str | None, output: Path | None) -> None:
+    """Convert a CTranslate2 Whisper model (default: the bundled one) to ggml for whisper.cpp."""
+    import time
+
+    from earwig.transcribe import ggml
+    from earwig.transcribe.models import BUNDLED, resolve_ctranslate2
+
+    src, name = resolve_ctranslate2(source or BUNDLED)
+    target = output or ctx.config.transcribe.models_dir / (
+        "ggml-tiny.en-bundled.bin" if not source else f"ggml-{name}-converted.bin"
+    )
+    t0 = time.perf_counter()
+    ggml.convert(src, target)
+    click.echo(
+        f"wrote {target} ({_size(target.stat().st_size)}) in {time.perf_counter() - t0:.1f}s"
+    )
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--backend", help="auto, whisper.cpp, faster-whisper, openai, mlx-whisper.")
+@click.option("--model", help='"bundled", a model directory, a ggml file, or a model name.')
+@click.option("--language", help='A language code such as "en", or "auto".')
+@click.option("--translate", is_flag=True, default=None, help="Translate into English.")
+@click.option("--prompt", "initial_prompt", help="Vocabulary hints: names, jargon.")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(config_mod.OUTPUT_FORMATS),
+    help="Output format (repeatable; default: the config's).",
+)
+@click.option(
+    "--output-dir", type=click.Path(path_type=Path), help="Default: the config's output dir."
+)
+@pass_ctx
+@friendly
+def transcribe(
+    ctx: Ctx,
+    files: tuple[Path, ...],
+    backend: str | None,
+    model: str | None,
+    language: str | None,
+    translate: bool | None,
+    initial_prompt: str | None,
+    formats: tuple[str, ...],
+    output_dir: Path | None,
+) -> None:
+    """Transcribe files here and now, without the daemon (exit 1 if any file failed)."""
+    from earwig.standalone import run_files
+
+    failed = run_files(
+        ctx.config,
+        files,
+        backend=backend,
+        model=model,
+        language=language,
+        translate=translate,
+        initial_prompt=initial_prompt,
+        formats=formats,
+        output_dir=output_dir,
+    )
+    if failed:
+        sys.exit(EXIT_ERROR)

@@ -21,7 +21,7 @@ from earwig.errors import ConfigError
 
 OUTPUT_FORMATS = ("txt", "srt", "vtt", "tsv", "json")
 DEFAULT_IGNORE = (".*", "*.part", "*.crdownload", "*.tmp", "~$*", "*.ytdl")
-BACKENDS = ("auto", "faster-whisper")
+BACKENDS = ("auto", "mlx-whisper", "whisper.cpp", "faster-whisper", "openai")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -44,10 +44,21 @@ class TranscribeConfig:
     backend: str = "auto"
     model: str = "bundled"
     language: str | None = None  # None: detect
+    translate: bool = False  # into English
+    initial_prompt: str | None = None  # vocabulary hints: names, jargon
+    vad: bool = False  # skip silence (backends that support it)
     beam_size: int = 5
     threads: int = 0  # 0: all cores
     compute_type: str = "int8"
     unload_after: float = 600.0  # seconds idle before the model is freed
+    fallback: bool = True  # a backend failing for its own reasons hands the job to the next
+    models_dir: Path = field(default_factory=paths.default_models_dir)  # converted ggml files
+    # OpenAI or any OpenAI-compatible server: used when backend = "openai", or by "auto" as a
+    # last resort once api_base_url is set or the key's variable is present.
+    api_base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"  # the *name* of the variable; the key is never stored
+    api_model: str = "whisper-1"
+    api_timeout: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -394,10 +405,19 @@ TRANSCRIBE_SCHEMA: dict[str, Converter] = {
     "backend": _choice(*BACKENDS),
     "model": _str,
     "language": _language,
+    "translate": _bool,
+    "initial_prompt": _str,
+    "vad": _bool,
     "beam_size": _int(1),
     "threads": _int(0),
     "compute_type": _choice("int8", "int8_float32", "float32", "int16", "default"),
     "unload_after": _duration,
+    "fallback": _bool,
+    "models_dir": _path,
+    "api_base_url": _url,
+    "api_key_env": _str,
+    "api_model": _str,
+    "api_timeout": _duration,
 }
 OUTPUT_SCHEMA: dict[str, Converter] = {"dir": _path, "formats": _str_list(OUTPUT_FORMATS)}
 DOWNLOADS_SCHEMA: dict[str, Converter] = {

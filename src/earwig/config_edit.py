@@ -68,3 +68,14 @@ def remove_subscription(path: Path, name: str) -> None:
     if not subs:
         del doc["subscription"]
     _save(path, doc)
+
+
+def set_value(path: Path, section: str, key: str, value: Any) -> None:
+    """Set one key of one table (`earwig backends --pin`), keeping everything else as it was."""
+    doc = _load(path)
+    table = doc.get(section)
+    if table is None:
+        table = tomlkit.table()
+        doc.append(section, table)
+    table[key] = value
+    _save(path, doc)

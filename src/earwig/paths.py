@@ -27,6 +27,11 @@ def default_database_path() -> Path:
     return Path(platformdirs.user_data_dir(APP)) / "earwig.db"
 
 
+def default_models_dir() -> Path:
+    """Models earwig made itself (whisper.cpp files converted from the bundled model)."""
+    return Path(platformdirs.user_data_dir(APP)) / "models"
+
+
 def default_state_dir() -> Path:
     return Path(platformdirs.user_state_dir(APP))
 

@@ -17,29 +17,29 @@ def test_search_finds_spoken_words_with_their_time(
     shutil.copy(second_wav, home.watch / "morning.wav")
     jobs = {j["title"]: j for j in daemon.wait_idle(2)}
     doc = json.loads((home.out / "long.json").read_text())
-    expected = [s["start"] for s in doc["segments"] if "weather" in s["text"].lower()]
+    expected = [s["start"] for s in doc["segments"] if "sunny" in s["text"].lower()]
     assert expected, doc["segments"]
 
-    out = run_cli(home.config, "search", "weather", "--json", "--limit", "100")
+    out = run_cli(home.config, "search", "sunny", "--json", "--limit", "100")
     assert out.returncode == 0, out.stderr
     hits = json.loads(out.stdout)
     long_hits = sorted(h["start"] for h in hits if h["title"] == "long.wav")
     assert long_hits == sorted(expected)
     assert any(h["title"] == "morning.wav" for h in hits)
-    assert all("**weather**" in h["snippet"].lower() for h in hits)
+    assert all("**sunny**" in h["snippet"].lower() for h in hits)
     assert hits[0]["transcript"].endswith(".txt")
 
     # Through the socket too (what the TUI uses), and filtered by source.
-    via_daemon = daemon.call("search", query="weather", source="morning")["hits"]
+    via_daemon = daemon.call("search", query="sunny", source="morning")["hits"]
     assert {h["title"] for h in via_daemon} == {"morning.wav"}
 
     # Re-transcribing does not duplicate hits; deleting removes them.
     assert run_cli(home.config, "retry", str(jobs["morning.wav"]["id"])).returncode == 0
     daemon.wait_idle(2)
-    again = json.loads(run_cli(home.config, "search", "weather", "--json", "--limit", "100").stdout)
+    again = json.loads(run_cli(home.config, "search", "sunny", "--json", "--limit", "100").stdout)
     assert len(again) == len(hits)
     assert run_cli(home.config, "delete", str(jobs["morning.wav"]["id"])).returncode == 0
-    after = json.loads(run_cli(home.config, "search", "weather", "--json", "--limit", "100").stdout)
+    after = json.loads(run_cli(home.config, "search", "sunny", "--json", "--limit", "100").stdout)
     assert {h["title"] for h in after} == {"long.wav"}
     assert (home.out / "morning.txt").exists()  # files are the user's: deletion leaves them
 
@@ -50,7 +50,7 @@ def test_search_finds_spoken_words_with_their_time(
 
 
 def test_search_errors_are_readable(home: Home, daemon: DaemonProcess, second_wav: Path) -> None:
-    out = run_cli(home.config, "search", "weather")
+    out = run_cli(home.config, "search", "sunny")
     assert out.returncode == 0 and "no matches" in out.stdout
     out = run_cli(home.config, "search", '"unbalanced')
     assert out.returncode == 1 and "cannot understand the search" in out.stderr

@@ -158,14 +158,14 @@ def test_cli_views(home: Home, daemon: DaemonProcess, second_wav: Path) -> None:
     daemon.wait_idle(1)
     status = run_cli(home.config, "status")
     assert status.returncode == 0
-    assert "faster-whisper" in status.stdout and str(home.watch) in status.stdout
+    assert "whisper.cpp" in status.stdout and str(home.watch) in status.stdout
     assert "done 1" in status.stdout
     jobs = json.loads(run_cli(home.config, "jobs", "--json").stdout)
     assert [j["title"] for j in jobs] == ["morning.wav"]
     table = run_cli(home.config, "jobs").stdout
     assert "morning.wav" in table and "done" in table
     show = run_cli(home.config, "show", "1").stdout
-    assert "morning.wav" in show and "[00:00]" in show and "weather" in show.lower()
+    assert "morning.wav" in show and "[00:00]" in show and "sunny" in show.lower()
     logs = run_cli(home.config, "logs").stdout
     assert "queued" in logs and "done: morning.wav" in logs
 

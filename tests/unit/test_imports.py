@@ -5,7 +5,18 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("faster_whisper", "ctranslate2", "av", "numpy", "onnxruntime", "textual", "tokenizers")
+HEAVY = (
+    "faster_whisper",
+    "ctranslate2",
+    "av",
+    "numpy",
+    "onnxruntime",
+    "textual",
+    "tokenizers",
+    "pywhispercpp",
+    "_pywhispercpp",
+    "openai",
+)
 
 PROBE = """
 import sys

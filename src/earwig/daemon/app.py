@@ -561,6 +561,7 @@ class Daemon:
                 "name": self.backend.name,
                 "model": self.backend.model_name,
                 "loaded": self.backend.loaded,
+                "fallbacks": self.backend.names[1:],
             },
             "watch": [str(w.path) for w in self.config.watch],
             "output_dir": str(self.config.output.dir),

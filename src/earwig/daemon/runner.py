@@ -99,6 +99,12 @@ class Runner:
             def on_progress(fraction: float) -> None:
                 loop.call_soon_threadsafe(d.progress, job_id, fraction, duration, t0)
 
+            def on_fallback(failed: str, nxt: str, reason: str) -> None:
+                message = f"{failed} failed on {job.title} ({reason}); trying {nxt}"
+                loop.call_soon_threadsafe(d.log, "warning", message, job_id)
+
+            d.backend.on_fallback = on_fallback
+
             transcript = await asyncio.to_thread(
                 d.backend.transcribe, samples, d.options, on_progress, handle.is_set
             )

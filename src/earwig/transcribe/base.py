@@ -19,7 +19,12 @@ AbortFn = Callable[[], bool]  # True: stop as soon as possible
 
 @dataclass(frozen=True)
 class TranscribeOptions:
+    """The same option names whatever the backend; each maps them to its own parameters."""
+
     language: str | None = None  # None: detect
+    translate: bool = False  # into English
+    initial_prompt: str | None = None  # vocabulary hints
+    vad: bool = False  # skip silence where the backend can
     beam_size: int = 5
 
 

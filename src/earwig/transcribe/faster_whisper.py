@@ -69,7 +69,12 @@ class FasterWhisperBackend:
             raise Aborted("stopped before transcription started")
         try:
             pieces, info = self._model.transcribe(
-                audio, language=options.language, beam_size=options.beam_size
+                audio,
+                language=options.language,
+                task="translate" if options.translate else "transcribe",
+                initial_prompt=options.initial_prompt,
+                vad_filter=options.vad,
+                beam_size=options.beam_size,
             )
             segments = []
             for piece in pieces:  # a generator: decoding happens as we iterate

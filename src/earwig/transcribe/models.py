@@ -46,3 +46,64 @@ def resolve_ctranslate2(model: str) -> tuple[Path, str]:
         'earwig does not download models; set [transcribe] model = "bundled" or to the path '
         "of a CTranslate2 Whisper model directory",
     )
+
+
+def resolve_ggml(model: str, models_dir: Path) -> tuple[Path, str]:
+    """Return (ggml file, display name) for a whisper.cpp model setting.
+
+    "bundled", or a CTranslate2 directory, is converted once into `models_dir` and reused; a
+    `.bin` path is used as it is; a name such as "base.en" is looked for as
+    `models_dir/ggml-base.en.bin` (whisper.cpp's own naming), and is never downloaded.
+    """
+    from earwig.transcribe import ggml  # numpy: only when whisper.cpp is in use
+
+    if model == BUNDLED:
+        source, _ = resolve_ctranslate2(BUNDLED)
+        target = models_dir / "ggml-tiny.en-bundled.bin"
+        if ggml.provenance(target) != ggml.fingerprint(source) or not target.is_file():
+            ggml.convert(source, target)
+        return target, "tiny.en (bundled, ggml)"
+    path = Path(model).expanduser()
+    if path.is_file():
+        return path, path.name
+    if path.is_dir():
+        source, name = resolve_ctranslate2(str(path))
+        target = models_dir / f"ggml-{name}-converted.bin"
+        if ggml.provenance(target) != ggml.fingerprint(source) or not target.is_file():
+            ggml.convert(source, target)
+        return target, f"{name} (converted to ggml)"
+    named = models_dir / f"ggml-{model}.bin"
+    if named.is_file():
+        return named, model
+    raise BackendError(
+        f"whisper.cpp model {model!r} is not available locally (looked for {named})",
+        "earwig does not download models: put a ggml file there, set [transcribe] model to a "
+        'ggml .bin path, or to "bundled" (converted from the bundled tiny.en)',
+    )
+
+
+def local_models(models_dir: Path) -> list[dict[str, object]]:
+    """What is on disk, for `earwig models`: the bundled model and every ggml file made or put
+    in `models_dir`."""
+    found: list[dict[str, object]] = []
+    bundled = bundled_ctranslate2_dir()
+    if bundled is not None:
+        found.append(
+            {
+                "name": BUNDLED,
+                "format": "CTranslate2 (faster-whisper)",
+                "path": str(bundled),
+                "size": sum(p.stat().st_size for p in bundled.iterdir() if p.is_file()),
+            }
+        )
+    if models_dir.is_dir():
+        for path in sorted(models_dir.glob("ggml-*.bin")):
+            found.append(
+                {
+                    "name": path.stem.removeprefix("ggml-"),
+                    "format": "ggml (whisper.cpp)",
+                    "path": str(path),
+                    "size": path.stat().st_size,
+                }
+            )
+    return found

@@ -1,20 +1,239 @@
-"""Pick and build the backend the config asks for ("auto": the best one that can run here)."""
+"""Which backends can run here, which one "auto" picks, and falling back when one fails.
+
+Surveying imports nothing heavy: a backend counts as installed when its package can be found
+(`importlib.util.find_spec`), and as usable when its model can be found on disk. The order is
+the best first: mlx-whisper on Apple Silicon, whisper.cpp, faster-whisper, then an OpenAI
+(-compatible) endpoint only when one is configured.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import platform
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
 from earwig.config import TranscribeConfig
-from earwig.errors import ConfigError
-from earwig.transcribe.base import TranscribeOptions, Transcriber
+from earwig.errors import Aborted, BackendError, ConfigError, EarwigError
+from earwig.model import Transcript
+from earwig.transcribe.base import AbortFn, ProgressFn, TranscribeOptions, Transcriber
+from earwig.transcribe.models import BUNDLED, bundled_ctranslate2_dir
+
+ORDER = ("mlx-whisper", "whisper.cpp", "faster-whisper", "openai")
+EXTRAS = {  # what to install for each, as the README and `earwig backends` say
+    "mlx-whisper": "pip install 'earwig[mlx]'  (macOS on Apple Silicon)",
+    "whisper.cpp": "pip install pywhispercpp  (installed by default, except on Intel Macs)",
+    "faster-whisper": "pip install earwig  (installed by default)",
+    "openai": "pip install 'earwig[openai]'",
+}
+PACKAGES = {
+    "mlx-whisper": "mlx_whisper",
+    "whisper.cpp": "pywhispercpp",
+    "faster-whisper": "faster_whisper",
+    "openai": "openai",
+}
 
 
-def create(config: TranscribeConfig) -> Transcriber:
-    """Build (not load) the configured backend. Model files are checked here, loaded later."""
-    if config.backend in ("auto", "faster-whisper"):
+@dataclass(frozen=True)
+class Availability:
+    name: str
+    installed: bool
+    usable: bool
+    detail: str  # the model it would use, or why it cannot run
+
+
+def apple_silicon() -> bool:
+    return sys.platform == "darwin" and platform.machine() == "arm64"
+
+
+def installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(PACKAGES[name]) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _model_for(name: str, config: TranscribeConfig) -> tuple[bool, str]:
+    """Can this backend find a model for `config.model` without downloading anything?"""
+    model = config.model
+    path = Path(model).expanduser()
+    if name == "openai":
+        if config.api_base_url:
+            return True, f"{config.api_model} at {config.api_base_url}"
+        if os.environ.get(config.api_key_env):
+            return True, f"{config.api_model} at api.openai.com"
+        return False, f"not configured (set [transcribe] api_base_url, or ${config.api_key_env})"
+    if name == "mlx-whisper":
+        if path.is_dir() and any(
+            (path / f).is_file() for f in ("weights.npz", "weights.safetensors")
+        ):
+            return True, str(path)
+        return False, "no MLX model: set [transcribe] model to an MLX Whisper directory"
+    if model == BUNDLED:
+        if bundled_ctranslate2_dir() is None:
+            return False, "the bundled model is missing (reinstall earwig)"
+        return True, "tiny.en (bundled)" + (", converted to ggml" if name == "whisper.cpp" else "")
+    if path.is_dir() and (path / "model.bin").is_file():
+        return True, str(path) + (" (converted to ggml)" if name == "whisper.cpp" else "")
+    if name == "whisper.cpp":
+        if path.is_file():
+            return True, str(path)
+        named = config.models_dir / f"ggml-{model}.bin"
+        if named.is_file():
+            return True, str(named)
+        return False, f"model {model!r} is not available locally (looked for {named})"
+    if path.exists():
+        return False, f"{path} is not a CTranslate2 Whisper model directory (no model.bin)"
+    return False, f"model {model!r} is not available locally (no directory {path})"
+
+
+def survey(config: TranscribeConfig) -> list[Availability]:
+    """Every backend, best first, with whether it can run here and why not."""
+    result = []
+    for name in ORDER:
+        if name == "mlx-whisper" and not apple_silicon():
+            result.append(
+                Availability(name, installed(name), False, "needs macOS on Apple Silicon")
+            )
+            continue
+        if not installed(name):
+            result.append(Availability(name, False, False, f"not installed: {EXTRAS[name]}"))
+            continue
+        ok, detail = _model_for(name, config)
+        result.append(Availability(name, True, ok, detail))
+    return result
+
+
+def build(name: str, config: TranscribeConfig) -> Transcriber:
+    """Construct one backend (nothing is loaded until its first job)."""
+    if name == "faster-whisper":
         from earwig.transcribe.faster_whisper import FasterWhisperBackend
 
         return FasterWhisperBackend(config.model, config.threads, config.compute_type)
-    raise ConfigError(f"unknown backend {config.backend!r}")
+    if name == "whisper.cpp":
+        from earwig.transcribe.whisper_cpp import WhisperCppBackend
+
+        return WhisperCppBackend(config.model, config.models_dir, config.threads)
+    if name == "openai":
+        from earwig.transcribe.openai_api import OpenAIBackend
+
+        return OpenAIBackend(
+            config.api_model, config.api_base_url, config.api_key_env, config.api_timeout
+        )
+    if name == "mlx-whisper":
+        from earwig.transcribe.mlx import MlxBackend
+
+        return MlxBackend(config.model)
+    raise ConfigError(f"unknown backend {name!r}", "choose one of: auto, " + ", ".join(ORDER))
+
+
+def chosen(config: TranscribeConfig) -> list[str]:
+    """The backends a job may go through, in order: the configured (or best) one first."""
+    table = survey(config)
+    usable = [a.name for a in table if a.usable]
+    if config.backend != "auto":
+        pinned = next(a for a in table if a.name == config.backend)
+        if not pinned.usable:
+            raise BackendError(
+                f"backend {config.backend} cannot run here: {pinned.detail}",
+                'set [transcribe] backend = "auto", or see `earwig backends`',
+            )
+        rest = [n for n in usable if n != config.backend and n != "openai"]
+        return [config.backend, *rest] if config.fallback else [config.backend]
+    if not usable:
+        reasons = "; ".join(f"{a.name}: {a.detail}" for a in table if a.installed)
+        raise BackendError(
+            f"no transcription backend can run here ({reasons})",
+            'earwig does not download models: set [transcribe] model = "bundled", or to a model '
+            "on disk; `earwig backends` shows what each backend needs",
+        )
+    # "auto" falls back only to local backends: sending audio to a server is opt-in even
+    # as a fallback, unless it is the only choice.
+    local = [n for n in usable if n != "openai"] or usable
+    return local if config.fallback else local[:1]
+
+
+class FallbackTranscriber:
+    """The first backend in the chain; when it fails for its own reasons (not the media's),
+    the job is handed to the next one. The transcript says which backend produced it."""
+
+    def __init__(self, names: list[str], factory: Callable[[str], Transcriber]):
+        self.names = names
+        self._factory = factory
+        self._built: dict[str, Transcriber] = {}
+        self._lock = threading.Lock()
+        self.failures: list[tuple[str, str]] = []  # (backend, message) of the last fallbacks
+        self.on_fallback: Callable[[str, str, str], None] | None = None
+        self.primary = self._get(names[0])
+
+    def _get(self, name: str) -> Transcriber:
+        with self._lock:
+            if name not in self._built:
+                self._built[name] = self._factory(name)
+            return self._built[name]
+
+    @property
+    def name(self) -> str:
+        return self.primary.name
+
+    @property
+    def model_name(self) -> str:
+        return self.primary.model_name
+
+    @property
+    def loaded(self) -> bool:
+        return any(b.loaded for b in self._built.values())
+
+    def load(self) -> None:
+        self.primary.load()
+
+    def unload(self) -> None:
+        for backend in list(self._built.values()):
+            backend.unload()
+
+    def transcribe(
+        self,
+        audio: object,
+        options: TranscribeOptions,
+        on_progress: ProgressFn,
+        should_abort: AbortFn,
+    ) -> Transcript:
+        last: EarwigError | None = None
+        for i, name in enumerate(self.names):
+            try:
+                backend = self._get(name)
+                return backend.transcribe(audio, options, on_progress, should_abort)  # type: ignore[arg-type]
+            except Aborted:
+                raise
+            except BackendError as exc:
+                last = exc
+                nxt = self.names[i + 1] if i + 1 < len(self.names) else None
+                self.failures.append((name, exc.message))
+                if self.on_fallback and nxt:
+                    self.on_fallback(name, nxt, exc.message)
+        assert last is not None
+        if len(self.names) > 1:
+            raise BackendError(
+                f"every backend failed; last: {last.message}",
+                last.hint or "see `earwig backends`",
+            )
+        raise last
+
+
+def create(config: TranscribeConfig) -> FallbackTranscriber:
+    """Build (not load) the configured backend, with the fallbacks behind it."""
+    return FallbackTranscriber(chosen(config), lambda name: build(name, config))
 
 
 def options(config: TranscribeConfig) -> TranscribeOptions:
-    return TranscribeOptions(language=config.language, beam_size=config.beam_size)
+    return TranscribeOptions(
+        language=config.language,
+        translate=config.translate,
+        initial_prompt=config.initial_prompt,
+        vad=config.vad,
+        beam_size=config.beam_size,
+    )

@@ -1,0 +1,169 @@
+"""Each backend: the raw library call vs earwig's wrapper around it, on the same clips.
+
+For every backend that can run here, a fresh process transcribes the same generated speech
+with the library called directly and through earwig's backend (alternating, so drift hits both
+alike), and prints medians: the wrapper/raw ratio (goal <= 1.03), the real-time factor, and the
+process's peak RSS. Same model (the bundled tiny.en; whisper.cpp on its ggml conversion), same
+threads, beam size 5, language fixed to English in both.
+
+    python bench/backends.py [--rounds 3] [--threads 2] [--openai-url http://127.0.0.1:8000/v1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TEXT = (
+    "Welcome to the weekly meeting. Today we will talk about the budget for next year, "
+    "the new office, and the summer holidays. Please send your questions to the team "
+    "before Friday. Good morning everyone. The weather today is sunny and warm."
+)
+CLIPS = {"short": 1, "medium": 3, "long": 6}  # repetitions of TEXT: about 14 s, 40 s, 80 s
+
+
+def make_clips(folder: Path) -> list[Path]:
+    from earwig.speech import synthesize
+
+    return [synthesize(" ".join([TEXT] * n), folder / f"{name}.wav") for name, n in CLIPS.items()]
+
+
+def raw_call(name: str, threads: int, openai_url: str | None):
+    """The library itself, set up the way its README shows, returning a transcribe(audio)."""
+    from earwig.transcribe.models import resolve_ctranslate2, resolve_ggml
+
+    if name == "faster-whisper":
+        from faster_whisper import WhisperModel
+
+        model = WhisperModel(
+            str(resolve_ctranslate2("bundled")[0]), compute_type="int8", cpu_threads=threads
+        )
+        return lambda audio: [
+            s.text for s in model.transcribe(audio, language="en", beam_size=5)[0]
+        ]
+    if name == "whisper.cpp":
+        from pywhispercpp.model import Model
+
+        path, _ = resolve_ggml("bundled", Path(tempfile.gettempdir()) / "earwig-bench-models")
+        model = Model(
+            str(path),
+            params_sampling_strategy=1,
+            n_threads=threads,
+            redirect_whispercpp_logs_to=None,
+            print_progress=False,
+        )
+        beam = {"beam_size": 5, "patience": -1.0}
+        return lambda audio: [
+            s.text for s in model.transcribe(audio, language="en", beam_search=beam)
+        ]
+    if name == "openai":
+        from openai import OpenAI
+
+        from earwig.transcribe.openai_api import encode_mp3
+
+        client = OpenAI(base_url=openai_url, api_key="not-needed")
+        return lambda audio: (
+            client.audio.transcriptions.create(
+                file=("a.mp3", encode_mp3(audio), "audio/mpeg"),
+                model="whisper-1",
+                response_format="verbose_json",
+                language="en",
+            ).text
+        )
+    raise SystemExit(f"no raw call for {name}")
+
+
+def wrapper_call(name: str, threads: int, openai_url: str | None):
+    from earwig.config import TranscribeConfig
+    from earwig.transcribe import registry
+    from earwig.transcribe.base import TranscribeOptions
+
+    cfg = TranscribeConfig(
+        backend=name,
+        threads=threads,
+        api_base_url=openai_url,
+        models_dir=Path(tempfile.gettempdir()) / "earwig-bench-models",
+    )
+    backend = registry.build(name, cfg)
+    options = TranscribeOptions(language="en", beam_size=5)
+    return lambda audio: backend.transcribe(audio, options, lambda _: None, lambda: False)
+
+
+def child(name: str, clips: list[str], rounds: int, threads: int, openai_url: str | None) -> None:
+    import resource
+
+    from earwig.transcribe import audio as audio_mod
+    from earwig.transcribe.base import SAMPLE_RATE
+
+    samples = [audio_mod.decode(Path(c)) for c in clips]
+    seconds = sum(len(s) for s in samples) / SAMPLE_RATE
+    raw, ours = raw_call(name, threads, openai_url), wrapper_call(name, threads, openai_url)
+    for fn in (raw, ours):  # warm-up: model load, first-call allocations
+        fn(samples[0])
+    times: dict[str, list[float]] = {"raw": [], "earwig": []}
+    for r in range(rounds):
+        order = [("raw", raw), ("earwig", ours)]
+        for label, fn in order if r % 2 == 0 else order[::-1]:
+            t0 = time.perf_counter()
+            for s in samples:
+                fn(s)
+            times[label].append(time.perf_counter() - t0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak *= 1 if sys.platform == "darwin" else 1024
+    print(json.dumps({"audio": seconds, "times": times, "peak_rss": peak}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--openai-url", help="also measure an OpenAI-compatible server")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--clips", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.clips, args.rounds, args.threads, args.openai_url)
+        return
+
+    from earwig.config import TranscribeConfig
+    from earwig.transcribe import registry
+
+    table = registry.survey(TranscribeConfig(api_base_url=args.openai_url))
+    names = [a.name for a in table if a.usable]
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = [str(c) for c in make_clips(Path(tmp))]
+        print(f"{len(clips)} clips, {args.rounds} rounds, {args.threads} threads, medians")
+        print(f"{'backend':<16}{'raw':>9}{'earwig':>9}{'ratio':>8}{'RTF':>8}{'peak RSS':>11}")
+        for name in names:
+            cmd = [sys.executable, __file__, "--child", name, "--rounds", str(args.rounds)]
+            cmd += ["--threads", str(args.threads), "--clips", *clips]
+            if args.openai_url:
+                cmd += ["--openai-url", args.openai_url]
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+            if proc.returncode:
+                tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+                print(f"{name:<16}failed: {tail}")
+                continue
+            res = json.loads(proc.stdout.strip().splitlines()[-1])
+            raw = statistics.median(res["times"]["raw"])
+            ours = statistics.median(res["times"]["earwig"])
+            print(
+                f"{name:<16}{raw:>8.2f}s{ours:>8.2f}s{ours / raw:>8.3f}"
+                f"{ours / res['audio']:>8.3f}{res['peak_rss'] / 2**20:>8.0f} MB"
+            )
+        skipped = [f"{a.name} ({a.detail})" for a in table if not a.usable]
+        if skipped:
+            print("not measured: " + "; ".join(skipped))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""`earwig transcribe FILE...`: the daemon's pipeline for a few files, in this process.
+
+Same decoding, backends (with fallback), and output writers as the daemon; a rich progress
+bar per file; one line per file that failed, saying why, and the rest still done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import click
+
+from earwig import media, outputs
+from earwig.config import Config
+from earwig.errors import EarwigError
+
+
+def run_files(
+    config: Config,
+    files: tuple[Path, ...],
+    *,
+    backend: str | None = None,
+    model: str | None = None,
+    language: str | None = None,
+    translate: bool | None = None,
+    initial_prompt: str | None = None,
+    formats: tuple[str, ...] = (),
+    output_dir: Path | None = None,
+) -> list[Path]:
+    """Transcribe each file; return the ones that failed."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from earwig.config import BACKENDS
+    from earwig.errors import ConfigError
+    from earwig.transcribe import audio, registry
+
+    if backend and backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}", "choose one of: " + ", ".join(BACKENDS))
+    changes: dict[str, object] = {}
+    if backend:
+        changes["backend"] = backend
+    if model:
+        changes["model"] = model
+    if language:
+        changes["language"] = None if language == "auto" else language
+    if translate is not None:
+        changes["translate"] = translate
+    if initial_prompt:
+        changes["initial_prompt"] = initial_prompt
+    tcfg = dataclasses.replace(config.transcribe, **changes)
+    transcriber = registry.create(tcfg)
+    options = registry.options(tcfg)
+    out_dir = output_dir or config.output.dir
+    formats = formats or config.output.formats
+    failed: list[Path] = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        transient=False,
+    ) as progress:
+        for path in files:
+            name = escape(path.name)
+            task = progress.add_task(name, total=1.0)
+            started = time.monotonic()
+            try:
+                samples = audio.decode(path)
+                transcript = transcriber.transcribe(
+                    samples,
+                    options,
+                    lambda f, task=task: progress.update(task, completed=f),
+                    lambda: False,
+                )
+                base = media.safe_stem(path.stem)
+                meta = {"source": str(path.resolve()), "title": path.name}
+                outputs.write_all(transcript, out_dir, base, formats, meta)
+            except EarwigError as exc:
+                failed.append(path)
+                progress.update(task, description=f"[red]{name}: failed")
+                progress.console.print(f"[red]error:[/] {escape(exc.message)}", highlight=False)
+                if exc.hint:
+                    progress.console.print(f"  hint: {escape(exc.hint)}", highlight=False)
+                continue
+            progress.update(
+                task,
+                completed=1.0,
+                description=f"{name} -> {escape(str(out_dir / base))}.* "
+                f"({transcript.backend}, {time.monotonic() - started:.1f}s)",
+            )
+    if failed:
+        click.echo(f"{len(failed)} of {len(files)} failed", err=True)
+    return failed

@@ -1,0 +1,262 @@
+"""Convert a CTranslate2 Whisper model directory into the ggml file whisper.cpp loads.
+
+whisper.cpp only reads ggml files, which only the model hub serves; the model that ships with
+earwig is in CTranslate2 format. Both hold the same weights, so they are re-laid out here with
+numpy, without torch: the names are mapped, fused attention matrices are split, and the mel
+filterbank and GPT-2 vocabulary that whisper.cpp expects inside the file are rebuilt.
+
+Verified facts this relies on (see the design notes): model.bin is a flat list of named arrays;
+self-attention q/k/v are fused by rows and cross-attention k/v likewise; whisper.cpp has no key
+bias and rejects tensors it does not know; 1-D tensors, positional embeddings and conv biases
+(reshaped to [n, 1]) must be float32 and the rest float16.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from earwig.errors import BackendError
+
+GGML_MAGIC = 0x67676D6C
+GPT2_BASE_TOKENS = 50257  # whisper.cpp adds the special tokens itself
+# CTranslate2's DataType enum, as written in model.bin
+CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
+LAYER = re.compile(r"^(encoder|decoder)/layer_(\d+)/(.+)$")
+# CTranslate2 sub-module -> whisper (PyTorch) sub-module, inside one block
+BLOCK_NAMES = {
+    "self_attention/layer_norm": "attn_ln",
+    "attention/layer_norm": "cross_attn_ln",
+    "ffn/layer_norm": "mlp_ln",
+    "ffn/linear_0": "mlp.0",
+    "ffn/linear_1": "mlp.2",
+    "self_attention/linear_1": "attn.out",
+    "attention/linear_0": "cross_attn.query",
+    "attention/linear_2": "cross_attn.out",
+}
+TOP_NAMES = {
+    "encoder/conv1": "encoder.conv1",
+    "encoder/conv2": "encoder.conv2",
+    "encoder/layer_norm": "encoder.ln_post",
+    "decoder/layer_norm": "decoder.ln",
+}
+FLOAT32_NAMES = {
+    "encoder.conv1.bias",
+    "encoder.conv2.bias",
+    "encoder.positional_embedding",
+    "decoder.positional_embedding",
+}
+
+
+def read_ct2(path: Path) -> dict[str, np.ndarray]:
+    """Every named array in a CTranslate2 model.bin (format version 6), aliases resolved."""
+    with path.open("rb") as f:
+
+        def u32() -> int:
+            return struct.unpack("<I", f.read(4))[0]
+
+        def string() -> str:
+            (n,) = struct.unpack("<H", f.read(2))
+            return f.read(n)[:-1].decode()
+
+        version = u32()
+        if version < 5:
+            raise BackendError(f"{path}: CTranslate2 model format {version} is too old to convert")
+        spec = string()
+        if spec != "WhisperSpec":
+            raise BackendError(f"{path} holds a {spec}, not a Whisper model")
+        u32()  # revision
+        arrays: dict[str, np.ndarray] = {}
+        for _ in range(u32()):
+            name = string()
+            shape = [u32() for _ in range(f.read(1)[0])]
+            dtype_id = f.read(1)[0]
+            nbytes = u32()
+            raw = f.read(nbytes)
+            if dtype_id not in CT2_DTYPES:
+                raise BackendError(
+                    f"{path}: {name} has CTranslate2 type {dtype_id}, which cannot be converted",
+                    "convert a float16 or float32 model (not a quantized one)",
+                )
+            arrays[name] = np.frombuffer(raw, dtype=CT2_DTYPES[dtype_id]).reshape(shape)
+        for _ in range(u32()):
+            alias, target = string(), string()
+            arrays[alias] = arrays[target]
+    return arrays
+
+
+def whisper_tensors(ct2: dict[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
+    """The arrays under whisper.cpp's (= OpenAI's PyTorch) names, in a stable order."""
+    yield "encoder.positional_embedding", ct2["encoder/position_encodings/encodings"]
+    yield "decoder.positional_embedding", ct2["decoder/position_encodings/encodings"]
+    yield "decoder.token_embedding.weight", ct2["decoder/embeddings/weight"]
+    for name, value in sorted(ct2.items()):
+        if value.dtype == np.int8 and name.endswith("weight"):
+            raise BackendError(f"{name} is int8-quantized", "convert a float16 or float32 model")
+        if not name.endswith(("/weight", "/bias", "/gamma", "/beta")):
+            continue  # scalars such as num_heads, and the encodings handled above
+        stem, leaf = name.rsplit("/", 1)
+        leaf = {"gamma": "weight", "beta": "bias"}[leaf] if leaf in ("gamma", "beta") else leaf
+        if stem in TOP_NAMES:
+            yield f"{TOP_NAMES[stem]}.{leaf}", value
+            continue
+        match = LAYER.match(stem)
+        if not match:
+            continue  # embeddings (above) and the projection alias of them
+        side, index, sub = match.groups()
+        prefix = f"{side}.blocks.{index}"
+        if sub in BLOCK_NAMES:
+            yield f"{prefix}.{BLOCK_NAMES[sub]}.{leaf}", value
+        elif sub == "self_attention/linear_0":  # fused query, key, value
+            q, k, v = np.split(value, 3, axis=0)
+            yield f"{prefix}.attn.query.{leaf}", q
+            if leaf == "weight":  # whisper has no key bias (CTranslate2 stores zeros)
+                yield f"{prefix}.attn.key.{leaf}", k
+            yield f"{prefix}.attn.value.{leaf}", v
+        elif sub == "attention/linear_1":  # cross-attention: fused key, value
+            k, v = np.split(value, 2, axis=0)
+            if leaf == "weight":
+                yield f"{prefix}.cross_attn.key.{leaf}", k
+            yield f"{prefix}.cross_attn.value.{leaf}", v
+        else:
+            raise BackendError(f"unexpected tensor {name} in the CTranslate2 model")
+
+
+def mel_filters(n_mels: int, sample_rate: int = 16000, n_fft: int = 400) -> np.ndarray:
+    """The Slaney-scale, Slaney-normalised mel filterbank Whisper was trained with."""
+    f_sp = 200.0 / 3
+    min_log_hz, min_log_mel, logstep = 1000.0, 15.0, np.log(6.4) / 27.0
+
+    def hz_to_mel(f: np.ndarray) -> np.ndarray:
+        f = np.asarray(f, dtype=np.float64)
+        return np.where(
+            f >= min_log_hz,
+            min_log_mel + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep,
+            f / f_sp,
+        )
+
+    def mel_to_hz(m: np.ndarray) -> np.ndarray:
+        return np.where(
+            m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), m * f_sp
+        )
+
+    fft_freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    mel_f = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(sample_rate / 2), n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fft_freqs)
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+def gpt2_tokens(vocabulary: Path) -> list[bytes]:
+    """vocabulary.txt holds GPT-2's byte-level tokens as printable text: map back to bytes."""
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
+    chars = printable[:]
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    to_byte = {chr(c): b for b, c in zip(printable, chars, strict=True)}
+    lines = vocabulary.read_text(encoding="utf-8").split("\n")[:GPT2_BASE_TOKENS]
+    if len(lines) < GPT2_BASE_TOKENS:
+        raise BackendError(f"{vocabulary} has {len(lines)} tokens, expected at least 50257")
+    try:
+        return [bytes(to_byte[ch] for ch in token) for token in lines]
+    except KeyError as exc:
+        raise BackendError(f"{vocabulary} is not a GPT-2 byte-level vocabulary") from exc
+
+
+def _write_file(out: BinaryIO, ct2: dict[str, np.ndarray], vocabulary: Path) -> None:
+    n_mels = ct2["encoder/conv1/weight"].shape[1]
+    layers = {
+        side: 1 + max(int(m.group(2)) for n in ct2 if (m := LAYER.match(n)) and m.group(1) == side)
+        for side in ("encoder", "decoder")
+    }
+    state = ct2["encoder/position_encodings/encodings"].shape[1]
+    hparams = [
+        ct2["decoder/embeddings/weight"].shape[0],  # n_vocab
+        ct2["encoder/position_encodings/encodings"].shape[0],  # n_audio_ctx
+        state,
+        int(ct2["encoder/num_heads"]),
+        layers["encoder"],
+        ct2["decoder/position_encodings/encodings"].shape[0],  # n_text_ctx
+        ct2["decoder/position_encodings/encodings"].shape[1],
+        int(ct2["decoder/num_heads"]),
+        layers["decoder"],
+        n_mels,
+        1,  # float16
+    ]
+    out.write(struct.pack("<i", GGML_MAGIC))
+    out.write(struct.pack(f"<{len(hparams)}i", *hparams))
+    filters = mel_filters(n_mels)
+    out.write(struct.pack("<ii", *filters.shape))
+    out.write(filters.tobytes())
+    tokens = gpt2_tokens(vocabulary)
+    out.write(struct.pack("<i", len(tokens)))
+    for token in tokens:
+        out.write(struct.pack("<i", len(token)))
+        out.write(token)
+    for name, value in whisper_tensors(ct2):
+        data = np.asarray(value)
+        if name in ("encoder.conv1.bias", "encoder.conv2.bias"):
+            data = data.reshape(-1, 1)
+        as_f32 = data.ndim < 2 or name in FLOAT32_NAMES
+        data = np.ascontiguousarray(data.astype(np.float32 if as_f32 else np.float16))
+        encoded = name.encode()
+        out.write(struct.pack("<iii", data.ndim, len(encoded), 0 if as_f32 else 1))
+        out.write(struct.pack(f"<{data.ndim}i", *reversed(data.shape)))
+        out.write(encoded)
+        out.write(data.tobytes())
+
+
+def convert(model_dir: Path, target: Path) -> Path:
+    """Write `target` (atomically) from a CTranslate2 Whisper model directory."""
+    model_bin, vocabulary = model_dir / "model.bin", model_dir / "vocabulary.txt"
+    for needed in (model_bin, vocabulary):
+        if not needed.is_file():
+            raise BackendError(
+                f"cannot convert {model_dir}: {needed.name} is missing",
+                "point at a CTranslate2 Whisper model directory (model.bin, vocabulary.txt)",
+            )
+    ct2 = read_ct2(model_bin)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _write_file(out, ct2, vocabulary)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    target.with_name(target.name + ".json").write_text(json.dumps(fingerprint(model_dir)))
+    return target
+
+
+def fingerprint(model_dir: Path) -> dict[str, object]:
+    """What a conversion was made from: a changed source model is converted again."""
+    stat = (model_dir / "model.bin").stat()
+    return {"source": str(model_dir), "size": stat.st_size, "mtime": stat.st_mtime}
+
+
+def provenance(target: Path) -> dict[str, object] | None:
+    try:
+        return json.loads(target.with_name(target.name + ".json").read_text())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,120 @@
+"""whisper.cpp backend through pywhispercpp: fast on CPUs, small memory footprint.
+
+pywhispercpp is imported in `load` only. Audio arrives already decoded by PyAV (pywhispercpp
+would otherwise shell out to an ffmpeg that may not be installed); the model is a ggml file,
+made from the bundled CTranslate2 model on first use when nothing else is configured.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from earwig.errors import Aborted, BackendError
+from earwig.model import Segment, Transcript
+from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions
+from earwig.transcribe.models import resolve_ggml
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+class WhisperCppBackend:
+    name = "whisper.cpp"
+
+    def __init__(self, model: str, models_dir: Path, threads: int = 0):
+        self.model_setting, self.models_dir = model, models_dir
+        self.threads = threads or os.cpu_count() or 1
+        self.model_path: Path | None = None
+        self.model_name = model if model != "bundled" else "tiny.en (bundled, ggml)"
+        self._model: Any = None
+        self._strategy = -1
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self, beam_size: int = 5) -> None:
+        strategy = 1 if beam_size > 1 else 0  # whisper.cpp fixes greedy/beam per context
+        with self._lock:
+            if self._model is not None and self._strategy == strategy:
+                return
+            # Resolve (and convert, once) here: a missing file must never reach whisper.cpp,
+            # which loads a missing path "fine" and then crashes the process on transcribe.
+            self.model_path, self.model_name = resolve_ggml(self.model_setting, self.models_dir)
+            from pywhispercpp.model import Model
+
+            try:
+                self._model = Model(
+                    str(self.model_path),
+                    params_sampling_strategy=strategy,
+                    n_threads=self.threads,
+                    redirect_whispercpp_logs_to=None,  # its C logging would flood stderr
+                    print_progress=False,
+                    print_realtime=False,
+                )
+            except (RuntimeError, ValueError, OSError) as exc:
+                raise BackendError(
+                    f"whisper.cpp could not load {self.model_path}: {exc}",
+                    "is it a ggml Whisper model? `earwig models` lists what is available",
+                ) from exc
+            self._strategy = strategy
+
+    def unload(self) -> None:
+        with self._lock:
+            self._model = None
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        options: TranscribeOptions,
+        on_progress: ProgressFn,
+        should_abort: AbortFn,
+    ) -> Transcript:
+        self.load(options.beam_size)
+        duration = len(audio) / SAMPLE_RATE
+        if should_abort():
+            raise Aborted("stopped before transcription started")
+        import _pywhispercpp as pw
+
+        def on_segment(seg: Any) -> None:
+            on_progress(min(1.0, seg.t1 / 100 / duration) if duration else 1.0)
+
+        language = options.language
+        if not language:  # an English-only model would "detect" a random language
+            language = "auto" if pw.whisper_is_multilingual(self._model._ctx) else "en"
+        params: dict[str, Any] = {
+            "language": language,
+            "translate": options.translate,
+            "initial_prompt": options.initial_prompt or "",
+        }
+        if options.beam_size > 1:
+            params["beam_search"] = {"beam_size": options.beam_size, "patience": -1.0}
+        try:
+            pieces = self._model.transcribe(
+                audio,
+                new_segment_callback=on_segment,
+                abort_callback=should_abort,
+                **params,
+            )
+            detected = pw.whisper_lang_str(pw.whisper_full_lang_id(self._model._ctx))
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise BackendError(f"whisper.cpp failed: {exc}") from exc
+        if should_abort():
+            raise Aborted("stopped during transcription")
+        segments = []
+        for piece in pieces:  # t0/t1 are in centiseconds
+            start, end = min(piece.t0 / 100, duration), min(piece.t1 / 100, duration)
+            text = piece.text if piece.text.startswith(" ") else " " + piece.text
+            segments.append(Segment(round(start, 3), round(end, 3), text))
+        on_progress(1.0)
+        return Transcript(
+            segments=tuple(segments),
+            language=detected or language,
+            duration=duration,
+            backend=self.name,
+            model=self.model_name,
+        )

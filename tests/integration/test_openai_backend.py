@@ -1,0 +1,192 @@
+"""The OpenAI backend against a real OpenAI-compatible server on 127.0.0.1.
+
+The server is PyPI's faster-whisper-server running the bundled model. It checks no keys and
+never fails on purpose, so a small proxy in front of it does what OpenAI's edge would: refuse
+a wrong key (401) and answer 503 once. The transcription itself is always the real server's.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SECOND_TEXT
+from earwig.errors import BackendError
+from earwig.speech import SAMPLE_TEXT
+from earwig.transcribe import audio, models
+from earwig.transcribe.base import SAMPLE_RATE, TranscribeOptions
+from earwig.transcribe.openai_api import OpenAIBackend, split_points
+from helpers import free_port, wait_for, wer
+
+KEY_ENV = "EARWIG_TEST_API_KEY"
+RIGHT_KEY = "sk-test-right-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    model_dir, _ = models.resolve_ctranslate2("bundled")
+    port = free_port()
+    log = tmp_path_factory.mktemp("fws") / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "faster_whisper_server",
+                str(model_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        assert proc.poll() is None, log.read_text()
+        try:
+            with urllib.request.urlopen(base + "/health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    try:
+        wait_for(healthy, 120, what="faster-whisper-server to answer /health")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+class Proxy:
+    """Forwards to the server; can demand a key and fail the first N requests with 503."""
+
+    def __init__(self, upstream: str, key: str | None = None, fail_first: int = 0) -> None:
+        self.posts = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                proxy.posts += 1
+                if key and self.headers.get("Authorization") != f"Bearer {key}":
+                    return self._send(401, b'{"error":{"message":"Incorrect API key provided"}}')
+                if proxy.posts <= fail_first:
+                    return self._send(503, b'{"error":{"message":"overloaded"}}')
+                req = urllib.request.Request(
+                    upstream + self.path,
+                    data=body,
+                    headers={"Content-Type": self.headers["Content-Type"]},
+                )
+                try:
+                    with urllib.request.urlopen(req, timeout=300) as r:
+                        self._send(r.status, r.read())
+                except urllib.error.HTTPError as exc:
+                    self._send(exc.code, exc.read())
+
+            def _send(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_transcribes_through_the_server_with_segments(server: str, speech_wav: Path) -> None:
+    backend = OpenAIBackend("whisper-1", server + "/v1", KEY_ENV)
+    progress: list[float] = []
+    result = backend.transcribe(
+        audio.decode(speech_wav), TranscribeOptions(), progress.append, lambda: False
+    )
+    assert wer(SAMPLE_TEXT, result.text) < 0.35, result.text
+    assert result.backend == "openai" and result.language == "en"
+    assert len(result.segments) >= 2 and progress[-1] == 1.0
+
+
+def test_long_audio_is_sent_in_chunks_and_timestamps_stay_right(
+    server: str, long_wav: Path
+) -> None:
+    samples = audio.decode(long_wav)
+    cuts = split_points(samples, 20.0)
+    assert len(cuts) >= 4 and cuts[0] == 0 and cuts[-1] == len(samples)
+    frame = SAMPLE_RATE // 10
+    loud = np.sqrt(np.mean(np.square(samples)))
+    for cut in cuts[1:-1]:  # each cut lands in a quiet moment, not mid-word
+        around = samples[cut - frame // 2 : cut + frame // 2]
+        assert np.sqrt(np.mean(np.square(around))) < loud / 4
+    proxy = Proxy(server)
+    try:
+        backend = OpenAIBackend("whisper-1", proxy.url, KEY_ENV, chunk_seconds=20.0)
+        result = backend.transcribe(samples, TranscribeOptions(), lambda _: None, lambda: False)
+    finally:
+        proxy.close()
+    assert proxy.posts == len(cuts) - 1
+    starts = [s.start for s in result.segments]
+    assert starts == sorted(starts) and starts[-1] > 40  # offsets carried across chunks
+    script = " ".join([SAMPLE_TEXT, SECOND_TEXT] * 4)
+    assert wer(script, result.text) < 0.35, result.text
+
+
+def test_a_503_is_retried(server: str, speech_wav: Path) -> None:
+    proxy = Proxy(server, fail_first=1)
+    try:
+        backend = OpenAIBackend("whisper-1", proxy.url, KEY_ENV)
+        result = backend.transcribe(
+            audio.decode(speech_wav), TranscribeOptions(), lambda _: None, lambda: False
+        )
+    finally:
+        proxy.close()
+    assert proxy.posts == 2 and "weekly meeting" in result.text.lower()
+
+
+def test_a_wrong_key_fails_at_once_and_never_shows_the_key(
+    server: str, speech_wav: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_ENV, "sk-wrong-key-that-must-not-leak")
+    proxy = Proxy(server, key=RIGHT_KEY)
+    try:
+        backend = OpenAIBackend("whisper-1", proxy.url, KEY_ENV)
+        with pytest.raises(BackendError) as info:
+            backend.transcribe(
+                audio.decode(speech_wav), TranscribeOptions(), lambda _: None, lambda: False
+            )
+        assert proxy.posts == 1  # a 401 is not retried
+        assert "401" in info.value.message and KEY_ENV in info.value.hint
+        assert "sk-wrong-key" not in info.value.message + info.value.hint
+
+        monkeypatch.setenv(KEY_ENV, RIGHT_KEY)
+        ok = OpenAIBackend("whisper-1", proxy.url, KEY_ENV).transcribe(
+            audio.decode(speech_wav), TranscribeOptions(), lambda _: None, lambda: False
+        )
+        assert "weekly meeting" in ok.text.lower()
+    finally:
+        proxy.close()
+
+
+def test_no_key_and_no_server_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    backend = OpenAIBackend("whisper-1", None, KEY_ENV)
+    with pytest.raises(BackendError, match=KEY_ENV):
+        backend.load()

@@ -1,0 +1,212 @@
+"""whisper.cpp on a model converted from the bundled one, backend selection, and fallback."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from earwig import outputs
+from earwig.config import TranscribeConfig
+from earwig.errors import Aborted, BackendError
+from earwig.speech import SAMPLE_TEXT
+from earwig.transcribe import audio, ggml, models, registry
+from earwig.transcribe.base import TranscribeOptions
+from earwig.transcribe.faster_whisper import FasterWhisperBackend
+from earwig.transcribe.whisper_cpp import WhisperCppBackend
+from helpers import wer
+
+
+@pytest.fixture(scope="module")
+def cpp(models_dir: Path) -> WhisperCppBackend:
+    return WhisperCppBackend("bundled", models_dir, threads=2)
+
+
+def test_mel_filterbank_is_whispers() -> None:
+    filters = ggml.mel_filters(80)
+    assert filters.shape == (80, 201)
+    # librosa.filters.mel(sr=16000, n_fft=400, n_mels=80)[0, :3], the values Whisper ships
+    assert np.allclose(filters[0, :3], [0.0, 0.02486259, 0.0], atol=1e-7)
+    assert (filters >= 0).all() and (filters.sum(axis=1) > 0).all()
+
+
+def test_converted_file_has_tiny_en_hyperparameters(models_dir: Path) -> None:
+    path, name = models.resolve_ggml("bundled", models_dir)
+    assert "ggml" in name
+    with path.open("rb") as f:
+        magic, *hparams = struct.unpack("<12i", f.read(48))
+    assert magic == ggml.GGML_MAGIC
+    # n_vocab, audio ctx/state/head/layer, text ctx/state/head/layer, n_mels, f16
+    assert hparams == [51864, 1500, 384, 6, 4, 448, 384, 6, 4, 80, 1]
+
+
+def test_conversion_is_cached_and_redone_when_the_source_changes(tmp_path: Path) -> None:
+    first, _ = models.resolve_ggml("bundled", tmp_path)
+    written = first.stat().st_mtime_ns
+    again, _ = models.resolve_ggml("bundled", tmp_path)
+    assert again == first and again.stat().st_mtime_ns == written  # not converted twice
+    stamp = first.with_name(first.name + ".json")
+    stamp.write_text(json.dumps({"source": "elsewhere"}))
+    models.resolve_ggml("bundled", tmp_path)
+    assert first.stat().st_mtime_ns != written
+
+
+def test_a_ggml_name_that_is_not_here_is_not_downloaded(tmp_path: Path) -> None:
+    with pytest.raises(BackendError) as info:
+        models.resolve_ggml("large-v3", tmp_path)
+    assert str(tmp_path / "ggml-large-v3.bin") in info.value.message
+    assert "does not download" in info.value.hint
+
+
+def test_a_non_whisper_directory_cannot_be_converted(tmp_path: Path) -> None:
+    (tmp_path / "model.bin").write_bytes(struct.pack("<I", 6) + b"\x05\x00Spec\x00" + b"\0" * 8)
+    (tmp_path / "vocabulary.txt").write_text("a\n")
+    with pytest.raises(BackendError, match="not a Whisper model"):
+        ggml.convert(tmp_path, tmp_path / "out.bin")
+    assert not (tmp_path / "out.bin").exists()
+
+
+def test_whisper_cpp_transcribes_real_speech(cpp: WhisperCppBackend, speech_wav: Path) -> None:
+    progress: list[float] = []
+    result = cpp.transcribe(
+        audio.decode(speech_wav), TranscribeOptions(), progress.append, lambda: False
+    )
+    assert wer(SAMPLE_TEXT, result.text) < 0.35, result.text
+    assert result.backend == "whisper.cpp" and result.language == "en"
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    starts = [s.start for s in result.segments]
+    assert starts == sorted(starts) and result.segments[-1].end <= result.duration + 0.01
+
+
+def test_both_backends_write_outputs_of_the_same_shape(
+    cpp: WhisperCppBackend, speech_wav: Path, tmp_path: Path
+) -> None:
+    samples = audio.decode(speech_wav)
+    docs = {}
+    for backend in (cpp, FasterWhisperBackend("bundled", threads=2)):
+        t = backend.transcribe(samples, TranscribeOptions(), lambda _: None, lambda: False)
+        out = tmp_path / backend.name
+        outputs.write_all(t, out, "talk", ("json", "srt", "vtt"), {"source": "talk.wav"})
+        docs[backend.name] = json.loads((out / "talk.json").read_text())
+        srt = (out / "talk.srt").read_text()
+        cue = r"\d+\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n.+"
+        assert re.fullmatch(rf"({cue}\n\n)*{cue}\n?", srt.strip() + "\n", re.S), srt
+        vtt = (out / "talk.vtt").read_text()
+        assert vtt.startswith("WEBVTT") and "-->" in vtt
+    a, b = docs["whisper.cpp"], docs["faster-whisper"]
+    assert set(a) == set(b)
+    assert set(a["segments"][0]) == set(b["segments"][0])
+    assert a["backend"] == "whisper.cpp" and b["backend"] == "faster-whisper"
+
+
+def test_whisper_cpp_abort(cpp: WhisperCppBackend, long_wav: Path) -> None:
+    calls = {"n": 0}
+
+    def should_abort() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3  # whisper.cpp polls between encoder/decoder steps
+
+    progress: list[float] = []
+    with pytest.raises(Aborted):
+        cpp.transcribe(audio.decode(long_wav), TranscribeOptions(), progress.append, should_abort)
+    assert max(progress, default=0) < 0.9  # stopped early, not after the whole minute
+
+
+# ---------------------------------------------------------------- selection
+
+
+def test_auto_prefers_whisper_cpp_here_then_faster_whisper(models_dir: Path) -> None:
+    cfg = TranscribeConfig(models_dir=models_dir)
+    table = {a.name: a for a in registry.survey(cfg)}
+    assert not table["mlx-whisper"].usable and "Apple Silicon" in table["mlx-whisper"].detail
+    assert table["whisper.cpp"].usable and table["faster-whisper"].usable
+    assert registry.chosen(cfg) == ["whisper.cpp", "faster-whisper"]
+    assert registry.chosen(TranscribeConfig(models_dir=models_dir, fallback=False)) == [
+        "whisper.cpp"
+    ]
+
+
+def test_mlx_is_first_on_apple_silicon_with_an_mlx_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apple Silicon and mlx-whisper cannot exist on this Linux machine, so the platform check
+    and the package lookup are stood in for; the model directory check is real."""
+    monkeypatch.setattr(registry, "apple_silicon", lambda: True)
+    real_installed = registry.installed
+    monkeypatch.setattr(
+        registry, "installed", lambda name: name == "mlx-whisper" or real_installed(name)
+    )
+    cfg = TranscribeConfig(model=str(tmp_path), models_dir=tmp_path)
+    with pytest.raises(BackendError, match="no transcription backend"):
+        registry.chosen(cfg)  # an empty directory is no model for anyone
+    (tmp_path / "weights.safetensors").write_bytes(b"")
+    assert registry.chosen(cfg)[0] == "mlx-whisper"
+
+
+def test_openai_is_only_used_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    table = {a.name: a for a in registry.survey(TranscribeConfig())}
+    assert not table["openai"].usable and "api_base_url" in table["openai"].detail
+    cfg = TranscribeConfig(api_base_url="http://127.0.0.1:9/v1")
+    assert {a.name: a for a in registry.survey(cfg)}["openai"].usable
+    assert "openai" not in registry.chosen(cfg)  # auto never sends audio out as a fallback
+    with pytest.raises(BackendError, match="cannot run here"):
+        registry.chosen(TranscribeConfig(backend="openai"))
+
+
+def test_a_pinned_backend_that_cannot_run_says_why(tmp_path: Path) -> None:
+    cfg = TranscribeConfig(backend="whisper.cpp", model="base.en", models_dir=tmp_path)
+    with pytest.raises(BackendError) as info:
+        registry.create(cfg)
+    assert "ggml-base.en.bin" in info.value.message and "earwig backends" in info.value.hint
+
+
+# ---------------------------------------------------------------- fallback
+
+
+def test_a_backend_failure_falls_back_to_the_next(speech_wav: Path, tmp_path: Path) -> None:
+    # A real whisper.cpp whose model file is gone by the time it loads.
+    built: list[str] = []
+
+    def factory(name: str):
+        built.append(name)
+        if name == "whisper.cpp":
+            return WhisperCppBackend(str(tmp_path / "gone.bin"), tmp_path)
+        return FasterWhisperBackend("bundled", threads=2)
+
+    chain = registry.FallbackTranscriber(["whisper.cpp", "faster-whisper"], factory)
+    seen: list[tuple[str, str, str]] = []
+    chain.on_fallback = lambda *a: seen.append(a)
+    result = chain.transcribe(
+        audio.decode(speech_wav), TranscribeOptions(), lambda _: None, lambda: False
+    )
+    assert result.backend == "faster-whisper"
+    assert seen and seen[0][:2] == ("whisper.cpp", "faster-whisper") and "gone" in seen[0][2]
+    assert built == ["whisper.cpp", "faster-whisper"]
+
+
+def test_an_abort_does_not_fall_back(speech_wav: Path, models_dir: Path) -> None:
+    built: list[str] = []
+
+    def factory(name: str):
+        built.append(name)
+        return WhisperCppBackend("bundled", models_dir, threads=2)
+
+    chain = registry.FallbackTranscriber(["whisper.cpp", "faster-whisper"], factory)
+    with pytest.raises(Aborted):
+        chain.transcribe(
+            audio.decode(speech_wav), TranscribeOptions(), lambda _: None, lambda: True
+        )
+    assert built == ["whisper.cpp"]
+
+
+def test_when_every_backend_fails_the_job_says_so(tmp_path: Path) -> None:
+    chain = registry.FallbackTranscriber(
+        ["whisper.cpp", "whisper.cpp"], lambda _: WhisperCppBackend("nope", tmp_path)
+    )
+    with pytest.raises(BackendError, match="every backend failed"):
+        chain.transcribe(np.zeros(16000, np.float32), TranscribeOptions(), print, lambda: False)
