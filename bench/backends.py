@@ -21,18 +21,38 @@ import tempfile
 import time
 from pathlib import Path
 
-TEXT = (
-    "Welcome to the weekly meeting. Today we will talk about the budget for next year, "
-    "the new office, and the summer holidays. Please send your questions to the team "
-    "before Friday. Good morning everyone. The weather today is sunny and warm."
-)
-CLIPS = {"short": 1, "medium": 3, "long": 6}  # repetitions of TEXT: about 14 s, 40 s, 80 s
+# Distinct sentences: repeated text makes Whisper's compression-ratio check fire, and the
+# temperature fallback that follows samples at random, so timings would vary run to run.
+SENTENCES = [
+    "Welcome to the weekly meeting.",
+    "Today we will talk about the budget for next year.",
+    "The new office opens in March, next to the railway station.",
+    "Please send your questions to the team before Friday.",
+    "Good morning everyone, the weather today is sunny and warm.",
+    "Our guest this week is a bridge builder from the north of Scotland.",
+    "She spent twenty years designing crossings over rivers and deep valleys.",
+    "The hardest part, she says, is the wind rather than the water.",
+    "After the break we will look at the numbers from the last quarter.",
+    "Sales grew in every region except the smallest one.",
+    "The library will be closed on Monday for repairs to the roof.",
+    "Children under twelve can join the reading club for free.",
+    "A storm is expected to reach the coast late on Thursday evening.",
+    "Drivers should allow extra time and check the news before leaving.",
+    "Thank you for listening, and see you again next week.",
+    "Remember to water the plants and to lock the back door.",
+    "The museum has a new exhibition about the history of clocks.",
+    "Tickets are available online and at the front desk.",
+]
+CLIPS = {"short": (0, 3), "medium": (3, 9), "long": (0, 18)}  # sentence ranges: ~10, 25, 70 s
 
 
 def make_clips(folder: Path) -> list[Path]:
     from earwig.speech import synthesize
 
-    return [synthesize(" ".join([TEXT] * n), folder / f"{name}.wav") for name, n in CLIPS.items()]
+    return [
+        synthesize(" ".join(SENTENCES[a:b]), folder / f"{name}.wav")
+        for name, (a, b) in CLIPS.items()
+    ]
 
 
 def raw_call(name: str, threads: int, openai_url: str | None):

@@ -93,7 +93,9 @@ class Home:
         self.watch.mkdir(parents=True)
         self.write_config()
 
-    def write_config(self, extra: str = "", stable_after: str = "0.5s") -> None:
+    def write_config(
+        self, extra: str = "", stable_after: str = "0.5s", transcribe: str = ""
+    ) -> None:
         self.config.write_text(
             f"""
 [daemon]
@@ -106,6 +108,7 @@ shutdown_grace = "5s"
 [transcribe]
 threads = 2
 models_dir = "{self.models}"
+{transcribe}
 
 [output]
 dir = "{self.out}"

@@ -782,7 +782,8 @@ def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
         config_edit.set_value(ctx.editable_config_path, "transcribe", "backend", best["name"])
         click.echo(
             f"pinned backend = {best['name']!r} in {ctx.editable_config_path} "
-            "(restart the daemon to use it)"
+            "(restart the daemon to use it)",
+            err=as_json,  # keep stdout parseable
         )
 
 
@@ -843,6 +844,9 @@ def models_convert(ctx: Ctx, source: str | None, output: Path | None) -> None:
 @click.option("--translate", is_flag=True, default=None, help="Translate into English.")
 @click.option("--prompt", "initial_prompt", help="Vocabulary hints: names, jargon.")
 @click.option(
+    "--word-timestamps", is_flag=True, default=None, help="Per-word times in the .json output."
+)
+@click.option(
     "--format",
     "formats",
     multiple=True,
@@ -862,6 +866,7 @@ def transcribe(
     language: str | None,
     translate: bool | None,
     initial_prompt: str | None,
+    word_timestamps: bool | None,
     formats: tuple[str, ...],
     output_dir: Path | None,
 ) -> None:
@@ -876,6 +881,7 @@ def transcribe(
         language=language,
         translate=translate,
         initial_prompt=initial_prompt,
+        word_timestamps=word_timestamps,
         formats=formats,
         output_dir=output_dir,
     )

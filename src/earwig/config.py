@@ -47,6 +47,7 @@ class TranscribeConfig:
     translate: bool = False  # into English
     initial_prompt: str | None = None  # vocabulary hints: names, jargon
     vad: bool = False  # skip silence (backends that support it)
+    word_timestamps: bool = False  # per-word start/end in the .json output
     beam_size: int = 5
     threads: int = 0  # 0: all cores
     compute_type: str = "int8"
@@ -408,6 +409,7 @@ TRANSCRIBE_SCHEMA: dict[str, Converter] = {
     "translate": _bool,
     "initial_prompt": _str,
     "vad": _bool,
+    "word_timestamps": _bool,
     "beam_size": _int(1),
     "threads": _int(0),
     "compute_type": _choice("int8", "int8_float32", "float32", "int16", "default"),

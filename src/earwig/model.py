@@ -81,10 +81,21 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Word:
+    """One word with its own timing (only when word timestamps were asked for)."""
+
+    start: float
+    end: float
+    text: str
+    probability: float | None = None
+
+
+@dataclass(frozen=True)
 class Segment:
     start: float
     end: float
     text: str
+    words: tuple[Word, ...] = ()  # written to the .json output; not kept in the database
 
 
 @dataclass(frozen=True)

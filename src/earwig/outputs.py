@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from earwig.model import Transcript
+from earwig.model import Segment, Transcript
 
 
 def _clock(seconds: float, sep: str) -> str:
@@ -52,6 +52,16 @@ def to_tsv(t: Transcript, meta: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _segment(s: Segment) -> dict[str, Any]:
+    doc: dict[str, Any] = {"start": s.start, "end": s.end, "text": s.text.strip()}
+    if s.words:
+        doc["words"] = [
+            {"start": w.start, "end": w.end, "word": w.text.strip(), "probability": w.probability}
+            for w in s.words
+        ]
+    return doc
+
+
 def to_json(t: Transcript, meta: dict[str, Any]) -> str:
     doc = {
         **meta,
@@ -60,7 +70,7 @@ def to_json(t: Transcript, meta: dict[str, Any]) -> str:
         "backend": t.backend,
         "model": t.model,
         "text": t.text,
-        "segments": [{"start": s.start, "end": s.end, "text": s.text.strip()} for s in t.segments],
+        "segments": [_segment(s) for s in t.segments],
     }
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 

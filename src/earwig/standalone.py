@@ -26,6 +26,7 @@ def run_files(
     language: str | None = None,
     translate: bool | None = None,
     initial_prompt: str | None = None,
+    word_timestamps: bool | None = None,
     formats: tuple[str, ...] = (),
     output_dir: Path | None = None,
 ) -> list[Path]:
@@ -50,6 +51,8 @@ def run_files(
         changes["translate"] = translate
     if initial_prompt:
         changes["initial_prompt"] = initial_prompt
+    if word_timestamps is not None:
+        changes["word_timestamps"] = word_timestamps
     tcfg = dataclasses.replace(config.transcribe, **changes)
     transcriber = registry.create(tcfg)
     options = registry.options(tcfg)

@@ -74,6 +74,7 @@ class Proxy:
 
     def __init__(self, upstream: str, key: str | None = None, fail_first: int = 0) -> None:
         self.posts = 0
+        self.bodies: list[bytes] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -83,6 +84,7 @@ class Proxy:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 proxy.posts += 1
+                proxy.bodies.append(body)
                 if key and self.headers.get("Authorization") != f"Bearer {key}":
                     return self._send(401, b'{"error":{"message":"Incorrect API key provided"}}')
                 if proxy.posts <= fail_first:
@@ -153,12 +155,14 @@ def test_a_503_is_retried(server: str, speech_wav: Path) -> None:
     proxy = Proxy(server, fail_first=1)
     try:
         backend = OpenAIBackend("whisper-1", proxy.url, KEY_ENV)
-        result = backend.transcribe(
-            audio.decode(speech_wav), TranscribeOptions(), lambda _: None, lambda: False
-        )
+        options = TranscribeOptions(word_timestamps=True, initial_prompt="budget")
+        result = backend.transcribe(audio.decode(speech_wav), options, print, lambda: False)
     finally:
         proxy.close()
     assert proxy.posts == 2 and "weekly meeting" in result.text.lower()
+    # the options reach the server by the API's names (this server ignores word granularity)
+    assert b'name="timestamp_granularities[]"' in proxy.bodies[-1]
+    assert b'name="prompt"\r\n\r\nbudget' in proxy.bodies[-1]
 
 
 def test_a_wrong_key_fails_at_once_and_never_shows_the_key(

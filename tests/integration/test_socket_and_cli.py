@@ -158,7 +158,7 @@ def test_cli_views(home: Home, daemon: DaemonProcess, second_wav: Path) -> None:
     daemon.wait_idle(1)
     status = run_cli(home.config, "status")
     assert status.returncode == 0
-    assert "whisper.cpp" in status.stdout and str(home.watch) in status.stdout
+    assert "faster-whisper" in status.stdout and str(home.watch) in status.stdout
     assert "done 1" in status.stdout
     jobs = json.loads(run_cli(home.config, "jobs", "--json").stdout)
     assert [j["title"] for j in jobs] == ["morning.wav"]

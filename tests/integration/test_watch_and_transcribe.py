@@ -35,13 +35,13 @@ def test_wav_and_mp3_become_transcripts_in_every_format(
         tsv = (home.out / f"{stem}.tsv").read_text().splitlines()
         assert tsv[0] == "start\tend\ttext" and len(tsv) >= 2
         doc = json.loads((home.out / f"{stem}.json").read_text())
-        assert doc["language"] == "en" and doc["backend"] == "whisper.cpp"
+        assert doc["language"] == "en" and doc["backend"] == "faster-whisper"
         assert doc["source"].endswith(f"{stem}.{'wav' if stem == 'morning' else 'mp3'}")
         assert doc["segments"] and all(s["end"] >= s["start"] for s in doc["segments"])
         assert wer(script, " ".join(s["text"] for s in doc["segments"])) < 0.35
 
     job = next(j for j in jobs if j["title"] == "meeting.mp3")
-    assert job["backend"] == "whisper.cpp" and "tiny.en" in job["model"]
+    assert job["backend"] == "faster-whisper" and "tiny.en" in job["model"]
     assert set(job["times"]) >= {"queued", "fetching", "transcribing", "done"}
     assert len(job["outputs"]) == 5
     # The transcript is in the database too.

@@ -71,7 +71,7 @@ def test_the_queue_is_live_and_shows_progress(home: Home, daemon: DaemonProcess,
         assert row[0] == "transcribing" and row[1] == "long.wav" and "%" in row[3]
         await until(lambda: table_rows(app)[0][0] == "done", pilot, 120, what="done")
         assert table_rows(app)[0][3] == ""  # no bar once finished
-        assert "1 done" in status_text(app) and "whisper.cpp" in status_text(app)
+        assert "1 done" in status_text(app) and "faster-whisper" in status_text(app)
 
     run(home, scenario)
 
@@ -128,7 +128,7 @@ def test_details_search_and_jump_to_the_hit(home: Home, daemon: DaemonProcess, s
         texts = " ".join(r[1] for r in table_rows(app)).lower()
         assert "sunny" in texts and "morning" in texts
         meta = str(app.screen.query_one("#meta").render())
-        assert "morning.wav" in meta and "whisper.cpp" in meta and "morning.txt" in meta
+        assert "morning.wav" in meta and "faster-whisper" in meta and "morning.txt" in meta
         await pilot.press("f", *"enjoy")
         table = app.screen.query_one("DataTable")
         assert "enjoy" in str(table.get_row_at(table.cursor_row)[1]).lower()

@@ -25,6 +25,7 @@ class TranscribeOptions:
     translate: bool = False  # into English
     initial_prompt: str | None = None  # vocabulary hints
     vad: bool = False  # skip silence where the backend can
+    word_timestamps: bool = False  # per-word timing in the .json output
     beam_size: int = 5
 
 

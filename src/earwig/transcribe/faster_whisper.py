@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from earwig.errors import Aborted, BackendError
-from earwig.model import Segment, Transcript
+from earwig.model import Segment, Transcript, Word
 from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions
 from earwig.transcribe.models import resolve_ctranslate2
 
@@ -74,13 +74,23 @@ class FasterWhisperBackend:
                 task="translate" if options.translate else "transcribe",
                 initial_prompt=options.initial_prompt,
                 vad_filter=options.vad,
+                word_timestamps=options.word_timestamps,
                 beam_size=options.beam_size,
             )
             segments = []
             for piece in pieces:  # a generator: decoding happens as we iterate
                 # Whisper rounds timestamps to its 30 s windows and can overshoot the end.
                 start, end = min(piece.start, duration), min(piece.end, duration)
-                segments.append(Segment(round(start, 3), round(end, 3), piece.text))
+                words = tuple(
+                    Word(
+                        round(float(min(w.start, duration)), 3),
+                        round(float(min(w.end, duration)), 3),
+                        w.word,
+                        round(float(w.probability), 3),
+                    )
+                    for w in (piece.words or ())
+                )
+                segments.append(Segment(round(start, 3), round(end, 3), piece.text, words))
                 on_progress(min(1.0, piece.end / duration) if duration else 1.0)
                 if should_abort():
                     raise Aborted("stopped during transcription")

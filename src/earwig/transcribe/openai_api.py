@@ -10,13 +10,14 @@ the config, and is never logged or stored: error messages are scrubbed of it.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import os
 from typing import TYPE_CHECKING, Any
 
 from earwig.errors import Aborted, BackendError
-from earwig.model import Segment, Transcript
+from earwig.model import Segment, Transcript, Word
 from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions
 
 if TYPE_CHECKING:
@@ -66,6 +67,22 @@ def encode_mp3(samples: np.ndarray) -> bytes:
         for packet in stream.encode(None):
             out.mux(packet)
     return buf.getvalue()
+
+
+def attach_words(segments: list[Segment], words: list[Word]) -> list[Segment]:
+    """The API returns words in one flat list beside the segments: give each segment the words
+    that start inside it (a word on a boundary goes to the segment it starts in)."""
+    if not words:
+        return segments
+    result, i = [], 0
+    for n, seg in enumerate(segments):
+        last = n == len(segments) - 1
+        mine = []
+        while i < len(words) and (last or words[i].start < seg.end):
+            mine.append(words[i])
+            i += 1
+        result.append(dataclasses.replace(seg, words=tuple(mine)))
+    return result
 
 
 class OpenAIBackend:
@@ -130,6 +147,8 @@ class OpenAIBackend:
         }
         if options.initial_prompt:
             kwargs["prompt"] = options.initial_prompt
+        if options.word_timestamps and not options.translate:
+            kwargs["timestamp_granularities"] = ["word", "segment"]
         api = (
             self._client.audio.translations
             if options.translate
@@ -185,10 +204,23 @@ class OpenAIBackend:
             result = self._request(encode_mp3(audio[start:end]), options)
             pieces = getattr(result, "segments", None)
             if pieces:
-                for piece in pieces:
-                    s = min(offset + float(piece.start), duration)
-                    e = min(offset + float(piece.end), duration)
-                    segments.append(Segment(round(s, 3), round(e, 3), piece.text))
+                chunk = [
+                    Segment(
+                        round(min(offset + float(p.start), duration), 3),
+                        round(min(offset + float(p.end), duration), 3),
+                        p.text,
+                    )
+                    for p in pieces
+                ]
+                words = [
+                    Word(
+                        round(min(offset + float(w.start), duration), 3),
+                        round(min(offset + float(w.end), duration), 3),
+                        w.word,
+                    )
+                    for w in (getattr(result, "words", None) or ())
+                ]
+                segments.extend(attach_words(chunk, words))
             elif result.text.strip():  # plain json: one segment per chunk
                 segments.append(Segment(round(offset, 3), round(end / SAMPLE_RATE, 3), result.text))
             language = getattr(result, "language", None) or language

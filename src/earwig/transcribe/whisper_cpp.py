@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from earwig.errors import Aborted, BackendError
-from earwig.model import Segment, Transcript
+from earwig.model import Segment, Transcript, Word
 from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions
 from earwig.transcribe.models import resolve_ggml
 
@@ -63,6 +63,32 @@ class WhisperCppBackend:
                 ) from exc
             self._strategy = strategy
 
+    def _words(self, segment: int, duration: float) -> tuple[Word, ...]:
+        """whisper.cpp times tokens, not words: join the pieces of each word (a new word starts
+        with a space) and skip the special tokens ([_BEG_], <|endoftext|>...)."""
+        import _pywhispercpp as pw
+
+        ctx = self._model._ctx
+        eot = pw.whisper_token_eot(ctx)
+        words: list[list] = []  # [start, end, text, probabilities]
+        for j in range(pw.whisper_full_n_tokens(ctx, segment)):
+            if pw.whisper_full_get_token_id(ctx, segment, j) >= eot:
+                continue
+            data = pw.whisper_full_get_token_data(ctx, segment, j)
+            text = pw.whisper_full_get_token_text(ctx, segment, j)
+            t0, t1 = min(data.t0 / 100, duration), min(data.t1 / 100, duration)
+            if not words or text.startswith(" "):
+                words.append([t0, t1, text, [data.p]])
+            else:
+                words[-1][1] = t1
+                words[-1][2] += text
+                words[-1][3].append(data.p)
+        return tuple(
+            Word(round(s, 3), round(e, 3), t, round(min(ps), 3))
+            for s, e, t, ps in words
+            if t.strip()
+        )
+
     def unload(self) -> None:
         with self._lock:
             self._model = None
@@ -90,6 +116,7 @@ class WhisperCppBackend:
             "language": language,
             "translate": options.translate,
             "initial_prompt": options.initial_prompt or "",
+            "token_timestamps": options.word_timestamps,
         }
         if options.beam_size > 1:
             params["beam_search"] = {"beam_size": options.beam_size, "patience": -1.0}
@@ -106,10 +133,11 @@ class WhisperCppBackend:
         if should_abort():
             raise Aborted("stopped during transcription")
         segments = []
-        for piece in pieces:  # t0/t1 are in centiseconds
+        for i, piece in enumerate(pieces):  # t0/t1 are in centiseconds
             start, end = min(piece.t0 / 100, duration), min(piece.t1 / 100, duration)
             text = piece.text if piece.text.startswith(" ") else " " + piece.text
-            segments.append(Segment(round(start, 3), round(end, 3), text))
+            words = self._words(i, duration) if options.word_timestamps else ()
+            segments.append(Segment(round(start, 3), round(end, 3), text, words))
         on_progress(1.0)
         return Transcript(
             segments=tuple(segments),
