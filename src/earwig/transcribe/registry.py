@@ -21,12 +21,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from earwig.config import TranscribeConfig
 from earwig.errors import Aborted, BackendError, ConfigError, EarwigError
 from earwig.model import Transcript
 from earwig.transcribe.base import AbortFn, ProgressFn, TranscribeOptions, Transcriber
-from earwig.transcribe.models import BUNDLED, bundled_ctranslate2_dir
+from earwig.transcribe.models import BUNDLED, bundled_ctranslate2_dir, find_ggml, hf_cached
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ORDER = ("mlx-whisper", "whisper.cpp", "faster-whisper", "openai")  # every backend
 
@@ -93,13 +97,19 @@ def _model_for(name: str, config: TranscribeConfig) -> tuple[bool, str]:
         return True, "tiny.en (bundled)" + (", converted to ggml" if name == "whisper.cpp" else "")
     if path.is_dir() and (path / "model.bin").is_file():
         return True, str(path) + (" (converted to ggml)" if name == "whisper.cpp" else "")
+    converted = " (converted to ggml)" if name == "whisper.cpp" else ""
     if name == "whisper.cpp":
         if path.is_file():
             return True, str(path)
-        named = config.models_dir / f"ggml-{model}.bin"
-        if named.is_file():
+        named = find_ggml(model, config.models_dir)
+        if named is not None:
             return True, str(named)
-        return False, f"model {model!r} is not available locally (looked for {named})"
+    cached = hf_cached(model) if "/" not in model else None
+    if cached is not None:
+        return True, f"{model} (Hugging Face cache){converted}"
+    if name == "whisper.cpp":
+        looked = config.models_dir / f"ggml-{model}.bin"
+        return False, f"model {model!r} is not available locally (looked for {looked})"
     if path.exists():
         return False, f"{path} is not a CTranslate2 Whisper model directory (no model.bin)"
     return False, f"model {model!r} is not available locally (no directory {path})"
@@ -211,7 +221,7 @@ class FallbackTranscriber:
 
     def transcribe(
         self,
-        audio: object,
+        audio: np.ndarray,
         options: TranscribeOptions,
         on_progress: ProgressFn,
         should_abort: AbortFn,
@@ -220,7 +230,7 @@ class FallbackTranscriber:
         for i, name in enumerate(self.names):
             try:
                 backend = self._get(name)
-                return backend.transcribe(audio, options, on_progress, should_abort)  # type: ignore[arg-type]
+                return backend.transcribe(audio, options, on_progress, should_abort)
             except Aborted:
                 raise
             except BackendError as exc:
