@@ -131,3 +131,21 @@ def test_bench_measures_each_backend_and_pins_the_fastest(home: Home) -> None:
     fastest = min(timed, key=lambda n: timed[n]["rtf"])
     assert f'backend = "{fastest}"' in home.config.read_text()
     assert "models_dir" in home.config.read_text()  # the rest of the file is kept
+
+
+def test_a_damaged_model_fails_the_job_and_the_daemon_stays_up(
+    home: Home, speech_wav: Path, tmp_path: Path
+) -> None:
+    damaged = tmp_path / "ggml-small.en.bin"
+    damaged.write_bytes(b"lmgg" + bytes(4096))  # the magic, then nothing a model needs
+    home.write_config(transcribe=f'backend = "whisper.cpp"\nmodel = "{damaged}"')
+    daemon = home.daemon().start()
+    try:
+        shutil.copy(speech_wav, home.watch / "meeting.wav")
+        (job,) = daemon.wait_idle(1)
+        assert job["state"] == "failed" and str(damaged) in job["error"], job
+        assert "earwig models convert" in job["hint"]
+        assert daemon.proc is not None and daemon.proc.poll() is None  # still running
+        assert daemon.call("status")["backend"]["name"] == "whisper.cpp"
+    finally:
+        daemon.kill()

@@ -251,3 +251,59 @@ def test_api_words_are_attached_to_the_segment_they_start_in() -> None:
     assert [w.text for w in out[0].words] == ["Hello", "there."]
     assert [w.text for w in out[1].words] == ["Bye", "now."]
     assert attach_words(segs, []) == segs
+
+
+# ---------------------------------------------------------------- models other tools downloaded
+
+
+def test_models_other_tools_downloaded_are_found(
+    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Hugging Face cache laid out as faster-whisper leaves it, and pywhispercpp's own models
+    dir, both holding real model files (the bundled model, linked in under other names)."""
+    hub = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    snapshot = hub / "models--Systran--faster-whisper-tiny.en" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    source = models.bundled_ctranslate2_dir()
+    assert source is not None
+    for f in source.iterdir():
+        (snapshot / f.name).symlink_to(f)
+    assert models.resolve_ctranslate2("tiny.en") == (snapshot, "tiny.en (Hugging Face cache)")
+    cfg = TranscribeConfig(model="tiny.en", models_dir=tmp_path / "own")
+    table = {a.name: a for a in registry.survey(cfg)}
+    assert table["faster-whisper"].usable and "Hugging Face cache" in table["faster-whisper"].detail
+    ggml_file, _ = models.resolve_ggml("tiny.en", tmp_path / "own")  # converted from the cache
+    assert ggml_file.parent == tmp_path / "own" and ggml_file.stat().st_size > 70_000_000
+
+    theirs = models.pywhispercpp_dir()
+    assert str(theirs).startswith(str(Path.home()))  # the test's private HOME
+    theirs.mkdir(parents=True)
+    (theirs / "ggml-base.en.bin").symlink_to(models.resolve_ggml("bundled", models_dir)[0])
+    assert models.resolve_ggml("base.en", tmp_path / "own")[0] == theirs / "ggml-base.en.bin"
+
+    listed = {m["name"]: m for m in models.local_models(tmp_path / "own")}
+    assert {"bundled", "tiny.en", "base.en", "tiny.en-converted"} <= set(listed)
+    assert listed["tiny.en"]["format"] == "CTranslate2 (Hugging Face cache)"
+    assert listed["tiny.en"]["size"] > 70_000_000
+
+
+def test_a_damaged_ggml_file_is_refused_before_whisper_cpp_sees_it(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    """whisper.cpp "loads" such files and then takes the whole process down on first use."""
+    good, _ = models.resolve_ggml("bundled", models_dir)
+    ggml.validate(good)
+    truncated = tmp_path / "ggml-cut.bin"
+    with good.open("rb") as src:
+        truncated.write_bytes(src.read(good.stat().st_size - 1000))
+    garbage = tmp_path / "ggml-noise.bin"
+    garbage.write_bytes(bytes(range(256)) * 100)
+    for path, why in ((truncated, "truncated"), (garbage, "does not start like a ggml file")):
+        backend = WhisperCppBackend(str(path), tmp_path)
+        with pytest.raises(BackendError) as info:
+            backend.transcribe(
+                np.zeros(16000, np.float32), TranscribeOptions(), print, lambda: False
+            )
+        assert why in info.value.message and str(path) in info.value.message
+        assert not backend.loaded

@@ -260,3 +260,73 @@ def provenance(target: Path) -> dict[str, object] | None:
         return json.loads(target.with_name(target.name + ".json").read_text())
     except (OSError, ValueError):
         return None
+
+
+# bytes per block and values per block of each ggml tensor type whisper.cpp files use
+_TYPE_SIZES = {
+    0: (4, 1),
+    1: (2, 1),
+    2: (18, 32),
+    3: (20, 32),
+    6: (22, 32),
+    7: (24, 32),
+    8: (34, 32),
+}
+
+
+def validate(path: Path) -> None:
+    """Walk a ggml Whisper file's structure without loading it.
+
+    whisper.cpp "loads" a truncated or foreign file into a context that crashes the whole
+    process on first use, so earwig checks the layout first: magic, vocabulary, and that every
+    tensor's data is there, ending exactly at the end of the file.
+    """
+
+    def bad(why: str) -> BackendError:
+        return BackendError(
+            f"{path} is not a usable whisper.cpp model: {why}",
+            "download or convert it again (`earwig models convert` makes one from the bundled "
+            "model)",
+        )
+
+    size = path.stat().st_size
+    with path.open("rb") as f:
+
+        def ints(n: int) -> tuple[int, ...]:
+            raw = f.read(4 * n)
+            if len(raw) < 4 * n:
+                raise bad("it ends too early")
+            return struct.unpack(f"<{n}i", raw)
+
+        (magic,) = ints(1)
+        if magic != GGML_MAGIC:
+            raise bad("it does not start like a ggml file")
+        hparams = ints(11)
+        if not 0 < hparams[0] < 1_000_000 or not 0 < hparams[9] <= 512:
+            raise bad("its header is implausible")
+        n_mel, n_fft = ints(2)
+        f.seek(4 * n_mel * n_fft, os.SEEK_CUR)
+        (n_vocab,) = ints(1)
+        if not 0 < n_vocab <= hparams[0]:
+            raise bad("its vocabulary size is implausible")
+        for _ in range(n_vocab):
+            (length,) = ints(1)
+            if not 0 <= length < 1024:
+                raise bad("its vocabulary is damaged")
+            f.seek(length, os.SEEK_CUR)
+        tensors = 0
+        while f.tell() < size:
+            n_dims, name_len, ttype = ints(3)
+            if not 1 <= n_dims <= 4 or not 0 < name_len < 256 or ttype not in _TYPE_SIZES:
+                raise bad(f"tensor {tensors + 1} has a damaged header")
+            count = 1
+            for dim in ints(n_dims):
+                count *= dim
+            f.seek(name_len, os.SEEK_CUR)
+            block_bytes, block_size = _TYPE_SIZES[ttype]
+            f.seek(count // block_size * block_bytes, os.SEEK_CUR)
+            tensors += 1
+        if f.tell() != size:
+            raise bad(f"it is truncated ({size:,} bytes, tensor {tensors} needs more)")
+        if tensors == 0:
+            raise bad("it holds no tensors")

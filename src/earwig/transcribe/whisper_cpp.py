@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from earwig.errors import Aborted, BackendError
 from earwig.model import Segment, Transcript, Word
+from earwig.transcribe import ggml
 from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions
 from earwig.transcribe.models import resolve_ggml
 
@@ -45,6 +46,7 @@ class WhisperCppBackend:
             # Resolve (and convert, once) here: a missing file must never reach whisper.cpp,
             # which loads a missing path "fine" and then crashes the process on transcribe.
             self.model_path, self.model_name = resolve_ggml(self.model_setting, self.models_dir)
+            ggml.validate(self.model_path)
             from pywhispercpp.model import Model
 
             try:
