@@ -3,8 +3,8 @@
 For every backend that can run here, a fresh process transcribes the same generated speech
 with the library called directly and through earwig's backend (alternating, so drift hits both
 alike), and prints medians: the wrapper/raw ratio (goal <= 1.03), the real-time factor, and the
-process's peak RSS. Same model (the bundled tiny.en; whisper.cpp on its ggml conversion), same
-threads, beam size 5, language fixed to English in both.
+process's peak RSS. Same model (the bundled tiny.en; whisper.cpp on its ggml conversion, in
+float16 and in 8-bit q8_0), same threads, beam size 5, language fixed to English in both.
 
     python bench/backends.py [--rounds 3] [--threads 2] [--openai-url http://127.0.0.1:8000/v1]
 """
@@ -55,9 +55,25 @@ def make_clips(folder: Path) -> list[Path]:
     ]
 
 
+MODELS = Path(tempfile.gettempdir()) / "earwig-bench-models"
+Q8 = "whisper.cpp q8_0"  # the same backend on the 8-bit conversion (earwig models convert)
+
+
+def ggml_file(name: str) -> Path:
+    from earwig.transcribe import ggml
+    from earwig.transcribe.models import bundled_ctranslate2_dir, resolve_ggml
+
+    if name != Q8:
+        return resolve_ggml("bundled", MODELS)[0]
+    target = MODELS / "ggml-tiny.en-bundled-q8_0.bin"
+    if not target.is_file():
+        ggml.convert(bundled_ctranslate2_dir(), target, "q8_0")
+    return target
+
+
 def raw_call(name: str, threads: int, openai_url: str | None):
     """The library itself, set up the way its README shows, returning a transcribe(audio)."""
-    from earwig.transcribe.models import resolve_ctranslate2, resolve_ggml
+    from earwig.transcribe.models import resolve_ctranslate2
 
     if name == "faster-whisper":
         from faster_whisper import WhisperModel
@@ -68,12 +84,11 @@ def raw_call(name: str, threads: int, openai_url: str | None):
         return lambda audio: [
             s.text for s in model.transcribe(audio, language="en", beam_size=5)[0]
         ]
-    if name == "whisper.cpp":
+    if name in ("whisper.cpp", Q8):
         from pywhispercpp.model import Model
 
-        path, _ = resolve_ggml("bundled", Path(tempfile.gettempdir()) / "earwig-bench-models")
         model = Model(
-            str(path),
+            str(ggml_file(name)),
             params_sampling_strategy=1,
             n_threads=threads,
             redirect_whispercpp_logs_to=None,
@@ -106,12 +121,13 @@ def wrapper_call(name: str, threads: int, openai_url: str | None):
     from earwig.transcribe.base import TranscribeOptions
 
     cfg = TranscribeConfig(
-        backend=name,
+        backend="whisper.cpp" if name == Q8 else name,
+        model=str(ggml_file(name)) if name == Q8 else "bundled",
         threads=threads,
         api_base_url=openai_url,
-        models_dir=Path(tempfile.gettempdir()) / "earwig-bench-models",
+        models_dir=MODELS,
     )
-    backend = registry.build(name, cfg)
+    backend = registry.build(cfg.backend, cfg)
     options = TranscribeOptions(language="en", beam_size=5)
     return lambda audio: backend.transcribe(audio, options, lambda _: None, lambda: False)
 
@@ -159,6 +175,8 @@ def main() -> None:
 
     table = registry.survey(TranscribeConfig(api_base_url=args.openai_url))
     names = [a.name for a in table if a.usable]
+    if "whisper.cpp" in names:
+        names.insert(names.index("whisper.cpp") + 1, Q8)
     with tempfile.TemporaryDirectory() as tmp:
         clips = [str(c) for c in make_clips(Path(tmp))]
         print(f"{len(clips)} clips, {args.rounds} rounds, {args.threads} threads, medians")

@@ -816,9 +816,16 @@ def models(click_ctx: click.Context, as_json: bool) -> None:
 @models.command(name="convert")
 @click.argument("source", required=False)
 @click.option("--output", type=click.Path(path_type=Path), help="ggml file to write.")
+@click.option(
+    "--quantize",
+    type=click.Choice(["f16", "q8_0"]),
+    default="f16",
+    show_default=True,
+    help="q8_0: 8-bit weights, a smaller file.",
+)
 @pass_ctx
 @friendly
-def models_convert(ctx: Ctx, source: str | None, output: Path | None) -> None:
+def models_convert(ctx: Ctx, source: str | None, output: Path | None, quantize: str) -> None:
     """Convert a CTranslate2 Whisper model (default: the bundled one) to ggml for whisper.cpp."""
     import time
 
@@ -826,11 +833,12 @@ def models_convert(ctx: Ctx, source: str | None, output: Path | None) -> None:
     from earwig.transcribe.models import BUNDLED, resolve_ctranslate2
 
     src, name = resolve_ctranslate2(source or BUNDLED)
+    suffix = "" if quantize == "f16" else f"-{quantize}"
     target = output or ctx.config.transcribe.models_dir / (
-        "ggml-tiny.en-bundled.bin" if not source else f"ggml-{name}-converted.bin"
+        f"ggml-tiny.en-bundled{suffix}.bin" if not source else f"ggml-{name}-converted{suffix}.bin"
     )
     t0 = time.perf_counter()
-    ggml.convert(src, target)
+    ggml.convert(src, target, quantize)
     click.echo(
         f"wrote {target} ({_size(target.stat().st_size)}) in {time.perf_counter() - t0:.1f}s"
     )

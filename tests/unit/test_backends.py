@@ -307,3 +307,28 @@ def test_a_damaged_ggml_file_is_refused_before_whisper_cpp_sees_it(
             )
         assert why in info.value.message and str(path) in info.value.message
         assert not backend.loaded
+
+
+def test_q8_0_blocks_round_trip_within_half_a_step() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(4, 64)).astype(np.float32)
+    x[1] = 0.0  # an all-zero block must not divide by zero
+    blocks = np.frombuffer(ggml.quantize_q8_0(x), ggml.Q8_0)
+    assert len(blocks) == 8 and ggml.Q8_0.itemsize == 34  # ggml's block_q8_0
+    back = (blocks["d"].astype(np.float32)[:, None] * blocks["qs"]).reshape(x.shape)
+    step = np.repeat(blocks["d"].astype(np.float32), 32).reshape(x.shape)
+    assert np.all(np.abs(back - x) <= step / 2 + 1e-3 * np.abs(x) + 1e-7)
+    assert np.abs(blocks["qs"]).max() == 127
+
+
+def test_a_q8_0_conversion_transcribes_as_well(tmp_path: Path, speech_wav: Path) -> None:
+    source = models.bundled_ctranslate2_dir()
+    assert source is not None
+    target = ggml.convert(source, tmp_path / "ggml-tiny.en-q8_0.bin", "q8_0")
+    ggml.validate(target)
+    assert target.stat().st_size < 0.6 * 77_704_715  # the float16 file's size
+    backend = WhisperCppBackend(str(target), tmp_path, threads=2)
+    result = backend.transcribe(
+        audio.decode(speech_wav), TranscribeOptions(), lambda _: None, lambda: False
+    )
+    assert wer(SAMPLE_TEXT, result.text) < 0.35, result.text
