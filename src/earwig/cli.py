@@ -737,15 +737,20 @@ def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
         click.echo(json.dumps({"backend": cfg.backend, "chain": chain, "backends": rows}))
     else:
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
-        out = Table(title=f"backend = {cfg.backend!r}, model = {cfg.model!r}")
+        out = Table(title=escape(f"backend = {cfg.backend!r}, model = {cfg.model!r}"))
         for col in ("backend", "installed", "can run", "model, or why not", "role"):
             out.add_column(col)
         for row in rows:
             yes = {True: "yes", False: "no"}
-            out.add_row(
-                row["name"], yes[row["installed"]], yes[row["usable"]], row["detail"], row["role"]
+            out.add_row(  # escape: "earwig[openai]" is not rich markup
+                row["name"],
+                yes[row["installed"]],
+                yes[row["usable"]],
+                escape(row["detail"]),
+                row["role"],
             )
         if bench:
             Console().print(out)
@@ -757,7 +762,7 @@ def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
                 if not b:
                     continue
                 if "error" in b:
-                    out.add_row(row["name"], "", "", "", f"[red]{b['error']}")
+                    out.add_row(row["name"], "", "", "", f"[red]{escape(b['error'])}")
                 else:
                     heard = b["text"].replace("\n", " ")
                     out.add_row(
@@ -765,7 +770,7 @@ def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
                         f"{b['load']:.2f} s",
                         f"{b['rtf']:.3f}",
                         _size(b["peak_rss"]),
-                        heard[:40] + ("…" if len(heard) > 40 else ""),
+                        escape(heard[:40] + ("…" if len(heard) > 40 else "")),
                     )
         Console().print(out)
         if problem:

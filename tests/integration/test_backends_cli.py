@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from conftest import Home
 from earwig.speech import SAMPLE_TEXT
 from earwig.transcribe.models import bundled_ctranslate2_dir
@@ -149,3 +151,16 @@ def test_a_damaged_model_fails_the_job_and_the_daemon_stays_up(
         assert daemon.call("status")["backend"]["name"] == "whisper.cpp"
     finally:
         daemon.kill()
+
+
+def test_backends_table_shows_brackets_as_written(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hints such as pip install 'earwig[openai]' and paths with brackets are text, not markup."""
+    monkeypatch.setenv("COLUMNS", "400")  # one line per row, so the text can be matched
+    home.write_config(transcribe='model = "/no/such/model[bold]x"')
+    out = run_cli(home.config, "backends")
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if "│ faster-whisper" in line]
+    assert rows and "model[bold]x" in rows[0], out.stdout
+    assert "/no/such/model[bold]x" in out.stdout.splitlines()[0]  # the title

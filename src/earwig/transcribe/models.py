@@ -119,6 +119,11 @@ def resolve_ggml(model: str, models_dir: Path) -> tuple[Path, str]:
         if ggml.provenance(target) != ggml.fingerprint(source) or not target.is_file():
             ggml.convert(source, target)
         return target, f"{name} (converted to ggml)"
+    if "/" in model or model.startswith("~"):
+        raise BackendError(
+            f"whisper.cpp model {model!r} is not available locally (no file {path})",
+            "check [transcribe] model; `earwig models` lists what is on this machine",
+        )
     named = find_ggml(model, models_dir)
     if named is not None:
         return named, model

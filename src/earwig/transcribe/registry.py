@@ -108,6 +108,8 @@ def _model_for(name: str, config: TranscribeConfig) -> tuple[bool, str]:
     if cached is not None:
         return True, f"{model} (Hugging Face cache){converted}"
     if name == "whisper.cpp":
+        if "/" in model or model.startswith("~"):
+            return False, f"model {model!r} is not available locally (no file {path})"
         looked = config.models_dir / f"ggml-{model}.bin"
         return False, f"model {model!r} is not available locally (looked for {looked})"
     if path.exists():
