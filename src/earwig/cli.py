@@ -196,6 +196,7 @@ def jobs_cmd(ctx: Ctx, as_json: bool, states: tuple[str, ...], limit: int) -> No
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False)
     for col in ("id", "state", "title", "progress", "audio", "age", "error"):
@@ -205,11 +206,11 @@ def jobs_cmd(ctx: Ctx, as_json: bool, states: tuple[str, ...], limit: int) -> No
         table.add_row(
             str(j["id"]),
             j["state"],
-            j["title"],
+            Text(j["title"]),  # Text, not markup: titles from the internet have [brackets]
             formatting.percent(j),
             audio,
             formatting.age(j["created_at"]),
-            j.get("error") or "",
+            Text(j.get("error") or ""),
         )
     Console().print(table)
 

@@ -159,7 +159,9 @@ class EarwigApp(App):
         try:
             return await self.client.call(kind, **params)
         except EarwigError as exc:
-            self.notify(f"{exc.message}\n{exc.hint}".strip(), severity="error", timeout=6)
+            self.notify(
+                f"{exc.message}\n{exc.hint}".strip(), severity="error", timeout=6, markup=False
+            )
             return None
 
     def counts(self) -> dict[str, int]:

@@ -304,7 +304,7 @@ class QueueScreen(Screen):
             return
         result = await self.app.call(kind, id=job["id"])
         if result is not None:
-            self.notify(f"#{job['id']} {job['title']}: {done}", timeout=3)
+            self.notify(f"#{job['id']} {job['title']}: {done}", timeout=3, markup=False)
 
     async def action_pause(self) -> None:
         job = self._current()

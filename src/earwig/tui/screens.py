@@ -183,7 +183,11 @@ class SubscriptionsScreen(Screen):
             message = r.get("error") or (
                 "unchanged" if r.get("unchanged") else f"{r.get('new', 0)} new item(s) queued"
             )
-            self.notify(f"{name}: {message}", severity="error" if r.get("error") else "information")
+            self.notify(
+                f"{name}: {message}",
+                severity="error" if r.get("error") else "information",
+                markup=False,
+            )
 
     async def action_remove(self) -> None:
         name = self._current()
@@ -283,9 +287,11 @@ class AddDialog(ModalScreen):
             error.update(Text(f"{r['error']}", style="red"))
             return
         if "duplicate_of" in r:
-            self.notify(f"already there as #{r['duplicate_of']['id']}: {r.get('hint', '')}")
+            self.notify(
+                f"already there as #{r['duplicate_of']['id']}: {r.get('hint', '')}", markup=False
+            )
         else:
-            self.notify(f"queued #{r['job']['id']} {r['job']['title']}")
+            self.notify(f"queued #{r['job']['id']} {r['job']['title']}", markup=False)
         self.dismiss()
 
 
