@@ -279,6 +279,13 @@ def convert(model_dir: Path, target: Path, quantize: str = "f16") -> Path:
     return target
 
 
+def ensure(model_dir: Path, target: Path) -> Path:
+    """`target`, converted from `model_dir` unless an up-to-date conversion is already there."""
+    if not target.is_file() or provenance(target) != fingerprint(model_dir):
+        convert(model_dir, target)
+    return target
+
+
 def fingerprint(model_dir: Path) -> dict[str, object]:
     """What a conversion was made from: a changed source model is converted again."""
     stat = (model_dir / "model.bin").stat()

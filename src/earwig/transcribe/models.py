@@ -107,8 +107,7 @@ def resolve_ggml(model: str, models_dir: Path) -> tuple[Path, str]:
     if model == BUNDLED:
         source, _ = resolve_ctranslate2(BUNDLED)
         target = models_dir / "ggml-tiny.en-bundled.bin"
-        if ggml.provenance(target) != ggml.fingerprint(source) or not target.is_file():
-            ggml.convert(source, target)
+        ggml.ensure(source, target)
         return target, "tiny.en (bundled, ggml)"
     path = Path(model).expanduser()
     if path.is_file():
@@ -116,8 +115,7 @@ def resolve_ggml(model: str, models_dir: Path) -> tuple[Path, str]:
     if path.is_dir():
         source, name = resolve_ctranslate2(str(path))
         target = models_dir / f"ggml-{name}-converted.bin"
-        if ggml.provenance(target) != ggml.fingerprint(source) or not target.is_file():
-            ggml.convert(source, target)
+        ggml.ensure(source, target)
         return target, f"{name} (converted to ggml)"
     if "/" in model or model.startswith("~"):
         raise BackendError(
@@ -127,11 +125,10 @@ def resolve_ggml(model: str, models_dir: Path) -> tuple[Path, str]:
     named = find_ggml(model, models_dir)
     if named is not None:
         return named, model
-    cached = hf_cached(model) if "/" not in model else None
+    cached = hf_cached(model)  # a path was refused above, so this is a name
     if cached is not None:  # faster-whisper downloaded it once: convert that
         target = models_dir / f"ggml-{model}-converted.bin"
-        if ggml.provenance(target) != ggml.fingerprint(cached) or not target.is_file():
-            ggml.convert(cached, target)
+        ggml.ensure(cached, target)
         return target, f"{model} (converted from the Hugging Face cache)"
     raise BackendError(
         f"whisper.cpp model {model!r} is not available locally (looked for "
