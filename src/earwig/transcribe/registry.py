@@ -192,7 +192,6 @@ class FallbackTranscriber:
         self._factory = factory
         self._built: dict[str, Transcriber] = {}
         self._lock = threading.Lock()
-        self.failures: list[tuple[str, str]] = []  # (backend, message) of the last fallbacks
         self.on_fallback: Callable[[str, str, str], None] | None = None
         self.primary = self._get(names[0])
 
@@ -238,7 +237,6 @@ class FallbackTranscriber:
             except BackendError as exc:
                 last = exc
                 nxt = self.names[i + 1] if i + 1 < len(self.names) else None
-                self.failures.append((name, exc.message))
                 if self.on_fallback and nxt:
                     self.on_fallback(name, nxt, exc.message)
         assert last is not None
