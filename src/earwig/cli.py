@@ -707,7 +707,7 @@ def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
     cfg = ctx.config.transcribe
     table = registry.survey(cfg)
     try:
-        chain = registry.chosen(cfg)
+        chain = registry.chosen(cfg, table)
     except EarwigError as exc:
         chain, problem = [], exc.message
     else:

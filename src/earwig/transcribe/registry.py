@@ -157,9 +157,10 @@ def build(name: str, config: TranscribeConfig) -> Transcriber:
     raise ConfigError(f"unknown backend {name!r}", "choose one of: auto, " + ", ".join(ORDER))
 
 
-def chosen(config: TranscribeConfig) -> list[str]:
-    """The backends a job may go through, in order: the configured (or best) one first."""
-    table = survey(config)
+def chosen(config: TranscribeConfig, table: list[Availability] | None = None) -> list[str]:
+    """The backends a job may go through, in order: the configured (or best) one first.
+    `table` is a survey the caller already made (`earwig backends` shows it too)."""
+    table = table if table is not None else survey(config)
     usable = [a.name for a in table if a.usable]
     if config.backend != "auto":
         pinned = next(a for a in table if a.name == config.backend)
