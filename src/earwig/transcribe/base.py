@@ -13,6 +13,16 @@ if TYPE_CHECKING:
 
 SAMPLE_RATE = 16000
 
+
+def clamp(seconds: float, duration: float) -> float:
+    """A timestamp inside the audio, to the millisecond, as a plain float.
+
+    Whisper rounds times to its 30 s windows and can overshoot the end of the audio; every
+    backend's segment and word times go through here.
+    """
+    return round(min(float(seconds), duration), 3)
+
+
 ProgressFn = Callable[[float], None]  # fraction of the audio done, 0..1
 AbortFn = Callable[[], bool]  # True: stop as soon as possible
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from earwig.errors import Aborted, BackendError
 from earwig.model import Segment, Transcript, Word
-from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions
+from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions, clamp
 from earwig.transcribe.models import resolve_ctranslate2
 
 if TYPE_CHECKING:
@@ -79,18 +79,20 @@ class FasterWhisperBackend:
             )
             segments = []
             for piece in pieces:  # a generator: decoding happens as we iterate
-                # Whisper rounds timestamps to its 30 s windows and can overshoot the end.
-                start, end = min(piece.start, duration), min(piece.end, duration)
                 words = tuple(
                     Word(
-                        round(float(min(w.start, duration)), 3),
-                        round(float(min(w.end, duration)), 3),
+                        clamp(w.start, duration),
+                        clamp(w.end, duration),
                         w.word,
                         round(float(w.probability), 3),
                     )
                     for w in (piece.words or ())
                 )
-                segments.append(Segment(round(start, 3), round(end, 3), piece.text, words))
+                segments.append(
+                    Segment(
+                        clamp(piece.start, duration), clamp(piece.end, duration), piece.text, words
+                    )
+                )
                 on_progress(min(1.0, piece.end / duration) if duration else 1.0)
                 if should_abort():
                     raise Aborted("stopped during transcription")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from earwig.errors import Aborted, BackendError
 from earwig.model import Segment, Transcript
-from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions
+from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions, clamp
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,9 +61,7 @@ class MlxBackend:
         except (RuntimeError, ValueError, OSError) as exc:
             raise BackendError(f"mlx-whisper failed: {exc}") from exc
         segments = tuple(
-            Segment(
-                round(min(s["start"], duration), 3), round(min(s["end"], duration), 3), s["text"]
-            )
+            Segment(clamp(s["start"], duration), clamp(s["end"], duration), s["text"])
             for s in result.get("segments", [])
         )
         on_progress(1.0)

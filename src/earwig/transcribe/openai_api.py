@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from earwig.errors import Aborted, BackendError
 from earwig.model import Segment, Transcript, Word
-from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions
+from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions, clamp
 
 if TYPE_CHECKING:
     import numpy as np
@@ -206,16 +206,16 @@ class OpenAIBackend:
             if pieces:
                 chunk = [
                     Segment(
-                        round(min(offset + float(p.start), duration), 3),
-                        round(min(offset + float(p.end), duration), 3),
+                        clamp(offset + float(p.start), duration),
+                        clamp(offset + float(p.end), duration),
                         p.text,
                     )
                     for p in pieces
                 ]
                 words = [
                     Word(
-                        round(min(offset + float(w.start), duration), 3),
-                        round(min(offset + float(w.end), duration), 3),
+                        clamp(offset + float(w.start), duration),
+                        clamp(offset + float(w.end), duration),
                         w.word,
                     )
                     for w in (getattr(result, "words", None) or ())

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from earwig.errors import Aborted, BackendError
 from earwig.model import Segment, Transcript, Word
 from earwig.transcribe import ggml
-from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions
+from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions, clamp
 from earwig.transcribe.models import resolve_ggml
 
 if TYPE_CHECKING:
@@ -78,18 +78,14 @@ class WhisperCppBackend:
                 continue
             data = pw.whisper_full_get_token_data(ctx, segment, j)
             text = pw.whisper_full_get_token_text(ctx, segment, j)
-            t0, t1 = min(data.t0 / 100, duration), min(data.t1 / 100, duration)
+            t0, t1 = clamp(data.t0 / 100, duration), clamp(data.t1 / 100, duration)
             if not words or text.startswith(" "):
                 words.append([t0, t1, text, [data.p]])
             else:
                 words[-1][1] = t1
                 words[-1][2] += text
                 words[-1][3].append(data.p)
-        return tuple(
-            Word(round(s, 3), round(e, 3), t, round(min(ps), 3))
-            for s, e, t, ps in words
-            if t.strip()
-        )
+        return tuple(Word(s, e, t, round(min(ps), 3)) for s, e, t, ps in words if t.strip())
 
     def unload(self) -> None:
         with self._lock:
@@ -136,10 +132,10 @@ class WhisperCppBackend:
             raise Aborted("stopped during transcription")
         segments = []
         for i, piece in enumerate(pieces):  # t0/t1 are in centiseconds
-            start, end = min(piece.t0 / 100, duration), min(piece.t1 / 100, duration)
+            start, end = clamp(piece.t0 / 100, duration), clamp(piece.t1 / 100, duration)
             text = piece.text if piece.text.startswith(" ") else " " + piece.text
             words = self._words(i, duration) if options.word_timestamps else ()
-            segments.append(Segment(round(start, 3), round(end, 3), text, words))
+            segments.append(Segment(start, end, text, words))
         on_progress(1.0)
         return Transcript(
             segments=tuple(segments),
