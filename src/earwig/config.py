@@ -23,6 +23,10 @@ OUTPUT_FORMATS = ("txt", "srt", "vtt", "tsv", "json")
 DEFAULT_IGNORE = (".*", "*.part", "*.crdownload", "*.tmp", "~$*", "*.ytdl")
 BACKENDS = ("auto", "mlx-whisper", "whisper.cpp", "faster-whisper", "openai")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+COMPUTE_TYPES = (
+    "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
+    "float16", "bfloat16", "float32", "default",
+)
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,14 @@ class TranscribeConfig:
     vad: bool = False  # skip silence (backends that support it)
     word_timestamps: bool = False  # per-word start/end in the .json output
     beam_size: int = 5
+    multilingual: bool = False  # detect the language of each segment (mixed recordings)
     threads: int = 0  # 0: all cores
-    compute_type: str = "int8"
+    device: str = "auto"  # "auto": a CUDA GPU when CTranslate2 sees one, else the CPU
+    compute_type: str = "auto"  # "auto": float16 on a GPU, int8 on a CPU
+    batched: str | bool = "auto"  # faster-whisper's batched pipeline; "auto": on long audio
+    batch_size: int = 8
+    preload: bool = True  # load the model as soon as the daemon is up, not at the first job
+    download: bool = True  # fetch a model named here that is not on disk yet
     unload_after: float = 600.0  # seconds idle before the model is freed
     fallback: bool = True  # a backend failing for its own reasons hands the job to the next
     models_dir: Path = field(default_factory=paths.default_models_dir)  # converted ggml files
@@ -309,9 +319,17 @@ def _str(value: Any, _: Path) -> str:
 
 
 def _language(value: Any, _: Path) -> str | None:
-    if not isinstance(value, str) or not re.fullmatch(r"auto|[a-z]{2,3}", value):
+    from earwig.languages import check_language
+
+    if not isinstance(value, str):
         raise ValueError('"auto" or a language code such as "en"')
-    return None if value == "auto" else value
+    return check_language(value)
+
+
+def _auto_or_bool(value: Any, _: Path) -> str | bool:
+    if value == "auto" or isinstance(value, bool):
+        return value
+    raise ValueError('"auto", true or false')
 
 
 def _duration(value: Any, _: Path) -> float:
@@ -411,8 +429,14 @@ TRANSCRIBE_SCHEMA: dict[str, Converter] = {
     "vad": _bool,
     "word_timestamps": _bool,
     "beam_size": _int(1),
+    "multilingual": _bool,
     "threads": _int(0),
-    "compute_type": _choice("int8", "int8_float32", "float32", "int16", "default"),
+    "device": _choice("auto", "cpu", "cuda"),
+    "compute_type": _choice(*COMPUTE_TYPES),
+    "batched": _auto_or_bool,
+    "batch_size": _int(1),
+    "preload": _bool,
+    "download": _bool,
     "unload_after": _duration,
     "fallback": _bool,
     "models_dir": _path,

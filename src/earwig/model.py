@@ -96,6 +96,11 @@ class Segment:
     end: float
     text: str
     words: tuple[Word, ...] = ()  # written to the .json output; not kept in the database
+    language: str | None = None  # per segment, when per-segment detection is on
+    # How believable the text is, where the backend says (faster-whisper): the mean token
+    # log-probability and the text's gzip compression ratio (repetition loops score high).
+    avg_logprob: float | None = None
+    compression_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,12 @@ class Transcript:
     duration: float
     backend: str
     model: str
+    language_probability: float | None = None
+    speech: float | None = None  # seconds of speech the VAD heard, when it was run
+    warnings: tuple[str, ...] = ()  # what looks wrong with this transcript, and what to do
+
+    def replace(self, **changes: Any) -> Transcript:
+        return dataclasses.replace(self, **changes)
 
     @property
     def text(self) -> str:

@@ -36,7 +36,7 @@ def run_files(
 
     from earwig.config import BACKENDS
     from earwig.errors import ConfigError
-    from earwig.transcribe import audio, registry
+    from earwig.transcribe import pipeline, registry
 
     if backend and backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}", "choose one of: " + ", ".join(BACKENDS))
@@ -71,9 +71,9 @@ def run_files(
             task = progress.add_task(name, total=1.0)
             started = time.monotonic()
             try:
-                samples = audio.decode(path)
-                transcript = transcriber.transcribe(
-                    samples,
+                transcript = pipeline.transcribe_file(
+                    transcriber,
+                    path,
                     options,
                     lambda f, task=task: progress.update(task, completed=f),
                     lambda: False,

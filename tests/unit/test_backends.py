@@ -14,7 +14,7 @@ from earwig import outputs
 from earwig.config import TranscribeConfig
 from earwig.errors import Aborted, BackendError
 from earwig.speech import SAMPLE_TEXT
-from earwig.transcribe import audio, ggml, models, registry
+from earwig.transcribe import audio, catalog, ggml, models, registry
 from earwig.transcribe.base import TranscribeOptions
 from earwig.transcribe.faster_whisper import FasterWhisperBackend
 from earwig.transcribe.whisper_cpp import WhisperCppBackend
@@ -55,11 +55,20 @@ def test_conversion_is_cached_and_redone_when_the_source_changes(tmp_path: Path)
     assert first.stat().st_mtime_ns != written
 
 
-def test_a_ggml_name_that_is_not_here_is_not_downloaded(tmp_path: Path) -> None:
+def test_a_model_name_that_is_not_here_says_how_to_pull_it(tmp_path: Path) -> None:
+    for resolve in (lambda m: models.resolve_ggml(m, tmp_path), models.resolve_ctranslate2):
+        with pytest.raises(models.ModelMissing) as info:
+            resolve("large-v3")
+        assert info.value.entry.repo == "Systran/faster-whisper-large-v3"
+        assert "`earwig models pull large-v3`" in info.value.hint
+
+
+def test_an_unknown_model_name_lists_the_known_ones() -> None:
     with pytest.raises(BackendError) as info:
-        models.resolve_ggml("large-v3", tmp_path)
-    assert str(tmp_path / "ggml-large-v3.bin") in info.value.message
-    assert "does not download" in info.value.hint
+        models.resolve_ctranslate2("large-v9")
+    assert "unknown model 'large-v9'" in info.value.message
+    assert "did you mean 'large-v1'" in info.value.hint or "large-v3" in info.value.hint
+    assert all(name in info.value.hint for name in ("turbo", "distil-large-v3", "base.en"))
 
 
 def test_a_non_whisper_directory_cannot_be_converted(tmp_path: Path) -> None:
@@ -162,10 +171,17 @@ def test_openai_is_only_used_when_configured(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_a_pinned_backend_that_cannot_run_says_why(tmp_path: Path) -> None:
-    cfg = TranscribeConfig(backend="whisper.cpp", model="base.en", models_dir=tmp_path)
+    cfg = TranscribeConfig(
+        backend="whisper.cpp", model="base.en", models_dir=tmp_path, download=False
+    )
     with pytest.raises(BackendError) as info:
         registry.create(cfg)
-    assert "ggml-base.en.bin" in info.value.message and "earwig backends" in info.value.hint
+    assert "`earwig models pull base.en`" in info.value.message
+    assert "earwig backends" in info.value.hint
+    # allowed to download, the same setting is usable: the daemon fetches it on first need
+    fetching = TranscribeConfig(backend="whisper.cpp", model="base.en", models_dir=tmp_path)
+    assert registry.chosen(fetching)[0] == "whisper.cpp"
+    assert registry.missing_model(fetching) == catalog.CATALOG["base.en"]
 
 
 # ---------------------------------------------------------------- fallback
@@ -269,7 +285,7 @@ def test_models_other_tools_downloaded_are_found(
     assert source is not None
     for f in source.iterdir():
         (snapshot / f.name).symlink_to(f)
-    assert models.resolve_ctranslate2("tiny.en") == (snapshot, "tiny.en (Hugging Face cache)")
+    assert models.resolve_ctranslate2("tiny.en") == (snapshot, "tiny.en")
     cfg = TranscribeConfig(model="tiny.en", models_dir=tmp_path / "own")
     table = {a.name: a for a in registry.survey(cfg)}
     assert table["faster-whisper"].usable and "Hugging Face cache" in table["faster-whisper"].detail

@@ -48,7 +48,7 @@ def test_corrupt_mp3_is_rejected(tmp_path: Path, speech_mp3: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(MediaError, match="no longer exists"):
+    with pytest.raises(MediaError, match="does not exist"):
         audio.decode(tmp_path / "gone.mp3")
 
 
@@ -60,8 +60,8 @@ def test_bundled_model_is_found_offline() -> None:
 def test_model_that_would_need_a_download_fails_clearly(tmp_path: Path) -> None:
     with pytest.raises(BackendError) as info:
         models.resolve_ctranslate2("large-v3")
-    assert "not available locally" in info.value.message and "large-v3" in info.value.message
-    assert "does not download" in info.value.hint
+    assert "not downloaded" in info.value.message and "large-v3" in info.value.message
+    assert "earwig models pull large-v3" in info.value.hint
     with pytest.raises(BackendError, match=r"no model\.bin"):
         models.resolve_ctranslate2(str(tmp_path))
 

@@ -29,6 +29,7 @@ from earwig.daemon.hooks import Hooks
 from earwig.daemon.hosts import HostPolicy
 from earwig.daemon.inbox import Inbox, is_url
 from earwig.daemon.lock import InstanceLock
+from earwig.daemon.models import ModelFetcher
 from earwig.daemon.notify import sd_notify
 from earwig.daemon.runner import Runner
 from earwig.daemon.server import Server
@@ -93,7 +94,9 @@ class Daemon:
         self.config = config
         self.config_path = config_path  # what was asked for (None: the default lookup)
         self.bus = Bus()
-        self.backend = registry.create(config.transcribe)  # checks the model exists
+        # [transcribe] is read once: the backend is built from it and lives until a restart
+        self.backend_config = config.transcribe
+        self.backend = registry.create(config.transcribe)  # checks the model can be had
         self.options = registry.options(config.transcribe)
         self.queue_paused = False
         self.started_at = time.time()
@@ -107,6 +110,13 @@ class Daemon:
         self.watcher: FolderWatcher | None = None
         self.server: Server
         self._restartable: dict[str, tuple[asyncio.Task, asyncio.Event]] = {}
+        self._preload_task: asyncio.Task | None = None
+        self.models = ModelFetcher(
+            missing=lambda: registry.missing_model(self.backend_config),
+            download=lambda: self.backend_config.download,
+            log=self.log,
+            on_ready=self._model_ready,
+        )
 
     # ------------------------------------------------------------ lifecycle
 
@@ -142,9 +152,13 @@ class Daemon:
                 f"({self.backend.model_name})",
             )
             self._warn_about_exposed_secrets()
+            model_task = asyncio.create_task(self.models.run(self.stop))
             sd_notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS=watching {folders}")
             await self.stop.wait()
             sd_notify("STOPPING=1")
+            await model_task
+            if self._preload_task is not None and not self._preload_task.done():
+                await self._preload_task  # a load cannot be interrupted; it takes seconds
             self.subscriptions.shutdown()
             await self._drain(runner_task, download_task)
             await self.hooks.wait(self.config.hooks.timeout)
@@ -154,6 +168,27 @@ class Daemon:
             await self.server.close()
             self.store.close()
             lock.release()
+
+    def _model_ready(self) -> None:
+        """The model is on disk: start the queued jobs, and load it if asked to."""
+        self.runner.poke()
+        if self.config.transcribe.preload and not self.backend.loaded:
+            self._preload_task = asyncio.create_task(self._preload())
+
+    async def _preload(self) -> None:
+        """Load the model in the background as soon as the daemon is up, so the first job
+        does not wait for it; the socket answers meanwhile."""
+        started = time.monotonic()
+        try:
+            await asyncio.to_thread(self.backend.load)
+        except EarwigError as exc:
+            self.log("error", f"could not load the model: {exc.message}")
+            return
+        self.log(
+            "info",
+            f"model {self.backend.model_name} loaded on {self.backend.device} in "
+            f"{time.monotonic() - started:.1f}s",
+        )
 
     def request_stop(self, why: str = "request") -> None:
         if not self.stop.is_set():
@@ -543,6 +578,8 @@ class Daemon:
         view = job.to_dict()
         if job.id in self.bus.progress:
             view["progress"] = self.bus.progress[job.id]
+        if job.state is JobState.QUEUED and job.path and (note := self.models.waiting_note()):
+            view["waiting"] = note
         return view
 
     def status(self) -> dict[str, Any]:
@@ -561,6 +598,7 @@ class Daemon:
                 "name": self.backend.name,
                 "model": self.backend.model_name,
                 "loaded": self.backend.loaded,
+                "device": self.backend.device,
                 "fallbacks": self.backend.names[1:],
             },
             "watch": [str(w.path) for w in self.config.watch],

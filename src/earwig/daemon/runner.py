@@ -17,8 +17,7 @@ from earwig import outputs
 from earwig.errors import Aborted, EarwigError, MediaError
 from earwig.jobs import Action
 from earwig.model import Job
-from earwig.transcribe import audio
-from earwig.transcribe.base import SAMPLE_RATE
+from earwig.transcribe import audio, pipeline
 
 if TYPE_CHECKING:
     from earwig.daemon.aborts import AbortHandle
@@ -40,7 +39,8 @@ class Runner:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             d = self.daemon
-            job = None if d.queue_paused else d.store.next_queued(time.time())
+            ready = not d.queue_paused and d.models.ready
+            job = d.store.next_queued(time.time()) if ready else None
             if job is None:
                 await self._idle()
                 continue
@@ -80,21 +80,22 @@ class Runner:
         try:
             if not job.path:
                 raise MediaError("the job has no media file", "add it again with `earwig add`")
-            samples = await asyncio.to_thread(audio.decode, Path(job.path))
+            path = Path(job.path)
+            probed = await asyncio.to_thread(audio.probe, path)  # has audio? how long?
             if handle.is_set():
-                raise Aborted("stopped after decoding")
-            duration = len(samples) / SAMPLE_RATE
+                raise Aborted("stopped before transcription")
             job = d.transition(
                 job_id,
                 Action.TRANSCRIBE,
                 changes={
-                    "duration": duration,
+                    "duration": probed,
                     "backend": d.backend.name,
                     "model": d.backend.model_name,
                 },
             )
             loop = asyncio.get_running_loop()
             t0 = time.monotonic()
+            duration = probed or 0.0
 
             def on_progress(fraction: float) -> None:
                 loop.call_soon_threadsafe(d.progress, job_id, fraction, duration, t0)
@@ -106,9 +107,15 @@ class Runner:
             d.backend.on_fallback = on_fallback
 
             transcript = await asyncio.to_thread(
-                d.backend.transcribe, samples, d.options, on_progress, handle.is_set
+                pipeline.transcribe_file,
+                d.backend,
+                path,
+                d.options,
+                on_progress,
+                handle.is_set,
+                duration=probed,
             )
-            del samples
+            duration = transcript.duration
             out_dir, base = d.output_target(job)
             meta = {"source": job.path or job.url, "title": job.title, "job_id": job_id}
             written = await asyncio.to_thread(
@@ -123,6 +130,7 @@ class Runner:
                     "output_base": base,
                     "backend": transcript.backend,
                     "model": transcript.model,
+                    "duration": transcript.duration,
                 },
             )
             d.log(

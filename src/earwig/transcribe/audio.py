@@ -1,64 +1,172 @@
-"""Decode any audio or video file to float32 mono 16 kHz samples with PyAV.
+"""Decode any audio or video file to float32 mono 16 kHz samples with PyAV, a window at a time.
 
-PyAV bundles FFmpeg's libraries, so no system ffmpeg is needed. Packets that fail to decode are
-skipped (a scratch in a long recording should not lose the whole transcript); a file where most
-packets fail, or that yields no audio at all, is rejected as not media.
+PyAV bundles FFmpeg's libraries, so no system ffmpeg is needed. A file is never held whole in
+memory: `windows` yields pieces of about WINDOW_SECONDS, each cut at the quietest 100 ms near
+its end so that a word is rarely split, and the transcription pipeline hands them to the
+backend one after another. Peak memory is then set by the window, not by the length of the
+recording (a 4-hour audiobook costs the same as a 10-minute clip).
+
+Packets that fail to decode are skipped (a scratch in a long recording should not lose the whole
+transcript); a file where most packets fail, or that yields no audio at all, is rejected as not
+media.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from earwig.errors import MediaError
 from earwig.transcribe.base import SAMPLE_RATE
 
+if TYPE_CHECKING:
+    import numpy as np
+
 NOT_MEDIA_HINT = "the file is not a playable audio or video file; check that it opens in a player"
+WINDOW_SECONDS = 600.0  # ten minutes: 38 MB of samples, 20 of Whisper's 30 s chunks
+CUT_SEARCH_SECONDS = 15.0  # look this far either side of a window's end for a quiet place
+FRAME = SAMPLE_RATE // 10  # 100 ms: the unit of "quiet"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A piece of a recording: its samples and where they start in the whole file."""
+
+    offset: float  # seconds from the start of the file
+    samples: np.ndarray
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+
+def quietest(samples: np.ndarray, lo: int, hi: int) -> int:
+    """The sample offset in [lo, hi) at the middle of the quietest 100 ms; `hi` if too short."""
+    import numpy as np
+
+    lo, hi = max(0, lo), min(len(samples), hi)
+    n = (hi - lo) // FRAME
+    if n <= 0:
+        return hi
+    region = samples[lo : lo + n * FRAME].reshape(n, FRAME)
+    energy = np.square(region).mean(axis=1)
+    return lo + int(np.argmin(energy)) * FRAME + FRAME // 2
+
+
+def probe(path: Path) -> float | None:
+    """Check that the file has an audio stream and return its length in seconds, if the
+    container says (most do; a raw stream may not). Cheap: nothing is decoded."""
+    with _open(path) as container:
+        stream = _audio_stream(container, path)
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        if container.duration is not None:
+            return container.duration / 1_000_000  # av.time_base
+    return None
+
+
+def windows(path: Path, seconds: float = WINDOW_SECONDS) -> Iterator[Window]:
+    """Yield the file's audio as consecutive windows of about `seconds`, cut at quiet places."""
+    import numpy as np
+
+    target = int(seconds * SAMPLE_RATE)
+    search = min(int(CUT_SEARCH_SECONDS * SAMPLE_RATE), target // 4)
+    pending: list[np.ndarray] = []
+    pending_n = 0
+    offset = 0  # samples already yielded
+    tally = _Tally()
+    with _open(path) as container:
+        for chunk in _decode(container, _audio_stream(container, path), path, tally):
+            pending.append(chunk)
+            pending_n += len(chunk)
+            if pending_n < target + search:
+                continue
+            tally.check(path, offset + pending_n, final=False)
+            buf = np.concatenate(pending)
+            cut = quietest(buf, target - search, target + search)
+            rest = buf[cut:].copy()  # a copy, so the window does not pin the whole buffer
+            yield Window(offset / SAMPLE_RATE, buf[:cut])
+            del buf
+            offset += cut
+            pending, pending_n = [rest], len(rest)
+    tally.check(path, offset + pending_n, final=True)
+    if pending_n:
+        yield Window(offset / SAMPLE_RATE, np.concatenate(pending))
 
 
 def decode(path: Path) -> np.ndarray:
+    """The whole file as one array: for short clips (samples, benchmarks), not for jobs."""
+    import numpy as np
+
+    parts = [w.samples for w in windows(path)]
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+class _Tally:
+    """Good and bad packets so far: a file where most packets fail is not media."""
+
+    def __init__(self) -> None:
+        self.good = 0
+        self.bad = 0
+
+    def check(self, path: Path, samples: int, *, final: bool) -> None:
+        if self.bad > self.good or (final and samples < SAMPLE_RATE // 10):
+            raise MediaError(
+                f"{Path(path).name} is corrupt or empty: {self.bad} of {self.good + self.bad} "
+                f"audio packets could not be decoded, {samples / SAMPLE_RATE:.1f}s of audio found",
+                NOT_MEDIA_HINT,
+            )
+
+
+def _open(path: Path) -> Any:
     import av  # heavy: only when a job really decodes
 
     try:
-        container = av.open(str(path))
+        return av.open(str(path))
     except FileNotFoundError:
         raise MediaError(
-            f"{path} no longer exists", "it was moved or deleted before transcription"
+            f"{path} does not exist", "check the path; a watched file may have been moved"
         ) from None
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise MediaError(f"cannot read {Path(path).name}: {_reason(exc)}", NOT_MEDIA_HINT) from None
-    with container:
-        if not container.streams.audio:
-            raise MediaError(f"{Path(path).name} has no audio stream", NOT_MEDIA_HINT)
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-        chunks: list[np.ndarray] = []
-        good = bad = 0
-        try:
-            for packet in container.demux(stream):
-                try:
-                    frames = packet.decode()
-                except (av.error.InvalidDataError, av.error.PatchWelcomeError):
-                    bad += 1
-                    continue
-                good += 1
-                for frame in frames:
-                    chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
-            chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
-        except av.error.FFmpegError as exc:
-            if not chunks:
-                raise MediaError(
-                    f"cannot decode {Path(path).name}: {_reason(exc)}", NOT_MEDIA_HINT
-                ) from None
-    samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-    if bad > good or samples.size < SAMPLE_RATE // 10:
+
+
+def _audio_stream(container: Any, path: Path) -> Any:
+    if not container.streams.audio:
         raise MediaError(
-            f"{Path(path).name} is corrupt or empty: {bad} of {good + bad} audio packets "
-            f"could not be decoded, {samples.size / SAMPLE_RATE:.1f}s of audio found",
-            NOT_MEDIA_HINT,
+            f"{Path(path).name} has no sound to transcribe (no audio stream)",
+            "it may be a silent video or an image; add a file with sound",
         )
-    return samples.astype(np.float32, copy=False)
+    return container.streams.audio[0]
+
+
+def _decode(container: Any, stream: Any, path: Path, tally: _Tally) -> Iterator[np.ndarray]:
+    import av
+
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    produced = False
+    try:
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except (av.error.InvalidDataError, av.error.PatchWelcomeError):
+                tally.bad += 1
+                continue
+            tally.good += 1
+            for frame in frames:
+                for out in resampler.resample(frame):
+                    produced = True
+                    yield out.to_ndarray().reshape(-1)
+        for out in resampler.resample(None):
+            yield out.to_ndarray().reshape(-1)
+    except av.error.FFmpegError as exc:
+        if not produced:
+            raise MediaError(
+                f"cannot decode {Path(path).name}: {_reason(exc)}", NOT_MEDIA_HINT
+            ) from None
+        # a truncated tail: keep what was decoded
 
 
 def _reason(exc: BaseException) -> str:

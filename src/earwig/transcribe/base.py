@@ -37,6 +37,7 @@ class TranscribeOptions:
     vad: bool = False  # skip silence where the backend can
     word_timestamps: bool = False  # per-word timing in the .json output
     beam_size: int = 5
+    multilingual: bool = False  # detect the language of every segment (mixed recordings)
 
 
 class Transcriber(Protocol):

@@ -2,59 +2,150 @@
 
 faster_whisper and ctranslate2 are imported in `load`, never at module import, so nothing that
 only lists jobs pays for them.
+
+Two paths through the engine. Sequential (`WhisperModel.transcribe`) decodes one 30 s window
+after another, each conditioned on the text before it. Batched (`BatchedInferencePipeline`)
+cuts the audio at the silences its bundled Silero VAD finds and decodes `batch_size` pieces at
+once: on 2 CPU cores about twice as fast at the same word error rate once a recording is longer
+than a minute or so (bench/long.py). "auto" takes the batched path from BATCHED_FROM seconds on.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from earwig.errors import Aborted, BackendError
 from earwig.model import Segment, Transcript, Word
 from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions, clamp
-from earwig.transcribe.models import resolve_ctranslate2
+from earwig.transcribe.models import display_name, resolve_ctranslate2
 
 if TYPE_CHECKING:
     import numpy as np
+
+log = logging.getLogger("earwig.backend")
+
+BATCHED_FROM = 60.0  # seconds of audio from which "auto" takes the batched path (measured)
+
+
+def cuda_devices() -> int:
+    """How many CUDA devices CTranslate2 can use here (0 when it was built without CUDA or
+    the driver/runtime libraries are missing)."""
+    try:
+        import ctranslate2
+
+        return int(ctranslate2.get_cuda_device_count())
+    except Exception:  # a broken CUDA install must not stop a CPU transcription
+        return 0
+
+
+def pick_device(requested: str) -> tuple[str, str | None]:
+    """(device, warning): "auto" takes a GPU when there is one; a requested GPU that cannot
+    be used falls back to the CPU with a warning, never a crash."""
+    if requested == "cpu":
+        return "cpu", None
+    gpus = cuda_devices()
+    if gpus:
+        return "cuda", None
+    if requested == "cuda":
+        return "cpu", (
+            'device = "cuda" but CTranslate2 sees no usable GPU (no NVIDIA driver, or the '
+            "CUDA libraries are missing: pip install 'earwig[cuda]'); transcribing on the CPU"
+        )
+    return "cpu", None
+
+
+def pick_compute_type(requested: str, device: str) -> str:
+    """float16 suits a GPU, int8 a CPU; an explicit choice is kept."""
+    if requested != "auto":
+        return requested
+    return "float16" if device == "cuda" else "int8"
 
 
 class FasterWhisperBackend:
     name = "faster-whisper"
 
-    def __init__(self, model: str = "bundled", threads: int = 0, compute_type: str = "int8"):
-        self.model_dir, self.model_name = resolve_ctranslate2(model)
+    def __init__(
+        self,
+        model: str = "bundled",
+        threads: int = 0,
+        compute_type: str = "auto",
+        *,
+        device: str = "auto",
+        batched: str | bool = "auto",
+        batch_size: int = 8,
+    ):
+        self.model_setting = model
+        self.model_dir: Path | None = None  # resolved at load: the model may still be downloading
+        self.model_name = display_name(model)
         self.threads = threads or os.cpu_count() or 1
-        self.compute_type = compute_type
+        self.requested_device = device
+        self.device, self.device_warning = pick_device(device)
+        self.compute_type = pick_compute_type(compute_type, self.device)
+        self.batched = batched
+        self.batch_size = batch_size
         self._model: Any = None
+        self._pipeline: Any = None
         self._lock = threading.Lock()
 
     @property
     def loaded(self) -> bool:
         return self._model is not None
 
+    @property
+    def multilingual(self) -> bool | None:
+        return self._model.model.is_multilingual if self._model is not None else None
+
     def load(self) -> None:
         with self._lock:
             if self._model is not None:
                 return
-            from faster_whisper import WhisperModel
+            self.model_dir, self.model_name = resolve_ctranslate2(self.model_setting)
+            from faster_whisper import BatchedInferencePipeline, WhisperModel
 
+            if self.device_warning:
+                log.warning(self.device_warning)
             try:
-                self._model = WhisperModel(
-                    str(self.model_dir),
-                    device="cpu",
-                    compute_type=self.compute_type,
-                    cpu_threads=self.threads,
-                )
+                self._model = self._load(WhisperModel, self.device, self.compute_type)
             except (RuntimeError, ValueError, OSError) as exc:
-                raise BackendError(
-                    f"faster-whisper could not load {self.model_dir}: {exc}",
-                    "check [transcribe] model and compute_type",
-                ) from exc
+                if self.device == "cpu":
+                    raise BackendError(
+                        f"faster-whisper could not load {self.model_dir}: {exc}",
+                        "check [transcribe] model and compute_type",
+                    ) from exc
+                # the GPU was seen but cannot run this model (memory, driver, libraries)
+                self.device_warning = f"the GPU could not load the model ({exc}); using the CPU"
+                log.warning(self.device_warning)
+                self.device, self.compute_type = "cpu", pick_compute_type("auto", "cpu")
+                self._model = self._load(WhisperModel, "cpu", self.compute_type)
+            self._pipeline = BatchedInferencePipeline(self._model)
+
+    def _load(self, cls: Any, device: str, compute_type: str) -> Any:
+        return cls(
+            str(self.model_dir), device=device, compute_type=compute_type, cpu_threads=self.threads
+        )
 
     def unload(self) -> None:
         with self._lock:
             self._model = None
+            self._pipeline = None
+
+    def _language_of(self, audio: np.ndarray, start: float, end: float) -> str | None:
+        """The language one segment is spoken in (per-segment detection for mixed-language
+        recordings: faster-whisper switches language per segment but does not say which)."""
+        piece = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+        if len(piece) < SAMPLE_RATE // 2:
+            return None
+        language, _probability, _all = self._model.detect_language(piece)
+        return str(language)
+
+    def use_batched(self, duration: float) -> bool:
+        if self.batched == "auto":
+            return duration >= BATCHED_FROM
+        return bool(self.batched)
 
     def transcribe(
         self,
@@ -67,16 +158,22 @@ class FasterWhisperBackend:
         duration = len(audio) / SAMPLE_RATE
         if should_abort():
             raise Aborted("stopped before transcription started")
+        common: dict[str, Any] = {
+            "language": options.language,
+            "task": "translate" if options.translate else "transcribe",
+            "initial_prompt": options.initial_prompt,
+            "word_timestamps": options.word_timestamps,
+            "beam_size": options.beam_size,
+            "multilingual": options.multilingual,
+        }
         try:
-            pieces, info = self._model.transcribe(
-                audio,
-                language=options.language,
-                task="translate" if options.translate else "transcribe",
-                initial_prompt=options.initial_prompt,
-                vad_filter=options.vad,
-                word_timestamps=options.word_timestamps,
-                beam_size=options.beam_size,
-            )
+            if self.use_batched(duration):
+                # batched always cuts at the VAD's silences: that is how it finds its pieces
+                pieces, info = self._pipeline.transcribe(
+                    audio, batch_size=self.batch_size, vad_filter=True, **common
+                )
+            else:
+                pieces, info = self._model.transcribe(audio, vad_filter=options.vad, **common)
             segments = []
             for piece in pieces:  # a generator: decoding happens as we iterate
                 words = tuple(
@@ -90,7 +187,15 @@ class FasterWhisperBackend:
                 )
                 segments.append(
                     Segment(
-                        clamp(piece.start, duration), clamp(piece.end, duration), piece.text, words
+                        clamp(piece.start, duration),
+                        clamp(piece.end, duration),
+                        piece.text,
+                        words,
+                        language=self._language_of(audio, piece.start, piece.end)
+                        if options.multilingual and self._model.model.is_multilingual
+                        else None,
+                        avg_logprob=round(float(piece.avg_logprob), 3),
+                        compression_ratio=round(float(piece.compression_ratio), 3),
                     )
                 )
                 on_progress(min(1.0, piece.end / duration) if duration else 1.0)
@@ -99,10 +204,15 @@ class FasterWhisperBackend:
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"faster-whisper failed: {exc}") from exc
         on_progress(1.0)
+        segments.sort(key=lambda s: (s.start, s.end))  # in time order, whatever the path
         return Transcript(
             segments=tuple(segments),
             language=info.language,
             duration=duration,
             backend=self.name,
             model=self.model_name,
+            language_probability=round(float(info.language_probability), 3),
+            speech=round(float(info.duration_after_vad), 3)
+            if self.use_batched(duration) or options.vad
+            else None,
         )

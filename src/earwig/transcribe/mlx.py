@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 class MlxBackend:
     name = "mlx-whisper"
+    device = "metal"  # MLX runs on the Apple GPU
 
     def __init__(self, model: str):
         self.model_dir = Path(model).expanduser()

@@ -1,18 +1,45 @@
-"""Where model files come from: the bundled tiny.en, a path the user names, or a model some
-other tool already downloaded (faster-whisper's Hugging Face cache, pywhispercpp's models dir).
+"""Where model files come from: the bundled tiny.en, a path the user names, or a model by name
+(faster-whisper's names, or a Hugging Face repository id) in huggingface_hub's cache, shared with
+every other tool that uses it.
 
-No model is ever downloaded here: a name that would need the hub fails with a message saying
-which files were looked for and how to provide one.
+Resolving never downloads: a named model that is not on disk raises ModelMissing, which says
+how to get it; the daemon and `earwig models pull` fetch it (transcribe/hub.py).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from earwig.errors import BackendError
+from earwig.transcribe import catalog
 
 BUNDLED = "bundled"
+
+
+class ModelMissing(BackendError):
+    """A model known by name that is not downloaded yet: fetching it would help."""
+
+    def __init__(self, entry: catalog.Entry) -> None:
+        super().__init__(
+            f"model {entry.name!r} is not downloaded yet ({entry.repo}, about "
+            f"{entry.size / 1e6:.0f} MB)" if entry.size else
+            f"model {entry.name!r} is not downloaded yet ({entry.repo})",
+            f"`earwig models pull {entry.name}` fetches it (the daemon does too, unless "
+            "[transcribe] download = false)",
+        )
+        self.entry = entry
+
+
+def unknown_model(model: str) -> BackendError:
+    import difflib
+
+    close = difflib.get_close_matches(model, list(catalog.CATALOG), n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return BackendError(
+        f"unknown model {model!r}: not a model name and no such directory",
+        f"{guess}models by name: {', '.join(catalog.CATALOG)}; or a path to a CTranslate2 "
+        "model directory, or a Hugging Face repository id (org/name)",
+    )
 
 
 def bundled_ctranslate2_dir() -> Path | None:
@@ -25,29 +52,18 @@ def bundled_ctranslate2_dir() -> Path | None:
     return path if (path / "model.bin").is_file() else None
 
 
-def hf_hub_dir() -> Path:
-    """Where huggingface_hub (and so faster-whisper) keeps what it downloaded."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.path.expanduser("~"), ".cache", "huggingface"
-    )
-    return Path(home).expanduser() / "hub"
+def display_name(model: str) -> str:
+    """What a model setting is called in status lines before it is resolved."""
+    if model == BUNDLED:
+        return "tiny.en (bundled)"
+    entry = catalog.lookup(model)
+    return entry.name if entry is not None else Path(model).name
 
 
 def hf_cached(name: str) -> Path | None:
-    """A faster-whisper model by name ("small.en") already in the Hugging Face cache."""
-    for repo in (
-        f"models--Systran--faster-whisper-{name}",
-        f"models--Systran--faster-distil-whisper-{name}",
-    ):
-        snapshots = sorted(
-            (hf_hub_dir() / repo / "snapshots").glob("*/model.bin"),
-            key=lambda p: p.stat().st_mtime,
-        )
-        if snapshots:
-            return snapshots[-1].parent
-    return None
+    """A model by name ("small.en", "turbo", "org/repo") complete in the Hugging Face cache."""
+    entry = catalog.lookup(name)
+    return catalog.cached(entry) if entry is not None else None
 
 
 def pywhispercpp_dir() -> Path:
@@ -84,15 +100,20 @@ def resolve_ctranslate2(model: str) -> tuple[Path, str]:
                 "point [transcribe] model at a directory converted with ct2-transformers-converter",
             )
         return path, path.name
-    cached = hf_cached(model) if "/" not in model else None
-    if cached is not None:
-        return cached, f"{model} (Hugging Face cache)"
-    raise BackendError(
-        f"model {model!r} is not available locally (looked for the directory {path} and for "
-        f"Systran/faster-whisper-{model} in {hf_hub_dir()})",
-        'earwig does not download models; set [transcribe] model = "bundled" or to the path '
-        "of a CTranslate2 Whisper model directory",
-    )
+    entry = catalog.lookup(model)
+    if entry is None:
+        if "/" in model or model.startswith(("~", ".")):
+            raise BackendError(
+                f"model directory {path} does not exist",
+                "check [transcribe] model; `earwig models` lists what is on this machine",
+            )
+        raise unknown_model(model)
+    snapshot = catalog.cached(entry)
+    if snapshot is not None:
+        return snapshot, entry.name
+    if entry.name == "tiny.en" and (bundled := bundled_ctranslate2_dir()) is not None:
+        return bundled, "tiny.en (bundled)"  # the same model ships with earwig
+    raise ModelMissing(entry)
 
 
 def resolve_ggml(model: str, models_dir: Path) -> tuple[Path, str]:
@@ -100,7 +121,8 @@ def resolve_ggml(model: str, models_dir: Path) -> tuple[Path, str]:
 
     "bundled", or a CTranslate2 directory, is converted once into `models_dir` and reused; a
     `.bin` path is used as it is; a name such as "base.en" is looked for as
-    `models_dir/ggml-base.en.bin` (whisper.cpp's own naming), and is never downloaded.
+    `models_dir/ggml-base.en.bin` (whisper.cpp's own naming), then converted from the
+    CTranslate2 download of the same name: one download serves both backends.
     """
     from earwig.transcribe import ggml  # numpy: only when whisper.cpp is in use
 
@@ -125,17 +147,17 @@ def resolve_ggml(model: str, models_dir: Path) -> tuple[Path, str]:
     named = find_ggml(model, models_dir)
     if named is not None:
         return named, model
-    cached = hf_cached(model)  # a path was refused above, so this is a name
-    if cached is not None:  # faster-whisper downloaded it once: convert that
-        target = models_dir / f"ggml-{model}-converted.bin"
-        ggml.ensure(cached, target)
-        return target, f"{model} (converted from the Hugging Face cache)"
-    raise BackendError(
-        f"whisper.cpp model {model!r} is not available locally (looked for "
-        f"{models_dir / f'ggml-{model}.bin'} and {pywhispercpp_dir() / f'ggml-{model}.bin'})",
-        "earwig does not download models: put a ggml file there, set [transcribe] model to a "
-        'ggml .bin path, or to "bundled" (converted from the bundled tiny.en)',
-    )
+    entry = catalog.lookup(model)
+    if entry is None:
+        raise unknown_model(model)
+    cached = catalog.cached(entry)
+    if cached is None and entry.name == "tiny.en":
+        return resolve_ggml(BUNDLED, models_dir)
+    if cached is None:
+        raise ModelMissing(entry)
+    target = models_dir / f"ggml-{entry.name.replace('/', '--')}-converted.bin"
+    ggml.ensure(cached, target)
+    return target, f"{entry.name} (converted to ggml)"
 
 
 def local_models(models_dir: Path, configured: str = BUNDLED) -> list[dict[str, object]]:
@@ -156,13 +178,12 @@ def local_models(models_dir: Path, configured: str = BUNDLED) -> list[dict[str, 
         if folder.is_dir():
             for path in sorted(folder.glob("ggml-*.bin")):
                 add(path.stem.removeprefix("ggml-"), "ggml (whisper.cpp)", path)
-    hub = hf_hub_dir()
-    if hub.is_dir():
-        for repo in sorted(hub.glob("models--Systran--faster-*whisper-*")):
-            name = repo.name.split("whisper-", 1)[1]  # what [transcribe] model takes
-            snapshot = hf_cached(name)
-            if snapshot is not None:
-                add(name, "CTranslate2 (Hugging Face cache)", snapshot)
+    seen: set[str] = set()
+    for entry in catalog.CATALOG.values():
+        snapshot = catalog.cached(entry)
+        if snapshot is not None and entry.repo not in seen:
+            seen.add(entry.repo)  # "large" and "large-v3" are one download
+            add(entry.name, "CTranslate2 (Hugging Face cache)", snapshot)
     path = Path(configured).expanduser()
     if configured != BUNDLED and path.exists() and str(path) not in {f["path"] for f in found}:
         fmt = "ggml (whisper.cpp)" if path.is_file() else "CTranslate2 or MLX directory"

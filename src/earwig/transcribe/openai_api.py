@@ -31,21 +31,15 @@ MAX_RETRIES = 5
 def split_points(audio: np.ndarray, chunk: float = CHUNK_SECONDS) -> list[int]:
     """Sample offsets where the audio is cut: near every `chunk` seconds, at the quietest
     100 ms within SEARCH_SECONDS, so that a word is rarely cut in half."""
-    import numpy as np
+    from earwig.transcribe.audio import FRAME, quietest
 
     step, window = int(chunk * SAMPLE_RATE), int(SEARCH_SECONDS * SAMPLE_RATE)
-    frame = SAMPLE_RATE // 10
     points = [0]
     while len(audio) - points[-1] > step:
         target = points[-1] + step
-        lo, hi = max(points[-1] + frame, target - window), min(len(audio) - frame, target + window)
-        region = audio[lo:hi]
-        n = len(region) // frame
-        if n == 0:
-            points.append(target)
-            continue
-        energy = np.square(region[: n * frame].reshape(n, frame)).mean(axis=1)
-        points.append(lo + int(np.argmin(energy)) * frame + frame // 2)
+        lo = max(points[-1] + FRAME, target - window)
+        hi = min(len(audio) - FRAME, target + window)
+        points.append(quietest(audio, lo, hi) if hi - lo >= FRAME else target)
     points.append(len(audio))
     return points
 
@@ -87,6 +81,7 @@ def attach_words(segments: list[Segment], words: list[Word]) -> list[Segment]:
 
 class OpenAIBackend:
     name = "openai"
+    device = "server"
 
     def __init__(
         self,

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 from earwig.config import TranscribeConfig
 from earwig.errors import Aborted, BackendError, ConfigError, EarwigError
 from earwig.model import Transcript
+from earwig.transcribe import catalog
 from earwig.transcribe.base import AbortFn, ProgressFn, TranscribeOptions, Transcriber
-from earwig.transcribe.models import BUNDLED, bundled_ctranslate2_dir, find_ggml, hf_cached
+from earwig.transcribe.models import BUNDLED, bundled_ctranslate2_dir, find_ggml, unknown_model
 
 if TYPE_CHECKING:
     import numpy as np
@@ -91,30 +92,31 @@ def _model_for(name: str, config: TranscribeConfig) -> tuple[bool, str]:
         ):
             return True, str(path)
         return False, "no MLX model: set [transcribe] model to an MLX Whisper directory"
+    converted = " (converted to ggml)" if name == "whisper.cpp" else ""
     if model == BUNDLED:
         if bundled_ctranslate2_dir() is None:
             return False, "the bundled model is missing (reinstall earwig)"
-        return True, "tiny.en (bundled)" + (", converted to ggml" if name == "whisper.cpp" else "")
+        return True, "tiny.en (bundled)" + (", converted to ggml" if converted else "")
     if path.is_dir() and (path / "model.bin").is_file():
-        return True, str(path) + (" (converted to ggml)" if name == "whisper.cpp" else "")
-    converted = " (converted to ggml)" if name == "whisper.cpp" else ""
+        return True, str(path) + converted
     if name == "whisper.cpp":
         if path.is_file():
             return True, str(path)
         named = find_ggml(model, config.models_dir)
         if named is not None:
             return True, str(named)
-    cached = hf_cached(model) if "/" not in model else None
-    if cached is not None:
-        return True, f"{model} (Hugging Face cache){converted}"
-    if name == "whisper.cpp":
-        if "/" in model or model.startswith("~"):
-            return False, f"model {model!r} is not available locally (no file {path})"
-        looked = config.models_dir / f"ggml-{model}.bin"
-        return False, f"model {model!r} is not available locally (looked for {looked})"
     if path.exists():
-        return False, f"{path} is not a CTranslate2 Whisper model directory (no model.bin)"
-    return False, f"model {model!r} is not available locally (no directory {path})"
+        return False, f"{path} is not a Whisper model this backend can load"
+    entry = catalog.lookup(model)
+    if entry is None:
+        return False, unknown_model(model).message
+    if catalog.cached(entry) is not None:
+        return True, f"{entry.name} (Hugging Face cache){converted}"
+    if entry.name == "tiny.en" and bundled_ctranslate2_dir() is not None:
+        return True, "tiny.en (bundled)" + converted
+    if config.download:
+        return True, f"{entry.name} (not downloaded yet: fetched on first use){converted}"
+    return False, f"{entry.name} is not downloaded (`earwig models pull {entry.name}`)"
 
 
 def survey(config: TranscribeConfig) -> list[Availability]:
@@ -139,7 +141,14 @@ def build(name: str, config: TranscribeConfig) -> Transcriber:
     if name == "faster-whisper":
         from earwig.transcribe.faster_whisper import FasterWhisperBackend
 
-        return FasterWhisperBackend(config.model, config.threads, config.compute_type)
+        return FasterWhisperBackend(
+            config.model,
+            config.threads,
+            config.compute_type,
+            device=config.device,
+            batched=config.batched,
+            batch_size=config.batch_size,
+        )
     if name == "whisper.cpp":
         from earwig.transcribe.whisper_cpp import WhisperCppBackend
 
@@ -175,8 +184,8 @@ def chosen(config: TranscribeConfig, table: list[Availability] | None = None) ->
         reasons = "; ".join(f"{a.name}: {a.detail}" for a in table if a.installed)
         raise BackendError(
             f"no transcription backend can run here ({reasons})",
-            'earwig does not download models: set [transcribe] model = "bundled", or to a model '
-            "on disk; `earwig backends` shows what each backend needs",
+            "`earwig models` lists the models by name; `earwig backends` shows what each "
+            "backend needs",
         )
     # "auto" falls back only to local backends: sending audio to a server is opt-in even
     # as a fallback, unless it is the only choice.
@@ -213,6 +222,11 @@ class FallbackTranscriber:
     @property
     def loaded(self) -> bool:
         return any(b.loaded for b in self._built.values())
+
+    @property
+    def device(self) -> str:
+        """Where the primary backend runs: "cpu", "cuda", "metal", or "server"."""
+        return str(getattr(self.primary, "device", "cpu"))
 
     def load(self) -> None:
         self.primary.load()
@@ -251,7 +265,67 @@ class FallbackTranscriber:
 
 def create(config: TranscribeConfig) -> FallbackTranscriber:
     """Build (not load) the configured backend, with the fallbacks behind it."""
-    return FallbackTranscriber(chosen(config), lambda name: build(name, config))
+    names = chosen(config)
+    check_language_fits(config, names[0])
+    return FallbackTranscriber(names, lambda name: build(name, config))
+
+
+LOCAL_MODELS = ("faster-whisper", "whisper.cpp")  # the backends that read catalog models
+
+
+def missing_model(config: TranscribeConfig) -> catalog.Entry | None:
+    """The catalog model the configured backend needs and that is not on disk yet."""
+    if config.backend not in ("auto", *LOCAL_MODELS):
+        return None
+    try:
+        primary = chosen(config)[0]
+    except EarwigError:
+        return None
+    if primary not in LOCAL_MODELS or Path(config.model).expanduser().exists():
+        return None
+    if primary == "whisper.cpp" and find_ggml(config.model, config.models_dir) is not None:
+        return None
+    entry = catalog.lookup(config.model)
+    if entry is None or catalog.cached(entry) is not None:
+        return None
+    if entry.name == "tiny.en" and bundled_ctranslate2_dir() is not None:
+        return None
+    return entry
+
+
+def english_only(model: str) -> bool:
+    """Is this model setting an English-only Whisper (tiny.en, base.en, distil-*...)?"""
+    if model == BUNDLED:
+        return True
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return catalog.english_only(path)
+    if path.is_file():
+        return ".en" in path.name
+    entry = catalog.lookup(model)
+    return entry is not None and not entry.multilingual
+
+
+def check_language_fits(config: TranscribeConfig, backend: str) -> None:
+    """An English-only model asked for another language, a translation or per-segment
+    detection would silently give wrong text: refuse up front, and say what to use."""
+    if backend not in LOCAL_MODELS or not english_only(config.model):
+        return
+    asked = None
+    if config.language and config.language != "en":
+        asked = f"language {config.language!r}"
+    elif config.translate:
+        asked = "translation into English"
+    elif config.multilingual:
+        asked = "per-segment language detection"
+    if asked:
+        from earwig.transcribe.models import display_name
+
+        raise ConfigError(
+            f"{display_name(config.model)} is an English-only model and cannot do {asked}",
+            'use a multilingual model: `earwig models pull base` and set [transcribe] model = '
+            '"base" (or --model base); `earwig models` lists them',
+        )
 
 
 def options(config: TranscribeConfig) -> TranscribeOptions:
@@ -262,4 +336,5 @@ def options(config: TranscribeConfig) -> TranscribeOptions:
         vad=config.vad,
         word_timestamps=config.word_timestamps,
         beam_size=config.beam_size,
+        multilingual=config.multilingual,
     )

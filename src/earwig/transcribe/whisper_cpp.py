@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 class WhisperCppBackend:
     name = "whisper.cpp"
+    device = "cpu"  # pywhispercpp's PyPI wheels are CPU builds
 
     def __init__(self, model: str, models_dir: Path, threads: int = 0):
         self.model_setting, self.models_dir = model, models_dir

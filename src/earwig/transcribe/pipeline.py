@@ -1,0 +1,163 @@
+"""A whole file through any backend, a window at a time, with memory that does not grow.
+
+The file is decoded in windows of about ten minutes cut at quiet places (audio.windows); a
+thread decodes the next window while the backend transcribes the current one, so the backend
+never waits for I/O and at most three windows are alive at once. Each window's segments are
+shifted to the file's clock and joined; progress is reported against the whole file and only
+ever moves forward. The daemon's runner and `earwig transcribe` both come through here.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from earwig.errors import Aborted
+from earwig.model import Segment, Transcript, Word
+from earwig.transcribe import audio
+from earwig.transcribe.base import AbortFn, ProgressFn, TranscribeOptions, Transcriber, clamp
+
+T = TypeVar("T")
+_END = object()
+
+
+def transcribe_file(
+    transcriber: Transcriber,
+    path: Path,
+    options: TranscribeOptions,
+    on_progress: ProgressFn,
+    should_abort: AbortFn,
+    *,
+    duration: float | None = None,
+    window: float = audio.WINDOW_SECONDS,
+) -> Transcript:
+    """Transcribe `path` window by window; `duration` is the probed length, if known."""
+    total = duration if duration else None
+    parts: list[tuple[audio.Window, Transcript]] = []
+    last = 0.0
+
+    def forward(fraction: float) -> None:
+        nonlocal last
+        if fraction > last:
+            last = fraction
+            on_progress(min(fraction, 1.0))
+
+    for win in prefetch(audio.windows(path, window)):
+        if should_abort():
+            raise Aborted("stopped between windows")
+        span = win.duration
+
+        def progress(f: float, win: audio.Window = win, span: float = span) -> None:
+            done = win.offset + f * span
+            if total:
+                forward(min(done / total, 0.999))
+            else:  # length unknown: creep towards 1 without reaching it
+                forward(done / (done + span))
+
+        parts.append((win, transcriber.transcribe(win.samples, options, progress, should_abort)))
+    transcript = join(parts)
+    forward(1.0)
+    return transcript
+
+
+def join(parts: list[tuple[audio.Window, Transcript]]) -> Transcript:
+    """One transcript from consecutive windows: times on the file's clock, the language the
+    file mostly speaks, every window's warnings once."""
+    first = parts[0][1]
+    duration = parts[-1][0].offset + parts[-1][0].duration
+    segments: list[Segment] = []
+    spoken: Counter[str] = Counter()
+    warnings: list[str] = []
+    speech = 0.0
+    for win, t in parts:
+        for s in t.segments:
+            segments.append(_shift(s, win.offset, duration))
+            if t.language:
+                spoken[s.language or t.language] += max(0.0, s.end - s.start)
+        speech += t.speech or 0.0
+        warnings.extend(w for w in t.warnings if w not in warnings)
+    language = spoken.most_common(1)[0][0] if spoken else first.language
+    return first.replace(
+        segments=tuple(segments),
+        language=language,
+        duration=duration,
+        speech=speech if any(t.speech is not None for _, t in parts) else None,
+        warnings=tuple(warnings),
+        language_probability=first.language_probability if language == first.language else None,
+    )
+
+
+def _shift(s: Segment, offset: float, duration: float) -> Segment:
+    if not offset:
+        return s
+    words = tuple(
+        Word(
+            clamp(w.start + offset, duration),
+            clamp(w.end + offset, duration),
+            w.text,
+            w.probability,
+        )
+        for w in s.words
+    )
+    return Segment(
+        clamp(s.start + offset, duration),
+        clamp(s.end + offset, duration),
+        s.text,
+        words,
+        s.language,
+        s.avg_logprob,
+        s.compression_ratio,
+    )
+
+
+def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Produce `items` in a thread, `depth` ahead of the consumer; errors arrive in order.
+
+    Stopping early (an abort, an error) closes the source in its own thread, so the media
+    file is closed and nothing is left running.
+    """
+    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    break
+            else:
+                put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="earwig-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        while not slots.empty():
+            slots.get_nowait()
+        thread.join(timeout=5)
