@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,6 +43,7 @@ class Faults:
     drop_after: dict[str, int] = field(default_factory=dict)  # file -> bytes, then hang up once
     corrupt_once: set[str] = field(default_factory=set)  # file: flip bytes in the next GET
     down: bool = False  # every request gets a 503
+    rate: int | None = None  # bytes a second for file bodies, so a download takes a while
 
 
 def describe(path: Path) -> HubFile:
@@ -187,6 +189,8 @@ class Hub:
                     corrupt = False
                 h.wfile.write(block)
                 sent += len(block)
+                if self.faults.rate:
+                    time.sleep(len(block) / self.faults.rate)  # a slow link, not a sync
 
     def _send(
         self,

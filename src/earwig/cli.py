@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from earwig import __version__, formatting
+from earwig import __version__, formatting, languages, urls
 from earwig import config as config_mod
 from earwig.client import DaemonClient, RemoteError
 from earwig.errors import ConfigError, DaemonNotRunning, EarwigError
@@ -151,9 +151,29 @@ def status(ctx: Ctx, as_json: bool) -> None:
         f"earwig {st['version']} running (pid {st['pid']}, up {formatting.age(st['started_at'])})"
     )
     click.echo(
-        f"  backend  {backend['name']} · {backend['model']}"
+        f"  backend  {backend['name']} · {backend['model']} · {backend.get('device', 'cpu')}"
         f" · {'loaded' if backend['loaded'] else 'not loaded'}"
     )
+    for name, part in (st.get("parts") or {}).items():
+        if part["state"] == "restarting" or part["restarts"]:
+            down = part["state"] == "restarting"
+            click.secho(
+                f"  problem  the {name} {'is restarting' if down else 'restarted'} "
+                f"{part['restarts']}x; last error: {part['last_error']} (see `earwig logs`)",
+                fg="red" if down else "yellow",
+            )
+    fetch = backend.get("model_state") or {}
+    if fetch.get("state") == "downloading":
+        pct = f" {100 * fetch['fraction']:.0f}%" if fetch.get("fraction") is not None else ""
+        click.echo(
+            f"  model    downloading {fetch.get('name')}{pct} "
+            f"({formatting.size(fetch.get('bytes') or 0)} of "
+            f"{formatting.size(fetch.get('total') or 0)}); queued jobs wait for it"
+        )
+    elif fetch.get("state") == "failed":
+        click.secho(f"  model    {fetch.get('name')}: {fetch.get('error')}", fg="red")
+        if fetch.get("hint"):
+            click.echo(f"           hint: {fetch['hint']}")
     click.echo(f"  watching {', '.join(st['watch'])}")
     click.echo(f"  output   {st['output_dir']}")
     queue = "  ".join(f"{k} {v}" for k, v in counts.items() if v)
@@ -182,11 +202,15 @@ def status(ctx: Ctx, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--state", "states", multiple=True, help="Only jobs in this state (repeatable).")
 @click.option("--limit", default=50, show_default=True, help="How many of the newest jobs.")
+@click.option("--warnings", "warned", is_flag=True, help="Only jobs done with warnings.")
 @pass_ctx
 @friendly
-def jobs_cmd(ctx: Ctx, as_json: bool, states: tuple[str, ...], limit: int) -> None:
+def jobs_cmd(ctx: Ctx, as_json: bool, states: tuple[str, ...], limit: int, warned: bool) -> None:
     """List jobs, newest first."""
-    result = ctx.call("jobs.list", states=list(states) or None, limit=limit)
+    params: dict[str, Any] = {"states": list(states) or None, "limit": limit}
+    if warned:
+        params["warnings"] = True
+    result = ctx.call("jobs.list", **params)
     jobs = result["jobs"]
     if as_json:
         click.echo(json.dumps(jobs, indent=2))
@@ -199,18 +223,25 @@ def jobs_cmd(ctx: Ctx, as_json: bool, states: tuple[str, ...], limit: int) -> No
     from rich.text import Text
 
     table = Table(box=None, pad_edge=False)
-    for col in ("id", "state", "title", "progress", "audio", "age", "error"):
-        table.add_column(col, overflow="fold" if col in ("title", "error") else "ellipsis")
+    for col in ("id", "state", "title", "progress", "audio", "lang", "age", "note"):
+        table.add_column(col, overflow="fold" if col in ("title", "note") else "ellipsis")
     for j in jobs:
         audio = f"{j['duration']:.0f}s" if j.get("duration") else ""
+        if j.get("error"):
+            note = Text(j["error"], style="red")
+        elif j.get("warnings"):
+            note = Text("warning: " + j["warnings"][0], style="yellow")
+        else:
+            note = Text(j.get("waiting") or "")
         table.add_row(
             str(j["id"]),
-            j["state"],
+            j["state"] + ("!" if j.get("warnings") else ""),
             Text(j["title"]),  # Text, not markup: titles from the internet have [brackets]
             formatting.percent(j),
             audio,
+            j.get("language") or "",
             formatting.age(j["created_at"]),
-            Text(j.get("error") or ""),
+            note,
         )
     Console().print(table)
 
@@ -236,7 +267,13 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
         click.echo(f"  backend  {j['backend']} · {j.get('model')}")
     if j.get("duration"):
         click.echo(f"  audio    {j['duration']:.1f}s")
+    if j.get("language"):
+        click.echo(f"  language {languages.name(j['language'])} ({j['language']})")
     click.echo(f"  attempts {j['attempts']}")
+    for warning in j.get("warnings") or ():
+        click.secho(f"  warning  {warning}", fg="yellow")
+    if j.get("waiting"):
+        click.echo(f"  waiting  {j['waiting']}")
     if j.get("error"):
         click.secho(f"  error    {j['error']}", fg="red")
         if j.get("hint"):
@@ -357,15 +394,6 @@ def _open_path(path: Path) -> None:
 # ---------------------------------------------------------------- subscriptions
 
 
-def _slug(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    tail = [p for p in parts.path.split("/") if p and p not in ("feed", "rss", "videos")]
-    stem = tail[-1].rsplit(".", 1)[0] if tail else ""
-    return "-".join(x for x in ((parts.hostname or "feed").removeprefix("www."), stem) if x)
-
-
 def _reload_daemon(ctx: Ctx) -> None:
     try:
         result = ctx.call("config.reload")
@@ -416,7 +444,7 @@ def subscribe(
     if every and cron:
         raise ConfigError("give --every or --cron, not both")
     entry = {
-        "name": name or _slug(url),
+        "name": name or urls.slug(url),
         "url": url,
         "every": every,
         "cron": cron,
@@ -600,9 +628,19 @@ def service_status(ctx: Ctx, kind: str | None) -> None:
 @friendly
 def add(ctx: Ctx, items: tuple[str, ...], force: bool) -> None:
     """Queue files or URLs (PATH-or-URL...) for transcription now."""
-    inputs = [i if "://" in i else str(Path(i).expanduser().resolve()) for i in items]
-    results = ctx.call("job.add", paths=inputs, force=force)["results"]
-    failed = False
+    from earwig.media import shown, utf8_name
+
+    inputs, failed = [], False
+    for item in items:
+        if "://" not in item and not utf8_name(Path(item)):
+            failed = True
+            click.secho(
+                f"error: {shown(Path(item))}: the name is not valid UTF-8", fg="red", err=True
+            )
+            click.echo("  hint: rename the file (e.g. with `convmv`), then add it again", err=True)
+            continue
+        inputs.append(item if "://" in item else str(Path(item).expanduser().resolve()))
+    results = ctx.call("job.add", paths=inputs, force=force)["results"] if inputs else []
     for r in results:
         if "job" in r:
             click.echo(f"queued #{r['job']['id']} {r['job']['title']}")
@@ -686,14 +724,6 @@ __all__ = ["RemoteError", "main"]
 # ---------------------------------------------------------------- backends and models
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return ""
-
-
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--bench", is_flag=True, help="Transcribe a built-in clip with each usable backend.")
@@ -770,7 +800,7 @@ def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
                         row["name"],
                         f"{b['load']:.2f} s",
                         f"{b['rtf']:.3f}",
-                        _size(b["peak_rss"]),
+                        formatting.size(b["peak_rss"]),
                         escape(heard[:40] + ("…" if len(heard) > 40 else "")),
                     )
         Console().print(out)
@@ -795,28 +825,116 @@ def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
 
 @main.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--languages", is_flag=True, help="List the language codes Whisper knows.")
 @click.pass_context
 @friendly
-def models(click_ctx: click.Context, as_json: bool) -> None:
-    """Models available on this machine (nothing is ever downloaded)."""
+def models(click_ctx: click.Context, as_json: bool, languages: bool) -> None:
+    """Models: what is installed, what can be pulled, and which one is in use."""
     if click_ctx.invoked_subcommand is not None:
         return
-    from earwig.transcribe.models import local_models
+    if languages:
+        from earwig.languages import LANGUAGES
+
+        if as_json:
+            click.echo(json.dumps(LANGUAGES))
+        else:
+            for code, name in LANGUAGES.items():
+                click.echo(f"{code:<4} {name.title()}")
+        return
+    from earwig.transcribe import catalog
+    from earwig.transcribe.models import display_name, local_models
 
     ctx: Ctx = click_ctx.obj
     cfg = ctx.config.transcribe
     found = local_models(cfg.models_dir, cfg.model)
+    in_use = display_name(cfg.model)
+    installed = {m["name"] for m in found}
+    pullable = [
+        {"name": e.name, "repo": e.repo, "size": e.size, "languages": e.languages}
+        for e in catalog.CATALOG.values()
+        if e.name not in installed
+    ]
     if as_json:
-        click.echo(json.dumps({"configured": cfg.model, "models": found}))
+        click.echo(json.dumps({"configured": cfg.model, "installed": found, "available": pullable}))
         return
-    if not found:
-        click.echo("no models found (the bundled model is missing: reinstall earwig)")
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="installed", title_justify="left")
+    for col in ("", "name", "languages", "format", "size", "path"):
+        table.add_column(col, justify="right" if col == "size" else "left")
     for m in found:
-        mark = "*" if m["name"] == cfg.model or m["path"] == cfg.model else " "
-        click.echo(f"{mark} {m['name']:<28} {m['format']:<30} {_size(m['size']):>9}  {m['path']}")
+        used = m["name"] == cfg.model or m["path"] == cfg.model or m["name"] == in_use
+        table.add_row(
+            "*" if used else "",
+            escape(str(m["name"])),
+            str(m.get("languages", "")),
+            escape(str(m["format"])),
+            formatting.size(float(m["size"])),  # type: ignore[arg-type]
+            escape(str(m["path"])),
+        )
+    console = Console()
+    console.print(table)
+    more = Table(title="can be pulled (earwig models pull NAME)", title_justify="left")
+    for col in ("name", "languages", "download", "repository"):
+        more.add_column(col, justify="right" if col == "download" else "left")
+    for e in pullable:
+        more.add_row(e["name"], e["languages"], formatting.size(e["size"]), e["repo"])
+    console.print(more)
     click.echo(
-        f"\nconfigured: [transcribe] model = {cfg.model!r}; ggml files go in {cfg.models_dir}"
+        f"in use: [transcribe] model = {cfg.model!r}; downloads go to {catalog.hub_cache()}; "
+        f"ggml conversions to {cfg.models_dir}"
     )
+
+
+@models.command(name="pull")
+@click.argument("names", nargs=-1, required=True)
+@pass_ctx
+@friendly
+def models_pull(ctx: Ctx, names: tuple[str, ...]) -> None:
+    """Download models by name (faster-whisper's names, or org/repo), resuming and verified."""
+    from earwig.transcribe import catalog
+    from earwig.transcribe.models import unknown_model
+
+    for name in names:
+        entry = catalog.lookup(name)
+        if entry is None:
+            raise unknown_model(name)
+        path = catalog.cached(entry)
+        if path is None:
+            from earwig.standalone import pull_with_progress
+
+            path = pull_with_progress(entry)
+        else:
+            click.echo(f"{entry.name} is already here: {path}")
+    click.echo('use it with: [transcribe] model = "NAME" in the config, or --model NAME')
+
+
+@models.command(name="rm")
+@click.argument("names", nargs=-1, required=True)
+@pass_ctx
+@friendly
+def models_rm(ctx: Ctx, names: tuple[str, ...]) -> None:
+    """Delete downloaded models from the Hugging Face cache."""
+    from earwig.transcribe import catalog, hub
+    from earwig.transcribe.models import unknown_model
+
+    for name in names:
+        entry = catalog.lookup(name)
+        if entry is None:
+            raise unknown_model(name)
+        freed = hub.remove(entry)
+        if freed:
+            click.echo(f"removed {entry.name} ({formatting.size(freed)} freed)")
+        else:
+            click.echo(f"{entry.name} was not downloaded")
+        if name == ctx.config.transcribe.model:
+            click.echo(
+                f"note: [transcribe] model is still {name!r}; the daemon downloads it again "
+                "on its next start unless download = false",
+                err=True,
+            )
 
 
 @models.command(name="convert")
@@ -845,9 +963,8 @@ def models_convert(ctx: Ctx, source: str | None, output: Path | None, quantize: 
     )
     t0 = time.perf_counter()
     ggml.convert(src, target, quantize)
-    click.echo(
-        f"wrote {target} ({_size(target.stat().st_size)}) in {time.perf_counter() - t0:.1f}s"
-    )
+    written = formatting.size(target.stat().st_size)
+    click.echo(f"wrote {target} ({written}) in {time.perf_counter() - t0:.1f}s")
 
 
 @main.command()

@@ -375,9 +375,9 @@ def _keep(value: Any, _: Path) -> float | None:
 
 
 def _url(value: Any, _: Path) -> str:
-    from urllib.parse import urlsplit
+    from earwig.urls import is_url
 
-    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https"):
+    if not isinstance(value, str) or not is_url(value):
         raise ValueError("an http:// or https:// URL")
     return value
 

@@ -1,12 +1,18 @@
 """Edits to the config file that keep the user's comments and layout (tomlkit).
 
 Every edit is validated by parsing the result exactly as the daemon would before the file is
-replaced (atomically), so a command can never leave a config the daemon refuses.
+replaced (atomically), so a command can never leave a config the daemon refuses. Edits hold an
+exclusive lock (flock on `<config>.lock`) from read to write: ten `earwig subscribe` at once
+give ten subscriptions, not five.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +21,18 @@ import tomlkit
 from earwig import config
 from earwig.errors import ConfigError
 from earwig.outputs import write_atomic
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold the config's edit lock: read, change and write without another edit between."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _load(path: Path) -> tomlkit.TOMLDocument:
@@ -36,6 +54,11 @@ def _save(path: Path, doc: tomlkit.TOMLDocument) -> None:
 
 
 def add_subscription(path: Path, entry: dict[str, Any]) -> None:
+    with _locked(path):
+        _add_subscription(path, entry)
+
+
+def _add_subscription(path: Path, entry: dict[str, Any]) -> None:
     doc = _load(path)
     subs = doc.get("subscription")
     if subs is None:
@@ -57,6 +80,11 @@ def add_subscription(path: Path, entry: dict[str, Any]) -> None:
 
 
 def remove_subscription(path: Path, name: str) -> None:
+    with _locked(path):
+        _remove_subscription(path, name)
+
+
+def _remove_subscription(path: Path, name: str) -> None:
     doc = _load(path)
     subs = doc.get("subscription")
     index = next((i for i, s in enumerate(subs or []) if s.get("name") == name), None)
@@ -72,10 +100,11 @@ def remove_subscription(path: Path, name: str) -> None:
 
 def set_value(path: Path, section: str, key: str, value: Any) -> None:
     """Set one key of one table (`earwig backends --pin`), keeping everything else as it was."""
-    doc = _load(path)
-    table = doc.get(section)
-    if table is None:
-        table = tomlkit.table()
-        doc.append(section, table)
-    table[key] = value
-    _save(path, doc)
+    with _locked(path):
+        doc = _load(path)
+        table = doc.get(section)
+        if table is None:
+            table = tomlkit.table()
+            doc.append(section, table)
+        table[key] = value
+        _save(path, doc)

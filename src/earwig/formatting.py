@@ -80,6 +80,15 @@ def sort_key(job: dict[str, Any]) -> tuple:
     return (rank if rank < 4 else 4, 0, -(job.get("updated_at") or 0))
 
 
+def size(n: float) -> str:
+    """Bytes, the way people read them: 74.5 MB."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
 def clock(seconds: float) -> str:
     """12:34, or 1:02:03 past an hour: how people cite a moment in a recording."""
     total = int(seconds)

@@ -39,3 +39,18 @@ def safe_stem(name: str, max_len: int = MAX_STEM) -> str:
     name = re.sub(r"[\x00-\x1f\x7f/\\:*?\"<>|]+", " ", name)
     name = re.sub(r"\s+", " ", name).strip(" .")
     return name[:max_len].rstrip(" .") or "untitled"
+
+
+def utf8_name(path: Path) -> bool:
+    """Whether the path can be stored and shown (SQLite text, JSON): not every byte string a
+    file system accepts is valid UTF-8."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(path: Path) -> str:
+    """A path that is safe to print, whatever bytes its name holds."""
+    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")

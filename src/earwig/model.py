@@ -55,6 +55,8 @@ class Job:
     output_dir: str | None = None
     output_base: str | None = None  # file name stem of the transcripts, unique per source
     outputs: tuple[str, ...] = ()
+    language: str | None = None  # what the transcript found the file to speak
+    warnings: tuple[str, ...] = ()  # done, but something looks wrong: what, and what to do
     created_at: float = 0.0
     updated_at: float = 0.0
     not_before: float | None = None  # backoff: do not start before this time
@@ -67,6 +69,7 @@ class Job:
         data = dataclasses.asdict(self)
         data["state"] = str(self.state)
         data["outputs"] = list(self.outputs)
+        data["warnings"] = list(self.warnings)
         return data
 
     @classmethod
@@ -75,6 +78,7 @@ class Job:
         values = {k: v for k, v in data.items() if k in names}
         values["state"] = JobState(values.get("state", "queued"))
         values["outputs"] = tuple(values.get("outputs") or ())
+        values["warnings"] = tuple(values.get("warnings") or ())
         values["force"] = bool(values.get("force", False))
         values["times"] = dict(values.get("times") or {})
         return cls(**values)

@@ -54,6 +54,8 @@ def to_tsv(t: Transcript, meta: dict[str, Any]) -> str:
 
 def _segment(s: Segment) -> dict[str, Any]:
     doc: dict[str, Any] = {"start": s.start, "end": s.end, "text": s.text.strip()}
+    if s.language:
+        doc["language"] = s.language
     if s.words:
         doc["words"] = [
             {"start": w.start, "end": w.end, "word": w.text.strip(), "probability": w.probability}
@@ -66,9 +68,11 @@ def to_json(t: Transcript, meta: dict[str, Any]) -> str:
     doc = {
         **meta,
         "language": t.language,
+        "language_probability": t.language_probability,
         "duration": round(t.duration, 3),
         "backend": t.backend,
         "model": t.model,
+        "warnings": list(t.warnings),
         "text": t.text,
         "segments": [_segment(s) for s in t.segments],
     }

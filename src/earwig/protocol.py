@@ -67,6 +67,8 @@ def decode(line: bytes) -> dict[str, Any]:
         message = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(f"not a JSON line: {exc}") from None
+    except RecursionError:
+        raise ProtocolError("the JSON is nested too deeply") from None
     if not isinstance(message, dict):
         raise ProtocolError("a message must be a JSON object")
     return message

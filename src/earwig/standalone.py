@@ -12,9 +12,10 @@ from pathlib import Path
 
 import click
 
-from earwig import media, outputs
+from earwig import languages, media, outputs
 from earwig.config import Config
 from earwig.errors import EarwigError
+from earwig.transcribe import catalog
 
 
 def run_files(
@@ -46,7 +47,12 @@ def run_files(
     if model:
         changes["model"] = model
     if language:
-        changes["language"] = None if language == "auto" else language
+        from earwig.languages import check_language
+
+        try:
+            changes["language"] = check_language(language)
+        except ValueError as exc:
+            raise ConfigError(f"--language {language} is not valid", f"expected {exc}") from None
     if translate is not None:
         changes["translate"] = translate
     if initial_prompt:
@@ -55,6 +61,9 @@ def run_files(
         changes["word_timestamps"] = word_timestamps
     tcfg = dataclasses.replace(config.transcribe, **changes)
     transcriber = registry.create(tcfg)
+    missing = registry.missing_model(tcfg)
+    if missing is not None:  # like the daemon: fetch it now, with a progress bar
+        pull_with_progress(missing)
     options = registry.options(tcfg)
     out_dir = output_dir or config.output.dir
     formats = formats or config.output.formats
@@ -77,6 +86,7 @@ def run_files(
                     options,
                     lambda f, task=task: progress.update(task, completed=f),
                     lambda: False,
+                    model=tcfg.model,
                 )
                 base = media.safe_stem(path.stem)
                 meta = {"source": str(path.resolve()), "title": path.name}
@@ -92,8 +102,41 @@ def run_files(
                 task,
                 completed=1.0,
                 description=f"{name} -> {escape(str(out_dir / base))}.* "
-                f"({transcript.backend}, {time.monotonic() - started:.1f}s)",
+                f"({transcript.backend}, {languages.name(transcript.language)}, "
+                f"{time.monotonic() - started:.1f}s)",
             )
+            for warning in transcript.warnings:
+                progress.console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if failed:
         click.echo(f"{len(failed)} of {len(files)} failed", err=True)
     return failed
+
+
+def pull_with_progress(entry: catalog.Entry) -> Path:
+    """Download one model with a rich progress bar (on stderr: stdout stays for results)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from earwig.transcribe import hub
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    ) as progress:
+        task = progress.add_task(f"{entry.name} ({entry.repo})", total=entry.size or None)
+        path = hub.pull(
+            entry, lambda done, total: progress.update(task, completed=done, total=total)
+        )
+    click.echo(f"{entry.name}: downloaded and verified: {path}", err=True)
+    return path

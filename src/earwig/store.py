@@ -7,7 +7,9 @@ by numbered migrations, each run once, in order, inside a transaction.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -153,10 +155,18 @@ def _migration_3(db: sqlite_utils.Database) -> None:
     db["inbox_progress"].create({"key": str, "offset": int, "updated_at": float}, pk="key")
 
 
+def _migration_4(db: sqlite_utils.Database) -> None:
+    """The language each file was found to speak, and warnings about believability."""
+    db["jobs"].add_column("language", str)
+    db["jobs"].add_column("warnings", str)  # a JSON list of sentences
+    db["transcripts"].add_column("warnings", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
     _migration_3,
+    _migration_4,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -171,6 +181,8 @@ class Store:
                 conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                # Private from the first byte: the database holds every transcript.
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
                 # Autocommit at the driver level: every transaction is an explicit
                 # db.atomic() block (nested ones become savepoints), never an implicit one.
                 conn = sqlite3.connect(self.path, isolation_level=None)
@@ -198,6 +210,24 @@ class Store:
         finally:
             probe.close()
         return cls(path, readonly=version == SCHEMA_VERSION)
+
+    def check(self) -> None:
+        """A quick integrity check (the daemon runs it at start): a file damaged in the
+        middle is reported now, with what to do, not by every job failing later."""
+        try:
+            rows = [r[0] for r in self.db.execute("PRAGMA quick_check(5)").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            rows = [str(exc)]
+        if rows != ["ok"]:
+            raise StoreError(
+                f"the database {self.path} is damaged: {'; '.join(rows)}",
+                f"stop earwig and recover it: `sqlite3 {self.path} .recover | sqlite3 "
+                f"{self.path}.recovered`, then move the recovered file in its place (or move "
+                "the damaged one aside: earwig starts a fresh one; transcripts on disk stay)",
+            )
+        for suffix in ("", "-wal", "-shm"):  # also files made 0644 by an older earwig
+            with contextlib.suppress(OSError):
+                os.chmod(f"{self.path}{suffix}", 0o600)
 
     def close(self) -> None:
         self.db.conn.close()
@@ -331,13 +361,22 @@ class Store:
         return _row_to_job(rows[0])
 
     def list_jobs(
-        self, states: Iterable[str] | None = None, limit: int | None = None, offset: int = 0
+        self,
+        states: Iterable[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        *,
+        warned_only: bool = False,
     ) -> list[Job]:
-        sql, params = "select * from jobs", []
+        sql, params, where = "select * from jobs", [], []
         if states:
             states = list(states)
-            sql += f" where state in ({', '.join('?' for _ in states)})"
+            where.append(f"state in ({', '.join('?' for _ in states)})")
             params.extend(states)
+        if warned_only:
+            where.append("warnings is not null")
+        if where:
+            sql += " where " + " and ".join(where)
         sql += " order by id desc"
         if limit:
             sql += " limit ? offset ?"
@@ -436,6 +475,7 @@ class Store:
                     "backend": transcript.backend,
                     "model": transcript.model,
                     "text": transcript.text,
+                    "warnings": json.dumps(transcript.warnings) if transcript.warnings else None,
                     "created_at": time.time(),
                 },
                 pk="job_id",
@@ -541,6 +581,7 @@ class Store:
 def _job_to_row(job: Job) -> dict[str, Any]:
     row = job.to_dict()
     row["outputs"] = json.dumps(row["outputs"])
+    row["warnings"] = json.dumps(row["warnings"]) if row["warnings"] else None
     row["force"] = int(job.force)
     times = row.pop("times")
     for state, column in STATE_COLUMNS.items():
@@ -551,6 +592,7 @@ def _job_to_row(job: Job) -> dict[str, Any]:
 def _row_to_job(row: dict[str, Any]) -> Job:
     row = dict(row)
     row["outputs"] = json.loads(row.get("outputs") or "[]")
+    row["warnings"] = json.loads(row.get("warnings") or "[]")
     row["times"] = {
         str(state): row.pop(column)
         for state, column in STATE_COLUMNS.items()

@@ -118,8 +118,10 @@ def test_backends_and_models_listings(home: Home, tmp_path: Path) -> None:
     conv = run_cli(home.config, "models", "convert", "--output", str(target))
     assert conv.returncode == 0 and target.stat().st_size > 70_000_000, conv.stderr
     listing = json.loads(run_cli(home.config, "models", "--json").stdout)
-    names = {m["name"]: m for m in listing["models"]}
+    names = {m["name"]: m for m in listing["installed"]}
     assert names["bundled"]["size"] > 70_000_000 and "CTranslate2" in names["bundled"]["format"]
+    assert names["bundled"]["languages"] == "English only"
+    assert {"base", "small", "turbo", "large-v3"} <= {m["name"] for m in listing["available"]}
 
 
 def test_bench_measures_each_backend_and_pins_the_fastest(home: Home) -> None:

@@ -222,12 +222,13 @@ def test_a_broken_config_stops_the_daemon_from_starting(home: Home) -> None:
     assert "whole number" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_a_missing_model_stops_the_daemon_from_starting(home: Home) -> None:
+def test_an_unknown_model_stops_the_daemon_from_starting(home: Home) -> None:
     home.write_config(extra="")
-    text = home.config.read_text().replace("threads = 2", 'threads = 2\nmodel = "large-v3"')
+    text = home.config.read_text().replace("threads = 2", 'threads = 2\nmodel = "large-v9"')
     home.config.write_text(text)
     out = run_cli(home.config, "run")
     assert out.returncode == 1
-    assert "not available locally" in out.stderr and "Traceback" not in out.stderr
+    assert "unknown model 'large-v9'" in out.stderr and "Traceback" not in out.stderr
+    assert "large-v3" in out.stderr  # the names it could have been
     assert not home.socket.exists()
     assert os.listdir(home.socket.parent) == []

@@ -53,3 +53,26 @@ def test_an_edit_the_daemon_would_refuse_is_not_written(tmp_path: Path) -> None:
         config_edit.add_subscription(path, {"name": "b", "url": "https://e.org/a"})
     with pytest.raises(ConfigError, match="no subscription named"):
         config_edit.remove_subscription(path, "zzz")
+
+
+def test_concurrent_edits_are_all_kept(tmp_path: Path) -> None:
+    """Ten processes subscribing at once: the lock makes each read-modify-write whole."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "config.toml"
+    path.write_text("# mine\n")
+    code = (
+        "import sys; from pathlib import Path; from earwig import config_edit;"
+        "config_edit.add_subscription(Path(sys.argv[1]), "
+        "{'name': 'feed' + sys.argv[2], 'url': 'https://example.org/' + sys.argv[2]})"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(path), str(i)]) for i in range(10)
+    ]
+    assert all(p.wait(60) == 0 for p in procs)
+    from earwig import config
+
+    names = {s.name for s in config.load(path).subscriptions}
+    assert names == {f"feed{i}" for i in range(10)}
+    assert path.read_text().startswith("# mine")

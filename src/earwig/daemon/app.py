@@ -16,10 +16,11 @@ import shutil
 import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from earwig import __version__, jobs, media
+from earwig import __version__, jobs, media, redact
 from earwig.config import Config, WatchConfig
 from earwig.config import load as load_config
 from earwig.daemon.aborts import Aborts
@@ -27,13 +28,14 @@ from earwig.daemon.bus import Bus
 from earwig.daemon.downloads import DownloadManager
 from earwig.daemon.hooks import Hooks
 from earwig.daemon.hosts import HostPolicy
-from earwig.daemon.inbox import Inbox, is_url
+from earwig.daemon.inbox import Inbox
 from earwig.daemon.lock import InstanceLock
 from earwig.daemon.models import ModelFetcher
 from earwig.daemon.notify import sd_notify
 from earwig.daemon.runner import Runner
 from earwig.daemon.server import Server
 from earwig.daemon.subscriptions import Subscriptions
+from earwig.daemon.supervisor import Supervisor
 from earwig.daemon.watch import FolderWatcher
 from earwig.errors import ConfigError, EarwigError, InvalidTransition
 from earwig.jobs import Action
@@ -49,8 +51,10 @@ from earwig.protocol import (
 from earwig.sources.errors import RateLimited
 from earwig.store import Store
 from earwig.transcribe import registry
+from earwig.urls import is_url
 
 log = logging.getLogger("earwig")
+READY_TIMEOUT = 30.0  # seconds the start-up scan of the watch folders may take
 
 
 class JsonFormatter(logging.Formatter):
@@ -68,6 +72,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file that is 0600 from its creation: it names files and jobs."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)  # one made 0644 by an older earwig, too
+        return os.fdopen(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(config: Config) -> None:
     """Levelled logs to stderr (journald/launchd pick it up) and a rotating file."""
     root = logging.getLogger("earwig")
@@ -82,7 +95,7 @@ def setup_logging(config: Config) -> None:
     stderr.setFormatter(fmt)
     root.addHandler(stderr)
     config.daemon.state_dir.mkdir(parents=True, exist_ok=True)
-    rotating = logging.handlers.RotatingFileHandler(
+    rotating = PrivateRotatingFileHandler(
         config.log_path, maxBytes=5_000_000, backupCount=3, encoding="utf-8"
     )
     rotating.setFormatter(fmt)
@@ -109,7 +122,11 @@ class Daemon:
         self.subscriptions: Subscriptions
         self.watcher: FolderWatcher | None = None
         self.server: Server
-        self._restartable: dict[str, tuple[asyncio.Task, asyncio.Event]] = {}
+        self.supervisor = Supervisor(self.log)
+        self._secrets = redact.env_secrets([config.transcribe.api_key_env])
+        # Threads for network work (feed checks, webhooks), apart from asyncio's default pool
+        # that hashes and probes local files: eight stalled servers cannot delay a dropped file.
+        self.network = ThreadPoolExecutor(max_workers=8, thread_name_prefix="earwig-net")
         self._preload_task: asyncio.Task | None = None
         self.models = ModelFetcher(
             missing=lambda: registry.missing_model(self.backend_config),
@@ -125,6 +142,7 @@ class Daemon:
         lock = InstanceLock(cfg.lock_path)
         lock.acquire(cfg.socket_path)
         self.store = Store(cfg.daemon.database)
+        self.store.check()
         self.stop = asyncio.Event()
         self.runner = Runner(self)
         self.downloads = DownloadManager(self)
@@ -138,35 +156,40 @@ class Daemon:
             loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
             await self.server.start()
             self._start_watchers()
-            runner_task = asyncio.create_task(self.runner.run(self.stop))
-            download_task = asyncio.create_task(self.downloads.run(self.stop))
-            cleanup_task = asyncio.create_task(self._clean_media_periodically())
+            sv = self.supervisor
+            sv.start("runner", self.runner.run, self.stop)
+            sv.start("downloads", self.downloads.run, self.stop)
+            sv.start("media clean-up", self._clean_media_periodically, self.stop)
             self.subscriptions.start()
             assert self.watcher is not None
-            await self.watcher.ready.wait()
+            try:  # a watcher that keeps dying must not keep the daemon from starting
+                await asyncio.wait_for(self.watcher.ready.wait(), READY_TIMEOUT)
+            except TimeoutError:
+                self.log("error", "the folder watcher is not ready; see `earwig status`")
             folders = ", ".join(str(w.path) for w in cfg.watch)
             self.log(
                 "info",
                 f"earwig {__version__} ready (pid {os.getpid()}): socket "
                 f"{cfg.socket_path}, watching {folders}, backend {self.backend.name} "
-                f"({self.backend.model_name})",
+                f"({self.backend.model_name} on {self.backend.device})",
             )
             self._warn_about_exposed_secrets()
-            model_task = asyncio.create_task(self.models.run(self.stop))
+            sv.start("model", self.models.run, self.stop)
             sd_notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS=watching {folders}")
             await self.stop.wait()
             sd_notify("STOPPING=1")
-            await model_task
+            self.subscriptions.shutdown()
+            await self._drain()
+            await self.hooks.wait(self.config.hooks.timeout)
+            await sv.wait("media clean-up")
+            await self._stop_watchers()
+            await sv.wait("model")
             if self._preload_task is not None and not self._preload_task.done():
                 await self._preload_task  # a load cannot be interrupted; it takes seconds
-            self.subscriptions.shutdown()
-            await self._drain(runner_task, download_task)
-            await self.hooks.wait(self.config.hooks.timeout)
-            cleanup_task.cancel()
-            await self._stop_watchers()
         finally:
             await self.server.close()
             self.store.close()
+            self.network.shutdown(wait=False, cancel_futures=True)
             lock.release()
 
     def _model_ready(self) -> None:
@@ -197,7 +220,7 @@ class Daemon:
             self.runner.poke()
             self.downloads.poke()
 
-    async def _drain(self, runner_task: asyncio.Task, download_task: asyncio.Task) -> None:
+    async def _drain(self) -> None:
         """Give running jobs `shutdown_grace` seconds, then put them back in the queue.
 
         Downloads are requeued at once: their partial files are resumed at the next start.
@@ -205,12 +228,14 @@ class Daemon:
         for job_id in list(self.downloads.active):
             self.aborts.request(job_id, Action.REQUEUE)
         grace = self.config.daemon.shutdown_grace
+        runner = self.supervisor.parts["runner"].task
+        assert runner is not None
         try:
-            await asyncio.wait_for(asyncio.shield(runner_task), grace)
+            await asyncio.wait_for(asyncio.shield(runner), grace)
         except TimeoutError:
             self.aborts.request_all(Action.REQUEUE)
-            await runner_task
-        await download_task
+            await self.supervisor.wait("runner")
+        await self.supervisor.wait("downloads")
         self.log("info", "stopped")
 
     def _recover(self) -> None:
@@ -226,23 +251,19 @@ class Daemon:
         """The folder watcher and the inbox: restarted when a reload changes them."""
         cfg = self.config
         self.watcher = FolderWatcher(
-            cfg.watch, cfg.daemon.stable_after, self._watched_file_ready, self._already_known
+            cfg.watch,
+            cfg.daemon.stable_after,
+            self._watched_file_ready,
+            self._already_known,
+            report=self.log,
         )
-        self._spawn("watch", self.watcher.run)
+        self.supervisor.start("watcher", self.watcher.run)
         if cfg.inbox_path is not None:
-            self._spawn("inbox", Inbox(self, cfg.inbox_path).run)
-
-    def _spawn(self, name: str, run: Any) -> None:
-        stop = asyncio.Event()
-        self._restartable[name] = (asyncio.create_task(run(stop)), stop)
+            self.supervisor.start("inbox", Inbox(self, cfg.inbox_path).run)
 
     async def _stop_watchers(self) -> None:
-        for _task, stop in self._restartable.values():
-            stop.set()
-        for task, _ in self._restartable.values():
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(task, 10)
-        self._restartable.clear()
+        await self.supervisor.stop("watcher")
+        await self.supervisor.stop("inbox")
 
     @property
     def editable_config_path(self) -> Path:
@@ -331,6 +352,8 @@ class Daemon:
 
     def job_failed(self, job_id: int, title: str, exc: EarwigError, host: str | None = None):
         """Fail a job, or requeue it with backoff when the error may go away by itself."""
+        exc.message = redact.scrub(exc.message, self._secrets)  # never a secret in the record
+        exc.hint = redact.scrub(exc.hint, self._secrets)
         current = self.store.get_job(job_id)
         if not exc.permanent and current.attempts + 1 < self.config.daemon.max_attempts:
             delay = self.config.daemon.retry_backoff * 2**current.attempts
@@ -365,11 +388,12 @@ class Daemon:
         shutil.rmtree(path.parent if path.parent != cache else path, ignore_errors=True)
         self.log("info", f"removed downloaded media of {job.title}", job.id)
 
-    async def _clean_media_periodically(self) -> None:
-        while True:
+    async def _clean_media_periodically(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
             keep = self.config.downloads.keep_media
-            await asyncio.sleep(min(3600.0, max(1.0, (keep or 3600.0) / 2)))
-            if keep is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(3600.0, max(1.0, (keep or 3600.0) / 2)))
+            if keep is None or stop.is_set():
                 continue
             cache = str(self.config.downloads.dir.resolve())
             for job in self.store.media_to_clean(time.time() - keep, cache):
@@ -408,6 +432,7 @@ class Daemon:
         )
 
     def log(self, level: str, message: str, job_id: int | None = None) -> None:
+        message = redact.scrub(message, self._secrets)
         log.log(logging.getLevelNamesMapping()[level.upper()], message)
         entry = self.store.log(level, message, job_id)
         self.bus.publish("log", EVENT_LOG, entry)
@@ -600,6 +625,7 @@ class Daemon:
                 "loaded": self.backend.loaded,
                 "device": self.backend.device,
                 "fallbacks": self.backend.names[1:],
+                "model_state": self.models.view(),
             },
             "watch": [str(w.path) for w in self.config.watch],
             "output_dir": str(self.config.output.dir),
@@ -608,5 +634,7 @@ class Daemon:
             "log_file": str(self.config.log_path),
             "inbox": str(self.config.inbox_path) if self.config.inbox_path else None,
             "downloading": sorted(self.downloads.active),
+            "parts": self.supervisor.view(),
+            "healthy": not self.supervisor.unhealthy,
             "subscriptions": self.subscriptions.view(),
         }

@@ -15,6 +15,7 @@ from typing import Any
 from earwig import protocol
 
 MAX_QUEUED_EVENTS = 2000
+MAX_PENDING_REPLIES = 8  # a client that sends without reading is not read from past this
 
 
 class Outbox:
@@ -29,12 +30,22 @@ class Outbox:
         self._seq = 0
         self._dropped = 0
         self._wake = asyncio.Event()
+        self._flushed = asyncio.Event()
         self._closed = False
         self.task = asyncio.create_task(self._drain())
 
     def reply(self, message: dict[str, Any]) -> None:
         self._replies.append(message)
         self._wake.set()
+
+    async def room(self) -> None:
+        """Wait while this connection has too many replies it has not taken: a client that
+        sends requests and never reads the answers stalls itself, not the daemon."""
+        while len(self._replies) >= MAX_PENDING_REPLIES:
+            if self.task.done():
+                raise ConnectionError("the connection's writer has stopped")
+            self._flushed.clear()
+            await self._flushed.wait()
 
     def event(self, name: str, data: dict[str, Any]) -> None:
         if len(self._events) >= MAX_QUEUED_EVENTS:
@@ -75,9 +86,11 @@ class Outbox:
                 if batch:
                     self.writer.write(b"".join(protocol.encode(m) for m in batch))
                     await self.writer.drain()
+                self._flushed.set()
                 if self._closed and not (self._replies or self._events or self._progress):
                     return
         except (ConnectionError, RuntimeError):
+            self._flushed.set()  # wake a reader waiting for room: it finds the task done
             return  # the client went away; the reader side cleans up
 
 

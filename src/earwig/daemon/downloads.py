@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import shutil
 import time
 from typing import TYPE_CHECKING
 
@@ -81,18 +83,35 @@ class DownloadManager:
             def on_progress(p: dict) -> None:
                 loop.call_soon_threadsafe(d.download_progress, job_id, p)
 
-            got = await asyncio.to_thread(
-                ytdlp.download,
-                job.url,
-                cfg.dir / f"job-{job_id}",
-                on_progress,
-                handle.is_set,
-                fmt=cfg.format,
-                timeout=cfg.timeout,
-                retries=cfg.retries,
-                sleep_interval=cfg.sleep_interval,
+            got = await loop.run_in_executor(
+                d.network,
+                functools.partial(
+                    ytdlp.download,
+                    job.url,
+                    cfg.dir / f"job-{job_id}",
+                    on_progress,
+                    handle.is_set,
+                    fmt=cfg.format,
+                    timeout=cfg.timeout,
+                    retries=cfg.retries,
+                    sleep_interval=cfg.sleep_interval,
+                ),
             )
             sha = await asyncio.to_thread(media.sha256_file, got.path)
+            same = None if job.force else d.store.find_by_sha(sha, exclude=job_id)
+            if same is not None:  # the same media behind another URL: transcribed once
+                d.transition(
+                    job_id,
+                    Action.CANCEL,
+                    changes={
+                        "sha256": sha,
+                        "hint": f"same media as job {same.id} ({same.state}); "
+                        f"`earwig retry {job_id}` transcribes it anyway",
+                    },
+                )
+                d.log("info", f"{job.title}: same media as job {same.id}, not transcribed again")
+                shutil.rmtree(got.path.parent, ignore_errors=True)
+                return
             # A feed's title is better than what yt-dlp guesses from a bare media URL.
             title = got.title if job.title == job.url else job.title
             st = got.path.stat()

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from earwig.errors import ProtocolError
 
+MAX_INT = 2**63 - 1  # SQLite's largest integer
+
 if TYPE_CHECKING:
     from earwig.daemon.app import Daemon
     from earwig.daemon.bus import Outbox
@@ -26,8 +28,17 @@ def handles(kind: str) -> Callable[[Handler], Handler]:
 
 def _job_id(params: dict[str, Any]) -> int:
     value = params.get("id")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ProtocolError("params.id must be a job id (an integer)")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INT:
+        raise ProtocolError("params.id must be a job id (a positive integer)")
+    return value
+
+
+def _count(params: dict[str, Any], key: str, default: int, top: int) -> int:
+    """A whole-number parameter from 0 (or 1, for limits) to `top`, checked before use."""
+    value = params.get(key, default)
+    low = 1 if key.endswith("limit") else 0
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= top:
+        raise ProtocolError(f"params.{key} must be a whole number from {low} to {top}")
     return value
 
 
@@ -39,17 +50,16 @@ async def status(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
 @handles("jobs.list")
 async def jobs_list(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
     states = params.get("states")
-    limit = params.get("limit", 500)
     if states is not None and not (
         isinstance(states, list) and all(isinstance(s, str) for s in states)
     ):
         raise ProtocolError("params.states must be a list of state names")
-    offset = params.get("offset", 0)
-    if not isinstance(limit, int) or not 1 <= limit <= 1000:
-        raise ProtocolError("params.limit must be an integer from 1 to 1000 (page with offset)")
-    if not isinstance(offset, int) or offset < 0:
-        raise ProtocolError("params.offset must be a non-negative integer")
-    jobs = daemon.store.list_jobs(states, limit, offset)
+    limit = _count(params, "limit", 500, 1000)
+    offset = _count(params, "offset", 0, MAX_INT)
+    warned = params.get("warnings", False)
+    if not isinstance(warned, bool):
+        raise ProtocolError("params.warnings must be true or false")
+    jobs = daemon.store.list_jobs(states, limit, offset, warned_only=warned)
     return {"jobs": [daemon.job_view(j) for j in jobs], "total": daemon.store.db["jobs"].count}
 
 
@@ -121,11 +131,9 @@ async def job_delete(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any
 async def search_(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
     from earwig import search
 
-    query, limit = params.get("query"), params.get("limit", 50)
+    query, limit = params.get("query"), _count(params, "limit", 50, 1000)
     if not isinstance(query, str):
         raise ProtocolError("params.query must be a string")
-    if not isinstance(limit, int) or not 1 <= limit <= 1000:
-        raise ProtocolError("params.limit must be an integer from 1 to 1000")
     since = params.get("since")
     return {
         "hits": search.search(
@@ -195,9 +203,7 @@ async def queue_resume(daemon: Daemon, params: dict[str, Any], box: Outbox) -> A
 
 @handles("logs.tail")
 async def logs_tail(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
-    limit = params.get("limit", 100)
-    if not isinstance(limit, int) or not 1 <= limit <= 10000:
-        raise ProtocolError("params.limit must be an integer from 1 to 10000")
+    limit = _count(params, "limit", 100, 10000)
     return {"log": daemon.store.logs(limit)}
 
 
@@ -205,15 +211,19 @@ async def logs_tail(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
 async def subscribe(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
     """Start streaming events on this connection; the reply is the snapshot they build on."""
     topics = params.get("topics", ["jobs"])
-    if not isinstance(topics, list) or not set(topics) <= {"jobs", "log"}:
+    if not (
+        isinstance(topics, list)
+        and all(isinstance(t, str) for t in topics)
+        and set(topics) <= {"jobs", "log"}
+    ):
         raise ProtocolError('params.topics must be a list drawn from "jobs", "log"')
-    box.topics.update(topics)
+    limit = _count(params, "limit", 500, 1000)
+    log_limit = _count(params, "log_limit", 50, 1000)
+    box.topics.update(topics)  # only once every parameter has been checked
     daemon.bus.outboxes.add(box)
     snapshot: dict[str, Any] = {"status": daemon.status()}
     if "jobs" in topics:
-        snapshot["jobs"] = [
-            daemon.job_view(j) for j in daemon.store.list_jobs(limit=params.get("limit", 500))
-        ]
+        snapshot["jobs"] = [daemon.job_view(j) for j in daemon.store.list_jobs(limit=limit)]
     if "log" in topics:
-        snapshot["log"] = daemon.store.logs(params.get("log_limit", 50))
+        snapshot["log"] = daemon.store.logs(log_limit)
     return snapshot

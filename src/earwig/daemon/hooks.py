@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from earwig import __version__
 from earwig.config import HooksConfig
+from earwig.redact import safe_environment
 
 if TYPE_CHECKING:
     from earwig.daemon.app import Daemon
@@ -55,6 +56,10 @@ class Hooks:
     @property
     def config(self) -> HooksConfig:
         return self.daemon.config.hooks
+
+    @property
+    def config_key_env(self) -> str:
+        return self.daemon.config.transcribe.api_key_env
 
     def fire(self, job: dict[str, Any]) -> None:
         """Start the hooks for a finished (done or failed) job, without waiting for them."""
@@ -93,7 +98,10 @@ class Hooks:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
-                env={**os.environ, **job_environment(job)},
+                env={
+                    **safe_environment(os.environ, [self.config_key_env]),
+                    **job_environment(job),
+                },
                 start_new_session=True,
             )
         except OSError as exc:

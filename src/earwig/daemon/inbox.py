@@ -21,11 +21,11 @@ import stat
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import watchfiles
 
 from earwig.model import Job, JobState
+from earwig.urls import is_url
 
 if TYPE_CHECKING:
     from earwig.daemon.app import Daemon
@@ -41,11 +41,6 @@ def _writable(path: Path) -> bool:
         return os.access(path, os.W_OK) and bool(path.stat().st_mode & stat.S_IWUSR)
     except OSError:
         return False
-
-
-def is_url(text: str) -> bool:
-    parts = urlsplit(text)
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in text
 
 
 class Inbox:

@@ -8,12 +8,13 @@ Cancel, pause and shutdown reach a running job through an AbortHandle the backen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from earwig import outputs
+from earwig import languages, outputs
 from earwig.errors import Aborted, EarwigError, MediaError
 from earwig.jobs import Action
 from earwig.model import Job
@@ -37,6 +38,8 @@ class Runner:
         self.wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        if self.current is not None:  # the last run died mid-job: the database failed
+            await self._put_back(self.current, stop)
         while not stop.is_set():
             d = self.daemon
             ready = not d.queue_paused and d.models.ready
@@ -51,9 +54,26 @@ class Runner:
                 await self._process(job, handle)
             finally:
                 d.aborts.unregister(job.id)
-                self.current = None
                 self._last_active = time.monotonic()
                 d.bus.clear_progress(job.id)
+            self.current = None  # not reached when saving failed: run() puts it back
+
+    async def _put_back(self, job_id: int, stop: asyncio.Event) -> None:
+        """Return a job whose result could not be saved (disk full, I/O error) to the queue,
+        once the database takes writes again; the attempt is not the file's fault."""
+        d = self.daemon
+        while not stop.is_set():
+            try:
+                job = d.store.get_job(job_id)
+                if job.state.running:
+                    d.transition(job_id, Action.REQUEUE, not_before=time.time() + 5)
+                    d.log("warning", f"{job.title}: back in the queue after a database error")
+                self.current = None
+                return
+            except Exception:
+                log.exception("cannot put job %s back in the queue yet", job_id)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 5.0)
 
     async def _idle(self) -> None:
         """Sleep until poked, a backoff expires, or it is time to free the model."""
@@ -114,6 +134,7 @@ class Runner:
                 on_progress,
                 handle.is_set,
                 duration=probed,
+                model=d.backend_config.model,
             )
             duration = transcript.duration
             out_dir, base = d.output_target(job)
@@ -131,14 +152,18 @@ class Runner:
                     "backend": transcript.backend,
                     "model": transcript.model,
                     "duration": transcript.duration,
+                    "language": transcript.language,
+                    "warnings": transcript.warnings,
                 },
             )
             d.log(
                 "info",
                 f"done: {job.title} -> {out_dir / base}.* ({duration:.0f}s of audio in "
-                f"{time.monotonic() - started:.1f}s)",
+                f"{time.monotonic() - started:.1f}s, {languages.name(transcript.language)})",
                 job_id,
             )
+            for warning in transcript.warnings:
+                d.log("warning", f"{job.title}: {warning}", job_id)
             d.media_done(d.store.get_job(job_id))
         except Aborted:
             d.transition(job_id, handle.action)

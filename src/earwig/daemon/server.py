@@ -114,6 +114,8 @@ class Server:
                         continue
                     return  # version mismatch: say so, then hang up
                 box.reply(await self._dispatch(message, box))
+                await box.room()  # backpressure: stop reading a client that does not read
+                await asyncio.sleep(0)  # one busy client does not starve the others
 
     async def _dispatch(self, message: dict[str, Any], box: Outbox) -> dict[str, Any]:
         msg_id = message.get("id")
@@ -133,6 +135,9 @@ class Server:
             return protocol.ok(msg_id, await handler(self.daemon, params, box))
         except EarwigError as exc:
             return protocol.error(msg_id, exc.code, exc.message, exc.hint)
+        except (TypeError, ValueError, OverflowError) as exc:  # params of a shape not checked
+            log.warning("request %s: bad params: %s", kind, exc)
+            return protocol.error(msg_id, "bad_params", f"bad params for {kind}: {exc}")
         except Exception as exc:
             log.exception("request %s failed", kind)
             return protocol.error(msg_id, "internal", f"{type(exc).__name__}: {exc}")

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("earwig.subscriptions")
 MAX_NEW_PER_CHECK = 50  # a feed that suddenly "has" hundreds of new items is suspicious
 LIST_NEWEST = 30  # how many entries a yt-dlp listing looks at after the first check
+LISTING_GRACE = 120.0  # seconds a yt-dlp listing may take past a feed's deadline
 
 
 class Subscriptions:
@@ -38,6 +39,7 @@ class Subscriptions:
         self.daemon = daemon
         self.scheduler = AsyncIOScheduler()
         self.checking: set[str] = set()
+        self.problems: dict[str, list[str]] = {}  # per check, from the listing thread
         self._configs: dict[str, SubscriptionConfig] = {}
 
     def start(self) -> None:
@@ -129,7 +131,14 @@ class Subscriptions:
             return self._failed(sub, f"backing off from {host} for {wait:.0f}s after a 429", now)
         try:
             async with d.hosts.slot(host):
-                listing = await asyncio.to_thread(self._list, sub, state, first)
+                # network work has its own threads: a slow server never delays local files
+                loop = asyncio.get_running_loop()
+                listing = await asyncio.wait_for(
+                    loop.run_in_executor(d.network, self._list, sub, state, first),
+                    feeds.deadline_for(d.config.downloads.timeout) + LISTING_GRACE,
+                )
+        except TimeoutError:
+            return self._failed(sub, f"no complete answer from {host} in time", now)
         except RateLimited as exc:
             d.hosts.back_off(host, exc.retry_after or d.config.daemon.retry_backoff)
             return self._failed(sub, exc.message, now)
@@ -139,6 +148,8 @@ class Subscriptions:
             log.exception("check of %s crashed", name)
             return self._failed(sub, f"unexpected error: {exc}", now)
         items, etag, modified = listing
+        for problem in self.problems.pop(name, ()):
+            d.log("warning", f"subscription {name}: {problem}")
         if items is None:  # 304: unchanged
             d.store.save_subscription_state(
                 name, url=sub.url, last_check=now, last_ok=now, last_error=None, last_new=0
@@ -218,9 +229,11 @@ class Subscriptions:
                 )
                 if result.status == 304:
                     return None, result.etag, result.modified
+                self.problems[sub.name] = result.problems  # logged back on the event loop
                 return result.items, result.etag, result.modified
-            except feeds.NotAFeed:
-                if sub.kind == "feed":
+            except feeds.NotAFeed as exc:
+                # only a web page may be something yt-dlp can list (a channel, a playlist)
+                if sub.kind == "feed" or "HTML" not in exc.message:
                     raise
         newest = max(sub.backfill, 1) if first and sub.since is None else LIST_NEWEST
         items = ytdlp.list_entries(

@@ -22,12 +22,23 @@ from pathlib import Path
 import watchfiles
 
 from earwig.config import WatchConfig
-from earwig.media import is_media_name
+from earwig.media import is_media_name, shown, utf8_name
 
 log = logging.getLogger("earwig.watch")
 
 OnStable = Callable[[Path, WatchConfig], Awaitable[None]]
 AlreadyKnown = Callable[[Path, os.stat_result], bool]
+Report = Callable[[str, str], None]  # (level, message): the daemon's log
+ROOT_CHECK = 2.0  # seconds between checks that each watched folder is still the same folder
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if path.is_dir() else None
 
 
 class IgnoreFilter:
@@ -63,57 +74,127 @@ class FolderWatcher:
         stable_after: float,
         on_stable: OnStable,
         already_known: AlreadyKnown,
+        report: Report | None = None,
     ) -> None:
         self.watches = watches
         self.stable_after = stable_after
         self.on_stable = on_stable
         self.already_known = already_known
+        self.report = report or (lambda level, message: log.log(_LEVELS[level], message))
         self.pending: dict[Path, _Pending] = {}
         self.ready = asyncio.Event()  # set once every folder is being watched
+        self._refused: set[Path] = set()
+        self._roots: dict[Path, tuple[int, int] | None] = {}
+        self._tasks: dict[Path, asyncio.Task[None]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         for w in self.watches:
+            if not w.path.exists():
+                self.report("warning", f"watch folder {w.path} did not exist: created it")
             w.path.mkdir(parents=True, exist_ok=True)
-        tasks = [asyncio.create_task(self._watch(w, stop)) for w in self.watches]
-        tasks.append(asyncio.create_task(self._settle(stop)))
-        # Scan after the watchers start, so a file arriving in between is not missed.
-        await asyncio.sleep(0)
+            self._roots[w.path] = _identity(w.path)
+            self._tasks[w.path] = asyncio.create_task(self._watch(w, stop))
+        settle = asyncio.create_task(self._settle(stop))
+        try:
+            # Scan after the watchers start, so a file arriving in between is not missed.
+            await asyncio.sleep(0)
+            for w in self.watches:
+                self._scan(w, initial=True)
+            self.ready.set()
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), ROOT_CHECK)
+                if settle.done():
+                    settle.result()  # raise what killed it: the supervisor restarts us
+                self._check_roots(stop)
+        finally:
+            for t in (*self._tasks.values(), settle):
+                t.cancel()
+            for t in (*self._tasks.values(), settle):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            self._tasks.clear()
+
+    def _scan(self, w: WatchConfig, initial: bool = False, start: Path | None = None) -> None:
+        for path in _walk(w, start):
+            self._note(path, w, initial=initial)
+
+    def _check_roots(self, stop: asyncio.Event) -> None:
+        """A watched folder that was removed is reported; once it is back (a new folder under
+        the same name, which inotify does not follow), it is watched and scanned again."""
         for w in self.watches:
-            for path in _walk(w):
-                self._note(path, w, initial=True)
-        self.ready.set()
-        await stop.wait()
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+            now, before = _identity(w.path), self._roots.get(w.path)
+            if now == before:
+                continue
+            self._roots[w.path] = now
+            if now is None:
+                self.report(
+                    "warning",
+                    f"watch folder {w.path} is gone; it is watched again as soon as it is back",
+                )
+                continue
+            self.report("info", f"watch folder {w.path} is back: watching it again")
+            old = self._tasks.pop(w.path, None)
+            if old is not None:
+                old.cancel()
+            self._tasks[w.path] = asyncio.create_task(self._watch(w, stop))
+            self._scan(w)
 
     async def _watch(self, w: WatchConfig, stop: asyncio.Event) -> None:
         flt = IgnoreFilter(w.path, w.ignore)
-        async for changes in watchfiles.awatch(
-            w.path, watch_filter=flt, stop_event=stop, recursive=w.recursive, debounce=400
-        ):
-            for change, raw in changes:
-                if change == watchfiles.Change.deleted:
-                    self.pending.pop(Path(raw), None)
-                    continue
-                path = Path(raw)
-                if path.is_dir():
-                    if w.recursive:  # a folder moved in: its files raise no events of their own
-                        for inner in _walk(w, path):
-                            self._note(inner, w)
-                    continue
-                self._note(path, w)
+        while not stop.is_set():
+            try:
+                async for changes in watchfiles.awatch(
+                    w.path,
+                    watch_filter=flt,
+                    stop_event=stop,
+                    recursive=w.recursive,
+                    debounce=400,
+                ):
+                    for change, raw in changes:
+                        self._changed(w, change, Path(raw))
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # watchfiles gives up on a name it cannot decode (not UTF-8), a folder it
+                # lost, an inotify limit: watch again, and scan for what was missed meanwhile.
+                if not w.path.is_dir():
+                    return  # gone: _check_roots starts a new watch when it is back
+                self.report("warning", f"watching {w.path} failed ({exc}); watching it again")
+                await asyncio.sleep(0.5)
+                self._scan(w)
+
+    def _changed(self, w: WatchConfig, change: watchfiles.Change, path: Path) -> None:
+        if change == watchfiles.Change.deleted:
+            self.pending.pop(path, None)
+            return
+        if path.is_dir():
+            if w.recursive:  # a folder moved in: its files raise no events of their own
+                self._scan(w, start=path)
+            return
+        self._note(path, w)
 
     def _note(self, path: Path, w: WatchConfig, initial: bool = False) -> None:
         if not is_media_name(path) or IgnoreFilter(w.path, w.ignore).ignored(path):
             return
+        if not utf8_name(path):
+            if path not in self._refused:
+                self._refused.add(path)
+                self.report(
+                    "warning",
+                    f"skipped {shown(path)}: its name is not valid UTF-8, which earwig cannot "
+                    "store; rename the file (e.g. with `convmv` or your file manager)",
+                )
+            return
         try:
             st = path.stat()
+            if initial and self.already_known(path, st):
+                return
         except OSError:
             return
-        if initial and self.already_known(path, st):
+        except Exception:  # one odd file must not stop the scan or the watch
+            log.exception("cannot look at %s", shown(path))
             return
         current = self.pending.get(path)
         if current is None or (current.size, current.mtime_ns) != (st.st_size, st.st_mtime_ns):
@@ -133,13 +214,19 @@ class FolderWatcher:
                 if (st.st_size, st.st_mtime_ns) != (p.size, p.mtime_ns):
                     p.size, p.mtime_ns, p.changed_at = st.st_size, st.st_mtime_ns, now
                     continue
-                if now - p.changed_at < self.stable_after or st.st_size == 0:
+                if now - p.changed_at < self.stable_after:
+                    continue
+                if st.st_size == 0:
+                    if path not in self._refused:  # say it once; it is queued once it fills
+                        self._refused.add(path)
+                        self.report("warning", f"skipped {shown(path)} for now: it is empty")
                     continue
                 del self.pending[path]
                 try:
                     await self.on_stable(path, p.watch)
-                except Exception:
-                    log.exception("could not queue %s", path)
+                except Exception as exc:
+                    log.exception("could not queue %s", shown(path))
+                    self.report("error", f"could not queue {shown(path)}: {exc}")
 
 
 def _walk(w: WatchConfig, start: Path | None = None) -> Iterator[Path]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from earwig.errors import EarwigError, TransientError
+from earwig.urls import host
 
 
 class SourceError(EarwigError):
@@ -24,7 +23,8 @@ class RateLimited(TransientError):
 
 
 def host_of(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
+    """The per-host limits' key: one spelling per host (earwig.urls.host)."""
+    return host(url)
 
 
 def classify_http(status: int, what: str, retry_after: str | None = None) -> EarwigError:

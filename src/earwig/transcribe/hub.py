@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 import shutil
 import threading
 import time
@@ -61,9 +62,13 @@ def _digest(path: Path, h: Any) -> str:
 
 
 def offline() -> bool:
-    from huggingface_hub import constants
+    """HF_HUB_OFFLINE, read now (huggingface_hub reads it once, at import)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
 
-    return bool(constants.HF_HUB_OFFLINE)
+
+def _endpoint() -> str | None:
+    """HF_ENDPOINT (a mirror), read now, for the same reason."""
+    return os.environ.get("HF_ENDPOINT") or None
 
 
 def pull(entry: catalog.Entry, on_progress: ProgressFn | None = None) -> Path:
@@ -121,7 +126,7 @@ def _remote_files(entry: catalog.Entry) -> list[RemoteFile]:
     from huggingface_hub.hf_api import RepoFile
 
     found = []
-    for item in HfApi().list_repo_tree(entry.repo, recursive=False):
+    for item in HfApi(endpoint=_endpoint()).list_repo_tree(entry.repo, recursive=False):
         if isinstance(item, RepoFile) and _wanted(item.path):
             lfs = item.lfs
             sha = lfs.get("sha256") if isinstance(lfs, dict) else getattr(lfs, "sha256", None)
@@ -142,10 +147,12 @@ def _fetch(entry: catalog.Entry, force: str | None = None) -> Path:
     """snapshot_download, again after a dropped connection: each attempt resumes."""
     from huggingface_hub import hf_hub_download, snapshot_download
 
+    where = {"cache_dir": str(catalog.hub_cache()), "endpoint": _endpoint()}
+
     def once() -> Path:
         if force is not None:
-            hf_hub_download(entry.repo, force, force_download=True)
-        return Path(snapshot_download(entry.repo, allow_patterns=list(catalog.FILES)))
+            hf_hub_download(entry.repo, force, force_download=True, **where)
+        return Path(snapshot_download(entry.repo, allow_patterns=list(catalog.FILES), **where))
 
     last: EarwigError | None = None
     for attempt in range(ATTEMPTS):
@@ -193,7 +200,8 @@ def _call(fn: Callable[[], Any], entry: catalog.Entry) -> Any:
             "check your network (or HF_ENDPOINT); it is retried later",
         ) from None
     except Exception as exc:  # httpx and friends: connection refused, reset, timeouts
-        if type(exc).__module__.split(".")[0] in ("httpx", "httpcore", "requests", "urllib3"):
+        package = type(exc).__module__.split(".")[0].rstrip("0123456789")  # httpx2 -> httpx
+        if package in ("httpx", "httpcore", "requests", "urllib3"):
             raise HubUnreachable(
                 f"cannot reach the hub for {entry.repo}: {_first_line(exc) or type(exc).__name__}",
                 "check your network (or HF_ENDPOINT); it is retried later",

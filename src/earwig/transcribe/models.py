@@ -169,7 +169,13 @@ def local_models(models_dir: Path, configured: str = BUNDLED) -> list[dict[str, 
     def add(name: str, fmt: str, path: Path) -> None:
         files = [path] if path.is_file() else [p for p in path.iterdir() if p.is_file()]
         size = sum(p.stat().st_size for p in files)  # stat follows the cache's symlinks
-        found.append({"name": name, "format": fmt, "path": str(path), "size": size})
+        if path.is_dir():
+            languages = "English only" if catalog.english_only(path) else "multilingual"
+        else:
+            languages = "English only" if ".en" in path.name else ""
+        found.append(
+            {"name": name, "format": fmt, "path": str(path), "size": size, "languages": languages}
+        )
 
     bundled = bundled_ctranslate2_dir()
     if bundled is not None:

@@ -129,8 +129,9 @@ class OpenAIBackend:
         self._client = None
 
     def _scrub(self, text: str) -> str:
-        key = os.environ.get(self.key_env)
-        return text.replace(key, "***") if key else text
+        from earwig.redact import scrub
+
+        return scrub(text, [os.environ.get(self.key_env)])
 
     def _request(self, mp3: bytes, options: TranscribeOptions) -> Any:
         import openai

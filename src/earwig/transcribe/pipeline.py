@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from earwig.errors import Aborted
 from earwig.model import Segment, Transcript, Word
-from earwig.transcribe import audio
+from earwig.transcribe import audio, quality
 from earwig.transcribe.base import AbortFn, ProgressFn, TranscribeOptions, Transcriber, clamp
 
 T = TypeVar("T")
@@ -34,8 +34,13 @@ def transcribe_file(
     *,
     duration: float | None = None,
     window: float = audio.WINDOW_SECONDS,
+    model: str | None = None,
 ) -> Transcript:
-    """Transcribe `path` window by window; `duration` is the probed length, if known."""
+    """Transcribe `path` window by window; `duration` is the probed length, if known.
+
+    With `model` (the model setting that made it), the transcript is reviewed for signs that
+    it is wrong (transcribe/quality.py) and carries warnings saying so.
+    """
     total = duration if duration else None
     parts: list[tuple[audio.Window, Transcript]] = []
     last = 0.0
@@ -58,8 +63,15 @@ def transcribe_file(
             else:  # length unknown: creep towards 1 without reaching it
                 forward(done / (done + span))
 
-        parts.append((win, transcriber.transcribe(win.samples, options, progress, should_abort)))
+        part = transcriber.transcribe(win.samples, options, progress, should_abort)
+        if model is not None and part.speech is None and quality.sparse(part, span):
+            part = part.replace(speech=quality.speech_seconds(win.samples))
+        parts.append((win, part))
     transcript = join(parts)
+    if model is not None:
+        from earwig.transcribe.registry import english_only
+
+        transcript = quality.review(transcript, model, english_only(model))
     forward(1.0)
     return transcript
 

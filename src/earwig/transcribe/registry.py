@@ -119,6 +119,16 @@ def _model_for(name: str, config: TranscribeConfig) -> tuple[bool, str]:
     return False, f"{entry.name} is not downloaded (`earwig models pull {entry.name}`)"
 
 
+def _unknown_name(config: TranscribeConfig) -> bool:
+    model = config.model
+    return (
+        model != BUNDLED
+        and not Path(model).expanduser().exists()
+        and catalog.lookup(model) is None
+        and find_ggml(model, config.models_dir) is None
+    )
+
+
 def survey(config: TranscribeConfig) -> list[Availability]:
     """Every backend, best first, with whether it can run here and why not."""
     result = []
@@ -181,6 +191,8 @@ def chosen(config: TranscribeConfig, table: list[Availability] | None = None) ->
         rest = [n for n in usable if n != config.backend and n != "openai"]
         return [config.backend, *rest] if config.fallback else [config.backend]
     if not usable:
+        if _unknown_name(config):
+            raise unknown_model(config.model)  # say which names there are, not four reasons
         reasons = "; ".join(f"{a.name}: {a.detail}" for a in table if a.installed)
         raise BackendError(
             f"no transcription backend can run here ({reasons})",

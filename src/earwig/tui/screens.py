@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, RichLog, Static
 
-from earwig import formatting
+from earwig import formatting, urls
 from earwig.errors import EarwigError
 from earwig.formatting import HIGHLIGHT_END, HIGHLIGHT_START
 
@@ -308,15 +308,13 @@ class SubscribeDialog(ModalScreen):
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         url = self.query_one("#url", Input).value.strip()
         name = self.query_one("#name", Input).value.strip()
-        if not url.startswith(("http://", "https://")):
+        if not urls.is_url(url):
             self.query_one("#dialog-error", Static).update(Text("give an http(s) URL", style="red"))
             return
         if event.input.id == "url" and not name:
             self.query_one("#name", Input).focus()
             return
-        from urllib.parse import urlsplit
-
-        name = name or (urlsplit(url).hostname or "feed")
+        name = name or urls.slug(url)
         if await self.app.call("subscription.add", name=name, url=url, backfill=3) is not None:
             self.notify(f"subscribed {name}: the first check runs now")
             self.dismiss()
