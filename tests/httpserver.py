@@ -21,6 +21,7 @@ class Resource:
     etag: str | None = None
     last_modified: str | None = None
     stall_after: int | None = None  # a GET without Range sends this many bytes, then hangs
+    drip: float | None = None  # send the body one byte every `drip` seconds (a hostile server)
     headers: dict[str, str] = field(default_factory=dict)
     gets: int = 0
     fail_first: int = 0  # POST: answer `status` to the first N requests, then 200
@@ -35,7 +36,9 @@ class Request:
 
 
 class LocalServer:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        assert host.startswith("127."), "loopback only"
+        self.host = host
         self.resources: dict[str, Resource] = {}
         self.requests: list[Request] = []
         self.lock = threading.Lock()
@@ -97,6 +100,15 @@ class LocalServer:
                     body, status = res.body[start : end + 1], 206
                     extra["Content-Range"] = f"bytes {start}-{end}/{len(res.body)}"
                 extra["Accept-Ranges"] = "bytes"
+                if res.drip is not None and not head:
+                    self.send_response(status)
+                    self._headers(res.content_type, len(body), extra)
+                    for i in range(len(body)):
+                        if server.released.wait(res.drip):
+                            return
+                        self.wfile.write(body[i : i + 1])
+                        self.wfile.flush()
+                    return
                 if res.stall_after is not None and not rng and not head:
                     self.send_response(status)
                     self._headers(res.content_type, len(body), extra)
@@ -122,13 +134,13 @@ class LocalServer:
                 if body:
                     self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def add(self, path: str, **kw) -> str:
         with self.lock:

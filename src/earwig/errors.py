@@ -47,6 +47,12 @@ class MediaError(EarwigError):
     code = "media"
 
 
+class OutputError(EarwigError):
+    """Transcripts cannot be written where they should go (permissions, full disk)."""
+
+    code = "output"
+
+
 class BackendError(EarwigError):
     """The transcription backend failed for its own reasons (model missing, crashed)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -53,4 +54,4 @@ def utf8_name(path: Path) -> bool:
 
 def shown(path: Path) -> str:
     """A path that is safe to print, whatever bytes its name holds."""
-    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    return os.fsencode(path).decode("utf-8", "backslashreplace")

@@ -99,6 +99,25 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def check_writable(out_dir: Path) -> None:
+    """Fail now, plainly, if transcripts cannot be written to `out_dir` (read-only, full, a
+    file in the way), instead of after a whole transcription."""
+    from earwig.errors import OutputError
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out_dir, prefix=".earwig-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputError(
+            f"cannot write transcripts to {out_dir}: {reason}",
+            "make the folder writable (or free space), or set [output] dir to another "
+            "folder; then `earwig retry` the job",
+        ) from None
+
+
 def write_all(
     transcript: Transcript,
     out_dir: Path,

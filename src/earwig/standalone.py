@@ -68,6 +68,7 @@ def run_files(
     out_dir = output_dir or config.output.dir
     formats = formats or config.output.formats
     failed: list[Path] = []
+    outputs.check_writable(out_dir)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -56,14 +56,20 @@ class Inbox:
         ticker = asyncio.create_task(self._tick(stop))
         name = self.path.name
         try:
-            async for _ in watchfiles.awatch(
-                self.path.parent,
-                watch_filter=lambda change, p: Path(p).name.startswith(name),
-                stop_event=stop,
-                recursive=False,
-                debounce=300,
-            ):
-                await self.process()
+            while not stop.is_set():
+                try:
+                    async for _ in watchfiles.awatch(
+                        self.path.parent,
+                        watch_filter=lambda change, p: Path(p).name.startswith(name),
+                        stop_event=stop,
+                        recursive=False,
+                        debounce=300,
+                    ):
+                        await self.process()
+                except Exception as exc:  # a name watchfiles cannot decode, a lost folder:
+                    log.info("watching %s again after: %s", self.path.parent, exc)
+                    await asyncio.sleep(0.5)  # the ticker reads the inbox meanwhile
+                    await self.process()
         finally:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -73,7 +79,8 @@ class Inbox:
         """Finish claimed files whose last line had no newline, and remove quiet ones."""
         while not stop.is_set():
             await asyncio.sleep(max(0.2, self.daemon.config.daemon.stable_after))
-            if self._claimed() or (self.path.exists() and not _writable(self.path)):
+            # also an inbox the watch missed (its folder was removed and made again)
+            if self._claimed() or (self.path.exists() and self.path.stat().st_size > 0):
                 await self.process()
 
     def _claimed(self) -> list[Path]:

@@ -101,6 +101,8 @@ class Runner:
             if not job.path:
                 raise MediaError("the job has no media file", "add it again with `earwig add`")
             path = Path(job.path)
+            out_dir, base = d.output_target(job)
+            await asyncio.to_thread(outputs.check_writable, out_dir)  # before, not after
             probed = await asyncio.to_thread(audio.probe, path)  # has audio? how long?
             if handle.is_set():
                 raise Aborted("stopped before transcription")
@@ -137,7 +139,6 @@ class Runner:
                 model=d.backend_config.model,
             )
             duration = transcript.duration
-            out_dir, base = d.output_target(job)
             meta = {"source": job.path or job.url, "title": job.title, "job_id": job_id}
             written = await asyncio.to_thread(
                 outputs.write_all, transcript, out_dir, base, d.config.output.formats, meta

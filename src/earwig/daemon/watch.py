@@ -85,7 +85,9 @@ class FolderWatcher:
         self.ready = asyncio.Event()  # set once every folder is being watched
         self._refused: set[Path] = set()
         self._roots: dict[Path, tuple[int, int] | None] = {}
-        self._tasks: dict[Path, asyncio.Task[None]] = {}
+        # one watch per folder, each with its own stop event: watchfiles sets the event it
+        # was given when its task is cancelled, so a shared one would stop every folder
+        self._tasks: dict[Path, tuple[asyncio.Task[None], asyncio.Event]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         for w in self.watches:
@@ -93,7 +95,7 @@ class FolderWatcher:
                 self.report("warning", f"watch folder {w.path} did not exist: created it")
             w.path.mkdir(parents=True, exist_ok=True)
             self._roots[w.path] = _identity(w.path)
-            self._tasks[w.path] = asyncio.create_task(self._watch(w, stop))
+            self._start_watch(w)
         settle = asyncio.create_task(self._settle(stop))
         try:
             # Scan after the watchers start, so a file arriving in between is not missed.
@@ -106,20 +108,28 @@ class FolderWatcher:
                     await asyncio.wait_for(stop.wait(), ROOT_CHECK)
                 if settle.done():
                     settle.result()  # raise what killed it: the supervisor restarts us
-                self._check_roots(stop)
+                self._check_roots()
         finally:
-            for t in (*self._tasks.values(), settle):
-                t.cancel()
-            for t in (*self._tasks.values(), settle):
+            settle.cancel()
+            for _, own_stop in self._tasks.values():
+                own_stop.set()
+            for t in (*(t for t, _ in self._tasks.values()), settle):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
+                    await asyncio.wait_for(t, 5)
             self._tasks.clear()
+
+    def _start_watch(self, w: WatchConfig) -> None:
+        old = self._tasks.pop(w.path, None)
+        if old is not None:
+            old[1].set()  # the old watch ends by itself
+        own_stop = asyncio.Event()
+        self._tasks[w.path] = (asyncio.create_task(self._watch(w, own_stop)), own_stop)
 
     def _scan(self, w: WatchConfig, initial: bool = False, start: Path | None = None) -> None:
         for path in _walk(w, start):
             self._note(path, w, initial=initial)
 
-    def _check_roots(self, stop: asyncio.Event) -> None:
+    def _check_roots(self) -> None:
         """A watched folder that was removed is reported; once it is back (a new folder under
         the same name, which inotify does not follow), it is watched and scanned again."""
         for w in self.watches:
@@ -134,11 +144,10 @@ class FolderWatcher:
                 )
                 continue
             self.report("info", f"watch folder {w.path} is back: watching it again")
-            old = self._tasks.pop(w.path, None)
-            if old is not None:
-                old.cancel()
-            self._tasks[w.path] = asyncio.create_task(self._watch(w, stop))
-            self._scan(w)
+            self._start_watch(w)
+            self._scan(w, initial=True)
+            # the new inotify watch takes a moment to start: look again once it surely has
+            asyncio.get_running_loop().call_later(ROOT_CHECK / 2, self._scan, w, True)
 
     async def _watch(self, w: WatchConfig, stop: asyncio.Event) -> None:
         flt = IgnoreFilter(w.path, w.ignore)
@@ -169,6 +178,8 @@ class FolderWatcher:
         if change == watchfiles.Change.deleted:
             self.pending.pop(path, None)
             return
+        if path.is_symlink():  # one rule for the scan and the watch: links are not followed
+            return
         if path.is_dir():
             if w.recursive:  # a folder moved in: its files raise no events of their own
                 self._scan(w, start=path)
@@ -178,6 +189,8 @@ class FolderWatcher:
     def _note(self, path: Path, w: WatchConfig, initial: bool = False) -> None:
         if not is_media_name(path) or IgnoreFilter(w.path, w.ignore).ignored(path):
             return
+        if path.is_symlink():
+            return  # not followed, in the scan or the watch: it may point anywhere
         if not utf8_name(path):
             if path not in self._refused:
                 self._refused.add(path)
