@@ -659,6 +659,75 @@ def add(ctx: Ctx, items: tuple[str, ...], force: bool) -> None:
         sys.exit(EXIT_ERROR)
 
 
+@main.command()
+@click.argument("job_ids", nargs=-1, type=int)
+@click.option("--model", help="Transcribe again with this model (a name, or a path).")
+@click.option(
+    "--done-with", "done_with", metavar="MODEL", help="Every job done with this model."
+)
+@click.option(
+    "--since", type=click.DateTime(), help="With --done-with: only jobs finished since then."
+)
+@pass_ctx
+@friendly
+def retry(
+    ctx: Ctx,
+    job_ids: tuple[int, ...],
+    model: str | None,
+    done_with: str | None,
+    since: dt.datetime | None,
+) -> None:
+    """Queue finished jobs again, even if they were done; --model upgrades their transcripts.
+
+    \b
+    earwig retry 12                       the same model again
+    earwig retry 12 13 --model small      re-transcribe with another model
+    earwig retry --done-with tiny.en --model base --since 2026-01-01
+    """
+    ids = list(job_ids)
+    if done_with:
+        found = ctx.call("jobs.list", states=["done"], limit=1000)["jobs"]
+        cutoff = since.timestamp() if since else 0.0
+        ids += [
+            j["id"]
+            for j in found
+            if done_with in (j.get("model") or "") and j["times"].get("done", 0) >= cutoff
+        ]
+    if not ids:
+        raise EarwigError(
+            "no jobs to retry", "give job ids, or --done-with MODEL (see `earwig jobs`)"
+        )
+    if model:
+        _ensure_model(ctx, model)
+    for job_id in dict.fromkeys(ids):
+        params: dict[str, Any] = {"id": job_id}
+        if model:
+            params["model"] = model
+        job = ctx.call("job.retry", **params)["job"]
+        using = f" with {model}" if model else ""
+        click.echo(f"#{job['id']} {job['title']}: queued again{using} (now {job['state']})")
+
+
+def _ensure_model(ctx: Ctx, model: str) -> None:
+    """Pull a model by name here, with a progress bar, before the daemon is asked to use it
+    (the two share the Hugging Face cache)."""
+    from earwig.transcribe import catalog
+
+    entry = catalog.lookup(model)
+    if entry is None or catalog.cached(entry) is not None:
+        return
+    if entry.name == "tiny.en":
+        return  # bundled
+    if not ctx.config.transcribe.download:
+        raise EarwigError(
+            f"model {model!r} is not downloaded and [transcribe] download = false",
+            f"`earwig models pull {model}` first",
+        )
+    from earwig.standalone import pull_with_progress
+
+    pull_with_progress(entry)
+
+
 def _steer(kind: str, verb: str) -> Callable[[Ctx, int], None]:
     def command(ctx: Ctx, job_id: int) -> None:
         job = ctx.call(kind, id=job_id)["job"]
@@ -669,7 +738,6 @@ def _steer(kind: str, verb: str) -> Callable[[Ctx, int], None]:
 
 for _name, _kind, _verb, _doc in (
     ("cancel", "job.cancel", "cancelled", "Cancel a job (a running one stops at once)."),
-    ("retry", "job.retry", "queued again", "Queue a finished job again, even if it was done."),
     ("prioritize", "job.prioritize", "moved to the top", "Make a waiting job the next to run."),
 ):
     _cmd = _steer(_kind, _verb)

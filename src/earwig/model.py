@@ -55,6 +55,7 @@ class Job:
     output_dir: str | None = None
     output_base: str | None = None  # file name stem of the transcripts, unique per source
     outputs: tuple[str, ...] = ()
+    model_request: str | None = None  # a retry asked for this model instead of the config's
     language: str | None = None  # what the transcript found the file to speak
     warnings: tuple[str, ...] = ()  # done, but something looks wrong: what, and what to do
     created_at: float = 0.0

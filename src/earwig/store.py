@@ -159,6 +159,7 @@ def _migration_4(db: sqlite_utils.Database) -> None:
     """The language each file was found to speak, and warnings about believability."""
     db["jobs"].add_column("language", str)
     db["jobs"].add_column("warnings", str)  # a JSON list of sentences
+    db["jobs"].add_column("model_request", str)  # `earwig retry --model`
     db["transcripts"].add_column("warnings", str)
 
 

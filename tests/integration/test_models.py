@@ -260,3 +260,31 @@ def test_tiny_en_on_german_is_done_with_a_warning(home: Home, german_wav: Path) 
     assert "warning" in shown and "language" in shown
     doc = json.loads((home.out / "sitzung.json").read_text())
     assert doc["warnings"] == job["warnings"]
+
+
+def test_retry_with_a_better_model_replaces_the_transcript(
+    hub: Hub, home: Home, german_wav: Path
+) -> None:
+    daemon = home.daemon().start()
+    try:
+        shutil.copy(german_wav, home.watch / "sitzung.wav")
+        (first,) = daemon.wait_idle(1)
+        assert first["warnings"] and first["model"] == "tiny.en (bundled)"
+        out = run_cli(
+            home.config, "retry", "--done-with", "tiny.en", "--model", "base", timeout=300
+        )
+        assert out.returncode == 0, out.stderr
+        assert "downloaded and verified" in out.stderr  # pulled here, then used by the daemon
+        assert f"#{first['id']} sitzung.wav: queued again with base" in out.stdout
+        job = daemon.wait_job(
+            lambda j: j["model"] == "base" and j["state"] == "done", 300, what="the retry"
+        )
+        hits = run_cli(home.config, "search", "Sommerferien").stdout
+        refused = run_cli(home.config, "retry", str(first["id"]), "--model", "large-v9")
+    finally:
+        daemon.kill()
+    assert job["id"] == first["id"] and job["language"] == "de" and not job["warnings"]
+    doc = json.loads((home.out / "sitzung.json").read_text())
+    assert doc["model"] == "base" and doc["language"] == "de"
+    assert "sitzung" in hits.lower()
+    assert refused.returncode == 1 and "unknown model 'large-v9'" in refused.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import logging.handlers
@@ -128,6 +129,7 @@ class Daemon:
         # that hashes and probes local files: eight stalled servers cannot delay a dropped file.
         self.network = ThreadPoolExecutor(max_workers=8, thread_name_prefix="earwig-net")
         self._preload_task: asyncio.Task | None = None
+        self._alternates: dict[str, registry.FallbackTranscriber] = {}  # retry --model
         self.models = ModelFetcher(
             missing=lambda: registry.missing_model(self.backend_config),
             download=lambda: self.backend_config.download,
@@ -555,12 +557,38 @@ class Daemon:
             return self.store.get_job(job_id)
         return self.transition(job_id, Action.CANCEL)
 
-    def retry_job(self, job_id: int) -> Job:
+    def retry_job(self, job_id: int, model: str | None = None) -> Job:
+        """Queue a finished job again; with `model`, transcribe it with that model (its
+        transcript, outputs and search hits are replaced, and record the model)."""
         job = self.store.get_job(job_id)
-        changes = None
+        if model is not None:
+            self.transcriber_for(model)  # an unknown or unusable model is refused now
+        changes: dict[str, Any] = {"model_request": model}
         if job.url and job.path and not Path(job.path).exists():
-            changes = {"path": None}  # its media was cleaned up: download it again
+            changes["path"] = None  # its media was cleaned up: download it again
         return self.transition(job_id, Action.RETRY, changes=changes)
+
+    @property
+    def models_loaded(self) -> bool:
+        return self.backend.loaded or any(t.loaded for t in self._alternates.values())
+
+    def unload_models(self) -> None:
+        """Free every model's memory (idle): the configured one loads again on the next job."""
+        self.backend.unload()
+        for other in self._alternates.values():
+            other.unload()
+        self._alternates.clear()
+
+    def transcriber_for(self, model: str | None) -> registry.FallbackTranscriber:
+        """The configured backend, or one for another model a retry asked for (built once,
+        kept while it is used, unloaded with the rest when idle)."""
+        if model is None or model == self.backend_config.model:
+            return self.backend
+        if model not in self._alternates:
+            cfg = dataclasses.replace(self.backend_config, model=model)
+            self._alternates.clear()  # one other model at a time
+            self._alternates[model] = registry.create(cfg)
+        return self._alternates[model]
 
     def prioritize_job(self, job_id: int) -> Job:
         job = self.store.get_job(job_id)

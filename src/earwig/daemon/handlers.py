@@ -114,7 +114,10 @@ async def job_cancel(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any
 
 @handles("job.retry")
 async def job_retry(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
-    return {"job": daemon.job_view(daemon.retry_job(_job_id(params)))}
+    model = params.get("model")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise ProtocolError("params.model must be a model name or path")
+    return {"job": daemon.job_view(daemon.retry_job(_job_id(params), model=model))}
 
 
 @handles("job.prioritize")

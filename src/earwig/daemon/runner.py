@@ -87,8 +87,8 @@ class Runner:
             await asyncio.wait_for(self.wake.wait(), timeout)
         except TimeoutError:
             idle = time.monotonic() - self._last_active
-            if d.backend.loaded and idle >= d.config.transcribe.unload_after:
-                await asyncio.to_thread(d.backend.unload)
+            if d.models_loaded and idle >= d.config.transcribe.unload_after:
+                await asyncio.to_thread(d.unload_models)
                 d.log("info", f"model unloaded after {idle:.0f}s idle")
 
     async def _process(self, job: Job, handle: AbortHandle) -> None:
@@ -101,6 +101,7 @@ class Runner:
             if not job.path:
                 raise MediaError("the job has no media file", "add it again with `earwig add`")
             path = Path(job.path)
+            transcriber = d.transcriber_for(job.model_request)
             out_dir, base = d.output_target(job)
             await asyncio.to_thread(outputs.check_writable, out_dir)  # before, not after
             probed = await asyncio.to_thread(audio.probe, path)  # has audio? how long?
@@ -111,8 +112,8 @@ class Runner:
                 Action.TRANSCRIBE,
                 changes={
                     "duration": probed,
-                    "backend": d.backend.name,
-                    "model": d.backend.model_name,
+                    "backend": transcriber.name,
+                    "model": transcriber.model_name,
                 },
             )
             loop = asyncio.get_running_loop()
@@ -126,17 +127,17 @@ class Runner:
                 message = f"{failed} failed on {job.title} ({reason}); trying {nxt}"
                 loop.call_soon_threadsafe(d.log, "warning", message, job_id)
 
-            d.backend.on_fallback = on_fallback
+            transcriber.on_fallback = on_fallback
 
             transcript = await asyncio.to_thread(
                 pipeline.transcribe_file,
-                d.backend,
+                transcriber,
                 path,
                 d.options,
                 on_progress,
                 handle.is_set,
                 duration=probed,
-                model=d.backend_config.model,
+                model=job.model_request or d.backend_config.model,
             )
             duration = transcript.duration
             meta = {"source": job.path or job.url, "title": job.title, "job_id": job_id}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +109,7 @@ class FasterWhisperBackend:
 
             if self.device_warning:
                 log.warning(self.device_warning)
+            started = time.monotonic()
             try:
                 self._model = self._load(WhisperModel, self.device, self.compute_type)
             except (RuntimeError, ValueError, OSError) as exc:
@@ -122,6 +124,14 @@ class FasterWhisperBackend:
                 self.device, self.compute_type = "cpu", pick_compute_type("auto", "cpu")
                 self._model = self._load(WhisperModel, "cpu", self.compute_type)
             self._pipeline = BatchedInferencePipeline(self._model)
+            log.info(
+                "faster-whisper loaded %s on %s (%s, %d threads) in %.1fs",
+                self.model_name,
+                self.device,
+                self.compute_type,
+                self.threads,
+                time.monotonic() - started,
+            )
 
     def _load(self, cls: Any, device: str, compute_type: str) -> Any:
         return cls(
