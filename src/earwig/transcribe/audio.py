@@ -42,6 +42,31 @@ class Window:
         return len(self.samples) / SAMPLE_RATE
 
 
+_heap_tuned = False
+
+
+def return_big_buffers_to_the_os() -> None:
+    """glibc raises its mmap threshold after the first big buffer is freed, so later windows
+    (40 MB each) come from the heap, which fragments and does not shrink: a long file would
+    slowly raise the peak. A fixed threshold keeps every big buffer a mapping of its own,
+    given back when freed. Once per process; nothing on other C libraries."""
+    global _heap_tuned
+    if _heap_tuned:
+        return
+    _heap_tuned = True
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-3, 4 * 1024 * 1024)  # M_MMAP_THRESHOLD: 4 MB, and no longer dynamic
+    except (OSError, AttributeError):
+        pass
+
+
 def quietest(samples: np.ndarray, lo: int, hi: int) -> int:
     """The sample offset in [lo, hi) at the middle of the quietest 100 ms; `hi` if too short."""
     import numpy as np
@@ -73,27 +98,32 @@ def windows(path: Path, seconds: float = WINDOW_SECONDS) -> Iterator[Window]:
 
     target = int(seconds * SAMPLE_RATE)
     search = min(int(CUT_SEARCH_SECONDS * SAMPLE_RATE), target // 4)
-    pending: list[np.ndarray] = []
-    pending_n = 0
+    # One buffer per window, filled in place: no list of chunks to concatenate (which would
+    # hold every sample twice), and a window handed on is never written to again.
+    buf = np.empty(target + search, dtype=np.float32)
+    filled = 0
     offset = 0  # samples already yielded
     tally = _Tally()
     with _open(path) as container:
         for chunk in _decode(container, _audio_stream(container, path), path, tally):
-            pending.append(chunk)
-            pending_n += len(chunk)
-            if pending_n < target + search:
-                continue
-            tally.check(path, offset + pending_n, final=False)
-            buf = np.concatenate(pending)
-            cut = quietest(buf, target - search, target + search)
-            rest = buf[cut:].copy()  # a copy, so the window does not pin the whole buffer
-            yield Window(offset / SAMPLE_RATE, buf[:cut])
-            del buf
-            offset += cut
-            pending, pending_n = [rest], len(rest)
-    tally.check(path, offset + pending_n, final=True)
-    if pending_n:
-        yield Window(offset / SAMPLE_RATE, np.concatenate(pending))
+            while len(chunk):
+                take = min(len(chunk), len(buf) - filled)
+                buf[filled : filled + take] = chunk[:take]
+                filled += take
+                chunk = chunk[take:]
+                if filled < len(buf):
+                    continue
+                tally.check(path, offset + filled, final=False)
+                cut = quietest(buf, target - search, target + search)
+                following = np.empty_like(buf)
+                rest = filled - cut
+                following[:rest] = buf[cut:filled]
+                yield Window(offset / SAMPLE_RATE, buf[:cut])
+                offset += cut
+                buf, filled = following, rest
+    tally.check(path, offset + filled, final=True)
+    if filled:
+        yield Window(offset / SAMPLE_RATE, buf[:filled].copy())  # not the whole buffer
 
 
 def decode(path: Path) -> np.ndarray:

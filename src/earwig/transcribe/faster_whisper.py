@@ -32,10 +32,32 @@ log = logging.getLogger("earwig.backend")
 BATCHED_FROM = 60.0  # seconds of audio from which "auto" takes the batched path (measured)
 
 
+def load_pip_cuda_libraries() -> None:
+    """With `earwig[cuda]` the CUDA libraries CTranslate2 needs (cuBLAS, cuDNN) come from
+    NVIDIA's PyPI wheels, which the dynamic loader does not search: load them by path first,
+    so no LD_LIBRARY_PATH is needed. Without those wheels this does nothing."""
+    import ctypes
+    import glob
+    import importlib.util
+
+    for package in ("nvidia.cublas", "nvidia.cudnn"):
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            continue
+        for root in (spec.submodule_search_locations or []) if spec else []:
+            for lib in sorted(glob.glob(os.path.join(root, "lib", "lib*.so*"))):
+                try:
+                    ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
+                except OSError:
+                    continue
+
+
 def cuda_devices() -> int:
     """How many CUDA devices CTranslate2 can use here (0 when it was built without CUDA or
     the driver/runtime libraries are missing)."""
     try:
+        load_pip_cuda_libraries()
         import ctranslate2
 
         return int(ctranslate2.get_cuda_device_count())
@@ -151,6 +173,13 @@ class FasterWhisperBackend:
             return None
         language, _probability, _all = self._model.detect_language(piece)
         return str(language)
+
+    @property
+    def window_seconds(self) -> float:
+        """How much audio to hand over at once (transcribe/pipeline.py). The sequential path
+        computes the spectrogram of all it is given (about 1 GB for ten minutes), the batched
+        one only of the speech its VAD keeps: it gets longer windows, which fill its batches."""
+        return 600.0 if self.batched is not False else 180.0
 
     def use_batched(self, duration: float) -> bool:
         if self.batched == "auto":

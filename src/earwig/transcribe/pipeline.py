@@ -33,7 +33,7 @@ def transcribe_file(
     should_abort: AbortFn,
     *,
     duration: float | None = None,
-    window: float = audio.WINDOW_SECONDS,
+    window: float | None = None,
     model: str | None = None,
 ) -> Transcript:
     """Transcribe `path` window by window; `duration` is the probed length, if known.
@@ -41,8 +41,10 @@ def transcribe_file(
     With `model` (the model setting that made it), the transcript is reviewed for signs that
     it is wrong (transcribe/quality.py) and carries warnings saying so.
     """
+    audio.return_big_buffers_to_the_os()
     total = duration if duration else None
-    parts: list[tuple[audio.Window, Transcript]] = []
+    window = window or float(getattr(transcriber, "window_seconds", audio.WINDOW_SECONDS))
+    parts: list[tuple[float, float, Transcript]] = []  # offset, length: never the samples
     last = 0.0
 
     def forward(fraction: float) -> None:
@@ -56,8 +58,8 @@ def transcribe_file(
             raise Aborted("stopped between windows")
         span = win.duration
 
-        def progress(f: float, win: audio.Window = win, span: float = span) -> None:
-            done = win.offset + f * span
+        def progress(f: float, start: float = win.offset, span: float = span) -> None:
+            done = start + f * span
             if total:
                 forward(min(done / total, 0.999))
             else:  # length unknown: creep towards 1 without reaching it
@@ -66,7 +68,8 @@ def transcribe_file(
         part = transcriber.transcribe(win.samples, options, progress, should_abort)
         if model is not None and part.speech is None and quality.sparse(part, span):
             part = part.replace(speech=quality.speech_seconds(win.samples))
-        parts.append((win, part))
+        parts.append((win.offset, span, part))
+        del win, part  # this window's samples go now, not at the end of the file
     transcript = join(parts)
     if model is not None:
         from earwig.transcribe.registry import english_only
@@ -76,18 +79,18 @@ def transcribe_file(
     return transcript
 
 
-def join(parts: list[tuple[audio.Window, Transcript]]) -> Transcript:
-    """One transcript from consecutive windows: times on the file's clock, the language the
-    file mostly speaks, every window's warnings once."""
-    first = parts[0][1]
-    duration = parts[-1][0].offset + parts[-1][0].duration
+def join(parts: list[tuple[float, float, Transcript]]) -> Transcript:
+    """One transcript from consecutive windows (offset, length, transcript): times on the
+    file's clock, the language the file mostly speaks, every window's warnings once."""
+    first = parts[0][2]
+    duration = parts[-1][0] + parts[-1][1]
     segments: list[Segment] = []
     spoken: Counter[str] = Counter()
     warnings: list[str] = []
     speech = 0.0
-    for win, t in parts:
+    for offset, _, t in parts:
         for s in t.segments:
-            segments.append(_shift(s, win.offset, duration))
+            segments.append(_shift(s, offset, duration))
             if t.language:
                 spoken[s.language or t.language] += max(0.0, s.end - s.start)
         speech += t.speech or 0.0
@@ -97,7 +100,7 @@ def join(parts: list[tuple[audio.Window, Transcript]]) -> Transcript:
         segments=tuple(segments),
         language=language,
         duration=duration,
-        speech=speech if any(t.speech is not None for _, t in parts) else None,
+        speech=speech if any(t.speech is not None for _, _, t in parts) else None,
         warnings=tuple(warnings),
         language_probability=first.language_probability if language == first.language else None,
     )
@@ -126,33 +129,30 @@ def _shift(s: Segment, offset: float, duration: float) -> Segment:
     )
 
 
-def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
-    """Produce `items` in a thread, `depth` ahead of the consumer; errors arrive in order.
+def prefetch(items: Iterator[T]) -> Iterator[T]:
+    """Produce `items` in a thread, one ahead of the consumer; errors arrive in order.
 
-    Stopping early (an abort, an error) closes the source in its own thread, so the media
-    file is closed and nothing is left running.
+    The producer starts on the next item only once the consumer has taken the last one, so
+    at most two are alive: the one being used and the one being made (a queue would add a
+    third). Stopping early (an abort, an error) closes the source in its own thread, so the
+    media file is closed and nothing is left running.
     """
-    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    slot: queue.Queue[object] = queue.Queue(maxsize=1)
+    taken = threading.Semaphore(0)
     stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
 
     def produce() -> None:
         try:
             for item in items:
-                if not put(item):
-                    break
-            else:
-                put(_END)
+                slot.put(item)
+                while not taken.acquire(timeout=0.1):  # wait until it is in use
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+            slot.put(_END)
         except BaseException as exc:  # handed to the consumer, raised there
-            put(exc)
+            slot.put(exc)
         finally:
             close = getattr(items, "close", None)
             if close is not None:
@@ -162,14 +162,17 @@ def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     thread.start()
     try:
         while True:
-            item = slots.get()
+            item = slot.get()
             if item is _END:
                 return
             if isinstance(item, BaseException):
                 raise item
+            taken.release()
             yield item  # type: ignore[misc]
+            del item
     finally:
         stop.set()
-        while not slots.empty():
-            slots.get_nowait()
+        taken.release()
+        while not slot.empty():
+            slot.get_nowait()
         thread.join(timeout=5)

@@ -27,6 +27,7 @@ from earwig.config import TranscribeConfig
 from earwig.errors import Aborted, BackendError, ConfigError, EarwigError
 from earwig.model import Transcript
 from earwig.transcribe import catalog
+from earwig.transcribe.audio import WINDOW_SECONDS
 from earwig.transcribe.base import AbortFn, ProgressFn, TranscribeOptions, Transcriber
 from earwig.transcribe.models import BUNDLED, bundled_ctranslate2_dir, find_ggml, unknown_model
 
@@ -234,6 +235,10 @@ class FallbackTranscriber:
     @property
     def loaded(self) -> bool:
         return any(b.loaded for b in self._built.values())
+
+    @property
+    def window_seconds(self) -> float:
+        return float(getattr(self.primary, "window_seconds", WINDOW_SECONDS))
 
     @property
     def device(self) -> str:
