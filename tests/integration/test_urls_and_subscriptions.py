@@ -22,8 +22,16 @@ def server():
         yield srv
 
 
+def unique(wav: bytes, n: int) -> bytes:
+    """The same speech with its last sample set to n: other media to sha256, which earwig
+    would otherwise (rightly) transcribe only once however many URLs serve it."""
+    return wav[:-2] + n.to_bytes(2, "little")
+
+
 def episode(server: LocalServer, n: int, wav: Path, title: str | None = None) -> dict:
-    url = server.add(f"/media/ep{n}.wav", body=wav.read_bytes(), content_type="audio/wav")
+    url = server.add(
+        f"/media/ep{n}.wav", body=unique(wav.read_bytes(), n), content_type="audio/wav"
+    )
     return {
         "title": title or f"Episode {n}",
         "url": url,
@@ -181,7 +189,9 @@ def test_titles_from_the_internet_cannot_escape(home: Home, server, second_wav) 
 
 def test_inbox_lines_become_jobs_and_garbage_stays_visible(home: Home, server, second_wav):
     good = [
-        server.add(f"/media/in{i}.wav", body=second_wav.read_bytes(), content_type="audio/wav")
+        server.add(
+            f"/media/in{i}.wav", body=unique(second_wav.read_bytes(), i), content_type="audio/wav"
+        )
         for i in (1, 2)
     ]
     daemon = home.daemon().start()
@@ -207,7 +217,9 @@ def test_inbox_lines_become_jobs_and_garbage_stays_visible(home: Home, server, s
 
 def test_inbox_survives_kill_9_and_queues_each_url_exactly_once(home: Home, server, second_wav):
     urls = [
-        server.add(f"/media/k{i}.wav", body=second_wav.read_bytes(), content_type="audio/wav")
+        server.add(
+            f"/media/k{i}.wav", body=unique(second_wav.read_bytes(), i), content_type="audio/wav"
+        )
         for i in range(30)
     ]
     (home.watch / "inbox.txt").write_text("\n".join(urls) + "\n")

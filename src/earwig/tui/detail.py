@@ -105,6 +105,12 @@ class JobDetailScreen(Screen):
                 f"   audio {formatting.duration(job.get('duration'))}"
                 f"   attempts {job.get('attempts', 0)}\n"
             )
+        if job.get("language"):
+            text.append(f"language {job['language']}\n")
+        for warning in job.get("warnings") or []:
+            text.append(f"warning  {warning}\n", style="yellow")
+        if job.get("waiting"):
+            text.append(f"waiting  {job['waiting']}\n", style="dim")
         if job.get("error"):
             text.append(f"error    {job['error']}\n", style="bold red")
             if job.get("hint"):

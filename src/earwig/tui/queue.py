@@ -58,7 +58,17 @@ class StatusBar(Static):
         parts.append(" ".join(tally) or "no jobs yet")
         if st.get("queue_paused"):
             parts.append("QUEUE PAUSED")
-        self.update(Text(" · ".join(parts)))
+        fetch = backend.get("model_state") or {}
+        if fetch.get("state") == "downloading":
+            pct = f" {100 * fetch['fraction']:.0f}%" if fetch.get("fraction") is not None else ""
+            parts.append(f"downloading model {fetch.get('name')}{pct}")
+        elif fetch.get("state") == "failed":
+            parts.append(f"MODEL {fetch.get('name')}: {fetch.get('error')}")
+        broken = [n for n, p in (st.get("parts") or {}).items() if p.get("state") == "restarting"]
+        if broken:
+            parts.append("RESTARTING: " + ", ".join(broken))
+        style = "bold red" if broken or fetch.get("state") == "failed" else ""
+        self.update(Text(" · ".join(parts), style=style))
 
 
 class QueueScreen(Screen):
@@ -181,13 +191,16 @@ class QueueScreen(Screen):
         if self.state_filter in ("done", "failed") and state != self.state_filter:
             return False
         if self.text_filter:
-            hay = " ".join(str(job.get(k) or "") for k in ("title", "url", "subscription", "error"))
+            keys = ("title", "url", "subscription", "error", "warnings", "language")
+            hay = " ".join(str(job.get(k) or "") for k in keys)
             return self.text_filter.lower() in hay.lower()
         return True
 
     def _cells(self, job: dict[str, Any]) -> dict[str, Any]:
         return {
-            "state": Text(job["state"], style=STATE_STYLE.get(job["state"], "")),
+            "state": Text(job["state"] + "!", style="yellow")  # done, with warnings
+            if job.get("warnings")
+            else Text(job["state"], style=STATE_STYLE.get(job["state"], "")),
             "title": Text(job["title"], overflow="ellipsis", no_wrap=True),
             "kind": formatting.kind(job),
             "progress": formatting.progress_bar(job),
