@@ -279,7 +279,7 @@ def test_retry_with_a_better_model_replaces_the_transcript(
         job = daemon.wait_job(
             lambda j: j["model"] == "base" and j["state"] == "done", 300, what="the retry"
         )
-        hits = run_cli(home.config, "search", "Budget").stdout
+        hits = run_cli(home.config, "search", "Morgen OR Freitag").stdout
         refused = run_cli(home.config, "retry", str(first["id"]), "--model", "large-v9")
     finally:
         daemon.kill()
