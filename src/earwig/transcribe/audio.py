@@ -13,6 +13,7 @@ media.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,29 +43,20 @@ class Window:
         return len(self.samples) / SAMPLE_RATE
 
 
-_heap_tuned = False
-
-
-def return_big_buffers_to_the_os() -> None:
-    """glibc raises its mmap threshold after the first big buffer is freed, so later windows
-    (40 MB each) come from the heap, which fragments and does not shrink: a long file would
-    slowly raise the peak. A fixed threshold keeps every big buffer a mapping of its own,
-    given back when freed. Once per process; nothing on other C libraries."""
-    global _heap_tuned
-    if _heap_tuned:
-        return
-    _heap_tuned = True
+def give_back_freed_memory() -> None:
+    """Hand memory freed by the last window back to the OS (glibc's malloc_trim), once per
+    window: without it, each 40 MB window that glibc served from its heap stays resident
+    after use, and a long file slowly raises the peak. (A fixed mmap threshold does the same
+    job but made transcription 15% slower: every large buffer of the engine became a fresh
+    mapping.) Nothing on other C libraries."""
     import ctypes
     import ctypes.util
     import sys
 
     if not sys.platform.startswith("linux"):
         return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(-3, 4 * 1024 * 1024)  # M_MMAP_THRESHOLD: 4 MB, and no longer dynamic
-    except (OSError, AttributeError):
-        pass
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
 def quietest(samples: np.ndarray, lo: int, hi: int) -> int:

@@ -41,7 +41,6 @@ def transcribe_file(
     With `model` (the model setting that made it), the transcript is reviewed for signs that
     it is wrong (transcribe/quality.py) and carries warnings saying so.
     """
-    audio.return_big_buffers_to_the_os()
     total = duration if duration else None
     window = window or float(getattr(transcriber, "window_seconds", audio.WINDOW_SECONDS))
     parts: list[tuple[float, float, Transcript]] = []  # offset, length: never the samples
@@ -70,6 +69,7 @@ def transcribe_file(
             part = part.replace(speech=quality.speech_seconds(win.samples))
         parts.append((win.offset, span, part))
         del win, part  # this window's samples go now, not at the end of the file
+        audio.give_back_freed_memory()
     transcript = join(parts)
     if model is not None:
         from earwig.transcribe.registry import english_only
