@@ -60,12 +60,6 @@ def display_name(model: str) -> str:
     return entry.name if entry is not None else Path(model).name
 
 
-def hf_cached(name: str) -> Path | None:
-    """A model by name ("small.en", "turbo", "org/repo") complete in the Hugging Face cache."""
-    entry = catalog.lookup(name)
-    return catalog.cached(entry) if entry is not None else None
-
-
 def pywhispercpp_dir() -> Path:
     """Where pywhispercpp keeps the ggml files it downloaded (it would download by name)."""
     import platformdirs
