@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -698,7 +698,11 @@ def retry(
             "no jobs to retry", "give job ids, or --done-with MODEL (see `earwig jobs`)"
         )
     if model:
-        _ensure_model(ctx, model)
+        import dataclasses
+
+        from earwig.standalone import ensure_model
+
+        ensure_model(dataclasses.replace(ctx.config.transcribe, model=model))
     for job_id in dict.fromkeys(ids):
         params: dict[str, Any] = {"id": job_id}
         if model:
@@ -706,26 +710,6 @@ def retry(
         job = ctx.call("job.retry", **params)["job"]
         using = f" with {model}" if model else ""
         click.echo(f"#{job['id']} {job['title']}: queued again{using} (now {job['state']})")
-
-
-def _ensure_model(ctx: Ctx, model: str) -> None:
-    """Pull a model by name here, with a progress bar, before the daemon is asked to use it
-    (the two share the Hugging Face cache)."""
-    from earwig.transcribe import catalog
-
-    entry = catalog.lookup(model)
-    if entry is None or catalog.cached(entry) is not None:
-        return
-    if entry.name == "tiny.en":
-        return  # bundled
-    if not ctx.config.transcribe.download:
-        raise EarwigError(
-            f"model {model!r} is not downloaded and [transcribe] download = false",
-            f"`earwig models pull {model}` first",
-        )
-    from earwig.standalone import pull_with_progress
-
-    pull_with_progress(entry)
 
 
 def _steer(kind: str, verb: str) -> Callable[[Ctx, int], None]:
@@ -963,12 +947,8 @@ def models(click_ctx: click.Context, as_json: bool, languages: bool) -> None:
 def models_pull(ctx: Ctx, names: tuple[str, ...]) -> None:
     """Download models by name (faster-whisper's names, or org/repo), resuming and verified."""
     from earwig.transcribe import catalog
-    from earwig.transcribe.models import unknown_model
 
-    for name in names:
-        entry = catalog.lookup(name)
-        if entry is None:
-            raise unknown_model(name)
+    for entry in _catalog_entries(names):
         path = catalog.cached(entry)
         if path is None:
             from earwig.standalone import pull_with_progress
@@ -979,19 +959,27 @@ def models_pull(ctx: Ctx, names: tuple[str, ...]) -> None:
     click.echo('use it with: [transcribe] model = "NAME" in the config, or --model NAME')
 
 
-@models.command(name="rm")
-@click.argument("names", nargs=-1, required=True)
-@pass_ctx
-@friendly
-def models_rm(ctx: Ctx, names: tuple[str, ...]) -> None:
-    """Delete downloaded models from the Hugging Face cache."""
-    from earwig.transcribe import catalog, hub
+def _catalog_entries(names: tuple[str, ...]) -> Iterator[Any]:
+    """The catalog entry of each model name in turn; an unknown name stops there."""
+    from earwig.transcribe import catalog
     from earwig.transcribe.models import unknown_model
 
     for name in names:
         entry = catalog.lookup(name)
         if entry is None:
             raise unknown_model(name)
+        yield entry
+
+
+@models.command(name="rm")
+@click.argument("names", nargs=-1, required=True)
+@pass_ctx
+@friendly
+def models_rm(ctx: Ctx, names: tuple[str, ...]) -> None:
+    """Delete downloaded models from the Hugging Face cache."""
+    from earwig.transcribe import hub
+
+    for name, entry in zip(names, _catalog_entries(names), strict=True):
         freed = hub.remove(entry)
         if freed:
             click.echo(f"removed {entry.name} ({formatting.size(freed)} freed)")

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from earwig import languages, media, outputs
-from earwig.config import Config
+from earwig.config import Config, TranscribeConfig
 from earwig.errors import EarwigError
 from earwig.transcribe import catalog
 
@@ -61,9 +61,7 @@ def run_files(
         changes["word_timestamps"] = word_timestamps
     tcfg = dataclasses.replace(config.transcribe, **changes)
     transcriber = registry.create(tcfg)
-    missing = registry.missing_model(tcfg)
-    if missing is not None:  # like the daemon: fetch it now, with a progress bar
-        pull_with_progress(missing)
+    ensure_model(tcfg)  # like the daemon: fetch it now, with a progress bar
     options = registry.options(tcfg)
     out_dir = output_dir or config.output.dir
     formats = formats or config.output.formats
@@ -111,6 +109,22 @@ def run_files(
     if failed:
         click.echo(f"{len(failed)} of {len(files)} failed", err=True)
     return failed
+
+
+def ensure_model(tcfg: TranscribeConfig) -> None:
+    """Pull the model `tcfg` needs, here with a progress bar, if it is not on disk yet (the
+    daemon shares the Hugging Face cache, so a model pulled here is the daemon's too)."""
+    from earwig.transcribe import registry
+
+    missing = registry.missing_model(tcfg)
+    if missing is None:
+        return
+    if not tcfg.download:
+        raise EarwigError(
+            f"model {missing.name!r} is not downloaded and [transcribe] download = false",
+            f"`earwig models pull {missing.name}` first",
+        )
+    pull_with_progress(missing)
 
 
 def pull_with_progress(entry: catalog.Entry) -> Path:
