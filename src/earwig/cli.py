@@ -19,9 +19,12 @@ import click
 from earwig import __version__, formatting, languages, urls
 from earwig import config as config_mod
 from earwig.client import DaemonClient, RemoteError
-from earwig.errors import ConfigError, DaemonNotRunning, EarwigError
+from earwig.errors import ConfigError, DaemonNotRunning, EarwigError, UsageError
+from earwig.model import JobState
 
-EXIT_ERROR, EXIT_CONFIG, EXIT_NOT_RUNNING = 1, 2, 3
+# 2 is click's usage error (a wrong option or argument); a bad config file is 78, sysexits'
+# EX_CONFIG, which the systemd unit also treats as "do not restart, fix the file first".
+EXIT_ERROR, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_CONFIG = 1, 2, 3, 78
 
 
 def _fail(exc: EarwigError) -> None:
@@ -29,7 +32,9 @@ def _fail(exc: EarwigError) -> None:
     if exc.hint:
         click.echo(f"  hint: {exc.hint}", err=True)
     code = EXIT_ERROR
-    if isinstance(exc, ConfigError):
+    if isinstance(exc, UsageError):
+        code = EXIT_USAGE
+    elif isinstance(exc, ConfigError):
         code = EXIT_CONFIG
     elif isinstance(exc, DaemonNotRunning):
         code = EXIT_NOT_RUNNING
@@ -69,8 +74,23 @@ class Ctx:
             self._config = config_mod.load(self.config_path)
         return self._config
 
+    @property
+    def socket_path(self) -> Path:
+        """The daemon's socket. A broken config does not lock the user out of a running
+        daemon (which keeps its last good config): warn, and use the socket it names."""
+        try:
+            return self.config.socket_path
+        except ConfigError as exc:
+            click.secho(f"warning: {exc.message}", fg="yellow", err=True)
+            click.echo(
+                "  (a running daemon keeps its last good config; `earwig logs` says why a "
+                "reload was refused)",
+                err=True,
+            )
+            return config_mod.socket_path_despite_errors(self.config_path)
+
     def client(self) -> DaemonClient:
-        client = DaemonClient(self.config.socket_path)
+        client = DaemonClient(self.socket_path)
         client.connect()
         return client
 
@@ -82,7 +102,34 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
-@click.group(invoke_without_command=True)
+def _set_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Ctx).config_path = value
+
+
+def _config_option() -> click.Option:
+    return click.Option(
+        ["--config", "config_path"],
+        type=click.Path(path_type=Path),
+        expose_value=False,
+        callback=_set_config,
+        help="Config file (also accepted before the command name).",
+    )
+
+
+class EarwigGroup(click.Group):
+    """A group whose every command, at any depth, takes --config after its name too, as the
+    README promises (`earwig status --config X` and `earwig --config X status` alike)."""
+
+    group_class = type  # sub-groups (service, models) are EarwigGroups as well
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(p.name == "config_path" for p in cmd.params):
+            cmd.params.append(_config_option())
+        super().add_command(cmd, name)
+
+
+@click.group(cls=EarwigGroup, invoke_without_command=True)
 @click.option(
     "--config",
     "config_path",
@@ -140,10 +187,17 @@ def run(ctx: Ctx) -> None:
 @pass_ctx
 @friendly
 def status(ctx: Ctx, as_json: bool) -> None:
-    """Is the daemon running, and what is it doing?"""
-    st = ctx.call("status")
+    """Is the daemon running, and what is it doing? (exit 3 when it is not running)"""
+    try:
+        st = ctx.call("status")
+    except DaemonNotRunning as exc:
+        if not as_json:
+            raise
+        down = {"running": False, "socket": str(ctx.socket_path), "error": exc.message}
+        click.echo(json.dumps(down, indent=2))
+        sys.exit(EXIT_NOT_RUNNING)
     if as_json:
-        click.echo(json.dumps(st, indent=2))
+        click.echo(json.dumps({"running": True, **st}, indent=2))
         return
     counts = st["counts"]
     backend = st["backend"]
@@ -200,14 +254,31 @@ def status(ctx: Ctx, as_json: bool) -> None:
 
 @main.command(name="jobs")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--state", "states", multiple=True, help="Only jobs in this state (repeatable).")
-@click.option("--limit", default=50, show_default=True, help="How many of the newest jobs.")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([str(s) for s in JobState]),
+    help="Only jobs in this state (repeatable).",
+)
+@click.option(
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="How many jobs (newest first).",
+)
+@click.option(
+    "--offset", default=0, type=click.IntRange(0), help="Skip this many of the newest first."
+)
 @click.option("--warnings", "warned", is_flag=True, help="Only jobs done with warnings.")
 @pass_ctx
 @friendly
-def jobs_cmd(ctx: Ctx, as_json: bool, states: tuple[str, ...], limit: int, warned: bool) -> None:
+def jobs_cmd(
+    ctx: Ctx, as_json: bool, states: tuple[str, ...], limit: int, offset: int, warned: bool
+) -> None:
     """List jobs, newest first."""
-    params: dict[str, Any] = {"states": list(states) or None, "limit": limit}
+    params: dict[str, Any] = {"states": list(states) or None, "limit": limit, "offset": offset}
     if warned:
         params["warnings"] = True
     result = ctx.call("jobs.list", **params)
@@ -216,15 +287,23 @@ def jobs_cmd(ctx: Ctx, as_json: bool, states: tuple[str, ...], limit: int, warne
         click.echo(json.dumps(jobs, indent=2))
         return
     if not jobs:
-        click.echo("no jobs yet: drop a file into a watched folder or `earwig add FILE`")
+        if result.get("total"):
+            which = " or ".join(states) if states else ("with warnings" if warned else "")
+            click.echo(
+                f"no jobs {which}{' here' if offset else ''} ({result['total']} job(s) in all)"
+            )
+        else:
+            click.echo("no jobs yet: drop a file into a watched folder or `earwig add FILE`")
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     table = Table(box=None, pad_edge=False)
     for col in ("id", "state", "title", "progress", "audio", "lang", "age", "note"):
-        table.add_column(col, overflow="fold" if col in ("title", "note") else "ellipsis")
+        # one line per job: a long title or error is cut (`earwig show ID` has it all)
+        table.add_column(
+            col, overflow="ellipsis", no_wrap=True, ratio=2 if col == "note" else None
+        )
     for j in jobs:
         audio = f"{j['duration']:.0f}s" if j.get("duration") else ""
         if j.get("error"):
@@ -243,7 +322,7 @@ def jobs_cmd(ctx: Ctx, as_json: bool, states: tuple[str, ...], limit: int, warne
             formatting.age(j["created_at"]),
             note,
         )
-    Console().print(table)
+    _console().print(table)
 
 
 @main.command()
@@ -260,7 +339,13 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
         return
     j = result["job"]
     click.echo(f"#{j['id']} {j['title']}  [{j['state']}]")
-    click.echo(f"  source   {j.get('path') or j.get('url')} (from {j['source']})")
+    origin = j["source"] + (f" {j['subscription']}" if j.get("subscription") else "")
+    if j.get("url"):
+        click.echo(f"  url      {j['url']} (from {origin})")
+        if j.get("path"):
+            click.echo(f"  media    {j['path']}")
+    else:
+        click.echo(f"  source   {j.get('path')} (from {origin})")
     for state, ts in sorted(j["times"].items(), key=lambda kv: kv[1]):
         click.echo(f"  {state:<12} {dt.datetime.fromtimestamp(ts):%Y-%m-%d %H:%M:%S}")
     if j.get("backend"):
@@ -269,7 +354,8 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
         click.echo(f"  audio    {j['duration']:.1f}s")
     if j.get("language"):
         click.echo(f"  language {languages.name(j['language'])} ({j['language']})")
-    click.echo(f"  attempts {j['attempts']}")
+    if j["attempts"]:
+        click.echo(f"  attempts {j['attempts']}")
     for warning in j.get("warnings") or ():
         click.secho(f"  warning  {warning}", fg="yellow")
     if j.get("waiting"):
@@ -278,8 +364,10 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
         click.secho(f"  error    {j['error']}", fg="red")
         if j.get("hint"):
             click.echo(f"  hint     {j['hint']}")
-    for out in j.get("outputs") or ():
-        click.echo(f"  output   {out}")
+    if j.get("outputs"):
+        outs = [Path(o) for o in j["outputs"]]
+        kinds = ", ".join(o.suffix.lstrip(".") for o in outs)
+        click.echo(f"  output   {outs[0].parent / outs[0].stem}.{{{kinds}}}")
     if transcript and result.get("transcript"):
         click.echo("")
         for seg in result["transcript"]["segments"]:
@@ -289,7 +377,14 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
 
 @main.command()
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines as they come.")
-@click.option("-n", "--lines", default=50, show_default=True, help="How many past lines.")
+@click.option(
+    "-n",
+    "--lines",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 10000),
+    help="How many past lines.",
+)
 @pass_ctx
 @friendly
 def logs(ctx: Ctx, follow: bool, lines: int) -> None:
@@ -380,6 +475,14 @@ def search(
         _open_path(Path(hits[0]["transcript"]))
 
 
+def _console() -> Any:
+    """A rich console; piped or redirected, one wide enough that tables are never cut."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=400)
+
+
 def _open_path(path: Path) -> None:
     """Open a file with the desktop's default application (no shell involved)."""
     import shutil
@@ -442,7 +545,7 @@ def subscribe(
     from earwig import config_edit
 
     if every and cron:
-        raise ConfigError("give --every or --cron, not both")
+        raise UsageError("give --every or --cron, not both")
     entry = {
         "name": name or urls.slug(url),
         "url": url,
@@ -453,7 +556,10 @@ def subscribe(
         "kind": None if kind == "auto" else kind,
     }
     path = ctx.editable_config_path
-    config_edit.add_subscription(path, entry)
+    try:
+        config_edit.add_subscription(path, entry)
+    except ConfigError as exc:  # about the arguments given (a taken name, --every 0s)
+        raise UsageError(exc.message, exc.hint) from None
     click.echo(f"subscribed {entry['name']!r} in {path}")
     _reload_daemon(ctx)
 
@@ -519,6 +625,77 @@ def subscriptions(ctx: Ctx, as_json: bool) -> None:
         )
         click.echo(f"{s['name']}  {s['schedule']}  next {nxt}  {s['items_found']} item(s)  {last}")
         click.echo(f"    {s['url']}")
+
+
+# ---------------------------------------------------------------- config
+
+
+@main.group(name="config")
+def config_group() -> None:
+    """The config file: where it is, every option with its default, edit and check it."""
+
+
+def _example_config() -> str:
+    from importlib import resources
+
+    return resources.files("earwig").joinpath("config.example.toml").read_text(encoding="utf-8")
+
+
+@config_group.command(name="example")
+@pass_ctx
+def config_example(ctx: Ctx) -> None:
+    """Print every option with its default and what it does (a config to start from)."""
+    click.echo(_example_config(), nl=False)
+
+
+@config_group.command(name="path")
+@pass_ctx
+def config_path_cmd(ctx: Ctx) -> None:
+    """Print the config file earwig reads (--config, $EARWIG_CONFIG, or the default)."""
+    path = ctx.editable_config_path
+    click.echo(str(path))
+    if not path.exists():
+        click.echo(
+            "(it does not exist: earwig runs on its defaults; `earwig config edit`)", err=True
+        )
+
+
+@config_group.command(name="check")
+@pass_ctx
+@friendly
+def config_check(ctx: Ctx) -> None:
+    """Validate the config file (exit 78 with the key and what was expected, if it is wrong)."""
+    cfg = ctx.config
+    click.echo(f"{cfg.path or 'no config file: the defaults'} is valid")
+
+
+@config_group.command(name="edit")
+@pass_ctx
+@friendly
+def config_edit_cmd(ctx: Ctx) -> None:
+    """Open the config in $VISUAL or $EDITOR (created from the example if there is none),
+    check it when the editor closes, and have a running daemon reload it."""
+    import os
+    import shlex
+    import subprocess
+
+    path = ctx.editable_config_path
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        from earwig.outputs import write_atomic
+
+        write_atomic(path, _example_config())
+        click.echo(f"created {path} from the example (every option at its default)")
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    try:
+        subprocess.run([*shlex.split(editor), str(path)], check=False)
+    except FileNotFoundError:
+        raise EarwigError(
+            f"cannot run the editor {editor!r}", f"set $EDITOR, or edit {path} yourself"
+        ) from None
+    config_mod.load(path)  # a mistake is reported here (exit 78), not at the next start
+    click.echo(f"{path} is valid")
+    _reload_daemon(ctx)
 
 
 # ---------------------------------------------------------------- service
@@ -715,7 +892,11 @@ def retry(
 def _steer(kind: str, verb: str) -> Callable[[Ctx, int], None]:
     def command(ctx: Ctx, job_id: int) -> None:
         job = ctx.call(kind, id=job_id)["job"]
-        click.echo(f"#{job['id']} {job['title']}: {verb} (now {job['state']})")
+        if JobState(job["state"]).running and kind in ("job.cancel", "job.pause"):
+            # a running job stops at its next checkpoint, a moment later
+            click.echo(f"#{job['id']} {job['title']}: stopping (it was {job['state']})")
+        else:
+            click.echo(f"#{job['id']} {job['title']}: {verb} (now {job['state']})")
 
     return command
 
@@ -754,7 +935,7 @@ def pause(ctx: Ctx, job_id: int | None) -> None:
         ctx.call("queue.pause")
         click.echo("queue paused: the running job finishes, no new job starts (`earwig resume`)")
     else:
-        _steer("job.pause", "pausing")(ctx, job_id)
+        _steer("job.pause", "paused")(ctx, job_id)
 
 
 @main.command()
@@ -784,6 +965,8 @@ __all__ = ["RemoteError", "main"]
 @friendly
 def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
     """Which transcription backends can run here, which one is used, and why."""
+    if pin and not bench:
+        raise click.UsageError("--pin needs --bench: earwig backends --bench --pin")
     from earwig.transcribe import registry
 
     cfg = ctx.config.transcribe
@@ -859,8 +1042,6 @@ def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
         if problem:
             click.secho(problem, fg="red")
     if pin:
-        if not bench:
-            raise EarwigError("--pin needs --bench", "earwig backends --bench --pin")
         from earwig import config_edit
 
         timed = [r for r in rows if "rtf" in (r.get("bench") or {})]
@@ -909,34 +1090,31 @@ def models(click_ctx: click.Context, as_json: bool, languages: bool) -> None:
     if as_json:
         click.echo(json.dumps({"configured": cfg.model, "installed": found, "available": pullable}))
         return
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="installed", title_justify="left")
-    for col in ("", "name", "languages", "format", "size", "path"):
-        table.add_column(col, justify="right" if col == "size" else "left")
+    # One table, so installed and pullable models line up; names and paths are never cut.
+    table = Table(box=None, pad_edge=False)
+    for col in ("", "name", "languages", "size", "format", "where"):
+        table.add_column(col, justify="right" if col == "size" else "left", no_wrap=True)
     for m in found:
         used = m["name"] == cfg.model or m["path"] == cfg.model or m["name"] == in_use
         table.add_row(
-            "*" if used else "",
+            "in use" if used else "installed",
             escape(str(m["name"])),
             str(m.get("languages", "")),
-            escape(str(m["format"])),
             formatting.size(float(m["size"])),  # type: ignore[arg-type]
+            escape(str(m["format"])),
             escape(str(m["path"])),
         )
-    console = Console()
-    console.print(table)
-    more = Table(title="can be pulled (earwig models pull NAME)", title_justify="left")
-    for col in ("name", "languages", "download", "repository"):
-        more.add_column(col, justify="right" if col == "download" else "left")
     for e in pullable:
-        more.add_row(e["name"], e["languages"], formatting.size(e["size"]), e["repo"])
-    console.print(more)
+        table.add_row(
+            "pull", e["name"], e["languages"], formatting.size(e["size"]), "", e["repo"]
+        )
+    _console().print(table)
     click.echo(
-        f"in use: [transcribe] model = {cfg.model!r}; downloads go to {catalog.hub_cache()}; "
-        f"ggml conversions to {cfg.models_dir}"
+        f"in use: [transcribe] model = {cfg.model!r}; `earwig models pull NAME` downloads "
+        f"to {catalog.hub_cache()}; ggml conversions go to {cfg.models_dir}"
     )
 
 

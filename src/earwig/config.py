@@ -184,7 +184,8 @@ def load(path: Path | None = None) -> Config:
         if explicit:
             raise ConfigError(
                 f"config file {path} does not exist",
-                "create it (see config.example.toml) or drop --config / EARWIG_CONFIG",
+                "create it (`earwig config example` prints every option) "
+                "or drop --config / EARWIG_CONFIG",
             )
         return Config(path=None)
     try:
@@ -194,6 +195,23 @@ def load(path: Path | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
     return parse(data, path)
+
+
+def socket_path_despite_errors(path: Path | None = None) -> Path:
+    """The socket a config names even when the file is broken (a typo elsewhere), so that
+    clients can still reach a daemon running on its last good config; else the default."""
+    daemon = DaemonConfig()
+    try:
+        explicit = Path(path).expanduser() if path else paths.default_config_path()
+        raw = tomllib.loads(explicit.read_text(encoding="utf-8")).get("daemon", {})
+        base = explicit.parent
+        if isinstance(raw.get("socket"), str):
+            return _path(raw["socket"], base)
+        if isinstance(raw.get("state_dir"), str):
+            daemon = DaemonConfig(state_dir=_path(raw["state_dir"], base))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError, ValueError):
+        pass
+    return Config(daemon=daemon).socket_path
 
 
 def parse(data: dict[str, Any], path: Path | None = None) -> Config:
@@ -334,6 +352,13 @@ def _auto_or_bool(value: Any, _: Path) -> str | bool:
 
 def _duration(value: Any, _: Path) -> float:
     return parse_duration(value)
+
+
+def _interval(value: Any, _: Path) -> float:
+    seconds = parse_duration(value)
+    if seconds < 60:
+        raise ValueError('an interval of at least a minute, such as "30m", "6h" or "1d"')
+    return seconds
 
 
 def _str_list(allowed: tuple[str, ...] | None = None) -> Converter:
@@ -482,7 +507,7 @@ HOOKS_SCHEMA: dict[str, Converter] = {
 SUBSCRIPTION_SCHEMA: dict[str, Converter] = {
     "name": _str,
     "url": _url,
-    "every": _duration,
+    "every": _interval,
     "cron": _cron,
     "backfill": _int(0),
     "since": _date,

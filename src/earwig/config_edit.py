@@ -38,7 +38,7 @@ def _locked(path: Path) -> Iterator[None]:
 def _load(path: Path) -> tomlkit.TOMLDocument:
     if not path.exists():
         doc = tomlkit.document()
-        doc.add(tomlkit.comment("earwig configuration; see config.example.toml for every option"))
+        doc.add(tomlkit.comment("earwig config; `earwig config example` prints every option"))
         return doc
     try:
         return tomlkit.parse(path.read_text(encoding="utf-8"))

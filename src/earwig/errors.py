@@ -27,6 +27,12 @@ class ConfigError(EarwigError):
     code = "config"
 
 
+class UsageError(EarwigError):
+    """A command-line option or argument that cannot work (exit 2, like click's own)."""
+
+    code = "usage"
+
+
 class StoreError(EarwigError):
     code = "store"
 

@@ -42,6 +42,8 @@ def duration(seconds: float | None) -> str:
 def kind(job: dict[str, Any]) -> str:
     if job.get("subscription"):
         return "sub"
+    if job.get("source") == "inbox":
+        return "inbox"  # a URL from the inbox file, or a line there that was not one
     return "url" if job.get("url") else "file"
 
 

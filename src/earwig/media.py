@@ -8,18 +8,49 @@ import re
 import unicodedata
 from pathlib import Path
 
+# Names that PyAV (ffmpeg) decodes. A file whose name is in neither list below is probed.
 AUDIO_EXTENSIONS = frozenset(
-    ".mp3 .m4a .m4b .aac .wav .flac .ogg .oga .opus .wma .aif .aiff .amr .mka .weba".split()  # noqa: SIM905
+    ".mp3 .m4a .m4b .m4r .aac .wav .w64 .rf64 .flac .ogg .oga .opus .spx .wma .aif .aiff .aifc "  # noqa: SIM905
+    ".amr .3ga .awb .mka .weba .caf .au .snd .mp2 .mpa .ac3 .eac3 .dts .tta .wv .ape .gsm .ra "
+    ".voc .qcp".split()
 )
 VIDEO_EXTENSIONS = frozenset(
-    ".mp4 .m4v .mkv .webm .mov .avi .wmv .flv .mpg .mpeg .ts .3gp".split()  # noqa: SIM905
+    ".mp4 .m4v .mkv .webm .mov .qt .avi .wmv .asf .flv .f4v .mpg .mpeg .m2v .ts .mts .m2ts "  # noqa: SIM905
+    ".m2t .tod .mod .vob .3gp .3g2 .ogv .dv .mxf .rm .rmvb .divx .nut .nsv".split()
 )
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
+# Files that sit next to media and are never media themselves: not worth a probe.
+NOT_MEDIA_EXTENSIONS = frozenset(
+    ".txt .done .md .rst .srt .vtt .ass .ssa .sub .idx .sup .lrc .tsv .csv .json .xml .html .htm "  # noqa: SIM905
+    ".nfo .log .ini .cfg .conf .toml .yaml .yml .pdf .doc .docx .odt .rtf .epub .mobi .xls .xlsx "
+    ".ods .ppt .pptx .odp .jpg .jpeg .png .gif .webp .bmp .tif .tiff .heic .heif .svg .ico .psd "
+    ".raw .cr2 .nef .zip .tar .gz .tgz .bz2 .xz .zst .7z .rar .iso .dmg .torrent .m3u .m3u8 .pls "
+    ".cue .url .lnk .db .sqlite .sqlite3 .py .sh .exe .dll .so .bin .sha256 .md5 .sfv .par2 "
+    ".ds_store .db-journal .db-wal .db-shm".split()
+)
 MAX_STEM = 120
 
 
 def is_media_name(path: Path | str) -> bool:
     return Path(path).suffix.lower() in MEDIA_EXTENSIONS
+
+
+def worth_a_look(path: Path | str) -> bool:
+    """Whether a file could be media: a media name, or a name that says nothing (then
+    `has_sound` decides). One rule for the watched folders and `earwig add FOLDER`."""
+    return Path(path).suffix.lower() not in NOT_MEDIA_EXTENSIONS
+
+
+def has_sound(path: Path) -> bool:
+    """Whether PyAV opens the file and finds an audio stream in it (for names that do not
+    say: camcorder dumps, files without an extension). Never raises."""
+    try:
+        import av
+
+        with av.open(str(path), metadata_errors="ignore") as container:
+            return bool(container.streams.audio)
+    except Exception:
+        return False
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from earwig.model import Segment, Transcript
+from earwig.model import Job, Segment, Transcript
 
 
 def _clock(seconds: float, sep: str) -> str:
@@ -99,6 +99,20 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def transcript_meta(job: Job) -> dict[str, Any]:
+    """Where a transcript came from, for its .json: a URL job names its URL (the downloaded
+    media is cleaned up after `keep_media`), its feed, and where the media was."""
+    meta: dict[str, Any] = {"source": job.url or job.path, "title": job.title}
+    if job.url:
+        meta["url"] = job.url
+        meta["media"] = job.path
+    if job.subscription:
+        meta["subscription"] = job.subscription
+    if job.id is not None:
+        meta["job_id"] = job.id
+    return meta
+
+
 def check_writable(out_dir: Path) -> None:
     """Fail now, plainly, if transcripts cannot be written to `out_dir` (read-only, full, a
     file in the way), instead of after a whole transcription."""
@@ -116,6 +130,42 @@ def check_writable(out_dir: Path) -> None:
             "make the folder writable (or free space), or set [output] dir to another "
             "folder; then `earwig retry` the job",
         ) from None
+
+
+def choose_base(
+    out_dir: Path,
+    stem: str,
+    formats: tuple[str, ...],
+    source: str,
+    owners: Callable[[str], set[str]] = lambda base: set(),
+) -> str:
+    """The file stem for `source`'s transcripts in `out_dir`: `stem`, else "stem (2)", ...
+
+    One rule for the daemon and `earwig transcribe`, so two sources never overwrite each
+    other: a name is taken when `owners` (the daemon's records) name another source, or when
+    transcript files exist there that the .json beside them does not attribute to `source`
+    (another tool's, or another run's). Transcribing the same source again reuses its name.
+    """
+    for n in range(1, 10_000):
+        base = stem if n == 1 else f"{stem} ({n})"
+        known = owners(base)
+        if known - {source}:
+            continue
+        if known or _free_on_disk(out_dir, base, formats, source):
+            return base
+    from earwig.errors import OutputError
+
+    raise OutputError(f"no free transcript name for {stem} in {out_dir}")
+
+
+def _free_on_disk(out_dir: Path, base: str, formats: tuple[str, ...], source: str) -> bool:
+    if not any((out_dir / f"{base}.{fmt}").exists() for fmt in {*formats, "json"}):
+        return True
+    try:
+        doc = json.loads((out_dir / f"{base}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # files earwig cannot attribute: leave them alone
+    return isinstance(doc, dict) and doc.get("source") == source
 
 
 def write_all(

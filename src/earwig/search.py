@@ -25,6 +25,7 @@ SYNTAX_HINT = (
     "a AND b, a OR b, a NOT b; NEAR(a b, 10)"
 )
 _SYNTAX = re.compile(r'["*()^]|\b(AND|OR|NOT|NEAR)\b')
+_AND_NOT = re.compile(r"\s+AND\s+NOT\s+")
 
 
 class SearchError(EarwigError):
@@ -37,6 +38,8 @@ def to_fts(query: str) -> str:
         raise SearchError("the search query is empty", SYNTAX_HINT)
     if not _SYNTAX.search(text):  # plain words, each one searched as a word
         text = " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+    else:  # "a AND NOT b" is how people write it; FTS5 only knows "a NOT b"
+        text = _AND_NOT.sub(" NOT ", text)
     return f"text : ({text})"  # what was said, not the title (--source filters titles)
 
 

@@ -46,9 +46,9 @@ def platform_kind() -> str:
     return "launchd" if sys.platform == "darwin" else "systemd"
 
 
-def render_systemd(config: Config) -> ServiceFile:
+def render_systemd(config: Config, argv: list[str] | None = None) -> ServiceFile:
     template = resources.files("earwig.service_files").joinpath("earwig.service").read_text()
-    exec_start = " ".join(_systemd_quote(a) for a in command(config))
+    exec_start = " ".join(_systemd_quote(a) for a in argv or command(config))
     text = template.replace("{exec_start}", exec_start).replace(
         "{stop_timeout}", f"{int(config.daemon.shutdown_grace) + 20}s"
     )
@@ -56,11 +56,11 @@ def render_systemd(config: Config) -> ServiceFile:
     return ServiceFile("systemd", path / "systemd" / "user" / UNIT_NAME, text)
 
 
-def render_launchd(config: Config) -> ServiceFile:
+def render_launchd(config: Config, argv: list[str] | None = None) -> ServiceFile:
     logs = config.daemon.state_dir
     agent = {
         "Label": AGENT_LABEL,
-        "ProgramArguments": command(config),
+        "ProgramArguments": argv or command(config),
         "RunAtLoad": True,
         "KeepAlive": {"SuccessfulExit": False},  # restart after a crash, not after a stop
         "ProcessType": "Background",
@@ -117,6 +117,10 @@ def run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
 
 
 def _systemd_quote(arg: str) -> str:
-    if arg and all(c.isalnum() or c in "/._-=:+@," for c in arg):
+    """One ExecStart argument: quoted when needed, and a literal % doubled (systemd would
+    read it as a specifier), except a leading %h/ that asks for the user's home on purpose."""
+    home = arg.startswith("%h/")
+    arg = ("%h/" if home else "") + arg[3 if home else 0 :].replace("%", "%%")
+    if arg and all(c.isalnum() or c in "/._-=:+@,%" for c in arg):
         return arg
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'

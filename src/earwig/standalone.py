@@ -36,11 +36,11 @@ def run_files(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from earwig.config import BACKENDS
-    from earwig.errors import ConfigError
+    from earwig.errors import ConfigError, UsageError
     from earwig.transcribe import pipeline, registry
 
     if backend and backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}", "choose one of: " + ", ".join(BACKENDS))
+        raise UsageError(f"unknown backend {backend!r}", "choose one of: " + ", ".join(BACKENDS))
     changes: dict[str, object] = {}
     if backend:
         changes["backend"] = backend
@@ -52,7 +52,7 @@ def run_files(
         try:
             changes["language"] = check_language(language)
         except ValueError as exc:
-            raise ConfigError(f"--language {language} is not valid", f"expected {exc}") from None
+            raise UsageError(f"--language {language} is not valid", f"expected {exc}") from None
     if translate is not None:
         changes["translate"] = translate
     if initial_prompt:
@@ -60,19 +60,30 @@ def run_files(
     if word_timestamps is not None:
         changes["word_timestamps"] = word_timestamps
     tcfg = dataclasses.replace(config.transcribe, **changes)
-    transcriber = registry.create(tcfg)
+    try:
+        transcriber = registry.create(tcfg)
+    except ConfigError as exc:
+        if not changes:
+            raise  # the config file alone is wrong
+        raise UsageError(exc.message, exc.hint) from None  # the options given do not fit
     ensure_model(tcfg)  # like the daemon: fetch it now, with a progress bar
     options = registry.options(tcfg)
     out_dir = output_dir or config.output.dir
     formats = formats or config.output.formats
     failed: list[Path] = []
     outputs.check_writable(out_dir)
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeRemainingColumn(),
         transient=False,
+        console=console,
+        # piped or redirected: no bars (cut to 80 columns there), one whole line per file
+        disable=not console.is_terminal,
     ) as progress:
         for path in files:
             name = escape(path.name)
@@ -87,25 +98,27 @@ def run_files(
                     lambda: False,
                     model=tcfg.model,
                 )
-                base = media.safe_stem(path.stem)
-                meta = {"source": str(path.resolve()), "title": path.name}
+                source = str(path.resolve())
+                base = outputs.choose_base(out_dir, media.safe_stem(path.stem), formats, source)
+                meta = {"source": source, "title": path.name}
                 outputs.write_all(transcript, out_dir, base, formats, meta)
             except EarwigError as exc:
                 failed.append(path)
                 progress.update(task, description=f"[red]{name}: failed")
-                progress.console.print(f"[red]error:[/] {escape(exc.message)}", highlight=False)
+                console.print(f"[red]error:[/] {name}: {escape(exc.message)}")
                 if exc.hint:
-                    progress.console.print(f"  hint: {escape(exc.hint)}", highlight=False)
+                    console.print(f"  hint: {escape(exc.hint)}")
                 continue
-            progress.update(
-                task,
-                completed=1.0,
-                description=f"{name} -> {escape(str(out_dir / base))}.* "
+            done = (
+                f"{name} -> {escape(str(out_dir / base))}.* "
                 f"({transcript.backend}, {languages.name(transcript.language)}, "
-                f"{time.monotonic() - started:.1f}s)",
+                f"{time.monotonic() - started:.1f}s)"
             )
+            progress.update(task, completed=1.0, description=done)
+            if progress.disable:
+                console.print(done)
             for warning in transcript.warnings:
-                progress.console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+                console.print(f"[yellow]warning:[/] {escape(warning)}")
     if failed:
         click.echo(f"{len(failed)} of {len(files)} failed", err=True)
     return failed

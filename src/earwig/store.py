@@ -163,11 +163,20 @@ def _migration_4(db: sqlite_utils.Database) -> None:
     db["transcripts"].add_column("warnings", str)
 
 
+def _migration_5(db: sqlite_utils.Database) -> None:
+    """Files in watched folders that were looked at and not queued (the same content as a
+    job, or not media), so a restart neither hashes them again nor logs them again."""
+    db["skipped_files"].create(
+        {"path": str, "size": int, "mtime": float, "reason": str, "at": float}, pk="path"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -445,10 +454,27 @@ class Store:
         )
         return _row_to_job(rows[0]) if rows else None
 
-    def output_base_owners(self, output_dir: str, base: str) -> set[str | None]:
-        """The source paths of the jobs whose transcripts are named `base` in `output_dir`."""
+    def skipped_file(self, path: str, size: int, mtime: float) -> str | None:
+        """Why this exact file (same size and mtime) was skipped before, if it was."""
+        row = self.db.execute(
+            "select reason from skipped_files where path = ? and size = ? and mtime = ?",
+            [path, size, mtime],
+        ).fetchone()
+        return row[0] if row else None
+
+    def remember_skipped(self, path: str, size: int, mtime: float, reason: str) -> None:
+        with self.db.atomic():
+            self.db["skipped_files"].upsert(
+                {"path": path, "size": size, "mtime": mtime, "reason": reason, "at": time.time()},
+                pk="path",
+            )
+
+    def output_base_owners(self, output_dir: str, base: str) -> set[str]:
+        """The sources (URL, else path) of the jobs whose transcripts are named `base` in
+        `output_dir`."""
         rows = self.db.execute(
-            "select distinct path from jobs where output_dir = ? and output_base = ?",
+            "select distinct coalesce(url, path, '') from jobs "
+            "where output_dir = ? and output_base = ?",
             [output_dir, base],
         )
         return {r[0] for r in rows}

@@ -187,7 +187,7 @@ def test_languages_are_checked_alike_on_the_cli_and_in_the_config(
 
     home.write_config(transcribe='language = "german"')
     status = run_cli(home.config, "run")
-    assert status.returncode == 2 and 'write "de"' in status.stderr
+    assert status.returncode == 78 and 'write "de"' in status.stderr
 
 
 def test_the_daemon_fetches_its_model_while_jobs_wait(

@@ -217,7 +217,7 @@ def test_without_a_daemon_the_cli_says_how_to_start_one(home: Home) -> None:
 def test_a_broken_config_stops_the_daemon_from_starting(home: Home) -> None:
     home.config.write_text('[transcribe]\nbeam_size = "lots"\n')
     out = run_cli(home.config, "run")
-    assert out.returncode == 2
+    assert out.returncode == 78
     assert str(home.config) in out.stderr and "beam_size" in out.stderr
     assert "whole number" in out.stderr and "Traceback" not in out.stderr
 

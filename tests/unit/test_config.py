@@ -27,7 +27,7 @@ def test_no_file_means_defaults(tmp_path: Path) -> None:
 
 def test_example_config_is_valid_and_complete() -> None:
     """config.example.toml loads as it is, and documents every option there is."""
-    example = Path(__file__).parents[2] / "config.example.toml"
+    example = Path(__file__).parents[2] / "src" / "earwig" / "config.example.toml"
     cfg = config.load(example)
     assert cfg.transcribe == config.TranscribeConfig()
     assert cfg.downloads == config.DownloadsConfig()
@@ -38,6 +38,10 @@ def test_example_config_is_valid_and_complete() -> None:
         config.TRANSCRIBE_SCHEMA,
         config.OUTPUT_SCHEMA,
         config.WATCH_SCHEMA,
+        config.DOWNLOADS_SCHEMA,
+        config.INBOX_SCHEMA,
+        config.SUBSCRIPTION_SCHEMA,
+        config.HOOKS_SCHEMA,
     ):
         for key in schema:
             assert f"{key} =" in text, f"config.example.toml does not document {key}"

@@ -87,3 +87,32 @@ def test_peer_uid_reads_the_kernel_credentials() -> None:
         import os
 
         assert peer_uid(a) == os.getuid()
+
+
+def _repository_examples() -> dict[Path, str]:
+    """What `earwig service install` writes for an earwig installed with pipx or
+    `uv tool install` (the README's way) and no config file: the files at the top of the
+    repository must be exactly that, for people who install services by hand."""
+    root = Path(__file__).parents[2]
+    home = Path("/Users/you")  # launchd wants absolute paths; the README says to adapt it
+    mac = config.Config(daemon=config.DaemonConfig(state_dir=home / "Library/Logs/earwig"))
+    return {
+        root / "systemd" / "earwig.service": service.render_systemd(
+            config.Config(), ["%h/.local/bin/earwig", "run"]
+        ).text,
+        root / "launchd" / "org.earwig.daemon.plist": service.render_launchd(
+            mac, [str(home / ".local/bin/earwig"), "run"]
+        ).text,
+    }
+
+
+def test_the_repository_service_files_are_what_service_install_writes() -> None:
+    """No drift between systemd/, launchd/ and `earwig service install` (regenerate with
+    EARWIG_WRITE_SERVICE_FILES=1 python -m pytest tests/unit/test_service.py)."""
+    import os
+
+    for path, text in _repository_examples().items():
+        if os.environ.get("EARWIG_WRITE_SERVICE_FILES"):
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text)
+        assert path.read_text() == text, f"{path} differs from what `earwig service install` writes"

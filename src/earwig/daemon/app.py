@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from earwig import __version__, jobs, media, redact
+from earwig import __version__, jobs, media, outputs, redact
 from earwig.config import Config, WatchConfig
 from earwig.config import load as load_config
 from earwig.daemon.aborts import Aborts
@@ -442,20 +442,66 @@ class Daemon:
     # ------------------------------------------------------------ adding work
 
     def _already_known(self, path: Path, st: os.stat_result) -> bool:
-        return self.store.find_by_file(str(path), st.st_size, st.st_mtime) is not None
+        """A file the start-up scan need not hash again: queued before, or skipped before
+        (same content as a job, not media) and unchanged since."""
+        where, size, mtime = str(path), st.st_size, st.st_mtime
+        return (
+            self.store.find_by_file(where, size, mtime) is not None
+            or self.store.skipped_file(where, size, mtime) is not None
+        )
 
     async def _watched_file_ready(self, path: Path, watch: WatchConfig) -> None:
-        await self.add_file(path, "watch", watch=watch)
+        await self.add_file(path, "watch", watch=watch, must_be_media=True)
+
+    async def add_folder(self, folder: Path, source: str, *, force: bool = False):
+        """`earwig add FOLDER`: its media, recursively, by the watched folders' rules."""
+        from earwig.config import DEFAULT_IGNORE
+        from earwig.daemon.watch import candidates
+
+        found = await asyncio.to_thread(lambda: list(candidates(folder, DEFAULT_IGNORE)))
+        results = []
+        for path in found:
+            result = await self.add_file(path, source, force=force, must_be_media=True)
+            if result.get("skipped") != "not media":
+                results.append({"input": str(path), **result})
+        if not results:
+            results.append(
+                {
+                    "input": str(folder),
+                    "error": f"{folder} holds no audio or video files",
+                    "hint": "hidden files, *.part and other temporary names are left out",
+                }
+            )
+        return results
 
     async def add_file(
-        self, path: Path, source: str, *, watch: WatchConfig | None = None, force: bool = False
+        self,
+        path: Path,
+        source: str,
+        *,
+        watch: WatchConfig | None = None,
+        force: bool = False,
+        must_be_media: bool = False,
     ) -> dict[str, Any]:
-        """Queue a local file unless the same content is already queued or transcribed."""
+        """Queue a local file unless the same content is already queued or transcribed.
+
+        `must_be_media` (files found in folders, not named by the user): a name that does not
+        say it is media is probed, and a file without sound is skipped, logged once."""
         try:
             st = path.stat()
             if not path.is_file():
                 return {"error": f"{path} is not a file"}
+            if (
+                must_be_media
+                and not media.is_media_name(path)
+                and not await asyncio.to_thread(media.has_sound, path)
+            ):
+                self.store.remember_skipped(str(path), st.st_size, st.st_mtime, "not media")
+                self.log("info", f"skipped {media.shown(path)}: no sound PyAV can find in it")
+                return {"skipped": "not media"}
             sha = await asyncio.to_thread(media.sha256_file, path)
+        except FileNotFoundError:
+            return {"error": f"{path} does not exist", "hint": "check the path"}
         except OSError as exc:
             return {"error": f"cannot read {path}: {exc.strerror}"}
         if not force:
@@ -463,6 +509,8 @@ class Daemon:
             if existing is not None:
                 note = f"same content as job {existing.id} ({existing.state}), not queued again"
                 self.log("info", f"skipped {path.name}: {note}", existing.id)
+                if source == "watch":  # the start-up scan need not hash it again
+                    self.store.remember_skipped(str(path), st.st_size, st.st_mtime, note)
                 return {
                     "duplicate_of": self.job_view(existing),
                     "hint": f"`earwig retry {existing.id}` transcribes it again",
@@ -529,18 +577,14 @@ class Daemon:
         out_dir = Path(job.output_dir or self.config.output.dir)
         if job.output_base:
             return out_dir, job.output_base
-        stem = media.safe_stem(Path(job.title).stem)
-        for n in range(1, 10_000):
-            base = stem if n == 1 else f"{stem} ({n})"
-            owners = self.store.output_base_owners(str(out_dir), base)
-            if owners - {job.path}:
-                continue  # another source's transcript
-            if not owners and any(
-                (out_dir / f"{base}.{fmt}").exists() for fmt in self.config.output.formats
-            ):
-                continue  # a file earwig did not write
-            return out_dir, base
-        raise RuntimeError(f"no free transcript name for {stem} in {out_dir}")
+        base = outputs.choose_base(
+            out_dir,
+            media.safe_stem(Path(job.title).stem),
+            self.config.output.formats,
+            job.url or job.path or "",
+            lambda base: self.store.output_base_owners(str(out_dir), base),
+        )
+        return out_dir, base
 
     # ------------------------------------------------------------ steering
 

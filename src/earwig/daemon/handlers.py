@@ -93,6 +93,9 @@ async def job_add(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
         if not path.is_absolute():
             results.append({"input": item, "error": "the path must be absolute"})
             continue
+        if path.is_dir():
+            results += await daemon.add_folder(path, "cli", force=force)
+            continue
         results.append({"input": item, **await daemon.add_file(path, "cli", force=force)})
     return {"results": results}
 

@@ -29,7 +29,8 @@ class InstanceLock:
             os.close(fd)
             raise AlreadyRunning(
                 f"earwig is already running (pid {pid}) on {socket_path}",
-                "stop it first (`kill " + pid + "` or `earwig service stop`), "
+                "stop it first (`kill " + pid + "`, or `systemctl --user stop earwig` when "
+                "it runs as a service), "
                 "or give this one another [daemon] socket",
             ) from None
         os.ftruncate(fd, 0)

@@ -18,6 +18,7 @@ from earwig import languages, outputs
 from earwig.errors import Aborted, EarwigError, MediaError
 from earwig.jobs import Action
 from earwig.model import Job
+from earwig.outputs import transcript_meta
 from earwig.transcribe import audio, pipeline
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ class Runner:
                 model=job.model_request or d.backend_config.model,
             )
             duration = transcript.duration
-            meta = {"source": job.path or job.url, "title": job.title, "job_id": job_id}
+            meta = transcript_meta(job)
             written = await asyncio.to_thread(
                 outputs.write_all, transcript, out_dir, base, d.config.output.formats, meta
             )

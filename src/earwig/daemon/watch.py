@@ -22,7 +22,8 @@ from pathlib import Path
 import watchfiles
 
 from earwig.config import WatchConfig
-from earwig.media import is_media_name, shown, utf8_name
+from earwig.media import shown, utf8_name, worth_a_look
+from earwig.paths import default_watch_dir
 
 log = logging.getLogger("earwig.watch")
 
@@ -91,8 +92,14 @@ class FolderWatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         for w in self.watches:
-            if not w.path.exists():
-                self.report("warning", f"watch folder {w.path} did not exist: created it")
+            if not w.path.exists() and w.path == default_watch_dir():
+                self.report("info", f"created the watch folder {w.path}")
+            elif not w.path.exists():
+                self.report(
+                    "warning",
+                    f"watch folder {w.path} did not exist: created it (if that is a typo, "
+                    "fix [[watch]] path in the config and reload)",
+                )
             w.path.mkdir(parents=True, exist_ok=True)
             self._roots[w.path] = _identity(w.path)
             self._start_watch(w)
@@ -187,7 +194,7 @@ class FolderWatcher:
         self._note(path, w)
 
     def _note(self, path: Path, w: WatchConfig, initial: bool = False) -> None:
-        if not is_media_name(path) or IgnoreFilter(w.path, w.ignore).ignored(path):
+        if not worth_a_look(path) or IgnoreFilter(w.path, w.ignore).ignored(path):
             return
         if path.is_symlink():
             return  # not followed, in the scan or the watch: it may point anywhere
@@ -243,14 +250,20 @@ class FolderWatcher:
 
 
 def _walk(w: WatchConfig, start: Path | None = None) -> Iterator[Path]:
-    flt = IgnoreFilter(w.path, w.ignore)
-    top = start or w.path
-    for dirpath, dirnames, filenames in os.walk(top):
+    yield from candidates(w.path, w.ignore, w.recursive, start)
+
+
+def candidates(
+    root: Path, ignore: tuple[str, ...], recursive: bool = True, start: Path | None = None
+) -> Iterator[Path]:
+    """The files below `root` that may be media (by name; unknown names are probed later),
+    skipping ignored names, in a stable order; symbolic links are not followed. Used by the
+    watcher's scans and by `earwig add FOLDER`: one rule for both."""
+    flt = IgnoreFilter(root, ignore)
+    for dirpath, dirnames, filenames in os.walk(start or root):
         here = Path(dirpath)
-        dirnames[:] = (
-            sorted(d for d in dirnames if not flt.ignored(here / d)) if w.recursive else []
-        )
+        dirnames[:] = sorted(d for d in dirnames if not flt.ignored(here / d)) if recursive else []
         for name in sorted(filenames):
             path = here / name
-            if is_media_name(path) and not flt.ignored(path):
+            if worth_a_look(path) and not flt.ignored(path) and not path.is_symlink():
                 yield path
