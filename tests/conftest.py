@@ -18,6 +18,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from earwig.speech import SAMPLE_TEXT, synthesize
 from helpers import DaemonProcess
+from hubserver import Hub, base_model_files
+
+BASE = "Systran/faster-whisper-base"  # the real model the loopback hub serves
 
 SECOND_TEXT = (
     "Good morning everyone. The weather today is sunny and warm. "
@@ -157,3 +160,26 @@ def daemon(home: Home) -> Iterator[DaemonProcess]:
     finally:
         if proc.proc and proc.proc.poll() is None:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return base_model_files(tmp_path_factory.mktemp("hub-files"))
+
+
+@pytest.fixture
+def hub(
+    model_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Hub]:
+    server = Hub()
+    server.add_repo(BASE, model_files)
+    server.start()
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")  # plain HTTP, as a mirror serves it
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -132,13 +132,16 @@ def daemon_env() -> dict[str, str]:
     return env
 
 
-def run_cli(config_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+def run_cli(
+    config_path: Path, *args: str, timeout: float = 60, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "earwig", "--config", str(config_path), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         env=daemon_env(),
+        cwd=cwd,
     )
 
 

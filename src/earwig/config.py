@@ -203,7 +203,12 @@ def socket_path_despite_errors(path: Path | None = None) -> Path:
     daemon = DaemonConfig()
     try:
         explicit = Path(path).expanduser() if path else paths.default_config_path()
-        raw = tomllib.loads(explicit.read_text(encoding="utf-8")).get("daemon", {})
+        text = explicit.read_text(encoding="utf-8")
+        try:
+            raw = tomllib.loads(text).get("daemon", {})
+        except tomllib.TOMLDecodeError:  # the mistake may be elsewhere: read [daemon] alone
+            section = re.search(r"(?ms)^\[daemon\][ \t]*$(.*?)(?=^\s*\[|\Z)", text)
+            raw = tomllib.loads(section.group(1)) if section else {}
         base = explicit.parent
         if isinstance(raw.get("socket"), str):
             return _path(raw["socket"], base)

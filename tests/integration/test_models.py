@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,37 +17,13 @@ import pytest
 from conftest import Home
 from earwig.speech import synthesize
 from helpers import run_cli, wait_for, wer
-from hubserver import Hub, base_model_files
+from hubserver import Hub
 
-BASE = "Systran/faster-whisper-base"
 GERMAN = (
     "Guten Morgen und herzlich willkommen zu unserer wöchentlichen Sitzung. Heute sprechen "
     "wir über das Budget für das nächste Jahr, das neue Büro und die Sommerferien. Bitte "
     "schicken Sie Ihre Fragen bis Freitag an das Team."
 )
-
-
-@pytest.fixture(scope="session")
-def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return base_model_files(tmp_path_factory.mktemp("hub-files"))
-
-
-@pytest.fixture
-def hub(
-    model_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Hub]:
-    server = Hub()
-    server.add_repo(BASE, model_files)
-    server.start()
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")  # plain HTTP, as a mirror serves it
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -62,6 +62,13 @@ def test_add_url_downloads_then_transcribes(home: Home, server, second_wav) -> N
         assert Path(job["path"]).is_relative_to(home.media)  # downloaded into the cache
         assert job["url"] == url and job["sha256"]
         assert wer(SECOND_TEXT, (home.out / "morning.txt").read_text()) < 0.35
+        # one GET for the media (yt-dlp's generic extractor would probe it first), and the
+        # transcript remembers the URL, not the media cache that keep_media empties
+        assert [r.method for r in server.requests if r.path == "/media/morning.wav"] == ["GET"]
+        doc = json.loads((home.out / "morning.json").read_text())
+        assert doc["source"] == url and doc["url"] == url and doc["media"] == job["path"]
+        shown = run_cli(home.config, "show", "1", "--no-transcript")
+        assert f"url      {url}" in shown.stdout and "attempts" not in shown.stdout, shown.stdout
         again = run_cli(home.config, "add", url)
         assert "skipped" in again.stdout and "same content as #1" in again.stdout
     finally:

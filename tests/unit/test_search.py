@@ -77,6 +77,8 @@ def test_titles_do_not_match_every_segment(store: Store) -> None:
         ("quick AND lazy", ["b"]),
         ("fox OR dog", ["a", "b"]),
         ("quick NOT fox", ["b"]),
+        ("quick AND NOT fox", ["b"]),  # how people (and the README) write it
+        ("transcri* AND NOT draft", ["c"]),
         ("NEAR(quick dog, 2)", ["b"]),
         ("transcri*", ["c"]),
         ("Köln", ["d"]),

@@ -1,0 +1,182 @@
+"""What the README promises, the command line keeps: each test here is a bullet of an issue
+found by using earwig as a new user would (real daemon, real CLI processes, real model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import Home, encode
+from earwig.speech import SAMPLE_TEXT
+from helpers import run_cli, wait_for, wer
+
+
+def transcribe(home: Home, *args: str) -> subprocess.CompletedProcess:
+    return run_cli(home.config, "transcribe", *args, timeout=300)
+
+
+def test_earwig_transcribe_never_overwrites_another_sources_transcript(
+    home: Home, speech_wav: Path, tmp_path: Path
+) -> None:
+    flac = encode(speech_wav, tmp_path / "talk.flac", "flac")
+    wav = tmp_path / "talk.wav"
+    shutil.copy(speech_wav, wav)
+    out = tmp_path / "out"
+    done = transcribe(home, str(wav), str(flac), "--output-dir", str(out))
+    assert done.returncode == 0, done.stderr
+    first, second = out / "talk.json", out / "talk (2).json"
+    assert json.loads(first.read_text())["source"] == str(wav)
+    assert json.loads(second.read_text())["source"] == str(flac)
+    # piped, each file gets one whole line (no progress bar cut at 80 columns)
+    assert f"-> {out / 'talk'}.*" in done.stdout and "(2)" in done.stdout, done.stdout
+
+    again = transcribe(home, str(flac), "--output-dir", str(out))  # the same source again
+    assert again.returncode == 0, again.stderr
+    assert not (out / "talk (3).json").exists()  # it replaced its own files, nobody else's
+    assert json.loads(first.read_text())["source"] == str(wav)
+
+    # a transcript in the daemon's output folder that earwig cannot attribute is left alone
+    home.out.mkdir(parents=True)
+    (home.out / "talk.txt").write_text("someone else's notes\n")
+    ok = transcribe(home, str(wav))
+    assert ok.returncode == 0, ok.stderr
+    assert (home.out / "talk.txt").read_text() == "someone else's notes\n"
+    assert wer(SAMPLE_TEXT, (home.out / "talk (2).txt").read_text()) < 0.35
+
+
+def test_output_dir_that_cannot_be_used_is_refused_plainly(
+    home: Home, speech_wav: Path, tmp_path: Path
+) -> None:
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("x")
+    for target in (a_file, a_file / "below", Path("/proc/earwig-cannot-write-here")):
+        out = transcribe(home, str(speech_wav), "--output-dir", str(target))
+        assert out.returncode == 1, (target, out.stderr)
+        assert "cannot write transcripts" in out.stderr + out.stdout
+        assert "Traceback" not in out.stderr
+
+
+def test_watch_folders_take_every_media_pyav_reads_and_say_what_they_skip(
+    home: Home, speech_wav: Path, second_wav: Path
+) -> None:
+    """.mts (camcorder), a file without an extension (probed), a text file with an odd
+    extension (probed, skipped, logged once), a duplicate (skipped, not re-hashed after a
+    restart)."""
+    encode(speech_wav, home.watch / "camcorder.mts", "mp2")
+    shutil.copy(second_wav, home.watch / "recording")  # no extension: PyAV decides
+    (home.watch / "notes.xyz").write_text("not media at all\n")
+    daemon = home.daemon().start()
+    try:
+        jobs = daemon.wait_idle(2)
+        assert sorted((j["title"], j["state"]) for j in jobs) == [
+            ("camcorder.mts", "done"),
+            ("recording", "done"),
+        ], jobs
+        shutil.copy(home.watch / "recording", home.watch / "copy.wav")
+        wait_for(lambda: "skipped copy.wav: same content" in daemon.log(), 30, what="dup skipped")
+        wait_for(lambda: "skipped" in daemon.log() and "notes.xyz" in daemon.log(), 30, what="xyz")
+        assert "no sound" in daemon.log()
+    finally:
+        assert daemon.stop() == 0
+    before = daemon.log().count("skipped")
+    daemon = home.daemon().start()  # the start-up scan: neither hashed nor logged again
+    try:
+        assert len(daemon.jobs()) == 2
+    finally:
+        assert daemon.stop() == 0
+    assert daemon.log().count("skipped") == before, daemon.log()
+
+
+def test_the_cli_for_a_running_daemon(
+    home: Home, speech_wav: Path, second_wav: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "lectures"
+    (folder / "week 1").mkdir(parents=True)
+    shutil.copy(speech_wav, folder / "week 1" / "intro.wav")
+    shutil.copy(second_wav, folder / "morning.mp3.part")  # still downloading: ignored
+    shutil.copy(second_wav, folder / ".hidden.wav")
+    (folder / "slides.pdf").write_bytes(b"%PDF-1.4")
+    daemon = home.daemon().start()
+    try:
+        # `earwig add FOLDER` queues its media, recursively, by the watcher's rules
+        added = run_cli(home.config, "add", str(folder))
+        assert added.returncode == 0, added.stderr
+        assert added.stdout.count("queued #") == 1 and "intro.wav" in added.stdout
+        (job,) = daemon.wait_idle(1)
+        assert job["state"] == "done"
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        none = run_cli(home.config, "add", str(empty))
+        assert none.returncode == 1 and "no audio or video files" in none.stderr
+
+        # --config after the command name too
+        st = subprocess.run(
+            [sys.executable, "-m", "earwig", "status", "--config", str(home.config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert st.returncode == 0 and "running" in st.stdout, st.stderr
+        assert json.loads(run_cli(home.config, "status", "--json").stdout)["running"] is True
+
+        # arguments checked by the CLI, in the CLI's words (exit 2: usage)
+        for args, words in (
+            (["jobs", "--state", "bogus"], "'bogus' is not one of"),
+            (["jobs", "--limit", "0"], "--limit"),
+            (["logs", "-n", "0"], "--lines"),
+            (["subscribe", "https://example.org/feed.xml", "--every", "0s"], "at least a minute"),
+            (["backends", "--pin"], "--pin needs --bench"),
+        ):
+            out = run_cli(home.config, *args)
+            assert out.returncode == 2 and words in out.stderr, (args, out.stderr)
+            assert "Traceback" not in out.stderr and "params." not in out.stderr
+            assert "backend" not in out.stdout  # --pin refused before printing the table
+        failed = run_cli(home.config, "jobs", "--state", "failed")
+        assert "no jobs failed (1 job(s) in all)" in failed.stdout, failed.stdout
+        paged = run_cli(home.config, "jobs", "--offset", "1")
+        assert paged.returncode == 0 and "intro.wav" not in paged.stdout
+
+        # a broken config (after a typo) does not lock clients out of the running daemon
+        good = home.config.read_text()
+        home.config.write_text(good.replace("[transcribe]\n", "[transcribe]\nbeam_sise = 3\n"))
+        for args in (["status"], ["logs", "-n", "5"], ["jobs"]):
+            out = run_cli(home.config, *args)
+            assert out.returncode == 0, (args, out.stderr)
+            assert "warning:" in out.stderr and "beam_sise" in out.stderr
+        bad = run_cli(home.config, "config", "check")
+        assert bad.returncode == 78 and "did you mean 'beam_size'" in bad.stderr
+        home.config.write_text(good + "\n[transcribe]\n")  # not even TOML: [daemon] still read
+        out = run_cli(home.config, "status")
+        assert out.returncode == 0 and "not valid TOML" in out.stderr, out.stderr
+    finally:
+        assert daemon.stop() == 0
+    down = run_cli(home.config, "status", "--json")
+    assert down.returncode == 3 and json.loads(down.stdout)["running"] is False
+
+
+def test_config_example_path_and_check(home: Home, tmp_path: Path) -> None:
+    example = run_cli(home.config, "config", "example")
+    assert example.returncode == 0 and "[transcribe]" in example.stdout
+    copy = tmp_path / "fresh.toml"
+    copy.write_text(example.stdout)  # the printed example is a valid config as it is
+    assert run_cli(copy, "config", "check").returncode == 0
+    where = run_cli(home.config, "config", "path")
+    assert where.stdout.strip() == str(home.config)
+    editor = tmp_path / "editor.sh"  # an "editor" that changes one value, like a user would
+    editor.write_text('#!/bin/sh\nsed -i "s/^max_attempts = 3/max_attempts = 5/" "$1"\n')
+    editor.chmod(0o755)
+    new = tmp_path / "new" / "config.toml"
+    edited = subprocess.run(
+        [sys.executable, "-m", "earwig", "--config", str(new), "config", "edit"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "EDITOR": str(editor), "VISUAL": ""},
+    )
+    assert edited.returncode == 0, edited.stderr
+    assert "max_attempts = 5" in new.read_text() and "is valid" in edited.stdout
