@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import jiwer
 
+from earwig import formatting
 from earwig.client import DaemonClient
 from earwig.errors import DaemonNotRunning
 
@@ -104,7 +105,7 @@ class DaemonProcess:
 
         def settled() -> list[dict[str, Any]] | None:
             jobs = self.jobs()
-            busy = [j for j in jobs if j["state"] in ("queued", "fetching", "transcribing")]
+            busy = [j for j in jobs if j["state"] in ("queued", *formatting.RUNNING)]
             return jobs if len(jobs) >= count and not busy else None
 
         return wait_for(settled, timeout, what=f"{count} settled jobs")

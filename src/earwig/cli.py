@@ -1082,7 +1082,7 @@ def models(click_ctx: click.Context, as_json: bool, languages: bool) -> None:
     found = local_models(cfg.models_dir, cfg.model)
     in_use = display_name(cfg.model)
     installed = {m["name"] for m in found}
-    pullable = [
+    pullable: list[dict[str, Any]] = [
         {"name": e.name, "repo": e.repo, "size": e.size, "languages": e.languages}
         for e in catalog.CATALOG.values()
         if e.name not in installed
@@ -1103,7 +1103,7 @@ def models(click_ctx: click.Context, as_json: bool, languages: bool) -> None:
             "in use" if used else "installed",
             escape(str(m["name"])),
             str(m.get("languages", "")),
-            formatting.size(float(m["size"])),  # type: ignore[arg-type]
+            formatting.size(float(str(m["size"]))),
             escape(str(m["format"])),
             escape(str(m["path"])),
         )

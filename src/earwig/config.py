@@ -268,7 +268,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
             f"{where}: 'subscription' must be an array of tables",
             'write each one as [[subscription]] with name = "..." and url = "..."',
         )
-    subscriptions = []
+    subscriptions: list[SubscriptionConfig] = []
     for i, item in enumerate(subs_raw):
         if not isinstance(item, dict) or "url" not in item or "name" not in item:
             raise ConfigError(

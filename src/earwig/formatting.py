@@ -5,17 +5,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
-RUNNING = ("fetching", "transcribing")
+RUNNING = ("downloading", "fetching", "transcribing")
 # Around each matched word in a search snippet; control characters, so no transcript has them.
 HIGHLIGHT_START, HIGHLIGHT_END = "\x02", "\x03"
 STATE_ORDER = {
     "transcribing": 0,
     "fetching": 1,
-    "queued": 2,
-    "paused": 3,
-    "failed": 4,
-    "done": 5,
-    "cancelled": 6,
+    "downloading": 2,
+    "queued": 3,
+    "paused": 4,
+    "failed": 5,
+    "done": 6,
+    "cancelled": 7,
 }
 
 
@@ -42,9 +43,9 @@ def duration(seconds: float | None) -> str:
 def kind(job: dict[str, Any]) -> str:
     if job.get("subscription"):
         return "sub"
-    if job.get("source") == "inbox":
-        return "inbox"  # a URL from the inbox file, or a line there that was not one
-    return "url" if job.get("url") else "file"
+    if job.get("url") or job.get("source") == "inbox":  # a line of the inbox that was not a
+        return "url"  # URL is a failed URL job, not a file
+    return "file"
 
 
 def percent(job: dict[str, Any]) -> str:

@@ -5,24 +5,31 @@ runner can follow one rule: advance -> store -> publish, so no event ever descri
 was not saved first.
 
     queued -> fetching -> transcribing -> done
-    queued/fetching/transcribing -> paused -> queued
-    any unfinished -> cancelled;  fetching/transcribing -> failed (also queued, for bad input)
-    fetching/transcribing -> queued   (requeue: shutdown, crash, transient error)
+    queued -> downloading -> queued (downloaded: a URL job's media is on disk)
+    queued/downloading/fetching/transcribing -> paused -> queued
+    any unfinished -> cancelled;  downloading/fetching/transcribing -> failed (also queued)
+    downloading/fetching/transcribing -> queued   (requeue: shutdown, crash, transient error)
     done/failed/cancelled -> queued   (retry, on the user's request)
+
+`new()` is the one place a job begins.
 """
 
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from earwig.errors import InvalidTransition
 from earwig.model import Job, JobState
 
 Q, F, T, D = JobState.QUEUED, JobState.FETCHING, JobState.TRANSCRIBING, JobState.DONE
+DL = JobState.DOWNLOADING
 X, C, P = JobState.FAILED, JobState.CANCELLED, JobState.PAUSED
 
 
 class Action(enum.StrEnum):
+    DOWNLOAD = "download"
+    DOWNLOADED = "downloaded"
     FETCH = "fetch"
     TRANSCRIBE = "transcribe"
     FINISH = "finish"
@@ -35,6 +42,12 @@ class Action(enum.StrEnum):
 
 
 TRANSITIONS: dict[tuple[JobState, Action], JobState] = {
+    (Q, Action.DOWNLOAD): DL,
+    (DL, Action.DOWNLOADED): Q,
+    (DL, Action.FAIL): X,
+    (DL, Action.CANCEL): C,
+    (DL, Action.PAUSE): P,
+    (DL, Action.REQUEUE): Q,
     (Q, Action.FETCH): F,
     (F, Action.TRANSCRIBE): T,
     (T, Action.FINISH): D,
@@ -85,7 +98,7 @@ def advance(
     }
     if action is Action.FAIL:
         changes.update(error=error or "failed", hint=hint)
-    elif action in (Action.RETRY, Action.RESUME, Action.FETCH):
+    elif action in (Action.RETRY, Action.RESUME, Action.FETCH, Action.DOWNLOAD):
         changes.update(error=None, hint=None)
     if action is Action.RETRY:
         # The user asked for it: start afresh and transcribe even if the content is known.
@@ -97,11 +110,26 @@ def advance(
     return job.replace(**changes)
 
 
+def new(source: str, title: str, now: float, **fields: Any) -> Job:
+    """A queued job, as every intake (watch, add, inbox, subscription) makes one."""
+    return Job(
+        id=None,
+        source=source,
+        title=title,
+        created_at=now,
+        updated_at=now,
+        times={str(Q): now},
+        **fields,
+    )
+
+
 def recover(job: Job, now: float, max_attempts: int) -> Job:
     """Start-up repair for a job found mid-flight after a crash or kill.
 
     It goes back to the queue with the interruption counted; a job that keeps taking the
     daemon down with it (a file that crashes the backend) fails instead of looping forever.
+    An interrupted download counts the same way (its partial file is resumed, so the retry
+    costs little, and a URL whose download takes the daemon down must not loop either).
     """
     if not job.state.running:
         return job

@@ -14,7 +14,8 @@ from typing import Any
 
 class JobState(enum.StrEnum):
     QUEUED = "queued"
-    FETCHING = "fetching"
+    DOWNLOADING = "downloading"  # a URL job's media is being downloaded
+    FETCHING = "fetching"  # a local file is checked (probed, output folder) before work
     TRANSCRIBING = "transcribing"
     DONE = "done"
     FAILED = "failed"
@@ -23,7 +24,7 @@ class JobState(enum.StrEnum):
 
     @property
     def running(self) -> bool:
-        return self in (JobState.FETCHING, JobState.TRANSCRIBING)
+        return self in (JobState.DOWNLOADING, JobState.FETCHING, JobState.TRANSCRIBING)
 
     @property
     def finished(self) -> bool:

@@ -7,8 +7,10 @@ bar per file; one line per file that failed, saying why, and the rest still done
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,7 +43,7 @@ def run_files(
 
     if backend and backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}", "choose one of: " + ", ".join(BACKENDS))
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if backend:
         changes["backend"] = backend
     if model:
@@ -94,7 +96,7 @@ def run_files(
                     transcriber,
                     path,
                     options,
-                    lambda f, task=task: progress.update(task, completed=f),
+                    functools.partial(_advance, progress, task),
                     lambda: False,
                     model=tcfg.model,
                 )
@@ -122,6 +124,10 @@ def run_files(
     if failed:
         click.echo(f"{len(failed)} of {len(files)} failed", err=True)
     return failed
+
+
+def _advance(progress: Any, task: Any, fraction: float) -> None:
+    progress.update(task, completed=fraction)
 
 
 def ensure_model(tcfg: TranscribeConfig) -> None:

@@ -23,7 +23,9 @@ from earwig.model import Job, JobState, Segment, Transcript
 
 STATE_COLUMNS = {state: f"{state}_at" for state in JobState}
 # Jobs in these states own their content: the same sha256 is not transcribed again.
-_CLAIMING = ("queued", "fetching", "transcribing", "done", "paused")
+_CLAIMING = ("queued", "downloading", "fetching", "transcribing", "done", "paused")
+# The states there were when the jobs table was created (migration 1 stays as it was).
+_FIRST_STATES = ("queued", "fetching", "transcribing", "done", "failed", "cancelled", "paused")
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
@@ -52,12 +54,12 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         "updated_at": float,
         "not_before": float,
     }
-    columns.update({col: float for col in STATE_COLUMNS.values()})
-    db["jobs"].create(columns, pk="id", not_null={"source", "title", "state"})
-    db["jobs"].create_index(["state", "priority", "id"])
-    db["jobs"].create_index(["sha256"])
-    db["jobs"].create_index(["path"])
-    db["transcripts"].create(
+    columns.update({f"{state}_at": float for state in _FIRST_STATES})
+    db.table("jobs").create(columns, pk="id", not_null={"source", "title", "state"})
+    db.table("jobs").create_index(["state", "priority", "id"])
+    db.table("jobs").create_index(["sha256"])
+    db.table("jobs").create_index(["path"])
+    db.table("transcripts").create(
         {
             "job_id": int,
             "language": str,
@@ -70,13 +72,15 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         pk="job_id",
         foreign_keys=[("job_id", "jobs", "id")],
     )
-    db["segments"].create(
+    db.table("segments").create(
         {"job_id": int, "idx": int, "start": float, "end": float, "text": str},
         pk=("job_id", "idx"),
         foreign_keys=[("job_id", "jobs", "id")],
     )
-    db["log"].create({"id": int, "ts": float, "level": str, "job_id": int, "message": str}, pk="id")
-    db["log"].create_index(["job_id"])
+    db.table("log").create(
+        {"id": int, "ts": float, "level": str, "job_id": int, "message": str}, pk="id"
+    )
+    db.table("log").create_index(["job_id"])
 
 
 _FTS_SCHEMA = [
@@ -115,15 +119,15 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     Triggers rather than application code, so every write path (re-transcription, deletion,
     a future bulk import) keeps the index right. Existing segments are indexed here.
     """
-    db["jobs"].add_column("subscription", str)
+    db.table("jobs").add_column("subscription", str)
     for statement in _FTS_SCHEMA:
         db.execute(statement)
 
 
 def _migration_3(db: sqlite_utils.Database) -> None:
     """URLs, subscriptions and the inbox file."""
-    db["jobs"].create_index(["url"])
-    db["subscriptions"].create(
+    db.table("jobs").create_index(["url"])
+    db.table("subscriptions").create(
         {
             "name": str,
             "url": str,
@@ -139,7 +143,7 @@ def _migration_3(db: sqlite_utils.Database) -> None:
         pk="name",
     )
     # The download archive: an item is taken (or deliberately skipped) once, ever.
-    db["archive"].create(
+    db.table("archive").create(
         {
             "subscription": str,
             "item_id": str,
@@ -152,22 +156,32 @@ def _migration_3(db: sqlite_utils.Database) -> None:
         pk=("subscription", "item_id"),
     )
     # How far each inbox file has been read: committed with the jobs it produced.
-    db["inbox_progress"].create({"key": str, "offset": int, "updated_at": float}, pk="key")
+    db.table("inbox_progress").create({"key": str, "offset": int, "updated_at": float}, pk="key")
 
 
 def _migration_4(db: sqlite_utils.Database) -> None:
     """The language each file was found to speak, and warnings about believability."""
-    db["jobs"].add_column("language", str)
-    db["jobs"].add_column("warnings", str)  # a JSON list of sentences
-    db["jobs"].add_column("model_request", str)  # `earwig retry --model`
-    db["transcripts"].add_column("warnings", str)
+    db.table("jobs").add_column("language", str)
+    db.table("jobs").add_column("warnings", str)  # a JSON list of sentences
+    db.table("jobs").add_column("model_request", str)  # `earwig retry --model`
+    db.table("transcripts").add_column("warnings", str)
 
 
 def _migration_5(db: sqlite_utils.Database) -> None:
     """Files in watched folders that were looked at and not queued (the same content as a
     job, or not media), so a restart neither hashes them again nor logs them again."""
-    db["skipped_files"].create(
+    db.table("skipped_files").create(
         {"path": str, "size": int, "mtime": float, "reason": str, "at": float}, pk="path"
+    )
+
+
+def _migration_6(db: sqlite_utils.Database) -> None:
+    """URL jobs get a state of their own while their media downloads (it was `fetching`,
+    which a URL job then went through twice)."""
+    db.table("jobs").add_column("downloading_at", float)
+    db.execute(
+        "update jobs set state = 'downloading', downloading_at = fetching_at, "
+        "fetching_at = null where state = 'fetching' and url is not null and path is null"
     )
 
 
@@ -177,6 +191,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_3,
     _migration_4,
     _migration_5,
+    _migration_6,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -279,7 +294,7 @@ class Store:
     def _insert_job(self, job: Job) -> Job:
         row = _job_to_row(job)
         row.pop("id")
-        return job.replace(id=self.db["jobs"].insert(row).last_pk)
+        return job.replace(id=self.db.table("jobs").insert(row).last_pk)
 
     # ------------------------------------------------------------ inbox
 
@@ -292,7 +307,7 @@ class Store:
         a crash either loses both (the lines are read again) or keeps both."""
         with self.db.atomic():
             added = [self._insert_job(job) for job in jobs]
-            self.db["inbox_progress"].upsert(
+            self.db.table("inbox_progress").upsert(
                 {"key": key, "offset": offset, "updated_at": time.time()}, pk="key"
             )
         return added
@@ -312,7 +327,7 @@ class Store:
 
     def save_subscription_state(self, name: str, **fields: Any) -> None:
         with self.db.atomic():
-            self.db["subscriptions"].upsert({"name": name, **fields}, pk="name")
+            self.db.table("subscriptions").upsert({"name": name, **fields}, pk="name")
 
     def archived(self, subscription: str, item_ids: list[str]) -> set[str]:
         if not item_ids:
@@ -338,12 +353,12 @@ class Store:
             for item, job in take:
                 job = self._insert_job(job)
                 added.append(job)
-                self.db["archive"].insert(
+                self.db.table("archive").insert(
                     {**item, "subscription": subscription, "job_id": job.id, "seen_at": now},
                     replace=True,
                 )
             for item in skip:
-                self.db["archive"].insert(
+                self.db.table("archive").insert(
                     {**item, "subscription": subscription, "job_id": None, "seen_at": now},
                     replace=True,
                 )
@@ -362,7 +377,7 @@ class Store:
         if job.id is None:
             raise StoreError("cannot save a job without an id")
         with self.db.atomic():
-            self.db["jobs"].update(job.id, _job_to_row(job))
+            self.db.table("jobs").update(job.id, _job_to_row(job))
 
     def get_job(self, job_id: int) -> Job:
         rows = list(self.db.query("select * from jobs where id = ?", [job_id]))
@@ -378,7 +393,8 @@ class Store:
         *,
         warned_only: bool = False,
     ) -> list[Job]:
-        sql, params, where = "select * from jobs", [], []
+        sql, where = "select * from jobs", []
+        params: list[str | int] = []
         if states:
             states = list(states)
             where.append(f"state in ({', '.join('?' for _ in states)})")
@@ -394,7 +410,7 @@ class Store:
         return [_row_to_job(r) for r in self.db.query(sql, params)]
 
     def running_jobs(self) -> list[Job]:
-        return self.list_jobs(["fetching", "transcribing"])
+        return self.list_jobs([str(s) for s in JobState if s.running])
 
     def next_queued(self, now: float) -> Job | None:
         """The next job ready to transcribe: queued, not backing off, media on disk."""
@@ -464,7 +480,7 @@ class Store:
 
     def remember_skipped(self, path: str, size: int, mtime: float, reason: str) -> None:
         with self.db.atomic():
-            self.db["skipped_files"].upsert(
+            self.db.table("skipped_files").upsert(
                 {"path": path, "size": size, "mtime": mtime, "reason": reason, "at": time.time()},
                 pk="path",
             )
@@ -478,6 +494,9 @@ class Store:
             [output_dir, base],
         )
         return {r[0] for r in rows}
+
+    def count_jobs(self) -> int:
+        return self.db.table("jobs").count
 
     def max_priority(self) -> int:
         return self.db.execute("select coalesce(max(priority), 0) from jobs").fetchone()[0]
@@ -494,7 +513,7 @@ class Store:
         """Replace the job's transcript and segments in one transaction."""
         with self.db.atomic():
             self.db.execute("delete from segments where job_id = ?", [job_id])
-            self.db["transcripts"].upsert(
+            self.db.table("transcripts").upsert(
                 {
                     "job_id": job_id,
                     "language": transcript.language,
@@ -507,7 +526,7 @@ class Store:
                 },
                 pk="job_id",
             )
-            self.db["segments"].insert_all(
+            self.db.table("segments").insert_all(
                 {"job_id": job_id, "idx": i, "start": s.start, "end": s.end, "text": s.text}
                 for i, s in enumerate(transcript.segments)
             )
@@ -592,7 +611,7 @@ class Store:
     def log(self, level: str, message: str, job_id: int | None = None) -> dict[str, Any]:
         entry = {"ts": time.time(), "level": level, "job_id": job_id, "message": message}
         with self.db.atomic():
-            entry["id"] = self.db["log"].insert(entry).last_pk
+            entry["id"] = self.db.table("log").insert(entry).last_pk
         return entry
 
     def logs(self, limit: int = 100, job_id: int | None = None) -> list[dict[str, Any]]:

@@ -61,6 +61,11 @@ def test_add_url_downloads_then_transcribes(home: Home, server, second_wav) -> N
         assert job["state"] == "done", job
         assert Path(job["path"]).is_relative_to(home.media)  # downloaded into the cache
         assert job["url"] == url and job["sha256"]
+        # a URL job's own life: downloading, back in the queue once downloaded, then
+        # fetching (checking the file) once, in that order (times keep each state's last entry)
+        times = job["times"]
+        order = ["downloading", "queued", "fetching", "transcribing", "done"]
+        assert sorted(order, key=times.__getitem__) == order, times
         assert wer(SECOND_TEXT, (home.out / "morning.txt").read_text()) < 0.35
         # one GET for the media (yt-dlp's generic extractor would probe it first), and the
         # transcript remembers the URL, not the media cache that keep_media empties

@@ -144,4 +144,4 @@ def test_seeded_daemon_has_nothing_to_run(seeded: Home) -> None:
     """The snapshots rely on a quiet daemon: no job of the seed is runnable."""
     daemon = DaemonProcess(seeded.config, seeded.root / "probe.log")
     states = {j["state"] for j in daemon.jobs()}
-    assert states.isdisjoint({"queued", "fetching", "transcribing"})
+    assert states.isdisjoint({"queued", "downloading", "fetching", "transcribing"})

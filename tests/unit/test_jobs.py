@@ -13,6 +13,13 @@ from earwig.model import Job, JobState
 
 S = JobState
 ALLOWED = {
+    # a URL job: its own state while the media downloads, then back in the queue
+    (S.QUEUED, Action.DOWNLOAD): S.DOWNLOADING,
+    (S.DOWNLOADING, Action.DOWNLOADED): S.QUEUED,
+    (S.DOWNLOADING, Action.FAIL): S.FAILED,
+    (S.DOWNLOADING, Action.CANCEL): S.CANCELLED,
+    (S.DOWNLOADING, Action.PAUSE): S.PAUSED,
+    (S.DOWNLOADING, Action.REQUEUE): S.QUEUED,
     (S.QUEUED, Action.FETCH): S.FETCHING,
     (S.FETCHING, Action.TRANSCRIBE): S.TRANSCRIBING,
     (S.TRANSCRIBING, Action.FINISH): S.DONE,
@@ -89,3 +96,16 @@ def test_recover_fails_a_job_that_keeps_killing_the_daemon() -> None:
 def test_recover_leaves_jobs_that_were_not_running_alone(state: JobState) -> None:
     job = make(state)
     assert jobs.recover(job, now=5.0, max_attempts=3) == job
+
+
+def test_an_interrupted_download_goes_back_to_the_queue_and_counts() -> None:
+    job = make(S.DOWNLOADING, url="https://example.org/a.mp3", attempts=0)
+    fixed = jobs.recover(job, 100.0, max_attempts=3)
+    assert fixed.state is S.QUEUED and fixed.attempts == 1
+    assert jobs.recover(make(S.DOWNLOADING, attempts=2), 100.0, 3).state is S.FAILED
+
+
+def test_new_jobs_start_queued_with_their_time() -> None:
+    job = jobs.new("watch", "a.wav", 42.0, path="/a.wav")
+    assert job.state is S.QUEUED and job.times == {"queued": 42.0}
+    assert job.created_at == job.updated_at == 42.0 and job.id is None

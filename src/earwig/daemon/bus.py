@@ -101,6 +101,13 @@ class Bus:
         self.outboxes: set[Outbox] = set()
         self.progress: dict[int, dict[str, Any]] = {}  # latest progress per running job
 
+    def attach(self, box: Outbox) -> None:
+        """Start sending events to this connection (its topics are set)."""
+        self.outboxes.add(box)
+
+    def detach(self, box: Outbox) -> None:
+        self.outboxes.discard(box)
+
     def publish(self, topic: str, name: str, data: dict[str, Any]) -> None:
         for box in self.outboxes:
             if topic in box.topics:

@@ -1,20 +1,55 @@
-"""One function per socket request. Each validates its params and calls into the daemon."""
+"""One function per socket request. Each validates its params and calls into the daemon
+through `Api`: what a request may ask of it, declared here, so this module never imports
+the daemon's wiring (app.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from earwig.errors import ProtocolError
 
 MAX_INT = 2**63 - 1  # SQLite's largest integer
 
 if TYPE_CHECKING:
-    from earwig.daemon.app import Daemon
-    from earwig.daemon.bus import Outbox
+    from earwig.config import Config
+    from earwig.daemon.bus import Bus, Outbox
+    from earwig.daemon.intake import Intake
+    from earwig.daemon.queue import JobQueue
+    from earwig.daemon.subscriptions import Subscriptions
+    from earwig.model import Job
+    from earwig.store import Store
 
-Handler = Callable[["Daemon", dict[str, Any], "Outbox"], Awaitable[Any]]
+
+class Api(Protocol):
+    """What the socket's requests may use of the daemon."""
+
+    config: Config
+    store: Store
+    bus: Bus
+    queue: JobQueue
+    intake: Intake
+    subscriptions: Subscriptions
+
+    @property
+    def editable_config_path(self) -> Path: ...
+
+    def status(self) -> dict[str, Any]: ...
+    def job_view(self, job: Job) -> dict[str, Any]: ...
+    def pause_job(self, job_id: int) -> Job: ...
+    def resume_job(self, job_id: int) -> Job: ...
+    def cancel_job(self, job_id: int) -> Job: ...
+    def retry_job(self, job_id: int, model: str | None = None) -> Job: ...
+    def prioritize_job(self, job_id: int) -> Job: ...
+    def delete_job(self, job_id: int) -> int: ...
+    def set_queue_paused(self, paused: bool) -> None: ...
+    async def reload(self) -> dict[str, Any]: ...
+
+
+Daemon = Api  # the handlers' first argument, by its old name
+
+Handler = Callable[["Api", dict[str, Any], "Outbox"], Awaitable[Any]]
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -60,14 +95,15 @@ async def jobs_list(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
     if not isinstance(warned, bool):
         raise ProtocolError("params.warnings must be true or false")
     jobs = daemon.store.list_jobs(states, limit, offset, warned_only=warned)
-    return {"jobs": [daemon.job_view(j) for j in jobs], "total": daemon.store.db["jobs"].count}
+    return {"jobs": [daemon.job_view(j) for j in jobs], "total": daemon.store.count_jobs()}
 
 
 @handles("job.get")
 async def job_get(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
-    job = daemon.store.get_job(_job_id(params))
-    transcript = daemon.store.get_transcript(job.id) if params.get("transcript") else None
-    result: dict[str, Any] = {"job": daemon.job_view(job), "log": daemon.store.logs(50, job.id)}
+    job_id = _job_id(params)
+    job = daemon.store.get_job(job_id)
+    transcript = daemon.store.get_transcript(job_id) if params.get("transcript") else None
+    result: dict[str, Any] = {"job": daemon.job_view(job), "log": daemon.store.logs(50, job_id)}
     if transcript is not None:
         result["transcript"] = {
             "language": transcript.language,
@@ -83,21 +119,10 @@ async def job_add(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
     items = params.get("paths")
     if not isinstance(items, list) or not items or not all(isinstance(p, str) for p in items):
         raise ProtocolError("params.paths must be a non-empty list of strings")
-    force = bool(params.get("force", False))
-    results = []
-    for item in items:
-        if "://" in item:
-            results.append({"input": item, **daemon.add_url(item, "cli", force=force)})
-            continue
-        path = Path(item)
-        if not path.is_absolute():
-            results.append({"input": item, "error": "the path must be absolute"})
-            continue
-        if path.is_dir():
-            results += await daemon.add_folder(path, "cli", force=force)
-            continue
-        results.append({"input": item, **await daemon.add_file(path, "cli", force=force)})
-    return {"results": results}
+    force = params.get("force", False)
+    if not isinstance(force, bool):
+        raise ProtocolError("params.force must be true or false")
+    return {"results": await daemon.intake.add_paths(items, "cli", force)}
 
 
 @handles("job.pause")
@@ -226,7 +251,7 @@ async def subscribe(daemon: Daemon, params: dict[str, Any], box: Outbox) -> Any:
     limit = _count(params, "limit", 500, 1000)
     log_limit = _count(params, "log_limit", 50, 1000)
     box.topics.update(topics)  # only once every parameter has been checked
-    daemon.bus.outboxes.add(box)
+    daemon.bus.attach(box)
     snapshot: dict[str, Any] = {"status": daemon.status()}
     if "jobs" in topics:
         snapshot["jobs"] = [daemon.job_view(j) for j in daemon.store.list_jobs(limit=limit)]

@@ -17,14 +17,12 @@ import shutil
 import sys
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from earwig import __version__
 from earwig.config import HooksConfig
 from earwig.redact import safe_environment
-
-if TYPE_CHECKING:
-    from earwig.daemon.app import Daemon
 
 log = logging.getLogger("earwig.hooks")
 WEBHOOK_ATTEMPTS = 3
@@ -49,17 +47,24 @@ def job_environment(job: dict[str, Any]) -> dict[str, str]:
 
 
 class Hooks:
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+    def __init__(
+        self,
+        settings: Callable[[], HooksConfig],
+        secret_env: Callable[[], str],
+        log: Callable[[str, str, int | None], None],
+    ) -> None:
+        self.settings = settings  # read per job: a reload of [hooks] applies at once
+        self.secret_env = secret_env  # the API key's variable, kept out of hook environments
+        self.log = log
         self._tasks: set[asyncio.Task] = set()
 
     @property
     def config(self) -> HooksConfig:
-        return self.daemon.config.hooks
+        return self.settings()
 
     @property
     def config_key_env(self) -> str:
-        return self.daemon.config.transcribe.api_key_env
+        return self.secret_env()
 
     def fire(self, job: dict[str, Any]) -> None:
         """Start the hooks for a finished (done or failed) job, without waiting for them."""
@@ -90,7 +95,7 @@ class Hooks:
                 log.error("hook crashed for job %s: %r", job.get("id"), result)
 
     async def _command(self, argv: tuple[str, ...], job: dict[str, Any]) -> None:
-        d, job_id = self.daemon, job.get("id")
+        say, job_id = self.log, job.get("id")
         name = os.path.basename(argv[0])
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -105,7 +110,7 @@ class Hooks:
                 start_new_session=True,
             )
         except OSError as exc:
-            d.log("warning", f"hook {name} could not start: {exc}", job_id)
+            say("warning", f"hook {name} could not start: {exc}", job_id)
             return
         try:
             out, _ = await asyncio.wait_for(
@@ -115,13 +120,13 @@ class Hooks:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, 9)
             await proc.wait()
-            d.log("warning", f"hook {name} timed out after {self.config.timeout:.0f}s", job_id)
+            say("warning", f"hook {name} timed out after {self.config.timeout:.0f}s", job_id)
             return
         if proc.returncode:
             tail = out.decode(errors="replace").strip()[-300:]
-            d.log("warning", f"hook {name} exited with {proc.returncode}: {tail}", job_id)
+            say("warning", f"hook {name} exited with {proc.returncode}: {tail}", job_id)
         else:
-            d.log("info", f"hook {name} ran", job_id)
+            say("info", f"hook {name} ran", job_id)
 
     def _webhook(self, url: str, event: str, job: dict[str, Any]) -> None:
         """Runs in a thread. The URL may hold a token: it is never logged in full."""

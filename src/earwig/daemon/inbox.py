@@ -19,16 +19,15 @@ import logging
 import os
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import watchfiles
 
+from earwig.daemon.queue import Events, JobQueue
+from earwig.jobs import new as new_job
 from earwig.model import Job, JobState
 from earwig.urls import is_url
-
-if TYPE_CHECKING:
-    from earwig.daemon.app import Daemon
 
 log = logging.getLogger("earwig.inbox")
 CLAIMED = ".claimed-"
@@ -44,8 +43,19 @@ def _writable(path: Path) -> bool:
 
 
 class Inbox:
-    def __init__(self, daemon: Daemon, path: Path) -> None:
-        self.daemon = daemon
+    def __init__(
+        self,
+        queue: JobQueue,
+        events: Events,
+        path: Path,
+        *,
+        stable_after: Callable[[], float],
+        output_dir: Callable[[], Path],
+    ) -> None:
+        self.queue = queue
+        self.events = events
+        self.stable_after = stable_after
+        self.output_dir = output_dir
         self.path = path
         self.done_path = path.with_name(path.stem + ".done")
         self._lock = asyncio.Lock()
@@ -78,7 +88,7 @@ class Inbox:
     async def _tick(self, stop: asyncio.Event) -> None:
         """Finish claimed files whose last line had no newline, and remove quiet ones."""
         while not stop.is_set():
-            await asyncio.sleep(max(0.2, self.daemon.config.daemon.stable_after))
+            await asyncio.sleep(max(0.2, self.stable_after()))
             # also an inbox the watch missed (its folder was removed and made again)
             if self._claimed() or (self.path.exists() and self.path.stat().st_size > 0):
                 await self.process()
@@ -103,14 +113,13 @@ class Inbox:
                     else:
                         self._consume(claimed, claimed.name, removable=True)
             except OSError as exc:
-                self.daemon.log("error", f"inbox {self.path}: {exc}")
+                self.events.log("error", f"inbox {self.path}: {exc}")
 
     def _consume(self, path: Path, key: str, removable: bool) -> None:
-        d = self.daemon
-        store = d.store
+        store = self.queue.store
         offset = store.inbox_offset(key)
         data = path.read_bytes()
-        quiet = time.time() - path.stat().st_mtime >= d.config.daemon.stable_after
+        quiet = time.time() - path.stat().st_mtime >= self.stable_after()
         end = len(data) if quiet else data.rfind(b"\n", offset) + 1
         if end > offset:
             lines = data[offset:end].decode("utf-8", errors="replace").splitlines()
@@ -122,7 +131,7 @@ class Inbox:
             store.forget_inbox(key)
 
     def _jobs_for(self, lines: list[str]) -> tuple[list[Job], list[str]]:
-        d, now = self.daemon, time.time()
+        now = time.time()
         jobs: list[Job] = []
         notes: list[str] = []
         batch: set[str] = set()
@@ -131,51 +140,34 @@ class Inbox:
             if not line or line.startswith("#"):
                 continue
             if not is_url(line):
-                jobs.append(
-                    Job(
-                        id=None,
-                        source="inbox",
-                        title=line[:200],
+                jobs.append(  # a failed job, so the line is seen where the jobs are
+                    new_job("inbox", line[:200], now).replace(
                         state=JobState.FAILED,
                         error=f"not a URL: {line[:200]!r}",
                         hint=f"lines of {self.path.name} must be http(s) URLs",
-                        created_at=now,
-                        updated_at=now,
                         times={"failed": now},
                     )
                 )
                 continue
-            existing = d.store.find_by_url(line)
+            existing = self.queue.store.find_by_url(line)
             if existing is not None or line in batch:
                 where = f"#{existing.id}" if existing else "this batch"
                 notes.append(f"{line}\talready queued as {where}")
                 continue
             batch.add(line)
-            jobs.append(
-                Job(
-                    id=None,
-                    source="inbox",
-                    title=line,
-                    url=line,
-                    output_dir=str(d.config.output.dir),
-                    created_at=now,
-                    updated_at=now,
-                    times={"queued": now},
-                )
-            )
+            jobs.append(new_job("inbox", line, now, url=line, output_dir=str(self.output_dir())))
         return jobs, notes
 
     def _record(self, added: list[Job], notes: list[str]) -> None:
-        d = self.daemon
         stamp = dt.datetime.now().isoformat(timespec="seconds")
         done_lines = []
         for job in added:
-            d.announce_job(job)
+            self.queue.announce(job)
             if job.state is JobState.FAILED:
-                d.log("warning", f"inbox: {job.error}", job.id)
+                self.events.log("warning", f"inbox: {job.error}", job.id)
                 done_lines.append(f"{stamp}\tfailed #{job.id}\t{job.title}")
             else:
-                d.log("info", f"queued {job.url} (from inbox)", job.id)
+                self.events.log("info", f"queued {job.url} (from inbox)", job.id)
                 done_lines.append(f"{stamp}\tqueued #{job.id}\t{job.url}")
         done_lines += [f"{stamp}\tskipped\t{note}" for note in notes]
         if done_lines:
@@ -184,5 +176,3 @@ class Inbox:
                     fh.write("\n".join(done_lines) + "\n")
             except OSError as exc:  # a read-only folder: the database still has everything
                 log.warning("cannot write %s: %s", self.done_path, exc)
-        if added:
-            d.downloads.poke()

@@ -1,8 +1,10 @@
 """The runner drains the queue: one job at a time, start to finish, heavy work off the loop.
 
 Decoding and transcription run in a worker thread; the event loop stays free to answer the
-socket. Every state change goes through Daemon.transition (advance -> store -> publish).
+socket. Every state change goes through the JobQueue (advance -> store -> publish -> wake).
 Cancel, pause and shutdown reach a running job through an AbortHandle the backend polls.
+It is handed what it uses (the queue, the log, the transcribers, the output settings), never
+the daemon, so a test can build one with a stand-in transcriber and run it in-process.
 """
 
 from __future__ import annotations
@@ -11,64 +13,80 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from earwig import languages, outputs
+from earwig import languages, media, outputs
+from earwig.config import OutputConfig
+from earwig.daemon.aborts import AbortHandle, Aborts
+from earwig.daemon.backends import Transcribers
+from earwig.daemon.queue import Events, JobQueue
 from earwig.errors import Aborted, EarwigError, MediaError
 from earwig.jobs import Action
 from earwig.model import Job
 from earwig.outputs import transcript_meta
 from earwig.transcribe import audio, pipeline
 
-if TYPE_CHECKING:
-    from earwig.daemon.aborts import AbortHandle
-    from earwig.daemon.app import Daemon
-
 log = logging.getLogger("earwig.runner")
 
 
 class Runner:
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-        self.wake = asyncio.Event()
+    def __init__(
+        self,
+        queue: JobQueue,
+        events: Events,
+        aborts: Aborts,
+        backends: Transcribers,
+        *,
+        output: Callable[[], OutputConfig],
+        unload_after: Callable[[], float],
+        model_ready: Callable[[], bool] = lambda: True,
+        media_done: Callable[[Job], None] = lambda job: None,
+    ) -> None:
+        self.queue = queue
+        self.events = events
+        self.aborts = aborts
+        self.backends = backends
+        self.output = output  # read per job: a reload of [output] applies to the next one
+        self.unload_after = unload_after
+        self.model_ready = model_ready
+        self.media_done = media_done
         self.current: int | None = None
         self._last_active = time.monotonic()
-
-    def poke(self) -> None:
-        self.wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         if self.current is not None:  # the last run died mid-job: the database failed
             await self._put_back(self.current, stop)
+        q = self.queue
         while not stop.is_set():
-            d = self.daemon
-            ready = not d.queue_paused and d.models.ready
-            job = d.store.next_queued(time.time()) if ready else None
+            signal = q.signal()
+            ready = not q.paused and self.model_ready()
+            job = q.store.next_queued(time.time()) if ready else None
             if job is None:
-                await self._idle()
+                await self._idle(signal)
                 continue
             assert job.id is not None
             self.current = job.id
-            handle = d.aborts.register(job.id)
+            handle = self.aborts.register(job.id)
             try:
                 await self._process(job, handle)
             finally:
-                d.aborts.unregister(job.id)
+                self.aborts.unregister(job.id)
                 self._last_active = time.monotonic()
-                d.bus.clear_progress(job.id)
+                self.events.clear_progress(job.id)
             self.current = None  # not reached when saving failed: run() puts it back
 
     async def _put_back(self, job_id: int, stop: asyncio.Event) -> None:
         """Return a job whose result could not be saved (disk full, I/O error) to the queue,
         once the database takes writes again; the attempt is not the file's fault."""
-        d = self.daemon
         while not stop.is_set():
             try:
-                job = d.store.get_job(job_id)
+                job = self.queue.store.get_job(job_id)
                 if job.state.running:
-                    d.transition(job_id, Action.REQUEUE, not_before=time.time() + 5)
-                    d.log("warning", f"{job.title}: back in the queue after a database error")
+                    self.queue.transition(job_id, Action.REQUEUE, not_before=time.time() + 5)
+                    self.events.log(
+                        "warning", f"{job.title}: back in the queue after a database error"
+                    )
                 self.current = None
                 return
             except Exception:
@@ -76,39 +94,66 @@ class Runner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 5.0)
 
-    async def _idle(self) -> None:
-        """Sleep until poked, a backoff expires, or it is time to free the model."""
-        d = self.daemon
-        timeout = d.config.transcribe.unload_after
-        wakeup = d.store.next_wakeup()
-        if wakeup is not None:
-            timeout = min(timeout, max(0.05, wakeup - time.time()))
-        self.wake.clear()
-        try:
-            await asyncio.wait_for(self.wake.wait(), timeout)
-        except TimeoutError:
-            idle = time.monotonic() - self._last_active
-            if d.models_loaded and idle >= d.config.transcribe.unload_after:
-                await asyncio.to_thread(d.unload_models)
-                d.log("info", f"model unloaded after {idle:.0f}s idle")
+    async def _idle(self, signal: asyncio.Event) -> None:
+        """Sleep until woken, a backoff expires, or it is time to free the model."""
+        unload_after = self.unload_after()
+        if await self.queue.wait(signal, self.queue.next_wakeup(unload_after)):
+            return
+        idle = time.monotonic() - self._last_active
+        if self.backends.loaded and idle >= unload_after:
+            await asyncio.to_thread(self.backends.unload)
+            self.events.log("info", f"model unloaded after {idle:.0f}s idle")
+
+    def output_target(self, job: Job) -> tuple[Path, str]:
+        """The directory and file stem for a job's transcripts, unique per source.
+
+        A retried job keeps its name; another source with the same name gets "name (2)"."""
+        out_dir = Path(job.output_dir or self.output().dir)
+        if job.output_base:
+            return out_dir, job.output_base
+        store = self.queue.store
+        base = outputs.choose_base(
+            out_dir,
+            media.safe_stem(Path(job.title).stem),
+            self.output().formats,
+            job.url or job.path or "",
+            lambda base: store.output_base_owners(str(out_dir), base),
+        )
+        return out_dir, base
+
+    def _progress(self, job_id: int, fraction: float, duration: float, started: float) -> None:
+        elapsed = time.monotonic() - started
+        done = fraction * duration
+        speed = done / elapsed if elapsed > 0 else None  # seconds of audio per second
+        eta = (duration - done) / speed if speed else None
+        self.events.progress(
+            job_id,
+            {
+                "id": job_id,
+                "phase": "transcribing",
+                "fraction": round(fraction, 4),
+                "speed": speed and round(speed, 2),
+                "eta": eta and round(eta, 1),
+            },
+        )
 
     async def _process(self, job: Job, handle: AbortHandle) -> None:
-        d = self.daemon
+        q, say = self.queue, self.events.log
         assert job.id is not None
         job_id = job.id
         started = time.monotonic()
-        job = d.transition(job_id, Action.FETCH)
+        job = q.transition(job_id, Action.FETCH)
         try:
             if not job.path:
                 raise MediaError("the job has no media file", "add it again with `earwig add`")
             path = Path(job.path)
-            transcriber = d.transcriber_for(job.model_request)
-            out_dir, base = d.output_target(job)
+            transcriber = self.backends.transcriber_for(job.model_request)
+            out_dir, base = self.output_target(job)
             await asyncio.to_thread(outputs.check_writable, out_dir)  # before, not after
             probed = await asyncio.to_thread(audio.probe, path)  # has audio? how long?
             if handle.is_set():
                 raise Aborted("stopped before transcription")
-            job = d.transition(
+            job = q.transition(
                 job_id,
                 Action.TRANSCRIBE,
                 changes={
@@ -122,11 +167,11 @@ class Runner:
             duration = probed or 0.0
 
             def on_progress(fraction: float) -> None:
-                loop.call_soon_threadsafe(d.progress, job_id, fraction, duration, t0)
+                loop.call_soon_threadsafe(self._progress, job_id, fraction, duration, t0)
 
             def on_fallback(failed: str, nxt: str, reason: str) -> None:
                 message = f"{failed} failed on {job.title} ({reason}); trying {nxt}"
-                loop.call_soon_threadsafe(d.log, "warning", message, job_id)
+                loop.call_soon_threadsafe(say, "warning", message, job_id)
 
             transcriber.on_fallback = on_fallback
 
@@ -134,19 +179,23 @@ class Runner:
                 pipeline.transcribe_file,
                 transcriber,
                 path,
-                d.options,
+                self.backends.options,
                 on_progress,
                 handle.is_set,
                 duration=probed,
-                model=job.model_request or d.backend_config.model,
+                model=job.model_request or self.backends.configured_model,
             )
             duration = transcript.duration
-            meta = transcript_meta(job)
             written = await asyncio.to_thread(
-                outputs.write_all, transcript, out_dir, base, d.config.output.formats, meta
+                outputs.write_all,
+                transcript,
+                out_dir,
+                base,
+                self.output().formats,
+                transcript_meta(job),
             )
-            d.store.save_transcript(job_id, transcript)
-            d.transition(
+            q.store.save_transcript(job_id, transcript)
+            q.transition(
                 job_id,
                 Action.FINISH,
                 changes={
@@ -159,25 +208,24 @@ class Runner:
                     "warnings": transcript.warnings,
                 },
             )
-            d.log(
+            say(
                 "info",
                 f"done: {job.title} -> {out_dir / base}.* ({duration:.0f}s of audio in "
                 f"{time.monotonic() - started:.1f}s, {languages.name(transcript.language)})",
                 job_id,
             )
             for warning in transcript.warnings:
-                d.log("warning", f"{job.title}: {warning}", job_id)
-            d.media_done(d.store.get_job(job_id))
+                say("warning", f"{job.title}: {warning}", job_id)
+            self.media_done(q.store.get_job(job_id))
         except Aborted:
-            d.transition(job_id, handle.action)
-            d.log("info", f"{handle.action}: {job.title} (stopped while running)", job_id)
+            q.transition(job_id, handle.action)
+            say("info", f"{handle.action}: {job.title} (stopped while running)", job_id)
         except EarwigError as exc:
-            d.job_failed(job_id, job.title, exc)
+            q.fail(job_id, exc)
         except Exception as exc:
             log.exception("job %s crashed", job_id)
-            d.job_failed(
+            q.fail(
                 job_id,
-                job.title,
                 EarwigError(
                     f"unexpected error: {type(exc).__name__}: {exc}",
                     "see `earwig logs`; `earwig retry` to try again",

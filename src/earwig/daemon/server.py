@@ -15,16 +15,13 @@ import socket
 import struct
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from earwig import __version__, protocol
-from earwig.daemon.bus import Outbox
-from earwig.daemon.handlers import HANDLERS
+from earwig.daemon.bus import Bus, Outbox
+from earwig.daemon.handlers import HANDLERS, Api
 from earwig.errors import EarwigError, ProtocolError
 from earwig.paths import ensure_private_dir
-
-if TYPE_CHECKING:
-    from earwig.daemon.app import Daemon
 
 log = logging.getLogger("earwig.server")
 
@@ -38,8 +35,9 @@ def peer_uid(sock: Any) -> int | None:
 
 
 class Server:
-    def __init__(self, daemon: Daemon, path: Path) -> None:
-        self.daemon = daemon
+    def __init__(self, api: Api, bus: Bus, path: Path) -> None:
+        self.api = api  # what the request handlers may ask of the daemon
+        self.bus = bus
         self.path = path
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[asyncio.Task] = set()
@@ -83,7 +81,7 @@ class Server:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            self.daemon.bus.outboxes.discard(box)
+            self.bus.detach(box)
             await box.close()
             self._connections.discard(task)
 
@@ -132,7 +130,7 @@ class Server:
         if not isinstance(params, dict):
             return protocol.error(msg_id, "bad_params", "params must be a JSON object")
         try:
-            return protocol.ok(msg_id, await handler(self.daemon, params, box))
+            return protocol.ok(msg_id, await handler(self.api, params, box))
         except EarwigError as exc:
             return protocol.error(msg_id, exc.code, exc.message, exc.hint)
         except (TypeError, ValueError, OverflowError) as exc:  # params of a shape not checked

@@ -12,21 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from earwig import media
-from earwig.config import SubscriptionConfig
+from earwig.config import Config, SubscriptionConfig
+from earwig.daemon.hosts import HostPolicy
+from earwig.daemon.queue import Events, JobQueue
 from earwig.errors import EarwigError, NotFound
-from earwig.model import Job
+from earwig.jobs import new as new_job
 from earwig.sources import Item, feeds, ytdlp
 from earwig.sources.errors import RateLimited, host_of
-
-if TYPE_CHECKING:
-    from earwig.daemon.app import Daemon
 
 log = logging.getLogger("earwig.subscriptions")
 MAX_NEW_PER_CHECK = 50  # a feed that suddenly "has" hundreds of new items is suspicious
@@ -35,8 +36,24 @@ LISTING_GRACE = 120.0  # seconds a yt-dlp listing may take past a feed's deadlin
 
 
 class Subscriptions:
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+    """The schedule and the checks. Handed the queue, the log, the host policy, the network
+    threads and the live config (subscriptions, [downloads] timeouts, the output folder)."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        events: Events,
+        hosts: HostPolicy,
+        network: Executor,
+        config: Callable[[], Config],
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.queue = queue
+        self.events = events
+        self.hosts = hosts
+        self.network = network
+        self.config = config
+        self.on_change = on_change  # publish the subscriptions' new state
         self.scheduler = AsyncIOScheduler()
         self.checking: set[str] = set()
         self.problems: dict[str, list[str]] = {}  # per check, from the listing thread
@@ -44,7 +61,7 @@ class Subscriptions:
 
     def start(self) -> None:
         self.scheduler.start()
-        self.sync(self.daemon.config.subscriptions)
+        self.sync(self.config().subscriptions)
 
     def shutdown(self) -> None:
         if self.scheduler.running:
@@ -57,7 +74,7 @@ class Subscriptions:
             if name not in wanted:
                 self.scheduler.remove_job(_job_id(name))
                 del self._configs[name]
-        states = self.daemon.store.subscription_states()
+        states = self.queue.store.subscription_states()
         for name, sub in wanted.items():
             if self._configs.get(name) == sub:
                 continue
@@ -87,9 +104,9 @@ class Subscriptions:
         return job.next_run_time.timestamp() if job and job.next_run_time else None
 
     def view(self) -> list[dict[str, Any]]:
-        states = self.daemon.store.subscription_states()
+        states = self.queue.store.subscription_states()
         out = []
-        for sub in self.daemon.config.subscriptions:
+        for sub in self.config().subscriptions:
             state = states.get(sub.name) or {}
             out.append(
                 {
@@ -108,8 +125,7 @@ class Subscriptions:
         return out
 
     async def check(self, name: str) -> dict[str, Any]:
-        d = self.daemon
-        sub = d.config.subscription(name)
+        sub = self.config().subscription(name)
         if sub is None:
             raise NotFound(f"no subscription named {name!r}", "`earwig subscriptions` lists them")
         if name in self.checking:
@@ -119,28 +135,28 @@ class Subscriptions:
             return await self._check(sub)
         finally:
             self.checking.discard(name)
-            d.publish_subscriptions()
+            self.on_change()
 
     async def _check(self, sub: SubscriptionConfig) -> dict[str, Any]:
-        d, name, now = self.daemon, sub.name, time.time()
-        state = d.store.subscription_state(name) or {}
+        name, now = sub.name, time.time()
+        state = self.queue.store.subscription_state(name) or {}
         first = not state.get("last_ok")
         host = host_of(sub.url)
-        wait = d.hosts.wait_time(host)
+        wait = self.hosts.wait_time(host)
         if wait:
             return self._failed(sub, f"backing off from {host} for {wait:.0f}s after a 429", now)
         try:
-            async with d.hosts.slot(host):
+            async with self.hosts.slot(host):
                 # network work has its own threads: a slow server never delays local files
                 loop = asyncio.get_running_loop()
                 listing = await asyncio.wait_for(
-                    loop.run_in_executor(d.network, self._list, sub, state, first),
-                    feeds.deadline_for(d.config.downloads.timeout) + LISTING_GRACE,
+                    loop.run_in_executor(self.network, self._list, sub, state, first),
+                    feeds.deadline_for(self.config().downloads.timeout) + LISTING_GRACE,
                 )
         except TimeoutError:
             return self._failed(sub, f"no complete answer from {host} in time", now)
         except RateLimited as exc:
-            d.hosts.back_off(host, exc.retry_after or d.config.daemon.retry_backoff)
+            self.hosts.back_off(host, exc.retry_after or self.config().daemon.retry_backoff)
             return self._failed(sub, exc.message, now)
         except EarwigError as exc:
             return self._failed(sub, exc.message, now)
@@ -149,13 +165,13 @@ class Subscriptions:
             return self._failed(sub, f"unexpected error: {exc}", now)
         items, etag, modified = listing
         for problem in self.problems.pop(name, ()):
-            d.log("warning", f"subscription {name}: {problem}")
+            self.events.log("warning", f"subscription {name}: {problem}")
         if items is None:  # 304: unchanged
-            d.store.save_subscription_state(
+            self.queue.store.save_subscription_state(
                 name, url=sub.url, last_check=now, last_ok=now, last_error=None, last_new=0
             )
             return {"name": name, "new": 0, "unchanged": True}
-        known = d.store.archived(name, [i.id for i in items])
+        known = self.queue.store.archived(name, [i.id for i in items])
         fresh = [i for i in items if i.id not in known]
         if first:
             if sub.since is not None:
@@ -165,26 +181,25 @@ class Subscriptions:
             skip = [i for i in fresh if i not in take]
         else:
             take, skip = fresh[:MAX_NEW_PER_CHECK], []
-        out_dir = d.config.output.dir / media.safe_stem(name)
+        out_dir = self.config().output.dir / media.safe_stem(name)
         jobs = [
             (
                 item.archive_row(),
-                Job(
-                    id=None,
-                    source="subscription",
+                new_job(
+                    "subscription",
+                    item.title,
+                    now,
                     subscription=name,
-                    title=item.title,
                     url=item.url,
                     output_dir=str(out_dir),
-                    created_at=now,
-                    updated_at=now,
-                    times={"queued": now},
                 ),
             )
             for item in reversed(take)  # oldest first, so the queue runs in publication order
         ]
-        added = d.store.commit_subscription_items(name, jobs, [i.archive_row() for i in skip])
-        d.store.save_subscription_state(
+        added = self.queue.store.commit_subscription_items(
+            name, jobs, [i.archive_row() for i in skip]
+        )
+        self.queue.store.save_subscription_state(
             name,
             url=sub.url,
             last_check=now,
@@ -197,10 +212,9 @@ class Subscriptions:
             created_at=state.get("created_at") or now,
         )
         for job in added:
-            d.announce_job(job)
+            self.queue.announce(job)
         if added:
-            d.log("info", f"subscription {name}: {len(added)} new item(s)")
-            d.downloads.poke()
+            self.events.log("info", f"subscription {name}: {len(added)} new item(s)")
         return {
             "name": name,
             "new": len(added),
@@ -209,16 +223,17 @@ class Subscriptions:
         }
 
     def _failed(self, sub: SubscriptionConfig, message: str, now: float) -> dict[str, Any]:
-        d = self.daemon
-        d.store.save_subscription_state(sub.name, url=sub.url, last_check=now, last_error=message)
-        d.log("warning", f"subscription {sub.name}: {message}")
+        self.queue.store.save_subscription_state(
+            sub.name, url=sub.url, last_check=now, last_error=message
+        )
+        self.events.log("warning", f"subscription {sub.name}: {message}")
         return {"name": sub.name, "error": message}
 
     def _list(
         self, sub: SubscriptionConfig, state: dict[str, Any], first: bool
     ) -> tuple[list[Item] | None, str | None, str | None]:
         """Runs in a worker thread: (items newest first, or None if unchanged; etag; modified)."""
-        cfg = self.daemon.config.downloads
+        cfg = self.config().downloads
         if sub.kind in ("feed", "auto"):
             try:
                 result = feeds.fetch(

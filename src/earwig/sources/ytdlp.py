@@ -232,7 +232,8 @@ def _classify(exc: Exception, url: str) -> EarwigError:
     from yt_dlp.networking.exceptions import HTTPError, TransportError
     from yt_dlp.utils import ExtractorError, UnsupportedError
 
-    cause = exc.exc_info[1] if getattr(exc, "exc_info", None) else None
+    info = getattr(exc, "exc_info", None)  # yt-dlp's DownloadError keeps the cause here
+    cause = info[1] if info else None
     message = str(exc).removeprefix("ERROR: ")
     if isinstance(cause, HTTPError):
         retry_after = cause.response.headers.get("Retry-After") if cause.response else None

@@ -41,8 +41,11 @@ class TranscribeOptions:
 
 
 class Transcriber(Protocol):
-    name: str
-    model_name: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model_name(self) -> str: ...
 
     def load(self) -> None:
         """Load the model now (it is kept warm until `unload`)."""

@@ -149,7 +149,8 @@ def mel_filters(n_mels: int, sample_rate: int = 16000, n_fft: int = 400) -> np.n
         )
 
     fft_freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-    mel_f = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(sample_rate / 2), n_mels + 2))
+    edges = hz_to_mel(np.array([0.0, sample_rate / 2]))
+    mel_f = mel_to_hz(np.linspace(edges[0], edges[1], n_mels + 2))
     fdiff = np.diff(mel_f)
     ramps = np.subtract.outer(mel_f, fft_freqs)
     lower = -ramps[:-2] / fdiff[:-1, None]

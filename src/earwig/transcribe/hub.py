@@ -147,12 +147,18 @@ def _fetch(entry: catalog.Entry, force: str | None = None) -> Path:
     """snapshot_download, again after a dropped connection: each attempt resumes."""
     from huggingface_hub import hf_hub_download, snapshot_download
 
-    where = {"cache_dir": str(catalog.hub_cache()), "endpoint": _endpoint()}
+    cache, endpoint = str(catalog.hub_cache()), _endpoint()
 
     def once() -> Path:
         if force is not None:
-            hf_hub_download(entry.repo, force, force_download=True, **where)
-        return Path(snapshot_download(entry.repo, allow_patterns=list(catalog.FILES), **where))
+            hf_hub_download(
+                entry.repo, force, force_download=True, cache_dir=cache, endpoint=endpoint
+            )
+        return Path(
+            snapshot_download(
+                entry.repo, allow_patterns=list(catalog.FILES), cache_dir=cache, endpoint=endpoint
+            )
+        )
 
     last: EarwigError | None = None
     for attempt in range(ATTEMPTS):

@@ -9,6 +9,7 @@ how to get it; the daemon and `earwig models pull` fetch it (transcribe/hub.py).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from earwig.errors import BackendError
 from earwig.transcribe import catalog
@@ -154,7 +155,7 @@ def resolve_ggml(model: str, models_dir: Path) -> tuple[Path, str]:
     return target, f"{entry.name} (converted to ggml)"
 
 
-def local_models(models_dir: Path, configured: str = BUNDLED) -> list[dict[str, object]]:
+def local_models(models_dir: Path, configured: str = BUNDLED) -> list[dict[str, Any]]:
     """What is on disk, for `earwig models`: the bundled model, ggml files in earwig's and
     pywhispercpp's models dirs, faster-whisper models in the Hugging Face cache, and the
     configured path if it is none of those."""

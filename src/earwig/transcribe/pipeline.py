@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -83,19 +82,20 @@ def join(parts: list[tuple[float, float, Transcript]]) -> Transcript:
     """One transcript from consecutive windows (offset, length, transcript): times on the
     file's clock, the language the file mostly speaks, every window's warnings once."""
     first = parts[0][2]
-    duration = parts[-1][0] + parts[-1][1]
+    duration = float(parts[-1][0] + parts[-1][1])
     segments: list[Segment] = []
-    spoken: Counter[str] = Counter()
+    spoken: dict[str, float] = {}  # seconds of speech per language
     warnings: list[str] = []
     speech = 0.0
     for offset, _, t in parts:
         for s in t.segments:
             segments.append(_shift(s, offset, duration))
             if t.language:
-                spoken[s.language or t.language] += max(0.0, s.end - s.start)
+                lang = s.language or t.language
+                spoken[lang] = spoken.get(lang, 0.0) + max(0.0, s.end - s.start)
         speech += t.speech or 0.0
         warnings.extend(w for w in t.warnings if w not in warnings)
-    language = spoken.most_common(1)[0][0] if spoken else first.language
+    language = max(spoken, key=spoken.__getitem__) if spoken else first.language
     return first.replace(
         segments=tuple(segments),
         language=language,

@@ -69,7 +69,7 @@ class WhisperCppBackend:
     def _words(self, segment: int, duration: float) -> tuple[Word, ...]:
         """whisper.cpp times tokens, not words: join the pieces of each word (a new word starts
         with a space) and skip the special tokens ([_BEG_], <|endoftext|>...)."""
-        import _pywhispercpp as pw
+        import _pywhispercpp as pw  # type: ignore[import-not-found]
 
         ctx = self._model._ctx
         eot = pw.whisper_token_eot(ctx)

@@ -20,7 +20,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 
-from earwig import protocol
+from earwig import formatting, protocol
 from earwig.client import AsyncDaemonClient
 from earwig.errors import DaemonNotRunning, EarwigError, ProtocolError
 
@@ -131,7 +131,7 @@ class EarwigApp(App):
         name, data = message.get("event", ""), message.get("data") or {}
         if name in (protocol.EVENT_JOB_ADDED, protocol.EVENT_JOB_UPDATED):
             old = self.jobs.get(data["id"], {})
-            if data.get("state") in ("fetching", "transcribing") and "progress" in old:
+            if data.get("state") in formatting.RUNNING and "progress" in old:
                 data.setdefault("progress", old["progress"])
             self.jobs[data["id"]] = data
         elif name == protocol.EVENT_JOB_PROGRESS:

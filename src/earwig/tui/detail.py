@@ -169,8 +169,8 @@ class JobDetailScreen(Screen):
 
     def action_open_folder(self) -> None:
         path = self._transcript()
-        error = open_with_system(path.parent) if path else "this job has no transcript yet"
-        self.notify(
-            error or f"opening {path.parent}" if path else error,
-            severity="error" if error else "information",
-        )
+        if path is None:
+            self.notify("this job has no transcript yet", severity="error")
+            return
+        error = open_with_system(path.parent)
+        self.notify(error or f"opening {path.parent}", severity="error" if error else "information")

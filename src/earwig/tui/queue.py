@@ -14,10 +14,11 @@ from textual.widgets import DataTable, Footer, Input, Static
 from earwig import formatting
 
 STATE_FILTERS = ("all", "active", "done", "failed")
-ACTIVE = ("queued", "fetching", "transcribing", "paused")
+ACTIVE = ("queued", *formatting.RUNNING, "paused")
 STATE_STYLE = {
     "transcribing": "bold green",
     "fetching": "bold cyan",
+    "downloading": "bold blue",
     "queued": "yellow",
     "paused": "magenta",
     "failed": "bold red",
@@ -46,7 +47,7 @@ class StatusBar(Static):
         st = app.status
         backend = st.get("backend") or {}
         counts = app.counts()
-        running = counts.get("fetching", 0) + counts.get("transcribing", 0)
+        running = sum(counts.get(state, 0) for state in formatting.RUNNING)
         parts = [
             f"● earwig {st.get('version', '?')}",
             f"{backend.get('name')} · {backend.get('model')}",

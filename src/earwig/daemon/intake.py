@@ -1,0 +1,169 @@
+"""Intake: how files, folders and URLs become queued jobs, and which ones do not.
+
+One module decides for every way in (a watched folder, `earwig add`, the dashboard): the
+same content is queued once (sha256), a folder is read by the watched folders' rules, a name
+that does not say it is media is probed, and what is skipped is logged once and remembered so
+that a restart neither hashes nor logs it again. The inbox and subscriptions queue URLs
+through `jobs.new` and the store's own transactions; they do not need this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from earwig import jobs, media
+from earwig.config import DEFAULT_IGNORE, WatchConfig
+from earwig.daemon.queue import Events, JobQueue
+from earwig.urls import is_url
+
+Result = dict[str, Any]
+
+
+class Intake:
+    def __init__(
+        self,
+        queue: JobQueue,
+        events: Events,
+        output_dir_for: Callable[[WatchConfig | None], Path],
+    ) -> None:
+        self.queue = queue
+        self.store = queue.store
+        self.events = events
+        self.output_dir_for = output_dir_for  # read per job: [output] dir may be reloaded
+
+    def already_known(self, path: Path, st: os.stat_result) -> bool:
+        """A file the start-up scan need not hash again: queued before, or skipped before
+        (same content as a job, not media) and unchanged since."""
+        where, size, mtime = str(path), st.st_size, st.st_mtime
+        return (
+            self.store.find_by_file(where, size, mtime) is not None
+            or self.store.skipped_file(where, size, mtime) is not None
+        )
+
+    async def watched_file_ready(self, path: Path, watch: WatchConfig) -> None:
+        await self.add_file(path, "watch", watch=watch, must_be_media=True)
+
+    async def add_paths(self, items: list[str], source: str, force: bool) -> list[Result]:
+        """`earwig add`: files, folders (their media, recursively) and URLs."""
+        results: list[Result] = []
+        for item in items:
+            if "://" in item:
+                results.append({"input": item, **self.add_url(item, source, force=force)})
+                continue
+            path = Path(item)
+            if not path.is_absolute():
+                results.append({"input": item, "error": "the path must be absolute"})
+            elif path.is_dir():
+                results += await self.add_folder(path, source, force=force)
+            else:
+                results.append({"input": item, **await self.add_file(path, source, force=force)})
+        return results
+
+    async def add_folder(self, folder: Path, source: str, *, force: bool = False) -> list[Result]:
+        """A folder's media, recursively, by the watched folders' rules."""
+        from earwig.daemon.watch import candidates
+
+        found = await asyncio.to_thread(lambda: list(candidates(folder, DEFAULT_IGNORE)))
+        results = []
+        for path in found:
+            result = await self.add_file(path, source, force=force, must_be_media=True)
+            if result.get("skipped") != "not media":
+                results.append({"input": str(path), **result})
+        if not results:
+            results.append(
+                {
+                    "input": str(folder),
+                    "error": f"{folder} holds no audio or video files",
+                    "hint": "hidden files, *.part and other temporary names are left out",
+                }
+            )
+        return results
+
+    async def add_file(
+        self,
+        path: Path,
+        source: str,
+        *,
+        watch: WatchConfig | None = None,
+        force: bool = False,
+        must_be_media: bool = False,
+    ) -> Result:
+        """Queue a local file unless the same content is already queued or transcribed.
+
+        `must_be_media` (files found in folders, not named by the user): a name that does not
+        say it is media is probed, and a file without sound is skipped, logged once."""
+        try:
+            st = path.stat()
+            if not path.is_file():
+                return {"error": f"{path} is not a file"}
+            if (
+                must_be_media
+                and not media.is_media_name(path)
+                and not await asyncio.to_thread(media.has_sound, path)
+            ):
+                self.store.remember_skipped(str(path), st.st_size, st.st_mtime, "not media")
+                self.events.log("info", f"skipped {media.shown(path)}: no sound PyAV can find")
+                return {"skipped": "not media"}
+            sha = await asyncio.to_thread(media.sha256_file, path)
+        except FileNotFoundError:
+            return {"error": f"{path} does not exist", "hint": "check the path"}
+        except OSError as exc:
+            return {"error": f"cannot read {path}: {exc.strerror}"}
+        if not force:
+            existing = self.store.find_by_sha(sha)
+            if existing is not None:
+                note = f"same content as job {existing.id} ({existing.state}), not queued again"
+                self.events.log("info", f"skipped {path.name}: {note}", existing.id)
+                if source == "watch":  # the start-up scan need not hash it again
+                    self.store.remember_skipped(str(path), st.st_size, st.st_mtime, note)
+                return {
+                    "duplicate_of": self.queue.view(existing),
+                    "hint": f"`earwig retry {existing.id}` transcribes it again",
+                }
+        out_dir = self.output_dir_for(watch)
+        if watch is not None:
+            with contextlib.suppress(ValueError):  # a file outside the folder: at the top
+                out_dir = out_dir / path.parent.relative_to(watch.path)
+        job = self.queue.add(
+            jobs.new(
+                source,
+                path.name,
+                time.time(),
+                path=str(path),
+                sha256=sha,
+                size=st.st_size,
+                mtime=st.st_mtime,
+                force=force,
+                output_dir=str(out_dir),
+            )
+        )
+        self.events.log("info", f"queued {path} (from {source})", job.id)
+        return {"job": self.queue.view(job)}
+
+    def add_url(self, url: str, source: str, *, force: bool = False) -> Result:
+        """Queue a URL for download and transcription, unless it is already queued or done."""
+        if not is_url(url):
+            return {"error": f"not a URL: {url!r}", "hint": "give an http:// or https:// URL"}
+        if not force and (existing := self.store.find_by_url(url)) is not None:
+            return {
+                "duplicate_of": self.queue.view(existing),
+                "hint": f"`earwig retry {existing.id}` transcribes it again",
+            }
+        job = self.queue.add(
+            jobs.new(
+                source,
+                url,
+                time.time(),
+                url=url,
+                force=force,
+                output_dir=str(self.output_dir_for(None)),
+            )
+        )
+        self.events.log("info", f"queued {url} (from {source})", job.id)
+        return {"job": self.queue.view(job)}

@@ -1,0 +1,183 @@
+"""The job queue: the one way a job changes, and the one way workers learn that it did.
+
+Every change goes advance (pure, jobs.py) -> store (saved) -> publish (event) -> wake, so no
+client ever sees a state that a crash could take back, and no worker sleeps through work.
+Workers (the runner, the download workers) take `signal()` before they look for work and
+`wait()` on it when they found none: a change in between is never missed.
+
+`Events` is what the daemon says: its log (file, database, subscribers) and job progress.
+Both take only the store and the bus, so they can be built in a test without a daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from earwig import jobs, redact
+from earwig.daemon.bus import Bus
+from earwig.errors import EarwigError
+from earwig.jobs import Action
+from earwig.model import Job, JobState
+from earwig.protocol import EVENT_JOB_ADDED, EVENT_JOB_DELETED, EVENT_JOB_UPDATED, EVENT_LOG
+from earwig.sources.errors import RateLimited
+from earwig.store import Store
+
+log = logging.getLogger("earwig")
+_LEVELS = logging.getLevelNamesMapping()
+
+
+class Events:
+    """The daemon's voice: log lines (to the log file, the database and subscribers, with
+    secrets scrubbed) and progress (coalesced per job by the bus)."""
+
+    def __init__(self, store: Store, bus: Bus, secrets: Iterable[str] = ()) -> None:
+        self.store = store
+        self.bus = bus
+        self.secrets = list(secrets)
+
+    def scrub(self, text: str) -> str:
+        return redact.scrub(text, self.secrets)
+
+    def log(self, level: str, message: str, job_id: int | None = None) -> None:
+        message = self.scrub(message)
+        log.log(_LEVELS[level.upper()], message)
+        entry = self.store.log(level, message, job_id)
+        self.bus.publish("log", EVENT_LOG, entry)
+
+    def progress(self, job_id: int, data: dict[str, Any]) -> None:
+        self.bus.publish_progress(job_id, data)
+
+    def clear_progress(self, job_id: int) -> None:
+        self.bus.clear_progress(job_id)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a job that hit a temporary error is retried: read from [daemon] at each failure,
+    so a reload applies at once."""
+
+    max_attempts: int
+    backoff: float  # seconds before the first retry; doubles with each attempt
+
+
+class JobQueue:
+    def __init__(
+        self,
+        store: Store,
+        events: Events,
+        policy: Callable[[], RetryPolicy],
+        *,
+        waiting: Callable[[Job], str | None] = lambda job: None,
+        on_finished: Callable[[dict[str, Any]], None] = lambda view: None,
+        back_off: Callable[[str, float], object] = lambda host, seconds: None,
+    ) -> None:
+        self.store = store
+        self.events = events
+        self.policy = policy
+        self.waiting = waiting  # why a queued job cannot start yet (the model downloads)
+        self.on_finished = on_finished  # hooks: a job reached done or failed
+        self.back_off = back_off  # a host answered 429: leave it alone for a while
+        self.paused = False
+        self._signal = asyncio.Event()
+
+    # ------------------------------------------------------------ waking workers
+
+    def signal(self) -> asyncio.Event:
+        """Take this before looking for work; `wait` on it if there was none."""
+        return self._signal
+
+    def wake(self) -> None:
+        """Something changed that a worker may act on: wake every waiting worker."""
+        current, self._signal = self._signal, asyncio.Event()
+        current.set()
+
+    async def wait(self, signal: asyncio.Event, timeout: float) -> bool:
+        """Sleep until woken or `timeout`; True when woken."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(signal.wait(), timeout)
+        return signal.is_set()
+
+    def next_wakeup(self, default: float) -> float:
+        """Seconds until the earliest backoff ends, at most `default`."""
+        when = self.store.next_wakeup()
+        return default if when is None else min(default, max(0.05, when - time.time()))
+
+    # ------------------------------------------------------------ changing jobs
+
+    def transition(
+        self, job_id: int, action: Action, *, changes: dict[str, Any] | None = None, **kw: Any
+    ) -> Job:
+        job = jobs.advance(self.store.get_job(job_id), action, time.time(), **kw)
+        if changes:
+            job = job.replace(**changes)
+        self.store.save_job(job)
+        view = self.view(job)
+        self.events.bus.publish("jobs", EVENT_JOB_UPDATED, view)
+        if job.state in (JobState.DONE, JobState.FAILED):
+            self.on_finished(view)
+        if job.state is JobState.QUEUED:
+            self.wake()
+        return job
+
+    def save(self, job: Job) -> Job:
+        """Save a change that is not a state transition (priority), then publish it."""
+        self.store.save_job(job)
+        self.events.bus.publish("jobs", EVENT_JOB_UPDATED, self.view(job))
+        return job
+
+    def add(self, job: Job) -> Job:
+        """Insert a new job (from jobs.new) and tell subscribers and workers."""
+        return self.announce(self.store.add_job(job))
+
+    def announce(self, job: Job) -> Job:
+        """Publish a job that was just inserted (by the inbox, a check, an add)."""
+        self.events.bus.publish("jobs", EVENT_JOB_ADDED, self.view(job))
+        self.wake()
+        return job
+
+    def delete(self, job_id: int) -> None:
+        self.store.delete_job(job_id)
+        self.events.bus.publish("jobs", EVENT_JOB_DELETED, {"id": job_id})
+
+    def fail(self, job_id: int, exc: EarwigError, host: str | None = None) -> None:
+        """Fail a job, or requeue it with backoff when the error may go away by itself."""
+        exc.message = self.events.scrub(exc.message)  # never a secret in the record
+        exc.hint = self.events.scrub(exc.hint)
+        current = self.store.get_job(job_id)
+        policy = self.policy()
+        if not exc.permanent and current.attempts + 1 < policy.max_attempts:
+            delay = policy.backoff * 2**current.attempts
+            if isinstance(exc, RateLimited) and host:
+                delay = max(delay, exc.retry_after or 0)
+                self.back_off(host, delay)
+            self.transition(
+                job_id,
+                Action.REQUEUE,
+                count_attempt=True,
+                not_before=time.time() + delay,
+                error=exc.message,
+                hint=exc.hint,
+            )
+            self.events.log(
+                "warning", f"will retry in {delay:.0f}s: {current.title}: {exc.message}", job_id
+            )
+            return
+        self.transition(job_id, Action.FAIL, error=exc.message, hint=exc.hint, count_attempt=True)
+        self.events.log("error", f"failed: {current.title}: {exc.message}", job_id)
+
+    # ------------------------------------------------------------ views
+
+    def view(self, job: Job) -> dict[str, Any]:
+        """A job as clients see it: its record, its live progress, why it waits."""
+        view = job.to_dict()
+        if job.id in self.events.bus.progress:
+            view["progress"] = self.events.bus.progress[job.id]
+        if job.state is JobState.QUEUED and job.path and (note := self.waiting(job)):
+            view["waiting"] = note
+        return view

@@ -1,0 +1,342 @@
+"""The daemon's parts, in-process, in seconds and without a model: the runner (with a small
+in-memory transcriber written for these tests, the one stand-in here: the real model runs in
+tests/integration), the download workers against a real HTTP server on 127.0.0.1 and real
+yt-dlp, the inbox parser, and the outbox's `seq` gaps. Each part is built from the narrow
+collaborators the daemon hands it (a real SQLite store, a real bus), never from the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import wave
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from earwig import jobs
+from earwig.config import DownloadsConfig, OutputConfig
+from earwig.daemon.aborts import Aborts
+from earwig.daemon.bus import MAX_QUEUED_EVENTS, Bus, Outbox
+from earwig.daemon.downloads import DownloadManager
+from earwig.daemon.hosts import HostPolicy
+from earwig.daemon.inbox import Inbox
+from earwig.daemon.queue import Events, JobQueue, RetryPolicy
+from earwig.daemon.runner import Runner
+from earwig.errors import Aborted, BackendError, TransientError
+from earwig.jobs import Action
+from earwig.model import Job, JobState, Segment, Transcript
+from earwig.store import Store
+from earwig.transcribe.base import TranscribeOptions
+from httpserver import LocalServer
+
+DEADLINE = 20.0
+
+
+class Recorder:
+    """A subscriber on the bus that keeps every event (what a client would receive)."""
+
+    def __init__(self) -> None:
+        self.topics = {"jobs", "log"}
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def event(self, name: str, data: dict[str, Any]) -> None:
+        self.events.append((name, data))
+
+    def progress(self, job_id: int, data: dict[str, Any]) -> None:
+        self.events.append(("job.progress", data))
+
+    def states(self, job_id: int) -> list[str]:
+        return [
+            d["state"]
+            for name, d in self.events
+            if name in ("job.added", "job.updated") and d.get("id") == job_id
+        ]
+
+
+class StandIn:
+    """An in-memory transcriber: 'hears' how long the audio is, or does what a test asks."""
+
+    name = "stand-in"
+    model_name = "stand-in-model"
+    window_seconds = 600.0
+
+    def __init__(self, behave: Callable[[Callable[[], bool]], None] | None = None) -> None:
+        self.behave = behave
+        self.loaded = False
+        self.on_fallback: Any = None
+        self.calls = 0
+
+    def load(self) -> None:
+        self.loaded = True
+
+    def unload(self) -> None:
+        self.loaded = False
+
+    def transcribe(self, samples, options, on_progress, should_abort) -> Transcript:
+        self.calls += 1
+        if self.behave is not None:
+            self.behave(should_abort)
+        on_progress(1.0)
+        seconds = len(samples) / 16000
+        text = f"heard {seconds:.0f} seconds"
+        return Transcript((Segment(0.0, seconds, text),), "en", seconds, self.name, "m")
+
+
+class StandInBackends:
+    options = TranscribeOptions()
+    configured_model = "stand-in-model"
+
+    def __init__(self, transcriber: StandIn) -> None:
+        self.transcriber = transcriber
+
+    @property
+    def loaded(self) -> bool:
+        return self.transcriber.loaded
+
+    def transcriber_for(self, model: str | None) -> StandIn:
+        return self.transcriber
+
+    def unload(self) -> None:
+        self.transcriber.unload()
+
+
+def tone(path: Path, seconds: float = 3.0) -> Path:
+    """A real wav file (a quiet tone), decoded by the real PyAV path."""
+    t = np.arange(int(16000 * seconds)) / 16000
+    pcm = (0.1 * np.sin(2 * np.pi * 440 * t) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+class Parts:
+    def __init__(self, tmp: Path) -> None:
+        self.store = Store(tmp / "e.db")
+        self.bus = Bus()
+        self.recorder = Recorder()
+        self.bus.outboxes.add(self.recorder)  # type: ignore[arg-type]
+        self.events = Events(self.store, self.bus)
+        self.queue = JobQueue(self.store, self.events, lambda: RetryPolicy(3, 30.0))
+        self.aborts = Aborts()
+        self.out = tmp / "out"
+
+    def runner(self, transcriber: StandIn) -> Runner:
+        return Runner(
+            self.queue,
+            self.events,
+            self.aborts,
+            StandInBackends(transcriber),
+            output=lambda: OutputConfig(dir=self.out, formats=("txt", "json")),
+            unload_after=lambda: 300.0,
+        )
+
+    def job(self, job_id: int) -> Job:
+        return self.store.get_job(job_id)
+
+
+async def until(condition: Callable[[], Any], what: str) -> Any:
+    """Wait on a condition with a deadline (never a fixed sleep); fail if it never holds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + DEADLINE
+    while loop.time() < end:
+        if value := condition():
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def run(
+    test: Callable[[asyncio.Event], Awaitable[None]],
+    part: Callable[..., Any],
+    queue: JobQueue,
+) -> None:
+    """Run `part(stop)` in the background while `test(stop)` drives it, then stop it the
+    way the daemon does (set stop, wake the queue's waiters)."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(part(stop))
+        try:
+            await test(stop)
+        finally:
+            stop.set()
+            queue.wake()
+            await asyncio.wait_for(task, DEADLINE)
+
+    asyncio.run(main())
+
+
+def test_the_runner_takes_a_job_through_its_states_and_writes_outputs(tmp_path: Path) -> None:
+    parts = Parts(tmp_path)
+    transcriber = StandIn()
+    runner = parts.runner(transcriber)
+    media = tone(tmp_path / "talk.wav")
+
+    async def test(stop: asyncio.Event) -> None:
+        job = parts.queue.add(jobs.new("cli", "talk.wav", 1.0, path=str(media)))
+        done = await until(lambda: parts.job(job.id).state is JobState.DONE, "done")
+        assert done
+        job = parts.job(job.id)
+        assert parts.recorder.states(job.id) == ["queued", "fetching", "transcribing", "done"]
+        assert (parts.out / "talk.txt").read_text() == "heard 3 seconds\n"
+        assert job.backend == "stand-in" and job.duration == pytest.approx(3.0, abs=0.05)
+        assert parts.store.get_transcript(job.id).text == "heard 3 seconds"
+        assert any(name == "job.progress" for name, _ in parts.recorder.events)
+
+    run(test, runner.run, parts.queue)
+
+
+def test_errors_fail_or_requeue_by_kind_and_the_next_job_still_runs(tmp_path: Path) -> None:
+    parts = Parts(tmp_path)
+    outcomes = iter([BackendError("the model crashed"), TransientError("busy"), None])
+
+    def behave(should_abort: Callable[[], bool]) -> None:
+        if (exc := next(outcomes)) is not None:
+            raise exc
+
+    runner = parts.runner(StandIn(behave))
+
+    async def test(stop: asyncio.Event) -> None:
+        ids = [
+            parts.queue.add(
+                jobs.new("cli", f"{n}.wav", 1.0, path=str(tone(tmp_path / f"{n}.wav")))
+            ).id
+            for n in ("a", "b", "c")
+        ]
+        await until(
+            lambda: (
+                [parts.job(i).state for i in ids]
+                == [JobState.FAILED, JobState.QUEUED, JobState.DONE]
+            ),
+            "a failed, b waiting out its backoff, c done",
+        )
+        a, b = parts.job(ids[0]), parts.job(ids[1])
+        assert a.error == "the model crashed" and a.attempts == 1
+        assert b.error == "busy" and b.attempts == 1 and b.not_before is not None
+
+    run(test, runner.run, parts.queue)
+
+
+def test_cancel_reaches_a_running_job_and_pause_of_the_queue_holds_the_next(
+    tmp_path: Path,
+) -> None:
+    parts = Parts(tmp_path)
+    started = threading.Event()
+
+    def behave(should_abort: Callable[[], bool]) -> None:
+        started.set()
+        while not should_abort():  # a backend polls this between segments
+            threading.Event().wait(0.01)
+        raise Aborted("stopped")
+
+    runner = parts.runner(StandIn(behave))
+
+    async def test(stop: asyncio.Event) -> None:
+        media = str(tone(tmp_path / "long.wav"))
+        job = parts.queue.add(jobs.new("cli", "long.wav", 1.0, path=media))
+        await until(started.is_set, "the transcriber to start")
+        assert parts.aborts.request(job.id, Action.CANCEL)
+        await until(lambda: parts.job(job.id).state is JobState.CANCELLED, "cancelled")
+        parts.queue.paused = True
+        later = parts.queue.add(jobs.new("cli", "later.wav", 2.0, path=media, force=True))
+        parts.queue.wake()
+        await asyncio.sleep(0)  # let the runner look once; it must not take the job
+        assert parts.job(later.id).state is JobState.QUEUED
+
+    run(test, runner.run, parts.queue)
+
+
+def test_a_url_job_downloads_then_queues_with_its_media(tmp_path: Path) -> None:
+    parts = Parts(tmp_path)
+    cache = tmp_path / "cache"
+    with LocalServer() as server, ThreadPoolExecutor(2) as network:
+        url = server.add(
+            "/ep.wav", body=tone(tmp_path / "ep.wav").read_bytes(), content_type="audio/wav"
+        )
+        manager = DownloadManager(
+            parts.queue,
+            parts.events,
+            parts.aborts,
+            HostPolicy(2),
+            network,
+            lambda: DownloadsConfig(dir=cache, timeout=5.0, retries=1),
+        )
+
+        async def test(stop: asyncio.Event) -> None:
+            job = parts.queue.add(jobs.new("cli", url, 1.0, url=url))
+            gone = parts.queue.add(jobs.new("cli", server.url("/gone.wav"), 1.0, url="x"))
+            await until(lambda: parts.job(job.id).path, "the download")
+            assert parts.recorder.states(job.id) == ["queued", "downloading", "queued"]
+            got = parts.job(job.id)
+            assert Path(got.path).is_relative_to(cache) and got.sha256 and got.title == "ep"
+            assert "downloading" in got.times
+            await until(lambda: parts.job(gone.id).state is JobState.FAILED, "a bad URL fails")
+
+        run(test, manager.run, parts.queue)
+
+
+def test_the_inbox_queues_urls_once_and_fails_lines_that_are_not(tmp_path: Path) -> None:
+    parts = Parts(tmp_path)
+    path = tmp_path / "inbox.txt"
+    path.write_text(
+        "https://example.org/a.mp3\n# a comment\n\nnot a url\nhttps://example.org/a.mp3\n"
+        "https://example.org/b.mp3\nhttps://example.org/half"  # no newline yet: not read
+    )
+    inbox = Inbox(
+        parts.queue,
+        parts.events,
+        path,
+        stable_after=lambda: 3600.0,
+        output_dir=lambda: tmp_path / "out",
+    )
+    inbox._consume(path, "key", removable=False)
+    found = parts.store.list_jobs()
+    assert sorted((j.title, j.state) for j in found) == [
+        ("https://example.org/a.mp3", JobState.QUEUED),
+        ("https://example.org/b.mp3", JobState.QUEUED),
+        ("not a url", JobState.FAILED),
+    ]
+    inbox._consume(path, "key", removable=False)  # read again: nothing twice
+    assert len(parts.store.list_jobs()) == 3
+    assert "already queued" in (tmp_path / "inbox.done").read_text()
+
+
+def test_an_outbox_that_overflows_shows_the_gap_in_seq() -> None:
+    """A client that reads too slowly loses events, and learns it from a gap in `seq`."""
+    import json
+
+    class Writer:
+        def __init__(self) -> None:
+            self.data = b""
+
+        def write(self, data: bytes) -> None:
+            self.data += data
+
+        async def drain(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    async def main() -> list[int]:
+        writer = Writer()
+        box = Outbox(writer)  # type: ignore[arg-type]
+        for n in range(MAX_QUEUED_EVENTS + 5):  # no await: the writer task cannot run
+            box.event("job.updated", {"n": n})
+        await until(lambda: writer.data.count(b"\n") == MAX_QUEUED_EVENTS, "the first batch")
+        box.event("job.updated", {"n": "after"})
+        await box.close()
+        return [json.loads(line)["seq"] for line in writer.data.splitlines()]
+
+    seqs = asyncio.run(main())
+    assert len(seqs) == MAX_QUEUED_EVENTS + 1  # what fit, and the one after
+    assert all(b > a for a, b in zip(seqs, seqs[1:], strict=False))  # in order
+    gaps = [b - a - 1 for a, b in zip([0, *seqs], seqs, strict=False) if b - a > 1]
+    assert gaps == [5]  # five were dropped: one gap, of five, tells the client
