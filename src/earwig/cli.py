@@ -485,13 +485,10 @@ def _console() -> Any:
 
 def _open_path(path: Path) -> None:
     """Open a file with the desktop's default application (no shell involved)."""
-    import shutil
-    import subprocess
+    from earwig.launch import open_with_system
 
-    opener = "open" if sys.platform == "darwin" else "xdg-open"
-    if shutil.which(opener) is None:
-        raise EarwigError(f"cannot open {path}: no {opener} here", f"open it yourself: {path}")
-    subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if problem := open_with_system(path):
+        raise EarwigError(f"cannot open {path}", problem)
 
 
 # ---------------------------------------------------------------- subscriptions
@@ -506,6 +503,11 @@ def _reload_daemon(ctx: Ctx) -> None:
     click.echo(
         "the daemon reloaded its config"
         + (f" ({', '.join(result['changed'])})" if result["changed"] else "")
+        + (
+            f"; these take effect after a restart: {', '.join(result['needs_restart'])}"
+            if result.get("needs_restart")
+            else ""
+        )
     )
 
 
@@ -555,13 +557,26 @@ def subscribe(
         "since": since,
         "kind": None if kind == "auto" else kind,
     }
+    # A running daemon adds it (to the file it was started with) and checks it at once, the
+    # same request the dashboard sends; without one, the config file is edited here.
+    try:
+        result = ctx.call("subscription.add", **entry)
+    except DaemonNotRunning:
+        result = None
+    except RemoteError as exc:
+        if exc.code != "config":
+            raise
+        raise UsageError(exc.message, exc.hint) from None  # a taken name, --every 0s
+    if result is not None:
+        click.echo(f"subscribed {entry['name']!r}; the daemon reloaded its config")
+        return
     path = ctx.editable_config_path
     try:
         config_edit.add_subscription(path, entry)
     except ConfigError as exc:  # about the arguments given (a taken name, --every 0s)
         raise UsageError(exc.message, exc.hint) from None
     click.echo(f"subscribed {entry['name']!r} in {path}")
-    _reload_daemon(ctx)
+    click.echo("the daemon is not running: it will pick this up when it starts")
 
 
 @main.command()
@@ -819,19 +834,16 @@ def add(ctx: Ctx, items: tuple[str, ...], force: bool) -> None:
         inputs.append(item if "://" in item else str(Path(item).expanduser().resolve()))
     results = ctx.call("job.add", paths=inputs, force=force)["results"] if inputs else []
     for r in results:
-        if "job" in r:
-            click.echo(f"queued #{r['job']['id']} {r['job']['title']}")
-        elif "duplicate_of" in r:
-            d = r["duplicate_of"]
-            click.echo(
-                f"skipped {r['input']}: same content as #{d['id']} ({d['state']}); "
-                f"{r.get('hint', '')}"
-            )
+        kind, line, hint = formatting.add_outcome(r)
+        if kind == "queued":
+            click.echo(line)
+        elif kind == "duplicate":
+            click.echo(f"{line}; {hint}")
         else:
             failed = True
-            click.secho(f"error: {r['input']}: {r['error']}", fg="red", err=True)
-            if r.get("hint"):
-                click.echo(f"  hint: {r['hint']}", err=True)
+            click.secho(f"error: {line}", fg="red", err=True)
+            if hint:
+                click.echo(f"  hint: {hint}", err=True)
     if failed:
         sys.exit(EXIT_ERROR)
 

@@ -12,11 +12,12 @@ import os
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from earwig import paths
+from earwig.durations import parse_date, parse_duration
 from earwig.errors import ConfigError
 
 OUTPUT_FORMATS = ("txt", "srt", "vtt", "tsv", "json")
@@ -29,90 +30,238 @@ COMPUTE_TYPES = (
 )
 
 
+# ---------------------------------------------------------------- value converters
+
+Converter = Callable[[Any, Path], Any]
+
+
+def _path(value: Any, base: Path) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ValueError("a path (string)")
+    p = Path(os.path.expandvars(value)).expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+def _bool(value: Any, _: Path) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
+def _int(minimum: int) -> Converter:
+    def conv(value: Any, _: Path) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"a whole number >= {minimum}")
+        return value
+
+    return conv
+
+
+def _choice(*choices: str) -> Converter:
+    def conv(value: Any, _: Path) -> str:
+        if value not in choices:
+            raise ValueError("one of " + ", ".join(repr(c) for c in choices))
+        return value
+
+    return conv
+
+
+def _str(value: Any, _: Path) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("a non-empty string")
+    return value
+
+
+def _language(value: Any, _: Path) -> str | None:
+    from earwig.languages import check_language
+
+    if not isinstance(value, str):
+        raise ValueError('"auto" or a language code such as "en"')
+    return check_language(value)
+
+
+def _auto_or_bool(value: Any, _: Path) -> str | bool:
+    if value == "auto" or isinstance(value, bool):
+        return value
+    raise ValueError('"auto", true or false')
+
+
+def _duration(value: Any, _: Path) -> float:
+    return parse_duration(value)
+
+
+def _interval(value: Any, _: Path) -> float:
+    seconds = parse_duration(value)
+    if seconds < 60:
+        raise ValueError('an interval of at least a minute, such as "30m", "6h" or "1d"')
+    return seconds
+
+
+def _str_list(allowed: tuple[str, ...] | None = None) -> Converter:
+    def conv(value: Any, _: Path) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("a list of strings")
+        if allowed is not None:
+            bad = [v for v in value if v not in allowed]
+            if bad or not value:
+                raise ValueError("a non-empty list drawn from " + ", ".join(allowed))
+        return tuple(value)
+
+    return conv
+
+
+def _keep(value: Any, _: Path) -> float | None:
+    if value == "forever":
+        return None
+    if value == "none":
+        return 0.0
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError('"forever", "none" or a duration such as "7d"') from None
+
+
+def _url(value: Any, _: Path) -> str:
+    from earwig.urls import is_url
+
+    if not isinstance(value, str) or not is_url(value):
+        raise ValueError("an http:// or https:// URL")
+    return value
+
+
+def _cron(value: Any, _: Path) -> str:
+    if not isinstance(value, str) or len(value.split()) != 5:
+        raise ValueError('a crontab line with five fields, such as "0 7 * * *"')
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as exc:
+        raise ValueError(f"a valid crontab line ({exc})") from None
+    return value
+
+
+def _date(value: Any, _: Path) -> float:
+    return parse_date(value)
+
+
+def _command(value: Any, _: Path) -> tuple[str, ...]:
+    """A command as a list of arguments, or a string split like a shell would split it
+    (shlex), but never run by a shell: no globbing, no variables, no pipes."""
+    import shlex
+
+    if isinstance(value, str) and value.strip():
+        return tuple(shlex.split(value))
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise ValueError('a command: ["program", "arg", ...] or "program arg ..."')
+
+
+def opt(default: Any, convert: Converter, *, restart: bool = False) -> Any:
+    """A config key, declared once: its default, how its TOML value is checked and
+    converted, and whether a running daemon needs a restart to apply a change to it (it is
+    read once at start-up) or applies it at the next reload (`earwig config edit`, SIGHUP)."""
+    meta = {"convert": convert, "restart": restart}
+    if callable(default) and not isinstance(default, type):
+        return field(default_factory=default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def schema(cls: type) -> dict[str, Converter]:
+    """The keys of a section and their converters, from the dataclass itself."""
+    return {f.name: f.metadata["convert"] for f in fields(cls) if "convert" in f.metadata}
+
+
+def needs_restart(cls: type, name: str) -> bool:
+    return next(f.metadata.get("restart", False) for f in fields(cls) if f.name == name)
+
+
 @dataclass(frozen=True)
 class WatchConfig:
-    path: Path
-    recursive: bool = True
-    ignore: tuple[str, ...] = DEFAULT_IGNORE
-    output_dir: Path | None = None  # defaults to [output] dir
+    path: Path = opt(paths.default_watch_dir, _path)
+    recursive: bool = opt(True, _bool)
+    ignore: tuple[str, ...] = opt(DEFAULT_IGNORE, _str_list())
+    output_dir: Path | None = opt(None, _path)  # defaults to [output] dir
 
 
 @dataclass(frozen=True)
 class OutputConfig:
-    dir: Path = field(default_factory=paths.default_output_dir)
-    formats: tuple[str, ...] = OUTPUT_FORMATS
+    dir: Path = opt(paths.default_output_dir, _path)
+    formats: tuple[str, ...] = opt(OUTPUT_FORMATS, _str_list(OUTPUT_FORMATS))
 
 
+# [transcribe] builds the backend once, at start-up: a change needs a restart, except for
+# the two keys the daemon reads each time (when to unload an idle model, whether to preload).
 @dataclass(frozen=True)
 class TranscribeConfig:
-    backend: str = "auto"
-    model: str = "bundled"
-    language: str | None = None  # None: detect
-    translate: bool = False  # into English
-    initial_prompt: str | None = None  # vocabulary hints: names, jargon
-    vad: bool = False  # skip silence (backends that support it)
-    word_timestamps: bool = False  # per-word start/end in the .json output
-    beam_size: int = 5
-    multilingual: bool = False  # detect the language of each segment (mixed recordings)
-    threads: int = 0  # 0: all cores
-    device: str = "auto"  # "auto": a CUDA GPU when CTranslate2 sees one, else the CPU
-    compute_type: str = "auto"  # "auto": float16 on a GPU, int8 on a CPU
-    batched: str | bool = "auto"  # faster-whisper's batched pipeline; "auto": on long audio
-    batch_size: int = 8
-    preload: bool = True  # load the model as soon as the daemon is up, not at the first job
-    download: bool = True  # fetch a model named here that is not on disk yet
-    unload_after: float = 600.0  # seconds idle before the model is freed
-    fallback: bool = True  # a backend failing for its own reasons hands the job to the next
-    models_dir: Path = field(default_factory=paths.default_models_dir)  # converted ggml files
+    backend: str = opt("auto", _choice(*BACKENDS), restart=True)
+    model: str = opt("bundled", _str, restart=True)
+    language: str | None = opt(None, _language, restart=True)  # None: detect
+    translate: bool = opt(False, _bool, restart=True)  # into English
+    initial_prompt: str | None = opt(None, _str, restart=True)  # vocabulary hints
+    vad: bool = opt(False, _bool, restart=True)  # skip silence (backends that support it)
+    word_timestamps: bool = opt(False, _bool, restart=True)  # per-word times in the .json
+    beam_size: int = opt(5, _int(1), restart=True)
+    multilingual: bool = opt(False, _bool, restart=True)  # the language of each segment
+    threads: int = opt(0, _int(0), restart=True)  # 0: all cores
+    device: str = opt("auto", _choice("auto", "cpu", "cuda"), restart=True)  # auto: a GPU if any
+    compute_type: str = opt("auto", _choice(*COMPUTE_TYPES), restart=True)  # float16/int8
+    batched: str | bool = opt("auto", _auto_or_bool, restart=True)  # "auto": on long audio
+    batch_size: int = opt(8, _int(1), restart=True)
+    preload: bool = opt(True, _bool)  # load the model as soon as the daemon is up
+    download: bool = opt(True, _bool, restart=True)  # fetch a named model not on disk yet
+    unload_after: float = opt(600.0, _duration)  # seconds idle before the model is freed
+    fallback: bool = opt(True, _bool, restart=True)  # a failing backend hands over the job
+    models_dir: Path = opt(paths.default_models_dir, _path, restart=True)  # converted ggml
     # OpenAI or any OpenAI-compatible server: used when backend = "openai", or by "auto" as a
     # last resort once api_base_url is set or the key's variable is present.
-    api_base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"  # the *name* of the variable; the key is never stored
-    api_model: str = "whisper-1"
-    api_timeout: float = 600.0
+    api_base_url: str | None = opt(None, _url, restart=True)
+    api_key_env: str = opt("OPENAI_API_KEY", _str, restart=True)  # the variable's *name*
+    api_model: str = opt("whisper-1", _str, restart=True)
+    api_timeout: float = opt(600.0, _duration, restart=True)
 
 
 @dataclass(frozen=True)
 class DaemonConfig:
-    database: Path = field(default_factory=paths.default_database_path)
-    state_dir: Path = field(default_factory=paths.default_state_dir)
-    socket: Path | None = None  # resolved in Config.socket_path
-    log_level: str = "info"
-    log_format: str = "text"  # or "json": one object per line, for log shippers
-    stable_after: float = 2.0  # seconds a new file must stay unchanged before it is queued
-    max_attempts: int = 3
-    shutdown_grace: float = 10.0
-    retry_backoff: float = 30.0
+    database: Path = opt(paths.default_database_path, _path, restart=True)
+    state_dir: Path = opt(paths.default_state_dir, _path, restart=True)
+    socket: Path | None = opt(None, _path, restart=True)  # resolved in Config.socket_path
+    log_level: str = opt("info", _choice(*LOG_LEVELS), restart=True)
+    log_format: str = opt("text", _choice("text", "json"), restart=True)  # or one JSON a line
+    stable_after: float = opt(2.0, _duration)  # seconds a new file must stay unchanged
+    max_attempts: int = opt(3, _int(1))
+    shutdown_grace: float = opt(10.0, _duration)
+    retry_backoff: float = opt(30.0, _duration)
 
 
 @dataclass(frozen=True)
 class DownloadsConfig:
-    dir: Path = field(default_factory=paths.default_media_dir)
-    concurrency: int = 2  # downloads at once (they overlap with transcription)
-    per_host: int = 2  # downloads and checks at once against one host
-    timeout: float = 30.0  # network timeout; a stalled download is retried and resumed
-    retries: int = 3  # yt-dlp's own retries inside one attempt
-    format: str = "bestaudio/best"
-    sleep_interval: float = 0.0  # yt-dlp: pause before each download
-    sleep_requests: float = 0.0  # yt-dlp: pause between requests while listing
-    keep_media: float | None = 7 * 86400.0  # None: forever; 0: delete once transcribed
+    dir: Path = opt(paths.default_media_dir, _path)
+    concurrency: int = opt(2, _int(1), restart=True)  # downloads at once (workers start once)
+    per_host: int = opt(2, _int(1))  # downloads and checks at once against one host
+    timeout: float = opt(30.0, _duration)  # network timeout; a stalled download is resumed
+    retries: int = opt(3, _int(0))  # yt-dlp's own retries inside one attempt
+    format: str = opt("bestaudio/best", _str)
+    sleep_interval: float = opt(0.0, _duration)  # yt-dlp: pause before each download
+    sleep_requests: float = opt(0.0, _duration)  # yt-dlp: pause between listing requests
+    keep_media: float | None = opt(7 * 86400.0, _keep)  # None: forever; 0: once transcribed
 
 
 @dataclass(frozen=True)
 class InboxConfig:
-    path: Path | None = None  # default: inbox.txt in the first watch folder
-    enabled: bool = True
+    path: Path | None = opt(None, _path)  # default: inbox.txt in the first watch folder
+    enabled: bool = opt(True, _bool)
 
 
 @dataclass(frozen=True)
 class SubscriptionConfig:
-    name: str
-    url: str
-    every: float | None = None  # seconds; default 6h when no cron is given
-    cron: str | None = None
-    backfill: int = 3
-    since: float | None = None  # a timestamp: take items published after it on first check
-    kind: str = "auto"  # "feed", "ytdlp" or "auto"
+    name: str = opt("", _str)
+    url: str = opt("", _url)
+    every: float | None = opt(None, _interval)  # seconds; default 6h when no cron is given
+    cron: str | None = opt(None, _cron)
+    backfill: int = opt(3, _int(0))
+    since: float | None = opt(None, _date)  # take items published after it on first check
+    kind: str = opt("auto", _choice("auto", "feed", "ytdlp"))
 
     @property
     def interval(self) -> float:
@@ -121,11 +270,11 @@ class SubscriptionConfig:
 
 @dataclass(frozen=True)
 class HooksConfig:
-    on_done: tuple[str, ...] | None = None  # argv, run with the job as JSON on stdin
-    on_fail: tuple[str, ...] | None = None
-    webhook: str | None = None  # JSON POST for every finished or failed job
-    notify: bool = False  # desktop notification (notify-send / osascript) when available
-    timeout: float = 30.0
+    on_done: tuple[str, ...] | None = opt(None, _command)  # argv, the job as JSON on stdin
+    on_fail: tuple[str, ...] | None = opt(None, _command)
+    webhook: str | None = opt(None, _url)  # JSON POST for every finished or failed job
+    notify: bool = opt(False, _bool)  # desktop notification (notify-send / osascript)
+    timeout: float = opt(30.0, _duration)
 
     @property
     def any(self) -> bool:
@@ -299,230 +448,21 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
     )
 
 
-# ---------------------------------------------------------------- value converters
-
-Converter = Callable[[Any, Path], Any]
-
-
-def _path(value: Any, base: Path) -> Path:
-    if not isinstance(value, str) or not value:
-        raise ValueError("a path (string)")
-    p = Path(os.path.expandvars(value)).expanduser()
-    return p if p.is_absolute() else (base / p)
-
-
-def _bool(value: Any, _: Path) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("true or false")
-    return value
-
-
-def _int(minimum: int) -> Converter:
-    def conv(value: Any, _: Path) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"a whole number >= {minimum}")
-        return value
-
-    return conv
-
-
-def _choice(*choices: str) -> Converter:
-    def conv(value: Any, _: Path) -> str:
-        if value not in choices:
-            raise ValueError("one of " + ", ".join(repr(c) for c in choices))
-        return value
-
-    return conv
-
-
-def _str(value: Any, _: Path) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError("a non-empty string")
-    return value
-
-
-def _language(value: Any, _: Path) -> str | None:
-    from earwig.languages import check_language
-
-    if not isinstance(value, str):
-        raise ValueError('"auto" or a language code such as "en"')
-    return check_language(value)
-
-
-def _auto_or_bool(value: Any, _: Path) -> str | bool:
-    if value == "auto" or isinstance(value, bool):
-        return value
-    raise ValueError('"auto", true or false')
-
-
-def _duration(value: Any, _: Path) -> float:
-    return parse_duration(value)
-
-
-def _interval(value: Any, _: Path) -> float:
-    seconds = parse_duration(value)
-    if seconds < 60:
-        raise ValueError('an interval of at least a minute, such as "30m", "6h" or "1d"')
-    return seconds
-
-
-def _str_list(allowed: tuple[str, ...] | None = None) -> Converter:
-    def conv(value: Any, _: Path) -> tuple[str, ...]:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError("a list of strings")
-        if allowed is not None:
-            bad = [v for v in value if v not in allowed]
-            if bad or not value:
-                raise ValueError("a non-empty list drawn from " + ", ".join(allowed))
-        return tuple(value)
-
-    return conv
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> float:
-    """'90', 90, '2s', '10m', '6h', '7d' -> seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    if isinstance(value, str):
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
-        if m:
-            return float(m.group(1)) * _UNITS[m.group(2) or "s"]
-    raise ValueError('a duration such as "30s", "10m", "6h" or "7d"')
-
-
-def _keep(value: Any, _: Path) -> float | None:
-    if value == "forever":
-        return None
-    if value == "none":
-        return 0.0
-    try:
-        return parse_duration(value)
-    except ValueError:
-        raise ValueError('"forever", "none" or a duration such as "7d"') from None
-
-
-def _url(value: Any, _: Path) -> str:
-    from earwig.urls import is_url
-
-    if not isinstance(value, str) or not is_url(value):
-        raise ValueError("an http:// or https:// URL")
-    return value
-
-
-def _cron(value: Any, _: Path) -> str:
-    if not isinstance(value, str) or len(value.split()) != 5:
-        raise ValueError('a crontab line with five fields, such as "0 7 * * *"')
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        CronTrigger.from_crontab(value)
-    except ValueError as exc:
-        raise ValueError(f"a valid crontab line ({exc})") from None
-    return value
-
-
-def _date(value: Any, _: Path) -> float:
-    import datetime as dt
-
-    if isinstance(value, dt.datetime):
-        return value.timestamp()
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day).timestamp()
-    if isinstance(value, str):
-        try:
-            return dt.datetime.fromisoformat(value).timestamp()
-        except ValueError:
-            pass
-    raise ValueError("a date such as 2026-01-31")
-
-
-DAEMON_SCHEMA: dict[str, Converter] = {
-    "database": _path,
-    "state_dir": _path,
-    "socket": _path,
-    "log_level": _choice(*LOG_LEVELS),
-    "log_format": _choice("text", "json"),
-    "stable_after": _duration,
-    "max_attempts": _int(1),
-    "shutdown_grace": _duration,
-    "retry_backoff": _duration,
-}
-TRANSCRIBE_SCHEMA: dict[str, Converter] = {
-    "backend": _choice(*BACKENDS),
-    "model": _str,
-    "language": _language,
-    "translate": _bool,
-    "initial_prompt": _str,
-    "vad": _bool,
-    "word_timestamps": _bool,
-    "beam_size": _int(1),
-    "multilingual": _bool,
-    "threads": _int(0),
-    "device": _choice("auto", "cpu", "cuda"),
-    "compute_type": _choice(*COMPUTE_TYPES),
-    "batched": _auto_or_bool,
-    "batch_size": _int(1),
-    "preload": _bool,
-    "download": _bool,
-    "unload_after": _duration,
-    "fallback": _bool,
-    "models_dir": _path,
-    "api_base_url": _url,
-    "api_key_env": _str,
-    "api_model": _str,
-    "api_timeout": _duration,
-}
-OUTPUT_SCHEMA: dict[str, Converter] = {"dir": _path, "formats": _str_list(OUTPUT_FORMATS)}
-DOWNLOADS_SCHEMA: dict[str, Converter] = {
-    "dir": _path,
-    "concurrency": _int(1),
-    "per_host": _int(1),
-    "timeout": _duration,
-    "retries": _int(0),
-    "format": _str,
-    "sleep_interval": _duration,
-    "sleep_requests": _duration,
-    "keep_media": _keep,
-}
-INBOX_SCHEMA: dict[str, Converter] = {"path": _path, "enabled": _bool}
-
-
-def _command(value: Any, _: Path) -> tuple[str, ...]:
-    """A command as a list of arguments, or a string split like a shell would split it
-    (shlex), but never run by a shell: no globbing, no variables, no pipes."""
-    import shlex
-
-    if isinstance(value, str) and value.strip():
-        return tuple(shlex.split(value))
-    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
-        return tuple(value)
-    raise ValueError('a command: ["program", "arg", ...] or "program arg ..."')
-
-
-HOOKS_SCHEMA: dict[str, Converter] = {
-    "on_done": _command,
-    "on_fail": _command,
-    "webhook": _url,
-    "notify": _bool,
-    "timeout": _duration,
-}
-SUBSCRIPTION_SCHEMA: dict[str, Converter] = {
-    "name": _str,
-    "url": _url,
-    "every": _interval,
-    "cron": _cron,
-    "backfill": _int(0),
-    "since": _date,
-    "kind": _choice("auto", "feed", "ytdlp"),
-}
-WATCH_SCHEMA: dict[str, Converter] = {
-    "path": _path,
-    "recursive": _bool,
-    "ignore": _str_list(),
-    "output_dir": _path,
+DAEMON_SCHEMA = schema(DaemonConfig)
+TRANSCRIBE_SCHEMA = schema(TranscribeConfig)
+OUTPUT_SCHEMA = schema(OutputConfig)
+DOWNLOADS_SCHEMA = schema(DownloadsConfig)
+INBOX_SCHEMA = schema(InboxConfig)
+SUBSCRIPTION_SCHEMA = schema(SubscriptionConfig)
+HOOKS_SCHEMA = schema(HooksConfig)
+WATCH_SCHEMA = schema(WatchConfig)
+SECTIONS: dict[str, type] = {  # the tables that hold one section each
+    "daemon": DaemonConfig,
+    "transcribe": TranscribeConfig,
+    "output": OutputConfig,
+    "downloads": DownloadsConfig,
+    "inbox": InboxConfig,
+    "hooks": HooksConfig,
 }
 
 

@@ -98,3 +98,16 @@ def clock(seconds: float) -> str:
     h, rem = divmod(total, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def add_outcome(result: dict[str, Any]) -> tuple[str, str, str]:
+    """One `job.add` result as people read it, for the CLI and the dashboard alike:
+    (kind, line, hint) with kind "queued", "duplicate" or "error"."""
+    if "job" in result:
+        job = result["job"]
+        return "queued", f"queued #{job['id']} {job['title']}", ""
+    if "duplicate_of" in result:
+        d = result["duplicate_of"]
+        line = f"skipped {result.get('input', '')}: same content as #{d['id']} ({d['state']})"
+        return "duplicate", line, result.get("hint", "")
+    return "error", f"{result.get('input', '')}: {result.get('error')}", result.get("hint", "")

@@ -24,30 +24,131 @@ from earwig.errors import ProtocolError
 PROTOCOL_VERSION = 1
 MAX_LINE = 1024 * 1024
 
-REQUESTS = frozenset(
-    {
-        "status",
-        "jobs.list",
-        "job.get",
-        "job.add",
-        "job.pause",
-        "job.resume",
-        "job.cancel",
-        "job.retry",
-        "job.prioritize",
-        "queue.pause",
-        "queue.resume",
-        "logs.tail",
-        "subscribe",
-        "job.delete",
-        "search",
-        "subscriptions.list",
-        "subscription.check",
-        "config.reload",
-        "subscription.add",
-        "subscription.remove",
-    }
-)
+MAX_INT = 2**63 - 1  # SQLite's largest integer
+
+
+@dataclass(frozen=True)
+class Param:
+    """One request parameter, declared once: the daemon checks every request against it
+    before a handler runs, and a client reads here what it may send."""
+
+    kind: str  # "int", "str", "bool", "strs" (a list of strings)
+    default: Any = None
+    required: bool = False
+    low: int = 0
+    high: int = MAX_INT
+    choices: tuple[str, ...] | None = None
+    what: str = ""  # how the error names the expected value
+
+    def check(self, name: str, value: Any) -> Any:
+        if value is None:
+            if self.required:
+                raise ProtocolError(f"params.{name} is required: {self.expected}")
+            return self.default
+        ok = {
+            "int": isinstance(value, int)
+            and not isinstance(value, bool)
+            and self.low <= value <= self.high,
+            "str": isinstance(value, str) and value.strip() != "",
+            "bool": isinstance(value, bool),
+            "strs": isinstance(value, list) and all(isinstance(v, str) for v in value),
+        }[self.kind]
+        if ok and self.choices is not None:
+            items = value if isinstance(value, list) else [value]
+            ok = all(v in self.choices for v in items)
+        if not ok:
+            raise ProtocolError(f"params.{name} must be {self.expected}")
+        return value
+
+    @property
+    def expected(self) -> str:
+        if self.what:
+            return self.what
+        return {
+            "int": f"a whole number from {self.low} to {self.high}",
+            "str": "a non-empty string",
+            "bool": "true or false",
+            "strs": "a list of strings",
+        }[self.kind] + (f" drawn from {', '.join(self.choices)}" if self.choices else "")
+
+
+def _id() -> Param:
+    return Param("int", required=True, low=1, what="a job id (a positive integer)")
+
+
+def _limit(default: int, high: int) -> Param:
+    return Param("int", default, low=1, high=high)
+
+
+STATES = (
+    "queued", "downloading", "fetching", "transcribing", "done", "failed", "cancelled", "paused",
+)  # fmt: skip
+# Every request and its parameters: the one declaration the daemon validates against.
+REQUESTS: dict[str, dict[str, Param]] = {
+    "status": {},
+    "jobs.list": {
+        "states": Param("strs", choices=STATES),
+        "limit": _limit(500, 1000),
+        "offset": Param("int", 0),
+        "warnings": Param("bool", False),
+    },
+    "job.get": {"id": _id(), "transcript": Param("bool", False)},
+    "job.add": {
+        "paths": Param("strs", required=True, what="a non-empty list of paths or URLs"),
+        "force": Param("bool", False),
+    },
+    "job.pause": {"id": _id()},
+    "job.resume": {"id": _id()},
+    "job.cancel": {"id": _id()},
+    "job.retry": {"id": _id(), "model": Param("str", what="a model name or path")},
+    "job.prioritize": {"id": _id()},
+    "job.delete": {"id": _id()},
+    "queue.pause": {},
+    "queue.resume": {},
+    "logs.tail": {"limit": _limit(100, 10000)},
+    "subscribe": {
+        "topics": Param("strs", ["jobs"], choices=("jobs", "log")),
+        "limit": _limit(500, 1000),
+        "log_limit": _limit(50, 10000),
+    },
+    "search": {
+        "query": Param("str", required=True),
+        "source": Param("str"),
+        "since": Param("str", what="a date like 2026-11-01, or an age like 7d"),
+        "limit": _limit(50, 1000),
+    },
+    "subscriptions.list": {},
+    "subscription.check": {"name": Param("str")},
+    "subscription.add": {
+        "name": Param("str", required=True),
+        "url": Param("str", required=True),
+        "every": Param("str"),
+        "cron": Param("str"),
+        "backfill": Param("int"),
+        "since": Param("str"),
+        "kind": Param("str", choices=("feed", "ytdlp")),
+    },
+    "subscription.remove": {"name": Param("str", required=True)},
+    "config.reload": {},
+}
+
+
+def check_params(kind: str, params: Any) -> dict[str, Any]:
+    """The params of a `kind` request, checked against REQUESTS, with defaults filled in."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise ProtocolError("params must be a JSON object")
+    declared = REQUESTS[kind]
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        known = ", ".join(declared) or "none"
+        raise ProtocolError(f"{kind} takes no parameter {unknown[0]!r} (it takes: {known})")
+    checked = {name: p.check(name, params.get(name)) for name, p in declared.items()}
+    if kind == "job.add" and not checked["paths"]:
+        raise ProtocolError("params.paths must be a non-empty list of paths or URLs")
+    return checked
+
 
 EVENT_JOB_ADDED = "job.added"
 EVENT_JOB_UPDATED = "job.updated"

@@ -9,11 +9,11 @@ parameter.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import sqlite3
 from typing import Any
 
+from earwig import durations
 from earwig.errors import EarwigError
 from earwig.formatting import HIGHLIGHT_END, HIGHLIGHT_START, clock
 from earwig.store import Store
@@ -44,18 +44,11 @@ def to_fts(query: str) -> str:
 
 
 def parse_since(value: str, now: float | None = None) -> float:
-    """'2026-11-01' or a relative age ('7d', '12h', '30m') -> a Unix timestamp."""
-    value = value.strip()
-    m = re.fullmatch(r"(\d+)\s*([mhdw])", value)
-    if m:
-        seconds = int(m.group(1)) * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
-        return (now if now is not None else dt.datetime.now().timestamp()) - seconds
+    """`--since`: a date, or an age counted back from now (earwig.durations)."""
     try:
-        return dt.datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        raise SearchError(
-            f"--since {value!r} is not a date", "use a date like 2026-11-01, or an age like 7d"
-        ) from None
+        return durations.parse_since(value, now)
+    except ValueError as exc:
+        raise SearchError(f"--since {value!r} is not a date", f"use {exc}") from None
 
 
 def _is_syntax_error(message: str) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from earwig.config import Config
 from earwig.errors import EarwigError
+from earwig.launch import daemon_command
 
 UNIT_NAME = "earwig.service"
 AGENT_LABEL = "org.earwig.daemon"
@@ -36,10 +37,7 @@ class ServiceFile:
 
 def command(config: Config) -> list[str]:
     """How the service starts earwig: this interpreter, so the right environment is used."""
-    argv = [sys.executable, "-m", "earwig"]
-    if config.path is not None:
-        argv += ["--config", str(config.path)]
-    return [*argv, "run"]
+    return daemon_command(config.path)
 
 
 def platform_kind() -> str:

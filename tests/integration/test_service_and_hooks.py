@@ -133,7 +133,7 @@ def test_sighup_picks_up_a_new_watch_folder(home: Home, daemon: DaemonProcess, s
     daemon.proc.send_signal(signal.SIGHUP)
     wait_for(
         lambda: any(
-            "config reloaded: watch folders" in e["message"]
+            "config reloaded: [[watch]] folders" in e["message"]
             for e in daemon.call("logs.tail")["log"]
         ),
         what="the reload",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,32 @@ on_fail = ["/bin/echo", "x y"]
     assert cfg.hooks.on_fail == ("/bin/echo", "x y")
     with pytest.raises(ConfigError, match="on_done"):
         config.load(write(tmp_path, "[hooks]\non_done = []\n"))
+
+
+def test_every_key_is_declared_once_with_its_converter() -> None:
+    """The schemas are read from the dataclasses: no key without a converter, none twice."""
+    for cls in (*config.SECTIONS.values(), config.WatchConfig, config.SubscriptionConfig):
+        names = [f.name for f in dataclasses.fields(cls)]
+        assert set(config.schema(cls)) == set(names), cls
+
+
+def test_a_reload_reports_what_it_applied_and_what_needs_a_restart(tmp_path: Path) -> None:
+    from earwig.daemon.app import reload_report
+
+    old = config.load(write(tmp_path, "[downloads]\nconcurrency = 2\n"))
+    new = config.parse(
+        {
+            "downloads": {"concurrency": 4, "timeout": "10s"},
+            "transcribe": {"unload_after": "1m", "beam_size": 2},
+            "daemon": {"max_attempts": 5},
+        },
+        tmp_path / "c.toml",
+    )
+    changed, restart = reload_report(old, new)
+    assert set(changed) == {
+        "[downloads] timeout",
+        "[transcribe] unload_after",
+        "[daemon] max_attempts",
+    }
+    assert set(restart) == {"[downloads] concurrency", "[transcribe] beam_size"}
+    assert reload_report(old, old) == ([], [])

@@ -7,6 +7,7 @@ collaborators the daemon hands it (a real SQLite store, a real bus), never from 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import wave
 from collections.abc import Awaitable, Callable
@@ -337,6 +338,44 @@ def test_an_outbox_that_overflows_shows_the_gap_in_seq() -> None:
 
     seqs = asyncio.run(main())
     assert len(seqs) == MAX_QUEUED_EVENTS + 1  # what fit, and the one after
-    assert all(b > a for a, b in zip(seqs, seqs[1:], strict=False))  # in order
+    assert all(b > a for a, b in itertools.pairwise(seqs))  # in order
     gaps = [b - a - 1 for a, b in zip([0, *seqs], seqs, strict=False) if b - a > 1]
     assert gaps == [5]  # five were dropped: one gap, of five, tells the client
+
+
+def test_subscription_checks_take_the_backfill_then_only_new_items(tmp_path: Path) -> None:
+    """The selection, in-process against a feed on 127.0.0.1: the first check takes the
+    newest `backfill` items and archives the rest; later checks take only what is new; an
+    unchanged feed (304) queues nothing and fetches no media."""
+    from earwig.config import Config, OutputConfig, SubscriptionConfig
+    from earwig.daemon.subscriptions import Subscriptions
+    from httpserver import rss
+
+    parts = Parts(tmp_path)
+    items = [
+        {"title": f"Episode {n}", "url": f"http://127.0.0.1/ep{n}.mp3", "date": 1e9 + n * 86400}
+        for n in (1, 2, 3, 4)
+    ]
+    with LocalServer() as server, ThreadPoolExecutor(2) as network:
+        feed = server.add("/feed.xml", body=rss(items), content_type="application/rss+xml")
+        server.resources["/feed.xml"].etag = '"v1"'
+        sub = SubscriptionConfig(name="pod", url=feed, backfill=2)
+        cfg = Config(subscriptions=(sub,), output=OutputConfig(dir=tmp_path / "out"))
+        subs = Subscriptions(parts.queue, parts.events, HostPolicy(2), network, lambda: cfg)
+
+        async def main() -> list[dict[str, Any]]:
+            results = [await subs.check("pod")]
+            items.append({"title": "Episode 5", "url": "http://127.0.0.1/ep5.mp3", "date": 2e9})
+            server.add("/feed.xml", body=rss(items), content_type="application/rss+xml")
+            server.resources["/feed.xml"].etag = '"v2"'
+            results.append(await subs.check("pod"))
+            results.append(await subs.check("pod"))  # unchanged: a 304
+            return results
+
+        first, second, third = asyncio.run(main())
+    titles = [j.title for j in sorted(parts.store.list_jobs(), key=lambda j: j.id or 0)]
+    assert titles == ["Episode 3", "Episode 4", "Episode 5"]  # oldest first, no back catalogue
+    assert first["new"] == 2 and first["skipped"] == 2
+    assert second["new"] == 1 and third == {"name": "pod", "new": 0, "unchanged": True}
+    assert all(j.subscription == "pod" and j.url for j in parts.store.list_jobs())
+    assert server.media_requests() == 0

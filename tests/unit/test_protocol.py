@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from earwig import protocol
@@ -53,4 +55,59 @@ def test_hello_must_come_first_with_the_same_version() -> None:
 def test_every_documented_request_has_a_handler() -> None:
     from earwig.daemon.handlers import HANDLERS
 
-    assert set(HANDLERS) == protocol.REQUESTS
+    assert set(HANDLERS) == set(protocol.REQUESTS)
+
+
+def test_the_readme_lists_exactly_the_requests_there_are() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("### The socket protocol", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([a-z]+(?:\.[a-z]+)?)`", section.split("Requests:", 1)[1]))
+    assert set(protocol.REQUESTS) <= listed, set(protocol.REQUESTS) - listed
+    assert listed - set(protocol.REQUESTS) <= {"jobs", "log"}  # the topics of `subscribe`
+
+
+def test_every_request_a_client_sends_uses_declared_parameters() -> None:
+    """The CLI and the dashboard send only what protocol.REQUESTS declares (the daemon
+    refuses anything else), found by reading their source."""
+    from pathlib import Path
+
+    src = Path(__file__).parents[2] / "src" / "earwig"
+    calls = re.findall(
+        r'call\(\s*"([a-z.]+)"((?:, *\w+=)[^)]*)?\)',
+        "".join(p.read_text() for p in src.rglob("*.py")),
+    )
+    assert len(calls) > 15
+    for kind, args in calls:
+        assert kind in protocol.REQUESTS, kind
+        for key in re.findall(r"(\w+)=", args or ""):
+            assert key in protocol.REQUESTS[kind], (kind, key)
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "complaint"),
+    [
+        ("job.get", {}, "params.id is required"),
+        ("job.get", {"id": 0}, "params.id must be a job id"),
+        ("job.get", {"id": True}, "params.id must be a job id"),
+        ("jobs.list", {"limit": 0}, "params.limit must be a whole number from 1 to 1000"),
+        ("jobs.list", {"states": ["bogus"]}, "drawn from queued"),
+        ("job.add", {"paths": []}, "non-empty list"),
+        ("job.add", {"paths": ["/a"], "force": "yes"}, "params.force must be true or false"),
+        ("status", {"verbose": True}, "status takes no parameter 'verbose'"),
+        ("subscribe", {"topics": ["secrets"]}, "drawn from jobs, log"),
+    ],
+)
+def test_params_are_checked_against_their_declaration(kind, params, complaint) -> None:
+    with pytest.raises(ProtocolError, match=re.escape(complaint)):
+        protocol.check_params(kind, params)
+
+
+def test_checked_params_get_their_defaults() -> None:
+    assert protocol.check_params("jobs.list", {}) == {
+        "states": None,
+        "limit": 500,
+        "offset": 0,
+        "warnings": False,
+    }

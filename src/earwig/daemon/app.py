@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from earwig import __version__, jobs, redact
-from earwig.config import Config
+from earwig.config import SECTIONS, Config
 from earwig.config import load as load_config
 from earwig.daemon.aborts import Aborts
 from earwig.daemon.backends import Backends
@@ -335,15 +335,17 @@ class Daemon:
             raise
         old, self.config = self.config, new
         changed, needs_restart = reload_report(old, new)
-        if "watch folders" in changed or "inbox" in changed:
-            await self._stop_watchers()
+        watching = (old.watch, old.daemon.stable_after, old.inbox, old.inbox_path)
+        if watching != (new.watch, new.daemon.stable_after, new.inbox, new.inbox_path):
+            await self._stop_watchers()  # the watcher and the inbox read these once
             self._start_watchers()
-        if "subscriptions" in changed:
+        if old.subscriptions != new.subscriptions:
             self.subscriptions.sync(new.subscriptions)
             self.publish_subscriptions()
+        self.hosts.per_host = new.downloads.per_host
         message = "config reloaded: " + (", ".join(changed) or "nothing changed")
         if needs_restart:
-            message += f" ({', '.join(needs_restart)}: after a restart)"
+            message += f"; after a restart: {', '.join(needs_restart)}"
         self.log("info", message)
         sd_notify("READY=1")
         return {"changed": changed, "needs_restart": needs_restart}
@@ -467,50 +469,19 @@ class Daemon:
 
 
 def reload_report(old: Config, new: Config) -> tuple[list[str], list[str]]:
-    """What a reload from `old` to `new` applies at once, and what needs a restart.
-
-    Derived from who reads what: the watcher and the inbox are restarted on a change; the
-    runner, downloads, hooks, media clean-up, retries and subscriptions read their settings
-    each time they use them; the backend (all of [transcribe] but `unload_after` and
-    `preload`), the socket, database, state dir and logging, the download worker count and
-    the per-host limit are set once at start-up."""
+    """What a reload from `old` to `new` applies at once, and what needs a restart, key by
+    key, from each key's own declaration in config.py (`opt(..., restart=True)`: read once
+    at start-up, such as the backend and the socket)."""
     changed: list[str] = []
     restart: list[str] = []
-
-    def differs(*names: str, section: str) -> bool:
-        a, b = getattr(old, section), getattr(new, section)
-        return any(getattr(a, n) != getattr(b, n) for n in names)
-
-    if (old.watch, old.daemon.stable_after) != (new.watch, new.daemon.stable_after):
-        changed.append("watch folders")
-    if (old.inbox, old.inbox_path) != (new.inbox, new.inbox_path):
-        changed.append("inbox")
+    for section, cls in SECTIONS.items():
+        before, after = getattr(old, section), getattr(new, section)
+        for f in dataclasses.fields(cls):
+            if getattr(before, f.name) != getattr(after, f.name):
+                needs = f.metadata.get("restart", False)
+                (restart if needs else changed).append(f"[{section}] {f.name}")
+    if old.watch != new.watch:
+        changed.append("[[watch]] folders")
     if old.subscriptions != new.subscriptions:
-        changed.append("subscriptions")
-    if old.output != new.output:
-        changed.append("output")
-    if old.hooks != new.hooks:
-        changed.append("hooks")
-    if differs("max_attempts", "retry_backoff", "shutdown_grace", section="daemon"):
-        changed.append("retries and shutdown")
-    if differs("database", "state_dir", "socket", "log_level", "log_format", section="daemon"):
-        restart.append("[daemon] database, state_dir, socket and logging")
-    live_downloads = [
-        f.name
-        for f in dataclasses.fields(new.downloads)
-        if f.name not in ("concurrency", "per_host")
-    ]
-    if differs(*live_downloads, section="downloads"):
-        changed.append("downloads")
-    if differs("concurrency", "per_host", section="downloads"):
-        restart.append("[downloads] concurrency and per_host")
-    if differs("unload_after", "preload", section="transcribe"):
-        changed.append("model unloading")
-    backend = [
-        f.name
-        for f in dataclasses.fields(new.transcribe)
-        if f.name not in ("unload_after", "preload")
-    ]
-    if differs(*backend, section="transcribe"):
-        restart.append("[transcribe] backend, model and options")
+        changed.append("[[subscription]]s")
     return changed, restart

@@ -120,7 +120,7 @@ class Server:
         kind = message.get("type")
         params = message.get("params") or {}
         handler = HANDLERS.get(kind) if isinstance(kind, str) else None
-        if handler is None:
+        if handler is None or not isinstance(kind, str):
             return protocol.error(
                 msg_id,
                 "unknown_request",
@@ -130,7 +130,8 @@ class Server:
         if not isinstance(params, dict):
             return protocol.error(msg_id, "bad_params", "params must be a JSON object")
         try:
-            return protocol.ok(msg_id, await handler(self.api, params, box))
+            checked = protocol.check_params(kind, params)
+            return protocol.ok(msg_id, await handler(self.api, checked, box))
         except EarwigError as exc:
             return protocol.error(msg_id, exc.code, exc.message, exc.hint)
         except (TypeError, ValueError, OverflowError) as exc:  # params of a shape not checked

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from textual.reactive import reactive
 from earwig import formatting, protocol
 from earwig.client import AsyncDaemonClient
 from earwig.errors import DaemonNotRunning, EarwigError, ProtocolError
+from earwig.launch import daemon_command
 
 PAGE = 500
 BACKOFF = (0.5, 1, 2, 4, 8)
@@ -196,11 +196,8 @@ class EarwigApp(App):
         if self.connection == "connected":
             self.notify("the daemon is already running")
             return
-        argv = [sys.executable, "-m", "earwig"]
-        if self.config_path is not None:
-            argv += ["--config", str(self.config_path)]
         subprocess.Popen(
-            [*argv, "run"],
+            daemon_command(self.config_path),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

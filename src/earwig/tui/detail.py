@@ -4,9 +4,6 @@ the outputs, and the transcript with timestamps (scrollable, searchable, openabl
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +16,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from earwig import formatting
 from earwig.formatting import clock
-
-
-def open_with_system(path: Path) -> str | None:
-    """Open a file or folder with the desktop's opener; returns an error message or None."""
-    opener = "open" if sys.platform == "darwin" else "xdg-open"
-    if shutil.which(opener) is None:
-        return f"no {opener} here: {path}"
-    subprocess.Popen(
-        [opener, str(path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    return None
+from earwig.launch import open_with_system
 
 
 class JobDetailScreen(Screen):

@@ -275,23 +275,22 @@ class AddDialog(ModalScreen):
             return
         if "://" not in value:
             path = Path(value).expanduser().resolve()
-            if not path.is_file():
-                error.update(Text(f"no such file: {path}", style="red"))
+            if not path.exists():
+                error.update(Text(f"no such file or folder: {path}", style="red"))
                 return
-            value = str(path)
+            value = str(path)  # a folder: its media, recursively
         result = await self.app.call("job.add", paths=[value])
         if result is None:
             return
-        r = result["results"][0]
-        if "error" in r:
-            error.update(Text(f"{r['error']}", style="red"))
+        outcomes = [formatting.add_outcome(r) for r in result["results"]]
+        problems = [line for kind, line, _ in outcomes if kind == "error"]
+        if problems and len(outcomes) == 1:
+            error.update(Text(problems[0], style="red"))
             return
-        if "duplicate_of" in r:
-            self.notify(
-                f"already there as #{r['duplicate_of']['id']}: {r.get('hint', '')}", markup=False
-            )
-        else:
-            self.notify(f"queued #{r['job']['id']} {r['job']['title']}", markup=False)
+        for _kind, line, hint in outcomes[:5]:
+            self.notify(f"{line} {hint}".strip(), markup=False)
+        if len(outcomes) > 5:
+            self.notify(f"… and {len(outcomes) - 5} more", markup=False)
         self.dismiss()
 
 
