@@ -94,7 +94,7 @@ class Ctx:
         client.connect()
         return client
 
-    def call(self, kind: str, **params: Any) -> Any:
+    def call(self, kind: str, /, **params: Any) -> Any:
         with self.client() as client:
             return client.call(kind, **params)
 

@@ -84,7 +84,7 @@ class DaemonClient:
         assert self._sock is not None, "not connected"
         self._sock.sendall(protocol.encode(message))
 
-    def call(self, kind: str, **params: Any) -> Any:
+    def call(self, kind: str, /, **params: Any) -> Any:
         """Send one request and return its result, raising RemoteError on an error reply."""
         self._next_id += 1
         msg_id = self._next_id
@@ -181,7 +181,7 @@ class AsyncDaemonClient:
         self.server = welcome
         return welcome
 
-    async def call(self, kind: str, **params: Any) -> Any:
+    async def call(self, kind: str, /, **params: Any) -> Any:
         if not self.connected:
             raise DaemonNotRunning("not connected to the daemon", "it may have stopped")
         self._next_id += 1

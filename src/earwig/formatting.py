@@ -80,7 +80,8 @@ def sort_key(job: dict[str, Any]) -> tuple:
     rank = STATE_ORDER.get(state, 9)
     if state in ("queued", "paused"):
         return (rank, -(job.get("priority") or 0), job.get("id") or 0)
-    return (rank if rank < 4 else 4, 0, -(job.get("updated_at") or 0))
+    history = STATE_ORDER["failed"]  # finished jobs together, the newest first
+    return (min(rank, history), 0, -(job.get("updated_at") or 0))
 
 
 def size(n: float) -> str:

@@ -151,7 +151,7 @@ class EarwigApp(App):
 
     # ------------------------------------------------------------ talking to the daemon
 
-    async def call(self, kind: str, **params: Any) -> Any:
+    async def call(self, kind: str, /, **params: Any) -> Any:
         """A request whose outcome the user sees: errors become a toast, not a traceback."""
         if self.client is None or not self.client.connected:
             self.notify("not connected to the daemon", severity="error")
