@@ -172,7 +172,8 @@ def run(ctx: Ctx) -> None:
     """Run the daemon in the foreground (what systemd or launchd start)."""
     import asyncio
 
-    from earwig.daemon.app import Daemon, setup_logging
+    from earwig.daemon.app import Daemon
+    from earwig.daemon.logs import setup_logging
 
     cfg = ctx.config
     setup_logging(cfg)

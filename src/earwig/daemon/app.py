@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
-import logging.handlers
 import os
 import signal
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -51,51 +48,6 @@ from earwig.transcribe import registry
 
 log = logging.getLogger("earwig")
 READY_TIMEOUT = 30.0  # seconds the start-up scan of the watch folders may take
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (and the traceback, if any)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
-class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """A rotating log file that is 0600 from its creation: it names files and jobs."""
-
-    def _open(self):
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.fchmod(fd, 0o600)  # one made 0644 by an older earwig, too
-        return os.fdopen(fd, self.mode, encoding=self.encoding, errors=self.errors)
-
-
-def setup_logging(config: Config) -> None:
-    """Levelled logs to stderr (journald/launchd pick it up) and a rotating file."""
-    root = logging.getLogger("earwig")
-    root.setLevel(config.daemon.log_level.upper())
-    root.handlers.clear()
-    fmt: logging.Formatter = (
-        JsonFormatter()
-        if config.daemon.log_format == "json"
-        else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    )
-    stderr = logging.StreamHandler(sys.stderr)
-    stderr.setFormatter(fmt)
-    root.addHandler(stderr)
-    config.daemon.state_dir.mkdir(parents=True, exist_ok=True)
-    rotating = PrivateRotatingFileHandler(
-        config.log_path, maxBytes=5_000_000, backupCount=3, encoding="utf-8"
-    )
-    rotating.setFormatter(fmt)
-    root.addHandler(rotating)
 
 
 class Daemon:
