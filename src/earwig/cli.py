@@ -229,6 +229,10 @@ def status(ctx: Ctx, as_json: bool) -> None:
         click.secho(f"  model    {fetch.get('name')}: {fetch.get('error')}", fg="red")
         if fetch.get("hint"):
             click.echo(f"           hint: {fetch['hint']}")
+    slots = st.get("slots") or []
+    if len(slots) > 1 or any(s["kind"] == "server" for s in slots):
+        for s in slots:
+            click.secho(f"  slot     {_slot_line(s)}", fg=None if s["up"] else "red")
     click.echo(f"  watching {', '.join(st['watch'])}")
     click.echo(f"  output   {st['output_dir']}")
     queue = "  ".join(f"{k} {v}" for k, v in counts.items() if v)
@@ -251,6 +255,19 @@ def status(ctx: Ctx, as_json: bool) -> None:
         click.echo(
             f"  now      #{cur['id']} {cur['title']} {cur['state']} {formatting.percent(cur)}"
         )
+
+
+def _slot_line(s: dict[str, Any]) -> str:
+    """One slot of the pool as a line: name, up/down, busy/idle, jobs, speed, errors."""
+    state = "drained" if s["drained"] else ("up" if s["up"] else "DOWN")
+    busy = f"busy #{', #'.join(map(str, s['busy']))}" if s["busy"] else "idle"
+    speed = f", {s['throughput']}x real time" if s.get("throughput") else ""
+    where = f" ({s['url']}, {s['model']})" if s.get("url") else ""
+    errors = f", {s['errors']} error(s): {s['last_error']}" if s["errors"] else ""
+    return (
+        f"{s['name']}{where}: {state}, {busy} ({len(s['busy'])}/{s['capacity']}), "
+        f"{s['done']} done{speed}{errors}"
+    )
 
 
 @main.command(name="jobs")
@@ -641,6 +658,50 @@ def subscriptions(ctx: Ctx, as_json: bool) -> None:
         )
         click.echo(f"{s['name']}  {s['schedule']}  next {nxt}  {s['items_found']} item(s)  {last}")
         click.echo(f"    {s['url']}")
+
+
+# ---------------------------------------------------------------- the pool
+
+
+@main.group(name="servers", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+@friendly
+def servers(click_ctx: click.Context, as_json: bool) -> None:
+    """Where transcriptions run: this machine's workers and the speech servers ([[transcribe.
+    servers]]): up or down, busy or idle, how fast; drain one to stop giving it jobs."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    ctx: Ctx = click_ctx.obj
+    result = ctx.call("slots.list")
+    if as_json:
+        click.echo(json.dumps(result["slots"], indent=2))
+        return
+    for s in result["slots"]:
+        click.secho(_slot_line(s), fg=None if s["up"] else "red")
+    if result["paused"]:
+        click.echo("(the queue is paused: no slot starts a new job; `earwig resume`)")
+
+
+def _drain(drain: bool) -> Callable[[Ctx, str], None]:
+    def command(ctx: Ctx, name: str) -> None:
+        slot = ctx.call("slot.drain", name=name, drain=drain)["slot"]
+        if drain:
+            running = f"; its {len(slot['busy'])} running job(s) finish" if slot["busy"] else ""
+            click.echo(f"{slot['name']} drained: no new jobs{running}")
+        else:
+            click.echo(f"{slot['name']} takes jobs again")
+
+    return command
+
+
+for _name, _drains, _doc in (
+    ("drain", True, "Give NAME no new jobs (running ones finish); `earwig servers` lists names."),
+    ("undrain", False, "Give NAME jobs again after `earwig servers drain`."),
+):
+    _drain_cmd = _drain(_drains)
+    _drain_cmd.__doc__ = _doc
+    servers.command(name=_name)(click.argument("name")(pass_ctx(friendly(_drain_cmd))))
 
 
 # ---------------------------------------------------------------- config

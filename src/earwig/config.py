@@ -25,8 +25,16 @@ DEFAULT_IGNORE = (".*", "*.part", "*.crdownload", "*.tmp", "~$*", "*.ytdl")
 BACKENDS = ("auto", "mlx-whisper", "whisper.cpp", "faster-whisper", "openai")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 COMPUTE_TYPES = (
-    "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
-    "float16", "bfloat16", "float32", "default",
+    "auto",
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+    "default",
 )
 
 
@@ -177,6 +185,46 @@ def needs_restart(cls: type, name: str) -> bool:
 
 
 @dataclass(frozen=True)
+class ServerConfig:
+    """An OpenAI-compatible speech server the queue may send jobs to ([[transcribe.servers]]):
+    speaches, vLLM, whisper.cpp's server, OpenAI itself."""
+
+    url: str = opt("", _url)  # the API base, e.g. http://gpu-box:8000/v1
+    model: str = opt("whisper-1", _str)  # the model name the server knows
+    concurrency: int = opt(1, _int(1))  # requests it takes at once
+    api_key_env: str | None = opt(None, _str)  # the *name* of the variable holding its key
+    name: str | None = opt(None, _str)  # default: the server's host:port
+    priority: int = opt(0, _int(0))  # higher first when several slots are free
+    timeout: float = opt(600.0, _duration)  # seconds one request may take
+
+    @property
+    def label(self) -> str:
+        from urllib.parse import urlsplit
+
+        return self.name or (urlsplit(self.url).hostname or "server") + (
+            f":{urlsplit(self.url).port}" if urlsplit(self.url).port else ""
+        )
+
+
+def _servers(value: Any, base: Path) -> tuple[ServerConfig, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValueError('an array of tables: [[transcribe.servers]] with url = "..."')
+    built = []
+    for i, item in enumerate(value):
+        if "url" not in item:
+            raise ValueError(f'a url in server #{i + 1}: url = "http://host:8000/v1"')
+        built.append(
+            _build(
+                ServerConfig, item, schema(ServerConfig), "config", f"transcribe.servers[{i}]", base
+            )
+        )
+    labels = [s.label for s in built]
+    if len(set(labels)) != len(labels):
+        raise ValueError("servers with distinct names (give each a name = ...)")
+    return tuple(built)
+
+
+@dataclass(frozen=True)
 class WatchConfig:
     path: Path = opt(paths.default_watch_dir, _path)
     recursive: bool = opt(True, _bool)
@@ -219,6 +267,10 @@ class TranscribeConfig:
     api_key_env: str = opt("OPENAI_API_KEY", _str, restart=True)  # the variable's *name*
     api_model: str = opt("whisper-1", _str, restart=True)
     api_timeout: float = opt(600.0, _duration, restart=True)
+    # The pool: transcriptions at once on this machine (0: none, the servers do the work),
+    # and OpenAI-compatible servers that take jobs from the same queue.
+    workers: int = opt(1, _int(0), restart=True)
+    servers: tuple[ServerConfig, ...] = opt((), _servers, restart=True)
 
 
 @dataclass(frozen=True)
@@ -435,6 +487,12 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
             raise ConfigError(f"{where}: two subscriptions are named {sub.name!r}", "rename one")
         subscriptions.append(sub)
     hooks = _build(HooksConfig, section("hooks"), HOOKS_SCHEMA, where, "hooks", base)
+    if transcribe.workers == 0 and not transcribe.servers:
+        raise ConfigError(
+            f"{where}: [transcribe] workers = 0 and no [[transcribe.servers]]: nothing would "
+            "transcribe",
+            "set workers = 1, or add a server: [[transcribe.servers]] url = \"http://host:8000/v1\"",
+        )
     return Config(
         hooks=hooks,
         path=path,

@@ -65,6 +65,13 @@ class BackendError(EarwigError):
     code = "backend"
 
 
+class ServerUnavailable(BackendError):
+    """A speech server did not answer, or answered 5xx/429: the server's fault, not the
+    file's. The pool marks the server down and gives the job to another slot."""
+
+    code = "server_unavailable"
+
+
 class TransientError(EarwigError):
     """Something that may work later (network, busy resource): the runner retries with backoff."""
 

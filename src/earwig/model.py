@@ -57,6 +57,7 @@ class Job:
     output_base: str | None = None  # file name stem of the transcripts, unique per source
     outputs: tuple[str, ...] = ()
     model_request: str | None = None  # a retry asked for this model instead of the config's
+    slot: str | None = None  # where it was transcribed: "local", or a server's name
     language: str | None = None  # what the transcript found the file to speak
     warnings: tuple[str, ...] = ()  # done, but something looks wrong: what, and what to do
     created_at: float = 0.0

@@ -130,6 +130,8 @@ REQUESTS: dict[str, dict[str, Param]] = {
     },
     "subscription.remove": {"name": Param("str", required=True)},
     "config.reload": {},
+    "slots.list": {},
+    "slot.drain": {"name": Param("str", required=True), "drain": Param("bool", True)},
 }
 
 

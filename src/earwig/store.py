@@ -185,6 +185,11 @@ def _migration_6(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_7(db: sqlite_utils.Database) -> None:
+    """Which slot of the pool (this machine, or a server) produced a job's transcript."""
+    db.table("jobs").add_column("slot", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
@@ -192,6 +197,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_4,
     _migration_5,
     _migration_6,
+    _migration_7,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -412,12 +418,14 @@ class Store:
     def running_jobs(self) -> list[Job]:
         return self.list_jobs([str(s) for s in JobState if s.running])
 
-    def next_queued(self, now: float) -> Job | None:
-        """The next job ready to transcribe: queued, not backing off, media on disk."""
+    def next_queued(self, now: float, unpinned: bool = False) -> Job | None:
+        """The next job ready to transcribe: queued, not backing off, media on disk (and, for
+        a server, not pinned to a local model by `earwig retry --model`)."""
+        pin = "and model_request is null " if unpinned else ""
         rows = list(
             self.db.query(
                 "select * from jobs where state = 'queued' and path is not null "
-                "and (not_before is null or not_before <= ?) "
+                f"and (not_before is null or not_before <= ?) {pin}"
                 "order by priority desc, id asc limit 1",
                 [now],
             )

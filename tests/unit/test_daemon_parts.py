@@ -98,7 +98,7 @@ class StandInBackends:
     def loaded(self) -> bool:
         return self.transcriber.loaded
 
-    def transcriber_for(self, model: str | None) -> StandIn:
+    def transcriber_for(self, model: str | None, worker: int = 0) -> StandIn:
         return self.transcriber
 
     def unload(self) -> None:
@@ -379,3 +379,91 @@ def test_subscription_checks_take_the_backfill_then_only_new_items(tmp_path: Pat
     assert second["new"] == 1 and third == {"name": "pod", "new": 0, "unchanged": True}
     assert all(j.subscription == "pod" and j.url for j in parts.store.list_jobs())
     assert server.media_requests() == 0
+
+
+class ServerStandIn(StandIn):
+    """A speech server's transcriber, in memory: it can go down (ServerUnavailable) on
+    chosen calls, as a server that dies mid-request does."""
+
+    def __init__(self, name: str, fail_on: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+        super().__init__()
+        self.name = name
+        self.fail_on = fail_on
+
+    def transcribe(self, samples, options, on_progress, should_abort) -> Transcript:
+        self.calls += 1
+        if self.calls in self.fail_on:
+            from earwig.errors import ServerUnavailable
+
+            raise ServerUnavailable(f"{self.name} hung up")
+        threading.Event().wait(0.05)  # long enough for the other slot to take the next job
+        seconds = len(samples) / 16000
+        return Transcript((Segment(0.0, seconds, "heard"),), "en", seconds, self.name, "m")
+
+
+def test_a_pool_spreads_jobs_fails_over_once_and_takes_a_server_back(tmp_path: Path) -> None:
+    from earwig.daemon.pool import Slot
+
+    parts = Parts(tmp_path)
+    flaky, steady = ServerStandIn("flaky", fail_on={2}), ServerStandIn("steady")
+    with LocalServer() as health:  # what the probe asks: the flaky server answers again
+        health.add("/v1/models", body=b'{"data": []}', content_type="application/json")
+        slots = [
+            Slot("flaky", "server", 1, url=health.url("/v1"), backend=flaky),
+            Slot("steady", "server", 1, url=None, backend=steady),
+        ]
+        runner = Runner(
+            parts.queue,
+            parts.events,
+            parts.aborts,
+            StandInBackends(StandIn()),
+            output=lambda: OutputConfig(dir=parts.out, formats=("txt",)),
+            unload_after=lambda: 300.0,
+            slots=slots,
+        )
+
+        async def test(stop: asyncio.Event) -> None:
+            ids = []
+            for n in range(6):
+                media = tone(tmp_path / f"f{n}.wav", 1.0 + n / 10)  # distinct content
+                ids.append(parts.queue.add(jobs.new("cli", f"f{n}.wav", 1.0, path=str(media))).id)
+            await until(
+                lambda: all(parts.job(i).state is JobState.DONE for i in ids), "all six done"
+            )
+            await until(lambda: slots[0].up, "the flaky server probed back up")
+            done = [parts.job(i) for i in ids]
+            assert {j.slot for j in done} == {"flaky", "steady"}  # spread over both
+            requeued = [j for j in done if j.attempts]
+            assert len(requeued) == 1 and requeued[0].slot == "steady"  # failed over once
+            assert slots[0].errors == 1 and "hung up" in (slots[0].last_error or "")
+            assert flaky.calls + steady.calls == 7  # six jobs, one of them twice
+            assert sorted(p.name for p in parts.out.iterdir()) == [f"f{n}.txt" for n in range(6)]
+
+        run(test, runner.run, parts.queue)
+
+
+def test_two_local_workers_run_two_jobs_at_once(tmp_path: Path) -> None:
+    from earwig.daemon.pool import Slot
+
+    parts = Parts(tmp_path)
+    both = threading.Barrier(2, timeout=DEADLINE)  # each job waits until the other runs too
+    runner = Runner(
+        parts.queue,
+        parts.events,
+        parts.aborts,
+        StandInBackends(StandIn(lambda should_abort: both.wait())),
+        output=lambda: OutputConfig(dir=parts.out, formats=("txt",)),
+        unload_after=lambda: 300.0,
+        slots=[Slot("local", "local", 2)],
+    )
+
+    async def test(stop: asyncio.Event) -> None:
+        ids = [
+            parts.queue.add(
+                jobs.new("cli", f"{n}.wav", 1.0, path=str(tone(tmp_path / f"{n}.wav", 1 + n)))
+            ).id
+            for n in range(2)
+        ]
+        await until(lambda: all(parts.job(i).state is JobState.DONE for i in ids), "both done")
+
+    run(test, runner.run, parts.queue)

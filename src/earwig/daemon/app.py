@@ -21,6 +21,7 @@ from typing import Any
 from earwig import __version__, jobs, redact
 from earwig.config import SECTIONS, Config
 from earwig.config import load as load_config
+from earwig.daemon import pool
 from earwig.daemon.aborts import Aborts
 from earwig.daemon.backends import Backends
 from earwig.daemon.bus import Bus
@@ -69,8 +70,10 @@ class Daemon:
         # that hashes and probes local files: eight stalled servers cannot delay a dropped file.
         self.network = ThreadPoolExecutor(max_workers=8, thread_name_prefix="earwig-net")
         self._preload_task: asyncio.Task | None = None
+        self.slots = pool.build(config.transcribe)  # this machine's workers, and the servers
+        local = config.transcribe.workers > 0
         self.models = ModelFetcher(
-            missing=lambda: registry.missing_model(self.backends.config),
+            missing=lambda: registry.missing_model(self.backends.config) if local else None,
             download=lambda: self.backends.config.download,
             log=self.log,
             on_ready=self._model_ready,
@@ -112,6 +115,8 @@ class Daemon:
             unload_after=lambda: self.config.transcribe.unload_after,
             model_ready=lambda: self.models.ready,
             media_done=self.media.transcribed,
+            slots=self.slots,
+            max_attempts=lambda: self.config.daemon.max_attempts,
         )
         self.downloads = DownloadManager(
             self.queue,
@@ -188,7 +193,8 @@ class Daemon:
     def _model_ready(self) -> None:
         """The model is on disk: start the queued jobs, and load it if asked to."""
         self.queue.wake()
-        if self.config.transcribe.preload and not self.backend.loaded:
+        local = self.backends.config.workers > 0
+        if local and self.config.transcribe.preload and not self.backend.loaded:
             self._preload_task = asyncio.create_task(self._preload())
 
     async def _preload(self) -> None:
@@ -373,6 +379,14 @@ class Daemon:
         self.log("info", f"deleted job {job_id} ({job.title})")
         return job_id
 
+    def drain_slot(self, name: str, drain: bool) -> dict[str, Any]:
+        """Stop giving a slot new jobs (its running ones finish), or give them again."""
+        slot = self.runner.slot(name)
+        slot.drained = drain
+        self.log("info", f"{name}: {'drained: no new jobs' if drain else 'takes jobs again'}")
+        self.queue.wake()
+        return slot.view()
+
     def set_queue_paused(self, paused: bool) -> None:
         self.queue.paused = paused
         self.log(
@@ -414,6 +428,8 @@ class Daemon:
             "log_file": str(self.config.log_path),
             "inbox": str(self.config.inbox_path) if self.config.inbox_path else None,
             "downloading": sorted(self.downloads.active),
+            "running": sorted(self.runner.running),
+            "slots": [slot.view() for slot in self.slots],
             "parts": self.supervisor.view(),
             "healthy": not self.supervisor.unhealthy,
             "subscriptions": self.subscriptions.view(),

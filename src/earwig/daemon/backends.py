@@ -27,7 +27,7 @@ class Transcribers(Protocol):
     @property
     def loaded(self) -> bool: ...
 
-    def transcriber_for(self, model: str | None) -> Any: ...
+    def transcriber_for(self, model: str | None, worker: int = 0) -> Any: ...
 
     def unload(self) -> None: ...
 
@@ -35,19 +35,38 @@ class Transcribers(Protocol):
 class Backends:
     def __init__(self, config: TranscribeConfig) -> None:
         self.config = config
-        self.main = registry.create(config)  # checks that the model can be had
+        self.main = registry.create(config if config.workers <= 1 else self._split(config))
         self.options: TranscribeOptions = registry.options(config)
         self._alternates: dict[str, registry.FallbackTranscriber] = {}
+        # `workers` > 1: each local worker has its own transcriber (a model is not safe to
+        # share between threads in every backend), with its share of the CPU threads
+        self._extra: dict[int, registry.FallbackTranscriber] = {}
 
     @property
     def configured_model(self) -> str:
         return self.config.model
 
-    def transcriber_for(self, model: str | None) -> registry.FallbackTranscriber:
-        """The configured backend, or one for another model a retry asked for (built once,
-        kept while it is used, unloaded with the rest when idle)."""
+    @staticmethod
+    def _split(config: TranscribeConfig) -> TranscribeConfig:
+        import os
+
+        total = config.threads or os.cpu_count() or 1
+        return dataclasses.replace(config, threads=max(1, total // max(1, config.workers)))
+
+    def _worker_config(self) -> TranscribeConfig:
+        return self._split(self.config)
+
+    def transcriber_for(
+        self, model: str | None, worker: int = 0
+    ) -> registry.FallbackTranscriber:
+        """The configured backend (local worker `worker`'s own), or one for another model a
+        retry asked for (built once, kept while it is used, unloaded with the rest)."""
         if model is None or model == self.config.model:
-            return self.main
+            if worker == 0:
+                return self.main
+            if worker not in self._extra:
+                self._extra[worker] = registry.create(self._worker_config())
+            return self._extra[worker]
         if model not in self._alternates:
             cfg = dataclasses.replace(self.config, model=model)
             self._alternates.clear()  # one other model at a time
@@ -56,11 +75,12 @@ class Backends:
 
     @property
     def loaded(self) -> bool:
-        return self.main.loaded or any(t.loaded for t in self._alternates.values())
+        others = (*self._alternates.values(), *self._extra.values())
+        return self.main.loaded or any(t.loaded for t in others)
 
     def unload(self) -> None:
         """Free every model's memory (idle): the configured one loads again on the next job."""
         self.main.unload()
-        for other in self._alternates.values():
+        for other in (*self._alternates.values(), *self._extra.values()):
             other.unload()
         self._alternates.clear()

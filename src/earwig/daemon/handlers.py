@@ -40,6 +40,7 @@ class Api(Protocol):
     def prioritize_job(self, job_id: int) -> Job: ...
     def delete_job(self, job_id: int) -> int: ...
     def set_queue_paused(self, paused: bool) -> None: ...
+    def drain_slot(self, name: str, drain: bool) -> dict[str, Any]: ...
     async def reload(self) -> dict[str, Any]: ...
 
 
@@ -180,6 +181,16 @@ async def queue_pause(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
 async def queue_resume(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
     daemon.set_queue_paused(False)
     return {"paused": False}
+
+
+@handles("slots.list")
+async def slots_list(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+    return {"slots": daemon.status()["slots"], "paused": daemon.queue.paused}
+
+
+@handles("slot.drain")
+async def slot_drain(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+    return {"slot": daemon.drain_slot(params["name"], params["drain"])}
 
 
 @handles("logs.tail")

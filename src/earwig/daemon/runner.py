@@ -20,8 +20,9 @@ from earwig import languages, media, outputs
 from earwig.config import OutputConfig
 from earwig.daemon.aborts import AbortHandle, Aborts
 from earwig.daemon.backends import Transcribers
+from earwig.daemon.pool import PROBE_MAX, Slot, answers
 from earwig.daemon.queue import Events, JobQueue
-from earwig.errors import Aborted, EarwigError, MediaError
+from earwig.errors import Aborted, EarwigError, MediaError, ServerUnavailable
 from earwig.jobs import Action
 from earwig.model import Job
 from earwig.outputs import transcript_meta
@@ -31,6 +32,10 @@ log = logging.getLogger("earwig.runner")
 
 
 class Runner:
+    """The workers: one per unit of each slot's capacity (daemon/pool.py), all taking jobs
+    from the one queue. A local slot's workers share this machine's transcribers; a server
+    slot's send the audio to its server."""
+
     def __init__(
         self,
         queue: JobQueue,
@@ -42,6 +47,8 @@ class Runner:
         unload_after: Callable[[], float],
         model_ready: Callable[[], bool] = lambda: True,
         media_done: Callable[[Job], None] = lambda job: None,
+        slots: list[Slot] | None = None,
+        max_attempts: Callable[[], int] = lambda: 3,
     ) -> None:
         self.queue = queue
         self.events = events
@@ -51,30 +58,98 @@ class Runner:
         self.unload_after = unload_after
         self.model_ready = model_ready
         self.media_done = media_done
-        self.current: int | None = None
+        self.slots = slots if slots is not None else [Slot("local", "local", 1)]
+        self.max_attempts = max_attempts
+        self.running: dict[int, Slot] = {}  # job id -> the slot it runs on
         self._last_active = time.monotonic()
 
+    @property
+    def current(self) -> int | None:
+        """A running job (the oldest), for `earwig status`."""
+        return min(self.running) if self.running else None
+
+    def slot(self, name: str) -> Slot:
+        for slot in self.slots:
+            if slot.name == name:
+                return slot
+        from earwig.errors import NotFound
+
+        names = ", ".join(s.name for s in self.slots)
+        raise NotFound(f"no slot named {name!r}", f"the slots are: {names}")
+
     async def run(self, stop: asyncio.Event) -> None:
-        if self.current is not None:  # the last run died mid-job: the database failed
-            await self._put_back(self.current, stop)
+        for job_id in list(self.running):  # the last run died mid-job: the database failed
+            await self._put_back(job_id, stop)
+        tasks = [
+            asyncio.create_task(self._worker(slot, index, stop))
+            for slot in self.slots
+            for index in range(slot.capacity)
+        ]
+        tasks += [
+            asyncio.create_task(self._probe(slot, stop)) for slot in self.slots if slot.url
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    def _next_for(self, slot: Slot) -> Job | None:
         q = self.queue
+        if q.paused or not slot.free:
+            return None
+        if slot.kind == "local":
+            if not self.model_ready():
+                return None
+            return q.store.next_queued(time.time())
+        return q.store.next_queued(time.time(), unpinned=True)  # pinned jobs run locally
+
+    async def _worker(self, slot: Slot, index: int, stop: asyncio.Event) -> None:
+        freed: float | None = None
         while not stop.is_set():
-            signal = q.signal()
-            ready = not q.paused and self.model_ready()
-            job = q.store.next_queued(time.time()) if ready else None
+            signal = self.queue.signal()
+            # better slots that are free too take the job first: this one lets them run
+            ahead = sum(1 for s in self.slots if s.free and s.rank() < slot.rank())
+            for _ in range(ahead):
+                await asyncio.sleep(0)
+            job = self._next_for(slot)
             if job is None:
-                await self._idle(signal)
+                await self._idle(signal, slot, index)
+                freed = None
                 continue
             assert job.id is not None
-            self.current = job.id
+            if freed is not None:  # the scheduler's own time between two jobs on this slot
+                slot.gaps.append(time.monotonic() - freed)
+            self.running[job.id] = slot
+            slot.busy[job.id] = time.monotonic()
             handle = self.aborts.register(job.id)
             try:
-                await self._process(job, handle)
+                await self._process(job, handle, slot, index)
             finally:
                 self.aborts.unregister(job.id)
-                self._last_active = time.monotonic()
+                self.running.pop(job.id, None)
+                slot.busy.pop(job.id, None)
+                self._last_active = freed = time.monotonic()
                 self.events.clear_progress(job.id)
-            self.current = None  # not reached when saving failed: run() puts it back
+                self.queue.wake()  # a slot is free
+
+    async def _probe(self, slot: Slot, stop: asyncio.Event) -> None:
+        """A down server is asked again with backoff; once it answers it takes work again."""
+        assert slot.url is not None
+        while not stop.is_set():
+            if slot.up:
+                await self.queue.wait(self.queue.signal(), 1.0)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), slot.probe_in)
+            if stop.is_set():
+                return
+            if await asyncio.to_thread(answers, slot.url):
+                slot.up = True
+                self.events.log("info", f"server {slot.name} answers again: it takes jobs")
+                self.queue.wake()
+            else:
+                slot.probe_in = min(PROBE_MAX, slot.probe_in * 2)
 
     async def _put_back(self, job_id: int, stop: asyncio.Event) -> None:
         """Return a job whose result could not be saved (disk full, I/O error) to the queue,
@@ -87,17 +162,20 @@ class Runner:
                     self.events.log(
                         "warning", f"{job.title}: back in the queue after a database error"
                     )
-                self.current = None
+                self.running.pop(job_id, None)
                 return
             except Exception:
                 log.exception("cannot put job %s back in the queue yet", job_id)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 5.0)
 
-    async def _idle(self, signal: asyncio.Event) -> None:
-        """Sleep until woken, a backoff expires, or it is time to free the model."""
+    async def _idle(self, signal: asyncio.Event, slot: Slot, index: int) -> None:
+        """Sleep until woken, a backoff expires, or it is time to free the model (one local
+        worker watches for that)."""
         unload_after = self.unload_after()
         if await self.queue.wait(signal, self.queue.next_wakeup(unload_after)):
+            return
+        if slot.kind != "local" or index != 0 or self.running:
             return
         idle = time.monotonic() - self._last_active
         if self.backends.loaded and idle >= unload_after:
@@ -137,17 +215,21 @@ class Runner:
             },
         )
 
-    async def _process(self, job: Job, handle: AbortHandle) -> None:
+    async def _process(self, job: Job, handle: AbortHandle, slot: Slot, index: int) -> None:
         q, say = self.queue, self.events.log
         assert job.id is not None
         job_id = job.id
         started = time.monotonic()
-        job = q.transition(job_id, Action.FETCH)
+        job = q.transition(job_id, Action.FETCH)  # claimed: no other slot can take it now
         try:
             if not job.path:
                 raise MediaError("the job has no media file", "add it again with `earwig add`")
             path = Path(job.path)
-            transcriber = self.backends.transcriber_for(job.model_request)
+            transcriber = (
+                slot.backend
+                if slot.kind == "server"
+                else self.backends.transcriber_for(job.model_request, index)
+            )
             out_dir, base = self.output_target(job)
             await asyncio.to_thread(outputs.check_writable, out_dir)  # before, not after
             probed = await asyncio.to_thread(audio.probe, path)  # has audio? how long?
@@ -160,6 +242,7 @@ class Runner:
                     "duration": probed,
                     "backend": transcriber.name,
                     "model": transcriber.model_name,
+                    "slot": slot.name,
                 },
             )
             loop = asyncio.get_running_loop()
@@ -186,6 +269,7 @@ class Runner:
                 model=job.model_request or self.backends.configured_model,
             )
             duration = transcript.duration
+            slot.finished(duration, time.monotonic() - t0)
             written = await asyncio.to_thread(
                 outputs.write_all,
                 transcript,
@@ -220,6 +304,22 @@ class Runner:
         except Aborted:
             q.transition(job_id, handle.action)
             say("info", f"{handle.action}: {job.title} (stopped while running)", job_id)
+        except ServerUnavailable as exc:
+            if slot.kind != "server":
+                q.fail(job_id, exc)
+                return
+            # The server's fault, not the file's: it is marked down and probed; the job goes
+            # back to the queue at once (the attempt counted) for another slot to take.
+            slot.went_down(exc.message)
+            say("warning", f"server {slot.name} is down ({exc.message}); it is probed again")
+            current = q.store.get_job(job_id)
+            if current.attempts + 1 >= self.max_attempts():
+                q.fail(job_id, exc)
+                return
+            q.transition(
+                job_id, Action.REQUEUE, count_attempt=True, error=exc.message, hint=exc.hint
+            )
+            say("info", f"{job.title}: back in the queue for another slot", job_id)
         except EarwigError as exc:
             q.fail(job_id, exc)
         except Exception as exc:

@@ -16,7 +16,7 @@ import itertools
 import os
 from typing import TYPE_CHECKING, Any
 
-from earwig.errors import Aborted, BackendError
+from earwig.errors import Aborted, BackendError, ServerUnavailable
 from earwig.model import Segment, Transcript, Word
 from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions, clamp
 
@@ -90,12 +90,15 @@ class OpenAIBackend:
         key_env: str = "OPENAI_API_KEY",
         timeout: float = 600.0,
         chunk_seconds: float = CHUNK_SECONDS,
+        max_retries: int | None = None,
     ):
         self.model_name = model
         self.chunk_seconds = chunk_seconds
         self.base_url = base_url
         self.key_env = key_env
         self.timeout = timeout
+        # the pool retries on another server at once; alone, the client retries with backoff
+        self.max_retries = MAX_RETRIES if max_retries is None else max_retries
         self._client: Any = None
 
     @property
@@ -120,7 +123,7 @@ class OpenAIBackend:
                 api_key=self._key(),
                 base_url=self.base_url,
                 timeout=self.timeout,
-                max_retries=MAX_RETRIES,
+                max_retries=self.max_retries,
             )
 
     def unload(self) -> None:
@@ -167,16 +170,16 @@ class OpenAIBackend:
             raise BackendError(f"{where} rejected the request: {self._scrub(str(exc))}") from None
         except openai.APIStatusError as exc:
             retried = exc.status_code in (408, 409, 429) or exc.status_code >= 500
-            raise BackendError(
+            raise (ServerUnavailable if retried else BackendError)(
                 f"{where} answered {exc.status_code}"
-                + (f" {MAX_RETRIES + 1} times" if retried else "")
+                + (f" {self.max_retries + 1} times" if retried and self.max_retries else "")
                 + f": {self._scrub(str(exc))}",
                 "the server is overloaded or down; `earwig retry` later"
                 if retried
                 else "check [transcribe] api_base_url and api_model",
             ) from None
         except openai.APIConnectionError as exc:
-            raise BackendError(
+            raise ServerUnavailable(
                 f"cannot reach {where}: {self._scrub(str(exc))}",
                 "is the server running? check [transcribe] api_base_url",
             ) from None
