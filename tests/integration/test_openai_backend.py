@@ -7,13 +7,7 @@ a wrong key (401) and answer 503 once. The transcription itself is always the re
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +16,11 @@ import pytest
 from conftest import SECOND_TEXT
 from earwig.errors import BackendError
 from earwig.speech import SAMPLE_TEXT
-from earwig.transcribe import audio, models
+from earwig.transcribe import audio
 from earwig.transcribe.base import SAMPLE_RATE, TranscribeOptions
 from earwig.transcribe.openai_api import OpenAIBackend, split_points
-from helpers import free_port, wait_for, wer
+from helpers import wer
+from speechserver import Proxy, SpeechServer
 
 KEY_ENV = "EARWIG_TEST_API_KEY"
 RIGHT_KEY = "sk-test-right-key-0123456789"
@@ -33,87 +28,8 @@ RIGHT_KEY = "sk-test-right-key-0123456789"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    model_dir, _ = models.resolve_ctranslate2("bundled")
-    port = free_port()
-    log = tmp_path_factory.mktemp("fws") / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "faster_whisper_server",
-                str(model_dir),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert proc.poll() is None, log.read_text()
-        try:
-            with urllib.request.urlopen(base + "/health", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    try:
-        wait_for(healthy, 120, what="faster-whisper-server to answer /health")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
-
-
-class Proxy:
-    """Forwards to the server; can demand a key and fail the first N requests with 503."""
-
-    def __init__(self, upstream: str, key: str | None = None, fail_first: int = 0) -> None:
-        self.posts = 0
-        self.bodies: list[bytes] = []
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                proxy.posts += 1
-                proxy.bodies.append(body)
-                if key and self.headers.get("Authorization") != f"Bearer {key}":
-                    return self._send(401, b'{"error":{"message":"Incorrect API key provided"}}')
-                if proxy.posts <= fail_first:
-                    return self._send(503, b'{"error":{"message":"overloaded"}}')
-                req = urllib.request.Request(
-                    upstream + self.path,
-                    data=body,
-                    headers={"Content-Type": self.headers["Content-Type"]},
-                )
-                try:
-                    with urllib.request.urlopen(req, timeout=300) as r:
-                        self._send(r.status, r.read())
-                except urllib.error.HTTPError as exc:
-                    self._send(exc.code, exc.read())
-
-            def _send(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    with SpeechServer(tmp_path_factory.mktemp("fws") / "server.log") as running:
+        yield running.base
 
 
 def test_transcribes_through_the_server_with_segments(server: str, speech_wav: Path) -> None:
