@@ -367,7 +367,8 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
     for state, ts in sorted(j["times"].items(), key=lambda kv: kv[1]):
         click.echo(f"  {state:<12} {dt.datetime.fromtimestamp(ts):%Y-%m-%d %H:%M:%S}")
     if j.get("backend"):
-        click.echo(f"  backend  {j['backend']} · {j.get('model')}")
+        where = f" · on {j['slot']}" if j.get("slot") else ""
+        click.echo(f"  backend  {j['backend']} · {j.get('model')}{where}")
     if j.get("duration"):
         click.echo(f"  audio    {j['duration']:.1f}s")
     if j.get("language"):

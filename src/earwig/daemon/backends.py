@@ -35,26 +35,18 @@ class Transcribers(Protocol):
 class Backends:
     def __init__(self, config: TranscribeConfig) -> None:
         self.config = config
-        self.main = registry.create(config if config.workers <= 1 else self._split(config))
+        self.main = registry.create(config)  # checks that the model can be had
         self.options: TranscribeOptions = registry.options(config)
         self._alternates: dict[str, registry.FallbackTranscriber] = {}
         # `workers` > 1: each local worker has its own transcriber (a model is not safe to
-        # share between threads in every backend), with its share of the CPU threads
+        # share between threads in every backend), built on first use, with every thread:
+        # a lone long job gets the whole machine, jobs at once share it through the OS
+        # (measured faster on 2 cores than halving the threads: bench/pool.py --local)
         self._extra: dict[int, registry.FallbackTranscriber] = {}
 
     @property
     def configured_model(self) -> str:
         return self.config.model
-
-    @staticmethod
-    def _split(config: TranscribeConfig) -> TranscribeConfig:
-        import os
-
-        total = config.threads or os.cpu_count() or 1
-        return dataclasses.replace(config, threads=max(1, total // max(1, config.workers)))
-
-    def _worker_config(self) -> TranscribeConfig:
-        return self._split(self.config)
 
     def transcriber_for(
         self, model: str | None, worker: int = 0
@@ -65,7 +57,7 @@ class Backends:
             if worker == 0:
                 return self.main
             if worker not in self._extra:
-                self._extra[worker] = registry.create(self._worker_config())
+                self._extra[worker] = registry.create(self.config)
             return self._extra[worker]
         if model not in self._alternates:
             cfg = dataclasses.replace(self.config, model=model)

@@ -224,6 +224,17 @@ class SourcesScreen(Screen):
             inbox = Path(st["inbox"])
             table.add_row("inbox", Text("has lines" if inbox.exists() else "empty"), str(inbox))
         table.add_row("output", Text("writing"), st.get("output_dir", "?"))
+        for slot in st.get("slots", []):  # the pool: where transcriptions run
+            if slot["drained"]:
+                state = Text("drained", style="yellow")
+            elif not slot["up"]:
+                state = Text("down", style="red")
+            else:
+                state = Text(f"up {len(slot['busy'])}/{slot['capacity']}", style="green")
+            speed = f" · {slot['throughput']}x" if slot.get("throughput") else ""
+            error = f" · last error: {slot['last_error']}" if slot.get("last_error") else ""
+            where = slot.get("url") or "this machine"
+            table.add_row(slot["kind"], state, Text(f"{slot['name']}: {where}{speed}{error}"))
 
 
 class LogScreen(Screen):
