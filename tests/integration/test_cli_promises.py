@@ -108,6 +108,12 @@ def test_the_cli_for_a_running_daemon(
         assert added.stdout.count("queued #") == 1 and "intro.wav" in added.stdout
         (job,) = daemon.wait_idle(1)
         assert job["state"] == "done"
+        broken = tmp_path / ("a very long name " * 6 + ".wav")
+        broken.write_bytes(b"RIFF" + b"\x00" * 4000)  # not playable: a failed job, long error
+        run_cli(home.config, "add", str(broken))
+        daemon.wait_job(lambda j: j["state"] == "failed", 60, what="the broken file fails")
+        listing = run_cli(home.config, "jobs")  # piped: one line per job, however long
+        assert len(listing.stdout.strip().splitlines()) == 1 + 2, listing.stdout
         empty = tmp_path / "empty"
         empty.mkdir()
         none = run_cli(home.config, "add", str(empty))
@@ -136,8 +142,8 @@ def test_the_cli_for_a_running_daemon(
             assert out.returncode == 2 and words in out.stderr, (args, out.stderr)
             assert "Traceback" not in out.stderr and "params." not in out.stderr
             assert "backend" not in out.stdout  # --pin refused before printing the table
-        failed = run_cli(home.config, "jobs", "--state", "failed")
-        assert "no jobs failed (1 job(s) in all)" in failed.stdout, failed.stdout
+        done = run_cli(home.config, "jobs", "--state", "cancelled")
+        assert "no jobs cancelled (2 job(s) in all)" in done.stdout, done.stdout
         paged = run_cli(home.config, "jobs", "--offset", "1")
         assert paged.returncode == 0 and "intro.wav" not in paged.stdout
 
@@ -180,3 +186,14 @@ def test_config_example_path_and_check(home: Home, tmp_path: Path) -> None:
     )
     assert edited.returncode == 0, edited.stderr
     assert "max_attempts = 5" in new.read_text() and "is valid" in edited.stdout
+
+
+def test_earwig_models_is_one_aligned_table(home: Home) -> None:
+    out = run_cli(home.config, "models")
+    assert out.returncode == 0, out.stderr
+    rows = [
+        line for line in out.stdout.splitlines() if "English only" in line or "multilingual" in line
+    ]
+    starts = {max(line.find("English only"), line.find("multilingual")) for line in rows}
+    assert len(rows) > 10 and len(starts) == 1, out.stdout  # one column, every row
+    assert "Systran/faster-whisper-large-v3" in out.stdout  # not cut at 80 columns

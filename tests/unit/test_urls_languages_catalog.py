@@ -126,3 +126,12 @@ def test_review_flags_missing_text_unsure_text_and_loops() -> None:
     )
     (warning,) = quality.review(unsure_language, "base", english_only=False).warnings
     assert "hard to tell" in warning
+
+
+def test_the_kind_of_a_job_says_where_it_came_from() -> None:
+    from earwig import formatting
+
+    assert formatting.kind({"source": "inbox", "title": "not a url"}) == "url"  # a bad line
+    assert formatting.kind({"source": "inbox", "url": "https://e.org/a.mp3"}) == "url"
+    assert formatting.kind({"source": "watch", "path": "/a.wav"}) == "file"
+    assert formatting.kind({"source": "subscription", "subscription": "pod"}) == "sub"
