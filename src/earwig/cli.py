@@ -502,6 +502,66 @@ def _console() -> Any:
     return console if console.is_terminal else Console(highlight=False, width=400)
 
 
+@main.command()
+@click.argument("job_ids", type=int, nargs=-1, required=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(config_mod.FORMATS),
+    default="md",
+    show_default=True,
+    help="md: notes with front matter and clickable times; or any transcript format.",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path),
+    help="Where to write (default: beside the job's other transcripts).",
+)
+@click.option("--stdout", "to_stdout", is_flag=True, help="Print instead of writing files.")
+@pass_ctx
+@friendly
+def export(
+    ctx: Ctx, job_ids: tuple[int, ...], fmt: str, output_dir: Path | None, to_stdout: bool
+) -> None:
+    """Write finished jobs' transcripts in a format, e.g. Markdown notes (works without the
+    daemon: it reads the database)."""
+    from earwig import outputs
+    from earwig.errors import NotFound
+    from earwig.store import Store
+
+    database = ctx.config.daemon.database
+    if not database.exists():
+        raise NotFound(f"no transcripts yet (no database at {database})")
+    store = Store.for_reading(database)
+    try:
+        for job_id in job_ids:
+            job = store.get_job(job_id)
+            transcript = store.get_transcript(job_id)
+            if transcript is None:
+                raise NotFound(
+                    f"job {job_id} ({job.title}) has no transcript ({job.state})",
+                    "`earwig jobs` lists the finished ones",
+                )
+            text = outputs.WRITERS[fmt](transcript, outputs.transcript_meta(job))
+            if to_stdout:
+                click.echo(text, nl=False)
+                continue
+            folder = output_dir or Path(job.output_dir or ctx.config.output.dir)
+            base = job.output_base or media_stem(job.title)
+            outputs.check_writable(folder)
+            path = folder / f"{base}.{fmt}"
+            outputs.write_atomic(path, text)
+            click.echo(str(path))
+    finally:
+        store.close()
+
+
+def media_stem(title: str) -> str:
+    from earwig.media import safe_stem
+
+    return safe_stem(Path(title).stem)
+
+
 def _open_path(path: Path) -> None:
     """Open a file with the desktop's default application (no shell involved)."""
     from earwig.launch import open_with_system
@@ -1290,7 +1350,7 @@ def models_convert(ctx: Ctx, source: str | None, output: Path | None, quantize: 
     "--format",
     "formats",
     multiple=True,
-    type=click.Choice(config_mod.OUTPUT_FORMATS),
+    type=click.Choice(config_mod.FORMATS),
     help="Output format (repeatable; default: the config's).",
 )
 @click.option(

@@ -20,7 +20,8 @@ from earwig import paths
 from earwig.durations import parse_date, parse_duration
 from earwig.errors import ConfigError
 
-OUTPUT_FORMATS = ("txt", "srt", "vtt", "tsv", "json")
+OUTPUT_FORMATS = ("txt", "srt", "vtt", "tsv", "json")  # the default set
+FORMATS = (*OUTPUT_FORMATS, "md")  # every format there is: md, notes, is asked for
 DEFAULT_IGNORE = (".*", "*.part", "*.crdownload", "*.tmp", "~$*", "*.ytdl")
 BACKENDS = ("auto", "mlx-whisper", "whisper.cpp", "faster-whisper", "openai")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -235,7 +236,7 @@ class WatchConfig:
 @dataclass(frozen=True)
 class OutputConfig:
     dir: Path = opt(paths.default_output_dir, _path)
-    formats: tuple[str, ...] = opt(OUTPUT_FORMATS, _str_list(OUTPUT_FORMATS))
+    formats: tuple[str, ...] = opt(OUTPUT_FORMATS, _str_list(FORMATS))
 
 
 # [transcribe] builds the backend once, at start-up: a change needs a restart, except for

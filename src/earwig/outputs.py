@@ -79,12 +79,66 @@ def to_json(t: Transcript, meta: dict[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
+def to_md(t: Transcript, meta: dict[str, Any]) -> str:
+    """Notes: front matter (Obsidian and other notes apps read it), the title, the source
+    as a link, then a paragraph a minute, each opening with its time; for a URL the time is
+    a link that starts playback there (`URL#t=SECONDS`, the Media Fragments syntax)."""
+    url = meta.get("url")
+    source = url or meta.get("source") or ""
+    front = {
+        "title": meta.get("title") or "",
+        "source": source,
+        "date": meta.get("date") or "",
+        "language": t.language or "",
+        "duration": _clock(t.duration, ".")[:8],
+        "model": t.model,
+        "tags": ["transcript"],
+    }
+    if meta.get("subscription"):
+        front["subscription"] = meta["subscription"]
+    lines = ["---"]
+    for key, value in front.items():
+        lines.append(f"{key}: {json.dumps(value, ensure_ascii=False)}")
+    lines += ["---", "", f"# {_md_escape(str(meta.get('title') or 'Transcript'))}", ""]
+    if source:
+        lines += [f"Source: <{source}>" if url else f"Source: `{source}`", ""]
+    paragraph: list[str] = []
+    minute = None
+    for s in t.segments:
+        text = s.text.strip()
+        if not text:
+            continue
+        if minute is None or int(s.start // 60) != minute:
+            if paragraph:
+                lines += [" ".join(paragraph), ""]
+            minute = int(s.start // 60)
+            stamp = _short_clock(s.start)
+            seconds = int(s.start)
+            paragraph = [f"[{stamp}](<{url}#t={seconds}>)" if url else f"**{stamp}**"]
+        paragraph.append(_md_escape(text))
+    if paragraph:
+        lines += [" ".join(paragraph), ""]
+    return "\n".join(lines)
+
+
+def _short_clock(seconds: float) -> str:
+    h, rem = divmod(int(seconds), 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def _md_escape(text: str) -> str:
+    """Transcribed words are text, never markup: a '#', '*' or '[' from the speech stays."""
+    return "".join("\\" + c if c in "\\`*_[]#<>|" else c for c in text)
+
+
 WRITERS: dict[str, Callable[[Transcript, dict[str, Any]], str]] = {
     "txt": to_txt,
     "srt": to_srt,
     "vtt": to_vtt,
     "tsv": to_tsv,
     "json": to_json,
+    "md": to_md,
 }
 
 
@@ -103,6 +157,10 @@ def transcript_meta(job: Job) -> dict[str, Any]:
     """Where a transcript came from, for its .json: a URL job names its URL (the downloaded
     media is cleaned up after `keep_media`), its feed, and where the media was."""
     meta: dict[str, Any] = {"source": job.url or job.path, "title": job.title}
+    if job.created_at:
+        import datetime as dt
+
+        meta["date"] = dt.datetime.fromtimestamp(job.created_at).date().isoformat()
     if job.url:
         meta["url"] = job.url
         meta["media"] = job.path

@@ -108,6 +108,9 @@ def test_the_cli_for_a_running_daemon(
         assert added.stdout.count("queued #") == 1 and "intro.wav" in added.stdout
         (job,) = daemon.wait_idle(1)
         assert job["state"] == "done"
+        notes = run_cli(home.config, "export", str(job["id"]), "--stdout")  # a file job
+        assert notes.returncode == 0 and notes.stdout.startswith("---\ntitle: ")
+        assert "**00:00**" in notes.stdout and f"source: \"{folder}" in notes.stdout
         broken = tmp_path / ("a very long name " * 6 + ".wav")
         broken.write_bytes(b"RIFF" + b"\x00" * 4000)  # not playable: a failed job, long error
         run_cli(home.config, "add", str(broken))
@@ -145,7 +148,8 @@ def test_the_cli_for_a_running_daemon(
         done = run_cli(home.config, "jobs", "--state", "cancelled")
         assert "no jobs cancelled (2 job(s) in all)" in done.stdout, done.stdout
         paged = run_cli(home.config, "jobs", "--offset", "1")
-        assert paged.returncode == 0 and "intro.wav" not in paged.stdout
+        assert paged.returncode == 0 and "intro.wav" in paged.stdout  # newest first: the
+        assert "very long name" not in paged.stdout  # broken one is the one skipped
 
         # a broken config (after a typo) does not lock clients out of the running daemon
         good = home.config.read_text()

@@ -96,7 +96,7 @@ def test_two_local_workers_transcribe_two_files_at_once(home: Home, long_wav: Pa
         for n in range(2):
             unique(long_wav, home.watch / f"lecture{n}.wav", n)
         wait_for(
-            lambda: len(daemon.call("status")["running"]) == 2,
+            lambda: len(daemon.call("status")["running_jobs"]) == 2,
             120,
             interval=0.02,
             what="two jobs running at once",

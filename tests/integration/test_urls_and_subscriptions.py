@@ -22,6 +22,18 @@ def server():
         yield srv
 
 
+def markdown_links(text: str) -> list[str]:
+    """The link targets a Markdown parser (markdown-it-py, CommonMark) finds in `text`."""
+    from markdown_it import MarkdownIt
+
+    found = []
+    for token in MarkdownIt().parse(text):
+        for child in token.children or ():
+            if child.type == "link_open":
+                found.append(str(child.attrs["href"]))
+    return found
+
+
 def unique(wav: bytes, n: int) -> bytes:
     """The same speech with its last sample set to n: other media to sha256, which earwig
     would otherwise (rightly) transcribe only once however many URLs serve it."""
@@ -72,6 +84,14 @@ def test_add_url_downloads_then_transcribes(home: Home, server, second_wav) -> N
         assert [r.method for r in server.requests if r.path == "/media/morning.wav"] == ["GET"]
         doc = json.loads((home.out / "morning.json").read_text())
         assert doc["source"] == url and doc["url"] == url and doc["media"] == job["path"]
+        exported = run_cli(home.config, "export", "1")  # notes: Markdown with timed links
+        assert exported.returncode == 0, exported.stderr
+        links = markdown_links(Path(exported.stdout.strip()).read_text())
+        timed = [link for link in links if "#t=" in link]
+        starts = [int(s["start"]) for s in doc["segments"]]
+        assert url in links and timed, links  # the source, and a link to each paragraph's time
+        assert all(link.startswith(url + "#t=") for link in timed), timed
+        assert {int(link.split("#t=")[1]) for link in timed} <= set(starts)
         shown = run_cli(home.config, "show", "1", "--no-transcript")
         assert f"url      {url}" in shown.stdout and "attempts" not in shown.stdout, shown.stdout
         again = run_cli(home.config, "add", url)

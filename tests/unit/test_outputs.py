@@ -65,3 +65,31 @@ def test_rewrite_replaces_the_file_in_one_step(tmp_path: Path) -> None:
     outputs.write_atomic(target, "new")
     assert target.read_text() == "new"
     assert target.stat().st_ino != before  # a rename, not an in-place rewrite
+
+
+def test_markdown_notes_have_front_matter_a_paragraph_a_minute_and_timed_links() -> None:
+    from markdown_it import MarkdownIt
+
+    from earwig.outputs import to_md
+
+    t = Transcript(
+        (
+            Segment(0.0, 5.0, " Hello [world] #1"),
+            Segment(30.0, 35.0, " still the first minute"),
+            Segment(754.5, 760.0, " later *on*"),
+        ),
+        "en",
+        800.0,
+        "fw",
+        "base",
+    )
+    url = "https://example.org/a (1).mp3"
+    text = to_md(t, {"title": "Ep 1", "url": url, "source": url, "date": "2026-11-01"})
+    assert text.startswith('---\ntitle: "Ep 1"\nsource: "https://example.org/a (1).mp3"\n')
+    tokens = MarkdownIt().parse(text)
+    paragraphs = [tok.content for tok in tokens if tok.type == "inline"]
+    hrefs = [c.attrs["href"] for tok in tokens for c in tok.children or () if c.type == "link_open"]
+    link = url.replace(" ", "%20")  # what a Markdown reader makes of the space: one link
+    assert f"{link}#t=0" in hrefs and f"{link}#t=754" in hrefs
+    assert any("Hello \\[world\\] \\#1 still the first minute" in p for p in paragraphs)
+    assert len([p for p in paragraphs if "#t=" in p]) == 2  # one paragraph per minute used

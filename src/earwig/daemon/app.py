@@ -428,7 +428,7 @@ class Daemon:
             "log_file": str(self.config.log_path),
             "inbox": str(self.config.inbox_path) if self.config.inbox_path else None,
             "downloading": sorted(self.downloads.active),
-            "running": sorted(self.runner.running),
+            "running_jobs": sorted(self.runner.running),
             "slots": [slot.view() for slot in self.slots],
             "parts": self.supervisor.view(),
             "healthy": not self.supervisor.unhealthy,

@@ -91,6 +91,10 @@ class Runner:
         try:
             await asyncio.gather(*tasks)
         finally:
+            # One worker died (the database failed): the others stop too, their backends
+            # are told to stop at once, and their jobs are put back when the runner restarts.
+            for job_id in list(self.running):
+                self.aborts.request(job_id, Action.REQUEUE)
             for task in tasks:
                 task.cancel()
 
@@ -125,9 +129,11 @@ class Runner:
             handle = self.aborts.register(job.id)
             try:
                 await self._process(job, handle, slot, index)
+                # Saved. A job whose saving failed (the database) stays in `running` for
+                # run() to put back when the supervisor restarts the runner.
+                self.running.pop(job.id, None)
             finally:
                 self.aborts.unregister(job.id)
-                self.running.pop(job.id, None)
                 slot.busy.pop(job.id, None)
                 self._last_active = freed = time.monotonic()
                 self.events.clear_progress(job.id)
