@@ -29,32 +29,11 @@ import urllib.request
 from pathlib import Path
 
 from earwig.client import DaemonClient
-from earwig.errors import DaemonNotRunning
 from earwig.speech import synthesize
 from earwig.transcribe import audio, models
+from overhead import SENTENCES, wait  # bench/overhead.py: the same clips, the same waiting
 
 RAW = "raw engine (1 server, one file at a time)"
-SENTENCES = [
-    "Welcome to the weekly meeting. Today we will talk about the budget for next year.",
-    "Good morning everyone. The weather today is sunny and warm.",
-    "Please send your questions to the team before Friday afternoon.",
-    "The new office opens in spring, and everyone will get a desk by the window.",
-    "Our guest today writes books about rivers, bridges and the people who build them.",
-]
-
-
-def wait(condition, timeout: float = 900.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except (DaemonNotRunning, ConnectionError, FileNotFoundError, OSError):
-            value = None
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError("benchmark condition not met in time")
-
 
 def free_port() -> int:
     import socket
