@@ -316,12 +316,14 @@ def jobs_cmd(
     from rich.table import Table
     from rich.text import Text
 
+    console = _console()
+    # One line per job: a long title or error is cut here, to the room the terminal has
+    # (`earwig show ID` has it all); rich would otherwise wrap it, or drop whole columns.
+    title_room = min(48, max(12, console.width // 4))
+    note_room = max(16, console.width - title_room - 44)
     table = Table(box=None, pad_edge=False)
     for col in ("id", "state", "title", "progress", "audio", "lang", "age", "note"):
-        # one line per job: a long title or error is cut (`earwig show ID` has it all)
-        table.add_column(
-            col, overflow="ellipsis", no_wrap=True, ratio=2 if col == "note" else None
-        )
+        table.add_column(col, no_wrap=True)
     for j in jobs:
         audio = f"{j['duration']:.0f}s" if j.get("duration") else ""
         if j.get("error"):
@@ -330,17 +332,20 @@ def jobs_cmd(
             note = Text("warning: " + j["warnings"][0], style="yellow")
         else:
             note = Text(j.get("waiting") or "")
+        title = Text(j["title"])  # Text, not markup: titles from the internet have [brackets]
+        title.truncate(title_room, overflow="ellipsis")
+        note.truncate(note_room, overflow="ellipsis")
         table.add_row(
             str(j["id"]),
             j["state"] + ("!" if j.get("warnings") else ""),
-            Text(j["title"]),  # Text, not markup: titles from the internet have [brackets]
+            title,
             formatting.percent(j),
             audio,
             j.get("language") or "",
             formatting.age(j["created_at"]),
             note,
         )
-    _console().print(table)
+    console.print(table)
 
 
 @main.command()
