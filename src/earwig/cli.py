@@ -532,6 +532,7 @@ def export(
     daemon: it reads the database)."""
     from earwig import outputs
     from earwig.errors import NotFound
+    from earwig.media import safe_stem
     from earwig.store import Store
 
     database = ctx.config.daemon.database
@@ -552,19 +553,13 @@ def export(
                 click.echo(text, nl=False)
                 continue
             folder = output_dir or Path(job.output_dir or ctx.config.output.dir)
-            base = job.output_base or media_stem(job.title)
+            base = job.output_base or safe_stem(Path(job.title).stem)
             outputs.check_writable(folder)
             path = folder / f"{base}.{fmt}"
             outputs.write_atomic(path, text)
             click.echo(str(path))
     finally:
         store.close()
-
-
-def media_stem(title: str) -> str:
-    from earwig.media import safe_stem
-
-    return safe_stem(Path(title).stem)
 
 
 def _open_path(path: Path) -> None:

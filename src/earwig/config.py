@@ -181,9 +181,6 @@ def schema(cls: type) -> dict[str, Converter]:
     return {f.name: f.metadata["convert"] for f in fields(cls) if "convert" in f.metadata}
 
 
-def needs_restart(cls: type, name: str) -> bool:
-    return next(f.metadata.get("restart", False) for f in fields(cls) if f.name == name)
-
 
 @dataclass(frozen=True)
 class ServerConfig:
@@ -202,9 +199,10 @@ class ServerConfig:
     def label(self) -> str:
         from urllib.parse import urlsplit
 
-        return self.name or (urlsplit(self.url).hostname or "server") + (
-            f":{urlsplit(self.url).port}" if urlsplit(self.url).port else ""
-        )
+        if self.name:
+            return self.name
+        parts = urlsplit(self.url)
+        return (parts.hostname or "server") + (f":{parts.port}" if parts.port else "")
 
 
 def _servers(value: Any, base: Path) -> tuple[ServerConfig, ...]:

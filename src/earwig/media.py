@@ -43,14 +43,15 @@ def worth_a_look(path: Path | str) -> bool:
 
 def has_sound(path: Path) -> bool:
     """Whether PyAV opens the file and finds an audio stream in it (for names that do not
-    say: camcorder dumps, files without an extension). Never raises."""
-    try:
-        import av
+    say: camcorder dumps, files without an extension), by the same check the runner makes
+    before transcribing. Never raises."""
+    from earwig.transcribe.audio import probe
 
-        with av.open(str(path), metadata_errors="ignore") as container:
-            return bool(container.streams.audio)
+    try:
+        probe(path)
     except Exception:
         return False
+    return True
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from earwig.formatting import clock
 from earwig.model import Job, Segment, Transcript
 
 
@@ -112,19 +113,13 @@ def to_md(t: Transcript, meta: dict[str, Any]) -> str:
             if paragraph:
                 lines += [" ".join(paragraph), ""]
             minute = int(s.start // 60)
-            stamp = _short_clock(s.start)
+            stamp = clock(s.start)
             seconds = int(s.start)
             paragraph = [f"[{stamp}](<{url}#t={seconds}>)" if url else f"**{stamp}**"]
         paragraph.append(_md_escape(text))
     if paragraph:
         lines += [" ".join(paragraph), ""]
     return "\n".join(lines)
-
-
-def _short_clock(seconds: float) -> str:
-    h, rem = divmod(int(seconds), 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
 def _md_escape(text: str) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from earwig.errors import ProtocolError
+from earwig.model import JobState
 
 PROTOCOL_VERSION = 1
 MAX_LINE = 1024 * 1024
@@ -80,9 +81,7 @@ def _limit(default: int, high: int) -> Param:
     return Param("int", default, low=1, high=high)
 
 
-STATES = (
-    "queued", "downloading", "fetching", "transcribing", "done", "failed", "cancelled", "paused",
-)  # fmt: skip
+STATES = tuple(str(state) for state in JobState)
 # Every request and its parameters: the one declaration the daemon validates against.
 REQUESTS: dict[str, dict[str, Param]] = {
     "status": {},

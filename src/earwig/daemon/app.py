@@ -116,7 +116,6 @@ class Daemon:
             model_ready=lambda: self.models.ready,
             media_done=self.media.transcribed,
             slots=self.slots,
-            max_attempts=lambda: self.config.daemon.max_attempts,
         )
         self.downloads = DownloadManager(
             self.queue,
@@ -282,7 +281,7 @@ class Daemon:
 
         Each part reads its settings when it uses them, so most sections apply at once; what
         is read once at start-up (the backend and model, the socket, the database, the number
-        of download workers, the per-host limit) is reported as needing a restart. A broken
+        of download workers) is reported as needing a restart. A broken
         config is refused and the running one kept."""
         sd_notify("RELOADING=1")
         try:

@@ -34,7 +34,7 @@ class Slot:
     url: str | None = None
     model: str | None = None
     backend: Any = None  # a server slot's transcriber (the OpenAI backend)
-    busy: dict[int, float] = field(default_factory=dict)  # job id -> when it started
+    busy: set[int] = field(default_factory=set)  # the jobs running here
     up: bool = True
     drained: bool = False
     errors: int = 0

@@ -171,6 +171,22 @@ class JobQueue:
         self.transition(job_id, Action.FAIL, error=exc.message, hint=exc.hint, count_attempt=True)
         self.events.log("error", f"failed: {current.title}: {exc.message}", job_id)
 
+    def hand_back(self, job_id: int, exc: EarwigError) -> bool:
+        """A slot failed the job, not the file (its server went down): back to the queue at
+        once for another slot, the attempt counted, unless its attempts are spent (then it
+        fails). True when it went back."""
+        exc.message = self.events.scrub(exc.message)
+        exc.hint = self.events.scrub(exc.hint)
+        current = self.store.get_job(job_id)
+        if current.attempts + 1 >= self.policy().max_attempts:
+            self.fail(job_id, exc)
+            return False
+        self.transition(
+            job_id, Action.REQUEUE, count_attempt=True, error=exc.message, hint=exc.hint
+        )
+        self.events.log("info", f"{current.title}: back in the queue for another slot", job_id)
+        return True
+
     # ------------------------------------------------------------ views
 
     def view(self, job: Job) -> dict[str, Any]:

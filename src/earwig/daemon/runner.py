@@ -48,7 +48,6 @@ class Runner:
         model_ready: Callable[[], bool] = lambda: True,
         media_done: Callable[[Job], None] = lambda job: None,
         slots: list[Slot] | None = None,
-        max_attempts: Callable[[], int] = lambda: 3,
     ) -> None:
         self.queue = queue
         self.events = events
@@ -59,7 +58,6 @@ class Runner:
         self.model_ready = model_ready
         self.media_done = media_done
         self.slots = slots if slots is not None else [Slot("local", "local", 1)]
-        self.max_attempts = max_attempts
         self.running: dict[int, Slot] = {}  # job id -> the slot it runs on
         self._last_active = time.monotonic()
 
@@ -125,7 +123,7 @@ class Runner:
             if freed is not None:  # the scheduler's own time between two jobs on this slot
                 slot.gaps.append(time.monotonic() - freed)
             self.running[job.id] = slot
-            slot.busy[job.id] = time.monotonic()
+            slot.busy.add(job.id)
             handle = self.aborts.register(job.id)
             try:
                 await self._process(job, handle, slot, index)
@@ -134,7 +132,7 @@ class Runner:
                 self.running.pop(job.id, None)
             finally:
                 self.aborts.unregister(job.id)
-                slot.busy.pop(job.id, None)
+                slot.busy.discard(job.id)
                 self._last_active = freed = time.monotonic()
                 self.events.clear_progress(job.id)
                 self.queue.wake()  # a slot is free
@@ -318,14 +316,7 @@ class Runner:
             # back to the queue at once (the attempt counted) for another slot to take.
             slot.went_down(exc.message)
             say("warning", f"server {slot.name} is down ({exc.message}); it is probed again")
-            current = q.store.get_job(job_id)
-            if current.attempts + 1 >= self.max_attempts():
-                q.fail(job_id, exc)
-                return
-            q.transition(
-                job_id, Action.REQUEUE, count_attempt=True, error=exc.message, hint=exc.hint
-            )
-            say("info", f"{job.title}: back in the queue for another slot", job_id)
+            q.hand_back(job_id, exc)
         except EarwigError as exc:
             q.fail(job_id, exc)
         except Exception as exc:
