@@ -74,10 +74,11 @@ class Ctx:
             self._config = config_mod.load(self.config_path)
         return self._config
 
-    @property
+    @functools.cached_property
     def socket_path(self) -> Path:
-        """The daemon's socket. A broken config does not lock the user out of a running
-        daemon (which keeps its last good config): warn, and use the socket it names."""
+        """The daemon's socket, found once (so a warning about the config is said once).
+        A broken config does not lock the user out of a running daemon (which keeps its last
+        good config): warn, and use the socket it names."""
         try:
             return self.config.socket_path
         except ConfigError as exc:
