@@ -168,17 +168,20 @@ class LocalServer:
 
 
 def rss(items: list[dict], title: str = "Test podcast", guid: bool = True) -> bytes:
-    """An RSS 2.0 feed; items are dicts with title, url, date (Unix time), optional guid."""
+    """An RSS 2.0 feed; items are dicts with title, url, date (Unix time), optional guid and
+    extra (XML inside the item, such as <podcast:transcript .../>)."""
     parts = []
     for it in items:
         guid_xml = f"<guid>{it.get('guid', it['url'])}</guid>" if guid else ""
         parts.append(
             f"<item><title>{it['title']}</title>{guid_xml}"
             f"<pubDate>{formatdate(it['date'], usegmt=True)}</pubDate>"
-            f'<enclosure url="{it["url"]}" type="audio/wav" length="1"/></item>'
+            f'<enclosure url="{it["url"]}" type="audio/wav" length="1"/>{it.get("extra", "")}'
+            "</item>"
         )
     return (
-        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+        'xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel>'
         f"<title>{title}</title><link>http://127.0.0.1/</link><description>d</description>"
         + "".join(parts)
         + "</channel></rss>"

@@ -372,9 +372,13 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
         click.echo(f"  source   {j.get('path')} (from {origin})")
     for state, ts in sorted(j["times"].items(), key=lambda kv: kv[1]):
         click.echo(f"  {state:<12} {dt.datetime.fromtimestamp(ts):%Y-%m-%d %H:%M:%S}")
-    if j.get("backend"):
+    if j.get("text_from"):
+        click.echo(f"  text     the {j['text_from']} transcript, not transcribed here")
+    elif j.get("backend"):
         where = f" · on {j['slot']}" if j.get("slot") else ""
         click.echo(f"  backend  {j['backend']} · {j.get('model')}{where}")
+    if j.get("chapters"):
+        click.echo(f"  chapters {len(j['chapters'])} (in the .json)")
     if j.get("duration"):
         click.echo(f"  audio    {j['duration']:.1f}s")
     if j.get("language"):
@@ -387,17 +391,16 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
         click.echo(f"  waiting  {j['waiting']}")
     if j.get("error"):
         click.secho(f"  error    {j['error']}", fg="red")
-        if j.get("hint"):
-            click.echo(f"  hint     {j['hint']}")
-    if j.get("outputs"):
-        outs = [Path(o) for o in j["outputs"]]
-        kinds = ", ".join(o.suffix.lstrip(".") for o in outs)
-        click.echo(f"  output   {outs[0].parent / outs[0].stem}.{{{kinds}}}")
+    if j.get("hint"):
+        click.echo(f"  hint     {j['hint']}")
+    for stem, kinds in formatting.output_groups(j.get("outputs") or ()):
+        click.echo(f"  output   {stem}.{{{', '.join(kinds)}}}")
     if transcript and result.get("transcript"):
         click.echo("")
         for seg in result["transcript"]["segments"]:
             m, s = divmod(int(seg["start"]), 60)
-            click.echo(f"  [{m:02d}:{s:02d}] {seg['text'].strip()}")
+            who = f"{seg['speaker']}: " if seg.get("speaker") else ""
+            click.echo(f"  [{m:02d}:{s:02d}] {who}{seg['text'].strip()}")
 
 
 @main.command()
@@ -611,6 +614,14 @@ def _reload_daemon(ctx: Ctx) -> None:
     show_default=True,
     help="A podcast feed, or anything yt-dlp can list.",
 )
+@click.option(
+    "--transcripts",
+    type=click.Choice(config_mod.TRANSCRIPT_MODES),
+    default="publisher-first",
+    show_default=True,
+    help="A feed's own transcripts (<podcast:transcript>): take them instead of "
+    "transcribing, never use them, or save them beside earwig's.",
+)
 @pass_ctx
 @friendly
 def subscribe(
@@ -622,6 +633,7 @@ def subscribe(
     backfill: int,
     since: str | None,
     kind: str,
+    transcripts: str,
 ) -> None:
     """Follow a podcast feed, a YouTube channel or playlist: new items get transcribed."""
     from earwig import config_edit
@@ -636,6 +648,7 @@ def subscribe(
         "backfill": backfill,
         "since": since,
         "kind": None if kind == "auto" else kind,
+        "transcripts": None if transcripts == "publisher-first" else transcripts,
     }
     # A running daemon adds it (to the file it was started with) and checks it at once, the
     # same request the dashboard sends; without one, the config file is edited here.

@@ -304,6 +304,9 @@ class InboxConfig:
     enabled: bool = opt(True, _bool)
 
 
+TRANSCRIPT_MODES = ("publisher-first", "always-transcribe", "both")
+
+
 @dataclass(frozen=True)
 class SubscriptionConfig:
     name: str = opt("", _str)
@@ -313,6 +316,9 @@ class SubscriptionConfig:
     backfill: int = opt(3, _int(0))
     since: float | None = opt(None, _date)  # take items published after it on first check
     kind: str = opt("auto", _choice("auto", "feed", "ytdlp"))
+    # A feed item's own <podcast:transcript>: taken instead of transcribing, never, or saved
+    # beside earwig's transcript (NAME.publisher.*)
+    transcripts: str = opt("publisher-first", _choice(*TRANSCRIPT_MODES))
 
     @property
     def interval(self) -> float:

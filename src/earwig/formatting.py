@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 RUNNING = ("downloading", "fetching", "transcribing")
@@ -112,3 +113,13 @@ def add_outcome(result: dict[str, Any]) -> tuple[str, str, str]:
         line = f"skipped {result.get('input', '')}: same content as #{d['id']} ({d['state']})"
         return "duplicate", line, result.get("hint", "")
     return "error", f"{result.get('input', '')}: {result.get('error')}", result.get("hint", "")
+
+
+def output_groups(outputs: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """A job's files as "folder/stem" and its formats, one entry per stem, in order:
+    `talk.{txt, json}`, then `talk.publisher.{txt, json}` or `Movie.en.{srt}`."""
+    groups: dict[str, list[str]] = {}
+    for output in outputs:
+        stem, _, kind = output.rpartition(".")
+        groups.setdefault(stem, []).append(kind)
+    return list(groups.items())

@@ -6,6 +6,7 @@ was not saved first.
 
     queued -> fetching -> transcribing -> done
     queued -> downloading -> queued (downloaded: a URL job's media is on disk)
+    queued -> downloading -> done   (the publisher's transcript was taken; no media)
     queued/downloading/fetching/transcribing -> paused -> queued
     any unfinished -> cancelled;  downloading/fetching/transcribing -> failed (also queued)
     downloading/fetching/transcribing -> queued   (requeue: shutdown, crash, transient error)
@@ -44,6 +45,7 @@ class Action(enum.StrEnum):
 TRANSITIONS: dict[tuple[JobState, Action], JobState] = {
     (Q, Action.DOWNLOAD): DL,
     (DL, Action.DOWNLOADED): Q,
+    (DL, Action.FINISH): D,  # a feed item's text was the publisher's: no media needed
     (DL, Action.FAIL): X,
     (DL, Action.CANCEL): C,
     (DL, Action.PAUSE): P,
@@ -101,8 +103,9 @@ def advance(
     elif action in (Action.RETRY, Action.RESUME, Action.FETCH, Action.DOWNLOAD):
         changes.update(error=None, hint=None)
     if action is Action.RETRY:
-        # The user asked for it: start afresh and transcribe even if the content is known.
-        changes.update(attempts=0, force=True, not_before=None)
+        # The user asked for it: start afresh and transcribe even if the content is known
+        # (or a publisher's transcript was taken).
+        changes.update(attempts=0, force=True, not_before=None, text_from=None)
     if action is Action.REQUEUE:
         changes.update(not_before=not_before, error=error, hint=hint)
     if count_attempt:

@@ -60,6 +60,13 @@ class Job:
     slot: str | None = None  # where it was transcribed: "local", or a server's name
     language: str | None = None  # what the transcript found the file to speak
     warnings: tuple[str, ...] = ()  # done, but something looks wrong: what, and what to do
+    # A feed item's Podcasting 2.0 links: {"transcripts": [{url, type, language, rel}],
+    # "chapters": url, "mode": "publisher-first" | "always-transcribe" | "both"}
+    publisher: dict[str, Any] = field(default_factory=dict)
+    text_from: str | None = None  # None: transcribed here; else e.g. "publisher (text/vtt)"
+    chapters: tuple[dict[str, Any], ...] = ()  # the publisher's chapters, for the .json
+    beside: tuple[str, ...] = ()  # subtitle formats written next to the media (a [[watch]]
+    # folder's output = "beside"); empty: transcripts go to output_dir
     created_at: float = 0.0
     updated_at: float = 0.0
     not_before: float | None = None  # backoff: do not start before this time
@@ -73,6 +80,8 @@ class Job:
         data["state"] = str(self.state)
         data["outputs"] = list(self.outputs)
         data["warnings"] = list(self.warnings)
+        data["chapters"] = list(self.chapters)
+        data["beside"] = list(self.beside)
         return data
 
     @classmethod
@@ -84,6 +93,9 @@ class Job:
         values["warnings"] = tuple(values.get("warnings") or ())
         values["force"] = bool(values.get("force", False))
         values["times"] = dict(values.get("times") or {})
+        values["publisher"] = dict(values.get("publisher") or {})
+        values["chapters"] = tuple(values.get("chapters") or ())
+        values["beside"] = tuple(values.get("beside") or ())
         return cls(**values)
 
 
@@ -108,6 +120,7 @@ class Segment:
     # log-probability and the text's gzip compression ratio (repetition loops score high).
     avg_logprob: float | None = None
     compression_ratio: float | None = None
+    speaker: str | None = None  # who speaks, where known (a publisher's transcript names them)
 
 
 @dataclass(frozen=True)

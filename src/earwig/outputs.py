@@ -25,31 +25,69 @@ def _clock(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
+def _turns(t: Transcript) -> list[tuple[str | None, list[Segment]]]:
+    """Runs of segments by one speaker, in order."""
+    turns: list[tuple[str | None, list[Segment]]] = []
+    for s in t.segments:
+        if not s.text.strip():
+            continue
+        if turns and turns[-1][0] == s.speaker:
+            turns[-1][1].append(s)
+        else:
+            turns.append((s.speaker, [s]))
+    return turns
+
+
+def _has_speakers(t: Transcript) -> bool:
+    return any(s.speaker for s in t.segments)
+
+
 def to_txt(t: Transcript, meta: dict[str, Any]) -> str:
-    return t.text + "\n"
+    if not _has_speakers(t):
+        return t.text + "\n"
+    paragraphs = [
+        (f"{who}: " if who else "") + " ".join(s.text.strip() for s in run)
+        for who, run in _turns(t)
+    ]
+    return "\n\n".join(paragraphs) + "\n"
 
 
 def to_srt(t: Transcript, meta: dict[str, Any]) -> str:
-    blocks = [
-        f"{i}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{s.text.strip()}\n"
-        for i, s in enumerate(t.segments, 1)
-    ]
+    """A speaker's name opens the first cue of each turn ("Alice: ..."), as SubRip has no
+    voice markup and players show the text as it is."""
+    blocks, previous = [], None
+    for i, s in enumerate(t.segments, 1):
+        text = s.text.strip()
+        if s.speaker and s.speaker != previous:
+            text = f"{s.speaker}: {text}"
+        previous = s.speaker
+        blocks.append(f"{i}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{text}\n")
     return "\n".join(blocks)
 
 
 def to_vtt(t: Transcript, meta: dict[str, Any]) -> str:
-    blocks = [
-        f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{s.text.strip()}\n" for s in t.segments
-    ]
+    """A speaker is a WebVTT voice span (`<v Alice>`) on each of their cues."""
+    blocks = []
+    for s in t.segments:
+        voice = f"<v {_vtt_escape(s.speaker)}>" if s.speaker else ""
+        text = _vtt_escape(s.text.strip())
+        blocks.append(f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{voice}{text}\n")
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def to_tsv(t: Transcript, meta: dict[str, Any]) -> str:
-    rows = ["start\tend\ttext"]
-    rows += [
-        f"{round(s.start * 1000)}\t{round(s.end * 1000)}\t{' '.join(s.text.split())}"
-        for s in t.segments
-    ]
+    """whisper's tsv (start, end in ms, text); a speaker column is added when known."""
+    speakers = _has_speakers(t)
+    rows = ["start\tend\ttext" + ("\tspeaker" if speakers else "")]
+    for s in t.segments:
+        row = f"{round(s.start * 1000)}\t{round(s.end * 1000)}\t{' '.join(s.text.split())}"
+        if speakers:
+            row += "\t" + " ".join((s.speaker or "").split())
+        rows.append(row)
     return "\n".join(rows) + "\n"
 
 
@@ -57,6 +95,8 @@ def _segment(s: Segment) -> dict[str, Any]:
     doc: dict[str, Any] = {"start": s.start, "end": s.end, "text": s.text.strip()}
     if s.language:
         doc["language"] = s.language
+    if s.speaker:
+        doc["speaker"] = s.speaker
     if s.words:
         doc["words"] = [
             {"start": w.start, "end": w.end, "word": w.text.strip(), "probability": w.probability}
@@ -161,6 +201,10 @@ def transcript_meta(job: Job) -> dict[str, Any]:
         meta["media"] = job.path
     if job.subscription:
         meta["subscription"] = job.subscription
+    if job.text_from:
+        meta["text_from"] = job.text_from
+    if job.chapters:
+        meta["chapters"] = list(job.chapters)
     if job.id is not None:
         meta["job_id"] = job.id
     return meta

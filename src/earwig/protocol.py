@@ -126,6 +126,7 @@ REQUESTS: dict[str, dict[str, Param]] = {
         "backfill": Param("int"),
         "since": Param("str"),
         "kind": Param("str", choices=("feed", "ytdlp")),
+        "transcripts": Param("str", choices=("always-transcribe", "both")),
     },
     "subscription.remove": {"name": Param("str", required=True)},
     "config.reload": {},

@@ -190,6 +190,14 @@ def _migration_7(db: sqlite_utils.Database) -> None:
     db.table("jobs").add_column("slot", str)
 
 
+def _migration_8(db: sqlite_utils.Database) -> None:
+    """Podcasting 2.0 links of feed items (publishers' transcripts, chapters), where a job's
+    text came from, and subtitles written beside the media."""
+    for column in ("publisher", "text_from", "chapters", "beside"):
+        db.table("jobs").add_column(column, str)
+    db.table("segments").add_column("speaker", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
@@ -198,6 +206,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_5,
     _migration_6,
     _migration_7,
+    _migration_8,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -535,7 +544,14 @@ class Store:
                 pk="job_id",
             )
             self.db.table("segments").insert_all(
-                {"job_id": job_id, "idx": i, "start": s.start, "end": s.end, "text": s.text}
+                {
+                    "job_id": job_id,
+                    "idx": i,
+                    "start": s.start,
+                    "end": s.end,
+                    "text": s.text,
+                    "speaker": s.speaker,
+                }
                 for i, s in enumerate(transcript.segments)
             )
 
@@ -545,9 +561,10 @@ class Store:
             return None
         meta = rows[0]
         segments = tuple(
-            Segment(r["start"], r["end"], r["text"])
+            Segment(r["start"], r["end"], r["text"], speaker=r["speaker"])
             for r in self.db.query(
-                "select start, end, text from segments where job_id = ? order by idx", [job_id]
+                "select start, end, text, speaker from segments where job_id = ? order by idx",
+                [job_id],
             )
         )
         return Transcript(
@@ -637,6 +654,8 @@ def _job_to_row(job: Job) -> dict[str, Any]:
     row["outputs"] = json.dumps(row["outputs"])
     row["warnings"] = json.dumps(row["warnings"]) if row["warnings"] else None
     row["force"] = int(job.force)
+    for column in ("publisher", "chapters", "beside"):
+        row[column] = json.dumps(row[column]) if row[column] else None
     times = row.pop("times")
     for state, column in STATE_COLUMNS.items():
         row[column] = times.get(str(state))
@@ -647,6 +666,8 @@ def _row_to_job(row: dict[str, Any]) -> Job:
     row = dict(row)
     row["outputs"] = json.loads(row.get("outputs") or "[]")
     row["warnings"] = json.loads(row.get("warnings") or "[]")
+    for column, empty in (("publisher", "{}"), ("chapters", "[]"), ("beside", "[]")):
+        row[column] = json.loads(row.get(column) or empty)
     row["times"] = {
         str(state): row.pop(column)
         for state, column in STATE_COLUMNS.items()

@@ -353,3 +353,125 @@ def test_a_rate_limited_feed_is_backed_off(home: Home, server) -> None:
         assert server.count("/busy.xml") == requests  # not asked again
     finally:
         daemon.kill()
+
+
+def test_publishers_transcripts_are_taken_without_the_media(home: Home, server, second_wav) -> None:
+    """Podcasting 2.0: four items each link a transcript of one of the four types; their
+    text is taken (no media request), indexed and written; a fifth's transcript is a 404, so
+    its audio is downloaded and transcribed by the real model."""
+    bodies = {
+        "vtt": ("text/vtt", "WEBVTT\n\n00:00.000 --> 00:03.000\n<v Ann>Velvet aardvarks sing.\n"),
+        "srt": ("application/x-subrip", "1\n00:00:00,000 --> 00:00:02,000\nMarble tortoises.\n"),
+        "json": (
+            "application/json",
+            json.dumps(
+                {
+                    "version": "1.0.0",
+                    "segments": [
+                        {"speaker": "Ann", "startTime": 0, "endTime": 2, "body": "Copper owls"},
+                        {"speaker": "Ben", "startTime": 2, "endTime": 4, "body": "hum loudly"},
+                    ],
+                }
+            ),
+        ),
+        "html": ("text/html", "<cite>Ann:</cite><time>0:00</time><p>Saffron herons.</p>"),
+    }
+    eps = []
+    for n, (ext, (ctype, body)) in enumerate(bodies.items(), 1):
+        url = server.add(f"/t/ep{n}.{ext}", body=body.encode(), content_type=ctype)
+        ep = episode(server, n, second_wav)
+        ep["extra"] = f'<podcast:transcript url="{url}" type="{ctype}" language="en"/>'
+        eps.append(ep)
+    chapters = {"version": "1.2.0", "chapters": [{"startTime": 0, "title": "Cold open"}]}
+    eps[0]["extra"] += (
+        f'<podcast:chapters url="{server.add("/c/1.json", body=json.dumps(chapters).encode())}"'
+        ' type="application/json+chapters"/>'
+    )
+    gone = episode(server, 5, second_wav)
+    gone["extra"] = f'<podcast:transcript url="{server.url("/t/gone.vtt")}" type="text/vtt"/>'
+    eps.append(gone)
+    feed = server.add("/feed.xml", body=rss(eps), content_type="application/rss+xml")
+    home.write_config(extra=subscription("pub", feed, backfill=5))
+    daemon = home.daemon().start()
+    try:
+        jobs = by_title(daemon.wait_idle(5))
+        assert all(j["state"] == "done" for j in jobs.values()), jobs
+        for n, ext in enumerate(bodies, 1):
+            job = jobs[f"Episode {n}"]
+            assert job["text_from"] == f"publisher ({bodies[ext][0]})", job
+            assert job["path"] is None and job["backend"] == "publisher"
+            assert server.count(f"/media/ep{n}.wav") == 0 and server.count(f"/t/ep{n}.{ext}") == 1
+            assert f"earwig retry {job['id']}" in job["hint"]  # how to have the audio heard
+        # the fallback: its transcript is a 404, so its media came and the model heard it
+        five = jobs["Episode 5"]
+        assert five["text_from"] is None and five["backend"] != "publisher", five
+        assert server.count("/media/ep5.wav") == 1
+        assert (
+            wer(
+                SECOND_TEXT,
+                Path(next(o for o in five["outputs"] if o.endswith(".txt"))).read_text(),
+            )
+            < 0.35
+        )
+        assert "404" in daemon.log() or "404" in run_cli(home.config, "logs", "-n", "200").stdout
+        # every publisher's text is searchable, the JSON's speakers reach the outputs
+        for word in ("aardvarks", "tortoises", "owls", "herons"):
+            found = run_cli(home.config, "search", word)
+            assert found.returncode == 0 and word in found.stdout.lower(), (word, found.stdout)
+        json_job = jobs["Episode 3"]
+        doc = json.loads(
+            Path(next(o for o in json_job["outputs"] if o.endswith(".json"))).read_text()
+        )
+        assert [s.get("speaker") for s in doc["segments"]] == ["Ann", "Ben"], doc["segments"]
+        assert doc["text_from"] == "publisher (application/json)"
+        vtt = Path(next(o for o in jobs["Episode 1"]["outputs"] if o.endswith(".vtt"))).read_text()
+        assert "<v Ann>Velvet aardvarks sing." in vtt
+        one = json.loads(
+            Path(next(o for o in jobs["Episode 1"]["outputs"] if o.endswith(".json"))).read_text()
+        )
+        assert one["chapters"] == [{"start": 0.0, "title": "Cold open"}]
+        assert server.count("/c/1.json") == 1
+    finally:
+        daemon.kill()
+
+
+def test_transcripts_modes_both_and_always_and_a_retry_transcribes_the_audio(
+    home: Home, server, second_wav
+) -> None:
+    vtt = server.add(
+        "/t/words.vtt",
+        body=b"WEBVTT\n\n00:00.000 --> 00:02.000\nPublished words.\n",
+        content_type="text/vtt",
+    )
+    extra = f'<podcast:transcript url="{vtt}" type="text/vtt"/>'
+    config = ""
+    for n, mode in enumerate(("publisher-first", "both", "always-transcribe"), 1):
+        ep = {**episode(server, n, second_wav, title=mode), "extra": extra}
+        feed = server.add(f"/feed{n}.xml", body=rss([ep]), content_type="application/rss+xml")
+        config += subscription(f"s{n}", feed) + f'transcripts = "{mode}"\n'
+    home.write_config(extra=config)
+    daemon = home.daemon().start()
+    try:
+        jobs = by_title(daemon.wait_idle(3))
+        first, both, always = jobs["publisher-first"], jobs["both"], jobs["always-transcribe"]
+        assert first["text_from"] == "publisher (text/vtt)" and server.count("/media/ep1.wav") == 0
+        # both: the publisher's text beside earwig's own, which the model made from the audio
+        assert both["text_from"] is None and server.count("/media/ep2.wav") == 1
+        theirs = [o for o in both["outputs"] if ".publisher." in o]
+        assert theirs and all(Path(o).exists() for o in theirs), both["outputs"]
+        txt = next(o for o in theirs if o.endswith(".txt"))
+        assert Path(txt).read_text().strip() == "Published words."
+        ours = next(o for o in both["outputs"] if o.endswith(".txt") and ".publisher." not in o)
+        assert wer(SECOND_TEXT, Path(ours).read_text()) < 0.35
+        # always-transcribe never asks for the publisher's file
+        assert always["text_from"] is None and server.count("/media/ep3.wav") == 1
+        assert server.count("/t/words.vtt") == 2  # publisher-first and both
+        # a retry of a job whose text was the publisher's transcribes the audio
+        assert run_cli(home.config, "retry", str(first["id"])).returncode == 0
+        again = daemon.wait_job(
+            lambda j: j["id"] == first["id"] and j["state"] == "done" and not j["text_from"],
+            what="the retried job transcribed",
+        )
+        assert again["backend"] != "publisher" and server.count("/media/ep1.wav") == 1
+    finally:
+        daemon.kill()

@@ -268,6 +268,7 @@ def test_a_url_job_downloads_then_queues_with_its_media(tmp_path: Path) -> None:
             HostPolicy(2),
             network,
             lambda: DownloadsConfig(dir=cache, timeout=5.0, retries=1),
+            lambda: OutputConfig(dir=tmp_path / "out"),
         )
 
         async def test(stop: asyncio.Event) -> None:

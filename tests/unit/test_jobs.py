@@ -20,6 +20,7 @@ ALLOWED = {
     (S.DOWNLOADING, Action.CANCEL): S.CANCELLED,
     (S.DOWNLOADING, Action.PAUSE): S.PAUSED,
     (S.DOWNLOADING, Action.REQUEUE): S.QUEUED,
+    (S.DOWNLOADING, Action.FINISH): S.DONE,  # a feed item's text was the publisher's
     (S.QUEUED, Action.FETCH): S.FETCHING,
     (S.FETCHING, Action.TRANSCRIBE): S.TRANSCRIBING,
     (S.TRANSCRIBING, Action.FINISH): S.DONE,

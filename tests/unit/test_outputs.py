@@ -93,3 +93,30 @@ def test_markdown_notes_have_front_matter_a_paragraph_a_minute_and_timed_links()
     assert f"{link}#t=0" in hrefs and f"{link}#t=754" in hrefs
     assert any("Hello \\[world\\] \\#1 still the first minute" in p for p in paragraphs)
     assert len([p for p in paragraphs if "#t=" in p]) == 2  # one paragraph per minute used
+
+
+SPOKEN = Transcript(
+    segments=(
+        Segment(0.0, 1.0, "Hi.", speaker="Ann"),
+        Segment(1.0, 2.0, "How are you?", speaker="Ann"),
+        Segment(2.0, 3.0, "Fine <really>.", speaker="Ben"),
+    ),
+    language="en",
+    duration=3.0,
+    backend="publisher",
+    model="application/json",
+)
+
+
+def test_speakers_reach_every_format_as_its_readers_expect() -> None:
+    assert outputs.to_txt(SPOKEN, {}) == "Ann: Hi. How are you?\n\nBen: Fine <really>.\n"
+    srt = outputs.to_srt(SPOKEN, {}).strip().split("\n\n")
+    assert [b.splitlines()[2] for b in srt] == ["Ann: Hi.", "How are you?", "Ben: Fine <really>."]
+    vtt = outputs.to_vtt(SPOKEN, {})
+    assert "<v Ann>Hi." in vtt and "<v Ben>Fine &lt;really&gt;." in vtt  # escaped, not markup
+    rows = outputs.to_tsv(SPOKEN, {}).splitlines()
+    assert rows[0] == "start\tend\ttext\tspeaker" and rows[3] == "2000\t3000\tFine <really>.\tBen"
+    doc = json.loads(outputs.to_json(SPOKEN, {}))
+    assert [s["speaker"] for s in doc["segments"]] == ["Ann", "Ann", "Ben"]
+    # without speakers nothing changes: no empty column, no prefixes
+    assert "speaker" not in outputs.to_tsv(T, {}) and "speaker" not in outputs.to_json(T, {})

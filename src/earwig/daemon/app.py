@@ -124,6 +124,7 @@ class Daemon:
             self.hosts,
             self.network,
             lambda: self.config.downloads,
+            lambda: self.config.output,
         )
         self.subscriptions = Subscriptions(
             self.queue,

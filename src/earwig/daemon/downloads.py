@@ -17,15 +17,16 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from earwig import media
-from earwig.config import DownloadsConfig
+from earwig import media, outputs
+from earwig.config import DownloadsConfig, OutputConfig
+from earwig.daemon import delivery
 from earwig.daemon.aborts import Aborts
 from earwig.daemon.hosts import HostPolicy
 from earwig.daemon.queue import Events, JobQueue
 from earwig.errors import Aborted, EarwigError
 from earwig.jobs import Action
 from earwig.model import Job
-from earwig.sources import ytdlp
+from earwig.sources import published, ytdlp
 from earwig.sources.errors import host_of
 
 log = logging.getLogger("earwig.downloads")
@@ -41,6 +42,7 @@ class DownloadManager:
         hosts: HostPolicy,
         network: Executor,
         settings: Callable[[], DownloadsConfig],
+        output: Callable[[], OutputConfig],
     ) -> None:
         self.queue = queue
         self.events = events
@@ -48,6 +50,7 @@ class DownloadManager:
         self.hosts = hosts
         self.network = network  # threads for network work, apart from local file work
         self.settings = settings  # read per download: a reload applies to the next one
+        self.output = output  # for a publisher's transcript, written without a download
         self.concurrency = settings().concurrency  # workers are started once
         self.active: dict[int, str] = {}  # job id -> host
 
@@ -95,6 +98,14 @@ class DownloadManager:
         try:
             q.transition(job_id, Action.DOWNLOAD)
             loop = asyncio.get_running_loop()
+            found: dict[str, Any] = {}
+            if job.publisher.get("chapters") and not job.chapters:
+                found["chapters"] = await self._chapters(job)
+            taken = job.publisher.get("transcripts") and await self._publisher_text(
+                job.replace(**found), found
+            )
+            if taken:
+                return
 
             def on_progress(p: dict[str, Any]) -> None:
                 loop.call_soon_threadsafe(self._progress, job_id, p)
@@ -140,6 +151,7 @@ class DownloadManager:
                     "sha256": sha,
                     "mtime": st.st_mtime,
                     "title": title,
+                    **found,
                 },
             )
             say("info", f"downloaded {title} ({got.size / 1e6:.1f} MB)", job_id)
@@ -157,3 +169,71 @@ class DownloadManager:
             await self.hosts.release(host)
             self.events.clear_progress(job_id)
             q.wake()  # a host slot is free: another worker may take its next job
+
+    async def _chapters(self, job: Job) -> tuple[dict[str, Any], ...]:
+        """The publisher's chapters, for the .json; a broken chapters file is only logged."""
+        loop = asyncio.get_running_loop()
+        url = job.publisher["chapters"]
+        try:
+            got = await loop.run_in_executor(
+                self.network, published.fetch_chapters, url, self.settings().timeout
+            )
+        except EarwigError as exc:
+            self.events.log("warning", f"{job.title}: no chapters ({exc.message})", job.id)
+            return ()
+        return tuple(got)
+
+    async def _publisher_text(self, job: Job, found: dict[str, Any]) -> bool:
+        """Take the publisher's transcript instead of transcribing (`publisher-first`), or
+        beside earwig's own (`both`: saved as NAME.publisher.*). True when the job is done.
+
+        A retried job (`force`) is transcribed: the user asked for earwig's own text. Each
+        transcript that does not work is logged and the next is tried; with none left the
+        media is downloaded and transcribed as for any item."""
+        mode = job.publisher.get("mode", "publisher-first")
+        if mode == "always-transcribe" or (job.force and mode == "publisher-first"):
+            return False
+        assert job.id is not None
+        q, job_id, loop = self.queue, job.id, asyncio.get_running_loop()
+
+        def say(problem: str) -> None:
+            message = f"{job.title}: publisher's transcript: {problem}"
+            loop.call_soon_threadsafe(self.events.log, "warning", message, job_id)
+
+        got = await loop.run_in_executor(
+            self.network,
+            published.fetch_transcript,
+            list(job.publisher["transcripts"]),
+            self.settings().timeout,
+            say,
+        )
+        if got is None:
+            if mode == "publisher-first":
+                self.events.log("info", f"{job.title}: transcribing the audio instead", job_id)
+            return False
+        transcript, kind = got
+        text_from = f"publisher ({kind})"
+        target = delivery.plan(job.replace(text_from=text_from), q.store, self.output())
+        await asyncio.to_thread(outputs.check_writable, target.folder)
+        if mode == "both":
+            written = await asyncio.to_thread(delivery.write, target, transcript, ".publisher")
+            found["publisher"] = {**job.publisher, "files": [str(p) for p in written]}
+            self.events.log("info", f"{job.title}: saved the publisher's transcript too", job_id)
+            return False
+        written = await asyncio.to_thread(delivery.write, target, transcript)
+        delivery.finish(
+            q,
+            job_id,
+            target,
+            transcript,
+            written,
+            text_from=text_from,
+            hint=f"`earwig retry {job_id}` transcribes the audio instead",
+            **found,
+        )
+        self.events.log(
+            "info",
+            f"done: {job.title}: the publisher's transcript ({kind}), no audio downloaded",
+            job_id,
+        )
+        return True

@@ -99,7 +99,8 @@ async def job_get(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
         result["transcript"] = {
             "language": transcript.language,
             "segments": [
-                {"start": s.start, "end": s.end, "text": s.text} for s in transcript.segments
+                {"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker}
+                for s in transcript.segments
             ],
         }
     return result

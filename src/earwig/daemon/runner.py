@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from earwig import languages, media, outputs
+from earwig import languages, outputs
 from earwig.config import OutputConfig
+from earwig.daemon import delivery
 from earwig.daemon.aborts import AbortHandle, Aborts
 from earwig.daemon.backends import Transcribers
 from earwig.daemon.pool import PROBE_MAX, Slot, answers
@@ -25,7 +26,6 @@ from earwig.daemon.queue import Events, JobQueue
 from earwig.errors import Aborted, EarwigError, MediaError, ServerUnavailable
 from earwig.jobs import Action
 from earwig.model import Job
-from earwig.outputs import transcript_meta
 from earwig.transcribe import audio, pipeline
 
 log = logging.getLogger("earwig.runner")
@@ -186,23 +186,6 @@ class Runner:
             await asyncio.to_thread(self.backends.unload)
             self.events.log("info", f"model unloaded after {idle:.0f}s idle")
 
-    def output_target(self, job: Job) -> tuple[Path, str]:
-        """The directory and file stem for a job's transcripts, unique per source.
-
-        A retried job keeps its name; another source with the same name gets "name (2)"."""
-        out_dir = Path(job.output_dir or self.output().dir)
-        if job.output_base:
-            return out_dir, job.output_base
-        store = self.queue.store
-        base = outputs.choose_base(
-            out_dir,
-            media.safe_stem(Path(job.title).stem),
-            self.output().formats,
-            job.url or job.path or "",
-            lambda base: store.output_base_owners(str(out_dir), base),
-        )
-        return out_dir, base
-
     def _progress(self, job_id: int, fraction: float, duration: float, started: float) -> None:
         elapsed = time.monotonic() - started
         done = fraction * duration
@@ -234,8 +217,8 @@ class Runner:
                 if slot.kind == "server"
                 else self.backends.transcriber_for(job.model_request, index)
             )
-            out_dir, base = self.output_target(job)
-            await asyncio.to_thread(outputs.check_writable, out_dir)  # before, not after
+            target = delivery.plan(job, q.store, self.output())
+            await asyncio.to_thread(outputs.check_writable, target.folder)  # before, not after
             probed = await asyncio.to_thread(audio.probe, path)  # has audio? how long?
             if handle.is_set():
                 raise Aborted("stopped before transcription")
@@ -274,31 +257,13 @@ class Runner:
             )
             duration = transcript.duration
             slot.finished(duration, time.monotonic() - t0)
-            written = await asyncio.to_thread(
-                outputs.write_all,
-                transcript,
-                out_dir,
-                base,
-                self.output().formats,
-                transcript_meta(job),
-            )
-            q.store.save_transcript(job_id, transcript)
-            q.transition(
-                job_id,
-                Action.FINISH,
-                changes={
-                    "outputs": tuple(str(p) for p in written),
-                    "output_base": base,
-                    "backend": transcript.backend,
-                    "model": transcript.model,
-                    "duration": transcript.duration,
-                    "language": transcript.language,
-                    "warnings": transcript.warnings,
-                },
-            )
+            written = await asyncio.to_thread(delivery.write, target, transcript)
+            kept = [Path(p) for p in job.publisher.get("files", ())]  # "both": theirs too
+            delivery.finish(q, job_id, target, transcript, [*written, *kept])
+            where = target.folder / f"{target.base}.*" if target.base else written[0]
             say(
                 "info",
-                f"done: {job.title} -> {out_dir / base}.* ({duration:.0f}s of audio in "
+                f"done: {job.title} -> {where} ({duration:.0f}s of audio in "
                 f"{time.monotonic() - started:.1f}s, {languages.name(transcript.language)})",
                 job_id,
             )

@@ -26,7 +26,7 @@ from earwig.daemon.hosts import HostPolicy
 from earwig.daemon.queue import Events, JobQueue
 from earwig.errors import EarwigError, NotFound
 from earwig.jobs import new as new_job
-from earwig.sources import Item, feeds, ytdlp
+from earwig.sources import Item, feeds, http, ytdlp
 from earwig.sources.errors import RateLimited, host_of
 
 log = logging.getLogger("earwig.subscriptions")
@@ -151,7 +151,7 @@ class Subscriptions:
                 loop = asyncio.get_running_loop()
                 listing = await asyncio.wait_for(
                     loop.run_in_executor(self.network, self._list, sub, state, first),
-                    feeds.deadline_for(self.config().downloads.timeout) + LISTING_GRACE,
+                    http.deadline_for(self.config().downloads.timeout) + LISTING_GRACE,
                 )
         except TimeoutError:
             return self._failed(sub, f"no complete answer from {host} in time", now)
@@ -192,6 +192,7 @@ class Subscriptions:
                     subscription=name,
                     url=item.url,
                     output_dir=str(out_dir),
+                    publisher=_publisher(item, sub),
                 ),
             )
             for item in reversed(take)  # oldest first, so the queue runs in publication order
@@ -255,6 +256,17 @@ class Subscriptions:
             sub.url, newest, timeout=cfg.timeout, sleep_requests=cfg.sleep_requests
         )
         return items, None, None
+
+
+def _publisher(item: Item, sub: SubscriptionConfig) -> dict[str, Any]:
+    """A feed item's Podcasting 2.0 links, and what the subscription wants done with them."""
+    if not item.transcripts and not item.chapters:
+        return {}
+    return {
+        "transcripts": list(item.transcripts),
+        "chapters": item.chapters,
+        "mode": sub.transcripts,
+    }
 
 
 def _job_id(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -13,6 +14,9 @@ class Item:
     url: str  # what to download
     title: str
     published: float | None = None  # Unix time, when known
+    # Podcasting 2.0: the publisher's transcripts ({url, type, language, rel}) and chapters
+    transcripts: tuple[dict[str, Any], ...] = ()
+    chapters: str | None = None
 
     def archive_row(self) -> dict:
         return {

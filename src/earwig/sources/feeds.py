@@ -4,29 +4,24 @@ Fetching ourselves (not feedparser's own fetch, which has no timeout) keeps cont
 timeout and of ETag / Last-Modified, so an unchanged feed costs one small request. Only the
 enclosures that are new are ever handed to yt-dlp.
 
-Hostile or broken servers cost little: the whole fetch has a deadline (a server that sends a
-byte every few seconds never trips a per-read timeout), a compressed body is inflated only up
-to MAX_FEED_BYTES (a gzip bomb is refused, not expanded), a feed with a stray `&` is read for
-the items feedparser recovers, and one unusable enclosure skips that item, not the feed.
+Hostile or broken servers cost little (sources/http.py: a deadline for the whole body, gzip
+inflated only up to MAX_FEED_BYTES), a feed with a stray `&` is read for the items feedparser
+recovers, and one unusable enclosure skips that item, not the feed. Podcasting 2.0 links
+(publishers' transcripts, chapters) are read from the XML itself (sources/podcast.py):
+feedparser keeps only the last `<podcast:transcript>` of an item.
 """
 
 from __future__ import annotations
 
 import calendar
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 
-from earwig import __version__
-from earwig.errors import TransientError
-from earwig.sources import Item
-from earwig.sources.errors import SourceError, classify_http
+from earwig.sources import Item, http, podcast
+from earwig.sources.errors import SourceError
 from earwig.urls import is_url
 
 MAX_FEED_BYTES = 50 * 1024 * 1024
-USER_AGENT = f"earwig/{__version__} (+podcast transcription)"
 MEDIA_TYPES = ("audio/", "video/")
 
 
@@ -48,79 +43,32 @@ class FeedResult:
 
 def fetch(url: str, etag: str | None, modified: str | None, timeout: float) -> FeedResult:
     headers = {
-        "User-Agent": USER_AGENT,
         "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
     }
     if etag:
         headers["If-None-Match"] = etag
     if modified:
         headers["If-Modified-Since"] = modified
-    request = urllib.request.Request(url, headers=headers)
-    deadline = time.monotonic() + deadline_for(timeout)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = _read(response, url, deadline)
-            body = _inflate(body, response.headers.get("Content-Encoding"), url)
-            new_etag = response.headers.get("ETag")
-            new_modified = response.headers.get("Last-Modified")
-    except urllib.error.HTTPError as exc:
-        if exc.code == 304:
-            return FeedResult(304, etag, modified)
-        if 300 <= exc.code < 400:
-            raise SourceError(
-                f"feed {url} redirects in a loop (or to nowhere)",
-                "open it in a browser to find where it lives now",
-            ) from None
-        raise classify_http(exc.code, f"feed {url}", exc.headers.get("Retry-After")) from None
-    except (TimeoutError, urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
-            reason = f"no answer within {timeout:.0f}s"
-        raise TransientError(f"feed {url}: {reason}", "earwig retries at the next check") from None
-    result = parse(body, url)
-    return FeedResult(
-        200, new_etag, new_modified, result.title, result.items, result.problems
+    got = http.get(
+        url,
+        what=f"feed {url}",
+        timeout=timeout,
+        limit=MAX_FEED_BYTES,
+        headers=headers,
+        later="earwig retries at the next check",
     )
-
-
-def deadline_for(timeout: float) -> float:
-    """The most a whole feed fetch may take: a few times the per-read timeout."""
-    return max(3 * timeout, 10.0)
-
-
-def _read(response: object, url: str, deadline: float) -> bytes:
-    chunks, size = [], 0
-    while block := response.read1(65536):  # type: ignore[attr-defined]
-        chunks.append(block)
-        size += len(block)
-        if size > MAX_FEED_BYTES:
-            raise SourceError(f"feed {url} is larger than {MAX_FEED_BYTES // 2**20} MB")
-        if time.monotonic() > deadline:
-            raise TransientError(
-                f"feed {url}: the server is too slow (the feed did not arrive in time)",
-                "earwig retries at the next check",
-            )
-    return b"".join(chunks)
-
-
-def _inflate(body: bytes, encoding: str | None, url: str) -> bytes:
-    """A gzip or deflate body, inflated, but never past MAX_FEED_BYTES."""
-    import zlib
-
-    gz = body[:2] == b"\x1f\x8b"
-    if not gz and (encoding or "").lower() not in ("gzip", "x-gzip", "deflate"):
-        return body
-    inflater = zlib.decompressobj(wbits=47 if gz or "gzip" in (encoding or "") else 15)
-    try:
-        out = inflater.decompress(body, MAX_FEED_BYTES + 1)
-    except zlib.error as exc:
-        raise SourceError(f"feed {url}: its compressed body is damaged ({exc})") from None
-    if len(out) > MAX_FEED_BYTES or inflater.unconsumed_tail:
-        raise SourceError(
-            f"feed {url} inflates to more than {MAX_FEED_BYTES // 2**20} MB: refused",
-            "no podcast feed is that big; check the URL",
-        )
-    return out
+    if got.status == 304:
+        return FeedResult(304, etag, modified)
+    assert got.headers is not None
+    result = parse(got.body, url)
+    return FeedResult(
+        200,
+        got.headers.get("ETag"),
+        got.headers.get("Last-Modified"),
+        result.title,
+        result.items,
+        result.problems,
+    )
 
 
 def parse(body: bytes, url: str = "") -> FeedResult:
@@ -139,10 +87,11 @@ def parse(body: bytes, url: str = "") -> FeedResult:
         if not doc.entries:
             raise SourceError(f"feed {url} is malformed: {exc}", "the next check tries again")
         problems.append(f"the feed is not well-formed XML ({exc}); read what could be read")
+    links = podcast.links(body)
     items = []
     for entry in doc.entries:
         try:
-            item = _item(entry, url)
+            item = _item(entry, url, links)
         except (ValueError, TypeError, AttributeError) as bad:  # one broken entry
             problems.append(f"skipped an entry: {bad}")
             continue
@@ -162,7 +111,7 @@ def is_html(body: bytes) -> bool:
     return b"<html" in head or b"<!doctype html" in head
 
 
-def _item(entry, feed_url: str) -> Item | None:
+def _item(entry, feed_url: str, links: dict[str, podcast.Links]) -> Item | None:
     media = None
     for link in entry.get("enclosures", []) + entry.get("links", []):
         kind = link.get("type", "")
@@ -176,9 +125,12 @@ def _item(entry, feed_url: str) -> Item | None:
         return None
     identity = f"youtube {video_id}" if video_id else (entry.get("id") or media)
     when = entry.get("published_parsed") or entry.get("updated_parsed")
+    found = links.get(entry.get("id") or "") or links.get(media) or podcast.Links()
     return Item(
         id=identity,
         url=urllib.parse.urljoin(feed_url, media),
         title=entry.get("title") or media.rsplit("/", 1)[-1],
         published=float(calendar.timegm(when)) if when else None,
+        transcripts=found.resolved_transcripts(feed_url),
+        chapters=found.resolved_chapters(feed_url),
     )

@@ -1,0 +1,78 @@
+"""Where a finished transcript goes, one rule for every way a job ends well: transcribed by
+a slot, or taken from a feed's publisher.
+
+`plan` runs on the event loop (it asks the store which names are taken); `write` runs in a
+worker thread and touches only files; `finish` saves the transcript and moves the job to done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from earwig import media, outputs, subtitles
+from earwig.config import OutputConfig
+from earwig.daemon.queue import JobQueue
+from earwig.jobs import Action
+from earwig.model import Job, Transcript
+from earwig.store import Store
+
+
+@dataclass(frozen=True)
+class Plan:
+    folder: Path  # checked for writing before the work starts
+    base: str | None  # the transcripts' stem; None for subtitles beside the media
+    formats: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+    media: Path | None = None  # beside: the media file the subtitles are named after
+    owned: tuple[str, ...] = ()  # beside: files earwig wrote for this job before
+
+
+def plan(job: Job, store: Store, output: OutputConfig) -> Plan:
+    if job.beside and job.path:
+        path = Path(job.path)
+        return Plan(path.parent, None, job.beside, media=path, owned=job.outputs)
+    out_dir = Path(job.output_dir or output.dir)
+    base = job.output_base or outputs.choose_base(
+        out_dir,
+        media.safe_stem(Path(job.title).stem),
+        output.formats,
+        job.url or job.path or "",
+        lambda base: store.output_base_owners(str(out_dir), base),
+    )
+    return Plan(out_dir, base, output.formats, outputs.transcript_meta(job))
+
+
+def write(plan: Plan, transcript: Transcript, suffix: str = "") -> list[Path]:
+    """Write the transcript's files (`suffix` after the stem: ".publisher")."""
+    if plan.media is not None:
+        return subtitles.write_beside(transcript, plan.media, plan.formats, plan.owned)
+    assert plan.base is not None
+    return outputs.write_all(transcript, plan.folder, plan.base + suffix, plan.formats, plan.meta)
+
+
+def finish(
+    queue: JobQueue,
+    job_id: int,
+    plan: Plan,
+    transcript: Transcript,
+    written: list[Path],
+    **changes: Any,
+) -> Job:
+    """Save the transcript (search sees it) and mark the job done, in that order."""
+    queue.store.save_transcript(job_id, transcript)
+    return queue.transition(
+        job_id,
+        Action.FINISH,
+        changes={
+            "outputs": tuple(str(p) for p in written),
+            "output_base": plan.base,
+            "backend": transcript.backend,
+            "model": transcript.model,
+            "duration": transcript.duration,
+            "language": transcript.language,
+            "warnings": transcript.warnings,
+            **changes,
+        },
+    )
