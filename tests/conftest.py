@@ -88,6 +88,52 @@ def encode(src: Path, dst: Path, codec: str) -> Path:
     return dst
 
 
+def make_video(wav: Path, dst: Path, subtitle_language: str | None = None) -> Path:
+    """A real video file made with PyAV: a small black mpeg4 picture and the speech as AAC,
+    in the container `dst`'s name says (.mkv). With `subtitle_language`, a SubRip stream is
+    muxed in too, with FFmpeg (imageio-ffmpeg's binary: PyAV does not encode subtitles)."""
+    import subprocess
+
+    import av
+    import imageio_ffmpeg
+    import numpy as np
+
+    plain = dst if subtitle_language is None else dst.with_name("plain-" + dst.name)
+    with av.open(str(wav)) as inp, av.open(str(plain), "w") as out:
+        video = out.add_stream("mpeg4", rate=2)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = out.add_stream("aac", rate=16000)
+        seconds = float(inp.duration or 0) / 1e6
+        black = np.zeros((48, 64, 3), np.uint8)
+        for i in range(int(seconds * 2) + 1):
+            frame = av.VideoFrame.from_ndarray(black, format="rgb24")
+            frame.pts = i
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=16000)
+        for frame in inp.decode(audio=0):
+            for chunk in resampler.resample(frame):
+                chunk.pts = None
+                for packet in audio.encode(chunk):
+                    out.mux(packet)
+        for packet in audio.encode(None):
+            out.mux(packet)
+    if subtitle_language is None:
+        return dst
+    srt = dst.with_name("embedded.srt")
+    srt.write_text("1\n00:00:00,000 --> 00:00:02,000\nAlready subtitled.\n")
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    inputs = ["-i", str(plain), "-i", str(srt), "-map", "0", "-map", "1"]
+    language = ["-metadata:s:s:0", f"language={subtitle_language}"]
+    command = [ffmpeg, "-v", "error", "-y", *inputs, "-c", "copy", "-c:s", "srt", *language]
+    subprocess.run([*command, str(dst)], check=True)
+    plain.unlink()
+    srt.unlink()
+    return dst
+
+
 class Home:
     """A private earwig setup: config file, watch folder, output folder, state, socket."""
 

@@ -223,12 +223,20 @@ def _servers(value: Any, base: Path) -> tuple[ServerConfig, ...]:
     return tuple(built)
 
 
+SUBTITLE_FORMATS = ("srt", "vtt")
+
+
 @dataclass(frozen=True)
 class WatchConfig:
     path: Path = opt(paths.default_watch_dir, _path)
     recursive: bool = opt(True, _bool)
     ignore: tuple[str, ...] = opt(DEFAULT_IGNORE, _str_list())
     output_dir: Path | None = opt(None, _path)  # defaults to [output] dir
+    # "beside": subtitles next to each media file (Movie.en.srt), for media servers;
+    # "folder": transcripts in output_dir (or [output] dir)
+    output: str = opt("folder", _choice("folder", "beside"))
+    subtitles: tuple[str, ...] = opt(("srt",), _str_list(SUBTITLE_FORMATS))  # for "beside"
+    skip_if_subtitled: bool = opt(True, _bool)  # "beside": leave files that have subtitles
 
 
 @dataclass(frozen=True)
@@ -462,7 +470,13 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                 raise ConfigError(
                     f"{where}: [[watch]] #{i + 1} needs a path", 'path = "~/Podcasts"'
                 )
-            built.append(_build(WatchConfig, item, WATCH_SCHEMA, where, label, base))
+            watch = _build(WatchConfig, item, WATCH_SCHEMA, where, label, base)
+            if watch.output == "beside" and watch.output_dir is not None:
+                raise ConfigError(
+                    f"{where}: [[watch]] {watch.path} has output = \"beside\" and an output_dir",
+                    "subtitles beside the media need no output_dir: remove one of the two",
+                )
+            built.append(watch)
         watches = tuple(built)
     downloads = _build(
         DownloadsConfig, section("downloads"), DOWNLOADS_SCHEMA, where, "downloads", base

@@ -477,23 +477,15 @@ class Store:
         )
         return _row_to_job(rows[0]) if rows else None
 
-    def find_by_file(self, path: str, size: int, mtime: float) -> Job | None:
-        rows = list(
-            self.db.query(
-                "select * from jobs where path = ? and size = ? and mtime = ? "
-                "order by id desc limit 1",
-                [path, size, mtime],
-            )
-        )
-        return _row_to_job(rows[0]) if rows else None
-
-    def skipped_file(self, path: str, size: int, mtime: float) -> str | None:
-        """Why this exact file (same size and mtime) was skipped before, if it was."""
+    def knows_file(self, path: str, size: int, mtime: float) -> bool:
+        """Whether this exact file (same size and mtime) was queued or skipped before: one
+        indexed look-up, since a library's start-up scan asks it for every file."""
         row = self.db.execute(
-            "select reason from skipped_files where path = ? and size = ? and mtime = ?",
-            [path, size, mtime],
+            "select exists(select 1 from jobs where path = ? and size = ? and mtime = ?) "
+            "or exists(select 1 from skipped_files where path = ? and size = ? and mtime = ?)",
+            [path, size, mtime, path, size, mtime],
         ).fetchone()
-        return row[0] if row else None
+        return bool(row[0])
 
     def remember_skipped(self, path: str, size: int, mtime: float, reason: str) -> None:
         with self.db.atomic():

@@ -75,15 +75,17 @@ def external(media: Path) -> list[tuple[str | None, set[str]]]:
 
 def embedded(media: Path) -> tuple[list[str | None], str | None]:
     """The languages of `media`'s subtitle streams (None: untagged), and the first audio
-    stream's language: what PyAV finds in the container."""
+    stream's language: what PyAV finds in the container. A container without sound has no
+    subtitles that count (FFmpeg reads some non-media bytes as a bare subtitle format)."""
     import av  # PyAV (with faster-whisper); only when a file in a beside folder is queued
 
     try:
         with av.open(str(media), metadata_errors="ignore") as container:
-            subs = [code(s.metadata.get("language")) for s in container.streams.subtitles]
             audio = container.streams.audio
-            spoken = code(audio[0].metadata.get("language")) if audio else None
-            return subs, spoken
+            if not audio:
+                return [], None
+            subs = [code(s.metadata.get("language")) for s in container.streams.subtitles]
+            return subs, code(audio[0].metadata.get("language"))
     except (av.FFmpegError, OSError, UnicodeDecodeError):
         return [], None
 

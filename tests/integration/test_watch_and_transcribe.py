@@ -8,7 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-from conftest import SECOND_TEXT, Home
+from conftest import SECOND_TEXT, Home, make_video
 from earwig.speech import SAMPLE_TEXT
 from helpers import DaemonProcess, run_cli, wait_for, wer
 
@@ -174,3 +174,56 @@ def test_two_sources_with_the_same_name_never_clobber_each_other(
     daemon.wait_idle(2)
     assert wer(SECOND_TEXT, (home.out / "talk.txt").read_text()) < 0.35
     assert wer(SAMPLE_TEXT, (home.out / "talk (2).txt").read_text()) < 0.35
+
+
+def test_a_beside_folder_gets_subtitles_next_to_its_videos_and_skips_subtitled_ones(
+    home: Home, tmp_path: Path, second_wav: Path
+) -> None:
+    """A media library (Jellyfin, Plex...): `Movie (2019).mkv` gets `Movie (2019).en.srt`
+    beside it; a video with its own .en.srt and one with an embedded subtitle stream are
+    left alone until retried; nothing goes to the output folder."""
+    home.write_config(extra='output = "beside"')
+    made = tmp_path / "made"
+    made.mkdir()
+    movie = make_video(second_wav, made / "Movie (2019).mkv")
+    shows = home.watch / "Shows"
+    shows.mkdir()
+    shutil.copy(movie, shows / "Other.mkv")
+    theirs = shows / "Other.en.srt"
+    theirs.write_text("1\n00:00:00,000 --> 00:00:01,000\nTheir own subtitle.\n")
+    make_video(second_wav, home.watch / "Embedded.mkv", subtitle_language="eng")
+    daemon = home.daemon().start()
+    try:
+        shutil.copy(movie, home.watch / "Movie (2019).mkv")
+        jobs = {j["title"]: j for j in daemon.wait_idle(3)}
+        done = jobs["Movie (2019).mkv"]
+        assert done["state"] == "done", done
+        srt = home.watch / "Movie (2019).en.srt"
+        assert done["outputs"] == [str(srt)]
+        assert wer(SECOND_TEXT, " ".join(srt.read_text().splitlines()[2::4])) < 0.35
+        assert not home.out.exists() or not any(home.out.iterdir())  # nothing elsewhere
+        for title, why in (("Other.mkv", "subtitle file"), ("Embedded.mkv", "embedded")):
+            job = jobs[title]
+            assert job["state"] == "cancelled" and why in job["hint"], job
+            assert f"earwig retry {job['id']}" in job["hint"]
+        assert sorted(p.name for p in shows.iterdir()) == ["Other.en.srt", "Other.mkv"]
+        # retry makes earwig's subtitles anyway, and never overwrites theirs
+        other = jobs["Other.mkv"]
+        assert run_cli(home.config, "retry", str(other["id"])).returncode == 0
+        again = daemon.wait_job(
+            lambda j: j["id"] == other["id"] and j["state"] == "done", what="the retry"
+        )
+        assert again["outputs"] == [str(shows / "Other.earwig.en.srt")]
+        assert theirs.read_text().endswith("Their own subtitle.\n")
+        daemon.stop()
+        # A restart looks at none of them again. A file added after the restart is the
+        # marker: once its job exists, any known file wrongly taken up again would have been
+        # queued before it (the start-up scan notes files before the watch's first event).
+        daemon = home.daemon().start()
+        shutil.copy(theirs, home.watch / "New.en.srt")
+        shutil.copy(movie, home.watch / "New.mkv")
+        daemon.wait_job(lambda j: j["title"] == "New.mkv", what="the new file's job")
+        titles = sorted(j["title"] for j in daemon.wait_idle(4))
+        assert titles == ["Embedded.mkv", "Movie (2019).mkv", "New.mkv", "Other.mkv"], titles
+    finally:
+        daemon.kill()

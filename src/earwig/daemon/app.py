@@ -104,7 +104,12 @@ class Daemon:
             on_finished=self.hooks.fire,
             back_off=self.hosts.back_off,
         )
-        self.intake = Intake(self.queue, self.events, lambda w: self.config.output_dir_for(w))
+        self.intake = Intake(
+            self.queue,
+            self.events,
+            lambda w: self.config.output_dir_for(w),
+            language=lambda: self.config.transcribe.language,
+        )
         self.media = MediaCache(self.store, self.events, lambda: self.config.downloads)
         self.runner = Runner(
             self.queue,

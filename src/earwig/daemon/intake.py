@@ -17,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from earwig import jobs, media
+from earwig import jobs, media, subtitles
 from earwig.config import DEFAULT_IGNORE, WatchConfig
 from earwig.daemon.queue import Events, JobQueue
+from earwig.jobs import Action
 from earwig.urls import is_url
 
 Result = dict[str, Any]
@@ -31,20 +32,18 @@ class Intake:
         queue: JobQueue,
         events: Events,
         output_dir_for: Callable[[WatchConfig | None], Path],
+        language: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.queue = queue
         self.store = queue.store
         self.events = events
         self.output_dir_for = output_dir_for  # read per job: [output] dir may be reloaded
+        self.language = language  # [transcribe] language: what "subtitled" is checked for
 
     def already_known(self, path: Path, st: os.stat_result) -> bool:
         """A file the start-up scan need not hash again: queued before, or skipped before
         (same content as a job, not media) and unchanged since."""
-        where, size, mtime = str(path), st.st_size, st.st_mtime
-        return (
-            self.store.find_by_file(where, size, mtime) is not None
-            or self.store.skipped_file(where, size, mtime) is not None
-        )
+        return self.store.knows_file(str(path), st.st_size, st.st_mtime)
 
     async def watched_file_ready(self, path: Path, watch: WatchConfig) -> None:
         await self.add_file(path, "watch", watch=watch, must_be_media=True)
@@ -110,6 +109,11 @@ class Intake:
                 self.store.remember_skipped(str(path), st.st_size, st.st_mtime, "not media")
                 self.events.log("info", f"skipped {media.shown(path)}: no sound PyAV can find")
                 return {"skipped": "not media"}
+            beside = watch is not None and watch.output == "beside"
+            if beside and watch is not None and watch.skip_if_subtitled and not force:
+                why = await asyncio.to_thread(subtitles.already_subtitled, path, self.language())
+                if why is not None:  # before hashing: a library's start-up scan stays cheap
+                    return self._subtitled(path, st, watch, why)
             sha = await asyncio.to_thread(media.sha256_file, path)
         except FileNotFoundError:
             return {"error": f"{path} does not exist", "hint": "check the path"}
@@ -141,10 +145,33 @@ class Intake:
                 mtime=st.st_mtime,
                 force=force,
                 output_dir=str(out_dir),
+                beside=watch.subtitles if watch is not None and watch.output == "beside" else (),
             )
         )
         self.events.log("info", f"queued {path} (from {source})", job.id)
         return {"job": self.queue.view(job)}
+
+    def _subtitled(self, path: Path, st: os.stat_result, watch: WatchConfig, why: str) -> Result:
+        """A file in a `beside` folder that has subtitles: a job that is left cancelled, with
+        the reason, so the user sees it and `earwig retry` can still make subtitles. Its
+        path, size and time are kept, so a restart does not look at it again."""
+        job = self.queue.add(
+            jobs.new(
+                "watch",
+                path.name,
+                time.time(),
+                path=str(path),
+                size=st.st_size,
+                mtime=st.st_mtime,
+                output_dir=str(path.parent),
+                beside=watch.subtitles,
+            )
+        )
+        assert job.id is not None
+        hint = f"{why}; `earwig retry {job.id}` makes earwig's subtitles anyway"
+        self.queue.transition(job.id, Action.CANCEL, changes={"hint": hint})
+        self.events.log("info", f"skipped {media.shown(path)}: {why}", job.id)
+        return {"skipped": "subtitled", "hint": hint}
 
     def add_url(self, url: str, source: str, *, force: bool = False) -> Result:
         """Queue a URL for download and transcription, unless it is already queued or done."""
