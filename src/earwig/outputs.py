@@ -137,6 +137,8 @@ def to_md(t: Transcript, meta: dict[str, Any]) -> str:
     }
     if meta.get("subscription"):
         front["subscription"] = meta["subscription"]
+    if _has_speakers(t):
+        front["speakers"] = list(dict.fromkeys(s.speaker for s in t.segments if s.speaker))
     lines = ["---"]
     for key, value in front.items():
         lines.append(f"{key}: {json.dumps(value, ensure_ascii=False)}")
@@ -144,22 +146,36 @@ def to_md(t: Transcript, meta: dict[str, Any]) -> str:
     if source:
         lines += [f"Source: <{source}>" if url else f"Source: `{source}`", ""]
     paragraph: list[str] = []
-    minute = None
+    if meta.get("chapters"):
+        lines += ["## Chapters", ""]
+        for c in meta["chapters"]:
+            lines.append(f"- {_md_stamp(float(c['start']), url)} {_md_escape(c.get('title', ''))}")
+        lines.append("")
+    speakers = _has_speakers(t)
+    key: tuple[Any, ...] | None = None
     for s in t.segments:
         text = s.text.strip()
         if not text:
             continue
-        if minute is None or int(s.start // 60) != minute:
+        # a paragraph per speaker turn when speakers are known, else one a minute
+        this = (s.speaker,) if speakers else (int(s.start // 60),)
+        if key is None or this != key:
             if paragraph:
                 lines += [" ".join(paragraph), ""]
-            minute = int(s.start // 60)
-            stamp = clock(s.start)
-            seconds = int(s.start)
-            paragraph = [f"[{stamp}](<{url}#t={seconds}>)" if url else f"**{stamp}**"]
+            key = this
+            paragraph = [_md_stamp(s.start, url)]
+            if s.speaker:
+                paragraph.append(f"**{_md_escape(s.speaker)}:**")
         paragraph.append(_md_escape(text))
     if paragraph:
         lines += [" ".join(paragraph), ""]
     return "\n".join(lines)
+
+
+def _md_stamp(seconds: float, url: str | None) -> str:
+    """A time as a link to that second of the recording (for URLs), else in bold."""
+    stamp = clock(seconds)
+    return f"[{stamp}](<{url}#t={int(seconds)}>)" if url else f"**{stamp}**"
 
 
 def _md_escape(text: str) -> str:

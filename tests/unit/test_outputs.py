@@ -120,3 +120,28 @@ def test_speakers_reach_every_format_as_its_readers_expect() -> None:
     assert [s["speaker"] for s in doc["segments"]] == ["Ann", "Ann", "Ben"]
     # without speakers nothing changes: no empty column, no prefixes
     assert "speaker" not in outputs.to_tsv(T, {}) and "speaker" not in outputs.to_json(T, {})
+
+
+def test_markdown_gives_a_paragraph_per_speaker_turn_and_the_chapters() -> None:
+    from markdown_it import MarkdownIt
+
+    meta = {
+        "title": "Ep",
+        "url": "https://example.org/ep.mp3",
+        "chapters": [{"start": 0.0, "title": "Intro"}, {"start": 2.0, "title": "Ben's bit"}],
+    }
+    text = outputs.to_md(SPOKEN, meta)
+    assert 'speakers: ["Ann", "Ben"]' in text
+    body = text.split("---", 2)[2]
+    paragraphs = [p for p in body.split("\n\n") if "**Ann:**" in p or "**Ben:**" in p]
+    assert len(paragraphs) == 2 and "Hi. How are you?" in paragraphs[0]
+    links = [
+        child.attrs["href"]
+        for token in MarkdownIt().parse(text)
+        for child in token.children or ()
+        if child.type == "link_open"
+    ]
+    # each chapter and each turn opens with a link to its second of the recording
+    assert links.count("https://example.org/ep.mp3#t=0") == 2
+    assert links.count("https://example.org/ep.mp3#t=2") == 2
+    assert "## Chapters" in text and "Ben's bit" in text
