@@ -152,17 +152,17 @@ def to_md(t: Transcript, meta: dict[str, Any]) -> str:
             lines.append(f"- {_md_stamp(float(c['start']), url)} {_md_escape(c.get('title', ''))}")
         lines.append("")
     speakers = _has_speakers(t)
-    key: tuple[Any, ...] | None = None
+    turn: tuple[Any, ...] | None = None
     for s in t.segments:
         text = s.text.strip()
         if not text:
             continue
         # a paragraph per speaker turn when speakers are known, else one a minute
         this = (s.speaker,) if speakers else (int(s.start // 60),)
-        if key is None or this != key:
+        if turn is None or this != turn:
             if paragraph:
                 lines += [" ".join(paragraph), ""]
-            key = this
+            turn = this
             paragraph = [_md_stamp(s.start, url)]
             if s.speaker:
                 paragraph.append(f"**{_md_escape(s.speaker)}:**")

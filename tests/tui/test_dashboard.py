@@ -19,6 +19,7 @@ from earwig.tui.app import EarwigApp, make_app
 from earwig.tui.detail import JobDetailScreen
 from earwig.tui.queue import QueueScreen, StatusBar
 from earwig.tui.screens import SearchScreen
+from earwig.tui.widgets import ConfirmDialog, HelpScreen
 from helpers import DaemonProcess, wait_for
 
 SIZE = (100, 30)
@@ -128,7 +129,7 @@ def test_details_search_and_jump_to_the_hit(home: Home, daemon: DaemonProcess, s
         texts = " ".join(r[1] for r in table_rows(app)).lower()
         assert "sunny" in texts and "morning" in texts
         meta = str(app.screen.query_one("#meta").render())
-        assert "morning.wav" in meta and "faster-whisper" in meta and "morning.txt" in meta
+        assert "morning.wav" in meta and "faster-whisper" in meta and "morning.{txt" in meta
         await pilot.press("f", *"enjoy")
         table = app.screen.query_one("DataTable")
         assert "enjoy" in str(table.get_row_at(table.cursor_row)[1]).lower()
@@ -301,3 +302,106 @@ def test_the_dashboard_imports_no_daemon_internals_or_ml() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_tabs_switch_instead_of_stacking_and_keys_are_listed(home: Home, daemon) -> None:
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(lambda: app.connection == "connected", pilot, what="connection")
+        for key in "34234234":
+            await pilot.press(key)
+        assert app.current_mode == "log" and len(app.screen_stack) == 1
+        bar = str(app.screen.query_one("TabBar").render())
+        assert "4 Log" in bar and "1 Queue" in bar
+        await pilot.press("1")  # one key home, not eight esc
+        assert app.current_mode == "queue" and isinstance(app.screen, QueueScreen)
+        await pilot.press("question_mark")
+        await until(lambda: isinstance(app.screen, HelpScreen), pilot, what="the key list")
+        listed = dict(app.screen.keys)
+        assert {"enter", "d", "t", "P", "?", "q"} <= set(listed), listed
+        assert "asks first" in listed["d"]
+        await pilot.press("escape")
+        assert isinstance(app.screen, QueueScreen)
+        await pilot.click("TabBar", offset=(20, 0))  # "2 Subscriptions" is clickable
+        await until(lambda: app.current_mode == "subscriptions", pilot, what="the click")
+
+    run(home, scenario)
+
+
+def test_delete_asks_first_and_no_keeps_the_job(home: Home, daemon, second_wav: Path) -> None:
+    shutil.copy(second_wav, home.watch / "morning.wav")
+    daemon.wait_idle(1)
+
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(lambda: app.connection == "connected" and table_rows(app), pilot)
+        # the panel under the queue shows the selected job, and its last lines once it rests
+        panel = lambda: str(app.screen.query_one("#panel").render())  # noqa: E731
+        await until(lambda: "sunny" in panel().lower(), pilot, what="the transcript's end")
+        assert "#1 morning.wav" in panel() and "done" in panel()
+        await pilot.press("d")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), pilot, what="the question")
+        assert "Delete #1 morning.wav?" in str(app.screen.query_one("Label").render())
+        await pilot.press("n")
+        await until(lambda: isinstance(app.screen, QueueScreen), pilot)
+        assert len(daemon.jobs()) == 1
+        await pilot.press("d")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await pilot.press("y")
+        await until(lambda: not daemon.jobs(), pilot, what="the job deleted")
+        await until(lambda: not table_rows(app), pilot, what="the row gone")
+
+    run(home, scenario)
+
+
+def test_an_open_job_follows_its_run_and_the_find_bar_moves_between_hits(
+    home: Home, daemon, long_wav
+) -> None:
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(lambda: app.connection == "connected", pilot)
+        shutil.copy(long_wav, home.watch / "long.wav")
+        await until(lambda: table_rows(app) and table_rows(app)[0][0] != "queued", pilot)
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, JobDetailScreen), pilot)
+        screen = app.screen
+        meta = lambda: str(screen.query_one("#meta").render())  # noqa: E731
+        assert "[done]" not in meta()
+        # no reopening: the screen follows the events until the transcript is there
+        await until(lambda: "[done]" in meta() and screen.segments, pilot, 120, what="done")
+        words = " ".join(s["text"] for s in screen.segments).lower()
+        needle = "the"
+        hits = [i for i, s in enumerate(screen.segments) if needle in s["text"].lower()]
+        assert len(hits) >= 2, words
+        await pilot.press("f", *needle, "enter")
+        info = lambda: str(screen.query_one("#find-info").render())  # noqa: E731
+        table = screen.query_one("DataTable")
+        assert table.cursor_row == hits[0] and info() == f"1 of {len(hits)}"
+        await pilot.press("n")  # the table has focus now: n moves, it does not type
+        assert table.cursor_row == hits[1] and info() == f"2 of {len(hits)}"
+        await pilot.press("N")
+        assert table.cursor_row == hits[0]
+        await pilot.press("escape")  # closes the bar only
+        assert isinstance(app.screen, JobDetailScreen) and not screen.query_one("#findbar").display
+        await pilot.press("f", *"zebraxyz")
+        assert "no match" in info()
+        await pilot.press("escape", "escape")
+        assert isinstance(app.screen, QueueScreen)
+
+    run(home, scenario)
+
+
+def test_s_says_why_the_daemon_did_not_start(home: Home) -> None:
+    """A config the daemon refuses (a second [daemon] table): `S` shows its own words."""
+    home.config.write_text(home.config.read_text() + '\n[daemon]\nsocket = "/tmp/x.sock"\n')
+
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(lambda: app.connection == "not running", pilot, what="not running")
+        await pilot.press("S")
+        await until(lambda: app.start_failure, pilot, 60, what="the failure")
+        assert "did not start (exit 78)" in app.start_failure, app.start_failure
+        assert str(home.config) in app.start_failure  # the daemon's message names the file
+        await until(
+            lambda: "exit 78" in str(app.screen.query_one("#notice").render()),
+            pilot,
+            what="the reason on screen",
+        )
+
+    run(home, scenario)

@@ -148,3 +148,22 @@ def test_seeded_daemon_has_nothing_to_run(seeded: Home) -> None:
     daemon = DaemonProcess(seeded.config, seeded.root / "probe.log")
     states = {j["state"] for j in daemon.jobs()}
     assert states.isdisjoint({"queued", "downloading", "fetching", "transcribing"})
+
+
+@pytest.mark.parametrize(
+    ("name", "keys", "size"),
+    [
+        ("keys", ["question_mark"], (80, 24)),  # every key of the queue, behind ?
+        ("confirm_delete", ["down", "down", "down", "d"], (80, 24)),
+        ("filtered", ["s", "s"], (120, 40)),  # "3 of 6 · done" stays on screen
+        ("subscriptions_tab", ["2"], (120, 40)),
+    ],
+)
+def test_views(seeded: Home, snap_compare, name: str, keys: list[str], size) -> None:
+    async def press(pilot) -> None:
+        await loaded(pilot)
+        await pilot.press(*keys)
+        await pilot.pause(0.3)
+
+    app = make_app(seeded.config, now=lambda: NOW)
+    assert snap_compare(app, terminal_size=size, run_before=press)

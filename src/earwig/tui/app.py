@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.screen import Screen
 
 from earwig import formatting, protocol
 from earwig.client import AsyncDaemonClient
@@ -28,16 +29,37 @@ PAGE = 500
 BACKOFF = (0.5, 1, 2, 4, 8)
 
 
+def _screen(module: str, name: str) -> Screen:
+    """A tab's screen, imported when the tab is first opened."""
+    import importlib
+
+    return getattr(importlib.import_module(f"earwig.tui.{module}"), name)()
+
+
+STARTING = 20.0  # seconds `S` watches a daemon it started before calling it a failure
+
+
 class EarwigApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "earwig"
+    # Tabs, not a stack: each is a mode with its own screens (a job opened from the queue
+    # stays under the Queue tab); pressing a tab's number again goes back to its top.
+    MODES = {
+        "queue": lambda: _screen("queue", "QueueScreen"),
+        "subscriptions": lambda: _screen("screens", "SubscriptionsScreen"),
+        "sources": lambda: _screen("screens", "SourcesScreen"),
+        "log": lambda: _screen("screens", "LogScreen"),
+        "search": lambda: _screen("screens", "SearchScreen"),
+    }
     BINDINGS = [
         Binding("q", "quit", "Quit"),
-        Binding("slash", "search", "Search"),
-        Binding("2", "subscriptions", "Subscriptions"),
-        Binding("3", "sources", "Sources"),
-        Binding("4", "log", "Log"),
-        Binding("S", "start_daemon", "Start daemon", show=False),
+        Binding("question_mark", "help", "Keys"),
+        Binding("1", "switch_tab('queue')", "Queue", show=False),
+        Binding("2", "switch_tab('subscriptions')", "Subscriptions", show=False),
+        Binding("3", "switch_tab('sources')", "Sources", show=False),
+        Binding("4", "switch_tab('log')", "Log", show=False),
+        Binding("5,slash", "switch_tab('search')", "Search", show=False),
+        Binding("S", "start_daemon", "Start the daemon", show=False),
     ]
 
     connection: reactive[str] = reactive("connecting")
@@ -60,13 +82,12 @@ class EarwigApp(App):
         self.problem = ""  # why we are not connected, for the status bar and the queue
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._quitting = False
+        self.start_failure = ""  # why the daemon `S` started did not come up
 
     # ------------------------------------------------------------ lifecycle
 
     def on_mount(self) -> None:
-        from earwig.tui.queue import QueueScreen
-
-        self.push_screen(QueueScreen())
+        self.switch_mode("queue")
         self.run_worker(self._connect_forever(), exclusive=True, group="connection")
 
     async def on_unmount(self) -> None:
@@ -172,43 +193,129 @@ class EarwigApp(App):
 
     # ------------------------------------------------------------ actions
 
-    def action_search(self) -> None:
-        from earwig.tui.screens import SearchScreen
+    async def action_switch_tab(self, mode: str) -> None:
+        if self.current_mode == mode:
+            while len(self.screen_stack) > 1:  # back to the tab's own top screen
+                self.pop_screen()
+            return
+        await self.switch_mode(mode)
 
-        self.push_screen(SearchScreen())
+    def action_help(self) -> None:
+        from earwig.tui.widgets import HelpScreen, keys_of
 
-    def action_subscriptions(self) -> None:
-        from earwig.tui.screens import SubscriptionsScreen
+        screen = self.screen
+        title = getattr(screen, "HELP_TITLE", None) or type(screen).__name__
+        self.push_screen(HelpScreen(title, [*keys_of(screen, self), ("ctrl+p", "all commands")]))
 
-        self.push_screen(SubscriptionsScreen())
+    def get_system_commands(self, screen: Screen) -> Any:
+        """Ctrl+P: the app's own commands beside Textual's (theme, quit...)."""
+        from earwig.tui.widgets import TABS
 
-    def action_sources(self) -> None:
-        from earwig.tui.screens import SourcesScreen
+        yield from super().get_system_commands(screen)
+        for mode, key, label in TABS:
+            yield SystemCommand(
+                f"Go to {label}", f"the {label} tab (key {key})", self._tab_callback(mode)
+            )
+        yield SystemCommand(
+            "Pause or resume the queue", "stop or start taking new jobs", self._toggle_queue
+        )
+        yield SystemCommand("Add a file or URL", "queue media now", self._add)
+        yield SystemCommand("Add a file or URL again (force)", "even if known", self._add_forced)
+        yield SystemCommand("Subscribe", "follow a podcast feed or a channel", self._subscribe)
+        yield SystemCommand("Check all subscriptions", "look for new items now", self._check_all)
+        yield SystemCommand("Start the daemon", "in the background (S)", self.action_start_daemon)
 
-        self.push_screen(SourcesScreen())
+    def _tab_callback(self, mode: str) -> Callable[[], Any]:
+        return lambda: self.run_worker(self.action_switch_tab(mode))
 
-    def action_log(self) -> None:
-        from earwig.tui.screens import LogScreen
+    def _toggle_queue(self) -> None:
+        paused = self.status.get("queue_paused")
 
-        self.push_screen(LogScreen())
+        async def toggle() -> None:
+            if await self.call("queue.resume" if paused else "queue.pause") is not None:
+                self.notify("queue resumed" if paused else "queue paused")
+
+        self.run_worker(toggle())
+
+    def _add(self, force: bool = False) -> None:
+        from earwig.tui.screens import AddDialog
+
+        self.push_screen(AddDialog(force=force))
+
+    def _add_forced(self) -> None:
+        self._add(force=True)
+
+    def _subscribe(self) -> None:
+        from earwig.tui.screens import SubscribeDialog
+
+        self.push_screen(SubscribeDialog())
+
+    def _check_all(self) -> None:
+        async def check() -> None:
+            result = await self.call("subscription.check")
+            if result is not None:
+                new = sum(r.get("new", 0) for r in result["results"])
+                errors = [r for r in result["results"] if r.get("error")]
+                self.notify(f"checked {len(result['results'])}: {new} new, {len(errors)} errors")
+
+        self.run_worker(check())
 
     def action_start_daemon(self) -> None:
+        """Start `earwig run` in the background, and if it does not come up, say why: its
+        own last words (a broken config, a socket in use), not a silent nothing."""
         if self.connection == "connected":
             self.notify("the daemon is already running")
             return
-        subprocess.Popen(
-            daemon_command(self.config_path),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        try:
+            process = subprocess.Popen(
+                daemon_command(self.config_path),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._start_failed(f"could not run earwig: {exc}")
+            return
+        self.start_failure = ""
+        said: deque[str] = deque(maxlen=12)
+
+        def drain() -> None:  # its stderr, read for as long as we live (a full pipe blocks it)
+            assert process.stderr is not None
+            for raw in process.stderr:
+                said.append(raw.decode("utf-8", "replace").rstrip())
+
+        import threading
+
+        threading.Thread(target=drain, daemon=True).start()
         self.notify("starting the daemon in the background…")
+        self.run_worker(self._watch_start(process, said), group="start")
+
+    async def _watch_start(self, process: subprocess.Popen[bytes], said: deque[str]) -> None:
+        deadline = time.monotonic() + STARTING
+        while time.monotonic() < deadline and self.connection != "connected":
+            code = process.poll()
+            if code is not None:
+                await asyncio.sleep(0.1)  # its last lines reach the reader
+                lines = [line for line in said if line.strip()]
+                why = "\n".join(lines[-6:]) or f"it exited with status {code}"
+                self._start_failed(f"the daemon did not start (exit {code}):\n{why}")
+                return
+            await asyncio.sleep(0.1)
+
+    def _start_failed(self, message: str) -> None:
+        self.start_failure = message
+        self.notify(message, severity="error", timeout=15, markup=False)
+        self._emit("connection", {})
 
 
 def make_app(config_path: Path | None = None, now: Callable[[], float] = time.time) -> EarwigApp:
     """The one way to build the app, for `earwig tui`, the tests and the benchmark."""
     from earwig import config
+    from earwig.errors import ConfigError
 
-    cfg = config.load(config_path)
-    return EarwigApp(cfg.socket_path, config_path, now=now)
+    try:
+        socket_path = config.load(config_path).socket_path
+    except ConfigError:  # the daemon may run on its last good config: reach it anyway
+        socket_path = config.socket_path_despite_errors(config_path)
+    return EarwigApp(socket_path, config_path, now=now)

@@ -1,16 +1,24 @@
-"""One job in full: where it came from, every state with its time, the error and its hint,
-the outputs, and the transcript with timestamps (scrollable, searchable, openable)."""
+"""One job in full, live: where it came from, every state with its time, progress, the error
+and what to press about it, the outputs, and the transcript (wrapped, searchable, copyable,
+openable in $PAGER). It follows the daemon's events, so a job opened while it runs finishes
+on screen, and r, c, p steer it from here as from the queue."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
+import shlex
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -18,77 +26,162 @@ from earwig import formatting
 from earwig.formatting import clock
 from earwig.launch import open_with_system
 
+STAMP = 8  # the time column's width
+
+
+def tui_hint(hint: str, job_id: int) -> str:
+    """A hint in the dashboard's words: "`earwig retry 22`" is "press r" here."""
+    hint = re.sub(rf"`earwig retry {job_id}`", "press r", hint)
+    return re.sub(rf"`earwig cancel {job_id}`", "press c", hint)
+
 
 class JobDetailScreen(Screen):
-    TITLE = "earwig · job"
+    HELP_TITLE = "Job"
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("f", "find", "Find in transcript"),
-        Binding("n", "next_match", "Next match"),
-        Binding("o", "open_transcript", "Open transcript"),
-        Binding("O", "open_folder", "Open folder"),
+        Binding("escape", "back", "Back"),
+        Binding("f", "find", "Find"),
+        Binding("r", "steer('job.retry')", "Retry"),
+        Binding("c", "steer('job.cancel')", "Cancel"),
+        Binding("p", "pause", "Pause"),
+        Binding("n", "next_match(1)", "Next match", show=False),
+        Binding("N", "next_match(-1)", "Previous match", show=False),
+        Binding("y", "copy_line", "Copy the line with its time", show=False),
+        Binding("o", "open_transcript", "Open the transcript with the desktop", show=False),
+        Binding("O", "open_folder", "Open its folder", show=False),
+        Binding("v", "pager", "Read it in $PAGER", show=False),
     ]
 
-    def __init__(self, job_id: int, at: float | None = None) -> None:
+    def __init__(self, job_id: int, at: float | None = None, needle: str = "") -> None:
         super().__init__()
         self.job_id = job_id
-        self.at = at  # scroll to the segment starting here (from a search hit)
+        self.at = at  # open at the segment starting here (from a search hit)
+        self.needle = needle  # ... with these words highlighted
         self.job: dict[str, Any] = {}
         self.segments: list[dict[str, Any]] = []
         self.matches: list[int] = []
+        self._unlisten: Any = None
 
     def compose(self) -> ComposeResult:
-        yield Static(self.TITLE, classes="title")
+        from earwig.tui.widgets import TabBar
+
+        yield TabBar(self.app.current_mode)
         with Vertical():
             yield Static("loading…", id="meta")
-            yield Input(placeholder="find in transcript (enter: next match)", id="find")
+            with Horizontal(id="findbar"):
+                yield Input(placeholder="find in the transcript: enter, then n / N", id="find")
+                yield Static("", id="find-info")
             table: DataTable = DataTable(id="segments", cursor_type="row")
-            table.add_column("at", key="at", width=8)
-            table.add_column("text", key="text")
+            table.add_column("at", key="at", width=STAMP)
+            table.add_column("text", key="text", width=self._text_width())
             yield table
         yield Footer()
 
     async def on_mount(self) -> None:
-        self.query_one("#find").display = False
+        self.query_one("#findbar").display = False
+        self._unlisten = self.app.listen(self._event)
+        await self._load()
+        self.query_one(DataTable).focus()
+
+    def on_unmount(self) -> None:
+        if self._unlisten:
+            self._unlisten()
+
+    async def _load(self) -> None:
         result = await self.app.call("job.get", id=self.job_id, transcript=True)
         if result is None:
             self.query_one("#meta", Static).update(f"job {self.job_id} is not available")
             return
         self.job = result["job"]
         self.segments = (result.get("transcript") or {}).get("segments", [])
-        self.query_one("#meta", Static).update(self._meta(result))
-        table = self.query_one(DataTable)
-        for i, seg in enumerate(self.segments):
-            table.add_row(clock(seg["start"]), seg["text"].strip(), key=str(i))
+        self._show_meta()
+        self._fill()
         if self.at is not None and self.segments:
             row = min(
                 range(len(self.segments)), key=lambda i: abs(self.segments[i]["start"] - self.at)
             )
-            table.move_cursor(row=row, animate=False)
-        table.focus()
+            self.query_one(DataTable).move_cursor(row=row, animate=False)
+            self.at = None
 
-    def _meta(self, result: dict[str, Any]) -> Text:
+    def _text_width(self) -> int:
+        return max(20, self.app.size.width - STAMP - 6)
+
+    def _fill(self) -> None:
+        """The transcript, a row per segment, long lines wrapped to the screen."""
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear()
+        for key, column in table.columns.items():
+            if key.value == "text":
+                column.width = self._text_width()
+        for i, seg in enumerate(self.segments):
+            table.add_row(clock(seg["start"]), self._segment_text(seg), key=str(i), height=None)
+        if self.segments:
+            table.move_cursor(row=min(row, len(self.segments) - 1), animate=False)
+
+    def _segment_text(self, seg: dict[str, Any]) -> Text:
+        text = Text((f"{seg['speaker']}: " if seg.get("speaker") else "") + seg["text"].strip())
+        if self.needle:
+            text.highlight_words([self.needle], style="bold black on yellow", case_sensitive=False)
+        return text
+
+    def on_resize(self) -> None:
+        if self.segments:
+            self._fill()
+
+    # ------------------------------------------------------------ live
+
+    def _event(self, what: str, data: dict[str, Any]) -> None:
+        if data.get("id") != self.job_id:
+            if what == "snapshot" and self.job_id in self.app.jobs:  # reconnected
+                self._refresh_from(self.app.jobs[self.job_id])
+            return
+        if what == "job.progress":
+            self._show_meta()
+        elif what in ("job.updated", "job.added"):
+            self._refresh_from(data)
+        elif what == "job.deleted":
+            self.query_one("#meta", Static).update(Text("this job was deleted", style="bold red"))
+
+    def _refresh_from(self, job: dict[str, Any]) -> None:
+        finished = job.get("state") == "done" and self.job.get("state") != "done"
+        retried = job.get("state") != "done" and self.job.get("state") == "done"
+        self.job = job
+        self._show_meta()
+        if finished or retried:  # the transcript arrived (or is being made again)
+            self.run_worker(self._load(), group="load", exclusive=True)
+
+    def _show_meta(self) -> None:
+        job = self.app.jobs.get(self.job_id) or self.job
+        self.job = {**self.job, **job}
+        self.query_one("#meta", Static).update(self._meta())
+
+    def _meta(self) -> Text:
         job = self.job
         text = Text()
         text.append(f"#{job['id']} {job['title']}", style="bold")
-        text.append(f"  [{job['state']}]\n")
-        text.append(
-            f"source   {job.get('path') or job.get('url')} ({job['source']}"
-            + (f", {job['subscription']}" if job.get("subscription") else "")
-            + ")\n"
-        )
+        state = job["state"]
+        text.append(f"  [{state}]", style="bold")
+        bar = formatting.progress_bar(job, 20)
+        text.append(f"  {bar}\n" if bar else "\n")
+        origin = job["source"] + (f", {job['subscription']}" if job.get("subscription") else "")
+        if job.get("url"):  # the episode's address, not the media cache
+            text.append(f"url      {job['url']} ({origin})\n")
+        else:
+            text.append(f"source   {job.get('path')} ({origin})\n")
         times = sorted(job.get("times", {}).items(), key=lambda kv: kv[1])
         text.append(
             "states   "
-            + "  ".join(f"{state} {dt.datetime.fromtimestamp(ts):%H:%M:%S}" for state, ts in times)
+            + "  ".join(f"{s} {dt.datetime.fromtimestamp(ts):%H:%M:%S}" for s, ts in times)
             + "\n"
         )
-        if job.get("backend"):
-            text.append(
-                f"backend  {job['backend']} · {job.get('model')}"
-                f"   audio {formatting.duration(job.get('duration'))}"
-                f"   attempts {job.get('attempts', 0)}\n"
-            )
+        if job.get("text_from"):
+            text.append(f"text     the {job['text_from']} transcript (r: transcribe it here)\n")
+        elif job.get("backend"):
+            line = f"backend  {job['backend']} · {job.get('model')}"
+            line += f"   audio {formatting.duration(job.get('duration'))}"
+            if job.get("attempts"):
+                line += f"   attempts {job['attempts']}"
+            text.append(line + "\n")
         if job.get("language"):
             text.append(f"language {job['language']}\n")
         for warning in job.get("warnings") or []:
@@ -97,49 +190,106 @@ class JobDetailScreen(Screen):
             text.append(f"waiting  {job['waiting']}\n", style="dim")
         if job.get("error"):
             text.append(f"error    {job['error']}\n", style="bold red")
-            if job.get("hint"):
-                text.append(f"hint     {job['hint']}\n")
-        for out in job.get("outputs") or []:
-            text.append(f"output   {out}\n", style="dim")
+        if job.get("hint"):
+            text.append(f"hint     {tui_hint(job['hint'], job['id'])}\n")
+        for stem, kinds in formatting.output_groups(job.get("outputs") or ()):
+            text.append(f"output   {stem}.{{{', '.join(kinds)}}}\n", style="dim")
         if not self.segments:
-            text.append(
-                "(no speech found)\n" if job.get("state") == "done" else "(no transcript yet)\n",
-                style="dim",
-            )
+            empty = "(no speech found)" if state == "done" else "(no transcript yet)"
+            text.append(empty + "\n", style="dim")
         return text
+
+    # ------------------------------------------------------------ steering
+
+    async def action_steer(self, kind: str) -> None:
+        if await self.app.call(kind, id=self.job_id) is not None:
+            done = {"job.retry": "queued again", "job.cancel": "cancelled"}.get(kind, "done")
+            self.notify(f"#{self.job_id}: {done}", timeout=3)
+
+    @work(group="steer")
+    async def action_pause(self) -> None:
+        from earwig.tui.widgets import ConfirmDialog
+
+        state = self.job.get("state")
+        if state == "paused":
+            await self.action_steer("job.resume")
+            return
+        if state in formatting.RUNNING and formatting.percent(self.job):
+            detail = "Its progress is lost: resumed, it starts again from the beginning."
+            if not await self.app.push_screen_wait(ConfirmDialog(f"Pause #{self.job_id}?", detail)):
+                return
+        if await self.app.call("job.pause", id=self.job_id) is not None:
+            self.notify(f"#{self.job_id}: paused", timeout=3)
+
+    def action_back(self) -> None:
+        if self.query_one("#findbar").display:  # esc closes the find bar, not the job
+            self._close_find()
+            return
+        self.app.pop_screen()
 
     # ------------------------------------------------------------ find
 
     def action_find(self) -> None:
-        field = self.query_one("#find", Input)
-        field.display = True
-        field.focus()
+        self.query_one("#findbar").display = True
+        self.query_one("#find", Input).focus()
+
+    def _close_find(self) -> None:
+        self.query_one("#findbar").display = False
+        self.query_one("#find", Input).value = ""
+        self.needle, self.matches = "", []
+        self._fill()
+        self.query_one(DataTable).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        needle = event.value.strip().lower()
+        self.needle = event.value.strip()
+        lowered = self.needle.lower()
         self.matches = [
-            i for i, s in enumerate(self.segments) if needle and needle in s["text"].lower()
+            i for i, s in enumerate(self.segments) if lowered and lowered in s["text"].lower()
         ]
-        table = self.query_one(DataTable)
-        for i, seg in enumerate(self.segments):
-            text = Text(seg["text"].strip())
-            if needle:
-                text.highlight_words([needle], style="bold yellow", case_sensitive=False)
-            table.update_cell(str(i), "text", text)
+        self._fill()
         if self.matches:
-            table.move_cursor(row=self.matches[0], animate=False)
+            self.query_one(DataTable).move_cursor(row=self.matches[0], animate=False)
+        self._count()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.action_next_match()
+        self.query_one(DataTable).focus()  # now n and N move between the matches
+        self._count()
 
-    def action_next_match(self) -> None:
+    def _count(self) -> None:
+        info = self.query_one("#find-info", Static)
+        if not self.needle:
+            info.update("")
+        elif not self.matches:
+            info.update(Text(f"no match for {self.needle!r}", style="bold red"))
+        else:
+            row = self.query_one(DataTable).cursor_row
+            at = self.matches.index(row) + 1 if row in self.matches else 0
+            info.update(Text(f"{at} of {len(self.matches)}" if at else f"{len(self.matches)}"))
+
+    def action_next_match(self, step: int) -> None:
         if not self.matches:
+            if self.needle:
+                self.notify(f"no match for {self.needle!r}", severity="warning", timeout=2)
             return
         table = self.query_one(DataTable)
-        after = [i for i in self.matches if i > table.cursor_row]
-        table.move_cursor(row=(after or self.matches)[0], animate=False)
+        row = table.cursor_row
+        if step > 0:
+            target = next((i for i in self.matches if i > row), self.matches[0])
+        else:
+            target = next((i for i in reversed(self.matches) if i < row), self.matches[-1])
+        table.move_cursor(row=target, animate=False)
+        self._count()
 
-    # ------------------------------------------------------------ open
+    # ------------------------------------------------------------ copy, open, page
+
+    def action_copy_line(self) -> None:
+        table = self.query_one(DataTable)
+        if not self.segments:
+            return
+        seg = self.segments[table.cursor_row]
+        line = f"[{clock(seg['start'])}] {seg['text'].strip()}"
+        self.app.copy_to_clipboard(line)
+        self.notify(f"copied: {line}", timeout=3, markup=False)
 
     def _transcript(self) -> Path | None:
         outputs = self.job.get("outputs") or []
@@ -158,3 +308,15 @@ class JobDetailScreen(Screen):
             return
         error = open_with_system(path.parent)
         self.notify(error or f"opening {path.parent}", severity="error" if error else "information")
+
+    def action_pager(self) -> None:
+        """$PAGER (or less, or more) on the transcript: the terminal's own reader."""
+        path = self._transcript()
+        if path is None or not path.exists():
+            self.notify("this job has no transcript file to read", severity="error")
+            return
+        pager = shlex.split(os.environ.get("PAGER") or "") or [
+            next((p for p in ("less", "more") if shutil.which(p)), "more")
+        ]
+        with self.app.suspend():
+            subprocess.run([*pager, str(path)], check=False)

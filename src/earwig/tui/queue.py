@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -25,16 +27,17 @@ STATE_STYLE = {
     "done": "dim green",
     "cancelled": "dim",
 }
-COLUMNS = (
-    ("state", 12),
-    ("title", None),
-    ("kind", 4),
-    ("progress", 20),
-    ("backend", 14),
-    ("length", 7),
-    ("age", 4),
+COLUMNS = (  # name, width (None: what the others leave), the narrowest terminal showing it
+    ("state", 12, 0),
+    ("title", None, 0),
+    ("from", 10, 0),
+    ("progress", 22, 0),
+    ("backend", 14, 120),
+    ("length", 7, 100),
+    ("age", 4, 0),
 )
-WIDE = 110  # below this many columns the backend column is left out (it is in the details)
+WIDE = 140  # from here the progress column grows: a longer bar, speed and time left fit
+AGE_TICK = 5.0  # seconds between refreshes of the visible rows' ages
 
 
 class StatusBar(Static):
@@ -57,8 +60,6 @@ class StatusBar(Static):
             f"{counts[s]} {s}" for s in ("queued", "paused", "done", "failed") if counts.get(s)
         ]
         parts.append(" ".join(tally) or "no jobs yet")
-        if st.get("queue_paused"):
-            parts.append("QUEUE PAUSED")
         fetch = backend.get("model_state") or {}
         if fetch.get("state") == "downloading":
             pct = f" {100 * fetch['fraction']:.0f}%" if fetch.get("fraction") is not None else ""
@@ -69,23 +70,78 @@ class StatusBar(Static):
         if broken:
             parts.append("RESTARTING: " + ", ".join(broken))
         style = "bold red" if broken or fetch.get("state") == "failed" else ""
-        self.update(Text(" · ".join(parts), style=style))
+        text = Text(" · ".join(parts), style=style)
+        if st.get("queue_paused"):
+            text.append("  ")
+            text.append(" QUEUE PAUSED (P resumes) ", style="bold black on yellow")
+        self.update(text)
+
+
+class JobPanel(Static):
+    """The selected job, live, under the queue: state and progress with speed and time left,
+    where it came from, what went wrong and what to press, and its last transcript lines."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__("", **kw)
+        self.job_id: int | None = None
+        self.tails: dict[int, list[dict[str, Any]]] = {}  # job id -> its last segments
+
+    def show(self, job: dict[str, Any] | None) -> None:
+        if job is None:
+            self.update("")
+            return
+        from earwig.tui.detail import tui_hint
+
+        text = Text()
+        text.append(f"#{job['id']} {job['title']}", style="bold")
+        text.append(f"  {job['state']}", style=STATE_STYLE.get(job["state"], ""))
+        bar = formatting.progress_bar(job, 20)
+        text.append(f"  {bar}" if bar else "")
+        where = job.get("url") or job.get("path") or ""
+        sub = f" · {job['subscription']}" if job.get("subscription") else ""
+        text.append(f"\n{where}{sub}", style="dim")
+        if job.get("error"):
+            text.append(f"\n{job['error']}", style="red")
+        if job.get("hint"):
+            text.append(f"\n{tui_hint(job['hint'], job['id'])}", style="italic")
+        for warning in (job.get("warnings") or [])[:1]:
+            text.append(f"\n{warning}", style="yellow")
+        if job.get("waiting") and job["state"] == "queued":
+            text.append(f"\n{job['waiting']}", style="dim")
+        for seg in self.tails.get(job["id"], []) if job["state"] == "done" else []:
+            text.append(f"\n{formatting.clock(seg['start'])} ", style="dim")
+            text.append(seg["text"].strip())
+        self.update(text)
+
+    async def fetch_tail(self, job_id: int) -> None:
+        result = await self.app.call("job.get", id=job_id, transcript=True)
+        segments = ((result or {}).get("transcript") or {}).get("segments") or []
+        self.tails[job_id] = segments[-3:]
+        if self.job_id == job_id:
+            self.show(self.app.jobs.get(job_id))
 
 
 class QueueScreen(Screen):
-    TITLE = "earwig · queue      / search  2 subscriptions  3 sources  4 log"
+    HELP_TITLE = "Queue"
+    # The footer shows the keys that matter at 80 columns; `?` lists them all.
     BINDINGS = [
-        Binding("enter", "open", "Details"),
-        Binding("p", "pause", "Pause/resume"),
-        Binding("P", "pause_queue", "Pause queue"),
+        # priority: the table's own enter (hidden) would keep it out of the footer
+        Binding("enter", "open", "Open", priority=True),
+        Binding("p", "pause", "Pause"),
         Binding("c", "cancel", "Cancel"),
         Binding("r", "retry", "Retry"),
-        Binding("t", "top", "To top"),
-        Binding("a", "add", "Add"),
-        Binding("d", "delete", "Delete", show=False),
         Binding("f", "filter", "Filter"),
-        Binding("s", "cycle_state", "State"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("P", "pause_queue", "Pause or resume the whole queue", show=False),
+        Binding("t", "top", "Move the job to the top of the queue", show=False),
+        Binding("a", "add", "Add a file, folder or URL", show=False),
+        Binding("d", "delete", "Delete the job (asks first)", show=False),
+        Binding("s", "cycle_state", "Show: all, active, done, failed", show=False),
+        Binding("j", "cursor('down')", "Down", show=False),
+        Binding("k", "cursor('up')", "Up", show=False),
+        Binding("g", "cursor('top')", "First row", show=False),
+        Binding("G", "cursor('bottom')", "Last row", show=False),
+        Binding("i", "toggle_panel", "Show or hide the job panel", show=False),
+        Binding("escape", "clear_filter", "Clear the filter", show=False),
     ]
 
     def __init__(self) -> None:
@@ -94,28 +150,39 @@ class QueueScreen(Screen):
         self.state_filter = "all"
         self._rebuild_pending = False
         self._last_key: tuple | None = None  # sort key of the bottom row
+        self._keys: dict[int, tuple] = {}  # job id -> the sort key its row was placed by
+        self._bar = 6  # progress bar cells: grows with the terminal
+        self._panel_timer: Any = None
         self._unlisten = None
 
     def compose(self) -> ComposeResult:
-        yield Static(self.TITLE, classes="title")
+        from earwig.tui.widgets import TabBar
+
+        yield TabBar("queue")
         with Vertical():
             yield Input(
                 placeholder="filter by title, URL, subscription or error (esc clears)", id="filter"
             )
+            yield Static("", id="filterline")
             yield Static("", id="notice")
             yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
+            yield JobPanel(id="panel")
         yield StatusBar(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#filter").display = False
+        self.query_one("#filterline").display = False
         self._unlisten = self.app.listen(self._on_app_event)
         self.rebuild()
         self.query_one(DataTable).focus()
+        self.set_interval(AGE_TICK, self._tick_ages)
 
     def columns_for(self, width: int) -> list[tuple[str, int]]:
         """The columns that fit `width`; the title takes whatever the others leave."""
-        chosen = [(n, w) for n, w in COLUMNS if n != "backend" or width >= WIDE]
+        chosen = [(n, w) for n, w, least in COLUMNS if width >= least]
+        if width >= WIDE:
+            chosen = [(n, 34 if n == "progress" else w) for n, w in chosen]
         fixed = sum(w or 0 for _, w in chosen) + 2 * len(chosen) + 2  # cell padding, scrollbar
         return [(n, w or max(12, width - fixed)) for n, w in chosen]
 
@@ -127,6 +194,7 @@ class QueueScreen(Screen):
         table.clear(columns=True)
         for name, width in columns:
             table.add_column(name, key=name, width=width)
+        self._bar = 14 if self.size.width >= WIDE else 6
         self.rebuild()
 
     def on_unmount(self) -> None:
@@ -136,6 +204,9 @@ class QueueScreen(Screen):
     # ------------------------------------------------------------ keeping the table live
 
     def _on_app_event(self, what: str, data: dict[str, Any]) -> None:
+        panel = self.query_one(JobPanel)
+        if data.get("id") is not None and data.get("id") == panel.job_id:
+            panel.show(self.app.jobs.get(panel.job_id))
         if what == "job.progress":  # many a second; counts cannot change, so no status bar
             self._update_progress(data["id"])
             return
@@ -148,12 +219,12 @@ class QueueScreen(Screen):
         self.query_one(StatusBar).refresh_from(self.app)
 
     def _same_place(self, job: dict[str, Any]) -> bool:
-        """An update that does not move the job (same state) needs no re-sort."""
+        """An update that does not move the job (same state, same priority) is applied in
+        place; one that does (a new state, `t`) re-sorts."""
         table = self.query_one(DataTable)
         if str(job["id"]) not in table.rows:
             return False
-        shown = table.get_cell(str(job["id"]), "state")
-        return str(shown).strip() == job["state"] and self._matches(job)
+        return self._keys.get(job["id"]) == formatting.sort_key(job) and self._matches(job)
 
     def _append_page(self, page: list[dict[str, Any]]) -> None:
         """Older history arriving a page at a time goes below what is shown.
@@ -178,7 +249,9 @@ class QueueScreen(Screen):
                 continue
             cells = self._cells(job)
             table.add_row(*(cells[c] for c in columns), key=str(job["id"]))
+            self._keys[job["id"]] = formatting.sort_key(job)
         self._last_key = formatting.sort_key(jobs[-1])
+        self._show_filter()
 
     def _schedule_rebuild(self) -> None:
         if not self._rebuild_pending:
@@ -198,37 +271,49 @@ class QueueScreen(Screen):
         return True
 
     def _cells(self, job: dict[str, Any]) -> dict[str, Any]:
+        title = Text(job["title"], overflow="ellipsis", no_wrap=True)
+        if job["state"] == "failed" and job.get("error"):
+            title.append(f" · {job['error']}", style="red")  # why, without opening it
         return {
             "state": Text(job["state"] + "!", style="yellow")  # done, with warnings
             if job.get("warnings")
             else Text(job["state"], style=STATE_STYLE.get(job["state"], "")),
-            "title": Text(job["title"], overflow="ellipsis", no_wrap=True),
-            "kind": formatting.kind(job),
-            "progress": formatting.progress_bar(job),
+            "title": title,
+            # the feed's name tells two feeds' "Episode 3" apart
+            "from": Text(job.get("subscription") or formatting.kind(job), overflow="ellipsis"),
+            "progress": formatting.progress_bar(job, self._bar),
             "backend": job.get("backend") or "",
             "length": formatting.duration(job.get("duration")),
             "age": formatting.age(job.get("created_at"), self.app.now()),
         }
 
     def rebuild(self) -> None:
+        """Re-sort every row. The cursor stays on the row position the user chose and the
+        view does not scroll: a job that moves (finished, `t`) does not drag them along."""
         self._rebuild_pending = False
         table = self.query_one(DataTable)
-        current = self._current_id()
+        row, scroll = table.cursor_row, table.scroll_y
         jobs = sorted(
             (j for j in self.app.jobs.values() if self._matches(j)), key=formatting.sort_key
         )
         table.clear()
+        self._keys.clear()
         columns = [str(k.value) for k in table.columns]
         for job in jobs:
             cells = self._cells(job)
             table.add_row(*(cells[c] for c in columns), key=str(job["id"]))
+            self._keys[job["id"]] = formatting.sort_key(job)
         self._last_key = formatting.sort_key(jobs[-1]) if jobs else None
-        if current is not None and str(current) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(current)), animate=False)
+        if jobs:
+            table.move_cursor(row=min(row, len(jobs) - 1), animate=False, scroll=False)
+            table.scroll_to(y=scroll, animate=False, immediate=True)
+        self._show_filter(len(jobs))
         app = self.app
         message: str | Text = ""
         if app.connection != "connected":
             message = Text(app.problem or "connecting to the daemon…", style="bold red")
+            if app.start_failure:  # what `S` started said before it stopped
+                message.append("\n\n" + app.start_failure, style="red")
         elif not app.jobs:
             message = "No jobs yet: drop audio or video into a watched folder, or press a."
         elif not jobs:
@@ -240,6 +325,65 @@ class QueueScreen(Screen):
         notice.update(message)
         notice.display = bool(message)
         self.query_one(StatusBar).refresh_from(app)
+
+    def _show_filter(self, shown: int | None = None) -> None:
+        """The filter, while one is on: "6 of 72 · failed · 'talk'"."""
+        line = self.query_one("#filterline", Static)
+        active = self.state_filter != "all" or self.text_filter
+        line.display = bool(active)
+        if not active:
+            return
+        shown = self.query_one(DataTable).row_count if shown is None else shown
+        parts = [f"{shown} of {len(self.app.jobs)}", self.state_filter]
+        if self.text_filter:
+            parts.append(repr(self.text_filter))
+        line.update(Text(" · ".join(parts) + "   (s: state, f: text, esc: clear)", style="bold"))
+
+    def _tick_ages(self) -> None:
+        """Ages change with the clock, not with events: refresh the rows in view."""
+        table = self.query_one(DataTable)
+        if "age" not in table.columns or table.row_count == 0:
+            return
+        first = max(0, int(table.scroll_y))
+        now = self.app.now()
+        for index in range(first, min(table.row_count, first + table.size.height + 1)):
+            key = table.coordinate_to_cell_key(Coordinate(index, 0)).row_key
+            job = self.app.jobs.get(int(key.value or 0))
+            if job is not None:
+                table.update_cell(key, "age", formatting.age(job.get("created_at"), now))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The panel follows the cursor; a finished job's last lines are asked for once the
+        cursor rests (holding a key down sends no requests)."""
+        job_id = int(event.row_key.value) if event.row_key.value is not None else None
+        panel = self.query_one(JobPanel)
+        panel.job_id = job_id
+        panel.show(self.app.jobs.get(job_id) if job_id is not None else None)
+        if self._panel_timer is not None:
+            self._panel_timer.stop()
+        self._panel_timer = self.set_timer(0.2, self._fetch_tail)
+
+    def _fetch_tail(self) -> None:
+        panel = self.query_one(JobPanel)
+        job = self.app.jobs.get(panel.job_id) if panel.job_id is not None else None
+        if panel.display and job and job["state"] == "done" and job["id"] not in panel.tails:
+            self.run_worker(panel.fetch_tail(job["id"]), group="panel", exclusive=True)
+
+    def action_toggle_panel(self) -> None:
+        panel = self.query_one(JobPanel)
+        panel.display = not panel.display
+        self._fetch_tail()
+
+    def action_cursor(self, where: str) -> None:
+        table = self.query_one(DataTable)
+        if where == "down":
+            table.action_cursor_down()
+        elif where == "up":
+            table.action_cursor_up()
+        elif where == "top":
+            table.move_cursor(row=0)
+        else:
+            table.move_cursor(row=max(0, table.row_count - 1))
 
     def _update_row(self, job_id: int) -> None:
         job = self.app.jobs.get(job_id)
@@ -254,7 +398,7 @@ class QueueScreen(Screen):
         job = self.app.jobs.get(job_id)
         table = self.query_one(DataTable)
         if job is not None and str(job_id) in table.rows:
-            table.update_cell(str(job_id), "progress", formatting.progress_bar(job))
+            table.update_cell(str(job_id), "progress", formatting.progress_bar(job, self._bar))
 
     def _current_id(self) -> int | None:
         table = self.query_one(DataTable)
@@ -297,7 +441,6 @@ class QueueScreen(Screen):
     def action_cycle_state(self) -> None:
         i = STATE_FILTERS.index(self.state_filter)
         self.state_filter = STATE_FILTERS[(i + 1) % len(STATE_FILTERS)]
-        self.notify(f"showing {self.state_filter} jobs", timeout=2)
         self.rebuild()
 
     # ------------------------------------------------------------ steering
@@ -308,6 +451,9 @@ class QueueScreen(Screen):
     def action_open(self) -> None:
         from earwig.tui.detail import JobDetailScreen
 
+        if isinstance(self.focused, Input):  # enter in the filter: back to the table
+            self.query_one(DataTable).focus()
+            return
         job = self._current()
         if job is not None:
             self.app.push_screen(JobDetailScreen(job["id"]))
@@ -320,12 +466,23 @@ class QueueScreen(Screen):
         if result is not None:
             self.notify(f"#{job['id']} {job['title']}: {done}", timeout=3, markup=False)
 
+    @work(group="steer")
     async def action_pause(self) -> None:
         job = self._current()
         if job is None:
             return
         if job["state"] == "paused":
             await self._steer("job.resume", "resumed")
+        elif job["state"] in formatting.RUNNING and formatting.percent(job):
+            from earwig.tui.widgets import ConfirmDialog
+
+            question = f"Pause #{job['id']} {job['title']}?"
+            detail = (
+                f"It is {job['state']} ({formatting.percent(job)}). Its progress is lost: "
+                "resumed, it starts again from the beginning."
+            )
+            if await self.app.push_screen_wait(ConfirmDialog(question, detail)):
+                await self._steer("job.pause", "paused")
         else:
             await self._steer("job.pause", "paused")
 
@@ -348,8 +505,17 @@ class QueueScreen(Screen):
     async def action_top(self) -> None:
         await self._steer("job.prioritize", "moved to the top")
 
+    @work(group="steer")
     async def action_delete(self) -> None:
-        await self._steer("job.delete", "deleted (its transcript files stay)")
+        from earwig.tui.widgets import ConfirmDialog
+
+        job = self._current()
+        if job is None:
+            return
+        question = f"Delete #{job['id']} {job['title']}?"
+        detail = "Its history and search hits go; its transcript files stay on disk."
+        if await self.app.push_screen_wait(ConfirmDialog(question, detail)):
+            await self._steer("job.delete", "deleted (its transcript files stay)")
 
     def action_add(self) -> None:
         from earwig.tui.screens import AddDialog

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -17,6 +18,7 @@ from textual.widgets import DataTable, Footer, Input, Label, RichLog, Static
 from earwig import formatting, urls
 from earwig.errors import EarwigError
 from earwig.formatting import HIGHLIGHT_END, HIGHLIGHT_START
+from earwig.tui.widgets import ConfirmDialog, TabBar
 
 
 def highlighted(snippet: str) -> Text:
@@ -32,11 +34,14 @@ def highlighted(snippet: str) -> Text:
 class SearchScreen(Screen):
     """Live full-text search over every transcript; enter opens the job at the hit."""
 
-    TITLE = "earwig · search"
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    HELP_TITLE = "Search"
+    BINDINGS = [
+        Binding("escape", "app.switch_tab('queue')", "Queue"),
+        Binding("enter", "open", "Open at the hit", show=False),
+    ]
 
     def compose(self) -> ComposeResult:
-        yield Static(self.TITLE, classes="title")
+        yield TabBar("search")
         with Vertical():
             yield Input(
                 placeholder='search what was said: words, "a phrase", prefix*, a OR b', id="query"
@@ -52,6 +57,9 @@ class SearchScreen(Screen):
     def on_mount(self) -> None:
         self.hits: list[dict[str, Any]] = []
         self.query_one("#query").focus()
+
+    def on_screen_resume(self) -> None:
+        self.query_one("#query").focus()  # `/` or `5` means "type a query"
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.run_worker(self._search(event.value), exclusive=True, group="search")
@@ -92,20 +100,23 @@ class SearchScreen(Screen):
         from earwig.tui.detail import JobDetailScreen
 
         hit = self.hits[int(event.row_key.value or 0)]
-        self.app.push_screen(JobDetailScreen(hit["job_id"], at=hit["start"]))
+        marked = hit["snippet"].split(HIGHLIGHT_START, 1)[1:]  # the word the search matched
+        needle = marked[0].split(HIGHLIGHT_END, 1)[0] if marked else ""
+        self.app.push_screen(JobDetailScreen(hit["job_id"], at=hit["start"], needle=needle))
 
 
 class SubscriptionsScreen(Screen):
-    TITLE = "earwig · subscriptions"
+    HELP_TITLE = "Subscriptions"
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
         Binding("a", "add", "Subscribe"),
         Binding("c", "check", "Check now"),
-        Binding("d", "remove", "Unsubscribe"),
+        Binding("C", "check_all", "Check all", show=False),
+        Binding("d", "remove", "Unsubscribe (asks first)"),
+        Binding("escape", "app.switch_tab('queue')", "Queue", show=False),
     ]
 
     def compose(self) -> ComposeResult:
-        yield Static(self.TITLE, classes="title")
+        yield TabBar("subscriptions")
         with Vertical():
             yield Static("", id="subs-info")
             table: DataTable = DataTable(id="subs", cursor_type="row")
@@ -124,6 +135,7 @@ class SubscriptionsScreen(Screen):
     def on_mount(self) -> None:
         self._unlisten = self.app.listen(self._event)
         self.refresh_table()
+        self.set_interval(5.0, self.refresh_table)  # "ok 5m ago" follows the clock
 
     def on_unmount(self) -> None:
         self._unlisten()
@@ -134,6 +146,7 @@ class SubscriptionsScreen(Screen):
 
     def refresh_table(self) -> None:
         table = self.query_one(DataTable)
+        row = table.cursor_row
         table.clear()
         subs = self.app.subscriptions
         now = self.app.now()
@@ -162,6 +175,8 @@ class SubscriptionsScreen(Screen):
                 s["url"],
                 key=s["name"],
             )
+        if subs:
+            table.move_cursor(row=min(row, len(subs) - 1), animate=False, scroll=False)
         self.query_one("#subs-info", Static).update(
             "" if subs else "No subscriptions yet: press a to follow a podcast feed or a channel."
         )
@@ -189,9 +204,19 @@ class SubscriptionsScreen(Screen):
                 markup=False,
             )
 
+    def action_check_all(self) -> None:
+        self.app._check_all()
+
+    @work(group="steer")
     async def action_remove(self) -> None:
         name = self._current()
-        if name and await self.app.call("subscription.remove", name=name) is not None:
+        if name is None:
+            return
+        question = f"Unsubscribe from {name}?"
+        detail = "Its entry leaves the config file; its transcripts and history stay."
+        if not await self.app.push_screen_wait(ConfirmDialog(question, detail)):
+            return
+        if await self.app.call("subscription.remove", name=name) is not None:
             self.notify(f"unsubscribed {name}")
 
     def action_add(self) -> None:
@@ -199,11 +224,11 @@ class SubscriptionsScreen(Screen):
 
 
 class SourcesScreen(Screen):
-    TITLE = "earwig · sources"
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    HELP_TITLE = "Sources"
+    BINDINGS = [Binding("escape", "app.switch_tab('queue')", "Queue", show=False)]
 
     def compose(self) -> ComposeResult:
-        yield Static(self.TITLE, classes="title")
+        yield TabBar("sources")
         table: DataTable = DataTable(id="sources", cursor_type="row")
         for name, width in (("kind", 8), ("state", 12), ("path", None)):
             table.add_column(name, key=name, width=width)
@@ -211,8 +236,23 @@ class SourcesScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.refresh_table()
+        self._unlisten = self.app.listen(self._event)
+
+    def _event(self, what: str, data: dict[str, Any]) -> None:
+        if what == "snapshot":  # a reconnect: the daemon's folders and slots may be new
+            self.refresh_table()
+
+    def on_unmount(self) -> None:
+        self._unlisten()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_table()
+
+    def refresh_table(self) -> None:
         st = self.app.status
         table = self.query_one(DataTable)
+        table.clear()
         for folder in st.get("watch", []):
             ok = Path(folder).is_dir()
             table.add_row(
@@ -238,11 +278,11 @@ class SourcesScreen(Screen):
 
 
 class LogScreen(Screen):
-    TITLE = "earwig · log"
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    HELP_TITLE = "Log"
+    BINDINGS = [Binding("escape", "app.switch_tab('queue')", "Queue", show=False)]
 
     def compose(self) -> ComposeResult:
-        yield Static(self.TITLE, classes="title")
+        yield TabBar("log")
         yield RichLog(id="log", wrap=True, highlight=False, markup=False)
         yield Footer()
 
@@ -272,9 +312,14 @@ class AddDialog(ModalScreen):
 
     BINDINGS = [Binding("escape", "dismiss", "Cancel")]
 
+    def __init__(self, force: bool = False) -> None:
+        super().__init__()
+        self.force = force  # queue it even if the same content or URL is known
+
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label("Add a file or a URL to the queue")
+            again = " (again, even if it is known)" if self.force else ""
+            yield Label(f"Add a file, a folder or a URL to the queue{again}")
             yield Input(placeholder="/path/to/talk.mp3 or https://…", id="item")
             yield Static("", id="dialog-error")
 
@@ -290,7 +335,7 @@ class AddDialog(ModalScreen):
                 error.update(Text(f"no such file or folder: {path}", style="red"))
                 return
             value = str(path)  # a folder: its media, recursively
-        result = await self.app.call("job.add", paths=[value])
+        result = await self.app.call("job.add", paths=[value], force=self.force)
         if result is None:
             return
         outcomes = [formatting.add_outcome(r) for r in result["results"]]
