@@ -102,6 +102,23 @@ async def loaded(pilot) -> None:
         if app.connection == "connected" and table.row_count == len(JOBS):
             break
         await pilot.pause(0.05)
+    await settled(pilot)
+
+
+async def settled(pilot) -> None:
+    """The queue's job panel shows the job under the cursor, with its last lines when done
+    (it follows the cursor after a short rest, and asks the daemon for the lines)."""
+    app = pilot.app
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        queue = app.screen_stack[0] if app.current_mode == "queue" else None
+        panel = queue.query_one("#panel") if queue is not None else None
+        job = queue._current() if queue is not None else None
+        if panel is None or job is None:
+            break
+        if panel.job_id == job["id"] and (job["state"] != "done" or job["id"] in panel.tails):
+            break
+        await pilot.pause(0.05)
     await pilot.pause(0.2)
 
 
@@ -163,7 +180,7 @@ def test_views(seeded: Home, snap_compare, name: str, keys: list[str], size) -> 
     async def press(pilot) -> None:
         await loaded(pilot)
         await pilot.press(*keys)
-        await pilot.pause(0.3)
+        await settled(pilot)
 
     app = make_app(seeded.config, now=lambda: NOW)
     assert snap_compare(app, terminal_size=size, run_before=press)

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static
 
 from earwig import formatting
@@ -77,19 +78,32 @@ class StatusBar(Static):
         self.update(text)
 
 
-class JobPanel(Static):
+class JobPanel(Widget):
     """The selected job, live, under the queue: state and progress with speed and time left,
-    where it came from, what went wrong and what to press, and its last transcript lines."""
+    where it came from, what went wrong and what to press, and its last transcript lines.
+
+    A plain widget with a fixed height that repaints itself: a Static's update() asks for a
+    new layout of the whole screen, which with 10,000 rows made each cursor move 40 ms
+    slower (bench/tui.py)."""
 
     def __init__(self, **kw: Any) -> None:
-        super().__init__("", **kw)
+        super().__init__(**kw)
         self.job_id: int | None = None
         self.tails: dict[int, list[dict[str, Any]]] = {}  # job id -> its last segments
+        self._shown = Text()
 
     def show(self, job: dict[str, Any] | None) -> None:
+        text = self._render_job(job)
+        if text != self._shown:  # a repaint only when something it shows changed
+            self._shown = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._shown
+
+    def _render_job(self, job: dict[str, Any] | None) -> Text:
         if job is None:
-            self.update("")
-            return
+            return Text()
         from earwig.tui.detail import tui_hint
 
         text = Text()
@@ -111,7 +125,7 @@ class JobPanel(Static):
         for seg in self.tails.get(job["id"], []) if job["state"] == "done" else []:
             text.append(f"\n{formatting.clock(seg['start'])} ", style="dim")
             text.append(seg["text"].strip())
-        self.update(text)
+        return text
 
     async def fetch_tail(self, job_id: int) -> None:
         result = await self.app.call("job.get", id=job_id, transcript=True)
@@ -153,6 +167,7 @@ class QueueScreen(Screen):
         self._keys: dict[int, tuple] = {}  # job id -> the sort key its row was placed by
         self._bar = 6  # progress bar cells: grows with the terminal
         self._panel_timer: Any = None
+        self._panel: JobPanel | None = None  # looked up once: events arrive many a second
         self._unlisten = None
 
     def compose(self) -> ComposeResult:
@@ -173,6 +188,7 @@ class QueueScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#filter").display = False
         self.query_one("#filterline").display = False
+        self._panel = self.query_one(JobPanel)
         self._unlisten = self.app.listen(self._on_app_event)
         self.rebuild()
         self.query_one(DataTable).focus()
@@ -204,8 +220,8 @@ class QueueScreen(Screen):
     # ------------------------------------------------------------ keeping the table live
 
     def _on_app_event(self, what: str, data: dict[str, Any]) -> None:
-        panel = self.query_one(JobPanel)
-        if data.get("id") is not None and data.get("id") == panel.job_id:
+        panel = self._panel
+        if panel is not None and data.get("id") == panel.job_id and panel.job_id is not None:
             panel.show(self.app.jobs.get(panel.job_id))
         if what == "job.progress":  # many a second; counts cannot change, so no status bar
             self._update_progress(data["id"])
@@ -353,26 +369,29 @@ class QueueScreen(Screen):
                 table.update_cell(key, "age", formatting.age(job.get("created_at"), now))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """The panel follows the cursor; a finished job's last lines are asked for once the
-        cursor rests (holding a key down sends no requests)."""
-        job_id = int(event.row_key.value) if event.row_key.value is not None else None
-        panel = self.query_one(JobPanel)
-        panel.job_id = job_id
-        panel.show(self.app.jobs.get(job_id) if job_id is not None else None)
+        """The panel follows the cursor once it rests for a moment: holding a key down costs
+        neither repaints nor requests (bench/tui.py keeps keypresses at the bare table's)."""
+        if self._panel is None or not self._panel.display:
+            return
         if self._panel_timer is not None:
             self._panel_timer.stop()
-        self._panel_timer = self.set_timer(0.2, self._fetch_tail)
+        self._panel_timer = self.set_timer(0.15, self._follow_cursor)
 
-    def _fetch_tail(self) -> None:
-        panel = self.query_one(JobPanel)
-        job = self.app.jobs.get(panel.job_id) if panel.job_id is not None else None
-        if panel.display and job and job["state"] == "done" and job["id"] not in panel.tails:
+    def _follow_cursor(self) -> None:
+        panel = self._panel
+        if panel is None:
+            return
+        job = self._current()
+        panel.job_id = job["id"] if job else None
+        panel.show(job)
+        if job and job["state"] == "done" and job["id"] not in panel.tails:
             self.run_worker(panel.fetch_tail(job["id"]), group="panel", exclusive=True)
 
     def action_toggle_panel(self) -> None:
         panel = self.query_one(JobPanel)
         panel.display = not panel.display
-        self._fetch_tail()
+        if panel.display:
+            self._follow_cursor()
 
     def action_cursor(self, where: str) -> None:
         table = self.query_one(DataTable)
