@@ -340,6 +340,12 @@ class Store:
     def subscription_states(self) -> dict[str, dict[str, Any]]:
         return {r["name"]: r for r in self.db.query("select * from subscriptions")}
 
+    def forget_subscription_state(self, name: str) -> None:
+        """A subscription that was removed (or now names another URL) starts afresh: no old
+        status, a first check at once. Its archive stays: items seen are not fetched again."""
+        with self.db.atomic():
+            self.db.execute("delete from subscriptions where name = ?", [name])
+
     def save_subscription_state(self, name: str, **fields: Any) -> None:
         with self.db.atomic():
             self.db.table("subscriptions").upsert({"name": name, **fields}, pk="name")

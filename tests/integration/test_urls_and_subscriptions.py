@@ -475,3 +475,24 @@ def test_transcripts_modes_both_and_always_and_a_retry_transcribes_the_audio(
         assert again["backend"] != "publisher" and server.count("/media/ep1.wav") == 1
     finally:
         daemon.kill()
+
+
+def test_a_name_subscribed_again_starts_afresh(home: Home, server, daemon, second_wav) -> None:
+    """Unsubscribe, then subscribe the same name to another feed: no old status is inherited
+    and its first check runs at once (it used to wait a whole interval)."""
+    one = server.add("/one.xml", body=rss([episode(server, 1, second_wav)]))
+    two = server.add("/two.xml", body=rss([episode(server, 2, second_wav)]))
+
+    def state() -> dict:
+        subs = daemon.call("status")["subscriptions"]
+        return next((s for s in subs if s["name"] == "pod"), {})
+
+    args = ["--name", "pod", "--backfill", "0", "--every", "1d"]
+    assert run_cli(home.config, "subscribe", one, *args).returncode == 0
+    wait_for(lambda: state().get("last_ok"), what="the first check")
+    assert server.count("/one.xml") == 1
+    assert run_cli(home.config, "unsubscribe", "pod").returncode == 0
+    assert run_cli(home.config, "subscribe", two, *args).returncode == 0
+    wait_for(lambda: server.count("/two.xml") == 1, what="the new feed checked at once")
+    fresh = wait_for(lambda: state().get("last_ok") and state())
+    assert fresh["url"] == two and fresh["items_found"] == 0 and not fresh["last_error"]

@@ -70,14 +70,19 @@ class Subscriptions:
     def sync(self, subs: tuple[SubscriptionConfig, ...]) -> None:
         """Make the schedule match the config: add, reschedule and remove jobs."""
         wanted = {s.name: s for s in subs}
+        store = self.queue.store
         for name in list(self._configs):
             if name not in wanted:
                 self.scheduler.remove_job(_job_id(name))
                 del self._configs[name]
-        states = self.queue.store.subscription_states()
+                store.forget_subscription_state(name)  # a later one of that name starts afresh
+        states = store.subscription_states()
         for name, sub in wanted.items():
             if self._configs.get(name) == sub:
                 continue
+            if (states.get(name) or {}).get("url") not in (None, sub.url):
+                store.forget_subscription_state(name)  # the name now follows another URL
+                states.pop(name, None)
             if sub.cron:
                 trigger: Any = CronTrigger.from_crontab(sub.cron)
             else:
