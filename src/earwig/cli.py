@@ -1370,6 +1370,11 @@ def models_convert(ctx: Ctx, source: str | None, output: Path | None, quantize: 
 @click.option(
     "--output-dir", type=click.Path(path_type=Path), help="Default: the config's output dir."
 )
+@click.option(
+    "--speakers",
+    metavar="auto|off|N",
+    help="Label who speaks: auto (find how many), off, or how many there are.",
+)
 @pass_ctx
 @friendly
 def transcribe(
@@ -1383,6 +1388,7 @@ def transcribe(
     word_timestamps: bool | None,
     formats: tuple[str, ...],
     output_dir: Path | None,
+    speakers: str | None,
 ) -> None:
     """Transcribe files here and now, without the daemon (exit 1 if any file failed)."""
     from earwig.standalone import run_files
@@ -1398,6 +1404,7 @@ def transcribe(
         word_timestamps=word_timestamps,
         formats=formats,
         output_dir=output_dir,
+        speakers=speakers,
     )
     if failed:
         sys.exit(EXIT_ERROR)

@@ -95,6 +95,14 @@ def _auto_or_bool(value: Any, _: Path) -> str | bool:
     raise ValueError('"auto", true or false')
 
 
+def _speakers(value: Any, _: Path) -> str | int:
+    if value in ("off", "auto"):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 20:
+        return value
+    raise ValueError('"off", "auto", or how many speakers there are (1 to 20)')
+
+
 def _duration(value: Any, _: Path) -> float:
     return parse_duration(value)
 
@@ -259,6 +267,8 @@ class TranscribeConfig:
     beam_size: int = opt(5, _int(1), restart=True)
     multilingual: bool = opt(False, _bool, restart=True)  # the language of each segment
     threads: int = opt(0, _int(0), restart=True)  # 0: all cores
+    speakers: str | int = opt("off", _speakers, restart=True)  # "off", "auto" or how many
+    voices: str = opt("same-source", _choice("same-source", "everywhere"), restart=True)
     device: str = opt("auto", _choice("auto", "cpu", "cuda"), restart=True)  # auto: a GPU if any
     compute_type: str = opt("auto", _choice(*COMPUTE_TYPES), restart=True)  # float16/int8
     batched: str | bool = opt("auto", _auto_or_bool, restart=True)  # "auto": on long audio

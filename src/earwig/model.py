@@ -133,6 +133,8 @@ class Transcript:
     language_probability: float | None = None
     speech: float | None = None  # seconds of speech the VAD heard, when it was run
     warnings: tuple[str, ...] = ()  # what looks wrong with this transcript, and what to do
+    # Each speaker's voice (label -> a CAM++ embedding), kept so a name given later sticks
+    voices: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
     def replace(self, **changes: Any) -> Transcript:
         return dataclasses.replace(self, **changes)

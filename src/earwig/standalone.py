@@ -20,6 +20,18 @@ from earwig.errors import EarwigError
 from earwig.transcribe import catalog
 
 
+def _speakers_option(value: str) -> str | int:
+    from earwig.errors import UsageError
+
+    if value in ("off", "auto"):
+        return value
+    if value.isdigit() and 1 <= int(value) <= 20:
+        return int(value)
+    raise UsageError(
+        f"--speakers {value} is not valid", 'give "auto", "off", or how many speakers (1 to 20)'
+    )
+
+
 def run_files(
     config: Config,
     files: tuple[Path, ...],
@@ -32,6 +44,7 @@ def run_files(
     word_timestamps: bool | None = None,
     formats: tuple[str, ...] = (),
     output_dir: Path | None = None,
+    speakers: str | None = None,
 ) -> list[Path]:
     """Transcribe each file; return the ones that failed."""
     from rich.markup import escape
@@ -61,6 +74,8 @@ def run_files(
         changes["initial_prompt"] = initial_prompt
     if word_timestamps is not None:
         changes["word_timestamps"] = word_timestamps
+    if speakers is not None:
+        changes["speakers"] = _speakers_option(speakers)
     tcfg = dataclasses.replace(config.transcribe, **changes)
     try:
         transcriber = registry.create(tcfg)

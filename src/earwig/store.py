@@ -198,6 +198,18 @@ def _migration_8(db: sqlite_utils.Database) -> None:
     db.table("segments").add_column("speaker", str)
 
 
+def _migration_9(db: sqlite_utils.Database) -> None:
+    """Speakers: each transcript's voices (an embedding per speaker label), and the voices
+    people named, looked for in later transcripts."""
+    db.table("voices").create(
+        {"job_id": int, "speaker": str, "embedding": str}, pk=("job_id", "speaker")
+    )
+    db.table("known_voices").create(
+        {"name": str, "scope": str, "embedding": str, "job_id": int, "created_at": float},
+        pk=("name", "scope"),
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
@@ -207,6 +219,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_6,
     _migration_7,
     _migration_8,
+    _migration_9,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -541,6 +554,11 @@ class Store:
                 },
                 pk="job_id",
             )
+            self.db.execute("delete from voices where job_id = ?", [job_id])
+            self.db.table("voices").insert_all(
+                {"job_id": job_id, "speaker": label, "embedding": json.dumps(list(vector))}
+                for label, vector in transcript.voices
+            )
             self.db.table("segments").insert_all(
                 {
                     "job_id": job_id,
@@ -576,10 +594,68 @@ class Store:
     def delete_job(self, job_id: int) -> None:
         """Forget a job: its row, transcript, segments (and so its search hits) and log lines."""
         with self.db.atomic():
-            for table in ("segments", "transcripts"):
+            for table in ("segments", "transcripts", "voices"):
                 self.db.execute(f"delete from {table} where job_id = ?", [job_id])
             self.db.execute("delete from log where job_id = ?", [job_id])
             self.db.execute("delete from jobs where id = ?", [job_id])
+
+    # ------------------------------------------------------------ speakers
+
+    def voice(self, job_id: int, speaker: str) -> list[float] | None:
+        row = self.db.execute(
+            "select embedding from voices where job_id = ? and speaker = ?", [job_id, speaker]
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def job_speakers(self, job_id: int) -> list[str]:
+        rows = self.db.execute(
+            "select distinct speaker from segments where job_id = ? and speaker is not null "
+            "order by idx",
+            [job_id],
+        )
+        return [r[0] for r in rows]
+
+    def name_speaker(
+        self, job_id: int, speaker: str, name: str, scope: str, embedding: list[float] | None
+    ) -> None:
+        """Call `speaker` `name` in the job's transcript (and search), and remember the voice
+        under that name for `scope` (a source, or "*")."""
+        with self.db.atomic():
+            self.db.execute(
+                "update segments set speaker = ? where job_id = ? and speaker = ?",
+                [name, job_id, speaker],
+            )
+            self.db.execute(
+                "update voices set speaker = ? where job_id = ? and speaker = ?",
+                [name, job_id, speaker],
+            )
+            if embedding is not None:
+                self.db.table("known_voices").upsert(
+                    {
+                        "name": name,
+                        "scope": scope,
+                        "embedding": json.dumps(embedding),
+                        "job_id": job_id,
+                        "created_at": time.time(),
+                    },
+                    pk=("name", "scope"),
+                )
+
+    def known_voices(self, scope: str | None = None) -> list[dict[str, Any]]:
+        """Named voices: those of `scope`, or all (scope None)."""
+        sql = "select * from known_voices"
+        params: list[Any] = []
+        if scope is not None:
+            sql += " where scope = ?"
+            params.append(scope)
+        rows = [dict(r) for r in self.db.query(sql + " order by name", params)]
+        for row in rows:
+            row["embedding"] = json.loads(row["embedding"])
+        return rows
+
+    def forget_voice(self, name: str) -> int:
+        with self.db.atomic():
+            return self.db.execute("delete from known_voices where name = ?", [name]).rowcount
 
     # ------------------------------------------------------------ search
 
@@ -614,7 +690,7 @@ class Store:
                 from segments_fts where {" and ".join(where)}
                 order by rank limit ?
             )
-            select best.job_id, best.start, s.end, best.title, best.subscription,
+            select best.job_id, best.start, s.end, s.speaker, best.title, best.subscription,
                    coalesce(j.path, j.url) as source, j.outputs, best.date as created_at,
                    best.snippet, best.rank
             from best

@@ -186,6 +186,17 @@ class Runner:
             await asyncio.to_thread(self.backends.unload)
             self.events.log("info", f"model unloaded after {idle:.0f}s idle")
 
+    def _known_voices(self, job: Job) -> list[tuple[str, list[float]]]:
+        """The voices people named, for a job whose speakers are labelled: its source's, or
+        all of them (`[transcribe] voices = "everywhere"`)."""
+        options = self.backends.options
+        if not options.diarize:
+            return []
+        from earwig.speakers.names import scope_of
+
+        scope = None if options.voices_everywhere else scope_of(job.subscription, job.path, job.url)
+        return [(v["name"], v["embedding"]) for v in self.queue.store.known_voices(scope)]
+
     def _progress(self, job_id: int, fraction: float, duration: float, started: float) -> None:
         elapsed = time.monotonic() - started
         done = fraction * duration
@@ -254,6 +265,7 @@ class Runner:
                 handle.is_set,
                 duration=probed,
                 model=job.model_request or self.backends.configured_model,
+                known_voices=self._known_voices(job),
             )
             duration = transcript.duration
             slot.finished(duration, time.monotonic() - t0)

@@ -38,6 +38,9 @@ class TranscribeOptions:
     word_timestamps: bool = False  # per-word timing in the .json output
     beam_size: int = 5
     multilingual: bool = False  # detect the language of every segment (mixed recordings)
+    diarize: bool = False  # label speakers (earwig/speakers), after transcription
+    speakers: int | None = None  # how many, when known; None: found from the voices
+    voices_everywhere: bool = False  # named voices looked for in every file, not by source
 
 
 class Transcriber(Protocol):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from earwig.errors import Aborted
 from earwig.model import Segment, Transcript, Word
@@ -34,16 +34,20 @@ def transcribe_file(
     duration: float | None = None,
     window: float | None = None,
     model: str | None = None,
+    known_voices: Sequence[tuple[str, Sequence[float]]] = (),
 ) -> Transcript:
     """Transcribe `path` window by window; `duration` is the probed length, if known.
 
     With `model` (the model setting that made it), the transcript is reviewed for signs that
-    it is wrong (transcribe/quality.py) and carries warnings saying so.
+    it is wrong (transcribe/quality.py) and carries warnings saying so. With
+    `options.diarize`, each window's voices are collected as it goes by, and the segments get
+    their speakers at the end (named from `known_voices` where a voice matches).
     """
     total = duration if duration else None
     window = window or float(getattr(transcriber, "window_seconds", audio.WINDOW_SECONDS))
     parts: list[tuple[float, float, Transcript]] = []  # offset, length: never the samples
     last = 0.0
+    voices = _voices() if options.diarize else None
 
     def forward(fraction: float) -> None:
         nonlocal last
@@ -64,18 +68,43 @@ def transcribe_file(
                 forward(done / (done + span))
 
         part = transcriber.transcribe(win.samples, options, progress, should_abort)
+        if voices is not None:
+            voices.add(win.offset, win.samples)
         if model is not None and part.speech is None and quality.sparse(part, span):
             part = part.replace(speech=quality.speech_seconds(win.samples))
         parts.append((win.offset, span, part))
         del win, part  # this window's samples go now, not at the end of the file
         audio.give_back_freed_memory()
     transcript = join(parts)
+    if voices is not None:
+        transcript = _label_speakers(transcript, voices, options.speakers, known_voices)
     if model is not None:
         from earwig.transcribe.registry import english_only
 
         transcript = quality.review(transcript, model, english_only(model))
     forward(1.0)
     return transcript
+
+
+def _voices() -> Any:
+    from earwig.speakers.diarize import Voices
+
+    return Voices()
+
+
+def _label_speakers(
+    transcript: Transcript,
+    voices: Any,
+    speakers: int | None,
+    known: Sequence[tuple[str, Sequence[float]]],
+) -> Transcript:
+    from earwig.speakers import assign, names
+
+    found = voices.finish(speakers)
+    called = names.names_for(found.voices, known)
+    labelled = assign.label(transcript, found.turns, called)
+    kept = tuple((called[i], tuple(float(x) for x in v)) for i, v in enumerate(found.voices))
+    return labelled.replace(voices=kept)
 
 
 def join(parts: list[tuple[float, float, Transcript]]) -> Transcript:

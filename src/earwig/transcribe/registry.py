@@ -354,4 +354,7 @@ def options(config: TranscribeConfig) -> TranscribeOptions:
         word_timestamps=config.word_timestamps,
         beam_size=config.beam_size,
         multilingual=config.multilingual,
+        diarize=config.speakers != "off",
+        speakers=config.speakers if isinstance(config.speakers, int) else None,
+        voices_everywhere=config.voices == "everywhere",
     )
