@@ -134,6 +134,49 @@ def make_video(wav: Path, dst: Path, subtitle_language: str | None = None) -> Pa
     return dst
 
 
+# Three eSpeak NG voices CAM++ tells apart (measured: 0.8-0.9 cosine between two recordings
+# of one voice, 0.4-0.65 between these voices), taking turns.
+ANN, BEN, CAL = "en-us", "en-us+f2", "en-us+klatt"
+CONVERSATION = [
+    (ANN, "Welcome back to the show. Today we are talking about rivers and bridges."),
+    (BEN, "Thanks for having me. I have been building bridges for almost thirty years now."),
+    (ANN, "That is a long time. What was the first bridge you ever worked on?"),
+    (BEN, "It was a small footbridge over a stream near my village, made of oak and iron."),
+    (CAL, "Let me add something here, since I was there at the time as a young apprentice."),
+    (ANN, "Wonderful. Tell us more about that village and the people who lived there."),
+    (BEN, "Most of them were farmers, and the bridge saved them an hour every morning."),
+    (CAL, "And the mill owner paid for half of it, which nobody expected from him."),
+]
+GAP = 0.6  # seconds of silence between turns
+
+
+def conversation(
+    path: Path, lines: list[tuple[str, str]] = CONVERSATION
+) -> list[tuple[float, float, str]]:
+    """Write the voices taking turns as a 16 kHz wav; return the truth: (start, end, voice)."""
+    import wave
+
+    import numpy as np
+
+    from earwig.speech import synthesize
+    from earwig.transcribe.audio import decode
+
+    parts, truth, t = [], [], 0.0
+    for i, (voice, text) in enumerate(lines):
+        speech = decode(synthesize(text, path.with_name(f"{path.stem}-{i}.wav"), voice=voice))
+        path.with_name(f"{path.stem}-{i}.wav").unlink()
+        parts += [speech, np.zeros(int(GAP * 16000), np.float32)]
+        truth.append((t, t + len(speech) / 16000, voice))
+        t += len(speech) / 16000 + GAP
+    samples = (np.concatenate(parts) * 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(samples.tobytes())
+    return truth
+
+
 class Home:
     """A private earwig setup: config file, watch folder, output folder, state, socket."""
 

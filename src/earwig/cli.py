@@ -493,9 +493,10 @@ def search(
         for hit in hits:
             snippet = escape(hit["snippet"]).replace(search_mod.HIGHLIGHT_START, "[bold yellow]")
             snippet = snippet.replace(search_mod.HIGHLIGHT_END, "[/bold yellow]")
+            who = f"[magenta]{escape(hit['speaker'])}:[/magenta] " if hit.get("speaker") else ""
             console.print(
                 f"[bold]{escape(hit['title'])}[/bold] [cyan]{hit['clock']}[/cyan]  "
-                f"#{hit['job_id']}  {snippet}"
+                f"#{hit['job_id']}  {who}{snippet}"
             )
             if hit["transcript"]:
                 console.print(f"    {escape(hit['transcript'])}", style="dim")
@@ -1348,6 +1349,85 @@ def models_convert(ctx: Ctx, source: str | None, output: Path | None, quantize: 
     ggml.convert(src, target, quantize)
     written = formatting.size(target.stat().st_size)
     click.echo(f"wrote {target} ({written}) in {time.perf_counter() - t0:.1f}s")
+
+
+@main.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+@friendly
+@click.pass_context
+def speakers(click_ctx: click.Context, ctx: Ctx, as_json: bool) -> None:
+    """The voices you named; `earwig speakers name JOB SPEAKER NAME` names one."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    voices = _speakers_call(ctx, "speakers.list")["voices"]
+    if as_json:
+        click.echo(json.dumps(voices, indent=2))
+        return
+    if not voices:
+        click.echo(
+            "no named voices yet: `earwig speakers name JOB SPEAKER NAME` names one "
+            '(with [transcribe] speakers = "auto", transcripts have SPEAKER 1, SPEAKER 2...)'
+        )
+        return
+    for v in voices:
+        where = "everywhere" if v["scope"] == "*" else v["scope"].split(":", 1)[-1]
+        click.echo(f"{v['name']:<24} {where}  (from job {v['job_id']})")
+
+
+@speakers.command("name")
+@click.argument("job_id", type=int)
+@click.argument("speaker")
+@click.argument("name")
+@click.option(
+    "--everywhere", is_flag=True, help="Look for this voice in every file, not only its source's."
+)
+@pass_ctx
+@friendly
+def speakers_name(ctx: Ctx, job_id: int, speaker: str, name: str, everywhere: bool) -> None:
+    """Call SPEAKER (e.g. "SPEAKER 2") of job JOB_ID NAME, and recognise that voice later."""
+    result = _speakers_call(
+        ctx, "speaker.name", id=job_id, speaker=speaker, name=name, everywhere=everywhere
+    )
+    where = "every file" if everywhere else "later files from the same source"
+    click.echo(f"#{job_id}: {speaker} is now {result['name']}; {where} will know the voice")
+
+
+@speakers.command("forget")
+@click.argument("name")
+@pass_ctx
+@friendly
+def speakers_forget(ctx: Ctx, name: str) -> None:
+    """Stop recognising a named voice (transcripts keep the name)."""
+    _speakers_call(ctx, "speaker.forget", name=name)
+    click.echo(f"forgot the voice of {name}")
+
+
+def _speakers_call(ctx: Ctx, kind: str, **params: Any) -> Any:
+    """Through the daemon when it runs, else on the database directly."""
+    try:
+        return ctx.call(kind, **params)
+    except DaemonNotRunning:
+        pass
+    from earwig.errors import NotFound
+    from earwig.store import Store
+
+    store = Store(ctx.config.daemon.database)
+    try:
+        if kind == "speakers.list":
+            voices = store.known_voices()
+            return {"voices": [{k: v for k, v in r.items() if k != "embedding"} for r in voices]}
+        if kind == "speaker.forget":
+            if not store.forget_voice(params["name"]):
+                raise NotFound(f"no voice named {params['name']!r}", "`earwig speakers` lists them")
+            return {}
+        from earwig.speakers.naming import name_speaker
+
+        return name_speaker(
+            store, params["id"], params["speaker"], params["name"], params["everywhere"]
+        )
+    finally:
+        store.close()
 
 
 @main.command()

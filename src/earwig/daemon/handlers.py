@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from earwig.errors import NotFound
+
 if TYPE_CHECKING:
     from earwig.config import Config
     from earwig.daemon.bus import Bus, Outbox
@@ -165,6 +167,31 @@ async def subscription_remove(daemon: Api, params: dict[str, Any], box: Outbox) 
 
     config_edit.remove_subscription(daemon.editable_config_path, params["name"])
     return await daemon.reload()
+
+
+@handles("speakers.list")
+async def speakers_list(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+    voices = daemon.store.known_voices()
+    return {"voices": [{k: v for k, v in row.items() if k != "embedding"} for row in voices]}
+
+
+@handles("speaker.name")
+async def speaker_name(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+    """Name one speaker of a job's transcript (files and search too) and remember the voice."""
+    from earwig.speakers.naming import name_speaker
+
+    result = name_speaker(
+        daemon.store, params["id"], params["speaker"], params["name"], params["everywhere"]
+    )
+    daemon.queue.save(daemon.store.get_job(params["id"]))  # clients see the change
+    return result
+
+
+@handles("speaker.forget")
+async def speaker_forget(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+    if not daemon.store.forget_voice(params["name"]):
+        raise NotFound(f"no voice named {params['name']!r}", "`earwig speakers` lists them")
+    return {"forgotten": params["name"]}
 
 
 @handles("config.reload")

@@ -84,10 +84,13 @@ class SearchScreen(Screen):
         self.hits = result["hits"]
         table.clear()
         for i, hit in enumerate(self.hits):
+            snippet = highlighted(hit["snippet"])
+            if hit.get("speaker"):  # who said it, when speakers were labelled
+                snippet = Text(f"{hit['speaker']}: ", style="magenta") + snippet
             table.add_row(
                 Text(hit["title"], overflow="ellipsis", no_wrap=True),
                 hit["clock"],
-                highlighted(hit["snippet"]),
+                snippet,
                 key=str(i),
             )
         info.update(f"{len(self.hits)} hit(s)" + (" (best 100)" if len(self.hits) == 100 else ""))
