@@ -146,6 +146,7 @@ CONVERSATION = [
     (ANN, "Wonderful. Tell us more about that village and the people who lived there."),
     (BEN, "Most of them were farmers, and the bridge saved them an hour every morning."),
     (CAL, "And the mill owner paid for half of it, which nobody expected from him."),
+    (CAL, "He even came to the opening, wearing his best coat and a borrowed hat."),
 ]
 GAP = 0.6  # seconds of silence between turns
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,7 +25,9 @@ from earwig.transcribe.audio import decode
 DER_LIMIT = 0.10  # measured 0.02-0.04 on these conversations
 
 
-def der(truth: list[tuple[float, float, str]], turns: list[Turn]) -> float:
+def der(truth: list[tuple[float, float, str]], turns: list[Turn], parts: bool = False) -> Any:
+    """The diarization error rate; with `parts`, (missed, false alarm, confusion) as shares
+    of the true speech too."""
     end = max(e for _, e, _ in truth) + 1
     frames = int(end * 100)
     voices = sorted({v for _, _, v in truth})
@@ -44,7 +47,9 @@ def der(truth: list[tuple[float, float, str]], turns: list[Turn]) -> float:
         mapped = np.array([mapping.get(int(h), -2) if h >= 0 else -1 for h in hyp])
         best = max(best, int((speech & (mapped == ref)).sum()))
     confusion = int((speech & (hyp >= 0)).sum()) - best
-    return (missed + false_alarm + confusion) / int(speech.sum())
+    total = int(speech.sum())
+    rate = (missed + false_alarm + confusion) / total
+    return (rate, missed / total, false_alarm / total, confusion / total) if parts else rate
 
 
 @pytest.fixture(scope="module")

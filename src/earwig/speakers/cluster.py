@@ -15,8 +15,10 @@ import numpy as np
 MAX_SPEAKERS = 10
 NEIGHBOURS = 0.02  # share of each row's strongest affinities kept (at least MIN_NEIGHBOURS)
 MIN_NEIGHBOURS = 6
-FEW = 10  # fewer embeddings than this: too little speech to tell voices apart
-MIN_CLUSTER = 4  # smaller clusters are folded into the nearest larger one
+FEW = 5  # fewer embeddings than this: too little speech to tell voices apart
+# smaller clusters are folded into the nearest larger one: 2 embeddings in a short file (one
+# per few seconds of speech: a speaker with two short lines), 4 from 80 embeddings on
+MIN_CLUSTER = (2, 4)
 SAME_VOICE = 0.8  # centroids at least this alike (cosine) are one speaker
 
 
@@ -86,14 +88,15 @@ def _kmeans(points: np.ndarray, k: int, rounds: int = 10, iterations: int = 100)
 
 
 def _fold_small(labels: np.ndarray, x: np.ndarray) -> np.ndarray:
+    least = min(MIN_CLUSTER[1], max(MIN_CLUSTER[0], len(labels) // 20))
     sizes = {int(j): int((labels == j).sum()) for j in np.unique(labels)}
-    big = [j for j, size in sizes.items() if size >= MIN_CLUSTER]
+    big = [j for j, size in sizes.items() if size >= least]
     if not big:
         return np.zeros_like(labels)
     centres = normalise(np.stack([x[labels == j].mean(axis=0) for j in big]))
     out = labels.copy()
     for i, label in enumerate(labels):
-        if sizes[int(label)] < MIN_CLUSTER:
+        if sizes[int(label)] < least:
             out[i] = big[int(np.argmax(centres @ x[i]))]
     return out
 

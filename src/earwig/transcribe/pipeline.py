@@ -68,8 +68,8 @@ def transcribe_file(
                 forward(done / (done + span))
 
         part = transcriber.transcribe(win.samples, options, progress, should_abort)
-        if voices is not None:
-            voices.add(win.offset, win.samples)
+        if voices is not None:  # where the speech is: the window's own segments
+            voices.add(win.offset, win.samples, [(s.start, s.end) for s in part.segments])
         if model is not None and part.speech is None and quality.sparse(part, span):
             part = part.replace(speech=quality.speech_seconds(win.samples))
         parts.append((win.offset, span, part))
