@@ -405,3 +405,34 @@ def test_s_says_why_the_daemon_did_not_start(home: Home) -> None:
         )
 
     run(home, scenario)
+
+
+def test_a_speaker_is_named_from_the_job_screen(home: Home, tmp_path: Path) -> None:
+    from conftest import conversation
+
+    home.write_config(transcribe='speakers = "auto"')
+    conversation(tmp_path / "talk.wav")
+    daemon = home.daemon().start()
+    shutil.copy(tmp_path / "talk.wav", home.watch / "talk.wav")
+    daemon.wait_idle(1)
+
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(lambda: app.connection == "connected" and table_rows(app), pilot)
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, JobDetailScreen) and app.screen.segments, pilot)
+        screen = app.screen
+        await pilot.press("down")  # the second line: the second voice
+        await pilot.press("R")
+        await until(lambda: app.screen is not screen, pilot, what="the name dialog")
+        await pilot.press(*"Ben", "enter")
+        await until(
+            lambda: any(s.get("speaker") == "Ben" for s in screen.segments), pilot, what="Ben"
+        )
+        assert table_rows(app)[1][1].startswith("Ben: ")
+        voices = daemon.call("speakers.list")["voices"]
+        assert [v["name"] for v in voices] == ["Ben"]
+
+    try:
+        run(home, scenario)
+    finally:
+        daemon.kill()

@@ -49,6 +49,7 @@ class JobDetailScreen(Screen):
         Binding("o", "open_transcript", "Open the transcript with the desktop", show=False),
         Binding("O", "open_folder", "Open its folder", show=False),
         Binding("v", "pager", "Read it in $PAGER", show=False),
+        Binding("R", "rename_speaker", "Name the speaker of this line", show=False),
     ]
 
     def __init__(self, job_id: int, at: float | None = None, needle: str = "") -> None:
@@ -226,6 +227,29 @@ class JobDetailScreen(Screen):
             self._close_find()
             return
         self.app.pop_screen()
+
+    @work(group="rename")
+    async def action_rename_speaker(self) -> None:
+        """Name the selected line's speaker everywhere in this transcript, and remember the
+        voice (the daemon's speaker.name, as `earwig speakers name`)."""
+        from earwig.tui.screens import NameDialog
+
+        if not self.segments:
+            return
+        speaker = self.segments[self.query_one(DataTable).cursor_row].get("speaker")
+        if not speaker:
+            self.notify(
+                'this transcript has no speakers (set [transcribe] speakers = "auto")',
+                severity="warning",
+            )
+            return
+        name = await self.app.push_screen_wait(NameDialog(speaker))
+        if not name:
+            return
+        params = {"id": self.job_id, "speaker": speaker, "name": name}
+        if await self.app.call("speaker.name", **params) is not None:
+            self.notify(f"{speaker} is now {name}; later files will know the voice")
+            await self._load()
 
     # ------------------------------------------------------------ find
 

@@ -353,6 +353,24 @@ class AddDialog(ModalScreen):
         self.dismiss()
 
 
+class NameDialog(ModalScreen[str]):
+    """A name for a speaker; dismissed with the name, or "" when cancelled."""
+
+    BINDINGS = [Binding("escape", "dismiss('')", "Cancel")]
+
+    def __init__(self, speaker: str) -> None:
+        super().__init__()
+        self.speaker = speaker
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"Who is {self.speaker}? (their voice is remembered)")
+            yield Input(placeholder="a name, like Alice", id="speaker-name")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+
 class SubscribeDialog(ModalScreen):
     BINDINGS = [Binding("escape", "dismiss", "Cancel")]
 
