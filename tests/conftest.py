@@ -155,11 +155,9 @@ def conversation(
     path: Path, lines: list[tuple[str, str]] = CONVERSATION
 ) -> list[tuple[float, float, str]]:
     """Write the voices taking turns as a 16 kHz wav; return the truth: (start, end, voice)."""
-    import wave
-
     import numpy as np
 
-    from earwig.speech import synthesize
+    from earwig.speech import synthesize, write_wav
     from earwig.transcribe.audio import decode
 
     parts, truth, t = [], [], 0.0
@@ -169,12 +167,7 @@ def conversation(
         parts += [speech, np.zeros(int(GAP * 16000), np.float32)]
         truth.append((t, t + len(speech) / 16000, voice))
         t += len(speech) / 16000 + GAP
-    samples = (np.concatenate(parts) * 32767).astype(np.int16)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(samples.tobytes())
+    write_wav(path, (np.concatenate(parts) * 32767).astype("<i2").tobytes(), 16000)
     return truth
 
 

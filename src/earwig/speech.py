@@ -66,10 +66,15 @@ def synthesize(text: str, path: Path, *, voice: str = "en-us", words_per_minute:
         data = text.encode()
         lib.espeak_Synth(data, len(data) + 1, 0, 0, 0, 0, None, None)
         lib.espeak_Synchronize()
+    return write_wav(path, b"".join(samples), rate)
+
+
+def write_wav(path: Path, pcm: bytes, rate: int) -> Path:
+    """Mono 16-bit little-endian samples as a wav file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(rate)
-        out.writeframes(b"".join(samples))
+        out.writeframes(pcm)
     return path

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
-import wave
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +29,7 @@ from earwig.daemon.runner import Runner
 from earwig.errors import Aborted, BackendError, TransientError
 from earwig.jobs import Action
 from earwig.model import Job, JobState, Segment, Transcript
+from earwig.speech import write_wav
 from earwig.store import Store
 from earwig.transcribe.base import TranscribeOptions
 from httpserver import LocalServer
@@ -109,12 +109,7 @@ def tone(path: Path, seconds: float = 3.0) -> Path:
     """A real wav file (a quiet tone), decoded by the real PyAV path."""
     t = np.arange(int(16000 * seconds)) / 16000
     pcm = (0.1 * np.sin(2 * np.pi * 440 * t) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(pcm.tobytes())
-    return path
+    return write_wav(path, pcm.tobytes(), 16000)
 
 
 class Parts:
