@@ -436,3 +436,24 @@ def test_a_speaker_is_named_from_the_job_screen(home: Home, tmp_path: Path) -> N
         run(home, scenario)
     finally:
         daemon.kill()
+
+
+def test_t_moves_the_row_and_the_cursor_keeps_its_place(
+    home: Home, daemon, speech_wav: Path, second_wav: Path
+) -> None:
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(lambda: app.connection == "connected", pilot)
+        await pilot.press("P")  # hold the queue: both files wait
+        await until(lambda: app.status.get("queue_paused"), pilot)
+        shutil.copy(speech_wav, home.watch / "a.wav")
+        await until(lambda: len(table_rows(app)) == 1, pilot, what="a.wav queued")
+        shutil.copy(second_wav, home.watch / "b.wav")
+        await until(lambda: len(table_rows(app)) == 2, pilot, what="b.wav queued")
+        assert [r[1] for r in table_rows(app)] == ["a.wav", "b.wav"]
+        await pilot.press("j", "t")  # b.wav to the top of the queue
+        await until(
+            lambda: [r[1] for r in table_rows(app)] == ["b.wav", "a.wav"], pilot, what="moved"
+        )
+        assert app.screen.query_one("DataTable").cursor_row == 1  # still the second row
+
+    run(home, scenario)
