@@ -113,7 +113,7 @@ def main() -> None:
         "Whisper's segment times)"
     )
     print(
-        f"VAD path (no transcript): {med(vad_path):.2f} s ({med(vad_path) / med(plain):.1%}), "
+        f"without a transcript (VAD): {med(vad_path):.2f} s ({med(vad_path) / med(plain):.1%}), "
         f"{found.speakers} speakers, DER {der(truth, found.turns):.3f}"
     )
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -177,5 +176,3 @@ def diarize(samples: np.ndarray, speakers: int | None = None, window: float = 60
         voices.add(start / RATE, samples[start : start + step])
     return voices.finish(speakers)
 
-
-Progress = Callable[[float], None]
