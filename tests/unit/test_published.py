@@ -162,3 +162,15 @@ def test_chapters_are_read_in_order_and_a_bad_file_is_an_error() -> None:
         bad = server.add("/bad.json", body=b"[1, 2]")
         with pytest.raises(published.SourceError, match="not a readable chapters file"):
             published.fetch_chapters(bad, timeout=5)
+
+
+def test_a_publishers_speaker_name_stays_on_one_line() -> None:
+    doc = {"segments": [{"speaker": "Ann\n\n1\n00:00:00,000 --> 00:09:00,000", "body": "Hi."}]}
+    (segment,) = published.parse_json(json.dumps(doc))[0]
+    assert segment.speaker == "Ann 1 00:00:00,000 --> 00:09:00,000"  # no forged cue
+    assert (
+        published.parse_json(json.dumps({"segments": [{"speaker": "x" * 500, "body": "Hi."}]}))[0][
+            0
+        ].speaker
+        == "x" * 80
+    )

@@ -152,7 +152,7 @@ def _cues(text: str) -> list[Segment]:
         voice = _VOICE.search(raw)
         words = html.unescape(_TAG.sub("", raw)).split()
         if words:
-            speaker = voice.group(1).strip() if voice else None
+            speaker = _name(html.unescape(voice.group(1))) if voice else None
             segments.append(Segment(start, max(end, start), " ".join(words), speaker=speaker))
     if not segments:
         raise ValueError("no cues")
@@ -186,7 +186,7 @@ def parse_json(text: str) -> tuple[list[Segment], list[str]]:
                 start,
                 max(start, end),
                 " ".join(str(item["body"]).split()),
-                speaker=str(speaker).strip() if speaker else None,
+                speaker=_name(speaker),
             )
         )
     return _merge(segments), []
@@ -220,7 +220,7 @@ class _HtmlTranscript(HTMLParser):
     def _close(self) -> None:
         text = " ".join("".join(self._text).split())
         if self._in == "cite":
-            self.speaker = text.rstrip(":").strip() or None
+            self.speaker = _name(text.rstrip(":"))
         elif self._in == "time":
             self.time = _clock_seconds(text)
         elif self._in == "p" and text:
@@ -300,6 +300,14 @@ def _merge(segments: list[Segment]) -> list[Segment]:
     assert current is not None
     out.append(current)
     return out
+
+
+def _name(value: Any) -> str | None:
+    """A speaker's name from the publisher, on one line and of a sane length."""
+    if value is None:
+        return None
+    name = " ".join(str(value).split())[:80]
+    return name or None
 
 
 def _language(value: Any) -> str | None:
