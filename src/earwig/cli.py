@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from earwig import __version__, formatting, languages, urls
+from earwig import __version__, formatting, languages
 from earwig import config as config_mod
 from earwig.client import DaemonClient, RemoteError
 from earwig.errors import ConfigError, DaemonNotRunning, EarwigError, UsageError
@@ -642,7 +642,7 @@ def subscribe(
     if every and cron:
         raise UsageError("give --every or --cron, not both")
     entry = {
-        "name": name or urls.slug(url),
+        "name": name,  # none: the feed's title (the daemon, or here below, finds it)
         "url": url,
         "every": every,
         "cron": cron,
@@ -662,9 +662,19 @@ def subscribe(
             raise
         raise UsageError(exc.message, exc.hint) from None  # a taken name, --every 0s
     if result is not None:
-        click.echo(f"subscribed {entry['name']!r}; the daemon reloaded its config")
+        shown = result.get("name") or entry["name"]
+        click.echo(f"subscribed {shown!r}; the daemon reloaded its config")
         return
     path = ctx.editable_config_path
+    if not entry["name"]:  # the values are checked first: a bad one costs no request
+        from earwig.sources.feeds import suggest_name
+
+        given = {k: v for k, v in entry.items() if v is not None}
+        try:
+            config_mod.parse({"subscription": [{**given, "name": "check"}]}, path)
+        except ConfigError as exc:
+            raise UsageError(exc.message, exc.hint) from None
+        entry["name"] = suggest_name(url, {s.name for s in ctx.config.subscriptions})
     try:
         config_edit.add_subscription(path, entry)
     except ConfigError as exc:  # about the arguments given (a taken name, --every 0s)

@@ -119,7 +119,7 @@ REQUESTS: dict[str, dict[str, Param]] = {
     "subscriptions.list": {},
     "subscription.check": {"name": Param("str")},
     "subscription.add": {
-        "name": Param("str", required=True),
+        "name": Param("str"),  # none: the feed's title (sources/feeds.suggest_name)
         "url": Param("str", required=True),
         "every": Param("str"),
         "cron": Param("str"),

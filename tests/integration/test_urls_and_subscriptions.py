@@ -496,3 +496,26 @@ def test_a_name_subscribed_again_starts_afresh(home: Home, server, daemon, secon
     wait_for(lambda: server.count("/two.xml") == 1, what="the new feed checked at once")
     fresh = wait_for(lambda: state().get("last_ok") and state())
     assert fresh["url"] == two and fresh["items_found"] == 0 and not fresh["last_error"]
+
+
+def test_a_subscription_is_named_after_its_feeds_title(home: Home, server, second_wav) -> None:
+    """No --name: the feed's own title, through the daemon or without it; a name in use
+    gets a number; a page that is not a feed falls back to host and path."""
+    feed = server.add(
+        "/pod.xml", body=rss([episode(server, 1, second_wav)], title="Rivers &amp; Co")
+    )
+    args = ["--backfill", "0"]
+    out = run_cli(home.config, "subscribe", feed, *args)  # no daemon: the config is edited
+    assert out.returncode == 0 and "subscribed 'Rivers & Co'" in out.stdout, out.stdout
+    daemon = home.daemon().start()
+    try:
+        other = server.add("/pod2.xml", body=rss([], title="Rivers &amp; Co"))
+        out = run_cli(home.config, "subscribe", other, *args)
+        assert "subscribed 'Rivers & Co (2)'" in out.stdout, out.stdout
+        page = server.add("/show/page.html", body=b"<html><body>hi</body></html>")
+        out = run_cli(home.config, "subscribe", page, *args)
+        assert "subscribed '127.0.0.1-page'" in out.stdout, out.stdout
+        names = [s["name"] for s in daemon.call("subscriptions.list")["subscriptions"]]
+        assert names == ["Rivers & Co", "Rivers & Co (2)", "127.0.0.1-page"]
+    finally:
+        daemon.kill()

@@ -155,10 +155,16 @@ async def subscription_check(daemon: Api, params: dict[str, Any], box: Outbox) -
 @handles("subscription.add")
 async def subscription_add(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
     """Add a [[subscription]] to the config file (comments kept) and apply it."""
-    from earwig import config_edit
+    import asyncio
 
+    from earwig import config_edit
+    from earwig.sources.feeds import suggest_name
+
+    if not params.get("name"):
+        taken = {s.name for s in daemon.config.subscriptions}
+        params = {**params, "name": await asyncio.to_thread(suggest_name, params["url"], taken)}
     config_edit.add_subscription(daemon.editable_config_path, params)
-    return await daemon.reload()
+    return {**await daemon.reload(), "name": params["name"]}
 
 
 @handles("subscription.remove")

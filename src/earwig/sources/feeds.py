@@ -106,6 +106,24 @@ def parse(body: bytes, url: str = "") -> FeedResult:
     return FeedResult(200, title=doc.feed.get("title"), items=items, problems=problems)
 
 
+def suggest_name(url: str, taken: set[str], timeout: float = 10.0) -> str:
+    """A subscription's name when none is given: the feed's own title (what people call the
+    podcast), else the URL's host and last path part; never one of `taken`."""
+    from earwig.errors import EarwigError
+    from earwig.urls import slug
+
+    try:
+        title = fetch(url, None, None, timeout).title
+    except EarwigError:
+        title = None
+    base = " ".join((title or "").split())[:60].strip(" .") or slug(url)
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base} ({n})"
+    return name
+
+
 def is_html(body: bytes) -> bool:
     head = body[:2048].lower()
     return b"<html" in head or b"<!doctype html" in head

@@ -378,7 +378,7 @@ class SubscribeDialog(ModalScreen):
         with Vertical(id="dialog"):
             yield Label("Follow a podcast feed, a channel or a playlist")
             yield Input(placeholder="https://…", id="url")
-            yield Input(placeholder="name (optional)", id="name")
+            yield Input(placeholder="name (optional: the feed's own title)", id="name")
             yield Static("", id="dialog-error")
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -390,7 +390,9 @@ class SubscribeDialog(ModalScreen):
         if event.input.id == "url" and not name:
             self.query_one("#name", Input).focus()
             return
-        name = name or urls.slug(url)
-        if await self.app.call("subscription.add", name=name, url=url, backfill=3) is not None:
-            self.notify(f"subscribed {name}: the first check runs now")
+        # no name: the daemon names it after the feed's title, as `earwig subscribe` does
+        params = {"name": name} if name else {}
+        result = await self.app.call("subscription.add", url=url, backfill=3, **params)
+        if result is not None:
+            self.notify(f"subscribed {result.get('name') or name}: the first check runs now")
             self.dismiss()
