@@ -100,6 +100,7 @@ def _segment(s: Segment) -> dict[str, Any]:
     if s.words:
         doc["words"] = [
             {"start": w.start, "end": w.end, "word": w.text.strip(), "probability": w.probability}
+            | ({"speaker": s.speaker} if s.speaker else {})  # a segment is split where it changes
             for w in s.words
         ]
     return doc

@@ -9,6 +9,7 @@ speech + false alarm + confusion) / true speech, no collar.
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import ANN, BEN, CAL, CONVERSATION, conversation
+from earwig import outputs
 from earwig.model import Segment, Transcript, Word
 from earwig.speakers import assign, cluster, names
 from earwig.speakers.diarize import Turn, diarize, embed
@@ -131,6 +133,8 @@ def test_a_segment_spanning_a_change_is_split_between_its_words() -> None:
         ("Ann", "w0 w1 w2", 1.0, 3.8),
         ("Ben", "w3 w4", 4.2, 5.8),
     ]
+    doc = json.loads(outputs.to_json(t.replace(segments=tuple(out)), {}))
+    assert [w["speaker"] for s in doc["segments"] for w in s["words"]] == ["Ann"] * 3 + ["Ben"] * 2
 
 
 def test_without_words_the_text_is_shared_out_at_the_change() -> None:
