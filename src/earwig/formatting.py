@@ -112,6 +112,9 @@ def add_outcome(result: dict[str, Any]) -> tuple[str, str, str]:
         d = result["duplicate_of"]
         line = f"skipped {result.get('input', '')}: same content as #{d['id']} ({d['state']})"
         return "duplicate", line, result.get("hint", "")
+    if "skipped" in result:  # left alone on purpose (a video that has subtitles)
+        line = f"skipped {result.get('input', '')}: {result.get('reason') or result['skipped']}"
+        return "duplicate", line, result.get("hint", "")
     return "error", f"{result.get('input', '')}: {result.get('error')}", result.get("hint", "")
 
 

@@ -496,6 +496,17 @@ class Store:
         )
         return _row_to_job(rows[0]) if rows else None
 
+    def job_for_file(self, path: str, size: int, mtime: float) -> Job | None:
+        """The newest job made from this exact file (same size and mtime), if any."""
+        rows = list(
+            self.db.query(
+                "select * from jobs where path = ? and size = ? and mtime = ? "
+                "order by id desc limit 1",
+                [path, size, mtime],
+            )
+        )
+        return _row_to_job(rows[0]) if rows else None
+
     def knows_file(self, path: str, size: int, mtime: float) -> bool:
         """Whether this exact file (same size and mtime) was queued or skipped before: one
         indexed look-up, since a library's start-up scan asks it for every file."""

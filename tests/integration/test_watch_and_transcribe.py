@@ -177,7 +177,7 @@ def test_two_sources_with_the_same_name_never_clobber_each_other(
 
 
 def test_a_beside_folder_gets_subtitles_next_to_its_videos_and_skips_subtitled_ones(
-    home: Home, tmp_path: Path, second_wav: Path
+    home: Home, tmp_path: Path, second_wav: Path, speech_wav: Path
 ) -> None:
     """A media library (Jellyfin, Plex...): `Movie (2019).mkv` gets `Movie (2019).en.srt`
     beside it; a video with its own .en.srt and one with an embedded subtitle stream are
@@ -225,5 +225,14 @@ def test_a_beside_folder_gets_subtitles_next_to_its_videos_and_skips_subtitled_o
         daemon.wait_job(lambda j: j["title"] == "New.mkv", what="the new file's job")
         titles = sorted(j["title"] for j in daemon.wait_idle(4))
         assert titles == ["Embedded.mkv", "Movie (2019).mkv", "New.mkv", "Other.mkv"], titles
+        # `earwig add` of a file inside the folder follows the folder's rule
+        added = make_video(speech_wav, shows / "Added.mkv")
+        out = run_cli(home.config, "add", str(added))
+        assert out.returncode == 0, out.stderr
+        job = daemon.wait_job(lambda j: j["title"] == "Added.mkv" and j["state"] == "done")
+        assert job["outputs"] == [str(shows / "Added.en.srt")]
+        out = run_cli(home.config, "add", str(home.watch / "Embedded.mkv"))
+        assert "skipped" in out.stdout and "subtitle" in out.stdout, out.stdout
+        assert len(daemon.jobs()) == 5  # the skipped file's job, not a second one
     finally:
         daemon.kill()

@@ -109,6 +109,7 @@ class Daemon:
             self.events,
             lambda w: self.config.output_dir_for(w),
             language=lambda: self.config.transcribe.language,
+            watches=lambda: self.config.watch,
         )
         self.media = MediaCache(self.store, self.events, lambda: self.config.downloads)
         self.runner = Runner(

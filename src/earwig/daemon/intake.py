@@ -21,6 +21,7 @@ from earwig import jobs, media, subtitles
 from earwig.config import DEFAULT_IGNORE, WatchConfig
 from earwig.daemon.queue import Events, JobQueue
 from earwig.jobs import Action
+from earwig.model import JobState
 from earwig.urls import is_url
 
 Result = dict[str, Any]
@@ -33,12 +34,14 @@ class Intake:
         events: Events,
         output_dir_for: Callable[[WatchConfig | None], Path],
         language: Callable[[], str | None] = lambda: None,
+        watches: Callable[[], tuple[WatchConfig, ...]] = tuple,
     ) -> None:
         self.queue = queue
         self.store = queue.store
         self.events = events
         self.output_dir_for = output_dir_for  # read per job: [output] dir may be reloaded
         self.language = language  # [transcribe] language: what "subtitled" is checked for
+        self.watches = watches  # a file added by hand inside a watched folder follows its rules
 
     def already_known(self, path: Path, st: os.stat_result) -> bool:
         """A file the start-up scan need not hash again: queued before, or skipped before
@@ -61,8 +64,15 @@ class Intake:
             elif path.is_dir():
                 results += await self.add_folder(path, source, force=force)
             else:
-                results.append({"input": item, **await self.add_file(path, source, force=force)})
+                watch = self._watch_of(path)
+                added = await self.add_file(path, source, watch=watch, force=force)
+                results.append({"input": item, **added})
         return results
+
+    def _watch_of(self, path: Path) -> WatchConfig | None:
+        """The watched folder a file lies in (the deepest), whose output rules it follows."""
+        inside = [w for w in self.watches() if path.is_relative_to(w.path)]
+        return max(inside, key=lambda w: len(w.path.parts), default=None)
 
     async def add_folder(self, folder: Path, source: str, *, force: bool = False) -> list[Result]:
         """A folder's media, recursively, by the watched folders' rules."""
@@ -71,7 +81,10 @@ class Intake:
         found = await asyncio.to_thread(lambda: list(candidates(folder, DEFAULT_IGNORE)))
         results = []
         for path in found:
-            result = await self.add_file(path, source, force=force, must_be_media=True)
+            watch = self._watch_of(path)
+            result = await self.add_file(
+                path, source, watch=watch, force=force, must_be_media=True
+            )
             if result.get("skipped") != "not media":
                 results.append({"input": str(path), **result})
         if not results:
@@ -113,7 +126,7 @@ class Intake:
             if beside and watch is not None and watch.skip_if_subtitled and not force:
                 why = await asyncio.to_thread(subtitles.already_subtitled, path, self.language())
                 if why is not None:  # before hashing: a library's start-up scan stays cheap
-                    return self._subtitled(path, st, watch, why)
+                    return self._subtitled(path, st, watch, why, source)
             sha = await asyncio.to_thread(media.sha256_file, path)
         except FileNotFoundError:
             return {"error": f"{path} does not exist", "hint": "check the path"}
@@ -151,13 +164,18 @@ class Intake:
         self.events.log("info", f"queued {path} (from {source})", job.id)
         return {"job": self.queue.view(job)}
 
-    def _subtitled(self, path: Path, st: os.stat_result, watch: WatchConfig, why: str) -> Result:
+    def _subtitled(
+        self, path: Path, st: os.stat_result, watch: WatchConfig, why: str, source: str
+    ) -> Result:
         """A file in a `beside` folder that has subtitles: a job that is left cancelled, with
         the reason, so the user sees it and `earwig retry` can still make subtitles. Its
         path, size and time are kept, so a restart does not look at it again."""
+        known = self.store.job_for_file(str(path), st.st_size, st.st_mtime)
+        if known is not None and known.state is JobState.CANCELLED:  # added again: the same
+            return {"skipped": "subtitled", "reason": why, "hint": known.hint or ""}
         job = self.queue.add(
             jobs.new(
-                "watch",
+                source,
                 path.name,
                 time.time(),
                 path=str(path),
@@ -171,7 +189,7 @@ class Intake:
         hint = f"{why}; `earwig retry {job.id}` makes earwig's subtitles anyway"
         self.queue.transition(job.id, Action.CANCEL, changes={"hint": hint})
         self.events.log("info", f"skipped {media.shown(path)}: {why}", job.id)
-        return {"skipped": "subtitled", "hint": hint}
+        return {"skipped": "subtitled", "reason": why, "hint": hint}
 
     def add_url(self, url: str, source: str, *, force: bool = False) -> Result:
         """Queue a URL for download and transcription, unless it is already queued or done."""
