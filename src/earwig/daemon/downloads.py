@@ -102,7 +102,7 @@ class DownloadManager:
             if job.publisher.get("chapters") and not job.chapters:
                 found["chapters"] = await self._chapters(job)
             taken = job.publisher.get("transcripts") and await self._publisher_text(
-                job.replace(**found), found
+                job.replace(**found), found, handle.is_set
             )
             if taken:
                 return
@@ -183,7 +183,9 @@ class DownloadManager:
             return ()
         return tuple(got)
 
-    async def _publisher_text(self, job: Job, found: dict[str, Any]) -> bool:
+    async def _publisher_text(
+        self, job: Job, found: dict[str, Any], stopped: Callable[[], bool]
+    ) -> bool:
         """Take the publisher's transcript instead of transcribing (`publisher-first`), or
         beside earwig's own (`both`: saved as NAME.publisher.*). True when the job is done.
 
@@ -207,6 +209,8 @@ class DownloadManager:
             self.settings().timeout,
             say,
         )
+        if stopped():  # cancelled or paused while the transcript was fetched
+            raise Aborted("stopped while fetching the publisher's transcript")
         if got is None:
             if mode == "publisher-first":
                 self.events.log("info", f"{job.title}: transcribing the audio instead", job_id)
