@@ -636,8 +636,8 @@ class Store:
                 "update segments set speaker = ? where job_id = ? and speaker = ?",
                 [name, job_id, speaker],
             )
-            self.db.execute(
-                "update voices set speaker = ? where job_id = ? and speaker = ?",
+            self.db.execute(  # two speakers given one name become one voice row
+                "update or replace voices set speaker = ? where job_id = ? and speaker = ?",
                 [name, job_id, speaker],
             )
             if embedding is not None:

@@ -138,3 +138,17 @@ def test_readonly_handle_sees_the_writers_data(tmp_path: Path) -> None:
     assert reader.get_job(job.id).title == "a.wav"
     with pytest.raises(sqlite3.OperationalError):
         reader.add_job(new_job())
+
+
+def test_two_speakers_given_one_name_merge(tmp_path: Path) -> None:
+    store = Store(tmp_path / "e.db")
+    job = store.add_job(Job(id=None, source="cli", title="t.wav", path="/m/t.wav"))
+    assert job.id is not None
+    segments = (Segment(0, 1, "a", speaker="SPEAKER 1"), Segment(1, 2, "b", speaker="SPEAKER 2"))
+    voices = (("SPEAKER 1", (1.0, 0.0)), ("SPEAKER 2", (0.0, 1.0)))
+    store.save_transcript(job.id, Transcript(segments, "en", 2, "x", "y", voices=voices))
+    store.name_speaker(job.id, "SPEAKER 1", "Ann", "*", [1.0, 0.0])
+    store.name_speaker(job.id, "SPEAKER 2", "Ann", "*", [0.0, 1.0])
+    assert store.job_speakers(job.id) == ["Ann"]
+    assert store.voice(job.id, "Ann") == [0.0, 1.0]
+    assert [v["name"] for v in store.known_voices()] == ["Ann"]
