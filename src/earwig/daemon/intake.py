@@ -21,7 +21,7 @@ from earwig import jobs, media, subtitles
 from earwig.config import DEFAULT_IGNORE, WatchConfig
 from earwig.daemon.queue import Events, JobQueue
 from earwig.jobs import Action
-from earwig.model import JobState
+from earwig.model import Job, JobState
 from earwig.urls import is_url
 
 Result = dict[str, Any]
@@ -147,19 +147,14 @@ class Intake:
         if watch is not None:
             with contextlib.suppress(ValueError):  # a file outside the folder: at the top
                 out_dir = out_dir / path.parent.relative_to(watch.path)
-        job = self.queue.add(
-            jobs.new(
-                source,
-                path.name,
-                time.time(),
-                path=str(path),
-                sha256=sha,
-                size=st.st_size,
-                mtime=st.st_mtime,
-                force=force,
-                output_dir=str(out_dir),
-                beside=watch.subtitles if watch is not None and watch.output == "beside" else (),
-            )
+        job = self._add(
+            path,
+            st,
+            source,
+            sha256=sha,
+            force=force,
+            output_dir=str(out_dir),
+            beside=watch.subtitles if watch is not None and watch.output == "beside" else (),
         )
         self.events.log("info", f"queued {path} (from {source})", job.id)
         return {"job": self.queue.view(job)}
@@ -173,23 +168,19 @@ class Intake:
         known = self.store.job_for_file(str(path), st.st_size, st.st_mtime)
         if known is not None and known.state is JobState.CANCELLED:  # added again: the same
             return {"skipped": "subtitled", "reason": why, "hint": known.hint or ""}
-        job = self.queue.add(
-            jobs.new(
-                source,
-                path.name,
-                time.time(),
-                path=str(path),
-                size=st.st_size,
-                mtime=st.st_mtime,
-                output_dir=str(path.parent),
-                beside=watch.subtitles,
-            )
-        )
+        job = self._add(path, st, source, output_dir=str(path.parent), beside=watch.subtitles)
         assert job.id is not None
         hint = f"{why}; `earwig retry {job.id}` makes earwig's subtitles anyway"
         self.queue.transition(job.id, Action.CANCEL, changes={"hint": hint})
         self.events.log("info", f"skipped {media.shown(path)}: {why}", job.id)
         return {"skipped": "subtitled", "reason": why, "hint": hint}
+
+    def _add(self, path: Path, st: os.stat_result, source: str, **fields: Any) -> Job:
+        """A new job for a local file, known by its path, size and time from now on."""
+        job = jobs.new(
+            source, path.name, time.time(), path=str(path), size=st.st_size, mtime=st.st_mtime
+        )
+        return self.queue.add(job.replace(**fields))
 
     def add_url(self, url: str, source: str, *, force: bool = False) -> Result:
         """Queue a URL for download and transcription, unless it is already queued or done."""
