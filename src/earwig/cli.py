@@ -1419,20 +1419,15 @@ def _speakers_call(ctx: Ctx, kind: str, **params: Any) -> Any:
         return ctx.call(kind, **params)
     except DaemonNotRunning:
         pass
-    from earwig.errors import NotFound
+    from earwig.speakers.naming import forget_voice, list_voices, name_speaker
     from earwig.store import Store
 
     store = Store(ctx.config.daemon.database)
     try:
         if kind == "speakers.list":
-            voices = store.known_voices()
-            return {"voices": [{k: v for k, v in r.items() if k != "embedding"} for r in voices]}
+            return list_voices(store)
         if kind == "speaker.forget":
-            if not store.forget_voice(params["name"]):
-                raise NotFound(f"no voice named {params['name']!r}", "`earwig speakers` lists them")
-            return {}
-        from earwig.speakers.naming import name_speaker
-
+            return forget_voice(store, params["name"])
         return name_speaker(
             store, params["id"], params["speaker"], params["name"], params["everywhere"]
         )

@@ -8,8 +8,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from earwig.errors import NotFound
-
 if TYPE_CHECKING:
     from earwig.config import Config
     from earwig.daemon.bus import Bus, Outbox
@@ -177,8 +175,9 @@ async def subscription_remove(daemon: Api, params: dict[str, Any], box: Outbox) 
 
 @handles("speakers.list")
 async def speakers_list(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
-    voices = daemon.store.known_voices()
-    return {"voices": [{k: v for k, v in row.items() if k != "embedding"} for row in voices]}
+    from earwig.speakers.naming import list_voices
+
+    return list_voices(daemon.store)
 
 
 @handles("speaker.name")
@@ -195,9 +194,9 @@ async def speaker_name(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
 
 @handles("speaker.forget")
 async def speaker_forget(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
-    if not daemon.store.forget_voice(params["name"]):
-        raise NotFound(f"no voice named {params['name']!r}", "`earwig speakers` lists them")
-    return {"forgotten": params["name"]}
+    from earwig.speakers.naming import forget_voice
+
+    return forget_voice(daemon.store, params["name"])
 
 
 @handles("config.reload")

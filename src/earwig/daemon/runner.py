@@ -194,7 +194,7 @@ class Runner:
             return []
         from earwig.speakers.names import scope_of
 
-        scope = None if options.voices_everywhere else scope_of(job.subscription, job.path, job.url)
+        scope = None if options.voices_everywhere else scope_of(job)
         return [(v["name"], v["embedding"]) for v in self.queue.store.known_voices(scope)]
 
     def _progress(self, job_id: int, fraction: float, duration: float, started: float) -> None:

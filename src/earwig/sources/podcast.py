@@ -51,7 +51,8 @@ def links(body: bytes) -> dict[str, Links]:
     for item in root.iter():
         if _local(item.tag) not in ("item", "entry"):
             continue
-        here = Links()
+        transcripts: list[dict[str, Any]] = []
+        chapters: str | None = None
         keys = []
         for child in item:
             name, podcast_ns = _local(child.tag), "podcastindex" in child.tag
@@ -60,7 +61,7 @@ def links(body: bytes) -> dict[str, Links]:
             elif name == "enclosure" and child.get("url"):
                 keys.append(child.get("url", "").strip())
             elif podcast_ns and name == "transcript" and child.get("url"):
-                here.transcripts.append(
+                transcripts.append(
                     {
                         "url": child.get("url", "").strip(),
                         "type": (child.get("type") or "").strip().lower(),
@@ -69,10 +70,10 @@ def links(body: bytes) -> dict[str, Links]:
                     }
                 )
             elif podcast_ns and name == "chapters" and child.get("url"):
-                here = Links(here.transcripts, child.get("url", "").strip())
-        if here.transcripts or here.chapters:
+                chapters = child.get("url", "").strip()
+        if transcripts or chapters:
             for key in keys:
-                found[key] = here
+                found[key] = Links(transcripts, chapters)
     return found
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import os
-import threading
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -49,9 +48,6 @@ class Diarization:
         return len(self.voices)
 
 
-_lock = threading.Lock()
-
-
 @functools.cache
 def _session() -> Any:
     """The CAM++ model, loaded once per process (28 MB; a few ms per chunk on a CPU)."""
@@ -80,9 +76,7 @@ def embed(chunks: list[np.ndarray]) -> np.ndarray:
         for b in range(0, len(members), BATCH):
             batch = members[b : b + BATCH]
             stacked = np.stack([feats[i] for i in batch]).astype(np.float32)
-            with _lock:  # one model shared by every worker thread
-                got = session.run(None, {"feats": stacked})[0]
-            out[batch] = got
+            out[batch] = session.run(None, {"feats": stacked})[0]  # thread-safe in onnxruntime
     return out
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from earwig.model import Job
+
 SAME_VOICE = 0.62
 
 
@@ -23,16 +25,16 @@ def label(index: int) -> str:
     return f"SPEAKER {index + 1}"
 
 
-def scope_of(job_subscription: str | None, job_path: str | None, job_url: str | None) -> str:
+def scope_of(job: Job) -> str:
     """Where a voice belongs: its subscription, else its file's folder, else its URL's host."""
-    if job_subscription:
-        return f"subscription:{job_subscription}"
-    if job_path and not job_url:
-        return f"folder:{Path(job_path).parent}"
-    if job_url:
+    if job.subscription:
+        return f"subscription:{job.subscription}"
+    if job.path and not job.url:
+        return f"folder:{Path(job.path).parent}"
+    if job.url:
         from earwig.urls import host
 
-        return f"host:{host(job_url)}"
+        return f"host:{host(job.url)}"
     return "*"
 
 

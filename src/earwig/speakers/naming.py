@@ -32,10 +32,22 @@ def name_speaker(
             f"job {job_id} has no speaker {speaker!r}",
             f"its speakers are: {found} (set [transcribe] speakers = \"auto\" to label them)",
         )
-    scope = EVERYWHERE if everywhere else scope_of(job.subscription, job.path, job.url)
+    scope = EVERYWHERE if everywhere else scope_of(job)
     store.name_speaker(job_id, speaker, name, scope, store.voice(job_id, speaker))
     rewritten = [str(p) for p in _rename_in_files(job.outputs, speaker, name)]
     return {"job": job_id, "speaker": speaker, "name": name, "scope": scope, "files": rewritten}
+
+
+def list_voices(store: Store) -> dict[str, Any]:
+    """The named voices as clients see them (their embeddings stay in the database)."""
+    voices = store.known_voices()
+    return {"voices": [{k: v for k, v in row.items() if k != "embedding"} for row in voices]}
+
+
+def forget_voice(store: Store, name: str) -> dict[str, Any]:
+    if not store.forget_voice(name):
+        raise NotFound(f"no voice named {name!r}", "`earwig speakers` lists them")
+    return {"forgotten": name}
 
 
 def _rename_in_files(outputs: tuple[str, ...], old: str, new: str) -> list[Path]:

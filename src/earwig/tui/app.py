@@ -222,7 +222,7 @@ class EarwigApp(App):
         yield SystemCommand("Add a file or URL", "queue media now", self._add)
         yield SystemCommand("Add a file or URL again (force)", "even if known", self._add_forced)
         yield SystemCommand("Subscribe", "follow a podcast feed or a channel", self._subscribe)
-        yield SystemCommand("Check all subscriptions", "look for new items now", self._check_all)
+        yield SystemCommand("Check all subscriptions", "look for new items now", self.check_all)
         yield SystemCommand("Start the daemon", "in the background (S)", self.action_start_daemon)
 
     def _tab_callback(self, mode: str) -> Callable[[], Any]:
@@ -250,7 +250,7 @@ class EarwigApp(App):
 
         self.push_screen(SubscribeDialog())
 
-    def _check_all(self) -> None:
+    def check_all(self) -> None:
         async def check() -> None:
             result = await self.call("subscription.check")
             if result is not None:

@@ -208,7 +208,7 @@ class SubscriptionsScreen(Screen):
             )
 
     def action_check_all(self) -> None:
-        self.app._check_all()
+        self.app.check_all()
 
     @work(group="steer")
     async def action_remove(self) -> None:

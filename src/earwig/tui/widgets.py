@@ -95,13 +95,7 @@ class HelpScreen(ModalScreen[None]):
 
 def key_name(binding: Binding) -> str:
     """How a binding's key is written for people: "enter", "/", "j/down"."""
-    names = {
-        "slash": "/",
-        "question_mark": "?",
-        "escape": "esc",
-        "ctrl+p": "ctrl+p",
-        "dollar_sign": "$",
-    }
+    names = {"slash": "/", "question_mark": "?", "escape": "esc"}
     return "/".join(names.get(k.strip(), k.strip()) for k in binding.key.split(","))
 
 
