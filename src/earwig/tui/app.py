@@ -185,6 +185,30 @@ class EarwigApp(App):
             )
             return None
 
+    async def toggle_pause(self, job: dict[str, Any]) -> None:
+        """Resume a paused job, or pause it, asking first when a running job's progress would
+        be lost. For the queue and the job screen alike; call it from a worker."""
+        from earwig.tui.widgets import ConfirmDialog
+
+        if job["state"] == "paused":
+            kind, done = "job.resume", "resumed"
+        else:
+            if job["state"] in formatting.RUNNING and formatting.percent(job):
+                detail = (
+                    f"It is {job['state']} ({formatting.percent(job)}). Its progress is lost: "
+                    "resumed, it starts again from the beginning."
+                )
+                question = f"Pause #{job['id']} {job['title']}?"
+                if not await self.push_screen_wait(ConfirmDialog(question, detail)):
+                    return
+            kind, done = "job.pause", "paused"
+        await self.steer(kind, job, done)
+
+    async def steer(self, kind: str, job: dict[str, Any], done: str) -> None:
+        """One steering request about `job`; "#3 talk.mp3: cancelled" when it went through."""
+        if await self.call(kind, id=job["id"]) is not None:
+            self.notify(f"#{job['id']} {job['title']}: {done}", timeout=3, markup=False)
+
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for job in self.jobs.values():

@@ -203,24 +203,14 @@ class JobDetailScreen(Screen):
     # ------------------------------------------------------------ steering
 
     async def action_steer(self, kind: str) -> None:
-        if await self.app.call(kind, id=self.job_id) is not None:
-            done = {"job.retry": "queued again", "job.cancel": "cancelled"}.get(kind, "done")
-            self.notify(f"#{self.job_id}: {done}", timeout=3)
+        if self.job:
+            done = {"job.retry": "queued again", "job.cancel": "cancelled"}[kind]
+            await self.app.steer(kind, self.job, done)
 
     @work(group="steer")
     async def action_pause(self) -> None:
-        from earwig.tui.widgets import ConfirmDialog
-
-        state = self.job.get("state")
-        if state == "paused":
-            await self.action_steer("job.resume")
-            return
-        if state in formatting.RUNNING and formatting.percent(self.job):
-            detail = "Its progress is lost: resumed, it starts again from the beginning."
-            if not await self.app.push_screen_wait(ConfirmDialog(f"Pause #{self.job_id}?", detail)):
-                return
-        if await self.app.call("job.pause", id=self.job_id) is not None:
-            self.notify(f"#{self.job_id}: paused", timeout=3)
+        if self.job:
+            await self.app.toggle_pause(self.job)
 
     def action_back(self) -> None:
         if self.query_one("#findbar").display:  # esc closes the find bar, not the job

@@ -479,31 +479,14 @@ class QueueScreen(Screen):
 
     async def _steer(self, kind: str, done: str) -> None:
         job = self._current()
-        if job is None:
-            return
-        result = await self.app.call(kind, id=job["id"])
-        if result is not None:
-            self.notify(f"#{job['id']} {job['title']}: {done}", timeout=3, markup=False)
+        if job is not None:
+            await self.app.steer(kind, job, done)
 
     @work(group="steer")
     async def action_pause(self) -> None:
         job = self._current()
-        if job is None:
-            return
-        if job["state"] == "paused":
-            await self._steer("job.resume", "resumed")
-        elif job["state"] in formatting.RUNNING and formatting.percent(job):
-            from earwig.tui.widgets import ConfirmDialog
-
-            question = f"Pause #{job['id']} {job['title']}?"
-            detail = (
-                f"It is {job['state']} ({formatting.percent(job)}). Its progress is lost: "
-                "resumed, it starts again from the beginning."
-            )
-            if await self.app.push_screen_wait(ConfirmDialog(question, detail)):
-                await self._steer("job.pause", "paused")
-        else:
-            await self._steer("job.pause", "paused")
+        if job is not None:
+            await self.app.toggle_pause(job)
 
     async def action_pause_queue(self) -> None:
         paused = self.app.status.get("queue_paused")
