@@ -72,10 +72,10 @@ def _kmeans(points: np.ndarray, k: int, rounds: int = 10, iterations: int = 100)
             centres.append(points[pick])
         c = np.array(centres)
         labels = np.zeros(len(points), dtype=int)
-        for _ in range(iterations):
+        for step in range(iterations):
             distances = ((points[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
             new = distances.argmin(axis=1)
-            if np.array_equal(new, labels) and _ > 0:
+            if step > 0 and np.array_equal(new, labels):
                 break
             labels = new
             for j in range(k):
