@@ -35,6 +35,7 @@ from overhead import SENTENCES, wait  # bench/overhead.py: the same clips, the s
 
 RAW = "raw engine (1 server, one file at a time)"
 
+
 def free_port() -> int:
     import socket
 
@@ -153,9 +154,7 @@ def main() -> None:
         for name, _, _ in setups:
             results[name] = []
         for _ in range(args.rounds):
-            results[RAW].append(
-                {"wall": raw(clips, urls[0]), "gap_ms": None, "per_slot": {}}
-            )
+            results[RAW].append({"wall": raw(clips, urls[0]), "gap_ms": None, "per_slot": {}})
             for name, use, workers in setups:
                 results[name].append(through_earwig(clips, use, workers, tmp / "run"))
     finally:

@@ -999,9 +999,7 @@ def add(ctx: Ctx, items: tuple[str, ...], force: bool) -> None:
 @main.command()
 @click.argument("job_ids", nargs=-1, type=int)
 @click.option("--model", help="Transcribe again with this model (a name, or a path).")
-@click.option(
-    "--done-with", "done_with", metavar="MODEL", help="Every job done with this model."
-)
+@click.option("--done-with", "done_with", metavar="MODEL", help="Every job done with this model.")
 @click.option(
     "--since", type=click.DateTime(), help="With --done-with: only jobs finished since then."
 )
@@ -1268,9 +1266,7 @@ def models(click_ctx: click.Context, as_json: bool, languages: bool) -> None:
             escape(str(m["path"])),
         )
     for e in pullable:
-        table.add_row(
-            "pull", e["name"], e["languages"], formatting.size(e["size"]), "", e["repo"]
-        )
+        table.add_row("pull", e["name"], e["languages"], formatting.size(e["size"]), "", e["repo"])
     _console().print(table)
     click.echo(
         f"in use: [transcribe] model = {cfg.model!r}; `earwig models pull NAME` downloads "

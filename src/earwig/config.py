@@ -189,7 +189,6 @@ def schema(cls: type) -> dict[str, Converter]:
     return {f.name: f.metadata["convert"] for f in fields(cls) if "convert" in f.metadata}
 
 
-
 @dataclass(frozen=True)
 class ServerConfig:
     """An OpenAI-compatible speech server the queue may send jobs to ([[transcribe.servers]]):
@@ -483,7 +482,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
             watch = _build(WatchConfig, item, WATCH_SCHEMA, where, label, base)
             if watch.output == "beside" and watch.output_dir is not None:
                 raise ConfigError(
-                    f"{where}: [[watch]] {watch.path} has output = \"beside\" and an output_dir",
+                    f'{where}: [[watch]] {watch.path} has output = "beside" and an output_dir',
                     "subtitles beside the media need no output_dir: remove one of the two",
                 )
             built.append(watch)
@@ -520,7 +519,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
         raise ConfigError(
             f"{where}: [transcribe] workers = 0 and no [[transcribe.servers]]: nothing would "
             "transcribe",
-            "set workers = 1, or add a server: [[transcribe.servers]] url = \"http://host:8000/v1\"",
+            'set workers = 1, or add a server: [[transcribe.servers]] url = "http://host:8000/v1"',
         )
     return Config(
         hooks=hooks,

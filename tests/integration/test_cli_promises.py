@@ -110,7 +110,7 @@ def test_the_cli_for_a_running_daemon(
         assert job["state"] == "done"
         notes = run_cli(home.config, "export", str(job["id"]), "--stdout")  # a file job
         assert notes.returncode == 0 and notes.stdout.startswith("---\ntitle: ")
-        assert "**00:00**" in notes.stdout and f"source: \"{folder}" in notes.stdout
+        assert "**00:00**" in notes.stdout and f'source: "{folder}' in notes.stdout
         broken = tmp_path / ("a very long name " * 6 + ".wav")
         broken.write_bytes(b"RIFF" + b"\x00" * 4000)  # not playable: a failed job, long error
         run_cli(home.config, "add", str(broken))

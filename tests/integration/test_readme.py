@@ -57,8 +57,10 @@ def test_every_command_line_in_the_readme_works(
             assert "Traceback" not in out.stderr, (command, out.stderr)
         # `earwig retry --done-with tiny.en --model base` really re-transcribed job 1
         wait_for(
-            lambda: daemon.call("job.get", id=1)["job"]["model"] == "base"
-            and daemon.call("job.get", id=1)["job"]["state"] == "done",
+            lambda: (
+                daemon.call("job.get", id=1)["job"]["model"] == "base"
+                and daemon.call("job.get", id=1)["job"]["state"] == "done"
+            ),
             180,
             what="job 1 redone with base",
         )

@@ -67,9 +67,7 @@ def test_concurrent_edits_are_all_kept(tmp_path: Path) -> None:
         "config_edit.add_subscription(Path(sys.argv[1]), "
         "{'name': 'feed' + sys.argv[2], 'url': 'https://example.org/' + sys.argv[2]})"
     )
-    procs = [
-        subprocess.Popen([sys.executable, "-c", code, str(path), str(i)]) for i in range(10)
-    ]
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path), str(i)]) for i in range(10)]
     assert all(p.wait(60) == 0 for p in procs)
     from earwig import config
 

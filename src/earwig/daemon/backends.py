@@ -48,9 +48,7 @@ class Backends:
     def configured_model(self) -> str:
         return self.config.model
 
-    def transcriber_for(
-        self, model: str | None, worker: int = 0
-    ) -> registry.FallbackTranscriber:
+    def transcriber_for(self, model: str | None, worker: int = 0) -> registry.FallbackTranscriber:
         """The configured backend (local worker `worker`'s own), or one for another model a
         retry asked for (built once, kept while it is used, unloaded with the rest)."""
         if model is None or model == self.config.model:

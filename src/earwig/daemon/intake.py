@@ -82,9 +82,7 @@ class Intake:
         results = []
         for path in found:
             watch = self._watch_of(path)
-            result = await self.add_file(
-                path, source, watch=watch, force=force, must_be_media=True
-            )
+            result = await self.add_file(path, source, watch=watch, force=force, must_be_media=True)
             if result.get("skipped") != "not media":
                 results.append({"input": str(path), **result})
         if not results:

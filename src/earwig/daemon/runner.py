@@ -83,9 +83,7 @@ class Runner:
             for slot in self.slots
             for index in range(slot.capacity)
         ]
-        tasks += [
-            asyncio.create_task(self._probe(slot, stop)) for slot in self.slots if slot.url
-        ]
+        tasks += [asyncio.create_task(self._probe(slot, stop)) for slot in self.slots if slot.url]
         try:
             await asyncio.gather(*tasks)
         finally:

@@ -256,7 +256,7 @@ def parse_html(text: str) -> tuple[list[Segment], list[str]]:
     if not timed:
         warnings.append(
             "the publisher's transcript has no times: subtitles from it are not useful; "
-            "set transcripts = \"always-transcribe\" on the subscription for timed text"
+            'set transcripts = "always-transcribe" on the subscription for timed text'
         )
     return segments, warnings
 
@@ -311,7 +311,7 @@ def _name(value: Any) -> str | None:
 
 
 def _language(value: Any) -> str | None:
-    """"en-US" -> "en": earwig keeps Whisper's codes."""
+    """ "en-US" -> "en": earwig keeps Whisper's codes."""
     if not isinstance(value, str) or not value.strip():
         return None
     return value.strip().split("-")[0].split("_")[0].lower() or None

@@ -58,9 +58,9 @@ def _split(segment: Segment, turns: Sequence[Turn], names: Sequence[str]) -> lis
         who = speaker_at((segment.start + segment.end) / 2, turns)
         return [dataclasses.replace(segment, speaker=names[who])]
     length = max(segment.end - segment.start, 1e-6)
-    kept = [
-        s for s, t in seconds.items() if t >= MIN_SECONDS and t / length >= MIN_SHARE
-    ] or [max(seconds, key=seconds.__getitem__)]
+    kept = [s for s, t in seconds.items() if t >= MIN_SECONDS and t / length >= MIN_SHARE] or [
+        max(seconds, key=seconds.__getitem__)
+    ]
     if len(kept) == 1:
         return [dataclasses.replace(segment, speaker=names[kept[0]])]
     return _split_by_time(segment, [t for t in turns if t.speaker in kept], names)

@@ -169,4 +169,3 @@ def diarize(samples: np.ndarray, speakers: int | None = None, window: float = 60
     for start in range(0, len(samples), step):
         voices.add(start / RATE, samples[start : start + step])
     return voices.finish(speakers)
-

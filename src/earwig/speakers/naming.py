@@ -30,7 +30,7 @@ def name_speaker(
         found = ", ".join(speakers) or "none: its speakers were not labelled"
         raise NotFound(
             f"job {job_id} has no speaker {speaker!r}",
-            f"its speakers are: {found} (set [transcribe] speakers = \"auto\" to label them)",
+            f'its speakers are: {found} (set [transcribe] speakers = "auto" to label them)',
         )
     scope = EVERYWHERE if everywhere else scope_of(job)
     store.name_speaker(job_id, speaker, name, scope, store.voice(job_id, speaker))

@@ -23,8 +23,9 @@ class ModelMissing(BackendError):
     def __init__(self, entry: catalog.Entry) -> None:
         super().__init__(
             f"model {entry.name!r} is not downloaded yet ({entry.repo}, about "
-            f"{entry.size / 1e6:.0f} MB)" if entry.size else
-            f"model {entry.name!r} is not downloaded yet ({entry.repo})",
+            f"{entry.size / 1e6:.0f} MB)"
+            if entry.size
+            else f"model {entry.name!r} is not downloaded yet ({entry.repo})",
             f"`earwig models pull {entry.name}` fetches it (the daemon does too, unless "
             "[transcribe] download = false)",
         )

@@ -340,7 +340,7 @@ def check_language_fits(config: TranscribeConfig, backend: str) -> None:
 
         raise ConfigError(
             f"{display_name(config.model)} is an English-only model and cannot do {asked}",
-            'use a multilingual model: `earwig models pull base` and set [transcribe] model = '
+            "use a multilingual model: `earwig models pull base` and set [transcribe] model = "
             '"base" (or --model base); `earwig models` lists them',
         )
 
