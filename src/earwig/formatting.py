@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -126,3 +127,9 @@ def output_groups(outputs: Iterable[str]) -> list[tuple[str, list[str]]]:
         stem, _, kind = output.rpartition(".")
         groups.setdefault(stem, []).append(kind)
     return list(groups.items())
+
+
+def key_hint(hint: str, job_id: int) -> str:
+    """A hint in the dashboard's words: "`earwig retry 22`" is "press r" there."""
+    hint = re.sub(rf"`earwig retry {job_id}`", "press r", hint)
+    return re.sub(rf"`earwig cancel {job_id}`", "press c", hint)

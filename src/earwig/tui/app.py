@@ -8,6 +8,7 @@ not running at all, `S` starts it in the background.
 from __future__ import annotations
 
 import asyncio
+import functools
 import subprocess
 import time
 from collections import deque
@@ -17,6 +18,7 @@ from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -24,17 +26,17 @@ from earwig import formatting, protocol
 from earwig.client import AsyncDaemonClient
 from earwig.errors import DaemonNotRunning, EarwigError, ProtocolError
 from earwig.launch import daemon_command
+from earwig.tui import messages
+from earwig.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, SubscribeDialog
+from earwig.tui.log import LogScreen
+from earwig.tui.queue import QueueScreen
+from earwig.tui.search import SearchScreen
+from earwig.tui.sources import SourcesScreen
+from earwig.tui.subscriptions import SubscriptionsScreen
+from earwig.tui.widgets import TABS, keys_of
 
 PAGE = 500
 BACKOFF = (0.5, 1, 2, 4, 8)
-
-
-def _screen(module: str, name: str) -> Screen:
-    """A tab's screen, imported when the tab is first opened."""
-    import importlib
-
-    return getattr(importlib.import_module(f"earwig.tui.{module}"), name)()
-
 
 STARTING = 20.0  # seconds `S` watches a daemon it started before calling it a failure
 
@@ -45,11 +47,11 @@ class EarwigApp(App):
     # Tabs, not a stack: each is a mode with its own screens (a job opened from the queue
     # stays under the Queue tab); pressing a tab's number again goes back to its top.
     MODES = {
-        "queue": lambda: _screen("queue", "QueueScreen"),
-        "subscriptions": lambda: _screen("screens", "SubscriptionsScreen"),
-        "sources": lambda: _screen("screens", "SourcesScreen"),
-        "log": lambda: _screen("screens", "LogScreen"),
-        "search": lambda: _screen("screens", "SearchScreen"),
+        "queue": QueueScreen,
+        "subscriptions": SubscriptionsScreen,
+        "sources": SourcesScreen,
+        "log": LogScreen,
+        "search": SearchScreen,
     }
     BINDINGS = [
         Binding("q", "quit", "Quit"),
@@ -80,7 +82,7 @@ class EarwigApp(App):
         self.subscriptions: list[dict[str, Any]] = []
         self.log_lines: deque[dict[str, Any]] = deque(maxlen=2000)
         self.problem = ""  # why we are not connected, for the status bar and the queue
-        self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        self.audience: set[Screen] = set()  # the mounted screens (base.EarwigScreen)
         self._quitting = False
         self.start_failure = ""  # why the daemon `S` started did not come up
 
@@ -95,14 +97,10 @@ class EarwigApp(App):
         if self.client is not None:
             await self.client.close()
 
-    def listen(self, callback: Callable[[str, dict[str, Any]], None]) -> Callable[[], None]:
-        """Screens register here for ("snapshot" | event name, data); returns an unsubscribe."""
-        self._listeners.append(callback)
-        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
-
-    def _emit(self, what: str, data: dict[str, Any]) -> None:
-        for callback in list(self._listeners):
-            callback(what, data)
+    def broadcast(self, make: Callable[[], Message]) -> None:
+        """Tell every mounted screen, each with its own message (none of them bubbles)."""
+        for screen in list(self.audience):
+            screen.post_message(make())
 
     async def _connect_forever(self) -> None:
         attempt = 0
@@ -122,7 +120,7 @@ class EarwigApp(App):
             except ProtocolError as exc:
                 self.connection = "incompatible"
                 self.problem = f"{exc.message}. {exc.hint}"
-            self._emit("connection", {})
+            self.broadcast(messages.ConnectionChanged)
             await asyncio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
             attempt += 1
 
@@ -139,36 +137,47 @@ class EarwigApp(App):
         self.log_lines.extend(snapshot.get("log", []))
         self.connection = "connected"
         self.problem = ""
-        self._emit("snapshot", {})
+        self.broadcast(messages.Snapshot)
         offset = PAGE
         while len(snapshot["jobs"]) == PAGE:  # the rest of the history, a page at a time
             snapshot = await client.call("jobs.list", limit=PAGE, offset=offset)
             for job in snapshot["jobs"]:
                 self.jobs.setdefault(job["id"], job)
             offset += PAGE
-            self._emit("page", {"jobs": snapshot["jobs"]})
+            self.broadcast(functools.partial(messages.HistoryPage, snapshot["jobs"]))
 
     def _on_event(self, message: dict[str, Any]) -> None:
+        """Apply one daemon event to the app's copy, then tell the screens what changed."""
         name, data = message.get("event", ""), message.get("data") or {}
+        make: Callable[[], Message]
         if name in (protocol.EVENT_JOB_ADDED, protocol.EVENT_JOB_UPDATED):
             old = self.jobs.get(data["id"], {})
             if data.get("state") in formatting.RUNNING and "progress" in old:
                 data.setdefault("progress", old["progress"])
             self.jobs[data["id"]] = data
+            added = name == protocol.EVENT_JOB_ADDED
+            make = lambda: messages.JobChanged(data, added=added)  # noqa: E731
         elif name == protocol.EVENT_JOB_PROGRESS:
             job = self.jobs.get(data["id"])
             if job is None:
                 return
             job["progress"] = data
+            make = lambda: messages.JobProgress(data["id"], data)  # noqa: E731
         elif name == protocol.EVENT_JOB_DELETED:
             self.jobs.pop(data["id"], None)
+            make = lambda: messages.JobDeleted(data["id"])  # noqa: E731
         elif name == protocol.EVENT_QUEUE:
             self.status["queue_paused"] = data["paused"]
+            make = lambda: messages.QueueChanged(bool(data["paused"]))  # noqa: E731
         elif name == protocol.EVENT_SUBSCRIPTIONS:
             self.subscriptions = data["subscriptions"]
+            make = messages.SubscriptionsChanged
         elif name == protocol.EVENT_LOG:
             self.log_lines.append(data)
-        self._emit(name, data)
+            make = lambda: messages.LogLine(data)  # noqa: E731
+        else:
+            return
+        self.broadcast(make)
 
     # ------------------------------------------------------------ talking to the daemon
 
@@ -188,8 +197,6 @@ class EarwigApp(App):
     async def toggle_pause(self, job: dict[str, Any]) -> None:
         """Resume a paused job, or pause it, asking first when a running job's progress would
         be lost. For the queue and the job screen alike; call it from a worker."""
-        from earwig.tui.widgets import ConfirmDialog
-
         if job["state"] == "paused":
             kind, done = "job.resume", "resumed"
         else:
@@ -225,16 +232,12 @@ class EarwigApp(App):
         await self.switch_mode(mode)
 
     def action_help(self) -> None:
-        from earwig.tui.widgets import HelpScreen, keys_of
-
         screen = self.screen
         title = getattr(screen, "HELP_TITLE", None) or type(screen).__name__
         self.push_screen(HelpScreen(title, [*keys_of(screen, self), ("ctrl+p", "all commands")]))
 
     def get_system_commands(self, screen: Screen) -> Any:
         """Ctrl+P: the app's own commands beside Textual's (theme, quit...)."""
-        from earwig.tui.widgets import TABS
-
         yield from super().get_system_commands(screen)
         for mode, key, label in TABS:
             yield SystemCommand(
@@ -262,16 +265,12 @@ class EarwigApp(App):
         self.run_worker(toggle())
 
     def _add(self, force: bool = False) -> None:
-        from earwig.tui.screens import AddDialog
-
         self.push_screen(AddDialog(force=force))
 
     def _add_forced(self) -> None:
         self._add(force=True)
 
     def _subscribe(self) -> None:
-        from earwig.tui.screens import SubscribeDialog
-
         self.push_screen(SubscribeDialog())
 
     def check_all(self) -> None:
@@ -330,7 +329,7 @@ class EarwigApp(App):
     def _start_failed(self, message: str) -> None:
         self.start_failure = message
         self.notify(message, severity="error", timeout=15, markup=False)
-        self._emit("connection", {})
+        self.broadcast(messages.ConnectionChanged)
 
 
 def make_app(config_path: Path | None = None, now: Callable[[], float] = time.time) -> EarwigApp:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -15,27 +14,24 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from earwig import formatting
 from earwig.formatting import clock
 from earwig.launch import open_with_system
+from earwig.tui import messages
+from earwig.tui.base import EarwigScreen
+from earwig.tui.dialogs import NameDialog
+from earwig.tui.widgets import TabBar
 
 STAMP = 8  # the time column's width
 
 
-def tui_hint(hint: str, job_id: int) -> str:
-    """A hint in the dashboard's words: "`earwig retry 22`" is "press r" here."""
-    hint = re.sub(rf"`earwig retry {job_id}`", "press r", hint)
-    return re.sub(rf"`earwig cancel {job_id}`", "press c", hint)
-
-
-class JobDetailScreen(Screen):
+class JobDetailScreen(EarwigScreen[None]):
     HELP_TITLE = "Job"
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -60,11 +56,8 @@ class JobDetailScreen(Screen):
         self.job: dict[str, Any] = {}
         self.segments: list[dict[str, Any]] = []
         self.matches: list[int] = []
-        self._unlisten: Any = None
 
     def compose(self) -> ComposeResult:
-        from earwig.tui.widgets import TabBar
-
         yield TabBar(self.app.current_mode)
         with Vertical():
             yield Static("loading…", id="meta")
@@ -79,16 +72,11 @@ class JobDetailScreen(Screen):
 
     async def on_mount(self) -> None:
         self.query_one("#findbar").display = False
-        self._unlisten = self.app.listen(self._event)
         await self._load()
         self.query_one(DataTable).focus()
 
-    def on_unmount(self) -> None:
-        if self._unlisten:
-            self._unlisten()
-
     async def _load(self) -> None:
-        result = await self.app.call("job.get", id=self.job_id, transcript=True)
+        result = await self.earwig.call("job.get", id=self.job_id, transcript=True)
         if result is None:
             self.query_one("#meta", Static).update(f"job {self.job_id} is not available")
             return
@@ -131,16 +119,24 @@ class JobDetailScreen(Screen):
 
     # ------------------------------------------------------------ live
 
-    def _event(self, what: str, data: dict[str, Any]) -> None:
-        if data.get("id") != self.job_id:
-            if what == "snapshot" and self.job_id in self.app.jobs:  # reconnected
-                self._refresh_from(self.app.jobs[self.job_id])
-            return
-        if what == "job.progress":
+    @on(messages.Snapshot)
+    def _reconnected(self) -> None:
+        if self.job_id in self.earwig.jobs:
+            self._refresh_from(self.earwig.jobs[self.job_id])
+
+    @on(messages.JobProgress)
+    def _progress(self, message: messages.JobProgress) -> None:
+        if message.id == self.job_id:
             self._show_meta()
-        elif what in ("job.updated", "job.added"):
-            self._refresh_from(data)
-        elif what == "job.deleted":
+
+    @on(messages.JobChanged)
+    def _changed(self, message: messages.JobChanged) -> None:
+        if message.id == self.job_id:
+            self._refresh_from(message.job)
+
+    @on(messages.JobDeleted)
+    def _deleted(self, message: messages.JobDeleted) -> None:
+        if message.id == self.job_id:
             self.query_one("#meta", Static).update(Text("this job was deleted", style="bold red"))
 
     def _refresh_from(self, job: dict[str, Any]) -> None:
@@ -152,7 +148,7 @@ class JobDetailScreen(Screen):
             self.run_worker(self._load(), group="load", exclusive=True)
 
     def _show_meta(self) -> None:
-        job = self.app.jobs.get(self.job_id) or self.job
+        job = self.earwig.jobs.get(self.job_id) or self.job
         self.job = {**self.job, **job}
         self.query_one("#meta", Static).update(self._meta())
 
@@ -192,7 +188,7 @@ class JobDetailScreen(Screen):
         if job.get("error"):
             text.append(f"error    {job['error']}\n", style="bold red")
         if job.get("hint"):
-            text.append(f"hint     {tui_hint(job['hint'], job['id'])}\n")
+            text.append(f"hint     {formatting.key_hint(job['hint'], job['id'])}\n")
         for stem, kinds in formatting.output_groups(job.get("outputs") or ()):
             text.append(f"output   {stem}.{{{', '.join(kinds)}}}\n", style="dim")
         if not self.segments:
@@ -205,12 +201,12 @@ class JobDetailScreen(Screen):
     async def action_steer(self, kind: str) -> None:
         if self.job:
             done = {"job.retry": "queued again", "job.cancel": "cancelled"}[kind]
-            await self.app.steer(kind, self.job, done)
+            await self.earwig.steer(kind, self.job, done)
 
     @work(group="steer")
     async def action_pause(self) -> None:
         if self.job:
-            await self.app.toggle_pause(self.job)
+            await self.earwig.toggle_pause(self.job)
 
     def action_back(self) -> None:
         if self.query_one("#findbar").display:  # esc closes the find bar, not the job
@@ -222,8 +218,6 @@ class JobDetailScreen(Screen):
     async def action_rename_speaker(self) -> None:
         """Name the selected line's speaker everywhere in this transcript, and remember the
         voice (the daemon's speaker.name, as `earwig speakers name`)."""
-        from earwig.tui.screens import NameDialog
-
         if not self.segments:
             return
         speaker = self.segments[self.query_one(DataTable).cursor_row].get("speaker")
@@ -233,11 +227,11 @@ class JobDetailScreen(Screen):
                 severity="warning",
             )
             return
-        name = await self.app.push_screen_wait(NameDialog(speaker))
+        name = await self.earwig.push_screen_wait(NameDialog(speaker))
         if not name:
             return
         params = {"id": self.job_id, "speaker": speaker, "name": name}
-        if await self.app.call("speaker.name", **params) is not None:
+        if await self.earwig.call("speaker.name", **params) is not None:
             self.notify(f"{speaker} is now {name}; later files will know the voice")
             await self._load()
 

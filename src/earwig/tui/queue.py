@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static
 
 from earwig import formatting
+from earwig.tui import messages
+from earwig.tui.base import EarwigScreen, earwig_app
+from earwig.tui.detail import JobDetailScreen
+from earwig.tui.dialogs import AddDialog, ConfirmDialog
+from earwig.tui.widgets import TabBar
+
+if TYPE_CHECKING:
+    from earwig.tui.app import EarwigApp
 
 STATE_FILTERS = ("all", "active", "done", "failed")
 ACTIVE = ("queued", *formatting.RUNNING, "paused")
@@ -44,7 +51,7 @@ AGE_TICK = 5.0  # seconds between refreshes of the visible rows' ages
 class StatusBar(Static):
     """Connection, daemon version, backend and model, queue counts."""
 
-    def refresh_from(self, app: Any) -> None:
+    def refresh_from(self, app: EarwigApp) -> None:
         if app.connection != "connected":
             self.update(Text(f"○ {app.connection} · {app.problem}", style="bold red"))
             return
@@ -104,8 +111,6 @@ class JobPanel(Widget):
     def _render_job(self, job: dict[str, Any] | None) -> Text:
         if job is None:
             return Text()
-        from earwig.tui.detail import tui_hint
-
         text = Text()
         text.append(f"#{job['id']} {job['title']}", style="bold")
         text.append(f"  {job['state']}", style=STATE_STYLE.get(job["state"], ""))
@@ -117,7 +122,7 @@ class JobPanel(Widget):
         if job.get("error"):
             text.append(f"\n{job['error']}", style="red")
         if job.get("hint"):
-            text.append(f"\n{tui_hint(job['hint'], job['id'])}", style="italic")
+            text.append(f"\n{formatting.key_hint(job['hint'], job['id'])}", style="italic")
         for warning in (job.get("warnings") or [])[:1]:
             text.append(f"\n{warning}", style="yellow")
         if job.get("waiting") and job["state"] == "queued":
@@ -128,14 +133,15 @@ class JobPanel(Widget):
         return text
 
     async def fetch_tail(self, job_id: int) -> None:
-        result = await self.app.call("job.get", id=job_id, transcript=True)
+        app = earwig_app(self)
+        result = await app.call("job.get", id=job_id, transcript=True)
         segments = ((result or {}).get("transcript") or {}).get("segments") or []
         self.tails[job_id] = segments[-3:]
         if self.job_id == job_id:
-            self.show(self.app.jobs.get(job_id))
+            self.show(app.jobs.get(job_id))
 
 
-class QueueScreen(Screen):
+class QueueScreen(EarwigScreen[None]):
     HELP_TITLE = "Queue"
     # The footer shows the keys that matter at 80 columns; `?` lists them all.
     BINDINGS = [
@@ -168,11 +174,8 @@ class QueueScreen(Screen):
         self._bar = 6  # progress bar cells: grows with the terminal
         self._panel_timer: Any = None
         self._panel: JobPanel | None = None  # looked up once: events arrive many a second
-        self._unlisten = None
 
     def compose(self) -> ComposeResult:
-        from earwig.tui.widgets import TabBar
-
         yield TabBar("queue")
         with Vertical():
             yield Input(
@@ -189,7 +192,6 @@ class QueueScreen(Screen):
         self.query_one("#filter").display = False
         self.query_one("#filterline").display = False
         self._panel = self.query_one(JobPanel)
-        self._unlisten = self.app.listen(self._on_app_event)
         self.rebuild()
         self.query_one(DataTable).focus()
         self.set_interval(AGE_TICK, self._tick_ages)
@@ -213,26 +215,47 @@ class QueueScreen(Screen):
         self._bar = 14 if self.size.width >= WIDE else 6
         self.rebuild()
 
-    def on_unmount(self) -> None:
-        if self._unlisten:
-            self._unlisten()
-
     # ------------------------------------------------------------ keeping the table live
 
-    def _on_app_event(self, what: str, data: dict[str, Any]) -> None:
+    def _panel_follows(self, job_id: int) -> None:
         panel = self._panel
-        if panel is not None and data.get("id") == panel.job_id and panel.job_id is not None:
-            panel.show(self.app.jobs.get(panel.job_id))
-        if what == "job.progress":  # many a second; counts cannot change, so no status bar
-            self._update_progress(data["id"])
-            return
-        if what in ("job.updated", "job.added") and self._same_place(data):
-            self._update_row(data["id"])
-        elif what == "page" and not self._rebuild_pending:
-            self._append_page(data["jobs"])
-        elif what not in ("log", "subscriptions"):
+        if panel is not None and panel.job_id == job_id:
+            panel.show(self.earwig.jobs.get(job_id))
+
+    @on(messages.JobProgress)
+    def _progress(self, message: messages.JobProgress) -> None:
+        # many a second; counts cannot change, so no status bar
+        self._panel_follows(message.id)
+        self._update_progress(message.id)
+
+    @on(messages.JobChanged)
+    def _job_changed(self, message: messages.JobChanged) -> None:
+        self._panel_follows(message.id)
+        if self._same_place(message.job):
+            self._update_row(message.id)
+        else:
             self._schedule_rebuild()
-        self.query_one(StatusBar).refresh_from(self.app)
+        self.query_one(StatusBar).refresh_from(self.earwig)
+
+    @on(messages.JobDeleted)
+    def _job_deleted(self, message: messages.JobDeleted) -> None:
+        self._panel_follows(message.id)
+        self._schedule_rebuild()
+        self.query_one(StatusBar).refresh_from(self.earwig)
+
+    @on(messages.HistoryPage)
+    def _page(self, message: messages.HistoryPage) -> None:
+        if not self._rebuild_pending:
+            self._append_page(message.jobs)
+        self.query_one(StatusBar).refresh_from(self.earwig)
+
+    @on(messages.Snapshot)
+    @on(messages.ConnectionChanged)
+    @on(messages.QueueChanged)
+    @on(messages.StatusChanged)
+    def _everything(self) -> None:
+        self._schedule_rebuild()
+        self.query_one(StatusBar).refresh_from(self.earwig)
 
     def _same_place(self, job: dict[str, Any]) -> bool:
         """An update that does not move the job (same state, same priority) is applied in
@@ -251,7 +274,7 @@ class QueueScreen(Screen):
         """
         table = self.query_one(DataTable)
         jobs = sorted(
-            (self.app.jobs[j["id"]] for j in page if self._matches(self.app.jobs[j["id"]])),
+            (self.earwig.jobs[j["id"]] for j in page if self._matches(self.earwig.jobs[j["id"]])),
             key=formatting.sort_key,
         )
         if not jobs:
@@ -300,7 +323,7 @@ class QueueScreen(Screen):
             "progress": formatting.progress_bar(job, self._bar),
             "backend": job.get("backend") or "",
             "length": formatting.duration(job.get("duration")),
-            "age": formatting.age(job.get("created_at"), self.app.now()),
+            "age": formatting.age(job.get("created_at"), self.earwig.now()),
         }
 
     def rebuild(self) -> None:
@@ -310,7 +333,7 @@ class QueueScreen(Screen):
         table = self.query_one(DataTable)
         row, scroll = table.cursor_row, table.scroll_y
         jobs = sorted(
-            (j for j in self.app.jobs.values() if self._matches(j)), key=formatting.sort_key
+            (j for j in self.earwig.jobs.values() if self._matches(j)), key=formatting.sort_key
         )
         table.clear()
         self._keys.clear()
@@ -324,7 +347,7 @@ class QueueScreen(Screen):
             table.move_cursor(row=min(row, len(jobs) - 1), animate=False, scroll=False)
             table.scroll_to(y=scroll, animate=False, immediate=True)
         self._show_filter(len(jobs))
-        app = self.app
+        app = self.earwig
         message: str | Text = ""
         if app.connection != "connected":
             message = Text(app.problem or "connecting to the daemon…", style="bold red")
@@ -350,7 +373,7 @@ class QueueScreen(Screen):
         if not active:
             return
         shown = self.query_one(DataTable).row_count if shown is None else shown
-        parts = [f"{shown} of {len(self.app.jobs)}", self.state_filter]
+        parts = [f"{shown} of {len(self.earwig.jobs)}", self.state_filter]
         if self.text_filter:
             parts.append(repr(self.text_filter))
         line.update(Text(" · ".join(parts) + "   (s: state, f: text, esc: clear)", style="bold"))
@@ -361,10 +384,10 @@ class QueueScreen(Screen):
         if "age" not in table.columns or table.row_count == 0:
             return
         first = max(0, int(table.scroll_y))
-        now = self.app.now()
+        now = self.earwig.now()
         for index in range(first, min(table.row_count, first + table.size.height + 1)):
             key = table.coordinate_to_cell_key(Coordinate(index, 0)).row_key
-            job = self.app.jobs.get(int(key.value or 0))
+            job = self.earwig.jobs.get(int(key.value or 0))
             if job is not None:
                 table.update_cell(key, "age", formatting.age(job.get("created_at"), now))
 
@@ -405,7 +428,7 @@ class QueueScreen(Screen):
             table.move_cursor(row=max(0, table.row_count - 1))
 
     def _update_row(self, job_id: int) -> None:
-        job = self.app.jobs.get(job_id)
+        job = self.earwig.jobs.get(job_id)
         table = self.query_one(DataTable)
         if job is None or str(job_id) not in table.rows:
             return
@@ -414,7 +437,7 @@ class QueueScreen(Screen):
                 table.update_cell(str(job_id), column, value)
 
     def _update_progress(self, job_id: int) -> None:
-        job = self.app.jobs.get(job_id)
+        job = self.earwig.jobs.get(job_id)
         table = self.query_one(DataTable)
         if job is not None and str(job_id) in table.rows:
             table.update_cell(str(job_id), "progress", formatting.progress_bar(job, self._bar))
@@ -431,7 +454,7 @@ class QueueScreen(Screen):
 
     def _current(self) -> dict[str, Any] | None:
         job_id = self._current_id()
-        return self.app.jobs.get(job_id) if job_id is not None else None
+        return self.earwig.jobs.get(job_id) if job_id is not None else None
 
     # ------------------------------------------------------------ filter
 
@@ -468,8 +491,6 @@ class QueueScreen(Screen):
         self.action_open()
 
     def action_open(self) -> None:
-        from earwig.tui.detail import JobDetailScreen
-
         if isinstance(self.focused, Input):  # enter in the filter: back to the table
             self.query_one(DataTable).focus()
             return
@@ -480,17 +501,17 @@ class QueueScreen(Screen):
     async def _steer(self, kind: str, done: str) -> None:
         job = self._current()
         if job is not None:
-            await self.app.steer(kind, job, done)
+            await self.earwig.steer(kind, job, done)
 
     @work(group="steer")
     async def action_pause(self) -> None:
         job = self._current()
         if job is not None:
-            await self.app.toggle_pause(job)
+            await self.earwig.toggle_pause(job)
 
     async def action_pause_queue(self) -> None:
-        paused = self.app.status.get("queue_paused")
-        if await self.app.call("queue.resume" if paused else "queue.pause") is not None:
+        paused = self.earwig.status.get("queue_paused")
+        if await self.earwig.call("queue.resume" if paused else "queue.pause") is not None:
             self.notify(
                 "queue resumed"
                 if paused
@@ -509,17 +530,13 @@ class QueueScreen(Screen):
 
     @work(group="steer")
     async def action_delete(self) -> None:
-        from earwig.tui.widgets import ConfirmDialog
-
         job = self._current()
         if job is None:
             return
         question = f"Delete #{job['id']} {job['title']}?"
         detail = "Its history and search hits go; its transcript files stay on disk."
-        if await self.app.push_screen_wait(ConfirmDialog(question, detail)):
+        if await self.earwig.push_screen_wait(ConfirmDialog(question, detail)):
             await self._steer("job.delete", "deleted (its transcript files stay)")
 
     def action_add(self) -> None:
-        from earwig.tui.screens import AddDialog
-
         self.app.push_screen(AddDialog())
