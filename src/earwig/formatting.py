@@ -56,21 +56,27 @@ def percent(job: dict[str, Any]) -> str:
 
 
 def progress_bar(job: dict[str, Any], width: int = 10) -> str:
-    """'█████░░░░░ 52% 3.1x 0:12' for a running job, '' otherwise."""
+    """'█████░░░░░  52% 3.1x 0:12' for a running job (the stage named when it is not
+    transcribing: 'decoding', 'speakers', 'writing'), '' otherwise."""
     p = job.get("progress")
     if not p or job.get("state") not in RUNNING:
         return ""
     fraction = p.get("fraction")
-    if fraction is None:  # a download of unknown size
-        done = p.get("bytes") or 0
-        return f"{done / 1e6:.1f} MB"
+    phase = p.get("phase") or ""
+    if fraction is None:
+        if phase == "downloading":  # a download of unknown size
+            done = p.get("bytes") or 0
+            return f"{done / 1e6:.1f} MB"
+        return phase  # a length nobody knows yet: the stage at least
     filled = round(fraction * width)
     bar = "█" * filled + "░" * (width - filled)
     parts = [bar, f"{fraction * 100:3.0f}%"]
-    if p.get("phase") == "transcribing" and p.get("speed"):
+    if phase == "transcribing" and p.get("speed"):
         parts.append(f"{p['speed']:.1f}x")
-    elif p.get("speed"):
+    elif phase == "downloading" and p.get("speed"):
         parts.append(f"{p['speed'] / 1e6:.1f}MB/s")
+    elif phase and phase not in ("transcribing", "downloading"):
+        parts.append(phase)  # decoding, speakers, writing
     if p.get("eta"):
         parts.append(duration(p["eta"]))
     return " ".join(parts)

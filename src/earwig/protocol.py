@@ -164,6 +164,9 @@ EVENT_JOB_ADDED = "job.added"
 EVENT_JOB_UPDATED = "job.updated"
 EVENT_JOB_DELETED = "job.deleted"
 EVENT_JOB_PROGRESS = "job.progress"
+# {"id", "segments": [{"start", "end", "text", "speaker"}]}: lines of a running job's
+# transcript as the engine finishes them, on the file's clock, each sent once
+EVENT_JOB_SEGMENTS = "job.segments"
 EVENT_LOG = "log"
 EVENT_QUEUE = "queue"
 EVENT_SUBSCRIPTIONS = "subscriptions"

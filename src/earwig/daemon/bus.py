@@ -100,6 +100,7 @@ class Bus:
     def __init__(self) -> None:
         self.outboxes: set[Outbox] = set()
         self.progress: dict[int, dict[str, Any]] = {}  # latest progress per running job
+        self.live: dict[int, list[dict[str, Any]]] = {}  # a running job's segments so far
 
     def attach(self, box: Outbox) -> None:
         """Start sending events to this connection (its topics are set)."""
@@ -119,5 +120,12 @@ class Bus:
             if "jobs" in box.topics:
                 box.progress(job_id, data)
 
+    def publish_segments(self, job_id: int, segments: list[dict[str, Any]]) -> None:
+        """A running job's new lines: kept (a client opening the job later gets them from
+        job.get) and sent as one job.segments event."""
+        self.live.setdefault(job_id, []).extend(segments)
+        self.publish("jobs", protocol.EVENT_JOB_SEGMENTS, {"id": job_id, "segments": segments})
+
     def clear_progress(self, job_id: int) -> None:
         self.progress.pop(job_id, None)
+        self.live.pop(job_id, None)

@@ -103,6 +103,8 @@ async def job_get(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
                 for s in transcript.segments
             ],
         }
+    elif params["transcript"] and job_id in daemon.bus.live:  # running: the lines so far
+        result["transcript"] = {"language": None, "segments": daemon.bus.live[job_id], "live": True}
     return result
 
 

@@ -23,7 +23,7 @@ from earwig import jobs, redact
 from earwig.daemon.bus import Bus
 from earwig.errors import EarwigError
 from earwig.jobs import Action
-from earwig.model import Job, JobState
+from earwig.model import Job, JobState, Segment
 from earwig.protocol import EVENT_JOB_ADDED, EVENT_JOB_DELETED, EVENT_JOB_UPDATED, EVENT_LOG
 from earwig.sources.errors import RateLimited
 from earwig.store import Store
@@ -55,6 +55,15 @@ class Events:
 
     def clear_progress(self, job_id: int) -> None:
         self.bus.clear_progress(job_id)
+
+    def segments(self, job_id: int, segments: list[Segment]) -> None:
+        """Lines of a running job's transcript, as the engine finishes them."""
+        self.bus.publish_segments(job_id, [segment_view(s) for s in segments])
+
+
+def segment_view(s: Segment) -> dict[str, Any]:
+    """A segment as clients see it (job.get's transcript, job.segments events)."""
+    return {"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker}
 
 
 @dataclass(frozen=True)
