@@ -33,6 +33,23 @@ def age(ts: float | None, now: float | None = None) -> str:
     return f"{secs:.0f}s"
 
 
+def until(ts: float | None, now: float | None = None) -> str:
+    """'in 5m', 'in 2h 56m', 'in 3d 4h', 'due now': how long until `ts`."""
+    if not ts:
+        return "-"
+    secs = ts - (time.time() if now is None else now)
+    if secs < 60:
+        return "due now" if secs <= 0 else f"in {secs:.0f}s"
+    minutes = round(secs / 60)
+    days, rem = divmod(minutes, 1440)
+    hours, minutes = divmod(rem, 60)
+    if days:
+        return f"in {days}d {hours}h" if hours else f"in {days}d"
+    if hours:
+        return f"in {hours}h {minutes}m" if minutes else f"in {hours}h"
+    return f"in {minutes}m"
+
+
 def duration(seconds: float | None) -> str:
     if not seconds:
         return ""

@@ -26,7 +26,8 @@ from earwig import formatting, protocol
 from earwig.client import AsyncDaemonClient
 from earwig.errors import DaemonNotRunning, EarwigError, ProtocolError
 from earwig.launch import daemon_command
-from earwig.tui import messages
+from earwig.tui import messages, steering
+from earwig.tui.detail import JobDetailScreen
 from earwig.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, SubscribeDialog
 from earwig.tui.log import LogScreen
 from earwig.tui.queue import QueueScreen
@@ -64,6 +65,8 @@ class EarwigApp(App):
         Binding("S", "start_daemon", "Start the daemon", show=False),
     ]
 
+    _TAB_SCREENS = (SubscriptionsScreen, SourcesScreen, LogScreen, SearchScreen)
+
     connection: reactive[str] = reactive("connecting")
 
     def __init__(
@@ -83,6 +86,7 @@ class EarwigApp(App):
         self.log_lines: deque[dict[str, Any]] = deque(maxlen=2000)
         self.problem = ""  # why we are not connected, for the status bar and the queue
         self.audience: set[Screen] = set()  # the mounted screens (base.EarwigScreen)
+        self.pending: dict[int, str] = {}  # job id -> "cancelling…" until it has stopped
         self._quitting = False
         self.start_failure = ""  # why the daemon `S` started did not come up
 
@@ -155,6 +159,9 @@ class EarwigApp(App):
             if data.get("state") in formatting.RUNNING and "progress" in old:
                 data.setdefault("progress", old["progress"])
             self.jobs[data["id"]] = data
+            if data["id"] in self.pending and data.get("state") not in formatting.RUNNING:
+                del self.pending[data["id"]]  # "cancelling…" is over: say what happened
+                self.notify(f"#{data['id']} {data['title']}: {data['state']}", timeout=3)
             added = name == protocol.EVENT_JOB_ADDED
             make = lambda: messages.JobChanged(data, added=added)  # noqa: E731
         elif name == protocol.EVENT_JOB_PROGRESS:
@@ -163,6 +170,8 @@ class EarwigApp(App):
                 return
             job["progress"] = data
             make = lambda: messages.JobProgress(data["id"], data)  # noqa: E731
+        elif name == protocol.EVENT_JOB_SEGMENTS:
+            make = lambda: messages.JobSegments(data["id"], data["segments"])  # noqa: E731
         elif name == protocol.EVENT_JOB_DELETED:
             self.jobs.pop(data["id"], None)
             make = lambda: messages.JobDeleted(data["id"])  # noqa: E731
@@ -194,27 +203,66 @@ class EarwigApp(App):
             )
             return None
 
+    async def act(self, kind: str, jobs: list[dict[str, Any]]) -> None:
+        """Steer `jobs` (the one under the cursor, or all marked ones) from any screen: ask
+        once when work would be lost (steering.py), then send. A running job that is
+        cancelled or paused says "cancelling…" until the daemon says it has stopped.
+        Call it from a worker: the question waits for an answer."""
+        jobs = [j for j in jobs if steering.applies(kind, j)]
+        if not jobs:
+            return
+        asked = steering.question(kind, jobs, list(self.status.get("watch", [])))
+        if asked and not await self.push_screen_wait(ConfirmDialog(*asked)):
+            return
+        done = 0
+        for job in jobs:
+            done += await self._steer_one(kind, job, quiet=len(jobs) > 1)
+        if len(jobs) > 1 and done:
+            self.notify(f"{done} jobs: {steering.VERBS[kind][2]}", timeout=3)
+
     async def toggle_pause(self, job: dict[str, Any]) -> None:
-        """Resume a paused job, or pause it, asking first when a running job's progress would
-        be lost. For the queue and the job screen alike; call it from a worker."""
-        if job["state"] == "paused":
-            kind, done = "job.resume", "resumed"
-        else:
-            if job["state"] in formatting.RUNNING and formatting.percent(job):
-                detail = (
-                    f"It is {job['state']} ({formatting.percent(job)}). Its progress is lost: "
-                    "resumed, it starts again from the beginning."
-                )
-                question = f"Pause #{job['id']} {job['title']}?"
-                if not await self.push_screen_wait(ConfirmDialog(question, detail)):
-                    return
-            kind, done = "job.pause", "paused"
-        await self.steer(kind, job, done)
+        await self.act("job.resume" if job["state"] == "paused" else "job.pause", [job])
+
+    async def _steer_one(self, kind: str, job: dict[str, Any], quiet: bool) -> bool:
+        job_id, title = job["id"], job["title"]
+        if kind == "job.delete" and job["state"] not in steering.FINISHED:
+            # asked once already: cancel it, wait until it has stopped, then delete
+            if await self.call("job.cancel", id=job_id) is None:
+                return False
+            deadline = time.monotonic() + 60
+            while self.jobs.get(job_id, {}).get("state") not in (*steering.FINISHED, None):
+                if time.monotonic() > deadline:
+                    self.notify(f"#{job_id} {title} did not stop; not deleted", severity="error")
+                    return False
+                await asyncio.sleep(0.1)
+        result = await self.call(kind, id=job_id)
+        if result is None:
+            return False
+        pending = steering.VERBS[kind][1]
+        now = (result.get("job") or {}).get("state") if isinstance(result, dict) else None
+        if pending and now in formatting.RUNNING:  # it stops at the backend's next check
+            self.pending[job_id] = pending
+            self.broadcast(functools.partial(messages.JobChanged, self.jobs.get(job_id, job)))
+            self.notify(f"#{job_id} {title}: {pending}", timeout=3, markup=False)
+        elif not quiet:
+            self.notify(f"#{job_id} {title}: {steering.VERBS[kind][2]}", timeout=3, markup=False)
+        return True
 
     async def steer(self, kind: str, job: dict[str, Any], done: str) -> None:
-        """One steering request about `job`; "#3 talk.mp3: cancelled" when it went through."""
+        """One request about `job` that loses nothing (retry, prioritize): no question."""
         if await self.call(kind, id=job["id"]) is not None:
             self.notify(f"#{job['id']} {job['title']}: {done}", timeout=3, markup=False)
+
+    async def refresh_status(self) -> None:
+        """Ask the daemon's status again (the pool's slots change without events)."""
+        if self.client is None or not self.client.connected:
+            return
+        try:
+            status = await self.client.call("status")
+        except EarwigError:
+            return
+        self.status = {**self.status, **status}
+        self.broadcast(messages.StatusChanged)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -231,10 +279,23 @@ class EarwigApp(App):
             return
         await self.switch_mode(mode)
 
+    async def show_subscription(self, name: str) -> None:
+        """The Queue tab with only `name`'s jobs."""
+        await self.action_switch_tab("queue")
+        queue = self.screen_stack[0]
+        if isinstance(queue, QueueScreen):
+            queue.show_subscription(name)
+
     def action_help(self) -> None:
+        """`?`: the keys of this screen, of everywhere, then of each other screen."""
         screen = self.screen
         title = getattr(screen, "HELP_TITLE", None) or type(screen).__name__
-        self.push_screen(HelpScreen(title, [*keys_of(screen, self), ("ctrl+p", "all commands")]))
+        everywhere = [*keys_of(self), ("ctrl+p", "all commands")]
+        sections = [(f"{title}: keys", keys_of(screen)), ("Everywhere", everywhere)]
+        for other in (QueueScreen, JobDetailScreen, *self._TAB_SCREENS):
+            if not isinstance(screen, other):
+                sections.append((f"{other.HELP_TITLE}", keys_of(other)))
+        self.push_screen(HelpScreen(sections))
 
     def get_system_commands(self, screen: Screen) -> Any:
         """Ctrl+P: the app's own commands beside Textual's (theme, quit...)."""

@@ -15,7 +15,7 @@ from earwig.errors import EarwigError
 from earwig.formatting import HIGHLIGHT_END, HIGHLIGHT_START
 from earwig.tui.base import EarwigScreen
 from earwig.tui.detail import JobDetailScreen
-from earwig.tui.widgets import TabBar
+from earwig.tui.widgets import StatusBar, TabBar
 
 
 def highlighted(snippet: str) -> Text:
@@ -49,20 +49,30 @@ class SearchScreen(EarwigScreen[None]):
             table.add_column("at", key="at", width=8)
             table.add_column("snippet", key="snippet")
             yield table
+        yield StatusBar(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
         self.hits: list[dict[str, Any]] = []
+        self._opened_hit = False
         self.query_one("#query").focus()
 
     def on_screen_resume(self) -> None:
+        if self._opened_hit and self.hits:  # back from a hit: keys move between the hits
+            self._opened_hit = False
+            self.query_one(DataTable).focus()
+            return
         self.query_one("#query").focus()  # `/` or `5` means "type a query"
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.run_worker(self._search(event.value), exclusive=True, group="search")
 
-    async def _search(self, query: str) -> None:
-        await asyncio.sleep(0.12)  # debounce: only the last keystroke's query runs
+    async def _search(self, query: str, submitted: bool = False) -> None:
+        """Search as the user types. A query that cannot be read yet (`a OR`, an open quote)
+        says "keep typing" instead of flashing the engine's syntax error; enter says what is
+        wrong with it."""
+        if not submitted:
+            await asyncio.sleep(0.12)  # debounce: only the last keystroke's query runs
         info = self.query_one("#search-info", Static)
         table = self.query_one(DataTable)
         if not query.strip():
@@ -76,7 +86,12 @@ class SearchScreen(EarwigScreen[None]):
         try:
             result = await client.call("search", query=query, limit=100)
         except EarwigError as exc:
-            info.update(Text(f"{exc.message}\n{exc.hint}", style="red"))
+            self.hits = []
+            table.clear()
+            if not submitted and exc.message.startswith("cannot understand"):
+                info.update(Text("keep typing… (enter says what is wrong)", style="dim"))
+            else:
+                info.update(Text(f"{exc.message}\n{exc.hint}", style="red"))
             return
         self.hits = result["hits"]
         table.clear()
@@ -90,14 +105,28 @@ class SearchScreen(EarwigScreen[None]):
                 snippet,
                 key=str(i),
             )
-        info.update(f"{len(self.hits)} hit(s)" + (" (best 100)" if len(self.hits) == 100 else ""))
+        count = len(self.hits)
+        words = "1 hit" if count == 1 else f"{count} hits"
+        info.update(words + (" (the best 100)" if count == 100 else ""))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
         if self.hits:
             self.query_one(DataTable).focus()
+        else:  # nothing found, or a query that cannot be read: say why now
+            await self._search(event.value, submitted=True)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         hit = self.hits[int(event.row_key.value or 0)]
-        marked = hit["snippet"].split(HIGHLIGHT_START, 1)[1:]  # the word the search matched
-        needle = marked[0].split(HIGHLIGHT_END, 1)[0] if marked else ""
-        self.app.push_screen(JobDetailScreen(hit["job_id"], at=hit["start"], needle=needle))
+        self._opened_hit = True
+        screen = JobDetailScreen(hit["job_id"], at=hit["start"], words=matched_words(hit))
+        self.app.push_screen(screen)
+
+
+def matched_words(hit: dict[str, Any]) -> tuple[str, ...]:
+    """Every word the search marked in a hit's snippet, once each."""
+    words: list[str] = []
+    for part in hit["snippet"].split(HIGHLIGHT_START)[1:]:
+        word = part.split(HIGHLIGHT_END, 1)[0].strip()
+        if word and word.lower() not in (w.lower() for w in words):
+            words.append(word)
+    return tuple(words)
