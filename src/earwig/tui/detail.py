@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Input, Static
@@ -27,9 +27,14 @@ from earwig.launch import open_with_system
 from earwig.tui import messages
 from earwig.tui.base import EarwigScreen
 from earwig.tui.dialogs import NameDialog
-from earwig.tui.widgets import StatusBar, TabBar
+from earwig.tui.widgets import Rows, StatusBar, TabBar
 
 STAMP = 8  # the time column's width
+QUIET: dict[str, Any] = {
+    "stdin": subprocess.DEVNULL,
+    "stdout": subprocess.DEVNULL,
+    "stderr": subprocess.DEVNULL,
+}
 
 
 class JobDetailScreen(EarwigScreen[None]):
@@ -43,8 +48,8 @@ class JobDetailScreen(EarwigScreen[None]):
         Binding("i", "toggle_details", "More or fewer details"),
         Binding("j", "cursor('down')", "Down", show=False),
         Binding("k", "cursor('up')", "Up", show=False),
-        Binding("g,home", "cursor('top')", "First line", show=False),
-        Binding("G,end", "cursor('bottom')", "Last line", show=False),
+        Binding("g", "cursor('top')", "First line", show=False),
+        Binding("G", "cursor('bottom')", "Last line", show=False),
         Binding("n", "next_match(1)", "Next match", show=False),
         Binding("N", "next_match(-1)", "Previous match", show=False),
         Binding("y", "copy_line", "Copy the line with its time and speaker", show=False),
@@ -72,7 +77,7 @@ class JobDetailScreen(EarwigScreen[None]):
             with Horizontal(id="findbar"):
                 yield Input(placeholder="find in the transcript: enter, then n / N", id="find")
                 yield Static("", id="find-info")
-            table: DataTable = DataTable(id="segments", cursor_type="row")
+            table: DataTable = Rows(id="segments", cursor_type="row")
             table.add_column("at", key="at", width=STAMP)
             table.add_column("text", key="text", width=self._text_width())
             yield table
@@ -388,8 +393,13 @@ class JobDetailScreen(EarwigScreen[None]):
         with tempfile.TemporaryDirectory(prefix="earwig-") as folder:
             path = Path(folder) / f"{Path(str(self.job.get('title') or 'transcript')).stem}.txt"
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            with self.app.suspend():
-                subprocess.run(pager_command(path, at), check=False)
+            command = pager_command(path, at)
+            try:
+                with self.app.suspend():
+                    subprocess.run(command, check=False)
+            except SuspendNotSupported:  # no terminal to hand over (headless, the web)
+                subprocess.run(command, check=False, **QUIET)
+                self.notify("this terminal cannot hand itself to a pager", severity="warning")
 
 
 def pager_command(path: Path, line: int) -> list[str]:

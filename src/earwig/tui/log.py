@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from earwig.tui import messages
 from earwig.tui.base import EarwigScreen
 from earwig.tui.detail import JobDetailScreen
-from earwig.tui.widgets import StatusBar, TabBar
+from earwig.tui.widgets import Rows, StatusBar, TabBar
 
 STYLE = {"error": "red", "warning": "yellow"}
 
@@ -29,8 +29,8 @@ class LogScreen(EarwigScreen[None]):
         Binding("space", "follow", "Follow or hold"),
         Binding("j", "cursor('down')", "Down", show=False),
         Binding("k", "cursor('up')", "Up", show=False),
-        Binding("g,home", "cursor('top')", "First line", show=False),
-        Binding("G,end", "cursor('bottom')", "Last line (and follow)", show=False),
+        Binding("g", "cursor('top')", "First line", show=False),
+        Binding("G", "cursor('bottom')", "Last line (and follow)", show=False),
         Binding("escape", "escape", "Clear the filter, then back to the queue", show=False),
     ]
 
@@ -45,7 +45,7 @@ class LogScreen(EarwigScreen[None]):
         with Vertical():
             yield Input(placeholder="show only lines with… (esc clears)", id="log-filter")
             yield Static("", id="log-info")
-            table: DataTable = DataTable(id="log", cursor_type="row")
+            table: DataTable = Rows(id="log", cursor_type="row")
             table.add_column("time", key="time", width=8)
             table.add_column("job", key="job", width=5)
             table.add_column("message", key="message")

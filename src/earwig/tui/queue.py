@@ -19,7 +19,7 @@ from earwig.tui import messages
 from earwig.tui.base import EarwigScreen, earwig_app
 from earwig.tui.detail import JobDetailScreen
 from earwig.tui.dialogs import AddDialog
-from earwig.tui.widgets import StatusBar, TabBar
+from earwig.tui.widgets import Rows, StatusBar, TabBar
 
 STATE_FILTERS = ("all", "active", "done", "failed", "cancelled")
 ACTIVE = ("queued", *formatting.RUNNING, "paused")
@@ -76,8 +76,8 @@ class JobPanel(Widget):
         self._shown = Text()
 
     def show(self, job: dict[str, Any] | None) -> None:
-        if job is None or job["id"] != self.notice_for:
-            self.notice = ""
+        if (job["id"] if job else None) != self.notice_for:
+            self.notice = ""  # the cursor moved on: the news is old
         text = self._render_job(job)
         if text != self._shown:  # a repaint only when something it shows changed
             self._shown = text
@@ -179,7 +179,7 @@ class QueueScreen(EarwigScreen[None]):
             )
             yield Static("", id="filterline")
             yield Static("", id="notice")
-            yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
+            yield Rows(id="jobs", cursor_type="row", zebra_stripes=True)
             yield JobPanel(id="panel")
         yield StatusBar(id="status")
         yield Footer()
@@ -379,10 +379,13 @@ class QueueScreen(EarwigScreen[None]):
                     self._left_view(selected, jobs[place]["id"])
             table.move_cursor(row=place, animate=False)
             self.selected = jobs[place]["id"]
+        elif selected is not None:
+            self._left_view(selected, None)
+            self.selected = None
         self._show_filter(len(jobs))
         self._show_notice(jobs)
 
-    def _left_view(self, job_id: int, now_on: int) -> None:
+    def _left_view(self, job_id: int, now_on: int | None) -> None:
         """The job the cursor was on is not in the table any more: say where it went."""
         panel = self._panel
         if panel is None:
@@ -392,11 +395,11 @@ class QueueScreen(EarwigScreen[None]):
             why = "was deleted"
         else:
             why = f"is {job['state']} and left this view ({self._filter_words()})"
-        panel.notice = f"#{job_id} {job['title'] if job else ''} {why}; the cursor moved here"
-        panel.notice = panel.notice.replace("  ", " ")
+        moved = "; the cursor moved here" if now_on is not None else ""
+        panel.notice = f"#{job_id} {job['title'] if job else ''} {why}{moved}".replace("  ", " ")
         panel.notice_for = now_on
         panel.job_id = now_on
-        panel.show(self.earwig.jobs.get(now_on))
+        panel.show(self.earwig.jobs.get(now_on) if now_on is not None else None)
 
     def _filter_words(self) -> str:
         parts = [self.state_filter]

@@ -15,7 +15,7 @@ from earwig.errors import EarwigError
 from earwig.formatting import HIGHLIGHT_END, HIGHLIGHT_START
 from earwig.tui.base import EarwigScreen
 from earwig.tui.detail import JobDetailScreen
-from earwig.tui.widgets import StatusBar, TabBar
+from earwig.tui.widgets import Rows, StatusBar, TabBar
 
 
 def highlighted(snippet: str) -> Text:
@@ -44,7 +44,7 @@ class SearchScreen(EarwigScreen[None]):
                 placeholder='search what was said: words, "a phrase", prefix*, a OR b', id="query"
             )
             yield Static("", id="search-info")
-            table: DataTable = DataTable(id="hits", cursor_type="row")
+            table: DataTable = Rows(id="hits", cursor_type="row")
             table.add_column("title", key="title", width=24)
             table.add_column("at", key="at", width=8)
             table.add_column("snippet", key="snippet")
@@ -110,10 +110,10 @@ class SearchScreen(EarwigScreen[None]):
         info.update(words + (" (the best 100)" if count == 100 else ""))
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
+        if not self.hits:  # not searched yet, nothing found, or unreadable: now, and say why
+            await self._search(event.value, submitted=True)
         if self.hits:
             self.query_one(DataTable).focus()
-        else:  # nothing found, or a query that cannot be read: say why now
-            await self._search(event.value, submitted=True)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         hit = self.hits[int(event.row_key.value or 0)]

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer
 
 from earwig.tui import messages
 from earwig.tui.base import EarwigScreen
-from earwig.tui.widgets import StatusBar, TabBar
+from earwig.tui.widgets import Rows, StatusBar, TabBar
 
 POLL = 2.0  # seconds between two looks at the pool while this tab is shown
 
@@ -34,7 +34,7 @@ class SourcesScreen(EarwigScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield TabBar("sources")
-        table: DataTable = DataTable(id="sources", cursor_type="row")
+        table: DataTable = Rows(id="sources", cursor_type="row")
         for name, width in (("kind", 8), ("state", 14), ("path", None)):
             table.add_column(name, key=name, width=width)
         yield table

@@ -13,7 +13,7 @@ from earwig import formatting
 from earwig.tui import messages
 from earwig.tui.base import EarwigScreen
 from earwig.tui.dialogs import ConfirmDialog, SubscribeDialog
-from earwig.tui.widgets import StatusBar, TabBar
+from earwig.tui.widgets import Rows, StatusBar, TabBar
 
 
 class SubscriptionsScreen(EarwigScreen[None]):
@@ -26,8 +26,8 @@ class SubscriptionsScreen(EarwigScreen[None]):
         Binding("enter", "jobs", "Its jobs", priority=True),
         Binding("j", "cursor('down')", "Down", show=False),
         Binding("k", "cursor('up')", "Up", show=False),
-        Binding("g,home", "cursor('top')", "First row", show=False),
-        Binding("G,end", "cursor('bottom')", "Last row", show=False),
+        Binding("g", "cursor('top')", "First row", show=False),
+        Binding("G", "cursor('bottom')", "Last row", show=False),
         Binding("escape", "app.switch_tab('queue')", "Queue", show=False),
     ]
 
@@ -35,7 +35,7 @@ class SubscriptionsScreen(EarwigScreen[None]):
         yield TabBar("subscriptions")
         with Vertical():
             yield Static("", id="subs-info")
-            yield DataTable(id="subs", cursor_type="row")
+            yield Rows(id="subs", cursor_type="row")
         yield StatusBar(id="status")
         yield Footer()
 

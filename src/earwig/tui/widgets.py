@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from earwig import formatting
 
@@ -43,6 +43,16 @@ class TabBar(Static):
             text.append_text(piece)
         text.append("   ? keys", style="dim")
         return text
+
+
+class Rows(DataTable[Any]):
+    """A table of rows where home and end go to the first and the last row (the plain
+    DataTable scrolls sideways on them)."""
+
+    BINDINGS = [
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
 
 
 class StatusBar(Static):
