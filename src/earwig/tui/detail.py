@@ -45,7 +45,7 @@ class JobDetailScreen(EarwigScreen[None]):
         Binding("r", "steer('job.retry')", "Retry"),
         Binding("c", "steer('job.cancel')", "Cancel"),
         Binding("p", "pause", "Pause"),
-        Binding("i", "toggle_details", "More or fewer details"),
+        Binding("i", "toggle_details", "Details"),
         Binding("j", "cursor('down')", "Down", show=False),
         Binding("k", "cursor('up')", "Up", show=False),
         Binding("g", "cursor('top')", "First line", show=False),
@@ -238,6 +238,7 @@ class JobDetailScreen(EarwigScreen[None]):
             text.append(f"output   {stem}.{{{', '.join(kinds)}}}{more}\n", style="dim")
         if not self.segments:
             text.append(no_transcript(job) + "\n", style="dim")
+        text.rstrip()  # no empty line under the header
         return text
 
     def action_toggle_details(self) -> None:

@@ -52,6 +52,18 @@ class SearchScreen(EarwigScreen[None]):
         yield StatusBar(id="status")
         yield Footer()
 
+    def on_resize(self) -> None:
+        """The snippet takes the room the title and the time leave: no sideways scroll."""
+        width = self.size.width
+        title = 24 if width >= 100 else 18
+        table = self.query_one(DataTable)
+        for key, column in table.columns.items():
+            if key.value == "title":
+                column.width = title
+            elif key.value == "snippet":
+                column.width = max(20, width - title - 8 - 2 * 3 - 2)
+        table.refresh()
+
     def on_mount(self) -> None:
         self.hits: list[dict[str, Any]] = []
         self._opened_hit = False
@@ -96,13 +108,13 @@ class SearchScreen(EarwigScreen[None]):
         self.hits = result["hits"]
         table.clear()
         for i, hit in enumerate(self.hits):
-            snippet = highlighted(hit["snippet"])
+            snippet = highlighted(hit["snippet"].strip())
             if hit.get("speaker"):  # who said it, when speakers were labelled
                 snippet = Text(f"{hit['speaker']}: ", style="magenta") + snippet
             table.add_row(
                 Text(hit["title"], overflow="ellipsis", no_wrap=True),
                 hit["clock"],
-                snippet,
+                Text.assemble(snippet, overflow="ellipsis", no_wrap=True),
                 key=str(i),
             )
         count = len(self.hits)
