@@ -47,6 +47,15 @@ def meeting(web: Web, speech_wav: Path) -> dict[str, Any]:
     )
 
 
+@pytest.fixture(scope="module")
+def upload_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample's sentences in another voice: new content (no duplicate of `meeting`), and
+    several segments to click."""
+    from earwig.speech import SAMPLE_TEXT, synthesize
+
+    return synthesize(SAMPLE_TEXT, tmp_path_factory.mktemp("upload") / "memo.wav", voice="en-us+f2")
+
+
 def segments_of(daemon: DaemonProcess, job_id: int) -> list[dict[str, Any]]:
     return daemon.call("job.get", id=job_id, transcript=True)["transcript"]["segments"]
 
@@ -79,12 +88,12 @@ def test_the_token_link_logs_in_and_leaves_no_token_in_the_address(
 
 
 def test_an_uploaded_wav_appears_goes_to_done_live_and_opens_to_its_transcript(
-    web: Web, second_wav: Path, page: Any
+    web: Web, upload_wav: Path, page: Any
 ) -> None:
     log_in(page, web)
     page.evaluate(WATCH_ROWS)
     page.click("a[data-tab='add']")
-    page.set_input_files("#file-input", str(second_wav))
+    page.set_input_files("#file-input", str(upload_wav))
     page.locator("#uploads .outcome.queued").wait_for()
     job_id = int(re.search(r"#(\d+)", page.inner_text("#uploads .outcome.queued"))[1])
     page.click("a[data-tab='queue']")
@@ -241,3 +250,42 @@ def test_the_banner_shows_while_the_daemon_is_away_and_the_page_reconnects_by_it
         import shutil
 
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_in_firefox_too(web: Web, meeting: dict[str, Any], tmp_path: Path, screens: Path) -> None:
+    """The same page in Firefox (over WebDriver BiDi, tests/browser/firefox.py): logged in by
+    the token link, the queue live, a click on a segment seeks, a search hit opens at its
+    moment, no errors. Firefox is optional here (CI installs Chromium): skipped without it."""
+    from .firefox import Firefox, find_firefox
+
+    executable = find_firefox()
+    if executable is None:
+        pytest.skip("no firefox found (apt-get install firefox-esr to run this one too)")
+    segments = segments_of(web.daemon, meeting["id"])
+    with Firefox(executable, tmp_path / "profile") as ff:
+        ff.navigate(web.login_link())
+        assert ff.evaluate("location.href") == web.url + "/"
+        ff.wait(f"document.querySelector(\"li.job[data-id='{meeting['id']}']\")")
+        ff.screenshot(screens / "queue-firefox.png")
+
+        ff.navigate(f"{web.url}/jobs/{meeting['id']}")
+        ff.wait(f"document.querySelectorAll('.segment').length === {len(segments)}")
+        ff.wait("document.querySelector('#media').readyState >= 1")
+        ff.evaluate("document.querySelectorAll('.segment')[1].click()")
+        at = ff.evaluate("document.querySelector('#media').currentTime")
+        assert at == pytest.approx(segments[1]["start"], abs=0.05)
+        ff.screenshot(screens / "transcript-firefox.png")
+
+        ff.navigate(web.url + "/#search")
+        ff.evaluate(
+            "(() => { const i = document.querySelector('#search-input'); i.value = 'budget';"
+            " i.dispatchEvent(new Event('input')); })()"
+        )
+        ff.wait("document.querySelector('.hit-link')")
+        ff.evaluate("document.querySelector('.hit-link').click()")
+        expected = web.daemon.call("search", query="budget")["hits"][0]
+        ff.wait("document.querySelector('.segment.current')")
+        assert ff.evaluate("location.search") == f"?t={expected['start']}"
+        start = ff.evaluate("document.querySelector('.segment.current').dataset.start")
+        assert float(start) == pytest.approx(expected["start"])
+        assert not ff.errors, ff.errors

@@ -60,14 +60,20 @@ export function kind(job) {
   return "file";
 }
 
-// "52% · 3.1× · 0:12 left" for a running job, "" otherwise.
+// "52% · 3.1× real time · 0:12 left" for a running job (the stage named when it is not
+// transcribing: decoding, speakers, writing), "" otherwise: formatting.progress_bar's words.
 export function progressText(job) {
   const p = job.progress;
   if (!p || !RUNNING.includes(job.state)) return "";
-  if (p.fraction == null) return p.bytes ? `${(p.bytes / 1e6).toFixed(1)} MB` : "";
+  const phase = p.phase || "";
+  if (p.fraction == null) {
+    if (phase === "downloading" || (!phase && p.bytes)) return p.bytes ? `${(p.bytes / 1e6).toFixed(1)} MB` : phase;
+    return phase;
+  }
   const parts = [`${Math.round(p.fraction * 100)}%`];
-  if (p.phase === "transcribing" && p.speed) parts.push(`${p.speed.toFixed(1)}× real time`);
-  else if (p.speed) parts.push(`${(p.speed / 1e6).toFixed(1)} MB/s`);
+  if (phase === "transcribing" && p.speed) parts.push(`${p.speed.toFixed(1)}× real time`);
+  else if (phase === "downloading" && p.speed) parts.push(`${(p.speed / 1e6).toFixed(1)} MB/s`);
+  else if (phase && phase !== "transcribing" && phase !== "downloading") parts.push(phase);
   if (p.eta) parts.push(`${duration(p.eta)} left`);
   return parts.join(" · ");
 }

@@ -53,11 +53,15 @@ export async function openJob(root, id, at) {
       drawProgress();
     }
   });
-  const offSegments = on("segments", ({ id: sid }) => {
-    if (page && sid === id && page.job.state !== "done") {
-      page.segments = state.segments.get(id) || [];
-      drawSegments();
-    }
+  const offSegments = on("segments", ({ id: sid, segments }) => {
+    if (!page || sid !== id || page.job.state === "done") return;
+    // job.get gave the lines so far; the stream brings the next ones (a line already held,
+    // from before the page asked, is not added twice)
+    const last = page.segments.length ? page.segments[page.segments.length - 1].start : -1;
+    const fresh = segments.filter((s) => s.start > last);
+    if (!fresh.length) return;
+    page.segments.push(...fresh);
+    appendSegments(fresh);
   });
   page.unsubscribe = () => {
     offJobs();
@@ -190,9 +194,13 @@ function drawPlayer(job, at) {
   const tag = VIDEO.test(job.path) ? "video" : "audio";
   const media = h(tag, { id: "media", controls: true, preload: "metadata", src, playsinline: true });
   media.addEventListener("error", () => {
-    box.replaceChildren(h("p", { class: "muted no-media" },
-      "The media cannot be played here (moved, cleaned up, or a format this browser does not play)."));
-    page.media = null;
+    if (media.readyState === 0) { // nothing could be loaded: say so instead of a dead player
+      box.replaceChildren(h("p", { class: "muted no-media" },
+        "The media cannot be played here (moved, cleaned up, or a format this browser does not play)."));
+      if (page) page.media = null;
+    } else { // it loaded, then playing failed (no sound device, a broken stretch): keep it
+      notify("Playing stopped", media.error ? media.error.message : "");
+    }
   });
   media.addEventListener("timeupdate", follow);
   media.addEventListener("seeked", follow);
@@ -251,37 +259,55 @@ function drawSegments() {
   const list = $("#segments");
   if (!list || !page) return;
   page.starts = page.segments.map((s) => s.start);
+  page.current = -1;
   if (!page.segments.length) {
     const job = page.job;
     list.replaceChildren(h("li", { class: "empty" },
       RUNNING.includes(job.state) || job.state === "queued"
-        ? "The transcript appears here when it is ready." : "This job has no transcript."));
+        ? "The transcript appears here as it is made." : "This job has no transcript."));
     return;
   }
-  let previous = null;
-  list.replaceChildren(...page.segments.map((seg, i) => {
-    const speaker = seg.speaker && seg.speaker !== previous ? seg.speaker : null;
-    previous = seg.speaker || previous;
-    return h("li", {
-      class: "segment", dataset: { index: i, start: seg.start }, tabindex: "0",
-      onclick: () => seek(i),
-      onkeydown: (e) => {
-        if (e.key === "Enter" || e.key === " ") {
-          e.preventDefault();
-          seek(i);
-        }
-      },
-    },
-    h("span", { class: "seg-time" }, clock(seg.start)),
-    h("span", { class: "seg-body" },
-      speaker ? h("span", { class: "speaker" }, speaker) : null,
-      h("span", { class: "seg-text" }, seg.text.trim())));
-  }));
-  page.current = -1;
+  list.replaceChildren(...page.segments.map((seg, i) => segmentItem(seg, i)));
   const find = $("#find");
   if (find && find.value) findText(find.value);
-  list.addEventListener("wheel", userScroll, { passive: true });
-  list.addEventListener("touchmove", userScroll, { passive: true });
+  if (!list.dataset.watched) {
+    list.addEventListener("wheel", userScroll, { passive: true });
+    list.addEventListener("touchmove", userScroll, { passive: true });
+    list.dataset.watched = "1";
+  }
+}
+
+// A running job's new lines, added at the end (kept in view unless the reader scrolled).
+function appendSegments(fresh) {
+  const list = $("#segments");
+  if (!list) return;
+  if (list.querySelector(".empty")) list.replaceChildren();
+  const first = page.segments.length - fresh.length;
+  const items = fresh.map((seg, k) => segmentItem(seg, first + k));
+  list.append(...items);
+  page.starts = page.segments.map((s) => s.start);
+  if (Date.now() - page.userScrolled > FOLLOW_PAUSE_MS) {
+    items[items.length - 1].scrollIntoView({ block: "nearest" });
+  }
+}
+
+function segmentItem(seg, i) {
+  const before = i > 0 ? page.segments[i - 1].speaker : null;
+  const speaker = seg.speaker && seg.speaker !== before ? seg.speaker : null;
+  return h("li", {
+    class: "segment", dataset: { index: i, start: seg.start }, tabindex: "0",
+    onclick: () => seek(i),
+    onkeydown: (e) => {
+      if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        seek(i);
+      }
+    },
+  },
+  h("span", { class: "seg-time" }, clock(seg.start)),
+  h("span", { class: "seg-body" },
+    speaker ? h("span", { class: "speaker" }, speaker) : null,
+    h("span", { class: "seg-text" }, seg.text.trim())));
 }
 
 function userScroll() {

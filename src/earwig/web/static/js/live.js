@@ -7,9 +7,8 @@
 import { state, emit } from "./state.js";
 import { get } from "./api.js";
 
-// Live segments while a job transcribes: the name the tui engineer's event takes, and the
-// names it might take, so the transcript page shows them as soon as the daemon sends any.
-const SEGMENT_EVENTS = ["job.segment", "job.segments", "transcript.segment", "segment"];
+// A running job's new transcript lines ({"id", "segments": [...]}), for the transcript page.
+const SEGMENT_EVENTS = ["job.segments"];
 const EVENTS = [
   "job.added", "job.updated", "job.deleted", "job.progress", "log", "queue", "subscriptions",
   ...SEGMENT_EVENTS,
@@ -141,12 +140,9 @@ function apply(name, data) {
     default:
       if (SEGMENT_EVENTS.includes(name)) {
         const id = data.id ?? data.job_id;
-        const list = state.segments.get(id) || [];
-        for (const seg of data.segments || (data.segment ? [data.segment] : [data])) {
-          if (seg && seg.text != null) list.push(seg);
-        }
-        state.segments.set(id, list);
-        emit("segments", { id });
+        const fresh = (data.segments || (data.segment ? [data.segment] : [])).filter(
+          (seg) => seg && seg.text != null);
+        emit("segments", { id, segments: fresh });
       }
   }
 }

@@ -133,12 +133,15 @@ function render() {
     let row = view.rows.get(job.id);
     if (!row || row.job !== job || row.stamp !== stamp(job)) {
       const el = renderRow(job);
-      if (row) row.el.replaceWith(el);
+      if (row) {
+        if (cursor === row.el) cursor = el;
+        row.el.replaceWith(el);
+      }
       row = { job, el, stamp: stamp(job) };
       view.rows.set(job.id, row);
     }
-    if (row.el !== cursor) list.insertBefore(row.el, cursor);
-    else cursor = cursor.nextElementSibling;
+    if (row.el === cursor) cursor = cursor.nextElementSibling;
+    else list.insertBefore(row.el, cursor);
   }
   const empty = $("#jobs-empty");
   empty.hidden = jobs.length > 0;

@@ -10,7 +10,6 @@ export const state = {
   queuePaused: false,
   subscriptions: [],
   log: [],
-  segments: new Map(), // job id -> live segments while it transcribes, where the daemon sends them
 };
 
 const listeners = new Map();
