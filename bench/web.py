@@ -141,7 +141,7 @@ def measure(args: argparse.Namespace) -> None:
         token = (root / "state" / "http-token").read_text().strip()
         call(socket, "queue.pause")  # resumed jobs stay queued: nothing runs them
         executable = shutil.which("chromium") or "/usr/bin/chromium"
-        fcp, queue, rows = [], [], 0
+        fcp, queue, snap, asked, rows = [], [], [], [], 0
         lags: list[float] = []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
@@ -158,12 +158,18 @@ def measure(args: argparse.Namespace) -> None:
                         "performance.getEntriesByName('first-contentful-paint')[0].startTime"
                     )
                 )
-                queue.append(
-                    page.evaluate(
-                        "new Promise(r => requestAnimationFrame(() => r("
-                        "performance.getEntriesByName('earwig:queue-painted')[0].startTime)))"
-                    )
+                marks = page.evaluate(
+                    """() => {
+                      const at = (n) => performance.getEntriesByName(n)[0].startTime;
+                      const sse = performance.getEntriesByType('resource')
+                        .find((e) => e.name.endsWith('/api/events'));
+                      return [at('earwig:queue-painted'), at('earwig:snapshot'),
+                              sse ? sse.requestStart : null];
+                    }"""
                 )
+                queue.append(marks[0])
+                snap.append(marks[1])
+                asked.append(marks[2] or 0.0)
                 rows = page.locator("#jobs li.job").count()
                 context.close()
             context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -198,6 +204,7 @@ def measure(args: argparse.Namespace) -> None:
     )
     print(f"first contentful paint  {ms(fcp)}  (goal: under 1000 ms)")
     print(f"first painted queue     {ms(queue)}  (goal: under 1000 ms)")
+    print(f"  of which: events asked at {ms(asked)}; snapshot applied at {ms(snap)}")
     print(f"event to screen         {ms(lags)} over {len(lags)} changes  (goal: under 300 ms)")
 
 

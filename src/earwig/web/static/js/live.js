@@ -24,15 +24,32 @@ export function connect() {
   clearTimeout(timer);
   if (source) source.close();
   lastSeq = null;
-  source = new EventSource("/api/events");
-  source.addEventListener("snapshot", (e) => applySnapshot(JSON.parse(e.data)));
-  for (const name of EVENTS) {
-    source.addEventListener(name, (e) => {
-      if (!checkSeq(e.lastEventId)) return;
-      apply(name, JSON.parse(e.data));
-    });
+  // The first time, index.html's EventSource (opened before the modules loaded)
+  const early = window.earwigEarly;
+  window.earwigEarly = null;
+  source = early ? early.source : new EventSource("/api/events");
+  const onSnapshot = (e) => applySnapshot(JSON.parse(e.data));
+  const handlers = Object.fromEntries(EVENTS.map((name) => [name, (e) => {
+    if (!checkSeq(e.lastEventId)) return;
+    apply(name, JSON.parse(e.data));
+  }]));
+  const onError = () => lost();
+  source.addEventListener("snapshot", onSnapshot);
+  for (const name of EVENTS) source.addEventListener(name, handlers[name]);
+  source.addEventListener("error", onError);
+  if (early) {
+    early.release();
+    let erred = false;
+    for (const e of early.kept) {
+      if (source !== early.source || erred) break; // a replayed event reconnected, or it broke
+      if (e.type === "snapshot") onSnapshot(e);
+      else if (e.type === "error") {
+        erred = true;
+        onError();
+      } else if (handlers[e.type]) handlers[e.type](e);
+    }
+    if (!erred && source.readyState === EventSource.CLOSED) onError();
   }
-  source.addEventListener("error", () => lost());
 }
 
 function checkSeq(id) {
@@ -60,6 +77,7 @@ async function lost() {
     if (err.status === 401) return; // main.js shows the login message; no reconnecting
   }
   const delay = Math.min(5000, 250 * 2 ** retry++);
+  clearTimeout(timer);
   timer = setTimeout(connect, delay);
 }
 
@@ -72,7 +90,7 @@ function applySnapshot(snap) {
   for (const job of snap.jobs || []) state.jobs.set(job.id, job);
   if (snap.status) setStatus(snap.status);
   state.log = snap.log || [];
-  state.snapshotAt = performance.now();
+  performance.mark("earwig:snapshot");
   emit("connection", { connected: true });
   emit("jobs", { snapshot: true });
   emit("log", {});
