@@ -38,6 +38,7 @@ def _fail(exc: EarwigError) -> None:
         code = EXIT_CONFIG
     elif isinstance(exc, DaemonNotRunning):
         code = EXIT_NOT_RUNNING
+    code = getattr(exc, "exit_code", None) or code  # an error that names its own (78)
     sys.exit(code)
 
 
@@ -218,6 +219,8 @@ def status(ctx: Ctx, as_json: bool) -> None:
                 f"{part['restarts']}x; last error: {part['last_error']} (see `earwig logs`)",
                 fg="red" if down else "yellow",
             )
+    for problem in st.get("problems") or ():  # the database lost, a disk full
+        click.secho(f"  problem  {problem}", fg="red")
     fetch = backend.get("model_state") or {}
     if fetch.get("state") == "downloading":
         pct = f" {100 * fetch['fraction']:.0f}%" if fetch.get("fraction") is not None else ""

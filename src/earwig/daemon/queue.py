@@ -84,6 +84,7 @@ class JobQueue:
         self.on_finished = on_finished  # hooks: a job reached done or failed
         self.back_off = back_off  # a host answered 429: leave it alone for a while
         self.paused = False
+        self.halted: str | None = None  # why no work may be taken at all (the database)
         self._signal = asyncio.Event()
 
     # ------------------------------------------------------------ waking workers
@@ -194,6 +195,6 @@ class JobQueue:
         view = job.to_dict()
         if job.id in self.events.bus.progress:
             view["progress"] = self.events.bus.progress[job.id]
-        if job.state is JobState.QUEUED and job.path and (note := self.waiting(job)):
+        if job.state is JobState.QUEUED and (note := self.waiting(job)):
             view["waiting"] = note
         return view
