@@ -132,3 +132,109 @@ def test_a_read_only_database_at_start_is_one_line_and_exit_78(home: Home) -> No
     assert "Traceback" not in out.stderr
     assert out.stderr.startswith(f"error: cannot write the database {db}: ")
     assert len(out.stderr.strip().splitlines()) == 2  # the line and its hint
+
+
+KEY = "sk-echo-Z8f3kQ29vLmN4pRt7WxY1cB6"
+USER, PASSWORD = "alice", "hunter2-correct-horse"
+
+
+def b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+SECRET_FORMS = {
+    "the key": KEY,
+    "upper-cased": KEY.upper(),
+    "cut short": KEY[:14],
+    "its tail": KEY[-10:],
+    "user:password": f"{USER}:{PASSWORD}",
+    "the password": PASSWORD,
+    "base64 of user:password": b64(f"{USER}:{PASSWORD}"),
+    "base64 of the Authorization value": b64(f"Bearer {KEY}"),
+}
+
+
+class EchoingServer:
+    """An OpenAI-compatible server with a careless error page: its 401 quotes the key it was
+    sent in every form, and the URL's credentials as base64."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                echoed = "; ".join(f"{what}: {form}" for what, form in SECRET_FORMS.items())
+                body = json.dumps(
+                    {"error": {"message": f"Incorrect API key provided: {echoed}"}}
+                ).encode()
+                self.send_response(401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_server_that_echoes_the_key_in_every_form_leaks_none(
+    home: Home, speech_wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+    import sys
+
+    server = EchoingServer()
+    monkeypatch.setenv("EARWIG_ECHO_KEY", KEY)
+    hook = tmp_path / "hook.py"
+    hook.write_text("import os, sys\nopen(sys.argv[1], 'w').write(os.environ['EARWIG_ERROR'])\n")
+    seen = tmp_path / "hook-error.txt"
+    home.write_config(
+        transcribe=f'backend = "openai"\napi_key_env = "EARWIG_ECHO_KEY"\n'
+        f'api_base_url = "http://{USER}:{PASSWORD}@127.0.0.1:{server.port}/v1"\n'
+        f"fallback = false\n",
+        extra=f'\n[hooks]\non_fail = ["{sys.executable}", "{hook}", "{seen}"]\n',
+    )
+    daemon = home.daemon().start()
+    try:
+        shutil.copy(speech_wav, home.watch / "talk.wav")
+        (job,) = daemon.wait_idle(1)
+        wait_for(seen.exists, 30, what="the on_fail hook")
+        shown = run_cli(home.config, "show", str(job["id"])).stdout
+        logs = run_cli(home.config, "logs", "-n", "200").stdout
+    finally:
+        daemon.kill()
+        server.close()
+    db = sqlite3.connect(home.state / "earwig.db")
+    stored = "\n".join(
+        str(row) for table in ("jobs", "log") for row in db.execute(f"select * from {table}")
+    )
+    places = {
+        "the daemon's stderr": daemon.log(),
+        "earwig.log": (home.state / "earwig.log").read_text(),
+        "the database": stored,
+        "the job's error": job["error"] or "",
+        "earwig show": shown,
+        "earwig logs": logs,
+        "the hook's EARWIG_ERROR": seen.read_text(),
+    }
+    assert job["state"] == "failed" and "401" in job["error"], job
+    assert "Incorrect API key provided" in job["error"]
+    leaks = [
+        f"{what} in {where}"
+        for where, text in places.items()
+        for what, form in SECRET_FORMS.items()
+        if form.lower() in text.lower()
+    ]
+    assert leaks == [], leaks

@@ -32,6 +32,7 @@ from earwig.daemon.hosts import HostPolicy
 from earwig.daemon.inbox import Inbox
 from earwig.daemon.intake import Intake
 from earwig.daemon.lock import InstanceLock
+from earwig.daemon.logs import secrets_of
 from earwig.daemon.media_cache import MediaCache
 from earwig.daemon.models import ModelFetcher
 from earwig.daemon.notify import sd_notify
@@ -63,7 +64,7 @@ class Daemon:
         self.aborts = Aborts()
         self.hosts = HostPolicy(config.downloads.per_host)
         self.supervisor = Supervisor(self.log)
-        self._secrets = redact.env_secrets([config.transcribe.api_key_env])
+        self._secrets = secrets_of(config)
         self.hooks = Hooks(
             lambda: self.config.hooks, lambda: self.config.transcribe.api_key_env, self.log
         )

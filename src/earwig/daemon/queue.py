@@ -193,6 +193,9 @@ class JobQueue:
     def view(self, job: Job) -> dict[str, Any]:
         """A job as clients see it: its record, its live progress, why it waits."""
         view = job.to_dict()
+        for key in ("title", "url", "error", "hint"):  # a URL's user:password, a signed query
+            if view.get(key):
+                view[key] = self.events.scrub(view[key])
         if job.id in self.events.bus.progress:
             view["progress"] = self.events.bus.progress[job.id]
         if job.state is JobState.QUEUED and (note := self.waiting(job)):
