@@ -238,3 +238,44 @@ def test_a_server_that_echoes_the_key_in_every_form_leaks_none(
         if form.lower() in text.lower()
     ]
     assert leaks == [], leaks
+
+
+def test_a_model_download_killed_part_way_resumes_with_range(
+    hub, home: Home, tmp_path: Path, model_files: dict[str, Path]
+) -> None:
+    import signal
+    import sys
+
+    from helpers import daemon_env
+
+    size = model_files["model.bin"].stat().st_size
+    blobs = tmp_path / "hf-cache" / "models--Systran--faster-whisper-base" / "blobs"
+    hub.faults.rate = 30_000_000  # about five seconds for model.bin: time to kill it
+    command = [sys.executable, "-m", "earwig", "--config", str(home.config)]
+    first = subprocess.Popen(
+        [*command, "models", "pull", "base"], env=daemon_env(), stdout=subprocess.DEVNULL
+    )
+    try:
+        part = wait_for(
+            lambda: next(
+                (p for p in blobs.glob("*incomplete") if p.stat().st_size > size // 3), None
+            ),
+            120,
+            what="a third of model.bin on disk",
+        )
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+    kept = part.stat().st_size
+    served_before = hub.served["model.bin"]
+    hub.faults.rate = None
+    again = run_cli(home.config, "models", "pull", "base", timeout=300)
+    assert again.returncode == 0, again.stderr
+    ranges = [r for m, p, r in hub.requests if p.endswith("/model.bin") and m == "GET"]
+    resumed_from = int(ranges[-1].split("=")[1].rstrip("-"))
+    print(f"kept {kept} of {size} bytes; the second start asked for {ranges[-1]}")
+    assert resumed_from >= kept > 0  # from where the killed one stopped, not from byte 0
+    assert hub.served["model.bin"] - served_before == size - resumed_from
+    assert list(blobs.glob("*.incomplete")) == []  # nothing left behind
+    snapshot = next(blobs.parent.glob("snapshots/*/model.bin"))
+    assert snapshot.stat().st_size == size
