@@ -20,7 +20,7 @@ from typing import Any
 from earwig import __version__, protocol
 from earwig.daemon.bus import Bus, Outbox
 from earwig.daemon.handlers import HANDLERS, Api
-from earwig.errors import EarwigError, ProtocolError
+from earwig.errors import EarwigError, ProtocolError, VersionMismatch
 from earwig.paths import ensure_private_dir
 
 log = logging.getLogger("earwig.server")
@@ -103,19 +103,20 @@ class Server:
                     message = protocol.decode(line)
                     if not greeted:
                         protocol.check_hello(message)
-                        box.reply(protocol.welcome(__version__, os.getpid()))
+                        box.reply(dict(protocol.welcome(__version__, os.getpid())))
                         greeted = True
                         continue
+                except VersionMismatch as exc:
+                    box.reply(protocol.error(None, exc.code, exc.message, exc.hint))
+                    return  # say so, then hang up: nothing else can be understood
                 except ProtocolError as exc:
                     box.reply(protocol.error(None, exc.code, exc.message, exc.hint))
-                    if greeted or "mismatch" not in exc.message:
-                        continue
-                    return  # version mismatch: say so, then hang up
+                    continue
                 box.reply(await self._dispatch(message, box))
                 await box.room()  # backpressure: stop reading a client that does not read
                 await asyncio.sleep(0)  # one busy client does not starve the others
 
-    async def _dispatch(self, message: dict[str, Any], box: Outbox) -> dict[str, Any]:
+    async def _dispatch(self, message: protocol.Message, box: Outbox) -> protocol.Message:
         msg_id = message.get("id")
         kind = message.get("type")
         params = message.get("params") or {}
@@ -130,7 +131,7 @@ class Server:
         if not isinstance(params, dict):
             return protocol.error(msg_id, "bad_params", "params must be a JSON object")
         try:
-            checked = protocol.check_params(kind, params)
+            checked = protocol.parse_params(kind, params)
             return protocol.ok(msg_id, await handler(self.api, checked, box))
         except EarwigError as exc:
             return protocol.error(msg_id, exc.code, exc.message, exc.hint)
