@@ -10,9 +10,9 @@ import datetime as dt
 import functools
 import json
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
-import typing
 from typing import Any, Literal, TypeVar
 
 import click

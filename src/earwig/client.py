@@ -25,7 +25,7 @@ import typing
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from earwig import protocol
 from earwig.errors import (
@@ -70,8 +70,7 @@ def connect_failure(exc: OSError, path: Path) -> EarwigError:
     if isinstance(exc, FileNotFoundError | ConnectionRefusedError):
         return DaemonNotRunning(
             f"the earwig daemon is not running (no answer on {path})",
-            "start it with `earwig run`, or install it as a service with "
-            "`earwig service install`",
+            "start it with `earwig run`, or install it as a service with `earwig service install`",
         )
     if isinstance(exc, PermissionError):
         return DaemonNotAllowed(

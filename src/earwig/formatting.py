@@ -7,6 +7,7 @@ it looks for is one the daemon sends; the types are imported for the checker onl
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -217,3 +218,9 @@ def status_lines(st: Status) -> list[Line]:
     if (cur := st["current"]) is not None:
         out.append((f"  now      #{cur['id']} {cur['title']} {cur['state']} {percent(cur)}", None))
     return out
+
+
+def key_hint(hint: str, job_id: int) -> str:
+    """A hint in the dashboard's words: "`earwig retry 22`" is "press r" there."""
+    hint = re.sub(rf"`earwig retry {job_id}`", "press r", hint)
+    return re.sub(rf"`earwig cancel {job_id}`", "press c", hint)

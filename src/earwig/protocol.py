@@ -59,9 +59,7 @@ Message = dict[str, Any]
 JobId = Annotated[int, Meta(ge=1, le=MAX_INT, description="a job id (a positive integer)")]
 Text = Annotated[str, Meta(pattern=r"\S")]  # a non-empty string (not only blanks)
 Count = Annotated[int, Meta(ge=0, le=MAX_INT)]
-Since = Annotated[
-    str, Meta(pattern=r"\S", description="a date like 2026-11-01, or an age like 7d")
-]
+Since = Annotated[str, Meta(pattern=r"\S", description="a date like 2026-11-01, or an age like 7d")]
 Topic = Literal["jobs", "log"]
 
 
@@ -420,9 +418,7 @@ class GetJob(Request[JobDetail]):
 class AddJobs(Request[AddResults]):
     """Queue files (absolute paths) or URLs; each input gets its own outcome."""
 
-    paths: Annotated[
-        list[str], Meta(min_length=1, description="a non-empty list of paths or URLs")
-    ]
+    paths: Annotated[list[str], Meta(min_length=1, description="a non-empty list of paths or URLs")]
     force: bool = False  # even if the same content was transcribed before
 
 

@@ -17,9 +17,10 @@ from earwig.model import Job, JobState
 from earwig.store import Store
 from earwig.tui.app import EarwigApp, make_app
 from earwig.tui.detail import JobDetailScreen
+from earwig.tui.dialogs import ConfirmDialog, HelpScreen
+from earwig.tui.messages import HistoryPage
 from earwig.tui.queue import QueueScreen, StatusBar
-from earwig.tui.screens import SearchScreen
-from earwig.tui.widgets import ConfirmDialog, HelpScreen
+from earwig.tui.search import SearchScreen
 from helpers import DaemonProcess, wait_for
 
 SIZE = (100, 30)
@@ -190,17 +191,18 @@ def test_a_long_history_loads_in_pages_and_stays_in_order(home: Home) -> None:
 
         # Whether a page lands before or after the first paint depends on timing, so the
         # two ways a late page is placed are also driven directly through the app's page path.
-        def page(*jobs: dict) -> None:
+        async def page(*jobs: dict) -> None:
             for job in jobs:
                 app.jobs[job["id"]] = job
-            app._emit("page", {"jobs": list(jobs)})
+            app.broadcast(lambda: HistoryPage(list(jobs)))
+            await pilot.pause()
 
         older = {"id": -1, "title": "older.mp3", "state": "done", "updated_at": t0 - 60}
-        page(older)
+        await page(older)
         assert not app.screen._rebuild_pending  # appended, not rebuilt
         assert table_rows(app)[-1][1] == "older.mp3"
         stuck = {"id": -2, "title": "stuck.mp3", "state": "queued", "priority": 0}
-        page(stuck)
+        await page(stuck)
         await until(lambda: table_rows(app)[0][1] == "stuck.mp3", pilot, what="stuck on top")
         assert table.row_count == 1205
 
@@ -293,7 +295,7 @@ def test_a_protocol_mismatch_is_explained(home: Home, tmp_path: Path) -> None:
 def test_the_dashboard_imports_no_daemon_internals_or_ml() -> None:
     code = (
         "import sys\n"
-        "import earwig.tui.app, earwig.tui.queue, earwig.tui.detail, earwig.tui.screens\n"
+        "import earwig.tui.app\n"
         "bad = [m for m in sys.modules if m.startswith(('earwig.daemon', 'earwig.store', "
         "'earwig.transcribe', 'earwig.sources', 'faster_whisper', 'ctranslate2', 'av', "
         "'pywhispercpp', 'openai', "

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from earwig import __version__, jobs, redact
+from earwig import __version__, jobs, protocol, redact
 from earwig.config import SECTIONS, Config
 from earwig.config import load as load_config
 from earwig.daemon import pool
@@ -43,7 +43,6 @@ from earwig.daemon.watch import FolderWatcher
 from earwig.errors import ConfigError, EarwigError, InvalidTransition
 from earwig.jobs import Action
 from earwig.model import Job, JobState
-from earwig import protocol
 from earwig.store import Store
 from earwig.transcribe import registry
 

@@ -176,13 +176,15 @@ async def subscription_add(
     entry = msgspec.structs.asdict(msgspec.structs.replace(params, name=name))
     config_edit.add_subscription(daemon.editable_config_path, entry)
     reloaded = await daemon.reload()
-    return {"changed": reloaded["changed"], "needs_restart": reloaded["needs_restart"], "name": name}
+    return {
+        "changed": reloaded["changed"],
+        "needs_restart": reloaded["needs_restart"],
+        "name": name,
+    }
 
 
 @handles(p.RemoveSubscription)
-async def subscription_remove(
-    daemon: Api, params: p.RemoveSubscription, box: Outbox
-) -> p.Reloaded:
+async def subscription_remove(daemon: Api, params: p.RemoveSubscription, box: Outbox) -> p.Reloaded:
     from earwig import config_edit
 
     config_edit.remove_subscription(daemon.editable_config_path, params.name)
@@ -207,9 +209,7 @@ async def speaker_name(daemon: Api, params: p.NameSpeaker, box: Outbox) -> p.Spe
 
 
 @handles(p.ForgetSpeaker)
-async def speaker_forget(
-    daemon: Api, params: p.ForgetSpeaker, box: Outbox
-) -> p.SpeakerForgotten:
+async def speaker_forget(daemon: Api, params: p.ForgetSpeaker, box: Outbox) -> p.SpeakerForgotten:
     from earwig.speakers.naming import forget_voice
 
     return forget_voice(daemon.store, params.name)

@@ -18,7 +18,6 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any
 
 from earwig import __version__
 from earwig.config import HooksConfig
