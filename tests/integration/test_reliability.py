@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Home
+from earwig import protocol as p
 from helpers import run_cli, wait_for
 
 
@@ -78,11 +79,11 @@ def test_the_database_removed_under_a_running_daemon_stops_work(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         status = wait_for(
-            lambda: (s := daemon.call("status"))["problems"] and s, 30, what="the loss to show"
+            lambda: (s := daemon.call(p.GetStatus()))["problems"] and s, 30, what="the loss to show"
         )
         shown = run_cli(home.config, "status").stdout
         shutil.copy(speech_wav, home.watch / "talk.wav")
-        added = daemon.call("job.add", paths=[str(home.watch / "talk.wav")])
+        added = daemon.call(p.AddJobs(paths=[str(home.watch / "talk.wav")]))
     finally:
         daemon.kill()
     print(shown)
@@ -104,9 +105,9 @@ def test_an_empty_database_beside_old_transcripts_asks_first(home: Home, speech_
     daemon = home.daemon().start()
     try:
         job = daemon.wait_job(lambda j: j["state"] == "queued", 60, what="the file to be queued")
-        status = daemon.call("status")
+        status = daemon.call(p.GetStatus())
         shown = run_cli(home.config, "status").stdout
-        assert daemon.call("job.get", id=job["id"])["job"]["state"] == "queued"
+        assert daemon.call(p.GetJob(id=job["id"]))["job"]["state"] == "queued"
         run_cli(home.config, "resume")  # the user says: go ahead
         (done,) = daemon.wait_idle(1)
     finally:

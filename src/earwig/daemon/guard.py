@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from earwig.daemon.queue import Events, JobQueue
-from earwig.protocol import EVENT_LOG
+from earwig.protocol import LOG, LogEntry
 
 log = logging.getLogger("earwig")
 CHECK_EVERY = 1.0  # seconds between looks at the database file
@@ -44,8 +44,8 @@ async def watch_identity(queue: JobQueue, events: Events, stop: asyncio.Event) -
             "restart it to begin a new, empty database"
         )
         log.critical("%s", queue.halted)
-        entry = {"ts": time.time(), "level": "error", "job_id": None, "message": queue.halted}
-        events.bus.publish("log", EVENT_LOG, entry)  # not into the database: it is gone
+        entry = LogEntry(id=0, ts=time.time(), level="error", job_id=None, message=queue.halted)
+        events.bus.publish(LOG(entry))  # not into the database: it is gone
         queue.wake()
 
 
