@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from earwig import protocol
@@ -100,6 +101,9 @@ class Bus:
     def __init__(self) -> None:
         self.outboxes: set[Outbox] = set()
         self.progress: dict[int, dict[str, Any]] = {}  # latest progress per running job
+        # In-process listeners (the HTTP doors waiting for their jobs): called with every
+        # event, synchronously; they must not block
+        self.listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
 
     def attach(self, box: Outbox) -> None:
         """Start sending events to this connection (its topics are set)."""
@@ -109,6 +113,8 @@ class Bus:
         self.outboxes.discard(box)
 
     def publish(self, topic: str, name: str, data: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener(topic, name, data)
         for box in self.outboxes:
             if topic in box.topics:
                 box.event(name, data)
