@@ -14,12 +14,15 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlite_utils
 
 from earwig.errors import NotFound, StoreError
 from earwig.model import Job, JobState, Segment, Transcript
+
+if TYPE_CHECKING:
+    from earwig.protocol import LogEntry
 
 STATE_COLUMNS = {state: f"{state}_at" for state in JobState}
 # Jobs in these states own their content: the same sha256 is not transcribed again.
@@ -724,20 +727,22 @@ class Store:
 
     # ------------------------------------------------------------ log
 
-    def log(self, level: str, message: str, job_id: int | None = None) -> dict[str, Any]:
-        entry = {"ts": time.time(), "level": level, "job_id": job_id, "message": message}
+    def log(self, level: str, message: str, job_id: int | None = None) -> LogEntry:
+        ts = time.time()
         with self.db.atomic():
-            entry["id"] = self.db.table("log").insert(entry).last_pk
-        return entry
+            row = {"ts": ts, "level": level, "job_id": job_id, "message": message}
+            last = self.db.table("log").insert(row).last_pk
+            assert isinstance(last, int)
+        return {"ts": ts, "level": level, "job_id": job_id, "message": message, "id": last}
 
-    def logs(self, limit: int = 100, job_id: int | None = None) -> list[dict[str, Any]]:
+    def logs(self, limit: int = 100, job_id: int | None = None) -> list[LogEntry]:
         sql, params = "select * from log", []
         if job_id is not None:
             sql += " where job_id = ?"
             params.append(job_id)
         sql += " order by id desc limit ?"
         params.append(limit)
-        return list(reversed(list(self.db.query(sql, params))))
+        return cast("list[LogEntry]", list(reversed(list(self.db.query(sql, params)))))
 
 
 def _job_to_row(job: Job) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from conftest import SECOND_TEXT, Home
+from earwig import protocol as p
 from earwig.speech import SAMPLE_TEXT
 from helpers import DaemonProcess, wait_for, wer
 from httpserver import LocalServer
@@ -433,7 +434,7 @@ def test_an_sse_client_that_never_reads_does_not_stall_the_daemon(server: Http) 
                 assert server.client.post(f"/api/queue/{action}").status_code == 200
                 slowest = max(slowest, time.monotonic() - t0)
         t0 = time.monotonic()
-        assert server.daemon.call("status")["version"]
+        assert server.daemon.call(p.GetStatus())["version"]
         assert time.monotonic() - t0 < 2 and slowest < 5
     finally:
         stuck.close()
@@ -452,7 +453,7 @@ def test_client_leaving_before_start_cancels_and_api_jobs_go_first(
         # A background job (as a watched folder's), queued before the API request
         background = tmp_path / "backfill.wav"
         shutil.copy(long_wav, background)
-        server.daemon.call("job.add", paths=[str(background)], force=True)
+        server.daemon.call(p.AddJobs(paths=[str(background)], force=True))
         # A client that gives up while its job waits: the job is cancelled
         other = tmp_path / "other.wav"
         samples = decode(speech_mp3)

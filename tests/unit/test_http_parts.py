@@ -226,7 +226,7 @@ def test_every_socket_request_is_reachable_over_http() -> None:
     routed = {r.kind for r in rest.ROUTES} | rest.NOT_ROUTED | {"job.add"}  # POST /api/jobs
     assert set(protocol.REQUESTS) <= routed, set(protocol.REQUESTS) - routed
     for r in rest.ROUTES:
-        declared = protocol.REQUESTS[r.kind]
+        declared = rest.declared(r.kind)
         names = {*rest._path_names(r.path), *r.query.values(), *r.fixed}
         assert names <= set(declared), (r.path, names - set(declared))
 
@@ -237,7 +237,12 @@ def test_query_values_take_the_declared_kind() -> None:
         jobs, {}, {"state": ["done", "failed"], "limit": ["5"], "warnings": ["true"]}, b""
     )
     assert params == {"states": ["done", "failed"], "limit": 5, "warnings": True}
-    assert protocol.check_params("jobs.list", params)["limit"] == 5
+    assert protocol.parse_params("jobs.list", params).limit == 5  # type: ignore[attr-defined]
+    search = next(r for r in rest.ROUTES if r.kind == "search")
+    assert rest.params_for(search, {}, {"q": ["budget"], "limit": ["3"]}, b"") == {
+        "query": "budget",
+        "limit": 3,
+    }
     with pytest.raises(rest.BadRequest):
         rest.params_for(jobs, {}, {"limit": ["many"]}, b"")
     with pytest.raises(rest.BadRequest):

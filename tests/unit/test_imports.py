@@ -18,7 +18,6 @@ HEAVY = (
     "openai",
     "litestar",  # the HTTP stack: only the daemon imports it (earwig.web), and only its own
     "uvicorn",
-    "msgspec",
 )
 
 PROBE = """

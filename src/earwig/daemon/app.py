@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from earwig import __version__, jobs, redact
+from earwig import __version__, jobs, protocol, redact
 from earwig.config import SECTIONS, Config
 from earwig.config import load as load_config
 from earwig.daemon import pool
@@ -43,7 +43,6 @@ from earwig.daemon.watch import FolderWatcher
 from earwig.errors import ConfigError, EarwigError, InvalidTransition
 from earwig.jobs import Action
 from earwig.model import Job, JobState
-from earwig.protocol import EVENT_QUEUE, EVENT_SUBSCRIPTIONS
 from earwig.store import Store
 from earwig.transcribe import registry
 
@@ -297,7 +296,7 @@ class Daemon:
 
         return self.config.path or self.config_path or paths.default_config_path()
 
-    async def reload(self) -> dict[str, Any]:
+    async def reload(self) -> protocol.Reloaded:
         """Re-read the config (SIGHUP, `config.reload`) and say exactly what was applied.
 
         Each part reads its settings when it uses them, so most sections apply at once; what
@@ -344,7 +343,7 @@ class Daemon:
     # ------------------------------------------------------------ events
 
     def publish_subscriptions(self) -> None:
-        self.bus.publish("jobs", EVENT_SUBSCRIPTIONS, {"subscriptions": self.subscriptions.view()})
+        self.bus.publish(protocol.SUBSCRIPTIONS({"subscriptions": self.subscriptions.view()}))
 
     def log(self, level: str, message: str, job_id: int | None = None) -> None:
         if hasattr(self, "events"):
@@ -399,7 +398,7 @@ class Daemon:
         self.log("info", f"deleted job {job_id} ({job.title})")
         return job_id
 
-    def drain_slot(self, name: str, drain: bool) -> dict[str, Any]:
+    def drain_slot(self, name: str, drain: bool) -> protocol.SlotView:
         """Stop giving a slot new jobs (its running ones finish), or give them again."""
         slot = self.runner.slot(name)
         slot.drained = drain
@@ -413,15 +412,15 @@ class Daemon:
             "info",
             "queue paused: running job finishes, no new ones start" if paused else "queue resumed",
         )
-        self.bus.publish("jobs", EVENT_QUEUE, {"paused": paused})
+        self.bus.publish(protocol.QUEUE({"paused": paused}))
         self.queue.wake()
 
     # ------------------------------------------------------------ views
 
-    def job_view(self, job: Job) -> dict[str, Any]:
+    def job_view(self, job: Job) -> protocol.JobView:
         return self.queue.view(job)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> protocol.Status:
         current = None
         if self.runner.current is not None:
             current = self.job_view(self.store.get_job(self.runner.current))

@@ -22,9 +22,10 @@ from earwig.config import DEFAULT_IGNORE, WatchConfig
 from earwig.daemon.queue import Events, JobQueue
 from earwig.jobs import Action
 from earwig.model import Job, JobState
-from earwig.urls import is_url
+from earwig.protocol import AddOutcome
+from earwig.urls import is_url, meant_as_url
 
-Result = dict[str, Any]
+Result = AddOutcome
 
 
 class Intake:
@@ -55,7 +56,7 @@ class Intake:
         """`earwig add`: files, folders (their media, recursively) and URLs."""
         results: list[Result] = []
         for item in items:
-            if "://" in item:
+            if meant_as_url(item):
                 results.append({"input": item, **self.add_url(item, source, force=force)})
                 continue
             path = Path(item)
@@ -79,7 +80,7 @@ class Intake:
         from earwig.daemon.watch import candidates
 
         found = await asyncio.to_thread(lambda: list(candidates(folder, DEFAULT_IGNORE)))
-        results = []
+        results: list[Result] = []
         for path in found:
             watch = self._watch_of(path)
             result = await self.add_file(path, source, watch=watch, force=force, must_be_media=True)

@@ -34,7 +34,7 @@ from earwig.errors import EarwigError, MediaError
 from earwig.jobs import Action
 from earwig.languages import LANGUAGES
 from earwig.model import Job, JobState, Segment, Transcript, Word
-from earwig.protocol import EVENT_JOB_UPDATED
+from earwig.protocol import JOB_UPDATED, Event, JobView
 from earwig.web.uploads import WAV_HEADER, SavedFile, UploadError
 
 if TYPE_CHECKING:
@@ -68,14 +68,14 @@ class Ask:
 
 @dataclass
 class Answer:
-    job: dict[str, Any]  # the job's view
+    job: JobView
     transcript: Transcript
     deduplicated: bool = False
 
 
 @dataclass
 class _Waiting:
-    futures: list[asyncio.Future[dict[str, Any]]] = field(default_factory=list)
+    futures: list[asyncio.Future[JobView]] = field(default_factory=list)
 
 
 def language_code(value: str | None) -> str | None:
@@ -222,7 +222,7 @@ class Doors:
 
     async def _wait(self, job_id: int, gone: Callable[[], Awaitable[Any]]) -> Answer:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        future: asyncio.Future[JobView] = loop.create_future()
         self._waiting.setdefault(job_id, _Waiting()).futures.append(future)
         job = self.daemon.store.get_job(job_id)
         if job.state.finished:  # it ended between the add and now
@@ -260,7 +260,7 @@ class Doors:
             )
             self.daemon.log("info", f"cancelled {job.title}: the HTTP client went away", job_id)
 
-    def _answer(self, view: dict[str, Any]) -> Answer:
+    def _answer(self, view: JobView) -> Answer:
         job = self.daemon.store.get_job(view["id"])
         if job.state is JobState.DONE:
             transcript = self._result(job)
@@ -289,8 +289,9 @@ class Doors:
 
     # ------------------------------------------------------------ the jobs' ends
 
-    def _on_event(self, topic: str, name: str, data: dict[str, Any]) -> None:
-        if name != EVENT_JOB_UPDATED or data.get("state") not in ("done", "failed", "cancelled"):
+    def _on_event(self, event: Event[Any]) -> None:
+        data = event.data
+        if event.kind is not JOB_UPDATED or data["state"] not in ("done", "failed", "cancelled"):
             return
         job_id = data["id"]
         waiting = self._waiting.get(job_id)

@@ -67,7 +67,7 @@ async def subscribe(daemon: Any, topics: list[str]) -> tuple[Outbox, Feed, dict[
 
     feed = Feed()
     box = Outbox(cast(asyncio.StreamWriter, feed))
-    checked = protocol.check_params("subscribe", {"topics": topics})
+    checked = protocol.parse_params("subscribe", {"topics": topics})
     snapshot = await HANDLERS["subscribe"](daemon, checked, box)
     return box, feed, snapshot
 

@@ -11,6 +11,8 @@ one the event stream covers) and that every route's params are declared.
 from __future__ import annotations
 
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,18 +78,46 @@ class BadRequest(EarwigError):
     code = "bad_params"
 
 
+def declared(kind: str) -> dict[str, protocol.Field]:
+    """A request's parameters, as its one declaration (a protocol.Request Struct) gives them."""
+    return protocol.fields(protocol.REQUESTS[kind])
+
+
+def shape(annotation: Any) -> str:
+    """What a parameter's annotation takes, as a query string must be read: "int", "bool",
+    "strs" (a list) or "str" (a string, a Literal's choice, an enum's value)."""
+    base = annotation
+    while True:
+        origin = typing.get_origin(base)
+        if origin is typing.Annotated:
+            base = typing.get_args(base)[0]
+        elif origin in (typing.Union, types.UnionType):
+            base = next(a for a in typing.get_args(base) if a is not type(None))
+        else:
+            break
+    if typing.get_origin(base) is list:
+        return "strs"
+    if base is bool:
+        return "bool"
+    if base is int:
+        return "int"
+    return "str"
+
+
 def convert(kind: str, name: str, values: list[str]) -> Any:
-    """A query string's text as the value the declaration's kind wants."""
-    param = protocol.REQUESTS[kind][name]
-    if param.kind == "strs":
+    """A query string's text as the value the declaration's type wants; parse_params then
+    checks it like any socket request's."""
+    field = declared(kind)[name]
+    how = shape(field.type)
+    if how == "strs":
         return [v for value in values for v in value.split(",") if v]
     text = values[-1]
-    if param.kind == "int":
+    if how == "int":
         try:
             return int(text)
         except ValueError:
-            raise BadRequest(f"{name} must be {param.expected}, not {text!r}") from None
-    if param.kind == "bool":
+            raise BadRequest(f"{name} must be {field.expected}, not {text!r}") from None
+    if how == "bool":
         lowered = text.lower()
         if lowered in ("true", "1", "yes", ""):
             return True
@@ -126,7 +156,7 @@ def params_for(
 
 async def call(daemon: Any, kind: str, params: dict[str, Any]) -> Any:
     """The socket's own path: check the params against the declaration, run the handler."""
-    checked = protocol.check_params(kind, params)
+    checked = protocol.parse_params(kind, params)
     try:
         return await HANDLERS[kind](daemon, checked, None)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError) as exc:
@@ -149,49 +179,42 @@ def status_of(exc: EarwigError) -> int:
 
 def openapi(extra: list[dict[str, Any]]) -> dict[str, Any]:
     """The OpenAPI document of /api, from the same routes and declarations."""
-    types = {"int": "integer", "str": "string", "bool": "boolean", "strs": "array"}
+    json_types = {"int": "integer", "str": "string", "bool": "boolean", "strs": "array"}
+
+    def schema_of(field: protocol.Field) -> dict[str, Any]:
+        how = shape(field.type)
+        schema: dict[str, Any] = {"type": json_types[how], "description": field.expected}
+        if how == "strs":
+            schema["items"] = {"type": "string"}
+        if field.default is not None and not field.required:
+            schema["default"] = field.default
+        return schema
+
     paths: dict[str, Any] = {}
     for route in ROUTES:
         path = route.path.replace(":int}", "}").replace(":str}", "}")
-        declared = protocol.REQUESTS[route.kind]
-        parameters = []
-        for name in (n.split(":")[0] for n in _path_names(route.path)):
-            parameters.append(
-                {
-                    "name": name,
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": types[declared[name].kind]},
-                }
-            )
-        for qname, pname in route.query.items():
-            p = declared[pname]
-            schema: dict[str, Any] = {"type": types[p.kind]}
-            if p.kind == "strs":
-                schema["items"] = {
-                    "type": "string",
-                    **({"enum": list(p.choices)} if p.choices else {}),
-                }
-            if p.default is not None:
-                schema["default"] = p.default
-            parameters.append(
-                {"name": qname, "in": "query", "schema": schema, "description": p.expected}
-            )
+        fields = declared(route.kind)
+        in_path = _path_names(route.path)
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": schema_of(fields[name])}
+            for name in in_path
+        ]
+        parameters += [
+            {"name": qname, "in": "query", "schema": schema_of(fields[pname])}
+            for qname, pname in route.query.items()
+        ]
+        doc = (protocol.REQUESTS[route.kind].__doc__ or "").strip()
         op: dict[str, Any] = {
-            "operationId": f"{route.method.lower()}_{route.kind}",
-            "summary": f"the socket request {route.kind!r}",
+            "operationId": f"{route.method.lower()}_{route.kind.replace('.', '_')}",
+            "summary": f"{route.kind}: {doc}" if doc else route.kind,
             "parameters": parameters,
             "responses": {
-                "200": {"description": f"{route.kind}'s result"},
+                "200": {"description": f"the socket request {route.kind}'s result"},
                 "4XX": {"description": '{"error": {"code", "message", "hint"}}'},
             },
         }
         if route.body:
-            props = {
-                n: {"type": types[p.kind]}
-                for n, p in declared.items()
-                if n not in _path_names(route.path)
-            }
+            props = {n: schema_of(f) for n, f in fields.items() if n not in in_path}
             op["requestBody"] = {
                 "content": {"application/json": {"schema": {"type": "object", "properties": props}}}
             }
