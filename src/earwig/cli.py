@@ -30,6 +30,7 @@ from earwig.model import JobState
 EXIT_ERROR, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_CONFIG = 1, 2, 3, 78
 
 R = TypeVar("R")
+CLIENT_TIMEOUT = 30.0  # seconds a command waits for the daemon before saying it is not answering
 
 
 def _fail(exc: EarwigError) -> None:
@@ -96,7 +97,7 @@ class Ctx:
             return config_mod.socket_path_despite_errors(self.config_path)
 
     def client(self) -> DaemonClient:
-        client = DaemonClient(self.socket_path)
+        client = DaemonClient(self.socket_path, timeout=CLIENT_TIMEOUT)
         client.connect()
         return client
 
