@@ -44,6 +44,7 @@ def _fail(exc: EarwigError) -> None:
         code = EXIT_CONFIG
     elif isinstance(exc, DaemonNotRunning):
         code = EXIT_NOT_RUNNING
+    code = getattr(exc, "exit_code", None) or code  # an error that names its own (78)
     sys.exit(code)
 
 

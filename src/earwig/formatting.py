@@ -204,6 +204,8 @@ def status_lines(st: Status) -> list[Line]:
                     "red" if down else "yellow",
                 )
             )
+    for problem in st.get("problems") or ():  # the database lost, a disk full
+        out.append((f"  problem  {problem}", "red"))
     fetch = backend.get("model_state") or {}
     if fetch.get("state") == "downloading":
         fraction = fetch.get("fraction")

@@ -203,6 +203,7 @@ class Status(TypedDict):
     slots: list[SlotView]
     parts: dict[str, PartView]
     healthy: bool
+    problems: list[str]  # sentences: the database lost, a disk full (daemon/guard.py, disk.py)
     subscriptions: list[SubscriptionView]
 
 
