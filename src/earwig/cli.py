@@ -30,6 +30,7 @@ from earwig.model import JobState
 EXIT_ERROR, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_CONFIG = 1, 2, 3, 78
 
 R = TypeVar("R")
+CLIENT_TIMEOUT = 30.0  # seconds a command waits for the daemon before saying it is not answering
 
 
 def _fail(exc: EarwigError) -> None:
@@ -43,6 +44,7 @@ def _fail(exc: EarwigError) -> None:
         code = EXIT_CONFIG
     elif isinstance(exc, DaemonNotRunning):
         code = EXIT_NOT_RUNNING
+    code = getattr(exc, "exit_code", None) or code  # an error that names its own (78)
     sys.exit(code)
 
 
@@ -96,7 +98,7 @@ class Ctx:
             return config_mod.socket_path_despite_errors(self.config_path)
 
     def client(self) -> DaemonClient:
-        client = DaemonClient(self.socket_path)
+        client = DaemonClient(self.socket_path, timeout=CLIENT_TIMEOUT)
         client.connect()
         return client
 
@@ -555,6 +557,20 @@ def export(
             click.echo(str(path))
     finally:
         store.close()
+
+
+def _table(title: str, table: formatting.Table, right: tuple[int, ...] = ()) -> Any:
+    """A rich Table of plain cells (never read as markup: "earwig[openai]" stays itself)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    columns, rows = table
+    out = Table(title=Text(title))
+    for i, column in enumerate(columns):
+        out.add_column(column, justify="right" if i in right else "left")
+    for cells, colour in rows:
+        out.add_row(*(Text(cell, style=colour or "") for cell in cells))
+    return out
 
 
 def _open_path(path: Path) -> None:
@@ -1135,7 +1151,7 @@ def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
         chain, problem = [], exc.message
     else:
         problem = ""
-    rows: list[dict[str, Any]] = [
+    rows: list[formatting.BackendRow] = [
         {
             "name": a.name,
             "installed": a.installed,
@@ -1156,46 +1172,20 @@ def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
             if row["usable"]:
                 if not as_json:
                     click.echo(f"benchmarking {row['name']}…", err=True)
-                row["bench"] = bench_mod.measure(row["name"], ctx.config_path)
+                row["bench"] = typing.cast(
+                    formatting.BenchResult, bench_mod.measure(row["name"], ctx.config_path)
+                )
     if as_json:
         click.echo(json.dumps({"backend": cfg.backend, "chain": chain, "backends": rows}))
     else:
         from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
 
-        out = Table(title=escape(f"backend = {cfg.backend!r}, model = {cfg.model!r}"))
-        for col in ("backend", "installed", "can run", "model, or why not", "role"):
-            out.add_column(col)
-        for row in rows:
-            yes = {True: "yes", False: "no"}
-            out.add_row(  # escape: "earwig[openai]" is not rich markup
-                row["name"],
-                yes[row["installed"]],
-                yes[row["usable"]],
-                escape(row["detail"]),
-                row["role"],
-            )
+        title = f"backend = {cfg.backend!r}, model = {cfg.model!r}"
+        out = _table(title, formatting.backend_table(rows))
         if bench:
             Console().print(out)
-            out = Table(title="the built-in 11 s clip, each backend in a fresh process")
-            for col in ("backend", "load", "real-time factor", "peak RSS", "heard"):
-                out.add_column(col, justify="left" if col in ("backend", "heard") else "right")
-            for row in rows:
-                b = row.get("bench")
-                if not b:
-                    continue
-                if "error" in b:
-                    out.add_row(row["name"], "", "", "", f"[red]{escape(b['error'])}")
-                else:
-                    heard = b["text"].replace("\n", " ")
-                    out.add_row(
-                        row["name"],
-                        f"{b['load']:.2f} s",
-                        f"{b['rtf']:.3f}",
-                        formatting.size(b["peak_rss"]),
-                        escape(heard[:40] + ("…" if len(heard) > 40 else "")),
-                    )
+            clip = "the built-in 11 s clip, each backend in a fresh process"
+            out = _table(clip, formatting.bench_table(rows), right=(1, 2, 3))
         Console().print(out)
         if problem:
             click.secho(problem, fg="red")

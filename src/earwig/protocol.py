@@ -215,6 +215,7 @@ class Status(TypedDict):
     slots: list[SlotView]
     parts: dict[str, PartView]
     healthy: bool
+    problems: list[str]  # sentences: the database lost, a disk full (daemon/guard.py, disk.py)
     subscriptions: list[SubscriptionView]
     http: HttpView  # the HTTP server: {"state": "off"} without [http] listen
 

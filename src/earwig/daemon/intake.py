@@ -54,6 +54,8 @@ class Intake:
 
     async def add_paths(self, items: list[str], source: str, force: bool) -> list[Result]:
         """`earwig add`: files, folders (their media, recursively) and URLs."""
+        if self.queue.halted:
+            return [{"input": item, "error": self.queue.halted} for item in items]
         results: list[Result] = []
         for item in items:
             if meant_as_url(item):
@@ -109,6 +111,8 @@ class Intake:
 
         `must_be_media` (files found in folders, not named by the user): a name that does not
         say it is media is probed, and a file without sound is skipped, logged once."""
+        if self.queue.halted:
+            return {"error": self.queue.halted}
         try:
             st = path.stat()
             if not path.is_file():

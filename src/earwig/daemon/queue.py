@@ -84,6 +84,7 @@ class JobQueue:
         self.on_finished = on_finished  # hooks: a job reached done or failed
         self.back_off = back_off  # a host answered 429: leave it alone for a while
         self.paused = False
+        self.halted: str | None = None  # why no work may be taken at all (the database)
         self._signal = asyncio.Event()
 
     # ------------------------------------------------------------ waking workers
@@ -192,8 +193,11 @@ class JobQueue:
     def view(self, job: Job) -> JobView:
         """A job as clients see it: its record, its live progress, why it waits."""
         view = cast(JobView, job.to_dict())  # the fields of model.Job: test_protocol.py
+        for key in ("title", "url", "error", "hint"):  # a URL's user:password, a signed query
+            if text := view.get(key):
+                view[key] = self.events.scrub(str(text))
         if job.id in self.events.bus.progress:
             view["progress"] = self.events.bus.progress[job.id]
-        if job.state is JobState.QUEUED and job.path and (note := self.waiting(job)):
+        if job.state is JobState.QUEUED and (note := self.waiting(job)):
             view["waiting"] = note
         return view

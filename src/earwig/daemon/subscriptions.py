@@ -136,6 +136,8 @@ class Subscriptions:
             raise NotFound(f"no subscription named {name!r}", "`earwig subscriptions` lists them")
         if name in self.checking:
             return {"name": name, "skipped": "a check is already running"}
+        if self.queue.halted:
+            return {"name": name, "error": self.queue.halted}
         self.checking.add(name)
         try:
             return await self._check(sub)
