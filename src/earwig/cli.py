@@ -30,6 +30,7 @@ from earwig.model import JobState
 EXIT_ERROR, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_CONFIG = 1, 2, 3, 78
 
 R = TypeVar("R")
+CLIENT_TIMEOUT = 30.0  # seconds a command waits for the daemon before saying it is not answering
 
 
 def _fail(exc: EarwigError) -> None:
@@ -97,7 +98,7 @@ class Ctx:
             return config_mod.socket_path_despite_errors(self.config_path)
 
     def client(self) -> DaemonClient:
-        client = DaemonClient(self.socket_path)
+        client = DaemonClient(self.socket_path, timeout=CLIENT_TIMEOUT)
         client.connect()
         return client
 
@@ -174,18 +175,69 @@ def tui(ctx: Ctx) -> None:
 
 
 @main.command()
+@click.option(
+    "--http",
+    "http_listen",
+    metavar="ADDR:PORT",
+    default=None,
+    help='Serve HTTP here instead of [http] listen ("" for none; port 0: any free one).',
+)
 @pass_ctx
 @friendly
-def run(ctx: Ctx) -> None:
+def run(ctx: Ctx, http_listen: str | None) -> None:
     """Run the daemon in the foreground (what systemd or launchd start)."""
     import asyncio
+    import dataclasses
 
     from earwig.daemon.app import Daemon
     from earwig.daemon.logs import setup_logging
 
     cfg = ctx.config
+    if http_listen is not None:
+        try:
+            config_mod.split_listen(http_listen) if http_listen else None
+        except ValueError as exc:
+            raise UsageError(f"--http {http_listen!r}: expected {exc}") from None
+        cfg = dataclasses.replace(cfg, http=dataclasses.replace(cfg.http, listen=http_listen))
     setup_logging(cfg)
     asyncio.run(Daemon(cfg, ctx.config_path).run())
+
+
+@main.command()
+@pass_ctx
+@friendly
+def token(ctx: Ctx) -> None:
+    """Print the HTTP API's token (made now if the daemon has not made it yet).
+
+    Clients send it as `Authorization: Bearer TOKEN`: the OpenAI SDK's api_key, Open WebUI's
+    API key. Keep it secret: it reads and steers everything earwig has."""
+    from earwig.web.token import load_or_create
+
+    click.echo(load_or_create(ctx.config.daemon.state_dir))
+
+
+@main.command()
+@click.option("--print", "just_print", is_flag=True, help="Print the link instead of opening it.")
+@pass_ctx
+@friendly
+def web(ctx: Ctx, just_print: bool) -> None:
+    """Open the web page in a browser, logged in (its link carries the token once)."""
+    import webbrowser
+
+    from earwig.web.token import load_or_create
+
+    http = ctx.call(p.GetStatus())["http"]
+    if http.get("state") != "listening":
+        raise EarwigError(
+            "the daemon's HTTP server is not listening"
+            + (f": {http['error']}" if http.get("error") else ""),
+            'set [http] listen (the default is "127.0.0.1:8327") and restart the daemon; '
+            "`earwig status` shows it",
+        )
+    link = f"{http['url']}?token={load_or_create(ctx.config.daemon.state_dir)}"
+    click.echo(link)  # also where no browser can be opened (a server over ssh)
+    if not just_print:
+        webbrowser.open(link)
 
 
 # ---------------------------------------------------------------- looking
@@ -505,6 +557,20 @@ def export(
             click.echo(str(path))
     finally:
         store.close()
+
+
+def _table(title: str, table: formatting.Table, right: tuple[int, ...] = ()) -> Any:
+    """A rich Table of plain cells (never read as markup: "earwig[openai]" stays itself)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    columns, rows = table
+    out = Table(title=Text(title))
+    for i, column in enumerate(columns):
+        out.add_column(column, justify="right" if i in right else "left")
+    for cells, colour in rows:
+        out.add_row(*(Text(cell, style=colour or "") for cell in cells))
+    return out
 
 
 def _open_path(path: Path) -> None:
@@ -1085,7 +1151,7 @@ def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
         chain, problem = [], exc.message
     else:
         problem = ""
-    rows: list[dict[str, Any]] = [
+    rows: list[formatting.BackendRow] = [
         {
             "name": a.name,
             "installed": a.installed,
@@ -1106,46 +1172,20 @@ def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
             if row["usable"]:
                 if not as_json:
                     click.echo(f"benchmarking {row['name']}…", err=True)
-                row["bench"] = bench_mod.measure(row["name"], ctx.config_path)
+                row["bench"] = typing.cast(
+                    formatting.BenchResult, bench_mod.measure(row["name"], ctx.config_path)
+                )
     if as_json:
         click.echo(json.dumps({"backend": cfg.backend, "chain": chain, "backends": rows}))
     else:
         from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
 
-        out = Table(title=escape(f"backend = {cfg.backend!r}, model = {cfg.model!r}"))
-        for col in ("backend", "installed", "can run", "model, or why not", "role"):
-            out.add_column(col)
-        for row in rows:
-            yes = {True: "yes", False: "no"}
-            out.add_row(  # escape: "earwig[openai]" is not rich markup
-                row["name"],
-                yes[row["installed"]],
-                yes[row["usable"]],
-                escape(row["detail"]),
-                row["role"],
-            )
+        title = f"backend = {cfg.backend!r}, model = {cfg.model!r}"
+        out = _table(title, formatting.backend_table(rows))
         if bench:
             Console().print(out)
-            out = Table(title="the built-in 11 s clip, each backend in a fresh process")
-            for col in ("backend", "load", "real-time factor", "peak RSS", "heard"):
-                out.add_column(col, justify="left" if col in ("backend", "heard") else "right")
-            for row in rows:
-                b = row.get("bench")
-                if not b:
-                    continue
-                if "error" in b:
-                    out.add_row(row["name"], "", "", "", f"[red]{escape(b['error'])}")
-                else:
-                    heard = b["text"].replace("\n", " ")
-                    out.add_row(
-                        row["name"],
-                        f"{b['load']:.2f} s",
-                        f"{b['rtf']:.3f}",
-                        formatting.size(b["peak_rss"]),
-                        escape(heard[:40] + ("…" if len(heard) > 40 else "")),
-                    )
+            clip = "the built-in 11 s clip, each backend in a fresh process"
+            out = _table(clip, formatting.bench_table(rows), right=(1, 2, 3))
         Console().print(out)
         if problem:
             click.secho(problem, fg="red")

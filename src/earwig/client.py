@@ -220,13 +220,16 @@ class AsyncDaemonClient:
         return self._writer is not None and not self._writer.is_closing()
 
     async def connect(self, timeout: float = 10.0) -> protocol.Welcome:
+        # Connect by hand: a Unix socket's connect is done or refused at once (EAGAIN when
+        # the daemon's backlog is full), which asyncio would wait out instead of saying.
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_unix_connection(str(self.socket_path), limit=protocol.MAX_LINE),
-                timeout,
-            )
-        except OSError as exc:  # TimeoutError too
+            sock.connect(str(self.socket_path))
+        except OSError as exc:
+            sock.close()
             raise connect_failure(exc, self.socket_path) from exc
+        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=protocol.MAX_LINE)
         self._writer = writer
         self._welcome = asyncio.get_running_loop().create_future()
         self._reader_task = asyncio.create_task(self._read(reader))

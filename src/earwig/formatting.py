@@ -10,13 +10,38 @@ import datetime as dt
 import re
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 if TYPE_CHECKING:
     from earwig.protocol import AddOutcome, JobView, SlotView, Status
 
 # A line of text and the colour a terminal may show it in (None: the default).
 Line = tuple[str, str | None]
+# A table: its column names, and each row's cells with the row's colour.
+Table = tuple[list[str], list[tuple[list[str], str | None]]]
+
+
+class BenchResult(TypedDict, total=False):
+    """One backend's run of `earwig backends --bench` (transcribe/bench.py), or its error."""
+
+    name: str
+    load: float
+    rtf: float
+    peak_rss: int
+    text: str
+    error: str
+
+
+class BackendRow(TypedDict):
+    """One backend in `earwig backends` (and its --json)."""
+
+    name: str
+    installed: bool
+    usable: bool
+    detail: str
+    role: str  # "used", "fallback" or ""
+    bench: NotRequired[BenchResult]
+
 
 RUNNING = ("downloading", "fetching", "transcribing")
 # Around each matched word in a search snippet; control characters, so no transcript has them.
@@ -208,6 +233,11 @@ def status_lines(st: Status) -> list[Line]:
     out.append((f"  jobs     {queue or 'none yet'}{paused}", None))
     if st.get("inbox"):
         out.append((f"  inbox    {st['inbox']}", None))
+    http = st.get("http") or {}
+    if http.get("state") == "listening":
+        out.append((f"  http     {http.get('url')} (`earwig web` opens it)", None))
+    elif http.get("error"):
+        out.append((f"  http     {http['error']}; trying again", "yellow"))
     subs = st.get("subscriptions") or []
     if subs:
         soon = min((s["next_check"] for s in subs if s["next_check"]), default=None)
@@ -226,3 +256,30 @@ def key_hint(hint: str, job_id: int) -> str:
     """A hint in the dashboard's words: "`earwig retry 22`" is "press r" there."""
     hint = re.sub(rf"`earwig retry {job_id}`", "press r", hint)
     return re.sub(rf"`earwig cancel {job_id}`", "press c", hint)
+
+
+def backend_table(rows: list[BackendRow]) -> Table:
+    """`earwig backends`: each backend, whether it is installed and can run, and its role."""
+    yes = {True: "yes", False: "no"}
+    cells: list[tuple[list[str], str | None]] = [
+        ([r["name"], yes[r["installed"]], yes[r["usable"]], r["detail"], r["role"]], None)
+        for r in rows
+    ]
+    return ["backend", "installed", "can run", "model, or why not", "role"], cells
+
+
+def bench_table(rows: list[BackendRow]) -> Table:
+    """`earwig backends --bench`: load time, real-time factor, memory, and what it heard."""
+    cells: list[tuple[list[str], str | None]] = []
+    for row in rows:
+        b = row.get("bench")
+        if not b:
+            continue
+        if "error" in b:
+            cells.append(([row["name"], "", "", "", b["error"]], "red"))
+            continue
+        heard = b.get("text", "").replace("\n", " ")
+        shown = heard[:40] + ("…" if len(heard) > 40 else "")
+        load, rtf = f"{b.get('load', 0):.2f} s", f"{b.get('rtf', 0):.3f}"
+        cells.append(([row["name"], load, rtf, size(b.get("peak_rss", 0)), shown], None))
+    return ["backend", "load", "real-time factor", "peak RSS", "heard"], cells
