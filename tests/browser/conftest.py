@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from conftest import Home
+from earwig import protocol as p
 from helpers import DaemonProcess, wait_for
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -78,7 +79,7 @@ class Web:
         self.daemon = daemon
         self.home = home
         status = wait_for(
-            lambda: (s := daemon.call("status")).get("http", {}).get("url") and s,
+            lambda: (s := daemon.call(p.GetStatus())).get("http", {}).get("url") and s,
             60,
             what="the HTTP server to listen",
         )
@@ -94,7 +95,7 @@ def web(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[
     root = tmp_path_factory.mktemp("web")
     runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
     home = Home(root / "earwig", runtime, models_dir)
-    home.write_config(extra='\n[http]\nlisten = "127.0.0.1:0"\n')
+    home.write_config(http='listen = "127.0.0.1:0"')
     with pytest.MonkeyPatch.context() as mp:  # the daemon's environment, as _isolated_home's
         mp.setenv("HOME", str(root / "home"))
         mp.setenv("HF_ENDPOINT", "http://127.0.0.1:9")

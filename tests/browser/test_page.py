@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from earwig import protocol as p
 from helpers import DaemonProcess, free_port, wait_for
 
 from .conftest import DESKTOP, PHONE, Web, log_in, new_page
@@ -41,7 +42,7 @@ WATCH_ROWS = """() => {
 @pytest.fixture(scope="module")
 def meeting(web: Web, speech_wav: Path) -> dict[str, Any]:
     """A done job with a transcript: the speech sample, added over the socket."""
-    web.daemon.call("job.add", paths=[str(speech_wav)])
+    web.daemon.call(p.AddJobs(paths=[str(speech_wav)]))
     return web.daemon.wait_job(
         lambda j: j["title"] == speech_wav.name and j["state"] == "done", what="meeting done"
     )
@@ -57,7 +58,7 @@ def upload_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def segments_of(daemon: DaemonProcess, job_id: int) -> list[dict[str, Any]]:
-    return daemon.call("job.get", id=job_id, transcript=True)["transcript"]["segments"]
+    return daemon.call(p.GetJob(id=job_id, transcript=True))["transcript"]["segments"]
 
 
 def test_without_the_token_the_page_shows_the_login_message_and_no_data(
@@ -102,7 +103,7 @@ def test_an_uploaded_wav_appears_goes_to_done_live_and_opens_to_its_transcript(
     seen = page.evaluate("window.__seen")[str(job_id)]
     assert seen[-1] == "done" and len(seen) > 1, seen  # it was on screen before it was done
     assert page.evaluate("window.__loadedAt") is not None  # the same page: no reload
-    assert web.daemon.call("job.get", id=job_id)["job"]["state"] == "done"
+    assert web.daemon.call(p.GetJob(id=job_id))["job"]["state"] == "done"
 
     row.locator("a.job-title").click()
     page.wait_for_url(f"{web.url}/jobs/{job_id}")
@@ -126,7 +127,7 @@ def test_a_search_hit_opens_the_transcript_at_its_moment(
     page.fill("#search-input", "budget")
     hit = page.locator(".hit-link").first
     hit.wait_for()
-    expected = web.daemon.call("search", query="budget")["hits"][0]
+    expected = web.daemon.call(p.Search(query="budget"))["hits"][0]
     assert expected["clock"] in hit.inner_text()
     hit.click()
     page.wait_for_url(re.compile(rf"/jobs/{expected['job_id']}\?t="))
@@ -146,15 +147,15 @@ def test_the_queue_pauses_a_job_pauses_and_a_delete_asks_first(
 ) -> None:
     log_in(page, web)
     page.click("#queue-toggle")
-    wait_for(lambda: web.daemon.call("status")["queue_paused"], 10, what="the queue paused")
+    wait_for(lambda: web.daemon.call(p.GetStatus())["queue_paused"], 10, what="the queue paused")
     page.locator("#queue-toggle", has_text="Resume queue").wait_for()
     try:
-        added = web.daemon.call("job.add", paths=[str(speech_wav)], force=True)
+        added = web.daemon.call(p.AddJobs(paths=[str(speech_wav)], force=True))
         job_id = added["results"][0]["job"]["id"]
         row = page.locator(f"li.job[data-id='{job_id}']")
         row.locator("[data-action='pause']").click()  # queued, not running: no question
         page.locator(f"li.job[data-id='{job_id}'][data-state='paused']").wait_for()
-        assert web.daemon.call("job.get", id=job_id)["job"]["state"] == "paused"
+        assert web.daemon.call(p.GetJob(id=job_id))["job"]["state"] == "paused"
         row.locator("[data-action='cancel']").click()
         page.locator(f"li.job[data-id='{job_id}'][data-state='cancelled']").wait_for()
 
@@ -164,16 +165,16 @@ def test_the_queue_pauses_a_job_pauses_and_a_delete_asks_first(
         assert f"Delete #{job_id}" in dialog.inner_text()
         page.click("#confirm-no")
         assert dialog.is_hidden()
-        assert web.daemon.call("job.get", id=job_id)["job"]["state"] == "cancelled"
+        assert web.daemon.call(p.GetJob(id=job_id))["job"]["state"] == "cancelled"
 
         row.locator("[data-action='delete']").click()
         page.click("#confirm-yes")
         row.wait_for(state="detached")
-        ids = [j["id"] for j in web.daemon.call("jobs.list")["jobs"]]
+        ids = [j["id"] for j in web.daemon.call(p.ListJobs())["jobs"]]
         assert job_id not in ids
     finally:
         page.click("#queue-toggle")
-        wait_for(lambda: not web.daemon.call("status")["queue_paused"], 10, what="resumed")
+        wait_for(lambda: not web.daemon.call(p.GetStatus())["queue_paused"], 10, what="resumed")
     assert not page.errors
 
 
@@ -228,7 +229,7 @@ def test_the_banner_shows_while_the_daemon_is_away_and_the_page_reconnects_by_it
 
     runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
     home = Home(tmp_path / "earwig", runtime, models_dir)
-    home.write_config(extra=f'\n[http]\nlisten = "127.0.0.1:{free_port()}"\n')
+    home.write_config(http=f'listen = "127.0.0.1:{free_port()}"')
     daemon = home.daemon().start()
     page = new_page(browser)
     try:
@@ -239,7 +240,7 @@ def test_the_banner_shows_while_the_daemon_is_away_and_the_page_reconnects_by_it
         page.locator("#banner").wait_for(state="visible", timeout=20_000)
         assert "not answering" in page.inner_text("#banner")
         daemon.start()
-        daemon.call("job.add", paths=[str(speech_wav)])  # news the page must pick up
+        daemon.call(p.AddJobs(paths=[str(speech_wav)]))  # news the page must pick up
         page.locator("#banner").wait_for(state="hidden", timeout=30_000)
         page.locator("li.job").first.wait_for(timeout=30_000)
         assert page.evaluate("document.body.dataset.connected") == "yes"
@@ -283,9 +284,37 @@ def test_in_firefox_too(web: Web, meeting: dict[str, Any], tmp_path: Path, scree
         )
         ff.wait("document.querySelector('.hit-link')")
         ff.evaluate("document.querySelector('.hit-link').click()")
-        expected = web.daemon.call("search", query="budget")["hits"][0]
+        expected = web.daemon.call(p.Search(query="budget"))["hits"][0]
         ff.wait("document.querySelector('.segment.current')")
         assert ff.evaluate("location.search") == f"?t={expected['start']}"
         start = ff.evaluate("document.querySelector('.segment.current').dataset.start")
         assert float(start) == pytest.approx(expected["start"])
         assert not ff.errors, ff.errors
+
+
+def test_the_event_streams_snapshot_takes_a_limit_the_page_asks_for(
+    web: Web, meeting: dict[str, Any], speech_wav: Path
+) -> None:
+    """/api/events?limit=N (added for the page: its snapshot carries the newest N jobs, not
+    500); a limit out of range is a 400 with the usual JSON error, before any stream starts."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    web.daemon.call(p.AddJobs(paths=[str(speech_wav)], force=True))  # a second job at least
+    auth = {"Authorization": f"Bearer {web.token}"}
+    request = urllib.request.Request(f"{web.url}/api/events?limit=1", headers=auth)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        lines = []
+        while not lines or lines[-1] != b"":
+            lines.append(response.readline().rstrip(b"\r\n"))
+    data = next(line for line in lines if line.startswith(b"data:"))
+    snapshot = json.loads(data[len(b"data:") :])
+    assert len(snapshot["jobs"]) == 1
+    assert snapshot["jobs"][0]["id"] == max(j["id"] for j in web.daemon.jobs())
+    for bad in ("0", "1001", "many"):
+        request = urllib.request.Request(f"{web.url}/api/events?limit={bad}", headers=auth)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 400
+        assert json.loads(refused.value.read())["error"]["message"]

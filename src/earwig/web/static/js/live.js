@@ -4,7 +4,7 @@
 // snapshot replaces what it held; a gap in the events' ids means some were dropped for a slow
 // reader, so the page asks for a fresh snapshot the same way.
 
-import { state, emit } from "./state.js";
+import { state, emit, mergeJobs } from "./state.js";
 import { get } from "./api.js";
 
 // A running job's new transcript lines ({"id", "segments": [...]}), for the transcript page.
@@ -13,6 +13,11 @@ const EVENTS = [
   "job.added", "job.updated", "job.deleted", "job.progress", "log", "queue", "subscriptions",
   ...SEGMENT_EVENTS,
 ];
+
+// The snapshot's newest 100 jobs are what the queue draws first; the waiting and running ones
+// beyond them are fetched after it (holdActive), older history when asked for ("Show more").
+const STREAM = "/api/events?limit=100";
+const ACTIVE = ["queued", "paused", "downloading", "fetching", "transcribing"];
 
 let source = null;
 let retry = 0;
@@ -27,7 +32,7 @@ export function connect() {
   // The first time, index.html's EventSource (opened before the modules loaded)
   const early = window.earwigEarly;
   window.earwigEarly = null;
-  source = early ? early.source : new EventSource("/api/events");
+  source = early ? early.source : new EventSource(STREAM);
   const onSnapshot = (e) => applySnapshot(JSON.parse(e.data));
   const handlers = Object.fromEntries(EVENTS.map((name) => [name, (e) => {
     if (!checkSeq(e.lastEventId)) return;
@@ -88,12 +93,29 @@ function applySnapshot(snap) {
   state.loggedIn = true;
   state.jobs.clear();
   for (const job of snap.jobs || []) state.jobs.set(job.id, job);
+  state.snapshotJobs = (snap.jobs || []).length; // the history's first page: "Show more" goes on from here
   if (snap.status) setStatus(snap.status);
   state.log = snap.log || [];
   performance.mark("earwig:snapshot");
   emit("connection", { connected: true });
   emit("jobs", { snapshot: true });
   emit("log", {});
+  holdActive();
+}
+
+// Every waiting and running job, where the snapshot's newest ones do not hold them all: the
+// queue shows them first whatever their age. One request per snapshot, after its first paint.
+async function holdActive() {
+  const counts = (state.status && state.status.counts) || {};
+  const active = ACTIVE.reduce((n, s) => n + (counts[s] || 0), 0);
+  const held = [...state.jobs.values()].filter((j) => ACTIVE.includes(j.state)).length;
+  if (active <= held) return;
+  try {
+    const page = await get(`/api/jobs?state=${ACTIVE.join(",")}&limit=1000`);
+    mergeJobs(page.jobs);
+  } catch (err) {
+    console.info("earwig: the waiting jobs could not be fetched", err);
+  }
 }
 
 export function setStatus(status) {

@@ -12,6 +12,7 @@ import {
 import { steer, actionsFor, ACTION_LABELS, fail } from "./ui.js";
 
 const PAGE = 100;
+const FIRST = 30; // rows in the very first frame (a screenful and more); the rest come next
 const FILTERS = [
   ["all", "All", null],
   ["active", "Active", [...RUNNING, ...WAITING]],
@@ -55,7 +56,13 @@ export function mountQueue(root) {
     h("div", { class: "more" },
       h("button", { id: "jobs-more", type: "button", hidden: true, onclick: showMore }, "Show more")),
   );
-  on("jobs", schedule);
+  on("jobs", ({ snapshot }) => {
+    if (snapshot) { // a new connection: what was paged before is paged again from its start
+      view.fetched.clear();
+      view.exhausted.clear();
+    }
+    schedule();
+  });
   on("counts", updateCounts);
   on("status", updateCounts);
   on("progress", ({ id }) => updateProgress(id));
@@ -74,7 +81,7 @@ function setFilter(key) {
 
 async function fetchPage(key) {
   const states = FILTERS.find(([k]) => k === key)[2];
-  const offset = view.fetched.get(key) ?? (key === "all" ? state.jobs.size : 0);
+  const offset = view.fetched.get(key) ?? (key === "all" ? state.snapshotJobs || 0 : 0);
   try {
     const page = await get(`/api/jobs${query({ state: states, limit: PAGE, offset })}`);
     view.fetched.set(key, offset + page.jobs.length);
@@ -120,7 +127,7 @@ function render() {
   const list = $("#jobs");
   if (!list) return;
   const jobs = filtered();
-  const visible = jobs.slice(0, view.shown);
+  const visible = jobs.slice(0, view.painted ? view.shown : Math.min(view.shown, FIRST));
   const keep = new Set(visible.map((j) => j.id));
   for (const [id, row] of view.rows) {
     if (!keep.has(id)) {
@@ -150,16 +157,19 @@ function render() {
       ? "No job matches." : "Nothing yet: add a URL or a file, or drop files onto the page.";
   }
   const more = $("#jobs-more");
-  const held = jobs.length > view.shown;
+  const held = jobs.length > visible.length;
   const server = !view.exhausted.has(view.filter) && state.jobs.size < state.total;
   more.hidden = !(held || (server && !view.text));
-  more.textContent = held ? `Show ${Math.min(PAGE, jobs.length - view.shown)} more` : "Show older jobs";
+  more.textContent = held ? `Show ${Math.min(PAGE, jobs.length - visible.length)} more` : "Show older jobs";
   updateCounts();
   document.body.dataset.queueReady = "1";
   if (!view.painted && state.connected) {
     view.painted = true;
     // the rows are in the DOM; the frame after this one has painted them (bench/web.py reads it)
-    requestAnimationFrame(() => setTimeout(() => performance.mark("earwig:queue-painted")));
+    requestAnimationFrame(() => setTimeout(() => {
+      performance.mark("earwig:queue-painted");
+      schedule(); // the rest of the first page of rows
+    }));
   }
 }
 

@@ -7,6 +7,7 @@ export const state = {
   status: null, // the last /api/status (or the snapshot's)
   jobs: new Map(), // id -> job view, as the daemon sends it
   total: 0, // jobs in the history, all of them (the page holds only some)
+  snapshotJobs: 0, // how many the snapshot brought: the newest ones
   queuePaused: false,
   subscriptions: [],
   log: [],
