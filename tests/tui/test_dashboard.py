@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from conftest import Home
+from earwig import protocol as p
 from earwig.model import Job, JobState
 from earwig.store import Store
 from earwig.tui.app import EarwigApp, make_app
@@ -83,7 +84,7 @@ def test_steering_from_the_keyboard(home: Home, daemon: DaemonProcess, second_wa
         await until(lambda: app.connection == "connected", pilot, what="connection")
         await pilot.press("P")  # pause the queue so the job waits for us
         await until(lambda: app.status.get("queue_paused"), pilot, what="queue paused")
-        assert daemon.call("status")["queue_paused"] is True
+        assert daemon.call(p.GetStatus())["queue_paused"] is True
         assert "QUEUE PAUSED" in status_text(app)
 
         await pilot.press("a")
@@ -92,16 +93,16 @@ def test_steering_from_the_keyboard(home: Home, daemon: DaemonProcess, second_wa
         (job_id,) = app.jobs
         await until(lambda: table_rows(app), pilot)
         await pilot.press("p")
-        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "paused", pilot)
+        await until(lambda: daemon.call(p.GetJob(id=job_id))["job"]["state"] == "paused", pilot)
         await pilot.press("p")
-        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "queued", pilot)
+        await until(lambda: daemon.call(p.GetJob(id=job_id))["job"]["state"] == "queued", pilot)
         await pilot.press("c")
-        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "cancelled", pilot)
+        await until(lambda: daemon.call(p.GetJob(id=job_id))["job"]["state"] == "cancelled", pilot)
         await until(lambda: table_rows(app)[0][0] == "cancelled", pilot, what="the table")
         await pilot.press("r")
-        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "queued", pilot)
+        await until(lambda: daemon.call(p.GetJob(id=job_id))["job"]["state"] == "queued", pilot)
         await pilot.press("P")
-        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "done", pilot, 120)
+        await until(lambda: daemon.call(p.GetJob(id=job_id))["job"]["state"] == "done", pilot, 120)
         await pilot.press("a")
         await pilot.press(*"/no/such/file.wav", "enter")
         await until(
@@ -251,7 +252,7 @@ def test_not_running_says_so_and_s_starts_it(home: Home) -> None:
     try:
         run(home, scenario)
     finally:
-        pid = wait_for(lambda: DaemonProcess(home.config, home.root / "x.log").call("status"))
+        pid = wait_for(lambda: DaemonProcess(home.config, home.root / "x.log").call(p.GetStatus()))
         subprocess.run(["kill", str(pid["pid"])], check=False)
         wait_for(lambda: not home.socket.exists(), what="the daemon to stop")
 
@@ -287,6 +288,30 @@ def test_a_protocol_mismatch_is_explained(home: Home, tmp_path: Path) -> None:
         )
         assert app.connection == "incompatible"
         assert "speaks 1" in str(app.screen.query_one("#notice").render())
+
+    try:
+        run(home, scenario)
+    finally:
+        server.close()
+
+
+def test_a_daemon_that_does_not_answer_is_explained(home: Home) -> None:
+    """A socket that accepts and never answers (a stuck daemon, or one at its fd limit): the
+    dashboard says so, with what to do, and keeps trying (it used to lose its connect loop)."""
+    home.socket.parent.mkdir(parents=True, exist_ok=True)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(home.socket))
+    server.listen(16)
+
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(
+            lambda: "earwig logs" in str(app.screen.query_one("#notice").render()),
+            pilot,
+            60,
+            what="the not-answering notice",
+        )
+        assert app.connection == "not answering"
+        assert "not answering" in str(app.screen.query_one("#notice").render())
 
     try:
         run(home, scenario)
@@ -433,7 +458,7 @@ def test_a_speaker_is_named_from_the_job_screen(home: Home, tmp_path: Path) -> N
             lambda: any(s.get("speaker") == "Ben" for s in screen.segments), pilot, what="Ben"
         )
         assert table_rows(app)[1][1].startswith("Ben: ")
-        voices = daemon.call("speakers.list")["voices"]
+        voices = daemon.call(p.ListSpeakers())["voices"]
         assert [v["name"] for v in voices] == ["Ben"]
 
     try:

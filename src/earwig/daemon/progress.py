@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from earwig.model import Job
+from earwig.protocol import Progress
 
 TICK = 1.0  # seconds between two progress events of a running job
 STAGES = ("decoding", "transcribing", "speakers", "writing")
@@ -81,7 +81,7 @@ class ProgressClock:
             return self.real * self.duration / elapsed
         return self.known_rate
 
-    def tick(self) -> dict[str, Any]:
+    def tick(self) -> Progress:
         """The progress event to publish now."""
         now = self.now()
         rate = self.rate()

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -24,7 +24,14 @@ from textual.screen import Screen
 
 from earwig import formatting, protocol
 from earwig.client import AsyncDaemonClient
-from earwig.errors import DaemonNotRunning, EarwigError, ProtocolError
+from earwig.errors import (
+    DaemonNotAllowed,
+    DaemonNotAnswering,
+    DaemonNotRunning,
+    EarwigError,
+    ProtocolError,
+    RemoteError,
+)
 from earwig.launch import daemon_command
 from earwig.tui import messages, steering
 from earwig.tui.detail import JobDetailScreen
@@ -35,6 +42,8 @@ from earwig.tui.search import SearchScreen
 from earwig.tui.sources import SourcesScreen
 from earwig.tui.subscriptions import SubscriptionsScreen
 from earwig.tui.widgets import TABS, keys_of
+
+R = TypeVar("R")
 
 PAGE = 500
 BACKOFF = (0.5, 1, 2, 4, 8)
@@ -80,10 +89,10 @@ class EarwigApp(App):
         self.config_path = config_path
         self.now = now  # injectable so snapshots of ages are deterministic
         self.client: AsyncDaemonClient | None = None
-        self.jobs: dict[int, dict[str, Any]] = {}
-        self.status: dict[str, Any] = {}
-        self.subscriptions: list[dict[str, Any]] = []
-        self.log_lines: deque[dict[str, Any]] = deque(maxlen=2000)
+        self.jobs: dict[int, protocol.JobView] = {}
+        self.status: protocol.Status | dict[str, Any] = {}  # {} until the first snapshot
+        self.subscriptions: list[protocol.SubscriptionView] = []
+        self.log_lines: deque[protocol.LogEntry] = deque(maxlen=2000)
         self.problem = ""  # why we are not connected, for the status bar and the queue
         self.audience: set[Screen] = set()  # the mounted screens (base.EarwigScreen)
         self.pending: dict[int, str] = {}  # job id -> "cancelling…" until it has stopped
@@ -115,15 +124,24 @@ class EarwigApp(App):
                 await self._lost.wait()
                 self.connection = "disconnected"
                 self.problem = "the daemon went away; reconnecting"
+            except DaemonNotAllowed as exc:
+                self.connection = "not allowed"
+                self.problem = f"{exc.message}: {exc.hint}"
             except DaemonNotRunning:
                 self.connection = "not running" if attempt == 0 or not self.jobs else "disconnected"
                 self.problem = (
                     "the daemon is not running: press S to start it, "
                     "or `earwig service install` to have it start with your session"
                 )
+            except DaemonNotAnswering as exc:  # stuck, or at its fd limit: keep trying
+                self.connection = "not answering"
+                self.problem = f"{exc.message}; {exc.hint}"
             except ProtocolError as exc:
                 self.connection = "incompatible"
                 self.problem = f"{exc.message}. {exc.hint}"
+            except RemoteError as exc:  # refused: another user's daemon
+                self.connection = "refused"
+                self.problem = f"{exc.message}. {exc.hint}".rstrip(". ")
             self.broadcast(messages.ConnectionChanged)
             await asyncio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
             attempt += 1
@@ -132,9 +150,12 @@ class EarwigApp(App):
         self._lost = asyncio.Event()
         client = AsyncDaemonClient(self.socket_path, self._on_event, self._lost.set)
         await client.connect()
-        snapshot = await client.call("subscribe", topics=["jobs", "log"], limit=PAGE, log_limit=200)
+        snapshot = await client.call(
+            protocol.Subscribe(topics=["jobs", "log"], limit=PAGE, log_limit=200)
+        )
         self.client = client
-        self.jobs = {j["id"]: j for j in snapshot["jobs"]}
+        first = snapshot.get("jobs", [])
+        self.jobs = {j["id"]: j for j in first}
         self.status = snapshot["status"]
         self.subscriptions = self.status.get("subscriptions", [])
         self.log_lines.clear()
@@ -143,67 +164,67 @@ class EarwigApp(App):
         self.problem = ""
         self.broadcast(messages.Snapshot)
         offset = PAGE
-        while len(snapshot["jobs"]) == PAGE:  # the rest of the history, a page at a time
-            snapshot = await client.call("jobs.list", limit=PAGE, offset=offset)
-            for job in snapshot["jobs"]:
+        page = first
+        while len(page) == PAGE:  # the rest of the history, a page at a time
+            page = (await client.call(protocol.ListJobs(limit=PAGE, offset=offset)))["jobs"]
+            for job in page:
                 self.jobs.setdefault(job["id"], job)
             offset += PAGE
-            self.broadcast(functools.partial(messages.HistoryPage, snapshot["jobs"]))
+            self.broadcast(functools.partial(messages.HistoryPage, page))
 
-    def _on_event(self, message: dict[str, Any]) -> None:
+    def _on_event(self, message: protocol.Message) -> None:
         """Apply one daemon event to the app's copy, then tell the screens what changed."""
-        name, data = message.get("event", ""), message.get("data") or {}
         make: Callable[[], Message]
-        if name in (protocol.EVENT_JOB_ADDED, protocol.EVENT_JOB_UPDATED):
-            old = self.jobs.get(data["id"], {})
-            if data.get("state") in formatting.RUNNING and "progress" in old:
-                data.setdefault("progress", old["progress"])
-            self.jobs[data["id"]] = data
-            if data["id"] in self.pending and data.get("state") not in formatting.RUNNING:
-                del self.pending[data["id"]]  # "cancelling…" is over: say what happened
-                self.notify(f"#{data['id']} {data['title']}: {data['state']}", timeout=3)
-            added = name == protocol.EVENT_JOB_ADDED
-            make = lambda: messages.JobChanged(data, added=added)  # noqa: E731
-        elif name == protocol.EVENT_JOB_PROGRESS:
-            job = self.jobs.get(data["id"])
-            if job is None:
+        if job := protocol.JOB_ADDED.data_of(message) or protocol.JOB_UPDATED.data_of(message):
+            old = self.jobs.get(job["id"])
+            if job["state"] in formatting.RUNNING and old is not None and "progress" in old:
+                job.setdefault("progress", old["progress"])
+            self.jobs[job["id"]] = job
+            if job["id"] in self.pending and job["state"] not in formatting.RUNNING:
+                del self.pending[job["id"]]  # "cancelling…" is over: say what happened
+                self.notify(f"#{job['id']} {job['title']}: {job['state']}", timeout=3)
+            added = message["event"] == protocol.JOB_ADDED.name
+            make = lambda: messages.JobChanged(job, added=added)  # noqa: E731
+        elif (progress := protocol.JOB_PROGRESS.data_of(message)) is not None:
+            running = self.jobs.get(progress["id"])
+            if running is None:
                 return
-            job["progress"] = data
-            make = lambda: messages.JobProgress(data["id"], data)  # noqa: E731
-        elif name == protocol.EVENT_JOB_SEGMENTS:
-            make = lambda: messages.JobSegments(data["id"], data["segments"])  # noqa: E731
-        elif name == protocol.EVENT_JOB_DELETED:
-            self.jobs.pop(data["id"], None)
-            make = lambda: messages.JobDeleted(data["id"])  # noqa: E731
-        elif name == protocol.EVENT_QUEUE:
-            self.status["queue_paused"] = data["paused"]
-            make = lambda: messages.QueueChanged(bool(data["paused"]))  # noqa: E731
-        elif name == protocol.EVENT_SUBSCRIPTIONS:
-            self.subscriptions = data["subscriptions"]
+            running["progress"] = progress
+            make = lambda: messages.JobProgress(progress["id"], progress)  # noqa: E731
+        elif (lines := protocol.JOB_SEGMENTS.data_of(message)) is not None:
+            make = lambda: messages.JobSegments(lines["id"], list(lines["segments"]))  # noqa: E731
+        elif (deleted := protocol.JOB_DELETED.data_of(message)) is not None:
+            self.jobs.pop(deleted["id"], None)
+            make = lambda: messages.JobDeleted(deleted["id"])  # noqa: E731
+        elif (queue := protocol.QUEUE.data_of(message)) is not None:
+            self.status["queue_paused"] = queue["paused"]
+            make = lambda: messages.QueueChanged(bool(queue["paused"]))  # noqa: E731
+        elif (subs := protocol.SUBSCRIPTIONS.data_of(message)) is not None:
+            self.subscriptions = subs["subscriptions"]
             make = messages.SubscriptionsChanged
-        elif name == protocol.EVENT_LOG:
-            self.log_lines.append(data)
-            make = lambda: messages.LogLine(data)  # noqa: E731
+        elif (entry := protocol.LOG.data_of(message)) is not None:
+            self.log_lines.append(entry)
+            make = lambda: messages.LogLine(entry)  # noqa: E731
         else:
             return
         self.broadcast(make)
 
     # ------------------------------------------------------------ talking to the daemon
 
-    async def call(self, kind: str, /, **params: Any) -> Any:
+    async def call(self, request: protocol.Request[R]) -> R | None:
         """A request whose outcome the user sees: errors become a toast, not a traceback."""
         if self.client is None or not self.client.connected:
             self.notify("not connected to the daemon", severity="error")
             return None
         try:
-            return await self.client.call(kind, **params)
+            return await self.client.call(request)
         except EarwigError as exc:
             self.notify(
                 f"{exc.message}\n{exc.hint}".strip(), severity="error", timeout=6, markup=False
             )
             return None
 
-    async def act(self, kind: str, jobs: list[dict[str, Any]]) -> None:
+    async def act(self, kind: str, jobs: list[protocol.JobView]) -> None:
         """Steer `jobs` (the one under the cursor, or all marked ones) from any screen: ask
         once when work would be lost (steering.py), then send. A running job that is
         cancelled or paused says "cancelling…" until the daemon says it has stopped.
@@ -220,26 +241,28 @@ class EarwigApp(App):
         if len(jobs) > 1 and done:
             self.notify(f"{done} jobs: {steering.VERBS[kind][2]}", timeout=3)
 
-    async def toggle_pause(self, job: dict[str, Any]) -> None:
+    async def toggle_pause(self, job: protocol.JobView) -> None:
         await self.act("job.resume" if job["state"] == "paused" else "job.pause", [job])
 
-    async def _steer_one(self, kind: str, job: dict[str, Any], quiet: bool) -> bool:
+    async def _steer_one(self, kind: str, job: protocol.JobView, quiet: bool) -> bool:
         job_id, title = job["id"], job["title"]
         if kind == "job.delete" and job["state"] not in steering.FINISHED:
             # asked once already: cancel it, wait until it has stopped, then delete
-            if await self.call("job.cancel", id=job_id) is None:
+            if await self.call(protocol.CancelJob(id=job_id)) is None:
                 return False
             deadline = time.monotonic() + 60
-            while self.jobs.get(job_id, {}).get("state") not in (*steering.FINISHED, None):
+            while (now := self.jobs.get(job_id)) is not None and now[
+                "state"
+            ] not in steering.FINISHED:
                 if time.monotonic() > deadline:
                     self.notify(f"#{job_id} {title} did not stop; not deleted", severity="error")
                     return False
                 await asyncio.sleep(0.1)
-        result = await self.call(kind, id=job_id)
+        result = await self.call(steering.request(kind, job_id))
         if result is None:
             return False
         pending = steering.VERBS[kind][1]
-        now = (result.get("job") or {}).get("state") if isinstance(result, dict) else None
+        now = result.get("job", {}).get("state") if isinstance(result, dict) else None
         if pending and now in formatting.RUNNING:  # it stops at the backend's next check
             self.pending[job_id] = pending
             self.broadcast(functools.partial(messages.JobChanged, self.jobs.get(job_id, job)))
@@ -248,9 +271,9 @@ class EarwigApp(App):
             self.notify(f"#{job_id} {title}: {steering.VERBS[kind][2]}", timeout=3, markup=False)
         return True
 
-    async def steer(self, kind: str, job: dict[str, Any], done: str) -> None:
+    async def steer(self, request: protocol.Request[Any], job: protocol.JobView, done: str) -> None:
         """One request about `job` that loses nothing (retry, prioritize): no question."""
-        if await self.call(kind, id=job["id"]) is not None:
+        if await self.call(request) is not None:
             self.notify(f"#{job['id']} {job['title']}: {done}", timeout=3, markup=False)
 
     async def refresh_status(self) -> None:
@@ -258,7 +281,7 @@ class EarwigApp(App):
         if self.client is None or not self.client.connected:
             return
         try:
-            status = await self.client.call("status")
+            status = await self.client.call(protocol.GetStatus())
         except EarwigError:
             return
         self.status = {**self.status, **status}
@@ -320,7 +343,8 @@ class EarwigApp(App):
         paused = self.status.get("queue_paused")
 
         async def toggle() -> None:
-            if await self.call("queue.resume" if paused else "queue.pause") is not None:
+            toggle = protocol.ResumeQueue() if paused else protocol.PauseQueue()
+            if await self.call(toggle) is not None:
                 self.notify("queue resumed" if paused else "queue paused")
 
         self.run_worker(toggle())
@@ -336,7 +360,7 @@ class EarwigApp(App):
 
     def check_all(self) -> None:
         async def check() -> None:
-            result = await self.call("subscription.check")
+            result = await self.call(protocol.CheckSubscription())
             if result is not None:
                 new = sum(r.get("new", 0) for r in result["results"])
                 errors = [r for r in result["results"] if r.get("error")]

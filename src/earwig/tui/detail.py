@@ -11,6 +11,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Input, Static
 
-from earwig import formatting
+from earwig import formatting, protocol
 from earwig.formatting import clock
 from earwig.launch import open_with_system
 from earwig.tui import messages
@@ -66,8 +67,8 @@ class JobDetailScreen(EarwigScreen[None]):
         self.words = words  # ... with the words the search matched highlighted
         self.needle = ""  # what the find bar looks for
         self.details = False  # the header folded (i unfolds): the transcript gets the room
-        self.job: dict[str, Any] = {}
-        self.segments: list[dict[str, Any]] = []
+        self.job: protocol.JobView | None = None
+        self.segments: list[protocol.SegmentView] = []
         self.matches: list[int] = []
 
     def compose(self) -> ComposeResult:
@@ -90,18 +91,17 @@ class JobDetailScreen(EarwigScreen[None]):
         self.query_one(DataTable).focus()
 
     async def _load(self) -> None:
-        result = await self.earwig.call("job.get", id=self.job_id, transcript=True)
+        result = await self.earwig.call(protocol.GetJob(id=self.job_id, transcript=True))
         if result is None:
             self.query_one("#meta", Static).update(f"job {self.job_id} is not available")
             return
         self.job = result["job"]
-        self.segments = list((result.get("transcript") or {}).get("segments", []))
+        transcript = result.get("transcript")
+        self.segments = list(transcript["segments"]) if transcript else []
         self._show_meta()
         self._fill()
-        if self.at is not None and self.segments:
-            row = min(
-                range(len(self.segments)), key=lambda i: abs(self.segments[i]["start"] - self.at)
-            )
+        if (at := self.at) is not None and self.segments:
+            row = min(range(len(self.segments)), key=lambda i: abs(self.segments[i]["start"] - at))
             self.query_one(DataTable).move_cursor(row=row, animate=False)
             self.at = None
 
@@ -121,7 +121,7 @@ class JobDetailScreen(EarwigScreen[None]):
         if self.segments:
             table.move_cursor(row=min(row, len(self.segments) - 1), animate=False)
 
-    def _segment_text(self, seg: dict[str, Any]) -> Text:
+    def _segment_text(self, seg: protocol.SegmentView) -> Text:
         text = Text((f"{seg['speaker']}: " if seg.get("speaker") else "") + seg["text"].strip())
         words = [w for w in (*self.words, self.needle) if w]
         if words:
@@ -148,7 +148,7 @@ class JobDetailScreen(EarwigScreen[None]):
     def _live_lines(self, message: messages.JobSegments) -> None:
         """Lines as the engine finishes them: appended, and followed while the cursor is on
         the last line (as `tail -f` does); anywhere else, the cursor stays put."""
-        if message.id != self.job_id or self.job.get("state") == "done":
+        if message.id != self.job_id or (self.job and self.job["state"] == "done"):
             return
         table = self.query_one(DataTable)
         following = not self.segments or table.cursor_row >= len(self.segments) - 1
@@ -174,9 +174,10 @@ class JobDetailScreen(EarwigScreen[None]):
         if message.id == self.job_id:
             self.query_one("#meta", Static).update(Text("this job was deleted", style="bold red"))
 
-    def _refresh_from(self, job: dict[str, Any]) -> None:
-        finished = job.get("state") == "done" and self.job.get("state") != "done"
-        retried = job.get("state") != "done" and self.job.get("state") == "done"
+    def _refresh_from(self, job: protocol.JobView) -> None:
+        was = self.job["state"] if self.job else None
+        finished = job["state"] == "done" and was != "done"
+        retried = job["state"] != "done" and was == "done"
         self.job = job
         self._show_meta()
         if finished or retried:  # the transcript arrived (or is being made again)
@@ -184,13 +185,16 @@ class JobDetailScreen(EarwigScreen[None]):
 
     def _show_meta(self) -> None:
         job = self.earwig.jobs.get(self.job_id) or self.job
-        self.job = {**self.job, **job}
-        self.query_one("#meta", Static).update(self._meta())
+        if job is None:
+            return
+        merged: dict[str, object] = dict(self.job) if self.job else {}
+        merged.update(job)  # the app's copy is the newer
+        self.job = typing.cast(protocol.JobView, merged)
+        self.query_one("#meta", Static).update(self._meta(self.job))
 
-    def _meta(self) -> Text:
+    def _meta(self, job: protocol.JobView) -> Text:
         """The header: folded to three lines or so (title and state; where it came from, how
         it was made; what is wrong), `i` unfolds every state's time, warnings and outputs."""
-        job = self.job
         text = Text()
         text.append(f"#{job['id']} {job['title']}", style="bold")
         state = job["state"]
@@ -200,22 +204,22 @@ class JobDetailScreen(EarwigScreen[None]):
         text.append(f"  {bar}\n" if bar else "\n")
         origin = job["source"] + (f", {job['subscription']}" if job.get("subscription") else "")
         where = job.get("url") or job.get("path")  # the episode's address, not the media cache
-        how = []
+        how: list[str] = []
         if job.get("text_from"):
             how.append(f"the {job['text_from']} transcript (r: transcribe it here)")
         elif job.get("backend"):
             how.append(f"{job['backend']} · {job.get('model')}")
         if job.get("duration"):
             how.append(formatting.duration(job.get("duration")))
-        if job.get("language"):
-            how.append(job["language"])
+        if language := job.get("language"):
+            how.append(language)
         if job.get("attempts"):
             how.append(f"attempt {job['attempts']}")
         text.append(f"{where} ({origin})" + "".join(f" · {h}" for h in how) + "\n", style="dim")
         if job.get("error"):
             text.append(f"error    {job['error']}\n", style="bold red")
-        if job.get("hint"):
-            text.append(f"hint     {formatting.key_hint(job['hint'], job['id'])}\n")
+        if hint := job.get("hint"):
+            text.append(f"hint     {formatting.key_hint(hint, job['id'])}\n")
         warnings = job.get("warnings") or []
         if self.details:
             times = sorted(job.get("times", {}).items(), key=lambda kv: kv[1])
@@ -223,8 +227,8 @@ class JobDetailScreen(EarwigScreen[None]):
             text.append(f"states   {stamps}\n")
             for warning in warnings:
                 text.append(f"warning  {warning}\n", style="yellow")
-            if job.get("waiting"):
-                text.append(f"waiting  {job['waiting']}\n", style="dim")
+            if waiting := job.get("waiting"):
+                text.append(f"waiting  {waiting}\n", style="dim")
         elif warnings:
             more = f" (+{len(warnings) - 1}, i shows all)" if len(warnings) > 1 else ""
             text.append(f"warning  {warnings[0]}{more}\n", style="yellow")
@@ -290,8 +294,8 @@ class JobDetailScreen(EarwigScreen[None]):
         name = await self.earwig.push_screen_wait(NameDialog(speaker))
         if not name:
             return
-        params = {"id": self.job_id, "speaker": speaker, "name": name}
-        if await self.earwig.call("speaker.name", **params) is not None:
+        request = protocol.NameSpeaker(id=self.job_id, speaker=speaker, name=name)
+        if await self.earwig.call(request) is not None:
             self.notify(f"{speaker} is now {name}; later files will know the voice")
             await self._load()
 
@@ -361,7 +365,7 @@ class JobDetailScreen(EarwigScreen[None]):
         self.notify(f"copied: {line}", timeout=3, markup=False)
 
     def _transcript(self) -> Path | None:
-        outputs = self.job.get("outputs") or []
+        outputs = self.job["outputs"] if self.job else []
         txt = next((p for p in outputs if p.endswith(".txt")), outputs[0] if outputs else None)
         return Path(txt) if txt else None
 
@@ -392,7 +396,8 @@ class JobDetailScreen(EarwigScreen[None]):
         ]
         at = self.query_one(DataTable).cursor_row + 1
         with tempfile.TemporaryDirectory(prefix="earwig-") as folder:
-            path = Path(folder) / f"{Path(str(self.job.get('title') or 'transcript')).stem}.txt"
+            title = self.job["title"] if self.job else "transcript"
+            path = Path(folder) / f"{Path(title).stem}.txt"
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
             command = pager_command(path, at)
             try:
@@ -413,9 +418,9 @@ def pager_command(path: Path, line: int) -> list[str]:
     return [*pager, str(path)]
 
 
-def no_transcript(job: dict[str, Any]) -> str:
+def no_transcript(job: protocol.JobView | None) -> str:
     """Why a job shows no lines, and what to press about it."""
-    state = job.get("state")
+    state = job["state"] if job else None
     return {
         "done": "(no speech found)",
         "failed": "(no transcript: it failed, see the error above; r tries again)",

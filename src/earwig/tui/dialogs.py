@@ -14,7 +14,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from earwig import formatting, urls
+from earwig import formatting, protocol, urls
 from earwig.tui.base import EarwigModal
 
 
@@ -134,7 +134,7 @@ class AddDialog(EarwigModal[None]):
                 error.update(Text(f"no such file or folder: {path}", style="red"))
                 return
             value = str(path)  # a folder: its media, recursively
-        result = await self.earwig.call("job.add", paths=[value], force=self.force)
+        result = await self.earwig.call(protocol.AddJobs(paths=[value], force=self.force))
         if result is None:
             return
         outcomes = [formatting.add_outcome(r) for r in result["results"]]
@@ -187,8 +187,8 @@ class SubscribeDialog(EarwigModal[None]):
             self.query_one("#name", Input).focus()
             return
         # no name: the daemon names it after the feed's title, as `earwig subscribe` does
-        params = {"name": name} if name else {}
-        result = await self.earwig.call("subscription.add", url=url, backfill=3, **params)
+        request = protocol.AddSubscription(url=url, backfill=3, name=name or None)
+        result = await self.earwig.call(request)
         if result is not None:
             self.notify(f"subscribed {result.get('name') or name}: the first check runs now")
             self.dismiss()

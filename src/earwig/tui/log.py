@@ -4,7 +4,6 @@ line about a job opens that job with enter."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -13,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Input, Static
 
+from earwig import protocol
 from earwig.tui import messages
 from earwig.tui.base import EarwigScreen
 from earwig.tui.detail import JobDetailScreen
@@ -38,7 +38,7 @@ class LogScreen(EarwigScreen[None]):
         super().__init__()
         self.following = True  # new lines scroll into view; space holds the view still
         self.text_filter = ""
-        self.shown: list[dict[str, Any]] = []  # the entries on the table's rows, in order
+        self.shown: list[protocol.LogEntry] = []  # the entries on the table's rows, in order
 
     def compose(self) -> ComposeResult:
         yield TabBar("log")
@@ -65,7 +65,7 @@ class LogScreen(EarwigScreen[None]):
                 column.width = max(20, self.size.width - 8 - 5 - 2 * 3 - 2)
         self._fill()
 
-    def _matches(self, entry: dict[str, Any]) -> bool:
+    def _matches(self, entry: protocol.LogEntry) -> bool:
         if not self.text_filter:
             return True
         hay = f"{entry['message']} #{entry.get('job_id') or ''} {entry['level']}"
@@ -84,7 +84,7 @@ class LogScreen(EarwigScreen[None]):
         self._info()
 
     @staticmethod
-    def _cells(entry: dict[str, Any]) -> tuple[Text, Text, Text]:
+    def _cells(entry: protocol.LogEntry) -> tuple[Text, Text, Text]:
         style = STYLE.get(entry["level"], "")
         when = dt.datetime.fromtimestamp(entry["ts"]).strftime("%H:%M:%S")
         job = f"#{entry['job_id']}" if entry.get("job_id") else ""

@@ -10,9 +10,9 @@ None of them bubble: each screen gets its own copy, and none climbs back up to t
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.message import Message
+
+from earwig import protocol
 
 
 class DaemonMessage(Message, bubble=False):
@@ -30,7 +30,7 @@ class ConnectionChanged(DaemonMessage):
 class HistoryPage(DaemonMessage):
     """An older page of the history arrived after the first snapshot."""
 
-    def __init__(self, jobs: list[dict[str, Any]]) -> None:
+    def __init__(self, jobs: list[protocol.JobView]) -> None:
         super().__init__()
         self.jobs = jobs
 
@@ -38,7 +38,7 @@ class HistoryPage(DaemonMessage):
 class JobChanged(DaemonMessage):
     """A job was added or changed (its state, priority, outputs...); `job` is its new self."""
 
-    def __init__(self, job: dict[str, Any], added: bool = False) -> None:
+    def __init__(self, job: protocol.JobView, added: bool = False) -> None:
         super().__init__()
         self.job = job
         self.added = added
@@ -51,7 +51,7 @@ class JobChanged(DaemonMessage):
 class JobProgress(DaemonMessage):
     """A running job moved on: only its progress changed (many a second; keep it cheap)."""
 
-    def __init__(self, job_id: int, progress: dict[str, Any]) -> None:
+    def __init__(self, job_id: int, progress: protocol.Progress) -> None:
         super().__init__()
         self.id = job_id
         self.progress = progress
@@ -60,7 +60,7 @@ class JobProgress(DaemonMessage):
 class JobSegments(DaemonMessage):
     """Lines of a running job's transcript, as the engine produced them."""
 
-    def __init__(self, job_id: int, segments: list[dict[str, Any]]) -> None:
+    def __init__(self, job_id: int, segments: list[protocol.SegmentView]) -> None:
         super().__init__()
         self.id = job_id
         self.segments = segments
@@ -89,6 +89,6 @@ class StatusChanged(DaemonMessage):
 
 
 class LogLine(DaemonMessage):
-    def __init__(self, entry: dict[str, Any]) -> None:
+    def __init__(self, entry: protocol.LogEntry) -> None:
         super().__init__()
         self.entry = entry

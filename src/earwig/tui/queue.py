@@ -14,7 +14,7 @@ from textual.coordinate import Coordinate
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static
 
-from earwig import formatting
+from earwig import formatting, protocol
 from earwig.tui import messages
 from earwig.tui.base import EarwigScreen, earwig_app
 from earwig.tui.detail import JobDetailScreen
@@ -46,7 +46,7 @@ WIDE = 140  # from here the progress column grows: a longer bar, speed and time 
 AGE_TICK = 5.0  # seconds between refreshes of the visible rows' ages
 MARK = "● "  # before a marked job's title (space marks; r, c, d, t act on all marked)
 # the orders `o` steps through and a header click picks: column -> (sort key, label)
-SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
+SORTS: dict[str, Callable[[protocol.JobView], Any]] = {
     "state": formatting.sort_key,
     "title": lambda j: str(j.get("title") or "").lower(),
     "from": lambda j: str(j.get("subscription") or formatting.kind(j)).lower(),
@@ -70,12 +70,12 @@ class JobPanel(Widget):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.job_id: int | None = None
-        self.tails: dict[int, list[dict[str, Any]]] = {}  # job id -> its last segments
+        self.tails: dict[int, list[protocol.SegmentView]] = {}  # job id -> its last segments
         self.notice = ""  # "#12 talk.mp3 left this view (done)", until the cursor moves
         self.notice_for: int | None = None  # ... shown above this job
         self._shown = Text()
 
-    def show(self, job: dict[str, Any] | None) -> None:
+    def show(self, job: protocol.JobView | None) -> None:
         if (job["id"] if job else None) != self.notice_for:
             self.notice = ""  # the cursor moved on: the news is old
         text = self._render_job(job)
@@ -86,10 +86,10 @@ class JobPanel(Widget):
     def render(self) -> Text:
         return self._shown
 
-    def add_live(self, job_id: int, segments: list[dict[str, Any]]) -> None:
+    def add_live(self, job_id: int, segments: list[protocol.SegmentView]) -> None:
         self.tails[job_id] = [*self.tails.get(job_id, []), *segments][-3:]
 
-    def _render_job(self, job: dict[str, Any] | None) -> Text:
+    def _render_job(self, job: protocol.JobView | None) -> Text:
         text = Text()
         if self.notice:
             text.append(self.notice + "\n", style="bold yellow")
@@ -104,8 +104,8 @@ class JobPanel(Widget):
         text.append(f"\n{where}{sub}", style="dim")
         if job.get("error"):
             text.append(f"\n{job['error']}", style="red")
-        if job.get("hint"):
-            text.append(f"\n{formatting.key_hint(job['hint'], job['id'])}", style="italic")
+        if hint := job.get("hint"):
+            text.append(f"\n{formatting.key_hint(hint, job['id'])}", style="italic")
         for warning in (job.get("warnings") or [])[:1]:
             text.append(f"\n{warning}", style="yellow")
         if job.get("waiting") and job["state"] == "queued":
@@ -120,9 +120,9 @@ class JobPanel(Widget):
 
     async def fetch_tail(self, job_id: int) -> None:
         app = earwig_app(self)
-        result = await app.call("job.get", id=job_id, transcript=True)
-        segments = ((result or {}).get("transcript") or {}).get("segments") or []
-        self.tails[job_id] = segments[-3:]
+        result = await app.call(protocol.GetJob(id=job_id, transcript=True))
+        transcript = result.get("transcript") if result is not None else None
+        self.tails[job_id] = transcript["segments"][-3:] if transcript else []
         if self.job_id == job_id:
             self.show(app.jobs.get(job_id))
 
@@ -262,10 +262,10 @@ class QueueScreen(EarwigScreen[None]):
     def _everything(self) -> None:
         self._schedule_rebuild()
 
-    def _sort_key(self, job: dict[str, Any]) -> Any:
+    def _sort_key(self, job: protocol.JobView) -> Any:
         return SORTS[self.sort](job)
 
-    def _same_place(self, job: dict[str, Any]) -> bool:
+    def _same_place(self, job: protocol.JobView) -> bool:
         """An update that does not move the job (same state, same priority) is applied in
         place; one that does (a new state, `t`) re-sorts."""
         table = self.query_one(DataTable)
@@ -273,7 +273,7 @@ class QueueScreen(EarwigScreen[None]):
             return False
         return self._keys.get(job["id"]) == self._sort_key(job) and self._matches(job)
 
-    def _append_page(self, page: list[dict[str, Any]]) -> None:
+    def _append_page(self, page: list[protocol.JobView]) -> None:
         """Older history arriving a page at a time goes below what is shown.
 
         Rebuilding the whole table per page made loading 10,000 jobs quadratic (bench/tui.py);
@@ -306,7 +306,7 @@ class QueueScreen(EarwigScreen[None]):
             self._rebuild_pending = True
             self.set_timer(0.05, self.rebuild)
 
-    def _matches(self, job: dict[str, Any]) -> bool:
+    def _matches(self, job: protocol.JobView) -> bool:
         state = job["state"]
         if self.state_filter == "active" and state not in ACTIVE:
             return False
@@ -320,7 +320,7 @@ class QueueScreen(EarwigScreen[None]):
             return self.text_filter.lower() in hay.lower()
         return True
 
-    def _cells(self, job: dict[str, Any]) -> dict[str, Any]:
+    def _cells(self, job: protocol.JobView) -> dict[str, Any]:
         job_id = job["id"]
         title = Text(job["title"], overflow="ellipsis", no_wrap=True)
         if job_id in self.marked:
@@ -333,8 +333,8 @@ class QueueScreen(EarwigScreen[None]):
         else:
             state = Text(job["state"], style=STATE_STYLE.get(job["state"], ""))
         progress: str | Text = formatting.progress_bar(job, self._bar)
-        if job["state"] == "failed" and job.get("error"):  # why, in the room a bar would take
-            progress = Text(job["error"], style="red", overflow="ellipsis", no_wrap=True)
+        if job["state"] == "failed" and (error := job.get("error")):  # in the bar's room: why
+            progress = Text(error, style="red", overflow="ellipsis", no_wrap=True)
         return {
             "state": state,
             "title": title,
@@ -409,7 +409,7 @@ class QueueScreen(EarwigScreen[None]):
             parts.append(repr(self.text_filter))
         return " · ".join(parts)
 
-    def _show_notice(self, jobs: list[dict[str, Any]]) -> None:
+    def _show_notice(self, jobs: list[protocol.JobView]) -> None:
         app = self.earwig
         message: str | Text = ""
         if app.connection != "connected":
@@ -549,11 +549,11 @@ class QueueScreen(EarwigScreen[None]):
             return None
         return int(key.value) if key.value is not None else None
 
-    def _current(self) -> dict[str, Any] | None:
+    def _current(self) -> protocol.JobView | None:
         job_id = self._current_id()
         return self.earwig.jobs.get(job_id) if job_id is not None else None
 
-    def _targets(self) -> list[dict[str, Any]]:
+    def _targets(self) -> list[protocol.JobView]:
         """What a steering key acts on: every marked job, else the one under the cursor."""
         if self.marked:
             return [self.earwig.jobs[i] for i in sorted(self.marked) if i in self.earwig.jobs]
@@ -636,7 +636,8 @@ class QueueScreen(EarwigScreen[None]):
 
     async def action_pause_queue(self) -> None:
         paused = self.earwig.status.get("queue_paused")
-        if await self.earwig.call("queue.resume" if paused else "queue.pause") is not None:
+        toggle = protocol.ResumeQueue() if paused else protocol.PauseQueue()
+        if await self.earwig.call(toggle) is not None:
             self.notify(
                 "queue resumed"
                 if paused

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Input, Static
 
+from earwig import protocol
 from earwig.errors import EarwigError
 from earwig.formatting import HIGHLIGHT_END, HIGHLIGHT_START
 from earwig.tui.base import EarwigScreen
@@ -65,7 +65,7 @@ class SearchScreen(EarwigScreen[None]):
         table.refresh()
 
     def on_mount(self) -> None:
-        self.hits: list[dict[str, Any]] = []
+        self.hits: list[protocol.SearchHit] = []
         self._opened_hit = False
         self.query_one("#query").focus()
 
@@ -96,7 +96,7 @@ class SearchScreen(EarwigScreen[None]):
             info.update(Text("not connected to the daemon", style="bold red"))
             return
         try:
-            result = await client.call("search", query=query, limit=100)
+            result = await client.call(protocol.Search(query=query, limit=100))
         except EarwigError as exc:
             self.hits = []
             table.clear()
@@ -134,7 +134,7 @@ class SearchScreen(EarwigScreen[None]):
         self.app.push_screen(screen)
 
 
-def matched_words(hit: dict[str, Any]) -> tuple[str, ...]:
+def matched_words(hit: protocol.SearchHit) -> tuple[str, ...]:
     """Every word the search marked in a hit's snippet, once each."""
     words: list[str] = []
     for part in hit["snippet"].split(HIGHLIGHT_START)[1:]:

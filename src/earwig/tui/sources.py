@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -11,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer
 
+from earwig import protocol
 from earwig.tui import messages
 from earwig.tui.base import EarwigScreen
 from earwig.tui.widgets import Rows, StatusBar, TabBar
@@ -42,7 +42,7 @@ class SourcesScreen(EarwigScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.slots: dict[str, dict[str, Any]] = {}  # row key -> the slot on that row
+        self.slots: dict[str, protocol.SlotView] = {}  # row key -> the slot on that row
         self.refresh_table()
         self.set_interval(POLL, self._poll)
 
@@ -75,8 +75,8 @@ class SourcesScreen(EarwigScreen[None]):
             ok = Path(folder).is_dir()
             words, style = ("watching", "green") if ok else ("missing", "red")
             table.add_row("folder", state(words, style), folder)
-        if st.get("inbox"):
-            inbox = Path(st["inbox"])
+        if inbox_path := st.get("inbox"):
+            inbox = Path(inbox_path)
             table.add_row(
                 "inbox", state("has lines" if inbox.exists() else "empty", ""), str(inbox)
             )
@@ -116,7 +116,7 @@ class SourcesScreen(EarwigScreen[None]):
             self.notify("d drains a slot of the pool: put the cursor on one", severity="warning")
             return
         drain = not slot["drained"]
-        if await self.earwig.call("slot.drain", name=slot["name"], drain=drain) is not None:
+        if await self.earwig.call(protocol.DrainSlot(name=slot["name"], drain=drain)) is not None:
             self.notify(
                 f"{slot['name']}: drained, its running jobs finish"
                 if drain
@@ -127,5 +127,6 @@ class SourcesScreen(EarwigScreen[None]):
 
     async def action_pause_pool(self) -> None:
         paused = self.earwig.status.get("queue_paused")
-        if await self.earwig.call("queue.resume" if paused else "queue.pause") is not None:
+        request = protocol.ResumeQueue() if paused else protocol.PauseQueue()
+        if await self.earwig.call(request) is not None:
             self.notify("the pool takes jobs again" if paused else "the pool is paused", timeout=3)

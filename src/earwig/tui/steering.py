@@ -7,7 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from earwig import formatting
+from earwig import formatting, protocol
+
+# request kind -> the typed request that does it
+REQUESTS: dict[str, type[protocol.Request[protocol.JobResult]] | type[protocol.DeleteJob]] = {
+    "job.cancel": protocol.CancelJob,
+    "job.pause": protocol.PauseJob,
+    "job.resume": protocol.ResumeJob,
+    "job.retry": protocol.RetryJob,
+    "job.prioritize": protocol.PrioritizeJob,
+    "job.delete": protocol.DeleteJob,
+}
 
 # request kind -> (the verb of the question, what the row says until it happened, what it did)
 VERBS: dict[str, tuple[str, str, str]] = {
@@ -21,7 +31,12 @@ VERBS: dict[str, tuple[str, str, str]] = {
 FINISHED = ("done", "failed", "cancelled")
 
 
-def applies(kind: str, job: dict[str, Any]) -> bool:
+def request(kind: str, job_id: int) -> protocol.Request[Any]:
+    """The request `kind` means, for one job."""
+    return REQUESTS[kind](id=job_id)
+
+
+def applies(kind: str, job: protocol.JobView) -> bool:
     """Whether `kind` means anything for `job` (bulk actions skip the rest quietly)."""
     state = job["state"]
     return {
@@ -34,11 +49,11 @@ def applies(kind: str, job: dict[str, Any]) -> bool:
     }.get(kind, True)
 
 
-def loses_work(job: dict[str, Any]) -> bool:
+def loses_work(job: protocol.JobView) -> bool:
     return job["state"] in formatting.RUNNING
 
 
-def watched_folder(job: dict[str, Any], watch: list[str]) -> str | None:
+def watched_folder(job: protocol.JobView, watch: list[str]) -> str | None:
     """The watched folder `job`'s file lies in, if it came from one."""
     path = job.get("path")
     if not path or job.get("url"):
@@ -49,11 +64,11 @@ def watched_folder(job: dict[str, Any], watch: list[str]) -> str | None:
     return None
 
 
-def name(jobs: list[dict[str, Any]]) -> str:
+def name(jobs: list[protocol.JobView]) -> str:
     return f"#{jobs[0]['id']} {jobs[0]['title']}" if len(jobs) == 1 else f"{len(jobs)} jobs"
 
 
-def question(kind: str, jobs: list[dict[str, Any]], watch: list[str]) -> tuple[str, str] | None:
+def question(kind: str, jobs: list[protocol.JobView], watch: list[str]) -> tuple[str, str] | None:
     """(question, detail) when `kind` on `jobs` loses something and must be asked; else None.
     Cancel and pause ask only about running work; delete always asks."""
     running = [j for j in jobs if loses_work(j)]

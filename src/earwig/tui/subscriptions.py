@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
-from earwig import formatting
+from earwig import formatting, protocol
 from earwig.tui import messages
 from earwig.tui.base import EarwigScreen
 from earwig.tui.dialogs import ConfirmDialog, SubscribeDialog
@@ -112,7 +112,7 @@ class SubscriptionsScreen(EarwigScreen[None]):
         if name is None:
             return
         self.notify(f"checking {name}…", timeout=2)
-        result = await self.earwig.call("subscription.check", name=name)
+        result = await self.earwig.call(protocol.CheckSubscription(name=name))
         if result:
             r = result["results"][0]
             message = r.get("error") or (
@@ -152,7 +152,7 @@ class SubscriptionsScreen(EarwigScreen[None]):
         detail = "Its entry leaves the config file; its transcripts and history stay."
         if not await self.earwig.push_screen_wait(ConfirmDialog(question, detail)):
             return
-        if await self.earwig.call("subscription.remove", name=name) is not None:
+        if await self.earwig.call(protocol.RemoveSubscription(name=name)) is not None:
             self.notify(f"unsubscribed {name}")
 
     def action_add(self) -> None:

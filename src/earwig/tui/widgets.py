@@ -86,7 +86,8 @@ class StatusBar(Static):
         parts = []
         fetch = backend.get("model_state") or {}
         if fetch.get("state") == "downloading":
-            pct = f" {100 * fetch['fraction']:.0f}%" if fetch.get("fraction") is not None else ""
+            fraction = fetch.get("fraction")
+            pct = f" {100 * fraction:.0f}%" if fraction is not None else ""
             parts.append(Text(f"downloading model {fetch.get('name')}{pct}"))
         elif fetch.get("state") == "failed":
             parts.append(Text(f"MODEL {fetch.get('name')}: {fetch.get('error')}", "bold red"))
