@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SECOND_TEXT, Home
+from earwig import protocol as p
 from earwig.speech import SAMPLE_TEXT, synthesize
 from helpers import DaemonProcess
 
@@ -26,7 +27,7 @@ def test_progress_is_early_steady_and_named_and_lines_arrive_live(
     shutil.copy(second_wav, home.watch / "short.wav")  # a first job: how fast this machine is
     daemon.wait_idle(1)
     client = daemon.client()
-    client.call("subscribe", topics=["jobs"])
+    client.call(p.Subscribe(topics=["jobs"]))
     shutil.copy(two_minute_wav, home.watch / "long.wav")
     started: float | None = None  # when it went to transcribing
     progress: list[tuple[float, dict]] = []
@@ -49,7 +50,7 @@ def test_progress_is_early_steady_and_named_and_lines_arrive_live(
             break
     client.close()
     assert started is not None and progress
-    duration = daemon.call("job.get", id=2)["job"]["duration"]
+    duration = daemon.call(p.GetJob(id=2))["job"]["duration"]
     assert duration > 110, duration  # it is a long file
     first = progress[0][0] - started
     times = [t for t, _ in progress]
@@ -72,5 +73,5 @@ def test_progress_is_early_steady_and_named_and_lines_arrive_live(
     assert lines_before_done >= 3
     starts = [s["start"] for s in lines]
     assert starts == sorted(starts)
-    saved = daemon.call("job.get", id=2, transcript=True)["transcript"]["segments"]
+    saved = daemon.call(p.GetJob(id=2, transcript=True))["transcript"]["segments"]
     assert [s["text"] for s in saved] == [s["text"] for s in lines]

@@ -14,6 +14,7 @@ import pytest
 from test_dashboard import run, table_rows, until
 
 from conftest import Home
+from earwig import protocol as p
 from earwig.model import Job, JobState, Segment, Transcript
 from earwig.store import Store
 from earwig.tui.app import EarwigApp
@@ -109,7 +110,7 @@ def test_destructive_keys_ask_before_running_work_is_lost(home: Home, long_wav: 
         assert question == "Cancel #1 long.wav?" and "work so far is lost" in detail
         await pilot.press("n")
         await until(lambda: isinstance(app.screen, QueueScreen), pilot)
-        assert daemon.call("job.get", id=1)["job"]["state"] == "transcribing"
+        assert daemon.call(p.GetJob(id=1))["job"]["state"] == "transcribing"
         await pilot.press("p")  # pause asks the same way
         await until(lambda: isinstance(app.screen, ConfirmDialog), pilot, what="p asks")
         assert str(app.screen.query_one("Label").render()) == "Pause #1 long.wav?"
@@ -119,7 +120,7 @@ def test_destructive_keys_ask_before_running_work_is_lost(home: Home, long_wav: 
         # the toast says "cancelling…" until the daemon says it stopped, then "cancelled"
         await until(lambda: any("cancelling…" in n for n in notes(app)), pilot, what="toast")
         await until(lambda: any(n.endswith(": cancelled") for n in notes(app)), pilot, 60)
-        assert daemon.call("job.get", id=1)["job"]["state"] == "cancelled"
+        assert daemon.call(p.GetJob(id=1))["job"]["state"] == "cancelled"
         await pilot.press("r")  # again, and this time d deletes it while it runs: asked once
         await until(lambda: table_rows(app)[0][0] == "transcribing", pilot, 60)
         await pilot.press("d")
@@ -157,7 +158,7 @@ def test_lines_arrive_on_the_job_screen_while_it_runs(home: Home, long_wav: Path
         )
         assert "transcribing" in meta() or "decoding" in meta()
         await until(lambda: "[done]" in meta(), pilot, 120, what="done")
-        saved = daemon.call("job.get", id=1, transcript=True)["transcript"]["segments"]
+        saved = daemon.call(p.GetJob(id=1, transcript=True))["transcript"]["segments"]
         await until(lambda: len(screen.segments) == len(saved), pilot)
         assert [s["text"] for s in screen.segments] == [s["text"] for s in saved]
 
@@ -206,7 +207,7 @@ def test_sort_marks_and_bulk_steering(home: Home) -> None:
         ],
     )
     daemon = home.daemon().start()
-    daemon.call("queue.pause")  # retried jobs wait: their files do not exist anyway
+    daemon.call(p.PauseQueue())  # retried jobs wait: their files do not exist anyway
 
     async def scenario(app: EarwigApp, pilot) -> None:
         await until(lambda: app.connection == "connected" and len(table_rows(app)) == 4, pilot)
@@ -235,7 +236,7 @@ def test_sort_marks_and_bulk_steering(home: Home) -> None:
         await until(lambda: sum(r[1].startswith("● ") for r in table_rows(app)) == 2, pilot)
         await pilot.press("r")
         await until(
-            lambda: {daemon.call("job.get", id=i)["job"]["state"] for i in (1, 3)} == {"queued"},
+            lambda: {daemon.call(p.GetJob(id=i))["job"]["state"] for i in (1, 3)} == {"queued"},
             pilot,
             what="both retried",
         )
@@ -331,15 +332,15 @@ def test_log_sources_help_and_add_keys(home: Home, daemon: DaemonProcess, tmp_pa
         )
         table.move_cursor(row=slot_row)
         await pilot.press("d")
-        await until(lambda: daemon.call("slots.list")["slots"][0]["drained"], pilot, what="drain")
+        await until(lambda: daemon.call(p.ListSlots())["slots"][0]["drained"], pilot, what="drain")
         await until(lambda: "drained" in str(table.get_row_at(slot_row)[1]), pilot)
         await pilot.press("d")
-        await until(lambda: not daemon.call("slots.list")["slots"][0]["drained"], pilot)
+        await until(lambda: not daemon.call(p.ListSlots())["slots"][0]["drained"], pilot)
         await pilot.press("P")
-        await until(lambda: daemon.call("status")["queue_paused"], pilot, what="pool paused")
+        await until(lambda: daemon.call(p.GetStatus())["queue_paused"], pilot, what="pool paused")
         await until(lambda: "pool paused" in str(table.get_row_at(slot_row)[1]), pilot)
         await pilot.press("P")
-        await until(lambda: not daemon.call("status")["queue_paused"], pilot)
+        await until(lambda: not daemon.call(p.GetStatus())["queue_paused"], pilot)
 
         # Log: lines about a job open it; f filters; space holds and follows
         await pilot.press("4")
