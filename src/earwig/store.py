@@ -210,6 +210,13 @@ def _migration_9(db: sqlite_utils.Database) -> None:
     )
 
 
+def _languages_per_segment(db: sqlite_utils.Database) -> None:
+    """Recordings that speak several languages: every language a job's file speaks (a JSON
+    list, the most spoken first) and the language of each segment."""
+    db.table("jobs").add_column("languages", str)
+    db.table("segments").add_column("language", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
@@ -220,6 +227,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_7,
     _migration_8,
     _migration_9,
+    _languages_per_segment,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -578,6 +586,7 @@ class Store:
                     "end": s.end,
                     "text": s.text,
                     "speaker": s.speaker,
+                    "language": s.language,
                 }
                 for i, s in enumerate(transcript.segments)
             )
@@ -588,9 +597,10 @@ class Store:
             return None
         meta = rows[0]
         segments = tuple(
-            Segment(r["start"], r["end"], r["text"], speaker=r["speaker"])
+            Segment(r["start"], r["end"], r["text"], speaker=r["speaker"], language=r["language"])
             for r in self.db.query(
-                "select start, end, text, speaker from segments where job_id = ? order by idx",
+                "select start, end, text, speaker, language from segments where job_id = ? "
+                "order by idx",
                 [job_id],
             )
         )
@@ -739,7 +749,7 @@ def _job_to_row(job: Job) -> dict[str, Any]:
     row["outputs"] = json.dumps(row["outputs"])
     row["warnings"] = json.dumps(row["warnings"]) if row["warnings"] else None
     row["force"] = int(job.force)
-    for column in ("publisher", "chapters", "beside"):
+    for column in ("publisher", "chapters", "beside", "languages"):
         row[column] = json.dumps(row[column]) if row[column] else None
     times = row.pop("times")
     for state, column in STATE_COLUMNS.items():
@@ -751,7 +761,12 @@ def _row_to_job(row: dict[str, Any]) -> Job:
     row = dict(row)
     row["outputs"] = json.loads(row.get("outputs") or "[]")
     row["warnings"] = json.loads(row.get("warnings") or "[]")
-    for column, empty in (("publisher", "{}"), ("chapters", "[]"), ("beside", "[]")):
+    for column, empty in (
+        ("publisher", "{}"),
+        ("chapters", "[]"),
+        ("beside", "[]"),
+        ("languages", "[]"),
+    ):
         row[column] = json.loads(row.get(column) or empty)
     row["times"] = {
         str(state): row.pop(column)

@@ -98,8 +98,15 @@ async def job_get(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
     if transcript is not None:
         result["transcript"] = {
             "language": transcript.language,
+            "languages": list(transcript.languages),
             "segments": [
-                {"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker}
+                {
+                    "start": s.start,
+                    "end": s.end,
+                    "text": s.text,
+                    "speaker": s.speaker,
+                    "language": s.language,
+                }
                 for s in transcript.segments
             ],
         }

@@ -9,6 +9,7 @@ ever moves forward. The daemon's runner and `earwig transcribe` both come throug
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 from earwig.errors import Aborted
 from earwig.model import Segment, Transcript, Word
-from earwig.transcribe import audio, quality
+from earwig.transcribe import audio, quality, spoken
 from earwig.transcribe.base import AbortFn, ProgressFn, TranscribeOptions, Transcriber, clamp
 
 T = TypeVar("T")
@@ -76,6 +77,10 @@ def transcribe_file(
         del win, part  # this window's samples go now, not at the end of the file
         audio.give_back_freed_memory()
     transcript = join(parts)
+    if options.language and options.multilingual:
+        transcript = transcript.replace(
+            warnings=transcript.warnings + spoken.overruled(transcript, options.language)
+        )
     if voices is not None:
         transcript = _label_speakers(transcript, voices, options.speakers, known_voices)
     if model is not None:
@@ -118,9 +123,9 @@ def join(parts: list[tuple[float, float, Transcript]]) -> Transcript:
     speech = 0.0
     for offset, _, t in parts:
         for s in t.segments:
-            segments.append(_shift(s, offset, duration))
-            if t.language:
-                lang = s.language or t.language
+            lang = s.language or t.language
+            segments.append(_shift(s, offset, duration, lang))
+            if lang:
                 spoken[lang] = spoken.get(lang, 0.0) + max(0.0, s.end - s.start)
         speech += t.speech or 0.0
         warnings.extend(w for w in t.warnings if w not in warnings)
@@ -135,9 +140,9 @@ def join(parts: list[tuple[float, float, Transcript]]) -> Transcript:
     )
 
 
-def _shift(s: Segment, offset: float, duration: float) -> Segment:
+def _shift(s: Segment, offset: float, duration: float, language: str | None) -> Segment:
     if not offset:
-        return s
+        return s if s.language == language else dataclasses.replace(s, language=language)
     words = tuple(
         Word(
             clamp(w.start + offset, duration),
@@ -152,7 +157,7 @@ def _shift(s: Segment, offset: float, duration: float) -> Segment:
         clamp(s.end + offset, duration),
         s.text,
         words,
-        s.language,
+        language,
         s.avg_logprob,
         s.compression_ratio,
     )

@@ -183,8 +183,9 @@ class JobDetailScreen(Screen):
             if job.get("attempts"):
                 line += f"   attempts {job['attempts']}"
             text.append(line + "\n")
-        if job.get("language"):
-            text.append(f"language {job['language']}\n")
+        if job.get("languages") or job.get("language"):
+            spoken = job.get("languages") or [job["language"]]
+            text.append(f"{'languages' if len(spoken) > 1 else 'language'} {', '.join(spoken)}\n")
         for warning in job.get("warnings") or []:
             text.append(f"warning  {warning}\n", style="yellow")
         if job.get("waiting"):
