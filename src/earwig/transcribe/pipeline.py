@@ -49,6 +49,11 @@ def transcribe_file(
     parts: list[tuple[float, float, Transcript]] = []  # offset, length: never the samples
     last = 0.0
     voices = _voices() if options.diarize else None
+    judge = model is not None and options.multilingual and _english_only(model)
+    asked = options
+    if judge:  # each stretch of speech judged by its words' probabilities (quality.py)
+        options = dataclasses.replace(options, word_timestamps=True)
+        namer = quality.Namer(int(getattr(transcriber, "threads", 0) or 0))
 
     def forward(fraction: float) -> None:
         nonlocal last
@@ -71,24 +76,42 @@ def transcribe_file(
         part = transcriber.transcribe(win.samples, options, progress, should_abort)
         if voices is not None:  # where the speech is: the window's own segments
             voices.add(win.offset, win.samples, [(s.start, s.end) for s in part.segments])
-        if model is not None and part.speech is None and quality.sparse(part, span):
+        if judge:
+            assert model is not None
+            found = quality.foreign_spans(part, spoken.speech(win.samples))
+            flagged = tuple(
+                quality.foreign_warning(
+                    suspect, win.offset, model, namer.name(win.samples, suspect.start, suspect.end)
+                )
+                for suspect in found
+            )
+            if not asked.word_timestamps:
+                part = part.replace(
+                    segments=tuple(dataclasses.replace(s, words=()) for s in part.segments)
+                )
+            part = part.replace(warnings=part.warnings + flagged)
+        elif model is not None and part.speech is None and quality.sparse(part, span):
             part = part.replace(speech=quality.speech_seconds(win.samples))
         parts.append((win.offset, span, part))
         del win, part  # this window's samples go now, not at the end of the file
         audio.give_back_freed_memory()
     transcript = join(parts)
-    if options.language and options.multilingual:
+    if asked.language and asked.multilingual:
         transcript = transcript.replace(
-            warnings=transcript.warnings + spoken.overruled(transcript, options.language)
+            warnings=transcript.warnings + spoken.overruled(transcript, asked.language)
         )
     if voices is not None:
-        transcript = _label_speakers(transcript, voices, options.speakers, known_voices)
+        transcript = _label_speakers(transcript, voices, asked.speakers, known_voices)
     if model is not None:
-        from earwig.transcribe.registry import english_only
-
-        transcript = quality.review(transcript, model, english_only(model))
+        transcript = quality.review(transcript, model, _english_only(model), spans_judged=judge)
     forward(1.0)
     return transcript
+
+
+def _english_only(model: str) -> bool:
+    from earwig.transcribe.registry import english_only
+
+    return english_only(model)
 
 
 def _voices() -> Any:
