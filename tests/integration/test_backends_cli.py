@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Home
+from earwig import protocol as p
 from earwig.speech import SAMPLE_TEXT
 from earwig.transcribe.models import bundled_ctranslate2_dir
 from helpers import run_cli, wer
@@ -19,7 +20,7 @@ def test_the_daemon_runs_whisper_cpp_when_pinned(home: Home, speech_wav: Path) -
     home.write_config(transcribe='backend = "whisper.cpp"')
     daemon = home.daemon().start()
     try:
-        assert daemon.call("status")["backend"]["name"] == "whisper.cpp"
+        assert daemon.call(p.GetStatus())["backend"]["name"] == "whisper.cpp"
         shutil.copy(speech_wav, home.watch / "meeting.wav")
         (job,) = daemon.wait_idle(1)
     finally:
@@ -150,7 +151,7 @@ def test_a_damaged_model_fails_the_job_and_the_daemon_stays_up(
         assert job["state"] == "failed" and str(damaged) in job["error"], job
         assert "earwig models convert" in job["hint"]
         assert daemon.proc is not None and daemon.proc.poll() is None  # still running
-        assert daemon.call("status")["backend"]["name"] == "whisper.cpp"
+        assert daemon.call(p.GetStatus())["backend"]["name"] == "whisper.cpp"
     finally:
         daemon.kill()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Home
+from earwig import protocol as p
 from earwig.speech import synthesize
 from helpers import run_cli, wait_for, wer
 from hubserver import Hub
@@ -175,7 +176,7 @@ def test_the_daemon_fetches_its_model_while_jobs_wait(
         shutil.copy(german_wav, home.watch / "sitzung.wav")
 
         def downloading() -> dict | None:
-            st = daemon.call("status")  # the socket answers during the download
+            st = daemon.call(p.GetStatus())  # the socket answers during the download
             fetch = st["backend"]["model_state"]
             return st if fetch["state"] == "downloading" and fetch.get("bytes") else None
 
@@ -204,7 +205,8 @@ def test_a_failed_download_is_shown_and_tried_again(hub: Hub, home: Home, german
         shutil.copy(german_wav, home.watch / "sitzung.wav")
         st = wait_for(
             lambda: (
-                (s := daemon.call("status"))["backend"]["model_state"]["state"] == "failed" and s
+                (s := daemon.call(p.GetStatus()))["backend"]["model_state"]["state"] == "failed"
+                and s
             ),
             120,
             what="the failed download in status",

@@ -19,6 +19,7 @@ import pytest
 
 from conftest import Home
 from earwig import protocol
+from earwig import protocol as p
 from helpers import run_cli, wait_for
 from httpserver import LocalServer, rss
 
@@ -33,7 +34,7 @@ def rss_mb(pid: int) -> float:
 
 
 def parts(daemon) -> dict:
-    return daemon.call("status")["parts"]
+    return daemon.call(p.GetStatus())["parts"]
 
 
 def test_names_that_are_not_utf8_never_stop_the_watcher(
@@ -179,7 +180,7 @@ def test_slow_feeds_never_stall_the_daemon(home: Home, speech_wav: Path) -> None
             daemon.wait_job(lambda j: j["id"] == job["id"] and j["state"] == "done", 120)
 
             def all_failed() -> list[dict] | None:
-                subs = daemon.call("status")["subscriptions"]
+                subs = daemon.call(p.GetStatus())["subscriptions"]
                 return subs if all(s["last_error"] for s in subs) else None
 
             subs = wait_for(all_failed, 60, what="every slow feed to fail within its deadline")
@@ -240,7 +241,7 @@ def test_hostile_messages_get_answers_not_dropped_connections(daemon) -> None:
 def test_a_damaged_database_is_reported_at_start(home: Home) -> None:
     daemon = home.daemon().start()
     for i in range(200):
-        daemon.call("job.add", paths=[f"http://127.0.0.1:9/{i}.mp3"])
+        daemon.call(p.AddJobs(paths=[f"http://127.0.0.1:9/{i}.mp3"]))
     daemon.stop()
     db = home.state / "earwig.db"
     assert (db.stat().st_mode & 0o777) == 0o600

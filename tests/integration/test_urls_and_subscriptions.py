@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SECOND_TEXT, Home
+from earwig import protocol as p
 from helpers import run_cli, wait_for, wer
 from httpserver import LocalServer, atom, rss
 
@@ -182,16 +183,16 @@ def test_feed_shapes_and_broken_feeds(home: Home, server, second_wav) -> None:
         assert {j["state"] for t, j in jobs.items() if t != "Episode 8"} == {"done"}
         wait_for(
             lambda: all(
-                daemon.call("subscriptions.list")["subscriptions"][i]["last_check"]
+                daemon.call(p.ListSubscriptions())["subscriptions"][i]["last_check"]
                 for i in range(6)
             ),
             what="every subscription to be checked",
         )
-        subs = {s["name"]: s for s in daemon.call("subscriptions.list")["subscriptions"]}
+        subs = {s["name"]: s for s in daemon.call(p.ListSubscriptions())["subscriptions"]}
         assert "malformed" in subs["truncated"]["last_error"]
         assert "not a feed" in subs["html"]["last_error"] or "yt-dlp" in subs["html"]["last_error"]
         assert subs["old"]["last_error"] is None
-        assert daemon.call("status")["pid"]  # and the daemon is fine
+        assert daemon.call(p.GetStatus())["pid"]  # and the daemon is fine
         listing = run_cli(home.config, "subscriptions").stdout
         assert "error: " in listing and "truncated" in listing
     finally:
@@ -261,7 +262,7 @@ def test_inbox_survives_kill_9_and_queues_each_url_exactly_once(home: Home, serv
     daemon = home.daemon().start()
     try:
         wait_for(lambda: len(daemon.jobs()) >= 30, what="all 30 URLs")
-        daemon.call("queue.pause")
+        daemon.call(p.PauseQueue())
         assert sorted(j["url"] for j in daemon.jobs()) == sorted(urls)
     finally:
         daemon.kill()
@@ -278,8 +279,8 @@ def test_read_only_inbox_is_read_in_place(home: Home, server, second_wav) -> Non
         assert job["state"] == "done" and inbox.read_text() == url + "\n"  # untouched
         daemon.stop()
         daemon = home.daemon().start()
-        daemon.call("status")
-        wait_for(lambda: any("ready" in e["message"] for e in daemon.call("logs.tail")["log"]))
+        daemon.call(p.GetStatus())
+        wait_for(lambda: any("ready" in e["message"] for e in daemon.call(p.TailLogs())["log"]))
         assert len(daemon.jobs()) == 1  # its progress is remembered across restarts
     finally:
         inbox.chmod(0o644)
@@ -309,7 +310,7 @@ def test_subscribe_edits_the_config_keeping_comments_and_the_daemon_follows(
         assert out.returncode == 0, out.stderr
         text = home.config.read_text()
         assert 'name = "show"' not in text and text.startswith("# my precious comment")
-        assert daemon.call("subscriptions.list")["subscriptions"] == []
+        assert daemon.call(p.ListSubscriptions())["subscriptions"] == []
     finally:
         daemon.kill()
 
@@ -318,10 +319,10 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(home: Home, server, daemo
     home.config.write_text(home.config.read_text() + "\n[transcribe]\nbeam = 1\n")
     daemon.proc.send_signal(signal.SIGHUP)
     wait_for(
-        lambda: any("reload refused" in e["message"] for e in daemon.call("logs.tail")["log"]),
+        lambda: any("reload refused" in e["message"] for e in daemon.call(p.TailLogs())["log"]),
         what="the refusal",
     )
-    assert daemon.call("status")["pid"] == daemon.proc.pid
+    assert daemon.call(p.GetStatus())["pid"] == daemon.proc.pid
 
 
 def test_media_is_removed_after_transcription_when_asked(home: Home, server, second_wav):
@@ -344,7 +345,7 @@ def test_a_rate_limited_feed_is_backed_off(home: Home, server) -> None:
     daemon = home.daemon().start()
     try:
         wait_for(
-            lambda: daemon.call("subscriptions.list")["subscriptions"][0]["last_error"],
+            lambda: daemon.call(p.ListSubscriptions())["subscriptions"][0]["last_error"],
             what="the first check",
         )
         requests = server.count("/busy.xml")
@@ -484,7 +485,7 @@ def test_a_name_subscribed_again_starts_afresh(home: Home, server, daemon, secon
     two = server.add("/two.xml", body=rss([episode(server, 2, second_wav)]))
 
     def state() -> dict:
-        subs = daemon.call("status")["subscriptions"]
+        subs = daemon.call(p.GetStatus())["subscriptions"]
         return next((s for s in subs if s["name"] == "pod"), {})
 
     args = ["--name", "pod", "--backfill", "0", "--every", "1d"]
@@ -515,7 +516,7 @@ def test_a_subscription_is_named_after_its_feeds_title(home: Home, server, secon
         page = server.add("/show/page.html", body=b"<html><body>hi</body></html>")
         out = run_cli(home.config, "subscribe", page, *args)
         assert "subscribed '127.0.0.1-page'" in out.stdout, out.stdout
-        names = [s["name"] for s in daemon.call("subscriptions.list")["subscriptions"]]
+        names = [s["name"] for s in daemon.call(p.ListSubscriptions())["subscriptions"]]
         assert names == ["Rivers & Co", "Rivers & Co (2)", "127.0.0.1-page"]
     finally:
         daemon.kill()

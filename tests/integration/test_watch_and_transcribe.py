@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from conftest import SECOND_TEXT, Home, make_video
+from earwig import protocol as p
 from earwig.speech import SAMPLE_TEXT
 from helpers import DaemonProcess, run_cli, wait_for, wer
 
@@ -45,7 +46,7 @@ def test_wav_and_mp3_become_transcripts_in_every_format(
     assert set(job["times"]) >= {"queued", "fetching", "transcribing", "done"}
     assert len(job["outputs"]) == 5
     # The transcript is in the database too.
-    shown = daemon.call("job.get", id=job["id"], transcript=True)
+    shown = daemon.call(p.GetJob(id=job["id"], transcript=True))
     assert wer(SAMPLE_TEXT, " ".join(s["text"] for s in shown["transcript"]["segments"])) < 0.35
 
 
@@ -91,8 +92,10 @@ def test_files_that_arrived_while_the_daemon_was_down_are_picked_up(
         daemon.stop()
         # A restart does not queue it again.
         daemon = home.daemon().start()
-        daemon.call("status")
-        wait_for(lambda: any("ready" in e["message"] for e in daemon.call("logs.tail")["log"][-3:]))
+        daemon.call(p.GetStatus())
+        wait_for(
+            lambda: any("ready" in e["message"] for e in daemon.call(p.TailLogs())["log"][-3:])
+        )
         assert len(daemon.jobs()) == 1
     finally:
         daemon.kill()
@@ -106,7 +109,7 @@ def test_the_same_content_is_transcribed_once(
     shutil.copy(second_wav, home.watch / "morning-copy.wav")
     wait_for(
         lambda: any(
-            "skipped morning-copy.wav" in e["message"] for e in daemon.call("logs.tail")["log"]
+            "skipped morning-copy.wav" in e["message"] for e in daemon.call(p.TailLogs())["log"]
         ),
         what="the duplicate to be noticed",
     )
@@ -155,7 +158,7 @@ def test_kill_9_mid_transcription_then_restart_loses_nothing(
         assert jobs["long.wav"]["state"] == "done" and jobs["long.wav"]["attempts"] == 1
         assert jobs["morning.wav"]["state"] == "done"
         assert (home.out / "long.txt").read_text().strip()
-        log = [e["message"] for e in daemon.call("logs.tail", limit=50)["log"]]
+        log = [e["message"] for e in daemon.call(p.TailLogs(limit=50))["log"]]
         assert any("recovered after an interruption: long.wav" in m for m in log)
     finally:
         daemon.kill()

@@ -1,5 +1,6 @@
-"""Every `earwig ...` command line that earwig prints (hints, errors) or the README shows
-names commands and options that exist: hints must never send people to `earwig service stop`."""
+"""Every `earwig ...` command line that earwig prints (hints, errors) or a document shows (the
+README, CONTRIBUTING.md, docs/) names commands and options that exist: hints must never send
+people to `earwig service stop`."""
 
 from __future__ import annotations
 
@@ -53,11 +54,18 @@ def quoted_in_source() -> list[tuple[str, str]]:
     return found
 
 
-def quoted_in_readme() -> list[tuple[str, str]]:
-    return [("README.md", m.group(1)) for m in QUOTED.finditer((ROOT / "README.md").read_text())]
+DOCUMENTS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-@pytest.mark.parametrize(("where", "line"), quoted_in_source() + quoted_in_readme())
+def quoted_in_documents() -> list[tuple[str, str]]:
+    return [
+        (str(path.relative_to(ROOT)), m.group(1))
+        for path in DOCUMENTS
+        for m in QUOTED.finditer(path.read_text())
+    ]
+
+
+@pytest.mark.parametrize(("where", "line"), quoted_in_source() + quoted_in_documents())
 def test_every_command_a_hint_names_exists(where: str, line: str) -> None:
     if "{" in line:  # an f-string: check the command words before the first field
         line = line.split("{", 1)[0].strip()
