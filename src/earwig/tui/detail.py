@@ -182,7 +182,9 @@ class JobDetailScreen(EarwigScreen[None]):
             if job.get("attempts"):
                 line += f"   attempts {job['attempts']}"
             text.append(line + "\n")
-        spoken = [c for c in (job.get("languages") or [job.get("language")]) if c]
+        spoken: list[str] = list(job.get("languages") or ())
+        if not spoken and job.get("language"):
+            spoken = [str(job.get("language"))]
         if spoken:
             text.append(f"{'languages' if len(spoken) > 1 else 'language'} {', '.join(spoken)}\n")
         for warning in job.get("warnings") or []:
