@@ -1097,8 +1097,14 @@ def delete(ctx: Ctx, job_ids: tuple[int, ...]) -> None:
     """
     with ctx.client() as client:
         for job_id in job_ids:
-            client.call(p.DeleteJob(id=job_id))
-            click.echo(f"#{job_id} deleted")
+            deleted = client.call(p.DeleteJob(id=job_id))
+            if "kept_out" in deleted:
+                click.echo(
+                    f"#{job_id} deleted; its file stays out of the queue (scans skip it): "
+                    f"`earwig add --force {deleted['kept_out']}` queues it again"
+                )
+            else:
+                click.echo(f"#{job_id} deleted")
 
 
 @main.command()

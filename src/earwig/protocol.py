@@ -273,6 +273,9 @@ class JobResult(TypedDict):
 
 class Deleted(TypedDict):
     deleted: int
+    # the file it was made from, now kept out of the queue: scans skip it until it is
+    # added again with force
+    kept_out: NotRequired[str]
 
 
 class QueueState(TypedDict):

@@ -239,6 +239,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _languages_per_segment,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+DELETED = "deleted"  # skipped_files.reason of a file whose job was deleted
 
 
 class Store:
@@ -568,6 +569,26 @@ class Store:
                 {"path": path, "size": size, "mtime": mtime, "reason": reason, "at": time.time()},
                 pk="path",
             )
+
+    def remember_deleted(self, job: Job) -> None:
+        """A deleted job's file stays out of the queue: the next scan of its folder skips it
+        (as long as it is the same file: same size and time) until it is added with force."""
+        if job.path and not job.url and job.size is not None and job.mtime is not None:
+            self.remember_skipped(job.path, job.size, job.mtime, f"{DELETED} (job {job.id})")
+
+    def deleted_file(self, path: str, size: int, mtime: float) -> str | None:
+        """Why this exact file is kept out of the queue, if a job made from it was deleted."""
+        row = self.db.execute(
+            "select reason from skipped_files where path = ? and size = ? and mtime = ? "
+            "and reason like ?",
+            [path, size, mtime, DELETED + "%"],
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def forget_skipped(self, path: str) -> None:
+        """The file at `path` may be looked at again (it was added with force)."""
+        with self.db.atomic():
+            self.db.execute("delete from skipped_files where path = ?", [path])
 
     def output_base_owners(self, output_dir: str, base: str) -> set[str]:
         """The sources (URL, else path) of the jobs whose transcripts are named `base` in
