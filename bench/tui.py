@@ -22,11 +22,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from textual.app import App
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+
 from earwig.client import DaemonClient
 from earwig.errors import DaemonNotRunning
 from earwig.model import Job, JobState
 from earwig.store import Store
 from earwig.tui.app import make_app
+from earwig.tui.queue import QueueScreen
 
 
 def seed(db: Path, count: int) -> None:
@@ -51,26 +56,34 @@ def seed(db: Path, count: int) -> None:
     store.close()
 
 
+def queue_screen(app: App[object]) -> QueueScreen:
+    screen = app.screen
+    assert isinstance(screen, QueueScreen), screen
+    return screen
+
+
 async def measure(config: Path, jobs: int) -> dict[str, float]:
     t0 = time.perf_counter()
     app = make_app(config)
     result: dict[str, float] = {}
     async with app.run_test(size=(120, 40)) as pilot:
-        table = None
         while True:
-            table = app.screen.query_one("DataTable")
+            table = app.screen.query_one(DataTable)
             if table.row_count:
                 break
             await pilot.pause(0.005)
         result["first_paint"] = time.perf_counter() - t0
-        while len(app.jobs) < jobs or app.screen._rebuild_pending:
+        while len(app.jobs) < jobs or queue_screen(app)._rebuild_pending:
             await pilot.pause(0.01)
         await pilot.pause()
         result["all_loaded"] = time.perf_counter() - t0
         assert table.row_count == jobs, table.row_count
 
         # 1,000 progress events on the jobs at the top of the table
-        top = [int(table.coordinate_to_cell_key((r, 0)).row_key.value) for r in range(20)]
+        top = [
+            int(str(table.coordinate_to_cell_key(Coordinate(r, 0)).row_key.value))
+            for r in range(20)
+        ]
         for job_id in top:
             app.jobs[job_id]["state"] = "transcribing"
         t = time.perf_counter()
@@ -97,7 +110,7 @@ async def measure(config: Path, jobs: int) -> dict[str, float]:
         await pilot.press("f")
         t = time.perf_counter()
         await pilot.press("9")  # returns once the key is handled; the rebuild may be queued
-        while app.screen._rebuild_pending:
+        while queue_screen(app)._rebuild_pending:
             await pilot.pause(0.001)
         await pilot.pause()
         result["filter_keypress"] = time.perf_counter() - t

@@ -39,14 +39,18 @@ def parts(daemon) -> dict:
 def test_names_that_are_not_utf8_never_stop_the_watcher(
     home: Home, speech_wav: Path, second_wav: Path
 ) -> None:
-    shutil.copy(speech_wav, os.path.join(os.fsencode(home.watch), BAD_NAME))  # there at start
+    shutil.copy(
+        os.fsencode(speech_wav), os.path.join(os.fsencode(home.watch), BAD_NAME)
+    )  # there at start
     daemon = home.daemon().start()
     try:
         wait_for(lambda: "ready" in daemon.log(), 30, what="the ready line")
         shutil.copy(speech_wav, home.watch / "first.wav")
         daemon.wait_job(lambda j: j["title"] == "first.wav" and j["state"] == "done", 120)
         # one arriving while running, then a good file after it
-        shutil.copy(speech_wav, os.path.join(os.fsencode(home.watch), b"\xff\xfe odd.wav"))
+        shutil.copy(
+            os.fsencode(speech_wav), os.path.join(os.fsencode(home.watch), b"\xff\xfe odd.wav")
+        )
         shutil.copy(second_wav, home.watch / "second.wav")
         daemon.wait_job(lambda j: j["title"] == "second.wav" and j["state"] == "done", 120)
         assert all(p["state"] == "running" and not p["restarts"] for p in parts(daemon).values()), (

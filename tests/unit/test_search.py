@@ -35,6 +35,7 @@ def add(store: Store, title: str, *texts: str, created: float = 1000.0, step: fl
         )
     )
     segments = tuple(Segment(i * step, i * step + step, t) for i, t in enumerate(texts))
+    assert job.id is not None
     store.save_transcript(job.id, Transcript(segments, "en", len(texts) * step, "b", "m"))
     return job.id
 
@@ -141,10 +142,10 @@ def test_an_old_database_is_indexed_on_upgrade(tmp_path: Path) -> None:
     db = sqlite_utils.Database(path)
     MIGRATIONS[0](db)  # the schema as version 1 shipped it, with a transcript in it
     db.execute("PRAGMA user_version = 1")
-    db["jobs"].insert(
+    db.table("jobs").insert(
         {"id": 1, "source": "cli", "title": "legacy", "state": "done", "created_at": 1.0}
     )
-    db["segments"].insert(
+    db.table("segments").insert(
         {"job_id": 1, "idx": 0, "start": 61.0, "end": 62.0, "text": "remember the alamo"}
     )
     db.conn.commit()

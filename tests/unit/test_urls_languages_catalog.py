@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,7 +102,7 @@ def test_a_half_downloaded_snapshot_is_never_used(
     assert catalog.cached(catalog.CATALOG["distil-large-v3"]) is None  # not mistaken for it
 
 
-def _t(segments: list[Segment], speech: float | None, **kw: object) -> Transcript:
+def _t(segments: list[Segment], speech: float | None, **kw: Any) -> Transcript:
     return Transcript(tuple(segments), "en", 60.0, "faster-whisper", "x", speech=speech, **kw)
 
 
