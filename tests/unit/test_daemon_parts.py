@@ -50,7 +50,8 @@ class Recorder:
     def progress(self, job_id: int, data: dict[str, Any]) -> None:
         self.events.append(("job.progress", data))
 
-    def states(self, job_id: int) -> list[str]:
+    def states(self, job_id: int | None) -> list[str]:
+        assert job_id is not None
         return [
             d["state"]
             for name, d in self.events
@@ -65,7 +66,7 @@ class StandIn:
     model_name = "stand-in-model"
     window_seconds = 600.0
 
-    def __init__(self, behave: Callable[[Callable[[], bool]], None] | None = None) -> None:
+    def __init__(self, behave: Callable[[Callable[[], bool]], object] | None = None) -> None:
         self.behave = behave
         self.loaded = False
         self.on_fallback: Any = None
@@ -133,8 +134,16 @@ class Parts:
             unload_after=lambda: 300.0,
         )
 
-    def job(self, job_id: int) -> Job:
+    def job(self, job_id: int | None) -> Job:
+        """The job as stored now (`job_id` straight from `queue.add(...).id`)."""
+        assert job_id is not None, "a job the queue has not saved"
         return self.store.get_job(job_id)
+
+    def transcript(self, job_id: int | None) -> Transcript:
+        assert job_id is not None
+        found = self.store.get_transcript(job_id)
+        assert found is not None, f"job {job_id} has no transcript"
+        return found
 
 
 async def until(condition: Callable[[], Any], what: str) -> Any:
@@ -183,7 +192,7 @@ def test_the_runner_takes_a_job_through_its_states_and_writes_outputs(tmp_path: 
         assert parts.recorder.states(job.id) == ["queued", "fetching", "transcribing", "done"]
         assert (parts.out / "talk.txt").read_text() == "heard 3 seconds\n"
         assert job.backend == "stand-in" and job.duration == pytest.approx(3.0, abs=0.05)
-        assert parts.store.get_transcript(job.id).text == "heard 3 seconds"
+        assert parts.transcript(job.id).text == "heard 3 seconds"
         assert any(name == "job.progress" for name, _ in parts.recorder.events)
 
     run(test, runner.run, parts.queue)
@@ -221,12 +230,24 @@ def test_errors_fail_or_requeue_by_kind_and_the_next_job_still_runs(tmp_path: Pa
 
 
 def test_cancel_reaches_a_running_job_and_pause_of_the_queue_holds_the_next(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parts = Parts(tmp_path)
     started = threading.Event()
+    # Each time a worker finds nothing to do it goes to sleep in queue.wait: counting those
+    # calls tells the test when the runner has looked at the queue and left the job alone.
+    sleeps: list[float] = []
+    real_wait = parts.queue.wait
+
+    async def wait(signal: asyncio.Event, timeout: float) -> bool:
+        sleeps.append(timeout)
+        return await real_wait(signal, timeout)
+
+    monkeypatch.setattr(parts.queue, "wait", wait)
 
     def behave(should_abort: Callable[[], bool]) -> None:
+        if started.is_set():
+            return  # a second job that runs at all is caught below, and quickly
         started.set()
         while not should_abort():  # a backend polls this between segments
             threading.Event().wait(0.01)
@@ -238,13 +259,16 @@ def test_cancel_reaches_a_running_job_and_pause_of_the_queue_holds_the_next(
         media = str(tone(tmp_path / "long.wav"))
         job = parts.queue.add(jobs.new("cli", "long.wav", 1.0, path=media))
         await until(started.is_set, "the transcriber to start")
-        assert parts.aborts.request(job.id, Action.CANCEL)
+        assert job.id is not None and parts.aborts.request(job.id, Action.CANCEL)
         await until(lambda: parts.job(job.id).state is JobState.CANCELLED, "cancelled")
         parts.queue.paused = True
         later = parts.queue.add(jobs.new("cli", "later.wav", 2.0, path=media, force=True))
+        looked = len(sleeps)
         parts.queue.wake()
-        await asyncio.sleep(0)  # let the runner look once; it must not take the job
+        # the worker wakes, looks at the queue (paused, a job queued) and sleeps again
+        await until(lambda: len(sleeps) > looked, "the runner to look and go back to sleep")
         assert parts.job(later.id).state is JobState.QUEUED
+        assert parts.recorder.states(later.id) == ["queued"]
 
     run(test, runner.run, parts.queue)
 
@@ -272,7 +296,8 @@ def test_a_url_job_downloads_then_queues_with_its_media(tmp_path: Path) -> None:
             await until(lambda: parts.job(job.id).path, "the download")
             assert parts.recorder.states(job.id) == ["queued", "downloading", "queued"]
             got = parts.job(job.id)
-            assert Path(got.path).is_relative_to(cache) and got.sha256 and got.title == "ep"
+            assert got.path is not None and Path(got.path).is_relative_to(cache)
+            assert got.sha256 and got.title == "ep"
             assert "downloading" in got.times
             await until(lambda: parts.job(gone.id).state is JobState.FAILED, "a bad URL fails")
 
