@@ -24,10 +24,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+from earwig import protocol as p
 from earwig.errors import EarwigError
 
 PROSE = Path(__file__).with_name("prose.txt")
+
+R = TypeVar("R")
 
 
 def normalise(text: str) -> str:
@@ -79,12 +83,12 @@ class Daemon:
             stderr=subprocess.DEVNULL,
             env=env,
         )
-        wait(lambda: self.call("status")["backend"]["loaded"])  # preloaded before timing
+        wait(lambda: self.call(p.GetStatus())["backend"]["loaded"])  # preloaded before timing
         self.n = 0
 
-    def call(self, kind: str, **params: object) -> dict:
+    def call(self, request: p.Request[R]) -> R:
         with self.client(self.sock, timeout=10) as c:
-            return c.call(kind, **params)
+            return c.call(request)
 
     def transcribe(self, clip: Path) -> tuple[float, str]:
         self.n += 1
@@ -92,10 +96,10 @@ class Daemon:
         copy = self.root / name
         shutil.copy(clip, copy)
         # the same audio every round: forced, or sha256 dedup would rightly skip it
-        self.call("job.add", paths=[str(copy)], force=True)
+        self.call(p.AddJobs(paths=[str(copy)], force=True))
 
-        def finished() -> dict | None:
-            jobs = [j for j in self.call("jobs.list")["jobs"] if j["title"] == name]
+        def finished() -> p.JobView | None:
+            jobs = [j for j in self.call(p.ListJobs())["jobs"] if j["title"] == name]
             return jobs[0] if jobs and jobs[0]["state"] in ("done", "failed") else None
 
         job = wait(finished)

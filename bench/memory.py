@@ -21,6 +21,8 @@ import time
 import wave
 from pathlib import Path
 
+from earwig import protocol as p
+
 SENTENCE = "This is a note in a long recording, so that there is something to transcribe."
 RATE = 16000
 GAP = 120  # seconds between spoken sentences
@@ -89,10 +91,10 @@ def peak_of_daemon(recording: Path, threads: int) -> tuple[float, float]:
             env=env,
         )
 
-        def jobs() -> list[dict]:
+        def jobs() -> list[p.JobView]:
             try:
                 with DaemonClient(sock, timeout=10) as c:
-                    return c.call("jobs.list")["jobs"]
+                    return c.call(p.ListJobs())["jobs"]
             except (OSError, EarwigError):
                 return []
 

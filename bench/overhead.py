@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from earwig import protocol as p
 from earwig.client import DaemonClient
 from earwig.errors import DaemonNotRunning
 from earwig.speech import synthesize
@@ -108,7 +109,7 @@ def through_daemon(clips: list[Path], threads: int, stable_after: float) -> dict
 
             def finished():
                 with DaemonClient(sock) as c:
-                    jobs = c.call("jobs.list")["jobs"]
+                    jobs = c.call(p.ListJobs())["jobs"]
                 return (
                     jobs
                     if len(jobs) == len(clips)

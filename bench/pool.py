@@ -28,6 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from earwig import protocol as p
 from earwig.client import DaemonClient
 from earwig.speech import synthesize
 from earwig.transcribe import audio, models
@@ -99,13 +100,13 @@ def through_earwig(clips: list[Path], urls: list[str], workers: int, root: Path)
             for clip in clips:
                 shutil.copy(clip, watch / clip.name)
 
-            def finished() -> list[dict] | None:
-                jobs = client.call("jobs.list", limit=1000)["jobs"]
+            def finished() -> list[p.JobView] | None:
+                jobs = client.call(p.ListJobs(limit=1000))["jobs"]
                 done = [j for j in jobs if j["state"] in ("done", "failed")]
                 return jobs if len(done) == len(clips) else None
 
             jobs = wait(finished)
-            slots = client.call("status")["slots"]
+            slots = client.call(p.GetStatus())["slots"]
     finally:
         proc.terminate()
         proc.wait(60)

@@ -10,15 +10,17 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import jiwer
 
 from earwig import formatting
+from earwig import protocol as p
 from earwig.client import DaemonClient
 from earwig.errors import DaemonNotRunning
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def wait_for(
@@ -92,31 +94,31 @@ class DaemonProcess:
         if self.proc.poll() is not None:
             raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.log()}")
         with DaemonClient(self.socket, timeout=5) as client:
-            return bool(client.call("status"))
+            return bool(client.call(p.GetStatus()))
 
     def client(self) -> DaemonClient:
         client = DaemonClient(self.socket, timeout=30)
         client.connect()
         return client
 
-    def call(self, kind: str, **params: Any) -> Any:
+    def call(self, request: p.Request[R]) -> R:
         with self.client() as client:
-            return client.call(kind, **params)
+            return client.call(request)
 
-    def jobs(self) -> list[dict[str, Any]]:
-        return sorted(self.call("jobs.list")["jobs"], key=lambda j: j["id"])
+    def jobs(self) -> list[p.JobView]:
+        return sorted(self.call(p.ListJobs())["jobs"], key=lambda j: j["id"])
 
     def wait_job(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 120, what: str = ""
-    ) -> dict[str, Any]:
+        self, predicate: Callable[[p.JobView], bool], timeout: float = 120, what: str = ""
+    ) -> p.JobView:
         return wait_for(
             lambda: next((j for j in self.jobs() if predicate(j)), None), timeout, what=what
         )
 
-    def wait_idle(self, count: int, timeout: float = 180) -> list[dict[str, Any]]:
+    def wait_idle(self, count: int, timeout: float = 180) -> list[p.JobView]:
         """Wait until `count` jobs exist and none is queued or running."""
 
-        def settled() -> list[dict[str, Any]] | None:
+        def settled() -> list[p.JobView] | None:
             jobs = self.jobs()
             busy = [j for j in jobs if j["state"] in ("queued", *formatting.RUNNING)]
             return jobs if len(jobs) >= count and not busy else None

@@ -66,6 +66,7 @@ class Hub:
         self.repos: dict[str, dict[str, HubFile]] = {}
         self.requests: list[tuple[str, str, str | None]] = []  # method, path, Range
         self.faults = Faults()
+        self.served: dict[str, int] = {}  # file -> body bytes written, all GETs together
         self.lock = threading.Lock()
         hub = self
 
@@ -199,6 +200,8 @@ class Hub:
                     hold.wait(0.2)
                 h.wfile.write(block)
                 sent += len(block)
+                with self.lock:
+                    self.served[name] = self.served.get(name, 0) + len(block)
                 if self.faults.rate:
                     time.sleep(len(block) / self.faults.rate)  # a slow link, not a sync
 

@@ -10,14 +10,17 @@ import datetime as dt
 import functools
 import json
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import click
+import msgspec
 
 from earwig import __version__, formatting, languages
 from earwig import config as config_mod
+from earwig import protocol as p
 from earwig.client import DaemonClient, RemoteError
 from earwig.errors import ConfigError, DaemonNotRunning, EarwigError, UsageError
 from earwig.model import JobState
@@ -25,6 +28,9 @@ from earwig.model import JobState
 # 2 is click's usage error (a wrong option or argument); a bad config file is 78, sysexits'
 # EX_CONFIG, which the systemd unit also treats as "do not restart, fix the file first".
 EXIT_ERROR, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_CONFIG = 1, 2, 3, 78
+
+R = TypeVar("R")
+CLIENT_TIMEOUT = 30.0  # seconds a command waits for the daemon before saying it is not answering
 
 
 def _fail(exc: EarwigError) -> None:
@@ -38,6 +44,7 @@ def _fail(exc: EarwigError) -> None:
         code = EXIT_CONFIG
     elif isinstance(exc, DaemonNotRunning):
         code = EXIT_NOT_RUNNING
+    code = getattr(exc, "exit_code", None) or code  # an error that names its own (78)
     sys.exit(code)
 
 
@@ -91,13 +98,14 @@ class Ctx:
             return config_mod.socket_path_despite_errors(self.config_path)
 
     def client(self) -> DaemonClient:
-        client = DaemonClient(self.socket_path)
+        client = DaemonClient(self.socket_path, timeout=CLIENT_TIMEOUT)
         client.connect()
         return client
 
-    def call(self, kind: str, /, **params: Any) -> Any:
+    def call(self, request: p.Request[R]) -> R:
+        """One request on its own connection."""
         with self.client() as client:
-            return client.call(kind, **params)
+            return client.call(request)
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
@@ -191,7 +199,7 @@ def run(ctx: Ctx) -> None:
 def status(ctx: Ctx, as_json: bool) -> None:
     """Is the daemon running, and what is it doing? (exit 3 when it is not running)"""
     try:
-        st = ctx.call("status")
+        st = ctx.call(p.GetStatus())
     except DaemonNotRunning as exc:
         if not as_json:
             raise
@@ -201,74 +209,8 @@ def status(ctx: Ctx, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"running": True, **st}, indent=2))
         return
-    counts = st["counts"]
-    backend = st["backend"]
-    click.echo(
-        f"earwig {st['version']} running (pid {st['pid']}, up {formatting.age(st['started_at'])})"
-    )
-    click.echo(
-        f"  backend  {backend['name']} · {backend['model']} · {backend.get('device', 'cpu')}"
-        f" · {'loaded' if backend['loaded'] else 'not loaded'}"
-    )
-    for name, part in (st.get("parts") or {}).items():
-        if part["state"] == "restarting" or part["restarts"]:
-            down = part["state"] == "restarting"
-            click.secho(
-                f"  problem  the {name} {'is restarting' if down else 'restarted'} "
-                f"{part['restarts']}x; last error: {part['last_error']} (see `earwig logs`)",
-                fg="red" if down else "yellow",
-            )
-    fetch = backend.get("model_state") or {}
-    if fetch.get("state") == "downloading":
-        pct = f" {100 * fetch['fraction']:.0f}%" if fetch.get("fraction") is not None else ""
-        click.echo(
-            f"  model    downloading {fetch.get('name')}{pct} "
-            f"({formatting.size(fetch.get('bytes') or 0)} of "
-            f"{formatting.size(fetch.get('total') or 0)}); queued jobs wait for it"
-        )
-    elif fetch.get("state") == "failed":
-        click.secho(f"  model    {fetch.get('name')}: {fetch.get('error')}", fg="red")
-        if fetch.get("hint"):
-            click.echo(f"           hint: {fetch['hint']}")
-    slots = st.get("slots") or []
-    if len(slots) > 1 or any(s["kind"] == "server" for s in slots):
-        for s in slots:
-            click.secho(f"  slot     {_slot_line(s)}", fg=None if s["up"] else "red")
-    click.echo(f"  watching {', '.join(st['watch'])}")
-    click.echo(f"  output   {st['output_dir']}")
-    queue = "  ".join(f"{k} {v}" for k, v in counts.items() if v)
-    click.echo(
-        f"  jobs     {queue or 'none yet'}" + ("  (queue paused)" if st["queue_paused"] else "")
-    )
-    if st.get("inbox"):
-        click.echo(f"  inbox    {st['inbox']}")
-    subs = st.get("subscriptions") or []
-    if subs:
-        soon = min((s["next_check"] for s in subs if s["next_check"]), default=None)
-        when = dt.datetime.fromtimestamp(soon).strftime("%H:%M") if soon else "-"
-        errors = sum(1 for s in subs if s["last_error"])
-        click.echo(
-            f"  follows  {len(subs)} subscription(s), next check {when}"
-            + (f", {errors} with errors" if errors else "")
-        )
-    if st["current"]:
-        cur = st["current"]
-        click.echo(
-            f"  now      #{cur['id']} {cur['title']} {cur['state']} {formatting.percent(cur)}"
-        )
-
-
-def _slot_line(s: dict[str, Any]) -> str:
-    """One slot of the pool as a line: name, up/down, busy/idle, jobs, speed, errors."""
-    state = "drained" if s["drained"] else ("up" if s["up"] else "DOWN")
-    busy = f"busy #{', #'.join(map(str, s['busy']))}" if s["busy"] else "idle"
-    speed = f", {s['throughput']}x real time" if s.get("throughput") else ""
-    where = f" ({s['url']}, {s['model']})" if s.get("url") else ""
-    errors = f", {s['errors']} error(s): {s['last_error']}" if s["errors"] else ""
-    return (
-        f"{s['name']}{where}: {state}, {busy} ({len(s['busy'])}/{s['capacity']}), "
-        f"{s['done']} done{speed}{errors}"
-    )
+    for text, colour in formatting.status_lines(st):
+        click.secho(text, fg=colour)
 
 
 @main.command(name="jobs")
@@ -297,10 +239,8 @@ def jobs_cmd(
     ctx: Ctx, as_json: bool, states: tuple[str, ...], limit: int, offset: int, warned: bool
 ) -> None:
     """List jobs, newest first."""
-    params: dict[str, Any] = {"states": list(states) or None, "limit": limit, "offset": offset}
-    if warned:
-        params["warnings"] = True
-    result = ctx.call("jobs.list", **params)
+    chosen = [JobState(s) for s in states] or None
+    result = ctx.call(p.ListJobs(states=chosen, limit=limit, offset=offset, warnings=warned))
     jobs = result["jobs"]
     if as_json:
         click.echo(json.dumps(jobs, indent=2))
@@ -327,8 +267,8 @@ def jobs_cmd(
         table.add_column(col, no_wrap=True)
     for j in jobs:
         audio = f"{j['duration']:.0f}s" if j.get("duration") else ""
-        if j.get("error"):
-            note = Text(j["error"], style="red")
+        if error := j.get("error"):
+            note = Text(error, style="red")
         elif j.get("warnings"):
             note = Text("warning: " + j["warnings"][0], style="yellow")
         else:
@@ -357,7 +297,7 @@ def jobs_cmd(
 @friendly
 def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
     """Everything about one job: states with times, error, outputs, transcript."""
-    result = ctx.call("job.get", id=job_id, transcript=transcript)
+    result = ctx.call(p.GetJob(id=job_id, transcript=transcript))
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -418,7 +358,7 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
 def logs(ctx: Ctx, follow: bool, lines: int) -> None:
     """The daemon's log (job history, errors), optionally followed live."""
 
-    def line(entry: dict[str, Any]) -> None:
+    def line(entry: p.LogEntry) -> None:
         when = dt.datetime.fromtimestamp(entry["ts"]).strftime("%Y-%m-%d %H:%M:%S")
         job = f" #{entry['job_id']}" if entry.get("job_id") else ""
         color = {"error": "red", "warning": "yellow"}.get(entry["level"])
@@ -426,15 +366,15 @@ def logs(ctx: Ctx, follow: bool, lines: int) -> None:
 
     with ctx.client() as client:
         if not follow:
-            for entry in client.call("logs.tail", limit=lines)["log"]:
+            for entry in client.call(p.TailLogs(limit=lines))["log"]:
                 line(entry)
             return
-        snapshot = client.call("subscribe", topics=["log"], log_limit=lines)
-        for entry in snapshot["log"]:
+        snapshot = client.call(p.Subscribe(topics=["log"], log_limit=lines))
+        for entry in snapshot.get("log", []):
             line(entry)
         for ev in client.events():
-            if ev["event"] == "log":
-                line(ev["data"])
+            if (logged := p.LOG.data_of(ev)) is not None:
+                line(logged)
 
 
 @main.command()
@@ -493,7 +433,8 @@ def search(
         for hit in hits:
             snippet = escape(hit["snippet"]).replace(search_mod.HIGHLIGHT_START, "[bold yellow]")
             snippet = snippet.replace(search_mod.HIGHLIGHT_END, "[/bold yellow]")
-            who = f"[magenta]{escape(hit['speaker'])}:[/magenta] " if hit.get("speaker") else ""
+            speaker = hit.get("speaker")
+            who = f"[magenta]{escape(speaker)}:[/magenta] " if speaker else ""
             console.print(
                 f"[bold]{escape(hit['title'])}[/bold] [cyan]{hit['clock']}[/cyan]  "
                 f"#{hit['job_id']}  {who}{snippet}"
@@ -567,6 +508,20 @@ def export(
         store.close()
 
 
+def _table(title: str, table: formatting.Table, right: tuple[int, ...] = ()) -> Any:
+    """A rich Table of plain cells (never read as markup: "earwig[openai]" stays itself)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    columns, rows = table
+    out = Table(title=Text(title))
+    for i, column in enumerate(columns):
+        out.add_column(column, justify="right" if i in right else "left")
+    for cells, colour in rows:
+        out.add_row(*(Text(cell, style=colour or "") for cell in cells))
+    return out
+
+
 def _open_path(path: Path) -> None:
     """Open a file with the desktop's default application (no shell involved)."""
     from earwig.launch import open_with_system
@@ -580,7 +535,7 @@ def _open_path(path: Path) -> None:
 
 def _reload_daemon(ctx: Ctx) -> None:
     try:
-        result = ctx.call("config.reload")
+        result = ctx.call(p.ReloadConfig())
     except DaemonNotRunning:
         click.echo("the daemon is not running: it will pick this up when it starts")
         return
@@ -641,20 +596,25 @@ def subscribe(
 
     if every and cron:
         raise UsageError("give --every or --cron, not both")
-    entry = {
-        "name": name,  # none: the feed's title (the daemon, or here below, finds it)
-        "url": url,
-        "every": every,
-        "cron": cron,
-        "backfill": backfill,
-        "since": since,
-        "kind": None if kind == "auto" else kind,
-        "transcripts": None if transcripts == "publisher-first" else transcripts,
-    }
+    request = p.AddSubscription(
+        name=name,  # none: the feed's title (the daemon, or here below, finds it)
+        url=url,
+        every=every,
+        cron=cron,
+        backfill=backfill,
+        since=since,
+        kind=None if kind == "auto" else typing.cast(Literal["feed", "ytdlp"], kind),
+        transcripts=(
+            None
+            if transcripts == "publisher-first"
+            else typing.cast(Literal["always-transcribe", "both"], transcripts)
+        ),
+    )
+    entry: dict[str, Any] = msgspec.structs.asdict(request)
     # A running daemon adds it (to the file it was started with) and checks it at once, the
     # same request the dashboard sends; without one, the config file is edited here.
     try:
-        result = ctx.call("subscription.add", **entry)
+        result = ctx.call(request)
     except DaemonNotRunning:
         result = None
     except RemoteError as exc:
@@ -702,7 +662,7 @@ def unsubscribe(ctx: Ctx, name: str) -> None:
 @friendly
 def check(ctx: Ctx, name: str | None) -> None:
     """Check one subscription (or all) now, and say what was found."""
-    results = ctx.call("subscription.check", name=name)["results"]
+    results = ctx.call(p.CheckSubscription(name=name))["results"]
     if not results:
         click.echo("no subscriptions: add one with `earwig subscribe URL`")
     failed = False
@@ -726,7 +686,7 @@ def check(ctx: Ctx, name: str | None) -> None:
 @friendly
 def subscriptions(ctx: Ctx, as_json: bool) -> None:
     """List subscriptions: schedule, next check, last result."""
-    subs = ctx.call("subscriptions.list")["subscriptions"]
+    subs = ctx.call(p.ListSubscriptions())["subscriptions"]
     if as_json:
         click.echo(json.dumps(subs, indent=2))
         return
@@ -759,35 +719,35 @@ def servers(click_ctx: click.Context, as_json: bool) -> None:
     if click_ctx.invoked_subcommand is not None:
         return
     ctx: Ctx = click_ctx.obj
-    result = ctx.call("slots.list")
+    result = ctx.call(p.ListSlots())
     if as_json:
         click.echo(json.dumps(result["slots"], indent=2))
         return
     for s in result["slots"]:
-        click.secho(_slot_line(s), fg=None if s["up"] else "red")
+        click.secho(formatting.slot_line(s), fg=None if s["up"] else "red")
     if result["paused"]:
         click.echo("(the queue is paused: no slot starts a new job; `earwig resume`)")
 
 
-def _drain(drain: bool) -> Callable[[Ctx, str], None]:
-    def command(ctx: Ctx, name: str) -> None:
-        slot = ctx.call("slot.drain", name=name, drain=drain)["slot"]
-        if drain:
-            running = f"; its {len(slot['busy'])} running job(s) finish" if slot["busy"] else ""
-            click.echo(f"{slot['name']} drained: no new jobs{running}")
-        else:
-            click.echo(f"{slot['name']} takes jobs again")
+@servers.command()
+@click.argument("name")
+@pass_ctx
+@friendly
+def drain(ctx: Ctx, name: str) -> None:
+    """Give NAME no new jobs (running ones finish); `earwig servers` lists names."""
+    slot = ctx.call(p.DrainSlot(name=name, drain=True))["slot"]
+    running = f"; its {len(slot['busy'])} running job(s) finish" if slot["busy"] else ""
+    click.echo(f"{slot['name']} drained: no new jobs{running}")
 
-    return command
 
-
-for _name, _drains, _doc in (
-    ("drain", True, "Give NAME no new jobs (running ones finish); `earwig servers` lists names."),
-    ("undrain", False, "Give NAME jobs again after `earwig servers drain`."),
-):
-    _drain_cmd = _drain(_drains)
-    _drain_cmd.__doc__ = _doc
-    servers.command(name=_name)(click.argument("name")(pass_ctx(friendly(_drain_cmd))))
+@servers.command()
+@click.argument("name")
+@pass_ctx
+@friendly
+def undrain(ctx: Ctx, name: str) -> None:
+    """Give NAME jobs again after `earwig servers drain`."""
+    slot = ctx.call(p.DrainSlot(name=name, drain=False))["slot"]
+    click.echo(f"{slot['name']} takes jobs again")
 
 
 # ---------------------------------------------------------------- config
@@ -969,18 +929,19 @@ def service_status(ctx: Ctx, kind: str | None) -> None:
 def add(ctx: Ctx, items: tuple[str, ...], force: bool) -> None:
     """Queue files or URLs (PATH-or-URL...) for transcription now."""
     from earwig.media import shown, utf8_name
+    from earwig.urls import meant_as_url
 
     inputs, failed = [], False
     for item in items:
-        if "://" not in item and not utf8_name(Path(item)):
+        if not meant_as_url(item) and not utf8_name(Path(item)):
             failed = True
             click.secho(
                 f"error: {shown(Path(item))}: the name is not valid UTF-8", fg="red", err=True
             )
             click.echo("  hint: rename the file (e.g. with `convmv`), then add it again", err=True)
             continue
-        inputs.append(item if "://" in item else str(Path(item).expanduser().resolve()))
-    results = ctx.call("job.add", paths=inputs, force=force)["results"] if inputs else []
+        inputs.append(item if meant_as_url(item) else str(Path(item).expanduser().resolve()))
+    results = ctx.call(p.AddJobs(paths=inputs, force=force))["results"] if inputs else []
     for r in results:
         kind, line, hint = formatting.add_outcome(r)
         if kind == "queued":
@@ -1021,7 +982,7 @@ def retry(
     """
     ids = list(job_ids)
     if done_with:
-        found = ctx.call("jobs.list", states=["done"], limit=1000)["jobs"]
+        found = ctx.call(p.ListJobs(states=[JobState.DONE], limit=1000))["jobs"]
         cutoff = since.timestamp() if since else 0.0
         ids += [
             j["id"]
@@ -1039,33 +1000,37 @@ def retry(
 
         ensure_model(dataclasses.replace(ctx.config.transcribe, model=model))
     for job_id in dict.fromkeys(ids):
-        params: dict[str, Any] = {"id": job_id}
-        if model:
-            params["model"] = model
-        job = ctx.call("job.retry", **params)["job"]
+        job = ctx.call(p.RetryJob(id=job_id, model=model or None))["job"]
         using = f" with {model}" if model else ""
         click.echo(f"#{job['id']} {job['title']}: queued again{using} (now {job['state']})")
 
 
-def _steer(kind: str, verb: str) -> Callable[[Ctx, int], None]:
-    def command(ctx: Ctx, job_id: int) -> None:
-        job = ctx.call(kind, id=job_id)["job"]
-        if JobState(job["state"]).running and kind in ("job.cancel", "job.pause"):
-            # a running job stops at its next checkpoint, a moment later
-            click.echo(f"#{job['id']} {job['title']}: stopping (it was {job['state']})")
-        else:
-            click.echo(f"#{job['id']} {job['title']}: {verb} (now {job['state']})")
-
-    return command
+def _steer(ctx: Ctx, request: p.Request[p.JobResult], verb: str) -> None:
+    """Send one steering request and say where the job went."""
+    job = ctx.call(request)["job"]
+    if JobState(job["state"]).running and isinstance(request, p.CancelJob | p.PauseJob):
+        # a running job stops at its next checkpoint, a moment later
+        click.echo(f"#{job['id']} {job['title']}: stopping (it was {job['state']})")
+    else:
+        click.echo(f"#{job['id']} {job['title']}: {verb} (now {job['state']})")
 
 
-for _name, _kind, _verb, _doc in (
-    ("cancel", "job.cancel", "cancelled", "Cancel a job (a running one stops at once)."),
-    ("prioritize", "job.prioritize", "moved to the top", "Make a waiting job the next to run."),
-):
-    _cmd = _steer(_kind, _verb)
-    _cmd.__doc__ = _doc
-    main.command(name=_name)(click.argument("job_id", type=int)(pass_ctx(friendly(_cmd))))
+@main.command()
+@click.argument("job_id", type=int)
+@pass_ctx
+@friendly
+def cancel(ctx: Ctx, job_id: int) -> None:
+    """Cancel a job (a running one stops at once)."""
+    _steer(ctx, p.CancelJob(id=job_id), "cancelled")
+
+
+@main.command()
+@click.argument("job_id", type=int)
+@pass_ctx
+@friendly
+def prioritize(ctx: Ctx, job_id: int) -> None:
+    """Make a waiting job the next to run."""
+    _steer(ctx, p.PrioritizeJob(id=job_id), "moved to the top")
 
 
 @main.command()
@@ -1079,7 +1044,7 @@ def delete(ctx: Ctx, job_ids: tuple[int, ...]) -> None:
     """
     with ctx.client() as client:
         for job_id in job_ids:
-            client.call("job.delete", id=job_id)
+            client.call(p.DeleteJob(id=job_id))
             click.echo(f"#{job_id} deleted")
 
 
@@ -1090,10 +1055,10 @@ def delete(ctx: Ctx, job_ids: tuple[int, ...]) -> None:
 def pause(ctx: Ctx, job_id: int | None) -> None:
     """Pause one job, or (without ID) stop starting new jobs."""
     if job_id is None:
-        ctx.call("queue.pause")
+        ctx.call(p.PauseQueue())
         click.echo("queue paused: the running job finishes, no new job starts (`earwig resume`)")
     else:
-        _steer("job.pause", "paused")(ctx, job_id)
+        _steer(ctx, p.PauseJob(id=job_id), "paused")
 
 
 @main.command()
@@ -1103,10 +1068,10 @@ def pause(ctx: Ctx, job_id: int | None) -> None:
 def resume(ctx: Ctx, job_id: int | None) -> None:
     """Resume one paused job, or (without ID) the whole queue."""
     if job_id is None:
-        ctx.call("queue.resume")
+        ctx.call(p.ResumeQueue())
         click.echo("queue resumed")
     else:
-        _steer("job.resume", "resumed")(ctx, job_id)
+        _steer(ctx, p.ResumeJob(id=job_id), "resumed")
 
 
 __all__ = ["RemoteError", "main"]
@@ -1135,7 +1100,7 @@ def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
         chain, problem = [], exc.message
     else:
         problem = ""
-    rows: list[dict[str, Any]] = [
+    rows: list[formatting.BackendRow] = [
         {
             "name": a.name,
             "installed": a.installed,
@@ -1156,46 +1121,20 @@ def backends(ctx: Ctx, as_json: bool, bench: bool, pin: bool) -> None:
             if row["usable"]:
                 if not as_json:
                     click.echo(f"benchmarking {row['name']}…", err=True)
-                row["bench"] = bench_mod.measure(row["name"], ctx.config_path)
+                row["bench"] = typing.cast(
+                    formatting.BenchResult, bench_mod.measure(row["name"], ctx.config_path)
+                )
     if as_json:
         click.echo(json.dumps({"backend": cfg.backend, "chain": chain, "backends": rows}))
     else:
         from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
 
-        out = Table(title=escape(f"backend = {cfg.backend!r}, model = {cfg.model!r}"))
-        for col in ("backend", "installed", "can run", "model, or why not", "role"):
-            out.add_column(col)
-        for row in rows:
-            yes = {True: "yes", False: "no"}
-            out.add_row(  # escape: "earwig[openai]" is not rich markup
-                row["name"],
-                yes[row["installed"]],
-                yes[row["usable"]],
-                escape(row["detail"]),
-                row["role"],
-            )
+        title = f"backend = {cfg.backend!r}, model = {cfg.model!r}"
+        out = _table(title, formatting.backend_table(rows))
         if bench:
             Console().print(out)
-            out = Table(title="the built-in 11 s clip, each backend in a fresh process")
-            for col in ("backend", "load", "real-time factor", "peak RSS", "heard"):
-                out.add_column(col, justify="left" if col in ("backend", "heard") else "right")
-            for row in rows:
-                b = row.get("bench")
-                if not b:
-                    continue
-                if "error" in b:
-                    out.add_row(row["name"], "", "", "", f"[red]{escape(b['error'])}")
-                else:
-                    heard = b["text"].replace("\n", " ")
-                    out.add_row(
-                        row["name"],
-                        f"{b['load']:.2f} s",
-                        f"{b['rtf']:.3f}",
-                        formatting.size(b["peak_rss"]),
-                        escape(heard[:40] + ("…" if len(heard) > 40 else "")),
-                    )
+            clip = "the built-in 11 s clip, each backend in a fresh process"
+            out = _table(clip, formatting.bench_table(rows), right=(1, 2, 3))
         Console().print(out)
         if problem:
             click.secho(problem, fg="red")
@@ -1366,7 +1305,7 @@ def speakers(click_ctx: click.Context, ctx: Ctx, as_json: bool) -> None:
     """The voices you named; `earwig speakers name JOB SPEAKER NAME` names one."""
     if click_ctx.invoked_subcommand is not None:
         return
-    voices = _speakers_call(ctx, "speakers.list")["voices"]
+    voices = _speakers_call(ctx, p.ListSpeakers())["voices"]
     if as_json:
         click.echo(json.dumps(voices, indent=2))
         return
@@ -1393,7 +1332,7 @@ def speakers(click_ctx: click.Context, ctx: Ctx, as_json: bool) -> None:
 def speakers_name(ctx: Ctx, job_id: int, speaker: str, name: str, everywhere: bool) -> None:
     """Call SPEAKER (e.g. "SPEAKER 2") of job JOB_ID NAME, and recognise that voice later."""
     result = _speakers_call(
-        ctx, "speaker.name", id=job_id, speaker=speaker, name=name, everywhere=everywhere
+        ctx, p.NameSpeaker(id=job_id, speaker=speaker, name=name, everywhere=everywhere)
     )
     where = "every file" if everywhere else "later files from the same source"
     click.echo(f"#{job_id}: {speaker} is now {result['name']}; {where} will know the voice")
@@ -1405,14 +1344,14 @@ def speakers_name(ctx: Ctx, job_id: int, speaker: str, name: str, everywhere: bo
 @friendly
 def speakers_forget(ctx: Ctx, name: str) -> None:
     """Stop recognising a named voice (transcripts keep the name)."""
-    _speakers_call(ctx, "speaker.forget", name=name)
+    _speakers_call(ctx, p.ForgetSpeaker(name=name))
     click.echo(f"forgot the voice of {name}")
 
 
-def _speakers_call(ctx: Ctx, kind: str, **params: Any) -> Any:
+def _speakers_call(ctx: Ctx, request: p.Request[R]) -> R:
     """Through the daemon when it runs, else on the database directly."""
     try:
-        return ctx.call(kind, **params)
+        return ctx.call(request)
     except DaemonNotRunning:
         pass
     from earwig.speakers.naming import forget_voice, list_voices, name_speaker
@@ -1420,13 +1359,15 @@ def _speakers_call(ctx: Ctx, kind: str, **params: Any) -> Any:
 
     store = Store(ctx.config.daemon.database)
     try:
-        if kind == "speakers.list":
-            return list_voices(store)
-        if kind == "speaker.forget":
-            return forget_voice(store, params["name"])
-        return name_speaker(
-            store, params["id"], params["speaker"], params["name"], params["everywhere"]
-        )
+        result: object
+        if isinstance(request, p.ForgetSpeaker):
+            result = forget_voice(store, request.name)
+        elif isinstance(request, p.NameSpeaker):
+            r = request
+            result = name_speaker(store, r.id, r.speaker, r.name, r.everywhere)
+        else:
+            result = list_voices(store)
+        return typing.cast(R, result)  # the same function the daemon's handler calls
     finally:
         store.close()
 

@@ -1,5 +1,16 @@
 """Clients for the daemon's socket: blocking (the CLI, tests, benchmarks) and asyncio (the TUI).
 
+Both send the typed requests of `protocol` and return their typed results; both turn every
+way a connection can fail into the same exceptions (`connect_failure`, `protocol.unwrap`,
+`protocol.check_welcome`), so a caller handles a failure once whichever client it holds:
+
+- no daemon (no socket, refused)          -> DaemonNotRunning
+- another user's socket (EACCES)          -> DaemonNotAllowed
+- a daemon that does not answer in time,
+  or whose backlog is full (EAGAIN)       -> DaemonNotAnswering
+- a daemon of another protocol version    -> VersionMismatch
+- a request the daemon refuses            -> RemoteError (code, message, hint)
+
 It imports only the protocol and the standard library, so commands such as `earwig status`
 start fast and never load the ML stack.
 """
@@ -9,33 +20,88 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
+import typing
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from earwig import protocol
-from earwig.errors import DaemonNotRunning, EarwigError, ProtocolError
+from earwig.errors import (
+    DaemonNotAllowed,
+    DaemonNotAnswering,
+    DaemonNotRunning,
+    EarwigError,
+    ProtocolError,
+    RemoteError,
+    VersionMismatch,
+)
+
+__all__ = [
+    "AsyncDaemonClient",
+    "DaemonClient",
+    "DaemonNotAllowed",
+    "DaemonNotAnswering",
+    "DaemonNotRunning",
+    "NoEvent",
+    "RemoteError",
+    "VersionMismatch",
+    "connect_failure",
+]
+
+R = TypeVar("R")
+
+RESTART_HINT = (
+    "see `earwig logs`; restart it: systemctl --user restart earwig"
+    if sys.platform.startswith("linux")
+    else "see `earwig logs`; restart it: earwig service install (or stop it and `earwig run`)"
+)
 
 
-class RemoteError(EarwigError):
-    """The daemon answered a request with an error."""
+class NoEvent(EarwigError):
+    """`DaemonClient.events(timeout)` waited `timeout` seconds and no event came."""
 
-    def __init__(self, code: str, message: str, hint: str = "") -> None:
-        super().__init__(message, hint)
-        self.code = code
+    code = "no_event"
+
+
+def connect_failure(exc: OSError, path: Path) -> EarwigError:
+    """What an OSError from connecting to (or talking to) the socket at `path` means."""
+    if isinstance(exc, FileNotFoundError | ConnectionRefusedError):
+        return DaemonNotRunning(
+            f"the earwig daemon is not running (no answer on {path})",
+            "start it with `earwig run`, or install it as a service with `earwig service install`",
+        )
+    if isinstance(exc, PermissionError):
+        return DaemonNotAllowed(
+            f"not allowed to connect to {path}", "the daemon belongs to another user"
+        )
+    if isinstance(exc, TimeoutError | BlockingIOError):
+        return not_answering(path)
+    if isinstance(exc, ConnectionError):
+        return DaemonNotRunning(
+            "the daemon closed the connection", "it may have stopped; see `earwig logs`"
+        )
+    return DaemonNotRunning(f"cannot talk to the daemon on {path}: {exc}", RESTART_HINT)
+
+
+def not_answering(path: Path) -> DaemonNotAnswering:
+    return DaemonNotAnswering(f"the daemon is not answering (on {path})", RESTART_HINT)
 
 
 class DaemonClient:
+    """A blocking connection: `call(request)` waits for its reply; events that arrive in
+    between are kept for `events()`."""
+
     def __init__(self, socket_path: Path, timeout: float | None = 30.0) -> None:
         self.socket_path = Path(socket_path)
         self.timeout = timeout
         self._sock: socket.socket | None = None
         self._lines = protocol.LineBuffer()
-        self._pending: deque[dict[str, Any]] = deque()
-        self._events: deque[dict[str, Any]] = deque()
+        self._pending: deque[protocol.Message] = deque()
+        self._events: deque[protocol.Message] = deque()
         self._next_id = 0
-        self.server: dict[str, Any] = {}
+        self.server: protocol.Welcome | None = None
 
     def __enter__(self) -> DaemonClient:
         self.connect()
@@ -44,84 +110,80 @@ class DaemonClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def connect(self) -> dict[str, Any]:
+    def connect(self) -> protocol.Welcome:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         try:
             sock.connect(str(self.socket_path))
-        except (FileNotFoundError, ConnectionRefusedError) as exc:
+        except OSError as exc:
             sock.close()
-            raise DaemonNotRunning(
-                f"the earwig daemon is not running (no answer on {self.socket_path})",
-                "start it with `earwig run`, or install it as a service with "
-                "`earwig service install`",
-            ) from exc
-        except PermissionError as exc:
-            sock.close()
-            raise DaemonNotRunning(
-                f"not allowed to connect to {self.socket_path}",
-                "the daemon belongs to another user",
-            ) from exc
+            raise connect_failure(exc, self.socket_path) from exc
         self._sock = sock
-        with contextlib.suppress(BrokenPipeError):  # a refusal may already be waiting to be read
-            self.send(protocol.hello())
-        welcome = self._read()
-        if welcome.get("ok") is False:
-            err = welcome.get("error", {})
-            raise RemoteError(err.get("code", "error"), err.get("message", ""), err.get("hint", ""))
-        if welcome.get("type") != "welcome":
-            raise ProtocolError(f"unexpected greeting from the daemon: {welcome!r}")
-        protocol.check_version(welcome.get("protocol"), "the daemon")
-        self.server = welcome
-        return welcome
+        try:
+            with contextlib.suppress(BrokenPipeError):  # a refusal may be waiting to be read
+                self.send(protocol.hello())
+            self.server = protocol.check_welcome(self._read())
+        except BaseException:
+            self.close()
+            raise
+        return self.server
 
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: protocol.Message) -> None:
+        """Write one message as it is (tests use it to speak raw JSON)."""
         assert self._sock is not None, "not connected"
-        self._sock.sendall(protocol.encode(message))
+        try:
+            self._sock.sendall(protocol.encode(message))
+        except (TimeoutError, BlockingIOError, ConnectionResetError) as exc:
+            raise connect_failure(exc, self.socket_path) from exc
 
-    def call(self, kind: str, /, **params: Any) -> Any:
-        """Send one request and return its result, raising RemoteError on an error reply."""
+    def call(self, request: protocol.Request[R]) -> R:
+        """Send one request and return its result; RemoteError when the daemon refuses it."""
+        return typing.cast(R, protocol.unwrap(self.exchange(protocol.request(0, request))))
+
+    def exchange(self, message: protocol.Message) -> protocol.Message:
+        """Send a request message (its id replaced by the next one) and return the reply."""
         self._next_id += 1
         msg_id = self._next_id
-        self.send(protocol.request(msg_id, kind, params))
+        self.send({**message, "id": msg_id})
         while True:
-            message = self._read()
-            if message.get("type") == "event":
-                self._events.append(message)
-                continue
-            if message.get("id") != msg_id:
-                continue
-            if message.get("ok"):
-                return message.get("result")
-            err = message.get("error") or {}
-            raise RemoteError(
-                err.get("code", "error"), err.get("message", "?"), err.get("hint", "")
-            )
+            reply = self._read()
+            if reply.get("type") == "event":
+                self._events.append(reply)
+            elif reply.get("id") == msg_id:
+                return reply
 
-    def events(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
-        """Yield events as they arrive (call `subscribe` or `logs.tail` with follow first)."""
+    def events(self, timeout: float | None = None) -> Iterator[protocol.Message]:
+        """Yield events as they arrive (after a `Subscribe`). With a timeout, NoEvent is
+        raised when none comes for that long: a caller waiting for one learns it did not."""
         assert self._sock is not None
         self._sock.settimeout(timeout)
-        while True:
-            if self._events:
-                yield self._events.popleft()
-                continue
-            try:
-                message = self._read()
-            except TimeoutError:
-                return
-            if message.get("type") == "event":
-                yield message
+        try:
+            while True:
+                if self._events:
+                    yield self._events.popleft()
+                    continue
+                try:
+                    message = self._read()
+                except DaemonNotAnswering:
+                    raise NoEvent(f"no event from the daemon in {timeout}s") from None
+                if message.get("type") == "event":
+                    yield message
+        finally:
+            if self._sock is not None:
+                self._sock.settimeout(self.timeout)
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self) -> protocol.Message:
         while not self._pending:
             assert self._sock is not None
-            data = self._sock.recv(65536)
+            try:
+                data = self._sock.recv(65536)
+            except OSError as exc:
+                raise connect_failure(exc, self.socket_path) from exc
             if not data:
                 raise DaemonNotRunning(
                     "the daemon closed the connection", "it may have stopped; see `earwig logs`"
@@ -140,65 +202,63 @@ class AsyncDaemonClient:
     def __init__(
         self,
         socket_path: Path,
-        on_event: Callable[[dict[str, Any]], None] | None = None,
+        on_event: Callable[[protocol.Message], None] | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
         self.socket_path = Path(socket_path)
         self.on_event = on_event
         self.on_close = on_close
-        self.server: dict[str, Any] = {}
+        self.server: protocol.Welcome | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._reader_task: asyncio.Task | None = None
-        self._waiting: dict[int, asyncio.Future] = {}
+        self._reader_task: asyncio.Task[None] | None = None
+        self._waiting: dict[int, asyncio.Future[protocol.Message]] = {}
         self._next_id = 0
-        self._welcome: asyncio.Future | None = None
+        self._welcome: asyncio.Future[protocol.Message] | None = None
 
     @property
     def connected(self) -> bool:
         return self._writer is not None and not self._writer.is_closing()
 
-    async def connect(self, timeout: float = 10.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 10.0) -> protocol.Welcome:
+        # Connect by hand: a Unix socket's connect is done or refused at once (EAGAIN when
+        # the daemon's backlog is full), which asyncio would wait out instead of saying.
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_unix_connection(str(self.socket_path), limit=protocol.MAX_LINE),
-                timeout,
-            )
-        except (FileNotFoundError, ConnectionRefusedError, TimeoutError) as exc:
-            raise DaemonNotRunning(
-                f"the earwig daemon is not running (no answer on {self.socket_path})",
-                "start it with `earwig run`, or `earwig service install`",
-            ) from exc
+            sock.connect(str(self.socket_path))
+        except OSError as exc:
+            sock.close()
+            raise connect_failure(exc, self.socket_path) from exc
+        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=protocol.MAX_LINE)
         self._writer = writer
         self._welcome = asyncio.get_running_loop().create_future()
         self._reader_task = asyncio.create_task(self._read(reader))
         writer.write(protocol.encode(protocol.hello()))
-        welcome = await asyncio.wait_for(self._welcome, timeout)
-        if welcome.get("ok") is False:
-            err = welcome.get("error") or {}
+        try:
+            self.server = protocol.check_welcome(await asyncio.wait_for(self._welcome, timeout))
+        except TimeoutError:
             await self.close()
-            raise ProtocolError(err.get("message", "refused"), err.get("hint", ""))
-        protocol.check_version(welcome.get("protocol"), "the daemon")
-        self.server = welcome
-        return welcome
+            raise not_answering(self.socket_path) from None
+        except BaseException:
+            await self.close()
+            raise
+        return self.server
 
-    async def call(self, kind: str, /, **params: Any) -> Any:
+    async def call(self, request: protocol.Request[R]) -> R:
+        """Send one request and return its result; RemoteError when the daemon refuses it."""
         if not self.connected:
             raise DaemonNotRunning("not connected to the daemon", "it may have stopped")
         self._next_id += 1
         future = asyncio.get_running_loop().create_future()
         self._waiting[self._next_id] = future
         assert self._writer is not None
-        self._writer.write(protocol.encode(protocol.request(self._next_id, kind, params)))
-        reply = await future
-        if reply.get("ok"):
-            return reply.get("result")
-        err = reply.get("error") or {}
-        raise RemoteError(err.get("code", "error"), err.get("message", "?"), err.get("hint", ""))
+        self._writer.write(protocol.encode(protocol.request(self._next_id, request)))
+        return typing.cast(R, protocol.unwrap(await future))
 
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-        if self._reader_task is not None:
+        if self._reader_task is not None and self._reader_task is not asyncio.current_task():
             self._reader_task.cancel()
             with contextlib.suppress(BaseException):
                 await self._reader_task
@@ -226,7 +286,7 @@ class AsyncDaemonClient:
             if self.on_close is not None:
                 self.on_close()
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
+    def _dispatch(self, message: protocol.Message) -> None:
         if message.get("type") == "event":
             if self.on_event is not None:
                 self.on_event(message)
@@ -234,6 +294,7 @@ class AsyncDaemonClient:
         if self._welcome is not None and not self._welcome.done():
             self._welcome.set_result(message)
             return
-        future = self._waiting.pop(message.get("id"), None)  # type: ignore[arg-type]
+        msg_id = message.get("id")
+        future = self._waiting.pop(msg_id, None) if isinstance(msg_id, int) else None
         if future is not None and not future.done():
             future.set_result(message)

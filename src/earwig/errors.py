@@ -89,8 +89,36 @@ class ProtocolError(EarwigError):
     code = "protocol"
 
 
+class VersionMismatch(ProtocolError):
+    """The two ends speak different protocol versions: the connection cannot go on."""
+
+
+class RemoteError(EarwigError):
+    """The daemon answered a request with an error: its code, message and hint."""
+
+    def __init__(self, code: str, message: str, hint: str = "") -> None:
+        super().__init__(message, hint)
+        self.code = code
+
+
 class DaemonNotRunning(EarwigError):
+    """Nothing answers on the socket: no daemon, or it is not ours (DaemonNotAllowed)."""
+
     code = "not_running"
+
+
+class DaemonNotAllowed(DaemonNotRunning):
+    """The socket is there, but this user may not connect to it."""
+
+    code = "forbidden"
+
+
+class DaemonNotAnswering(EarwigError):
+    """A daemon holds the socket but does not answer (stuck, or out of file descriptors).
+    Not a DaemonNotRunning: nothing may act as if it were gone (start another, edit its
+    database behind its back)."""
+
+    code = "not_answering"
 
 
 class AlreadyRunning(EarwigError):

@@ -1,10 +1,47 @@
-"""How jobs read to people, shared by the CLI and the TUI (no terminal library here)."""
+"""How jobs read to people, shared by the CLI and the TUI (no terminal library here).
+
+It reads the protocol's typed results (`protocol.JobView`, `protocol.Status`, ...), so a key
+it looks for is one the daemon sends; the types are imported for the checker only.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+
+if TYPE_CHECKING:
+    from earwig.protocol import AddOutcome, JobView, SlotView, Status
+
+# A line of text and the colour a terminal may show it in (None: the default).
+Line = tuple[str, str | None]
+# A table: its column names, and each row's cells with the row's colour.
+Table = tuple[list[str], list[tuple[list[str], str | None]]]
+
+
+class BenchResult(TypedDict, total=False):
+    """One backend's run of `earwig backends --bench` (transcribe/bench.py), or its error."""
+
+    name: str
+    load: float
+    rtf: float
+    peak_rss: int
+    text: str
+    error: str
+
+
+class BackendRow(TypedDict):
+    """One backend in `earwig backends` (and its --json)."""
+
+    name: str
+    installed: bool
+    usable: bool
+    detail: str
+    role: str  # "used", "fallback" or ""
+    bench: NotRequired[BenchResult]
+
 
 RUNNING = ("downloading", "fetching", "transcribing")
 # Around each matched word in a search snippet; control characters, so no transcript has them.
@@ -41,7 +78,7 @@ def duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def kind(job: dict[str, Any]) -> str:
+def kind(job: JobView) -> str:
     if job.get("subscription"):
         return "sub"
     if job.get("url") or job.get("source") == "inbox":  # a line of the inbox that was not a
@@ -49,12 +86,12 @@ def kind(job: dict[str, Any]) -> str:
     return "file"
 
 
-def percent(job: dict[str, Any]) -> str:
-    p = job.get("progress")
-    return f"{p['fraction'] * 100:.0f}%" if p and p.get("fraction") is not None else ""
+def percent(job: JobView) -> str:
+    fraction = (job.get("progress") or {}).get("fraction")
+    return f"{fraction * 100:.0f}%" if fraction is not None else ""
 
 
-def progress_bar(job: dict[str, Any], width: int = 10) -> str:
+def progress_bar(job: JobView, width: int = 10) -> str:
     """'█████░░░░░ 52% 3.1x 0:12' for a running job, '' otherwise."""
     p = job.get("progress")
     if not p or job.get("state") not in RUNNING:
@@ -66,16 +103,17 @@ def progress_bar(job: dict[str, Any], width: int = 10) -> str:
     filled = round(fraction * width)
     bar = "█" * filled + "░" * (width - filled)
     parts = [bar, f"{fraction * 100:3.0f}%"]
-    if p.get("phase") == "transcribing" and p.get("speed"):
-        parts.append(f"{p['speed']:.1f}x")
-    elif p.get("speed"):
-        parts.append(f"{p['speed'] / 1e6:.1f}MB/s")
-    if p.get("eta"):
-        parts.append(duration(p["eta"]))
+    speed, eta = p.get("speed"), p.get("eta")
+    if p.get("phase") == "transcribing" and speed:
+        parts.append(f"{speed:.1f}x")
+    elif speed:
+        parts.append(f"{speed / 1e6:.1f}MB/s")
+    if eta:
+        parts.append(duration(eta))
     return " ".join(parts)
 
 
-def sort_key(job: dict[str, Any]) -> tuple:
+def sort_key(job: Mapping[str, Any]) -> tuple[int, float, float]:
     """Running first, then the queue in the order it will run, then the newest history."""
     state = job.get("state", "")
     rank = STATE_ORDER.get(state, 9)
@@ -102,7 +140,7 @@ def clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
-def add_outcome(result: dict[str, Any]) -> tuple[str, str, str]:
+def add_outcome(result: AddOutcome) -> tuple[str, str, str]:
     """One `job.add` result as people read it, for the CLI and the dashboard alike:
     (kind, line, hint) with kind "queued", "duplicate" or "error"."""
     if "job" in result:
@@ -126,3 +164,117 @@ def output_groups(outputs: Iterable[str]) -> list[tuple[str, list[str]]]:
         stem, _, kind = output.rpartition(".")
         groups.setdefault(stem, []).append(kind)
     return list(groups.items())
+
+
+def slot_line(s: SlotView) -> str:
+    """One slot of the pool as a line: name, up/down, busy/idle, jobs, speed, errors."""
+    state = "drained" if s["drained"] else ("up" if s["up"] else "DOWN")
+    busy = f"busy #{', #'.join(map(str, s['busy']))}" if s["busy"] else "idle"
+    speed = f", {s['throughput']}x real time" if s.get("throughput") else ""
+    where = f" ({s['url']}, {s['model']})" if s.get("url") else ""
+    errors = f", {s['errors']} error(s): {s['last_error']}" if s["errors"] else ""
+    return (
+        f"{s['name']}{where}: {state}, {busy} ({len(s['busy'])}/{s['capacity']}), "
+        f"{s['done']} done{speed}{errors}"
+    )
+
+
+def status_lines(st: Status) -> list[Line]:
+    """`earwig status` as lines: the daemon, its backend, problems, model, slots, jobs."""
+    out: list[Line] = []
+    counts = st["counts"]
+    backend = st["backend"]
+    out.append(
+        (f"earwig {st['version']} running (pid {st['pid']}, up {age(st['started_at'])})", None)
+    )
+    out.append(
+        (
+            f"  backend  {backend['name']} · {backend['model']} · {backend.get('device', 'cpu')}"
+            f" · {'loaded' if backend['loaded'] else 'not loaded'}",
+            None,
+        )
+    )
+    for name, part in (st.get("parts") or {}).items():
+        if part["state"] == "restarting" or part["restarts"]:
+            down = part["state"] == "restarting"
+            out.append(
+                (
+                    f"  problem  the {name} {'is restarting' if down else 'restarted'} "
+                    f"{part['restarts']}x; last error: {part['last_error']} (see `earwig logs`)",
+                    "red" if down else "yellow",
+                )
+            )
+    for problem in st.get("problems") or ():  # the database lost, a disk full
+        out.append((f"  problem  {problem}", "red"))
+    fetch = backend.get("model_state") or {}
+    if fetch.get("state") == "downloading":
+        fraction = fetch.get("fraction")
+        pct = f" {100 * fraction:.0f}%" if fraction is not None else ""
+        out.append(
+            (
+                f"  model    downloading {fetch.get('name')}{pct} "
+                f"({size(fetch.get('bytes') or 0)} of "
+                f"{size(fetch.get('total') or 0)}); queued jobs wait for it",
+                None,
+            )
+        )
+    elif fetch.get("state") == "failed":
+        out.append((f"  model    {fetch.get('name')}: {fetch.get('error')}", "red"))
+        if fetch.get("hint"):
+            out.append((f"           hint: {fetch.get('hint')}", None))
+    slots = st.get("slots") or []
+    if len(slots) > 1 or any(s["kind"] == "server" for s in slots):
+        for s in slots:
+            out.append((f"  slot     {slot_line(s)}", None if s["up"] else "red"))
+    out.append((f"  watching {', '.join(st['watch'])}", None))
+    out.append((f"  output   {st['output_dir']}", None))
+    queue = "  ".join(f"{k} {v}" for k, v in counts.items() if v)
+    paused = "  (queue paused)" if st["queue_paused"] else ""
+    out.append((f"  jobs     {queue or 'none yet'}{paused}", None))
+    if st.get("inbox"):
+        out.append((f"  inbox    {st['inbox']}", None))
+    subs = st.get("subscriptions") or []
+    if subs:
+        soon = min((s["next_check"] for s in subs if s["next_check"]), default=None)
+        when = dt.datetime.fromtimestamp(soon).strftime("%H:%M") if soon else "-"
+        errors = sum(1 for s in subs if s["last_error"])
+        with_errors = f", {errors} with errors" if errors else ""
+        out.append(
+            (f"  follows  {len(subs)} subscription(s), next check {when}{with_errors}", None)
+        )
+    if (cur := st["current"]) is not None:
+        out.append((f"  now      #{cur['id']} {cur['title']} {cur['state']} {percent(cur)}", None))
+    return out
+
+
+def key_hint(hint: str, job_id: int) -> str:
+    """A hint in the dashboard's words: "`earwig retry 22`" is "press r" there."""
+    hint = re.sub(rf"`earwig retry {job_id}`", "press r", hint)
+    return re.sub(rf"`earwig cancel {job_id}`", "press c", hint)
+
+
+def backend_table(rows: list[BackendRow]) -> Table:
+    """`earwig backends`: each backend, whether it is installed and can run, and its role."""
+    yes = {True: "yes", False: "no"}
+    cells: list[tuple[list[str], str | None]] = [
+        ([r["name"], yes[r["installed"]], yes[r["usable"]], r["detail"], r["role"]], None)
+        for r in rows
+    ]
+    return ["backend", "installed", "can run", "model, or why not", "role"], cells
+
+
+def bench_table(rows: list[BackendRow]) -> Table:
+    """`earwig backends --bench`: load time, real-time factor, memory, and what it heard."""
+    cells: list[tuple[list[str], str | None]] = []
+    for row in rows:
+        b = row.get("bench")
+        if not b:
+            continue
+        if "error" in b:
+            cells.append(([row["name"], "", "", "", b["error"]], "red"))
+            continue
+        heard = b.get("text", "").replace("\n", " ")
+        shown = heard[:40] + ("…" if len(heard) > 40 else "")
+        load, rtf = f"{b.get('load', 0):.2f} s", f"{b.get('rtf', 0):.3f}"
+        cells.append(([row["name"], load, rtf, size(b.get("peak_rss", 0)), shown], None))
+    return ["backend", "load", "real-time factor", "peak RSS", "heard"], cells

@@ -291,9 +291,16 @@ def write_all(
 ) -> list[Path]:
     """Write every requested format as out_dir/base.EXT and return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fmt in formats:
-        path = out_dir / f"{base}.{fmt}"
-        write_atomic(path, WRITERS[fmt](transcript, meta or {}))
-        written.append(path)
+    written: list[Path] = []
+    try:
+        for fmt in formats:
+            path = out_dir / f"{base}.{fmt}"
+            write_atomic(path, WRITERS[fmt](transcript, meta or {}))
+            written.append(path)
+    except OSError:
+        # A disk that filled up half-way: no partial set of transcripts is left looking
+        # like a finished one (the job writes them all again when it is retried).
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     return written

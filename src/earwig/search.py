@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from earwig import durations
 from earwig.errors import EarwigError
 from earwig.formatting import HIGHLIGHT_END, HIGHLIGHT_START, clock
 from earwig.store import Store
+
+if TYPE_CHECKING:
+    from earwig.protocol import SearchHit
 
 __all__ = ["HIGHLIGHT_END", "HIGHLIGHT_START", "SearchError", "clock", "search", "to_fts"]
 
@@ -63,7 +66,7 @@ def search(
     source: str | None = None,
     since: float | None = None,
     limit: int = 20,
-) -> list[dict[str, Any]]:
+) -> list[SearchHit]:
     fts = to_fts(query)
     try:
         hits = store.search(
@@ -76,4 +79,4 @@ def search(
     for hit in hits:
         hit["clock"] = clock(hit["start"])
         hit["transcript"] = next((p for p in hit["outputs"] if p.endswith(".txt")), None)
-    return hits
+    return cast("list[SearchHit]", hits)

@@ -14,12 +14,15 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlite_utils
 
 from earwig.errors import NotFound, StoreError
 from earwig.model import Job, JobState, Segment, Transcript
+
+if TYPE_CHECKING:
+    from earwig.protocol import LogEntry
 
 STATE_COLUMNS = {state: f"{state}_at" for state in JobState}
 # Jobs in these states own their content: the same sha256 is not transcribed again.
@@ -229,13 +232,13 @@ class Store:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.created = False  # this open made the file: a first start, or a lost database
         try:
             if readonly:
                 conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                # Private from the first byte: the database holds every transcript.
-                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+                self.created = not self.path.exists()
+                self._open_for_writing()
                 # Autocommit at the driver level: every transaction is an explicit
                 # db.atomic() block (nested ones become savepoints), never an implicit one.
                 conn = sqlite3.connect(self.path, isolation_level=None)
@@ -245,11 +248,39 @@ class Store:
                 self.db.enable_wal()
                 self.db.execute("PRAGMA foreign_keys = ON")
                 self._migrate()
+            self.identity = _identity(self.path)
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc) or "read-only" in str(exc):
+                raise _unwritable(self.path, str(exc)) from None
+            raise StoreError(
+                f"cannot open the database {self.path}: {exc}",
+                "if the file is damaged, move it aside; earwig creates a fresh one",
+            ) from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"cannot open the database {self.path}: {exc}",
                 "if the file is damaged, move it aside; earwig creates a fresh one",
             ) from exc
+
+    def _open_for_writing(self) -> None:
+        """Create the file private from the first byte (it holds every transcript), and
+        refuse plainly when it cannot be written (read-only, immutable, wrong owner)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise _unwritable(self.path, exc.strerror or str(exc)) from None
+
+    def identity_lost(self) -> str | None:
+        """Whether the file this handle writes to is still the one at `path`: None when it
+        is, else what happened to it. A database deleted or replaced under a running daemon
+        would otherwise take every write into a file nobody can open again."""
+        now = _identity(self.path)
+        if now == self.identity:
+            return None
+        if now is None:
+            return f"the database {self.path} was removed while earwig was running"
+        return f"the database {self.path} was replaced by another file while earwig was running"
 
     @classmethod
     def for_reading(cls, path: Path) -> Store:
@@ -718,20 +749,45 @@ class Store:
 
     # ------------------------------------------------------------ log
 
-    def log(self, level: str, message: str, job_id: int | None = None) -> dict[str, Any]:
-        entry = {"ts": time.time(), "level": level, "job_id": job_id, "message": message}
+    def log(self, level: str, message: str, job_id: int | None = None) -> LogEntry:
+        ts = time.time()
         with self.db.atomic():
-            entry["id"] = self.db.table("log").insert(entry).last_pk
-        return entry
+            row = {"ts": ts, "level": level, "job_id": job_id, "message": message}
+            last = self.db.table("log").insert(row).last_pk
+            assert isinstance(last, int)
+        return {"ts": ts, "level": level, "job_id": job_id, "message": message, "id": last}
 
-    def logs(self, limit: int = 100, job_id: int | None = None) -> list[dict[str, Any]]:
+    def logs(self, limit: int = 100, job_id: int | None = None) -> list[LogEntry]:
         sql, params = "select * from log", []
         if job_id is not None:
             sql += " where job_id = ?"
             params.append(job_id)
         sql += " order by id desc limit ?"
         params.append(limit)
-        return list(reversed(list(self.db.query(sql, params))))
+        return cast("list[LogEntry]", list(reversed(list(self.db.query(sql, params)))))
+
+
+class StoreUnwritable(StoreError):
+    """The database cannot be written at all: exit 78 (EX_CONFIG), like a bad config, so a
+    service manager does not restart earwig into the same wall."""
+
+    exit_code = 78
+
+
+def _unwritable(path: Path, reason: str) -> StoreUnwritable:
+    return StoreUnwritable(
+        f"cannot write the database {path}: {reason}",
+        f"make it writable (`ls -l {path}`; `lsattr {path}` shows an immutable flag, "
+        "`chattr -i` clears it), or point [daemon] database at another file",
+    )
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _job_to_row(job: Job) -> dict[str, Any]:

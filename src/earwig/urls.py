@@ -26,6 +26,13 @@ def is_url(text: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+def meant_as_url(text: str) -> bool:
+    """Input a user meant as a URL rather than a path (it names a scheme): `is_url` then
+    says whether it is one earwig can fetch, so `ftp://x` is refused as a URL, not looked
+    for as a file."""
+    return "://" in text
+
+
 def host(url: str) -> str:
     """The host a URL talks to, in one spelling: lower case, IP addresses in their canonical
     form (127.1 and 2130706433 are 127.0.0.1), localhost as 127.0.0.1."""

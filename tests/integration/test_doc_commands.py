@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from conftest import Home, encode
+from earwig import protocol as p
 from helpers import run_cli, wait_for
 from hubserver import Hub
 
@@ -70,8 +71,8 @@ def test_every_command_line_in_the_docs_works(
         # `earwig retry --done-with tiny.en --model base` really re-transcribed job 1
         wait_for(
             lambda: (
-                daemon.call("job.get", id=1)["job"]["model"] == "base"
-                and daemon.call("job.get", id=1)["job"]["state"] == "done"
+                daemon.call(p.GetJob(id=1))["job"]["model"] == "base"
+                and daemon.call(p.GetJob(id=1))["job"]["state"] == "done"
             ),
             180,
             what="job 1 redone with base",

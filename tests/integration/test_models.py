@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Home
+from earwig import protocol as p
 from earwig.speech import synthesize
 from helpers import run_cli, wait_for, wer
 from hubserver import Hub
@@ -179,8 +180,8 @@ def test_the_daemon_fetches_its_model_while_jobs_wait(
     try:
         shutil.copy(german_wav, home.watch / "sitzung.wav")
 
-        def downloading() -> dict | None:
-            st = daemon.call("status")  # the socket answers during the download
+        def downloading() -> p.Status | None:
+            st = daemon.call(p.GetStatus())  # the socket answers during the download
             fetch = st["backend"]["model_state"]
             return st if fetch["state"] == "downloading" and fetch.get("bytes") else None
 
@@ -213,7 +214,8 @@ def test_a_failed_download_is_shown_and_tried_again(hub: Hub, home: Home, german
         shutil.copy(german_wav, home.watch / "sitzung.wav")
         st = wait_for(
             lambda: (
-                (s := daemon.call("status"))["backend"]["model_state"]["state"] == "failed" and s
+                (s := daemon.call(p.GetStatus()))["backend"]["model_state"]["state"] == "failed"
+                and s
             ),
             120,
             what="the failed download in status",

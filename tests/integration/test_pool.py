@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Home
+from earwig import protocol as p
 from helpers import DaemonProcess, wait_for
 from speechserver import Proxy, SpeechServer
 
@@ -22,8 +23,8 @@ def unique(wav: Path, dst: Path, n: int) -> Path:
     return dst
 
 
-def slots(daemon: DaemonProcess) -> dict[str, dict]:
-    return {s["name"]: s for s in daemon.call("status")["slots"]}
+def slots(daemon: DaemonProcess) -> dict[str, p.SlotView]:
+    return {s["name"]: s for s in daemon.call(p.GetStatus())["slots"]}
 
 
 @pytest.mark.slow
@@ -78,7 +79,7 @@ url = "{pb.url}"
             "long.txt",
             *(f"talk{n}.txt" for n in range(4)),
         ]
-        shown = daemon.call("status")["slots"]
+        shown = daemon.call(p.GetStatus())["slots"]
         assert all(s["done"] >= 1 and s["up"] for s in shown), shown
     finally:
         daemon.stop()
@@ -96,7 +97,7 @@ def test_two_local_workers_transcribe_two_files_at_once(home: Home, long_wav: Pa
         for n in range(2):
             unique(long_wav, home.watch / f"lecture{n}.wav", n)
         wait_for(
-            lambda: len(daemon.call("status")["running_jobs"]) == 2,
+            lambda: len(daemon.call(p.GetStatus())["running_jobs"]) == 2,
             120,
             interval=0.02,
             what="two jobs running at once",

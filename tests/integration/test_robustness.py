@@ -19,6 +19,7 @@ import pytest
 
 from conftest import Home
 from earwig import protocol
+from earwig import protocol as p
 from helpers import run_cli, wait_for
 from httpserver import LocalServer, rss
 
@@ -33,7 +34,7 @@ def rss_mb(pid: int) -> float:
 
 
 def parts(daemon) -> dict:
-    return daemon.call("status")["parts"]
+    return daemon.call(p.GetStatus())["parts"]
 
 
 def test_names_that_are_not_utf8_never_stop_the_watcher(
@@ -99,7 +100,7 @@ def test_one_malformed_inbox_line_spoils_nothing(home: Home) -> None:
     finally:
         daemon.kill()
     bad = next(j for j in jobs if j["url"] is None)
-    assert bad["state"] == "failed" and "not a URL" in bad["error"]
+    assert bad["state"] == "failed" and "not a URL" in (bad["error"] or "")
     assert {j["url"] for j in jobs if j["url"]} == {
         "http://127.0.0.1:9/one.mp3",
         "http://127.0.0.1:9/two.mp3",
@@ -182,8 +183,8 @@ def test_slow_feeds_never_stall_the_daemon(home: Home, speech_wav: Path) -> None
             job = daemon.wait_job(lambda j: j["title"] == "meanwhile.wav", 15)
             daemon.wait_job(lambda j: j["id"] == job["id"] and j["state"] == "done", 120)
 
-            def all_failed() -> list[dict] | None:
-                subs = daemon.call("status")["subscriptions"]
+            def all_failed() -> list[p.SubscriptionView] | None:
+                subs = daemon.call(p.GetStatus())["subscriptions"]
                 return subs if all(s["last_error"] for s in subs) else None
 
             subs = wait_for(all_failed, 60, what="every slow feed to fail within its deadline")
@@ -193,7 +194,8 @@ def test_slow_feeds_never_stall_the_daemon(home: Home, speech_wav: Path) -> None
         finally:
             if daemon.proc and daemon.proc.poll() is None:
                 daemon.kill()
-    assert all("too slow" in s["last_error"] or "in time" in s["last_error"] for s in subs), subs
+    errors = [s["last_error"] or "" for s in subs]
+    assert all("too slow" in e or "in time" in e for e in errors), subs
     assert stopped_in < 30
 
 
@@ -244,7 +246,7 @@ def test_hostile_messages_get_answers_not_dropped_connections(daemon) -> None:
 def test_a_damaged_database_is_reported_at_start(home: Home) -> None:
     daemon = home.daemon().start()
     for i in range(200):
-        daemon.call("job.add", paths=[f"http://127.0.0.1:9/{i}.mp3"])
+        daemon.call(p.AddJobs(paths=[f"http://127.0.0.1:9/{i}.mp3"]))
     daemon.stop()
     db = home.state / "earwig.db"
     assert (db.stat().st_mode & 0o777) == 0o600
@@ -272,7 +274,7 @@ def test_an_unwritable_output_folder_fails_before_transcription(
         (job,) = daemon.wait_idle(1)
     finally:
         daemon.kill()
-    assert job["state"] == "failed" and "cannot write transcripts" in job["error"], job
+    assert job["state"] == "failed" and "cannot write transcripts" in (job["error"] or ""), job
     assert "transcribing" not in job["times"]  # it never started the long part
 
 

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from conftest import Home
+from earwig import protocol as p
 from helpers import DaemonProcess, run_cli
 
 
@@ -30,7 +31,7 @@ def test_search_finds_spoken_words_with_their_time(
     assert hits[0]["transcript"].endswith(".txt")
 
     # Through the socket too (what the TUI uses), and filtered by source.
-    via_daemon = daemon.call("search", query="sunny", source="morning")["hits"]
+    via_daemon = daemon.call(p.Search(query="sunny", source="morning"))["hits"]
     assert {h["title"] for h in via_daemon} == {"morning.wav"}
 
     # Re-transcribing does not duplicate hits; deleting removes them.

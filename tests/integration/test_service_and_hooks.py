@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Home
+from earwig import protocol as p
 from helpers import DaemonProcess, daemon_env, run_cli, wait_for
 from httpserver import LocalServer
 
@@ -71,7 +72,7 @@ def test_hooks_get_the_job_and_cannot_hurt_it(home: Home, tmp_path: Path, second
         wait_for(
             lambda: any(
                 "hook python" in e["message"] and "exited with 1" in e["message"]
-                for e in daemon.call("logs.tail")["log"]
+                for e in daemon.call(p.TailLogs())["log"]
             ),
             what="the hook's failure",
         )
@@ -97,7 +98,7 @@ def test_a_hanging_hook_is_killed_after_its_timeout(home: Home, tmp_path: Path, 
         (job,) = daemon.wait_idle(1)
         assert job["state"] == "done"
         wait_for(
-            lambda: any("timed out" in e["message"] for e in daemon.call("logs.tail")["log"]),
+            lambda: any("timed out" in e["message"] for e in daemon.call(p.TailLogs())["log"]),
             what="the timeout",
         )
         assert daemon.stop() == 0
@@ -134,7 +135,7 @@ def test_sighup_picks_up_a_new_watch_folder(home: Home, daemon: DaemonProcess, s
     wait_for(
         lambda: any(
             "config reloaded: [[watch]] folders" in e["message"]
-            for e in daemon.call("logs.tail")["log"]
+            for e in daemon.call(p.TailLogs())["log"]
         ),
         what="the reload",
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from conftest import Home
 from earwig import protocol
+from earwig import protocol as p
 from earwig.client import DaemonClient
 from helpers import DaemonProcess, run_cli
 
@@ -55,19 +56,19 @@ def test_garbage_and_oversized_lines_get_errors_and_the_daemon_keeps_serving(
     reply = read_message(sock, buf, pending)
     assert reply["ok"] is False and reply["error"]["code"] == "too_long"
 
-    sock.sendall(protocol.encode(protocol.request(3, "status")))
+    sock.sendall(b'{"id":3,"type":"status","params":{}}\n')
     reply = read_message(sock, buf, pending)
     assert reply["id"] == 3 and reply["ok"] is True and reply["result"]["pid"] == daemon.process.pid
     sock.close()
     # A fresh connection is served too.
-    assert daemon.call("status")["version"]
+    assert daemon.call(p.GetStatus())["version"]
 
 
 def test_a_client_that_skips_the_hello_or_speaks_another_version_is_told(
     daemon: DaemonProcess,
 ) -> None:
     sock, buf = raw_connection(daemon.socket)
-    sock.sendall(protocol.encode(protocol.request(1, "status")))
+    sock.sendall(b'{"id":1,"type":"status","params":{}}\n')
     reply = read_message(sock, buf, [])
     assert reply["ok"] is False and "hello" in reply["error"]["message"]
     sock.close()
@@ -89,7 +90,7 @@ def test_events_snapshot_then_ordered_updates_with_progress(
     home: Home, daemon: DaemonProcess, long_wav: Path
 ) -> None:
     with daemon.client() as client:
-        snapshot = client.call("subscribe", topics=["jobs"])
+        snapshot = client.call(p.Subscribe(topics=["jobs"]))
         assert snapshot["jobs"] == [] and snapshot["status"]["queue_paused"] is False
         shutil.copy(long_wav, home.watch / "long.wav")
         seqs, states, progress = [], [], []
@@ -111,13 +112,13 @@ def test_queue_pause_prioritize_and_resume(
     home: Home, daemon: DaemonProcess, speech_wav: Path, second_wav: Path
 ) -> None:
     assert run_cli(home.config, "pause").returncode == 0
-    assert daemon.call("status")["queue_paused"] is True
+    assert daemon.call(p.GetStatus())["queue_paused"] is True
     assert run_cli(home.config, "add", str(speech_wav), str(second_wav)).returncode == 0
     first, second = daemon.jobs()
     assert first["state"] == second["state"] == "queued"
 
     assert run_cli(home.config, "pause", str(first["id"])).returncode == 0
-    assert daemon.call("job.get", id=first["id"])["job"]["state"] == "paused"
+    assert daemon.call(p.GetJob(id=first["id"]))["job"]["state"] == "paused"
     out = run_cli(home.config, "prioritize", str(second["id"]))
     assert out.returncode == 0 and "moved to the top" in out.stdout
     assert run_cli(home.config, "resume", str(first["id"])).returncode == 0
@@ -175,7 +176,7 @@ def test_cli_views(home: Home, daemon: DaemonProcess, second_wav: Path) -> None:
 
 def test_logs_follow_streams_new_lines(home: Home, daemon: DaemonProcess, second_wav: Path):
     with DaemonClient(daemon.socket) as client:
-        snapshot = client.call("subscribe", topics=["log"], log_limit=5)
+        snapshot = client.call(p.Subscribe(topics=["log"], log_limit=5))
         assert any("ready" in e["message"] for e in snapshot["log"])
         shutil.copy(second_wav, home.watch / "morning.wav")
         messages = []
@@ -190,7 +191,7 @@ def test_second_daemon_on_the_same_socket_exits_clearly(home: Home, daemon: Daem
     second = run_cli(home.config, "run", timeout=60)
     assert second.returncode == 1
     assert f"already running (pid {daemon.process.pid})" in second.stderr
-    assert daemon.call("status")  # the first one is unharmed
+    assert daemon.call(p.GetStatus())  # the first one is unharmed
 
 
 def test_sigterm_stops_cleanly_and_a_restart_after_kill_9_serves(home: Home) -> None:
@@ -203,7 +204,7 @@ def test_sigterm_stops_cleanly_and_a_restart_after_kill_9_serves(home: Home) -> 
     assert daemon.socket.exists()  # left behind by the crash
     daemon = home.daemon().start()  # the stale socket does not block the next start
     try:
-        assert daemon.call("status")
+        assert daemon.call(p.GetStatus())
     finally:
         assert daemon.stop() == 0
 

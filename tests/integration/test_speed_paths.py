@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Home
+from earwig import protocol as p
 from earwig.errors import Aborted
 from earwig.speech import SAMPLE_TEXT
 from earwig.transcribe import audio, pipeline
@@ -88,7 +89,7 @@ def test_the_daemon_is_ready_before_its_model_and_loads_it_once(
     home.write_config(transcribe='batched = true\nlanguage = "en"')
     daemon = home.daemon().start()
     try:
-        wait_for(lambda: daemon.call("status")["backend"]["loaded"], 60, what="the preload")
+        wait_for(lambda: daemon.call(p.GetStatus())["backend"]["loaded"], 60, what="the preload")
         shutil.copy(speech_wav, home.watch / "one.wav")
         shutil.copy(second_wav, home.watch / "two.wav")
         jobs = daemon.wait_idle(2)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SECOND_TEXT, Home
+from earwig import protocol as p
 from helpers import run_cli, wait_for, wer
 from httpserver import LocalServer, atom, rss
 
@@ -59,7 +60,7 @@ def subscription(name: str, url: str, backfill: int = 3, every: str = "1d") -> s
     )
 
 
-def by_title(jobs: list[dict]) -> dict[str, dict]:
+def by_title(jobs: list[p.JobView]) -> dict[str, p.JobView]:
     return {j["title"]: j for j in jobs}
 
 
@@ -70,7 +71,7 @@ def test_add_url_downloads_then_transcribes(home: Home, server, second_wav) -> N
         out = run_cli(home.config, "add", url)
         assert out.returncode == 0 and "queued #1" in out.stdout, out.stderr
         (job,) = daemon.wait_idle(1)
-        assert job["state"] == "done", job
+        assert job["state"] == "done" and job["path"] is not None, job
         assert Path(job["path"]).is_relative_to(home.media)  # downloaded into the cache
         assert job["url"] == url and job["sha256"]
         # a URL job's own life: downloading, back in the queue once downloaded, then
@@ -178,22 +179,26 @@ def test_feed_shapes_and_broken_feeds(home: Home, server, second_wav) -> None:
         assert jobs["Episode 4"]["subscription"] == "noguid"
         assert jobs["Episode 6"]["subscription"] == "atom"
         assert jobs["Episode 7"]["state"] == "done"  # the good item of a feed with a 404
-        assert jobs["Episode 8"]["state"] == "failed" and "404" in jobs["Episode 8"]["error"]
+        assert jobs["Episode 8"]["state"] == "failed" and "404" in (
+            jobs["Episode 8"]["error"] or ""
+        )
         assert {j["state"] for t, j in jobs.items() if t != "Episode 8"} == {"done"}
         wait_for(
             lambda: all(
-                daemon.call("subscriptions.list")["subscriptions"][i]["last_check"]
+                daemon.call(p.ListSubscriptions())["subscriptions"][i]["last_check"]
                 for i in range(6)
             ),
             what="every subscription to be checked",
         )
-        subs = {s["name"]: s for s in daemon.call("subscriptions.list")["subscriptions"]}
-        assert subs["truncated"]["last_error"].startswith(f"feed {truncated} is malformed: ")
+        subs = {s["name"]: s for s in daemon.call(p.ListSubscriptions())["subscriptions"]}
+        assert (subs["truncated"]["last_error"] or "").startswith(
+            f"feed {truncated} is malformed: "
+        )
         # a web page is not a feed, but may be a channel: "auto" hands it to yt-dlp, which
         # cannot list it either
         assert subs["html"]["last_error"] == f"yt-dlp cannot handle {html}", subs["html"]
         assert subs["old"]["last_error"] is None
-        assert daemon.call("status")["pid"]  # and the daemon is fine
+        assert daemon.call(p.GetStatus())["pid"]  # and the daemon is fine
         listing = run_cli(home.config, "subscriptions").stdout
         assert "error: " in listing and "truncated" in listing
     finally:
@@ -212,6 +217,7 @@ def test_titles_from_the_internet_cannot_escape(home: Home, server, second_wav) 
         jobs = daemon.wait_idle(2)
         assert {j["state"] for j in jobs} == {"done"}
         for job in jobs:
+            assert job["path"] is not None, job
             assert Path(job["path"]).resolve().is_relative_to(home.media.resolve())
             for out in job["outputs"]:
                 assert Path(out).resolve().is_relative_to(home.out.resolve()), out
@@ -238,7 +244,7 @@ def test_inbox_lines_become_jobs_and_garbage_stays_visible(home: Home, server, s
         assert states[0] == ("done", "in1") and states[1] == ("done", "in2")
         assert states[2][0] == "failed"
         garbage = next(j for j in jobs if j["state"] == "failed")
-        assert "not a URL" in garbage["error"]
+        assert "not a URL" in (garbage["error"] or "")
         done = (home.watch / "inbox.done").read_text()
         assert good[0] in done and good[1] in done and "failed" in done
         wait_for(
@@ -263,8 +269,8 @@ def test_inbox_survives_kill_9_and_queues_each_url_exactly_once(home: Home, serv
     daemon = home.daemon().start()
     try:
         wait_for(lambda: len(daemon.jobs()) >= 30, what="all 30 URLs")
-        daemon.call("queue.pause")
-        assert sorted(j["url"] for j in daemon.jobs()) == sorted(urls)
+        daemon.call(p.PauseQueue())
+        assert sorted(j["url"] or "" for j in daemon.jobs()) == sorted(urls)
     finally:
         daemon.kill()
 
@@ -280,8 +286,8 @@ def test_read_only_inbox_is_read_in_place(home: Home, server, second_wav) -> Non
         assert job["state"] == "done" and inbox.read_text() == url + "\n"  # untouched
         daemon.stop()
         daemon = home.daemon().start()
-        daemon.call("status")
-        wait_for(lambda: any("ready" in e["message"] for e in daemon.call("logs.tail")["log"]))
+        daemon.call(p.GetStatus())
+        wait_for(lambda: any("ready" in e["message"] for e in daemon.call(p.TailLogs())["log"]))
         assert len(daemon.jobs()) == 1  # its progress is remembered across restarts
     finally:
         inbox.chmod(0o644)
@@ -311,7 +317,7 @@ def test_subscribe_edits_the_config_keeping_comments_and_the_daemon_follows(
         assert out.returncode == 0, out.stderr
         text = home.config.read_text()
         assert 'name = "show"' not in text and text.startswith("# my precious comment")
-        assert daemon.call("subscriptions.list")["subscriptions"] == []
+        assert daemon.call(p.ListSubscriptions())["subscriptions"] == []
     finally:
         daemon.kill()
 
@@ -320,10 +326,10 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(home: Home, server, daemo
     home.config.write_text(home.config.read_text() + "\n[transcribe]\nbeam = 1\n")
     daemon.proc.send_signal(signal.SIGHUP)
     wait_for(
-        lambda: any("reload refused" in e["message"] for e in daemon.call("logs.tail")["log"]),
+        lambda: any("reload refused" in e["message"] for e in daemon.call(p.TailLogs())["log"]),
         what="the refusal",
     )
-    assert daemon.call("status")["pid"] == daemon.proc.pid
+    assert daemon.call(p.GetStatus())["pid"] == daemon.proc.pid
 
 
 def test_media_is_removed_after_transcription_when_asked(home: Home, server, second_wav):
@@ -334,7 +340,8 @@ def test_media_is_removed_after_transcription_when_asked(home: Home, server, sec
     try:
         run_cli(home.config, "add", url)
         (job,) = daemon.wait_idle(1)
-        assert job["state"] == "done" and not Path(job["path"]).exists()
+        assert job["state"] == "done" and job["path"] is not None, job
+        assert not Path(job["path"]).exists()
         assert (home.out / "tmp.txt").exists()  # transcripts are never cleaned
     finally:
         daemon.kill()
@@ -346,7 +353,7 @@ def test_a_rate_limited_feed_is_backed_off(home: Home, server) -> None:
     daemon = home.daemon().start()
     try:
         wait_for(
-            lambda: daemon.call("subscriptions.list")["subscriptions"][0]["last_error"],
+            lambda: daemon.call(p.ListSubscriptions())["subscriptions"][0]["last_error"],
             what="the first check",
         )
         requests = server.count("/busy.xml")
@@ -403,7 +410,7 @@ def test_publishers_transcripts_are_taken_without_the_media(home: Home, server, 
             assert job["text_from"] == f"publisher ({bodies[ext][0]})", job
             assert job["path"] is None and job["backend"] == "publisher"
             assert server.count(f"/media/ep{n}.wav") == 0 and server.count(f"/t/ep{n}.{ext}") == 1
-            assert f"earwig retry {job['id']}" in job["hint"]  # how to have the audio heard
+            assert f"earwig retry {job['id']}" in (job["hint"] or "")  # how to hear the audio
         # the fallback: its transcript is a 404, so its media came and the model heard it
         five = jobs["Episode 5"]
         assert five["text_from"] is None and five["backend"] != "publisher", five
@@ -493,7 +500,7 @@ def test_a_name_subscribed_again_starts_afresh(home: Home, server, daemon, secon
     two = server.add("/two.xml", body=rss([episode(server, 2, second_wav)]))
 
     def state() -> dict:
-        subs = daemon.call("status")["subscriptions"]
+        subs = daemon.call(p.GetStatus())["subscriptions"]
         return next((s for s in subs if s["name"] == "pod"), {})
 
     args = ["--name", "pod", "--backfill", "0", "--every", "1d"]
@@ -524,7 +531,7 @@ def test_a_subscription_is_named_after_its_feeds_title(home: Home, server, secon
         page = server.add("/show/page.html", body=b"<html><body>hi</body></html>")
         out = run_cli(home.config, "subscribe", page, *args)
         assert "subscribed '127.0.0.1-page'" in out.stdout, out.stdout
-        names = [s["name"] for s in daemon.call("subscriptions.list")["subscriptions"]]
+        names = [s["name"] for s in daemon.call(p.ListSubscriptions())["subscriptions"]]
         assert names == ["Rivers & Co", "Rivers & Co (2)", "127.0.0.1-page"]
     finally:
         daemon.kill()

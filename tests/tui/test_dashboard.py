@@ -11,19 +11,21 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from textual.screen import Screen
 from textual.widgets import DataTable
 
 from conftest import Home
+from earwig import protocol as p
 from earwig.model import Job, JobState
 from earwig.store import Store
 from earwig.tui.app import EarwigApp, make_app
 from earwig.tui.detail import JobDetailScreen
+from earwig.tui.dialogs import ConfirmDialog, HelpScreen
+from earwig.tui.messages import HistoryPage
 from earwig.tui.queue import QueueScreen, StatusBar
-from earwig.tui.screens import SearchScreen
-from earwig.tui.widgets import ConfirmDialog, HelpScreen
+from earwig.tui.search import SearchScreen
 from helpers import DaemonProcess, wait_for
 
 SIZE = (100, 30)
@@ -94,7 +96,7 @@ def test_steering_from_the_keyboard(home: Home, daemon: DaemonProcess, second_wa
         await until(lambda: app.connection == "connected", pilot, what="connection")
         await pilot.press("P")  # pause the queue so the job waits for us
         await until(lambda: app.status.get("queue_paused"), pilot, what="queue paused")
-        assert daemon.call("status")["queue_paused"] is True
+        assert daemon.call(p.GetStatus())["queue_paused"] is True
         assert "QUEUE PAUSED" in status_text(app)
 
         await pilot.press("a")
@@ -103,16 +105,16 @@ def test_steering_from_the_keyboard(home: Home, daemon: DaemonProcess, second_wa
         (job_id,) = app.jobs
         await until(lambda: table_rows(app), pilot)
         await pilot.press("p")
-        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "paused", pilot)
+        await until(lambda: daemon.call(p.GetJob(id=job_id))["job"]["state"] == "paused", pilot)
         await pilot.press("p")
-        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "queued", pilot)
+        await until(lambda: daemon.call(p.GetJob(id=job_id))["job"]["state"] == "queued", pilot)
         await pilot.press("c")
-        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "cancelled", pilot)
+        await until(lambda: daemon.call(p.GetJob(id=job_id))["job"]["state"] == "cancelled", pilot)
         await until(lambda: table_rows(app)[0][0] == "cancelled", pilot, what="the table")
         await pilot.press("r")
-        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "queued", pilot)
+        await until(lambda: daemon.call(p.GetJob(id=job_id))["job"]["state"] == "queued", pilot)
         await pilot.press("P")
-        await until(lambda: daemon.call("job.get", id=job_id)["job"]["state"] == "done", pilot, 120)
+        await until(lambda: daemon.call(p.GetJob(id=job_id))["job"]["state"] == "done", pilot, 120)
         await pilot.press("a")
         await pilot.press(*"/no/such/file.wav", "enter")
         await until(
@@ -204,17 +206,19 @@ def test_a_long_history_loads_in_pages_and_stays_in_order(home: Home) -> None:
 
         # Whether a page lands before or after the first paint depends on timing, so the
         # two ways a late page is placed are also driven directly through the app's page path.
-        def page(*jobs: dict) -> None:
-            for job in jobs:
-                app.jobs[job["id"]] = job
-            app._emit("page", {"jobs": list(jobs)})
+        async def page(*jobs: dict[str, Any]) -> None:
+            views = [cast(p.JobView, job) for job in jobs]  # only the fields the queue reads
+            for view in views:
+                app.jobs[view["id"]] = view
+            app.broadcast(lambda: HistoryPage(views))
+            await pilot.pause()
 
         older = {"id": -1, "title": "older.mp3", "state": "done", "updated_at": t0 - 60}
-        page(older)
+        await page(older)
         assert not screen_of(app, QueueScreen)._rebuild_pending  # appended, not rebuilt
         assert table_rows(app)[-1][1] == "older.mp3"
         stuck = {"id": -2, "title": "stuck.mp3", "state": "queued", "priority": 0}
-        page(stuck)
+        await page(stuck)
         await until(lambda: table_rows(app)[0][1] == "stuck.mp3", pilot, what="stuck on top")
         assert table.row_count == 1205
 
@@ -261,7 +265,7 @@ def test_not_running_says_so_and_s_starts_it(home: Home) -> None:
     try:
         run(home, scenario)
     finally:
-        pid = wait_for(lambda: DaemonProcess(home.config, home.root / "x.log").call("status"))
+        pid = wait_for(lambda: DaemonProcess(home.config, home.root / "x.log").call(p.GetStatus()))
         subprocess.run(["kill", str(pid["pid"])], check=False)
         wait_for(lambda: not home.socket.exists(), what="the daemon to stop")
 
@@ -307,7 +311,7 @@ def test_a_protocol_mismatch_is_explained(home: Home, tmp_path: Path) -> None:
 def test_the_dashboard_imports_no_daemon_internals_or_ml() -> None:
     code = (
         "import sys\n"
-        "import earwig.tui.app, earwig.tui.queue, earwig.tui.detail, earwig.tui.screens\n"
+        "import earwig.tui.app\n"
         "bad = [m for m in sys.modules if m.startswith(('earwig.daemon', 'earwig.store', "
         "'earwig.transcribe', 'earwig.sources', 'faster_whisper', 'ctranslate2', 'av', "
         "'pywhispercpp', 'openai', "
@@ -443,7 +447,7 @@ def test_a_speaker_is_named_from_the_job_screen(home: Home, tmp_path: Path) -> N
             lambda: any(s.get("speaker") == "Ben" for s in screen.segments), pilot, what="Ben"
         )
         assert table_rows(app)[1][1].startswith("Ben: ")
-        voices = daemon.call("speakers.list")["voices"]
+        voices = daemon.call(p.ListSpeakers())["voices"]
         assert [v["name"] for v in voices] == ["Ben"]
 
     try:

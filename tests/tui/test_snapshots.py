@@ -8,7 +8,7 @@ deliberate change with `pytest tests/tui --snapshot-update` and look at the SVGs
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -95,31 +95,43 @@ def seeded(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
         time.tzset()
 
 
+async def until(pilot, condition: Callable[[], object], what: str, timeout: float = 30) -> None:
+    """Run the app until `condition` holds; if it never does, fail rather than take a
+    picture of whatever is on screen (a snapshot of a half-loaded screen proves nothing)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the snapshot's precondition never came: {what}")
+        await pilot.pause(0.05)
+
+
 async def loaded(pilot) -> None:
     app = pilot.app
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        table = app.screen.query_one("DataTable")
-        if app.connection == "connected" and table.row_count == len(JOBS):
-            break
-        await pilot.pause(0.05)
+    await until(
+        pilot,
+        lambda: (
+            app.connection == "connected"
+            and app.screen.query_one("DataTable").row_count == len(JOBS)
+        ),
+        f"connected, with the {len(JOBS)} seeded jobs in the table",
+    )
     await settled(pilot)
+
+
+def _panel_settled(app) -> bool:
+    if app.current_mode != "queue":
+        return True  # no panel to wait for
+    queue = app.screen_stack[0]
+    panel, job = queue.query_one("#panel"), queue._current()
+    if job is None:
+        return True
+    return panel.job_id == job["id"] and (job["state"] != "done" or job["id"] in panel.tails)
 
 
 async def settled(pilot) -> None:
     """The queue's job panel shows the job under the cursor, with its last lines when done
     (it follows the cursor after a short rest, and asks the daemon for the lines)."""
-    app = pilot.app
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        queue = app.screen_stack[0] if app.current_mode == "queue" else None
-        panel = queue.query_one("#panel") if queue is not None else None
-        job = queue._current() if queue is not None else None
-        if panel is None or job is None:
-            break
-        if panel.job_id == job["id"] and (job["state"] != "done" or job["id"] in panel.tails):
-            break
-        await pilot.pause(0.05)
+    await until(pilot, lambda: _panel_settled(pilot.app), "the job panel showing its job")
     await pilot.pause(0.2)
 
 
@@ -134,11 +146,11 @@ def test_job_detail(seeded: Home, snap_compare, size) -> None:
     async def open_detail(pilot) -> None:
         await loaded(pilot)
         await pilot.press("down", "down", "down", "enter")  # the newest done job
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if isinstance(pilot.app.screen, JobDetailScreen) and pilot.app.screen.segments:
-                break
-            await pilot.pause(0.05)
+        await until(
+            pilot,
+            lambda: isinstance(pilot.app.screen, JobDetailScreen) and pilot.app.screen.segments,
+            "the job screen with its transcript",
+        )
         await pilot.pause(0.2)
 
     app = make_app(seeded.config, now=lambda: NOW)
@@ -152,9 +164,7 @@ def test_search(seeded: Home, snap_compare) -> None:
         # a blinking cursor is drawn or not depending on when the picture is taken: steady
         pilot.app.screen.query_one("#query").cursor_blink = False
         await pilot.press(*"budget")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not getattr(pilot.app.screen, "hits", None):
-            await pilot.pause(0.05)
+        await until(pilot, lambda: getattr(pilot.app.screen, "hits", None), "search hits")
         await pilot.pause(0.2)
 
     app = make_app(seeded.config, now=lambda: NOW)

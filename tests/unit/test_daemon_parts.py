@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from earwig import jobs
+from earwig import jobs, protocol
 from earwig.config import DownloadsConfig, OutputConfig
 from earwig.daemon.aborts import Aborts
 from earwig.daemon.bus import MAX_QUEUED_EVENTS, Bus, Outbox
@@ -44,8 +44,8 @@ class Recorder:
         self.topics = {"jobs", "log"}
         self.events: list[tuple[str, dict[str, Any]]] = []
 
-    def event(self, name: str, data: dict[str, Any]) -> None:
-        self.events.append((name, data))
+    def event(self, event: protocol.Event[Any]) -> None:
+        self.events.append((event.kind.name, event.data))
 
     def progress(self, job_id: int, data: dict[str, Any]) -> None:
         self.events.append(("job.progress", data))
@@ -351,9 +351,9 @@ def test_an_outbox_that_overflows_shows_the_gap_in_seq() -> None:
         writer = Writer()
         box = Outbox(writer)  # type: ignore[arg-type]
         for n in range(MAX_QUEUED_EVENTS + 5):  # no await: the writer task cannot run
-            box.event("job.updated", {"n": n})
+            box.event(protocol.JOB_UPDATED({"n": n}))  # type: ignore[typeddict-item]
         await until(lambda: writer.data.count(b"\n") == MAX_QUEUED_EVENTS, "the first batch")
-        box.event("job.updated", {"n": "after"})
+        box.event(protocol.JOB_UPDATED({"n": "after"}))  # type: ignore[typeddict-item]
         await box.close()
         return [json.loads(line)["seq"] for line in writer.data.splitlines()]
 
@@ -370,6 +370,7 @@ def test_subscription_checks_take_the_backfill_then_only_new_items(tmp_path: Pat
     unchanged feed (304) queues nothing and fetches no media."""
     from earwig.config import Config, OutputConfig, SubscriptionConfig
     from earwig.daemon.subscriptions import Subscriptions
+    from earwig.protocol import CheckOutcome
     from httpserver import rss
 
     parts = Parts(tmp_path)
@@ -384,7 +385,7 @@ def test_subscription_checks_take_the_backfill_then_only_new_items(tmp_path: Pat
         cfg = Config(subscriptions=(sub,), output=OutputConfig(dir=tmp_path / "out"))
         subs = Subscriptions(parts.queue, parts.events, HostPolicy(2), network, lambda: cfg)
 
-        async def main() -> list[dict[str, Any]]:
+        async def main() -> list[CheckOutcome]:
             results = [await subs.check("pod")]
             items.append({"title": "Episode 5", "url": "http://127.0.0.1/ep5.mp3", "date": 2e9})
             server.add("/feed.xml", body=rss(items), content_type="application/rss+xml")

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
+import typing
+from pathlib import Path
 
 import pytest
 
 from earwig import protocol
-from earwig.errors import ProtocolError
+from earwig.errors import ProtocolError, RemoteError, VersionMismatch
+from earwig.model import JobState
+
+ROOT = Path(__file__).parents[2]
 
 
 def test_encode_decode_round_trip() -> None:
-    msg = protocol.request(3, "job.get", {"id": 7, "title": "Grüße ✓"})
+    msg = {"id": 3, "type": "job.get", "params": {"id": 7, "title": "Grüße ✓"}}
     line = protocol.encode(msg)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert protocol.decode(line.rstrip(b"\n")) == msg
@@ -52,62 +57,134 @@ def test_hello_must_come_first_with_the_same_version() -> None:
     assert "99" in info.value.message and str(protocol.PROTOCOL_VERSION) in info.value.message
 
 
-def test_every_documented_request_has_a_handler() -> None:
+def test_every_declared_request_has_a_handler_and_every_handler_a_declaration() -> None:
     from earwig.daemon.handlers import HANDLERS
 
     assert set(HANDLERS) == set(protocol.REQUESTS)
 
 
-def test_the_architecture_lists_exactly_the_requests_there_are() -> None:
-    from pathlib import Path
+def test_each_handler_takes_its_requests_params_and_answers_its_declared_result() -> None:
+    """mypy checks each handler's body against its annotations; this holds the annotations to
+    the declarations (`handles(GetJob)` on a function annotated for another request fails)."""
+    from earwig.daemon import bus, handlers
 
-    doc = (Path(__file__).parents[2] / "docs" / "architecture.md").read_text()
-    section = doc.split("## The socket protocol", 1)[1].split("\n## ", 1)[0]
-    listed = set(re.findall(r"`([a-z]+(?:\.[a-z]+)?)`", section.split("Requests:", 1)[1]))
-    assert set(protocol.REQUESTS) <= listed, set(protocol.REQUESTS) - listed
-    assert listed - set(protocol.REQUESTS) <= {"jobs", "log"}  # the topics of `subscribe`
+    names = {**vars(handlers), "Outbox": bus.Outbox}  # imported there for the checker only
+    for kind, handler in handlers.HANDLERS.items():
+        hints = typing.get_type_hints(handler, names)
+        declared = protocol.REQUESTS[kind]
+        assert hints["params"] is declared, (kind, hints["params"])
+        assert hints["return"] is declared.RESULT, (kind, hints["return"])
 
 
-def test_every_request_a_client_sends_uses_declared_parameters() -> None:
-    """The CLI and the dashboard send only what protocol.REQUESTS declares (the daemon
-    refuses anything else), found by reading their source."""
-    from pathlib import Path
+def test_a_job_view_declares_every_field_of_a_job() -> None:
+    """JobView is the wire shape of model.Job: a field added to Job must be declared."""
+    import dataclasses
 
-    src = Path(__file__).parents[2] / "src" / "earwig"
-    calls = re.findall(
-        r'call\(\s*"([a-z.]+)"((?:, *\w+=)[^)]*)?\)',
-        "".join(p.read_text() for p in src.rglob("*.py")),
+    from earwig.model import Job
+
+    declared = protocol.JobView.__required_keys__ | protocol.JobView.__optional_keys__
+    fields = {f.name for f in dataclasses.fields(Job)}
+    assert declared - fields == {"progress", "waiting"}
+    assert fields <= declared, fields - declared
+
+
+def test_docs_protocol_md_is_current() -> None:
+    import importlib.util
+
+    script = ROOT / "scripts" / "protocol_reference.py"
+    spec = importlib.util.spec_from_file_location("protocol_reference", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    current = (ROOT / "docs" / "protocol.md").read_text()
+    assert current == module.render(), (
+        "docs/protocol.md is stale: run scripts/protocol_reference.py"
     )
-    assert len(calls) > 15
-    for kind, args in calls:
-        assert kind in protocol.REQUESTS, kind
-        for key in re.findall(r"(\w+)=", args or ""):
-            assert key in protocol.REQUESTS[kind], (kind, key)
+
+
+def test_a_refusal_is_a_remote_error_and_a_refused_hello_a_version_mismatch() -> None:
+    with pytest.raises(RemoteError) as info:
+        protocol.unwrap(protocol.error(3, "not_found", "no job 3", "see earwig jobs"))
+    assert (info.value.code, info.value.message, info.value.hint) == (
+        "not_found",
+        "no job 3",
+        "see earwig jobs",
+    )
+    assert protocol.unwrap(protocol.ok(3, {"deleted": 3})) == {"deleted": 3}
+    refusal = protocol.error(None, "protocol", "protocol mismatch: client speaks 2, ...", "")
+    with pytest.raises(VersionMismatch):
+        protocol.check_welcome(refusal)
+    with pytest.raises(RemoteError) as info:
+        protocol.check_welcome(protocol.error(None, "forbidden", "another user's daemon"))
+    assert not isinstance(info.value, VersionMismatch) and info.value.code == "forbidden"
+    welcome = protocol.welcome("1.0", 42)
+    assert protocol.check_welcome(dict(welcome)) == welcome
+    with pytest.raises(VersionMismatch):
+        protocol.check_welcome({**welcome, "protocol": 99})
 
 
 @pytest.mark.parametrize(
     ("kind", "params", "complaint"),
     [
-        ("job.get", {}, "params.id is required"),
+        ("job.get", {}, "params.id is required: a job id (a positive integer)"),
         ("job.get", {"id": 0}, "params.id must be a job id"),
         ("job.get", {"id": True}, "params.id must be a job id"),
+        ("job.get", {"id": "7"}, "params.id must be a job id"),
+        ("job.get", {"id": 2**63}, "params.id must be a job id"),
         ("jobs.list", {"limit": 0}, "params.limit must be a whole number from 1 to 1000"),
         ("jobs.list", {"states": ["bogus"]}, "drawn from queued"),
-        ("job.add", {"paths": []}, "non-empty list"),
+        ("jobs.list", {"states": "done"}, "params.states must be a list of strings"),
+        ("job.add", {"paths": []}, "params.paths must be a non-empty list of paths or URLs"),
+        ("job.add", {}, "params.paths is required: a non-empty list of paths or URLs"),
         ("job.add", {"paths": ["/a"], "force": "yes"}, "params.force must be true or false"),
-        ("status", {"verbose": True}, "status takes no parameter 'verbose'"),
+        ("status", {"verbose": True}, "status takes no parameter 'verbose' (it takes: none)"),
+        (
+            "job.get",
+            {"id": 1, "ID": 1},
+            "job.get takes no parameter 'ID' (it takes: id, transcript)",
+        ),
         ("subscribe", {"topics": ["secrets"]}, "drawn from jobs, log"),
+        ("search", {"query": "  "}, "params.query must be a non-empty string"),
+        ("subscription.add", {"url": "u", "kind": "x"}, "drawn from feed, ytdlp"),
+        ("logs.tail", [], "params must be a JSON object"),
     ],
 )
 def test_params_are_checked_against_their_declaration(kind, params, complaint) -> None:
     with pytest.raises(ProtocolError, match=re.escape(complaint)):
-        protocol.check_params(kind, params)
+        protocol.parse_params(kind, params)
 
 
-def test_checked_params_get_their_defaults() -> None:
-    assert protocol.check_params("jobs.list", {}) == {
-        "states": None,
-        "limit": 500,
-        "offset": 0,
-        "warnings": False,
+def test_parsed_params_get_their_defaults_and_null_counts_as_not_sent() -> None:
+    parsed = protocol.parse_params("jobs.list", {"limit": None})
+    assert parsed == protocol.ListJobs(states=None, limit=500, offset=0, warnings=False)
+    assert protocol.parse_params("subscribe", None) == protocol.Subscribe(topics=["jobs"])
+    listed = protocol.parse_params("jobs.list", {"states": ["done"]})
+    assert isinstance(listed, protocol.ListJobs) and listed.states == [JobState.DONE]
+
+
+def test_a_request_travels_as_the_json_a_client_of_the_previous_version_sent() -> None:
+    """What the typed clients send is today's JSON: defaults left out, the daemon fills them."""
+    assert protocol.request(4, protocol.GetStatus()) == {"id": 4, "type": "status", "params": {}}
+    message = protocol.request(5, protocol.ListJobs(states=[JobState.DONE], limit=7))
+    assert protocol.encode(message) == (
+        b'{"id":5,"type":"jobs.list","params":{"states":["done"],"limit":7}}\n'
+    )
+    added = protocol.request(6, protocol.AddSubscription(url="http://x/feed", backfill=3))
+    assert added["params"] == {"url": "http://x/feed", "backfill": 3}
+
+
+def test_an_event_is_published_as_its_kind_says() -> None:
+    event = protocol.JOB_DELETED({"id": 7})
+    assert (event.kind.name, event.kind.topic, event.data) == ("job.deleted", "jobs", {"id": 7})
+    message = protocol.event(event.kind.name, event.data, 3)
+    assert protocol.JOB_DELETED.data_of(message) == {"id": 7}
+    assert protocol.JOB_UPDATED.data_of(message) is None
+    assert set(protocol.EVENTS) == {
+        "job.added",
+        "job.updated",
+        "job.deleted",
+        "job.progress",
+        "log",
+        "queue",
+        "subscriptions",
     }

@@ -13,6 +13,7 @@ import pytest
 
 from earwig import search
 from earwig.model import Job, JobState, Segment, Transcript
+from earwig.protocol import SearchHit
 from earwig.search import SearchError
 from earwig.store import MIGRATIONS, Store
 
@@ -40,7 +41,7 @@ def add(store: Store, title: str, *texts: str, created: float = 1000.0, step: fl
     return job.id
 
 
-def titles(hits: list[dict]) -> list[str]:
+def titles(hits: list[SearchHit]) -> list[str]:
     return [h["title"] for h in hits]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -131,8 +131,12 @@ def test_review_flags_missing_text_unsure_text_and_loops() -> None:
 
 def test_the_kind_of_a_job_says_where_it_came_from() -> None:
     from earwig import formatting
+    from earwig.protocol import JobView
 
-    assert formatting.kind({"source": "inbox", "title": "not a url"}) == "url"  # a bad line
-    assert formatting.kind({"source": "inbox", "url": "https://e.org/a.mp3"}) == "url"
-    assert formatting.kind({"source": "watch", "path": "/a.wav"}) == "file"
-    assert formatting.kind({"source": "subscription", "subscription": "pod"}) == "sub"
+    def view(**fields: str) -> JobView:
+        return cast(JobView, fields)  # only the fields kind() reads
+
+    assert formatting.kind(view(source="inbox", title="not a url")) == "url"  # a bad line
+    assert formatting.kind(view(source="inbox", url="https://e.org/a.mp3")) == "url"
+    assert formatting.kind(view(source="watch", path="/a.wav")) == "file"
+    assert formatting.kind(view(source="subscription", subscription="pod")) == "sub"

@@ -18,19 +18,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from earwig import __version__, jobs, redact
+from earwig import __version__, jobs, protocol, redact
 from earwig.config import SECTIONS, Config
 from earwig.config import load as load_config
-from earwig.daemon import pool
+from earwig.daemon import guard, pool
 from earwig.daemon.aborts import Aborts
 from earwig.daemon.backends import Backends
 from earwig.daemon.bus import Bus
+from earwig.daemon.disk import DiskWaits
 from earwig.daemon.downloads import DownloadManager
 from earwig.daemon.hooks import Hooks
 from earwig.daemon.hosts import HostPolicy
 from earwig.daemon.inbox import Inbox
 from earwig.daemon.intake import Intake
 from earwig.daemon.lock import InstanceLock
+from earwig.daemon.logs import secrets_of
 from earwig.daemon.media_cache import MediaCache
 from earwig.daemon.models import ModelFetcher
 from earwig.daemon.notify import sd_notify
@@ -43,7 +45,6 @@ from earwig.daemon.watch import FolderWatcher
 from earwig.errors import ConfigError, EarwigError, InvalidTransition
 from earwig.jobs import Action
 from earwig.model import Job, JobState
-from earwig.protocol import EVENT_QUEUE, EVENT_SUBSCRIPTIONS
 from earwig.store import Store
 from earwig.transcribe import registry
 
@@ -62,7 +63,7 @@ class Daemon:
         self.aborts = Aborts()
         self.hosts = HostPolicy(config.downloads.per_host)
         self.supervisor = Supervisor(self.log)
-        self._secrets = redact.env_secrets([config.transcribe.api_key_env])
+        self._secrets = secrets_of(config)
         self.hooks = Hooks(
             lambda: self.config.hooks, lambda: self.config.transcribe.api_key_env, self.log
         )
@@ -88,6 +89,8 @@ class Daemon:
         self.subscriptions: Subscriptions
         self.watcher: FolderWatcher | None = None
         self.server: Server
+        self.disk: DiskWaits
+        self.lost_history: str | None = None  # an empty database beside old transcripts
 
     @property
     def backend(self) -> registry.FallbackTranscriber:
@@ -100,7 +103,9 @@ class Daemon:
             self.store,
             self.events,
             lambda: RetryPolicy(self.config.daemon.max_attempts, self.config.daemon.retry_backoff),
-            waiting=lambda job: self.models.waiting_note(),
+            waiting=lambda job: (
+                self.disk.note(job.id) or (self.models.waiting_note() if job.path else None)
+            ),
             on_finished=self.hooks.fire,
             back_off=self.hosts.back_off,
         )
@@ -112,6 +117,7 @@ class Daemon:
             watches=lambda: self.config.watch,
         )
         self.media = MediaCache(self.store, self.events, lambda: self.config.downloads)
+        self.disk = DiskWaits(self.queue, self.events)
         self.runner = Runner(
             self.queue,
             self.events,
@@ -122,6 +128,7 @@ class Daemon:
             model_ready=lambda: self.models.ready,
             media_done=self.media.transcribed,
             slots=self.slots,
+            disk_full=self.disk.wait,
         )
         self.downloads = DownloadManager(
             self.queue,
@@ -131,6 +138,7 @@ class Daemon:
             self.network,
             lambda: self.config.downloads,
             lambda: self.config.output,
+            disk_full=self.disk.wait,
         )
         self.subscriptions = Subscriptions(
             self.queue,
@@ -154,6 +162,7 @@ class Daemon:
         self._build()
         try:
             self._recover()
+            await self._check_history()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop, sig.name)
@@ -164,6 +173,12 @@ class Daemon:
             sv.start("runner", self.runner.run, self.stop)
             sv.start("downloads", self.downloads.run, self.stop)
             sv.start("media clean-up", self.media.clean_periodically, self.stop)
+            sv.start("disk space", self.disk.run, self.stop)
+            sv.start(
+                "database watch",
+                lambda stop: guard.watch_identity(self.queue, self.events, stop),
+                self.stop,
+            )
             self.subscriptions.start()
             assert self.watcher is not None
             try:  # a watcher that keeps dying must not keep the daemon from starting
@@ -251,6 +266,26 @@ class Daemon:
                 "warning", f"recovered after an interruption: {job.title} -> {fixed.state}", job.id
             )
 
+    async def _check_history(self) -> None:
+        """An empty database beside transcripts earwig wrote: the history was lost. Start
+        with the queue paused and say so, instead of transcribing a library again."""
+        if self.store.count_jobs():
+            return
+        out = self.config.output.dir
+        count = await asyncio.to_thread(guard.earlier_transcripts, [out])
+        if count >= guard.MANY:
+            self.lost_history = guard.lost_history_note(self.config.daemon.database, out, count)
+            self.queue.paused = True
+            self.log("warning", self.lost_history)
+
+    def problems(self) -> list[str]:
+        """What is wrong that the user must know, for `earwig status`: one sentence each."""
+        found = [self.queue.halted] if self.queue.halted else []
+        found += self.disk.problems()
+        if self.lost_history and self.queue.paused:
+            found.append(self.lost_history)
+        return found
+
     def _start_watchers(self) -> None:
         """The folder watcher and the inbox: restarted when a reload changes them."""
         cfg = self.config
@@ -283,7 +318,7 @@ class Daemon:
 
         return self.config.path or self.config_path or paths.default_config_path()
 
-    async def reload(self) -> dict[str, Any]:
+    async def reload(self) -> protocol.Reloaded:
         """Re-read the config (SIGHUP, `config.reload`) and say exactly what was applied.
 
         Each part reads its settings when it uses them, so most sections apply at once; what
@@ -330,7 +365,7 @@ class Daemon:
     # ------------------------------------------------------------ events
 
     def publish_subscriptions(self) -> None:
-        self.bus.publish("jobs", EVENT_SUBSCRIPTIONS, {"subscriptions": self.subscriptions.view()})
+        self.bus.publish(protocol.SUBSCRIPTIONS({"subscriptions": self.subscriptions.view()}))
 
     def log(self, level: str, message: str, job_id: int | None = None) -> None:
         if hasattr(self, "events"):
@@ -385,7 +420,7 @@ class Daemon:
         self.log("info", f"deleted job {job_id} ({job.title})")
         return job_id
 
-    def drain_slot(self, name: str, drain: bool) -> dict[str, Any]:
+    def drain_slot(self, name: str, drain: bool) -> protocol.SlotView:
         """Stop giving a slot new jobs (its running ones finish), or give them again."""
         slot = self.runner.slot(name)
         slot.drained = drain
@@ -399,15 +434,15 @@ class Daemon:
             "info",
             "queue paused: running job finishes, no new ones start" if paused else "queue resumed",
         )
-        self.bus.publish("jobs", EVENT_QUEUE, {"paused": paused})
+        self.bus.publish(protocol.QUEUE({"paused": paused}))
         self.queue.wake()
 
     # ------------------------------------------------------------ views
 
-    def job_view(self, job: Job) -> dict[str, Any]:
+    def job_view(self, job: Job) -> protocol.JobView:
         return self.queue.view(job)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> protocol.Status:
         current = None
         if self.runner.current is not None:
             current = self.job_view(self.store.get_job(self.runner.current))
@@ -437,7 +472,8 @@ class Daemon:
             "running_jobs": sorted(self.runner.running),
             "slots": [slot.view() for slot in self.slots],
             "parts": self.supervisor.view(),
-            "healthy": not self.supervisor.unhealthy,
+            "healthy": not self.supervisor.unhealthy and not self.queue.halted,
+            "problems": self.problems(),
             "subscriptions": self.subscriptions.view(),
         }
 

@@ -24,9 +24,9 @@ class Outbox:
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
         self.topics: set[str] = set()
-        self._replies: deque[dict[str, Any]] = deque()
-        self._events: deque[dict[str, Any]] = deque()
-        self._progress: dict[int, dict[str, Any]] = {}
+        self._replies: deque[protocol.Message] = deque()
+        self._events: deque[tuple[str, Any]] = deque()  # (name, data)
+        self._progress: dict[int, protocol.Progress] = {}
         self._seq = 0
         self._dropped = 0
         self._wake = asyncio.Event()
@@ -34,7 +34,7 @@ class Outbox:
         self._closed = False
         self.task = asyncio.create_task(self._drain())
 
-    def reply(self, message: dict[str, Any]) -> None:
+    def reply(self, message: protocol.Message) -> None:
         self._replies.append(message)
         self._wake.set()
 
@@ -47,14 +47,14 @@ class Outbox:
             self._flushed.clear()
             await self._flushed.wait()
 
-    def event(self, name: str, data: dict[str, Any]) -> None:
+    def event(self, event: protocol.Event[Any]) -> None:
         if len(self._events) >= MAX_QUEUED_EVENTS:
             self._dropped += 1
             return
-        self._events.append({"event": name, "data": data})
+        self._events.append((event.kind.name, event.data))
         self._wake.set()
 
-    def progress(self, job_id: int, data: dict[str, Any]) -> None:
+    def progress(self, job_id: int, data: protocol.Progress) -> None:
         self._progress[job_id] = data
         self._wake.set()
 
@@ -71,17 +71,17 @@ class Outbox:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                batch: list[dict[str, Any]] = []
+                batch: list[protocol.Message] = []
                 while self._replies:
                     batch.append(self._replies.popleft())
                 while self._events:
-                    item = self._events.popleft()
+                    name, data = self._events.popleft()
                     self._seq += 1 + self._dropped
                     self._dropped = 0
-                    batch.append(protocol.event(item["event"], item["data"], self._seq))
+                    batch.append(protocol.event(name, data, self._seq))
                 progress, self._progress = self._progress, {}
                 batch.extend(
-                    protocol.event(protocol.EVENT_JOB_PROGRESS, p) for p in progress.values()
+                    protocol.event(protocol.JOB_PROGRESS.name, p) for p in progress.values()
                 )
                 if batch:
                     self.writer.write(b"".join(protocol.encode(m) for m in batch))
@@ -99,7 +99,7 @@ class Bus:
 
     def __init__(self) -> None:
         self.outboxes: set[Outbox] = set()
-        self.progress: dict[int, dict[str, Any]] = {}  # latest progress per running job
+        self.progress: dict[int, protocol.Progress] = {}  # latest progress per running job
 
     def attach(self, box: Outbox) -> None:
         """Start sending events to this connection (its topics are set)."""
@@ -108,12 +108,13 @@ class Bus:
     def detach(self, box: Outbox) -> None:
         self.outboxes.discard(box)
 
-    def publish(self, topic: str, name: str, data: dict[str, Any]) -> None:
+    def publish(self, event: protocol.Event[Any]) -> None:
+        """Send one event (`protocol.JOB_ADDED(view)`) to its topic's subscribers."""
         for box in self.outboxes:
-            if topic in box.topics:
-                box.event(name, data)
+            if event.kind.topic in box.topics:
+                box.event(event)
 
-    def publish_progress(self, job_id: int, data: dict[str, Any]) -> None:
+    def publish_progress(self, job_id: int, data: protocol.Progress) -> None:
         self.progress[job_id] = data
         for box in self.outboxes:
             if "jobs" in box.topics:

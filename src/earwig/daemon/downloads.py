@@ -21,6 +21,7 @@ from earwig import media, outputs
 from earwig.config import DownloadsConfig, OutputConfig
 from earwig.daemon import delivery
 from earwig.daemon.aborts import Aborts
+from earwig.daemon.disk import full_reason
 from earwig.daemon.hosts import HostPolicy
 from earwig.daemon.queue import Events, JobQueue
 from earwig.errors import Aborted, EarwigError
@@ -43,6 +44,7 @@ class DownloadManager:
         network: Executor,
         settings: Callable[[], DownloadsConfig],
         output: Callable[[], OutputConfig],
+        disk_full: Callable[[int, Any, str], None] | None = None,
     ) -> None:
         self.queue = queue
         self.events = events
@@ -53,6 +55,7 @@ class DownloadManager:
         self.output = output  # for a publisher's transcript, written without a download
         self.concurrency = settings().concurrency  # workers are started once
         self.active: dict[int, str] = {}  # job id -> host
+        self.disk_full = disk_full  # media that cannot be written for want of space waits
 
     async def run(self, stop: asyncio.Event) -> None:
         workers = [asyncio.create_task(self._worker(stop)) for _ in range(self.concurrency)]
@@ -61,7 +64,7 @@ class DownloadManager:
     async def _worker(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             signal = self.queue.signal()
-            job = None if self.queue.paused else self._pick()
+            job = None if self.queue.paused or self.queue.halted else self._pick()
             if job is None:
                 await self.queue.wait(signal, self.queue.next_wakeup(IDLE))
                 continue
@@ -158,11 +161,15 @@ class DownloadManager:
         except Aborted:
             q.transition(job_id, handle.action)
             say("info", f"{handle.action}: {job.title} (stopped while downloading)", job_id)
-        except EarwigError as exc:
-            q.fail(job_id, exc, host=host)
         except Exception as exc:
-            log.exception("download of job %s crashed", job_id)
-            q.fail(job_id, EarwigError(f"unexpected error: {exc}"))
+            reason = full_reason(exc)
+            if reason and self.disk_full is not None:
+                self.disk_full(job_id, cfg.dir, reason)  # the .part stays: it resumes
+            elif isinstance(exc, EarwigError):
+                q.fail(job_id, exc, host=host)
+            else:
+                log.exception("download of job %s crashed", job_id)
+                q.fail(job_id, EarwigError(f"unexpected error: {exc}"))
         finally:
             self.aborts.unregister(job_id)
             self.active.pop(job_id, None)

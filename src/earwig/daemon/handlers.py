@@ -1,12 +1,15 @@
-"""One function per socket request, called with params already checked against their one
-declaration (protocol.REQUESTS), talking to the daemon through `Api`: what a request may ask
-of it, declared here, so this module never imports the daemon's wiring (app.py)."""
+"""One function per socket request, called with its params already parsed into their one
+declaration (a protocol.Request Struct), answering with the declared result type, and
+talking to the daemon through `Api`: what a request may ask of it, declared here, so this
+module never imports the daemon's wiring (app.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from earwig import protocol as p
 
 if TYPE_CHECKING:
     from earwig.config import Config
@@ -31,8 +34,8 @@ class Api(Protocol):
     @property
     def editable_config_path(self) -> Path: ...
 
-    def status(self) -> dict[str, Any]: ...
-    def job_view(self, job: Job) -> dict[str, Any]: ...
+    def status(self) -> p.Status: ...
+    def job_view(self, job: Job) -> p.JobView: ...
     def pause_job(self, job_id: int) -> Job: ...
     def resume_job(self, job_id: int) -> Job: ...
     def cancel_job(self, job_id: int) -> Job: ...
@@ -40,61 +43,63 @@ class Api(Protocol):
     def prioritize_job(self, job_id: int) -> Job: ...
     def delete_job(self, job_id: int) -> int: ...
     def set_queue_paused(self, paused: bool) -> None: ...
-    def drain_slot(self, name: str, drain: bool) -> dict[str, Any]: ...
-    async def reload(self) -> dict[str, Any]: ...
+    def drain_slot(self, name: str, drain: bool) -> p.SlotView: ...
+    async def reload(self) -> p.Reloaded: ...
 
 
-Handler = Callable[["Api", dict[str, Any], "Outbox"], Awaitable[Any]]
+Q = TypeVar("Q", bound=p.Request[Any])
+Handler = Callable[["Api", Any, "Outbox"], Awaitable[Any]]
 HANDLERS: dict[str, Handler] = {}
 
 
-def handles(kind: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        HANDLERS[kind] = fn
+def handles(request: type[Q]) -> Callable[[Callable[[Api, Q, Outbox], Awaitable[Any]]], Handler]:
+    """Register the handler of `request`: mypy holds its params to the request's Struct, and
+    tests/unit/test_protocol.py its return annotation to the request's declared result."""
+
+    def register(fn: Callable[[Api, Q, Outbox], Awaitable[Any]]) -> Handler:
+        HANDLERS[request.KIND] = fn
         return fn
 
     return register
 
 
-# The steering requests, from a table: each moves one job and answers with it.
-STEERING = {
-    "job.pause": "pause_job",
-    "job.resume": "resume_job",
-    "job.cancel": "cancel_job",
-    "job.prioritize": "prioritize_job",
-}
+@handles(p.PauseJob)
+async def job_pause(daemon: Api, params: p.PauseJob, box: Outbox) -> p.JobResult:
+    return {"job": daemon.job_view(daemon.pause_job(params.id))}
 
 
-def _steer(method: str) -> Handler:
-    async def handler(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
-        return {"job": daemon.job_view(getattr(daemon, method)(params["id"]))}
-
-    return handler
+@handles(p.ResumeJob)
+async def job_resume(daemon: Api, params: p.ResumeJob, box: Outbox) -> p.JobResult:
+    return {"job": daemon.job_view(daemon.resume_job(params.id))}
 
 
-for _kind, _method in STEERING.items():
-    HANDLERS[_kind] = _steer(_method)
+@handles(p.CancelJob)
+async def job_cancel(daemon: Api, params: p.CancelJob, box: Outbox) -> p.JobResult:
+    return {"job": daemon.job_view(daemon.cancel_job(params.id))}
 
 
-@handles("status")
-async def status(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+@handles(p.PrioritizeJob)
+async def job_prioritize(daemon: Api, params: p.PrioritizeJob, box: Outbox) -> p.JobResult:
+    return {"job": daemon.job_view(daemon.prioritize_job(params.id))}
+
+
+@handles(p.GetStatus)
+async def status(daemon: Api, params: p.GetStatus, box: Outbox) -> p.Status:
     return daemon.status()
 
 
-@handles("jobs.list")
-async def jobs_list(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
-    jobs = daemon.store.list_jobs(
-        params["states"], params["limit"], params["offset"], warned_only=params["warnings"]
-    )
+@handles(p.ListJobs)
+async def jobs_list(daemon: Api, params: p.ListJobs, box: Outbox) -> p.JobList:
+    states = None if params.states is None else [str(s) for s in params.states]
+    jobs = daemon.store.list_jobs(states, params.limit, params.offset, warned_only=params.warnings)
     return {"jobs": [daemon.job_view(j) for j in jobs], "total": daemon.store.count_jobs()}
 
 
-@handles("job.get")
-async def job_get(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
-    job_id = params["id"]
-    job = daemon.store.get_job(job_id)
-    transcript = daemon.store.get_transcript(job_id) if params["transcript"] else None
-    result: dict[str, Any] = {"job": daemon.job_view(job), "log": daemon.store.logs(50, job_id)}
+@handles(p.GetJob)
+async def job_get(daemon: Api, params: p.GetJob, box: Outbox) -> p.JobDetail:
+    job = daemon.store.get_job(params.id)
+    transcript = daemon.store.get_transcript(params.id) if params.transcript else None
+    result: p.JobDetail = {"job": daemon.job_view(job), "log": daemon.store.logs(50, params.id)}
     if transcript is not None:
         result["transcript"] = {
             "language": transcript.language,
@@ -106,141 +111,151 @@ async def job_get(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
     return result
 
 
-@handles("job.add")
-async def job_add(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
-    return {"results": await daemon.intake.add_paths(params["paths"], "cli", params["force"])}
+@handles(p.AddJobs)
+async def job_add(daemon: Api, params: p.AddJobs, box: Outbox) -> p.AddResults:
+    return {"results": await daemon.intake.add_paths(params.paths, "cli", params.force)}
 
 
-@handles("job.retry")
-async def job_retry(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
-    return {"job": daemon.job_view(daemon.retry_job(params["id"], model=params["model"]))}
+@handles(p.RetryJob)
+async def job_retry(daemon: Api, params: p.RetryJob, box: Outbox) -> p.JobResult:
+    return {"job": daemon.job_view(daemon.retry_job(params.id, model=params.model))}
 
 
-@handles("job.delete")
-async def job_delete(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
-    return {"deleted": daemon.delete_job(params["id"])}
+@handles(p.DeleteJob)
+async def job_delete(daemon: Api, params: p.DeleteJob, box: Outbox) -> p.Deleted:
+    return {"deleted": daemon.delete_job(params.id)}
 
 
-@handles("search")
-async def search_(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+@handles(p.Search)
+async def search_(daemon: Api, params: p.Search, box: Outbox) -> p.SearchResults:
     from earwig import search
 
-    since = params["since"]
     return {
         "hits": search.search(
             daemon.store,
-            params["query"],
-            source=params["source"],
-            since=search.parse_since(since) if since else None,
-            limit=params["limit"],
+            params.query,
+            source=params.source,
+            since=search.parse_since(params.since) if params.since else None,
+            limit=params.limit,
         )
     }
 
 
-@handles("subscriptions.list")
-async def subscriptions_list(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+@handles(p.ListSubscriptions)
+async def subscriptions_list(
+    daemon: Api, params: p.ListSubscriptions, box: Outbox
+) -> p.Subscriptions:
     return {"subscriptions": daemon.subscriptions.view()}
 
 
-@handles("subscription.check")
-async def subscription_check(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+@handles(p.CheckSubscription)
+async def subscription_check(
+    daemon: Api, params: p.CheckSubscription, box: Outbox
+) -> p.CheckResults:
     """Check one subscription (params.name) or all of them now, and report what was found."""
-    name = params["name"]
-    names = [name] if name else [s.name for s in daemon.config.subscriptions]
+    names = [params.name] if params.name else [s.name for s in daemon.config.subscriptions]
     return {"results": [await daemon.subscriptions.check(n) for n in names]}
 
 
-@handles("subscription.add")
-async def subscription_add(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+@handles(p.AddSubscription)
+async def subscription_add(
+    daemon: Api, params: p.AddSubscription, box: Outbox
+) -> p.SubscriptionAdded:
     """Add a [[subscription]] to the config file (comments kept) and apply it."""
     import asyncio
+
+    import msgspec
 
     from earwig import config_edit
     from earwig.sources.feeds import suggest_name
 
-    if not params.get("name"):
+    name = params.name
+    if not name:
         taken = {s.name for s in daemon.config.subscriptions}
-        params = {**params, "name": await asyncio.to_thread(suggest_name, params["url"], taken)}
-    config_edit.add_subscription(daemon.editable_config_path, params)
-    return {**await daemon.reload(), "name": params["name"]}
+        name = await asyncio.to_thread(suggest_name, params.url, taken)
+    entry = msgspec.structs.asdict(msgspec.structs.replace(params, name=name))
+    config_edit.add_subscription(daemon.editable_config_path, entry)
+    reloaded = await daemon.reload()
+    return {
+        "changed": reloaded["changed"],
+        "needs_restart": reloaded["needs_restart"],
+        "name": name,
+    }
 
 
-@handles("subscription.remove")
-async def subscription_remove(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+@handles(p.RemoveSubscription)
+async def subscription_remove(daemon: Api, params: p.RemoveSubscription, box: Outbox) -> p.Reloaded:
     from earwig import config_edit
 
-    config_edit.remove_subscription(daemon.editable_config_path, params["name"])
+    config_edit.remove_subscription(daemon.editable_config_path, params.name)
     return await daemon.reload()
 
 
-@handles("speakers.list")
-async def speakers_list(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+@handles(p.ListSpeakers)
+async def speakers_list(daemon: Api, params: p.ListSpeakers, box: Outbox) -> p.Voices:
     from earwig.speakers.naming import list_voices
 
     return list_voices(daemon.store)
 
 
-@handles("speaker.name")
-async def speaker_name(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+@handles(p.NameSpeaker)
+async def speaker_name(daemon: Api, params: p.NameSpeaker, box: Outbox) -> p.SpeakerNamed:
     """Name one speaker of a job's transcript (files and search too) and remember the voice."""
     from earwig.speakers.naming import name_speaker
 
-    result = name_speaker(
-        daemon.store, params["id"], params["speaker"], params["name"], params["everywhere"]
-    )
-    daemon.queue.save(daemon.store.get_job(params["id"]))  # clients see the change
+    result = name_speaker(daemon.store, params.id, params.speaker, params.name, params.everywhere)
+    daemon.queue.save(daemon.store.get_job(params.id))  # clients see the change
     return result
 
 
-@handles("speaker.forget")
-async def speaker_forget(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+@handles(p.ForgetSpeaker)
+async def speaker_forget(daemon: Api, params: p.ForgetSpeaker, box: Outbox) -> p.SpeakerForgotten:
     from earwig.speakers.naming import forget_voice
 
-    return forget_voice(daemon.store, params["name"])
+    return forget_voice(daemon.store, params.name)
 
 
-@handles("config.reload")
-async def config_reload(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+@handles(p.ReloadConfig)
+async def config_reload(daemon: Api, params: p.ReloadConfig, box: Outbox) -> p.Reloaded:
     return await daemon.reload()
 
 
-@handles("queue.pause")
-async def queue_pause(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+@handles(p.PauseQueue)
+async def queue_pause(daemon: Api, params: p.PauseQueue, box: Outbox) -> p.QueueState:
     daemon.set_queue_paused(True)
     return {"paused": True}
 
 
-@handles("queue.resume")
-async def queue_resume(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+@handles(p.ResumeQueue)
+async def queue_resume(daemon: Api, params: p.ResumeQueue, box: Outbox) -> p.QueueState:
     daemon.set_queue_paused(False)
     return {"paused": False}
 
 
-@handles("slots.list")
-async def slots_list(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+@handles(p.ListSlots)
+async def slots_list(daemon: Api, params: p.ListSlots, box: Outbox) -> p.Slots:
     return {"slots": daemon.status()["slots"], "paused": daemon.queue.paused}
 
 
-@handles("slot.drain")
-async def slot_drain(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
-    return {"slot": daemon.drain_slot(params["name"], params["drain"])}
+@handles(p.DrainSlot)
+async def slot_drain(daemon: Api, params: p.DrainSlot, box: Outbox) -> p.SlotResult:
+    return {"slot": daemon.drain_slot(params.name, params.drain)}
 
 
-@handles("logs.tail")
-async def logs_tail(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
-    return {"log": daemon.store.logs(params["limit"])}
+@handles(p.TailLogs)
+async def logs_tail(daemon: Api, params: p.TailLogs, box: Outbox) -> p.LogTail:
+    return {"log": daemon.store.logs(params.limit)}
 
 
-@handles("subscribe")
-async def subscribe(daemon: Api, params: dict[str, Any], box: Outbox) -> Any:
+@handles(p.Subscribe)
+async def subscribe(daemon: Api, params: p.Subscribe, box: Outbox) -> p.Snapshot:
     """Start streaming events on this connection; the reply is the snapshot they build on."""
-    topics = params["topics"]
-    box.topics.update(topics)  # the params were checked before this handler ran
+    box.topics.update(params.topics)  # the params were checked before this handler ran
     daemon.bus.attach(box)
-    snapshot: dict[str, Any] = {"status": daemon.status()}
-    if "jobs" in topics:
-        limit = params["limit"]
-        snapshot["jobs"] = [daemon.job_view(j) for j in daemon.store.list_jobs(limit=limit)]
-    if "log" in topics:
-        snapshot["log"] = daemon.store.logs(params["log_limit"])
+    snapshot: p.Snapshot = {"status": daemon.status()}
+    if "jobs" in params.topics:
+        jobs = daemon.store.list_jobs(limit=params.limit)
+        snapshot["jobs"] = [daemon.job_view(j) for j in jobs]
+    if "log" in params.topics:
+        snapshot["log"] = daemon.store.logs(params.log_limit)
     return snapshot

@@ -18,17 +18,17 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any
 
 from earwig import __version__
 from earwig.config import HooksConfig
+from earwig.protocol import JobView
 from earwig.redact import safe_environment
 
 log = logging.getLogger("earwig.hooks")
 WEBHOOK_ATTEMPTS = 3
 
 
-def job_environment(job: dict[str, Any]) -> dict[str, str]:
+def job_environment(job: JobView) -> dict[str, str]:
     outputs = job.get("outputs") or []
     by_ext = {os.path.splitext(p)[1].lstrip("."): p for p in outputs}
     values = {
@@ -66,7 +66,7 @@ class Hooks:
     def config_key_env(self) -> str:
         return self.secret_env()
 
-    def fire(self, job: dict[str, Any]) -> None:
+    def fire(self, job: JobView) -> None:
         """Start the hooks for a finished (done or failed) job, without waiting for them."""
         if not self.config.any:
             return
@@ -79,7 +79,7 @@ class Hooks:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
 
-    async def _run_all(self, job: dict[str, Any]) -> None:
+    async def _run_all(self, job: JobView) -> None:
         cfg = self.config
         event = "job.done" if job.get("state") == "done" else "job.failed"
         command = cfg.on_done if event == "job.done" else cfg.on_fail
@@ -94,7 +94,7 @@ class Hooks:
             if isinstance(result, BaseException):
                 log.error("hook crashed for job %s: %r", job.get("id"), result)
 
-    async def _command(self, argv: tuple[str, ...], job: dict[str, Any]) -> None:
+    async def _command(self, argv: tuple[str, ...], job: JobView) -> None:
         say, job_id = self.log, job.get("id")
         name = os.path.basename(argv[0])
         try:
@@ -128,7 +128,7 @@ class Hooks:
         else:
             say("info", f"hook {name} ran", job_id)
 
-    def _webhook(self, url: str, event: str, job: dict[str, Any]) -> None:
+    def _webhook(self, url: str, event: str, job: JobView) -> None:
         """Runs in a thread. The URL may hold a token: it is never logged in full."""
         import time
 
@@ -156,7 +156,7 @@ class Hooks:
             time.sleep(2**attempt)
         log.warning("webhook %s failed for job %s: %s", shown, job.get("id"), last)
 
-    async def _notify(self, job: dict[str, Any]) -> None:
+    async def _notify(self, job: JobView) -> None:
         title = "earwig: transcript ready" if job.get("state") == "done" else "earwig: job failed"
         text = str(job.get("title"))
         if sys.platform == "darwin" and shutil.which("osascript"):

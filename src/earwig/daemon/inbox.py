@@ -97,6 +97,8 @@ class Inbox:
         return sorted(self.path.parent.glob(self.path.name + CLAIMED + "*"))
 
     async def process(self) -> None:
+        if self.queue.halted:  # the database is gone: a line read now would be lost
+            return
         async with self._lock:
             try:
                 for claimed in self._claimed():

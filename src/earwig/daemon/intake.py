@@ -22,9 +22,10 @@ from earwig.config import DEFAULT_IGNORE, WatchConfig
 from earwig.daemon.queue import Events, JobQueue
 from earwig.jobs import Action
 from earwig.model import Job, JobState
-from earwig.urls import is_url
+from earwig.protocol import AddOutcome
+from earwig.urls import is_url, meant_as_url
 
-Result = dict[str, Any]
+Result = AddOutcome
 
 
 class Intake:
@@ -53,9 +54,11 @@ class Intake:
 
     async def add_paths(self, items: list[str], source: str, force: bool) -> list[Result]:
         """`earwig add`: files, folders (their media, recursively) and URLs."""
+        if self.queue.halted:
+            return [{"input": item, "error": self.queue.halted} for item in items]
         results: list[Result] = []
         for item in items:
-            if "://" in item:
+            if meant_as_url(item):
                 results.append({"input": item, **self.add_url(item, source, force=force)})
                 continue
             path = Path(item)
@@ -79,7 +82,7 @@ class Intake:
         from earwig.daemon.watch import candidates
 
         found = await asyncio.to_thread(lambda: list(candidates(folder, DEFAULT_IGNORE)))
-        results = []
+        results: list[Result] = []
         for path in found:
             watch = self._watch_of(path)
             result = await self.add_file(path, source, watch=watch, force=force, must_be_media=True)
@@ -108,6 +111,8 @@ class Intake:
 
         `must_be_media` (files found in folders, not named by the user): a name that does not
         say it is media is probed, and a file without sound is skipped, logged once."""
+        if self.queue.halted:
+            return {"error": self.queue.halted}
         try:
             st = path.stat()
             if not path.is_file():

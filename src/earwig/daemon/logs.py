@@ -9,6 +9,7 @@ import logging.handlers
 import os
 import sys
 
+from earwig import redact
 from earwig.config import Config
 
 
@@ -22,7 +23,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
+        if record.exc_text:  # scrubbed by redact.ScrubFilter
+            entry["exception"] = record.exc_text
+        elif record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
@@ -36,6 +39,19 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return os.fdopen(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
 
+def secrets_of(config: Config) -> list[str]:
+    """What the daemon never writes anywhere: the keys' values (and every variable whose
+    name says secret), and the `user:password` of the config's URLs."""
+    names = [config.transcribe.api_key_env, *(s.api_key_env for s in config.transcribe.servers)]
+    urls = [
+        config.transcribe.api_base_url,
+        config.hooks.webhook,
+        *(s.url for s in config.transcribe.servers),
+        *(s.url for s in config.subscriptions),
+    ]
+    return redact.env_secrets([n for n in names if n]) + redact.url_secrets(urls)
+
+
 def setup_logging(config: Config) -> None:
     """Levelled logs to stderr (journald/launchd pick it up) and a rotating file."""
     root = logging.getLogger("earwig")
@@ -46,12 +62,15 @@ def setup_logging(config: Config) -> None:
         if config.daemon.log_format == "json"
         else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     )
+    scrubbed = redact.ScrubFilter(secrets_of(config))  # tracebacks too
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setFormatter(fmt)
+    stderr.addFilter(scrubbed)
     root.addHandler(stderr)
     config.daemon.state_dir.mkdir(parents=True, exist_ok=True)
     rotating = PrivateRotatingFileHandler(
         config.log_path, maxBytes=5_000_000, backupCount=3, encoding="utf-8"
     )
     rotating.setFormatter(fmt)
+    rotating.addFilter(scrubbed)
     root.addHandler(rotating)

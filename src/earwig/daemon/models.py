@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from earwig.errors import EarwigError
 from earwig.transcribe.catalog import Entry
+
+if TYPE_CHECKING:
+    from earwig.protocol import ModelState
 
 FIRST_RETRY = 30.0
 MAX_RETRY = 900.0
@@ -53,16 +56,16 @@ class ModelFetcher:
         self.failures = 0
         self._recheck.set()
 
-    def view(self) -> dict[str, Any]:
-        view: dict[str, Any] = {"state": self.state}
+    def view(self) -> ModelState:
+        view: ModelState = {"state": self.state}
         if self.entry is not None:
             view["name"] = self.entry.name
             view["repo"] = self.entry.repo
         if self.state == "downloading":
-            view.update(bytes=self.done, total=self.total)
+            view.update({"bytes": self.done, "total": self.total})
             view["fraction"] = round(self.done / self.total, 4) if self.total else None
         if self.error:
-            view.update(error=self.error, hint=self.hint, retry_at=self.retry_at)
+            view.update({"error": self.error, "hint": self.hint, "retry_at": self.retry_at})
         return view
 
     def waiting_note(self) -> str | None:

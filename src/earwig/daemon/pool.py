@@ -15,9 +15,12 @@ import urllib.error
 import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from earwig.config import ServerConfig, TranscribeConfig
+
+if TYPE_CHECKING:
+    from earwig.protocol import SlotView
 
 PROBE_FIRST, PROBE_MAX = 1.0, 60.0  # seconds between probes of a down server: doubling
 
@@ -69,7 +72,7 @@ class Slot:
         self.last_error = reason
         self.probe_in = PROBE_FIRST
 
-    def view(self) -> dict[str, Any]:
+    def view(self) -> SlotView:
         return {
             "name": self.name,
             "kind": self.kind,

@@ -17,14 +17,14 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from earwig import jobs, redact
 from earwig.daemon.bus import Bus
 from earwig.errors import EarwigError
 from earwig.jobs import Action
 from earwig.model import Job, JobState
-from earwig.protocol import EVENT_JOB_ADDED, EVENT_JOB_DELETED, EVENT_JOB_UPDATED, EVENT_LOG
+from earwig.protocol import JOB_ADDED, JOB_DELETED, JOB_UPDATED, LOG, JobView, Progress
 from earwig.sources.errors import RateLimited
 from earwig.store import Store
 
@@ -48,9 +48,9 @@ class Events:
         message = self.scrub(message)
         log.log(_LEVELS[level.upper()], message)
         entry = self.store.log(level, message, job_id)
-        self.bus.publish("log", EVENT_LOG, entry)
+        self.bus.publish(LOG(entry))
 
-    def progress(self, job_id: int, data: dict[str, Any]) -> None:
+    def progress(self, job_id: int, data: Progress) -> None:
         self.bus.publish_progress(job_id, data)
 
     def clear_progress(self, job_id: int) -> None:
@@ -74,7 +74,7 @@ class JobQueue:
         policy: Callable[[], RetryPolicy],
         *,
         waiting: Callable[[Job], str | None] = lambda job: None,
-        on_finished: Callable[[dict[str, Any]], None] = lambda view: None,
+        on_finished: Callable[[JobView], None] = lambda view: None,
         back_off: Callable[[str, float], object] = lambda host, seconds: None,
     ) -> None:
         self.store = store
@@ -84,6 +84,7 @@ class JobQueue:
         self.on_finished = on_finished  # hooks: a job reached done or failed
         self.back_off = back_off  # a host answered 429: leave it alone for a while
         self.paused = False
+        self.halted: str | None = None  # why no work may be taken at all (the database)
         self._signal = asyncio.Event()
 
     # ------------------------------------------------------------ waking workers
@@ -118,7 +119,7 @@ class JobQueue:
             job = job.replace(**changes)
         self.store.save_job(job)
         view = self.view(job)
-        self.events.bus.publish("jobs", EVENT_JOB_UPDATED, view)
+        self.events.bus.publish(JOB_UPDATED(view))
         if job.state in (JobState.DONE, JobState.FAILED):
             self.on_finished(view)
         if job.state is JobState.QUEUED:
@@ -128,7 +129,7 @@ class JobQueue:
     def save(self, job: Job) -> Job:
         """Save a change that is not a state transition (priority), then publish it."""
         self.store.save_job(job)
-        self.events.bus.publish("jobs", EVENT_JOB_UPDATED, self.view(job))
+        self.events.bus.publish(JOB_UPDATED(self.view(job)))
         return job
 
     def add(self, job: Job) -> Job:
@@ -137,13 +138,13 @@ class JobQueue:
 
     def announce(self, job: Job) -> Job:
         """Publish a job that was just inserted (by the inbox, a check, an add)."""
-        self.events.bus.publish("jobs", EVENT_JOB_ADDED, self.view(job))
+        self.events.bus.publish(JOB_ADDED(self.view(job)))
         self.wake()
         return job
 
     def delete(self, job_id: int) -> None:
         self.store.delete_job(job_id)
-        self.events.bus.publish("jobs", EVENT_JOB_DELETED, {"id": job_id})
+        self.events.bus.publish(JOB_DELETED({"id": job_id}))
 
     def fail(self, job_id: int, exc: EarwigError, host: str | None = None) -> None:
         """Fail a job, or requeue it with backoff when the error may go away by itself."""
@@ -189,11 +190,14 @@ class JobQueue:
 
     # ------------------------------------------------------------ views
 
-    def view(self, job: Job) -> dict[str, Any]:
+    def view(self, job: Job) -> JobView:
         """A job as clients see it: its record, its live progress, why it waits."""
-        view = job.to_dict()
+        view = cast(JobView, job.to_dict())  # the fields of model.Job: test_protocol.py
+        for key in ("title", "url", "error", "hint"):  # a URL's user:password, a signed query
+            if text := view.get(key):
+                view[key] = self.events.scrub(str(text))
         if job.id in self.events.bus.progress:
             view["progress"] = self.events.bus.progress[job.id]
-        if job.state is JobState.QUEUED and job.path and (note := self.waiting(job)):
+        if job.state is JobState.QUEUED and (note := self.waiting(job)):
             view["waiting"] = note
         return view

@@ -21,6 +21,7 @@ from earwig.config import OutputConfig
 from earwig.daemon import delivery
 from earwig.daemon.aborts import AbortHandle, Aborts
 from earwig.daemon.backends import Transcribers
+from earwig.daemon.disk import full_reason
 from earwig.daemon.pool import PROBE_MAX, Slot, answers
 from earwig.daemon.queue import Events, JobQueue
 from earwig.errors import Aborted, EarwigError, MediaError, ServerUnavailable
@@ -48,6 +49,7 @@ class Runner:
         model_ready: Callable[[], bool] = lambda: True,
         media_done: Callable[[Job], None] = lambda job: None,
         slots: list[Slot] | None = None,
+        disk_full: Callable[[int, Path, str], None] | None = None,
     ) -> None:
         self.queue = queue
         self.events = events
@@ -60,6 +62,7 @@ class Runner:
         self.slots = slots if slots is not None else [Slot("local", "local", 1)]
         self.running: dict[int, Slot] = {}  # job id -> the slot it runs on
         self._last_active = time.monotonic()
+        self.disk_full = disk_full  # a job that cannot write for want of space waits
 
     @property
     def current(self) -> int | None:
@@ -96,7 +99,7 @@ class Runner:
 
     def _next_for(self, slot: Slot) -> Job | None:
         q = self.queue
-        if q.paused or not slot.free:
+        if q.paused or q.halted or not slot.free:
             return None
         if slot.kind == "local":
             if not self.model_ready():
@@ -217,6 +220,7 @@ class Runner:
         job_id = job.id
         started = time.monotonic()
         job = q.transition(job_id, Action.FETCH)  # claimed: no other slot can take it now
+        target: delivery.Plan | None = None
         try:
             if not job.path:
                 raise MediaError("the job has no media file", "add it again with `earwig add`")
@@ -292,14 +296,22 @@ class Runner:
             slot.went_down(exc.message)
             say("warning", f"server {slot.name} is down ({exc.message}); it is probed again")
             q.hand_back(job_id, exc)
-        except EarwigError as exc:
-            q.fail(job_id, exc)
         except Exception as exc:
-            log.exception("job %s crashed", job_id)
-            q.fail(
-                job_id,
-                EarwigError(
-                    f"unexpected error: {type(exc).__name__}: {exc}",
-                    "see `earwig logs`; `earwig retry` to try again",
-                ),
-            )
+            reason = full_reason(exc)
+            if reason and self.disk_full is not None:
+                folder = target.folder if target is not None else Path(job.path or ".").parent
+                self.disk_full(job_id, folder, reason)
+            elif isinstance(exc, EarwigError):
+                q.fail(job_id, exc)
+            else:
+                self._crashed(job_id, exc)
+
+    def _crashed(self, job_id: int, exc: Exception) -> None:
+        log.exception("job %s crashed", job_id)
+        self.queue.fail(
+            job_id,
+            EarwigError(
+                f"unexpected error: {type(exc).__name__}: {exc}",
+                "see `earwig logs`; `earwig retry` to try again",
+            ),
+        )

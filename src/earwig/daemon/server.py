@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import socket
 import struct
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from earwig import __version__, protocol
 from earwig.daemon.bus import Bus, Outbox
 from earwig.daemon.handlers import HANDLERS, Api
-from earwig.errors import EarwigError, ProtocolError
+from earwig.errors import EarwigError, ProtocolError, VersionMismatch
 from earwig.paths import ensure_private_dir
 
 log = logging.getLogger("earwig.server")
@@ -34,27 +36,46 @@ def peer_uid(sock: Any) -> int | None:
     return None  # elsewhere the 0700 directory is the guard
 
 
+# accept() failing for want of resources (file descriptors, memory): wait and try again.
+OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+ACCEPT_BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0)  # seconds between tries while out of them
+REPORT_EVERY = 60.0  # seconds between log lines while it lasts
+
+
 class Server:
     def __init__(self, api: Api, bus: Bus, path: Path) -> None:
         self.api = api  # what the request handlers may ask of the daemon
         self.bus = bus
         self.path = path
-        self._server: asyncio.AbstractServer | None = None
-        self._connections: set[asyncio.Task] = set()
+        self._listener: socket.socket | None = None
+        self._accepting: asyncio.Task[None] | None = None
+        self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         ensure_private_dir(self.path.parent)
         self.path.unlink(missing_ok=True)  # stale: we hold the instance lock
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)  # the socket is created 0600, never briefly wider
         try:
-            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
+            sock.bind(str(self.path))
+        except BaseException:
+            sock.close()
+            raise
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
+        sock.listen(128)
+        sock.setblocking(False)
+        self._listener = sock
+        self._accepting = asyncio.create_task(self._accept(sock), name="earwig:accept")
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        if self._accepting is not None:
+            self._accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accepting
+        if self._listener is not None:
+            self._listener.close()
         for task in list(self._connections):
             task.cancel()
         for task in list(self._connections):
@@ -62,10 +83,53 @@ class Server:
                 await task
         self.path.unlink(missing_ok=True)
 
+    async def _accept(self, sock: socket.socket) -> None:
+        """Take connections for as long as the daemon runs. Our own loop rather than
+        asyncio.start_unix_server's: at the file-descriptor limit that one logs a traceback
+        per try, and a shutdown logs one per connection. Here running out of descriptors is
+        one warning, then a line a minute with the count, while the clients already queued
+        wait (they see `earwig status` time out with a hint) and are taken once fds free up."""
+        loop = asyncio.get_running_loop()
+        failed = 0  # accept() failures since the last report
+        tries = 0  # consecutive ones, for the back-off
+        reported = 0.0
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(sock)
+            except OSError as exc:
+                if exc.errno not in OUT_OF_RESOURCES:
+                    raise
+                failed += 1
+                now = time.monotonic()
+                if now - reported >= REPORT_EVERY:
+                    log.warning(
+                        "cannot take new connections: %s (%d tr%s since the last report); "
+                        "clients wait until descriptors free up",
+                        exc.strerror or exc,
+                        failed,
+                        "y" if failed == 1 else "ies",
+                    )
+                    failed, reported = 0, now
+                await asyncio.sleep(ACCEPT_BACKOFF[min(tries, len(ACCEPT_BACKOFF) - 1)])
+                tries += 1
+                continue
+            if tries:
+                log.warning("taking connections again (after %d failed tries)", tries)
+                tries = failed = 0
+                reported = 0.0
+            task = asyncio.create_task(self._open(conn))
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
+
+    async def _open(self, conn: socket.socket) -> None:
+        try:
+            reader, writer = await asyncio.open_unix_connection(sock=conn, limit=protocol.MAX_LINE)
+        except OSError:
+            conn.close()
+            return
+        await self._serve(reader, writer)
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
         box = Outbox(writer)
         try:
             uid = peer_uid(writer.get_extra_info("socket"))
@@ -80,10 +144,11 @@ class Server:
             await self._converse(reader, box)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # the daemon is stopping (close): the connection ends, nothing to report
         finally:
             self.bus.detach(box)
             await box.close()
-            self._connections.discard(task)
 
     async def _converse(self, reader: asyncio.StreamReader, box: Outbox) -> None:
         lines = protocol.LineBuffer()
@@ -103,19 +168,20 @@ class Server:
                     message = protocol.decode(line)
                     if not greeted:
                         protocol.check_hello(message)
-                        box.reply(protocol.welcome(__version__, os.getpid()))
+                        box.reply(dict(protocol.welcome(__version__, os.getpid())))
                         greeted = True
                         continue
+                except VersionMismatch as exc:
+                    box.reply(protocol.error(None, exc.code, exc.message, exc.hint))
+                    return  # say so, then hang up: nothing else can be understood
                 except ProtocolError as exc:
                     box.reply(protocol.error(None, exc.code, exc.message, exc.hint))
-                    if greeted or "mismatch" not in exc.message:
-                        continue
-                    return  # version mismatch: say so, then hang up
+                    continue
                 box.reply(await self._dispatch(message, box))
                 await box.room()  # backpressure: stop reading a client that does not read
                 await asyncio.sleep(0)  # one busy client does not starve the others
 
-    async def _dispatch(self, message: dict[str, Any], box: Outbox) -> dict[str, Any]:
+    async def _dispatch(self, message: protocol.Message, box: Outbox) -> protocol.Message:
         msg_id = message.get("id")
         kind = message.get("type")
         params = message.get("params") or {}
@@ -130,7 +196,7 @@ class Server:
         if not isinstance(params, dict):
             return protocol.error(msg_id, "bad_params", "params must be a JSON object")
         try:
-            checked = protocol.check_params(kind, params)
+            checked = protocol.parse_params(kind, params)
             return protocol.ok(msg_id, await handler(self.api, checked, box))
         except EarwigError as exc:
             return protocol.error(msg_id, exc.code, exc.message, exc.hint)

@@ -26,6 +26,7 @@ from earwig.daemon.hosts import HostPolicy
 from earwig.daemon.queue import Events, JobQueue
 from earwig.errors import EarwigError, NotFound
 from earwig.jobs import new as new_job
+from earwig.protocol import CheckOutcome, SubscriptionView
 from earwig.sources import Item, feeds, http, ytdlp
 from earwig.sources.errors import RateLimited, host_of
 
@@ -108,9 +109,9 @@ class Subscriptions:
         job = self.scheduler.get_job(_job_id(name)) if self.scheduler.running else None
         return job.next_run_time.timestamp() if job and job.next_run_time else None
 
-    def view(self) -> list[dict[str, Any]]:
+    def view(self) -> list[SubscriptionView]:
         states = self.queue.store.subscription_states()
-        out = []
+        out: list[SubscriptionView] = []
         for sub in self.config().subscriptions:
             state = states.get(sub.name) or {}
             out.append(
@@ -129,12 +130,14 @@ class Subscriptions:
             )
         return out
 
-    async def check(self, name: str) -> dict[str, Any]:
+    async def check(self, name: str) -> CheckOutcome:
         sub = self.config().subscription(name)
         if sub is None:
             raise NotFound(f"no subscription named {name!r}", "`earwig subscriptions` lists them")
         if name in self.checking:
             return {"name": name, "skipped": "a check is already running"}
+        if self.queue.halted:
+            return {"name": name, "error": self.queue.halted}
         self.checking.add(name)
         try:
             return await self._check(sub)
@@ -142,7 +145,7 @@ class Subscriptions:
             self.checking.discard(name)
             self.on_change()
 
-    async def _check(self, sub: SubscriptionConfig) -> dict[str, Any]:
+    async def _check(self, sub: SubscriptionConfig) -> CheckOutcome:
         name, now = sub.name, time.time()
         state = self.queue.store.subscription_state(name) or {}
         first = not state.get("last_ok")
@@ -225,10 +228,10 @@ class Subscriptions:
             "name": name,
             "new": len(added),
             "skipped": len(skip),
-            "jobs": [j.id for j in added],
+            "jobs": [j.id for j in added if j.id is not None],
         }
 
-    def _failed(self, sub: SubscriptionConfig, message: str, now: float) -> dict[str, Any]:
+    def _failed(self, sub: SubscriptionConfig, message: str, now: float) -> CheckOutcome:
         self.queue.store.save_subscription_state(
             sub.name, url=sub.url, last_check=now, last_error=message
         )

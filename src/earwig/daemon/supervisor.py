@@ -16,7 +16,10 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from earwig.protocol import PartView
 
 log = logging.getLogger("earwig.supervisor")
 
@@ -38,7 +41,7 @@ class Part:
     last_error_at: float | None = None
     started_at: float = field(default_factory=time.time)
 
-    def view(self) -> dict[str, Any]:
+    def view(self) -> PartView:
         return {
             "state": self.state,
             "restarts": self.restarts,
@@ -79,7 +82,7 @@ class Supervisor:
             with contextlib.suppress(asyncio.CancelledError):
                 await part.task
 
-    def view(self) -> dict[str, dict[str, Any]]:
+    def view(self) -> dict[str, PartView]:
         return {name: part.view() for name, part in self.parts.items()}
 
     @property

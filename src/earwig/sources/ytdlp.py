@@ -8,6 +8,7 @@ when the same job is fetched again after a restart or a stall.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,8 @@ def download(
     from yt_dlp.utils import DownloadCancelled, DownloadError
 
     dest.mkdir(parents=True, exist_ok=True)
+    for folder in (dest.parent, dest):  # the media cache is private, like the transcripts
+        os.chmod(folder, 0o700)
 
     def hook(status: dict[str, Any]) -> None:
         if should_abort():
@@ -134,6 +137,7 @@ def download(
     if not path.is_relative_to(dest.resolve()):
         path.unlink(missing_ok=True)
         raise SourceError(f"refusing a download that would land outside {dest}: {path}")
+    os.chmod(path, 0o600)
     return Downloaded(
         path=path, title=str(info.get("title") or path.stem), size=path.stat().st_size
     )

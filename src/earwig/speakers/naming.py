@@ -9,18 +9,21 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from earwig.errors import NotFound, UsageError
 from earwig.speakers.names import scope_of
 from earwig.store import Store
+
+if TYPE_CHECKING:
+    from earwig.protocol import SpeakerForgotten, SpeakerNamed, Voices
 
 EVERYWHERE = "*"
 
 
 def name_speaker(
     store: Store, job_id: int, speaker: str, name: str, everywhere: bool = False
-) -> dict[str, Any]:
+) -> SpeakerNamed:
     name = " ".join(name.split())
     if not name or len(name) > 80 or any(c in name for c in "<>\n"):
         raise UsageError(f"{name!r} cannot be a speaker's name", "give a short name, like Alice")
@@ -38,13 +41,14 @@ def name_speaker(
     return {"job": job_id, "speaker": speaker, "name": name, "scope": scope, "files": rewritten}
 
 
-def list_voices(store: Store) -> dict[str, Any]:
+def list_voices(store: Store) -> Voices:
     """The named voices as clients see them (their embeddings stay in the database)."""
     voices = store.known_voices()
-    return {"voices": [{k: v for k, v in row.items() if k != "embedding"} for row in voices]}
+    rows = [{k: v for k, v in row.items() if k != "embedding"} for row in voices]
+    return cast("Voices", {"voices": rows})
 
 
-def forget_voice(store: Store, name: str) -> dict[str, Any]:
+def forget_voice(store: Store, name: str) -> SpeakerForgotten:
     if not store.forget_voice(name):
         raise NotFound(f"no voice named {name!r}", "`earwig speakers` lists them")
     return {"forgotten": name}

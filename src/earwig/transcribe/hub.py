@@ -1,11 +1,18 @@
-"""Fetching models: huggingface_hub downloads into its own cache, earwig checks what arrived.
+"""Fetching models: earwig moves the bytes into huggingface_hub's cache, resumably, and checks
+what arrived.
 
-huggingface_hub does the transfer (HF_ENDPOINT mirrors, HF_TOKEN, resuming a `.incomplete`
-blob with a Range request, linking a file into the snapshot only when it is whole). earwig adds
-what a daemon needs around it: byte progress for the whole model, a few attempts when the
-connection drops (each resumes where the last stopped), and a check of every file against the
-hash the hub lists for it. A file that does not match is deleted and fetched again; a model
-that never verifies is not used.
+huggingface_hub 2.x downloads each file to a per-process temporary name
+(`<etag>.<random>.incomplete`) and never resumes one, so a download killed at 90% starts again
+from byte 0 and leaves its temporary file behind. earwig therefore transfers the blobs itself,
+in the cache's own layout (blobs/<etag>, snapshots/<commit>/<file> linking to it, refs/main):
+each to the one stable name `blobs/<etag>.incomplete`, continued with a Range request after a
+dropped connection or a kill -9, renamed into place only when whole. What huggingface_hub
+left behind is salvaged (its temporary file becomes the one resumed) or removed.
+huggingface_hub still does the rest (HF_ENDPOINT mirrors, HF_TOKEN, the listing, the final
+snapshot). earwig adds byte progress for the whole model, a few attempts when the connection
+drops (each resumes where the last stopped), and a check of every file against the hash the
+hub lists for it. A file that does not match is deleted and fetched again; a model that never
+verifies is not used.
 
 The only module that imports huggingface_hub; imported only to pull or remove a model.
 """
@@ -22,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from earwig.errors import BackendError, EarwigError, TransientError
 from earwig.transcribe import catalog
@@ -139,6 +147,106 @@ def _remote_files(entry: catalog.Entry) -> list[RemoteFile]:
     return found
 
 
+def _commit(entry: catalog.Entry) -> str:
+    from huggingface_hub import HfApi
+
+    sha = HfApi(endpoint=_endpoint()).model_info(entry.repo, revision="main").sha
+    if not sha:
+        raise HubUnreachable(f"the hub did not say which commit of {entry.repo} is current")
+    return str(sha)
+
+
+def _blob_name(f: RemoteFile) -> str:
+    return str(f.sha256 or f.git_oid)
+
+
+def _salvage(blobs: Path, names: set[str]) -> None:
+    """huggingface_hub's own temporary files (`<etag>.<random>.incomplete`): the biggest of
+    each blob becomes the stable `<etag>.incomplete` that is resumed; the others go."""
+    for part in sorted(blobs.glob("*.*.incomplete"), key=lambda p: p.stat().st_size):
+        etag = part.name.split(".", 1)[0]
+        stable = blobs / f"{etag}.incomplete"
+        keep = etag in names and not (blobs / etag).exists()
+        if keep and (not stable.exists() or stable.stat().st_size < part.stat().st_size):
+            os.replace(part, stable)
+        else:
+            part.unlink(missing_ok=True)
+    for part in blobs.glob("*.incomplete"):  # blobs no file of the model needs now
+        if part.name.removesuffix(".incomplete") not in names:
+            part.unlink(missing_ok=True)
+
+
+def _download_blobs(entry: catalog.Entry, files: list[RemoteFile]) -> None:
+    """Put every file of `entry` into the cache, resuming partial blobs with Range."""
+    import httpx
+
+    commit = _commit(entry)
+    folder = catalog.repo_folder(entry.repo)
+    blobs = folder / "blobs"
+    blobs.mkdir(parents=True, exist_ok=True)
+    _salvage(blobs, {_blob_name(f) for f in files})
+    base = (_endpoint() or "https://huggingface.co").rstrip("/")
+    headers = {"User-Agent": "earwig"}
+    if token := os.environ.get("HF_TOKEN"):
+        headers["Authorization"] = f"Bearer {token}"  # httpx drops it on a cross-host redirect
+    timeout = httpx.Timeout(30.0, read=60.0)
+    with httpx.Client(follow_redirects=True, timeout=timeout, headers=headers) as client:
+        for f in files:
+            blob = blobs / _blob_name(f)
+            if not blob.is_file():
+                part = blobs / f"{blob.name}.incomplete"
+                url = f"{base}/{entry.repo}/resolve/{commit}/{quote(f.path)}"
+                _transfer(client, url, part, f.size)
+                if not f.matches(part):
+                    part.unlink(missing_ok=True)
+                    raise HubUnreachable(
+                        f"{entry.repo}: {f.path} arrived damaged (its size or hash does not "
+                        "match what the hub lists); it is fetched again"
+                    )
+                os.replace(part, blob)
+            link = folder / "snapshots" / commit / f.path
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                link.unlink(missing_ok=True)  # a dangling link
+                link.symlink_to(os.path.relpath(blob, link.parent))
+    refs = folder / "refs"
+    refs.mkdir(exist_ok=True)
+    (refs / "main").write_text(commit)
+
+
+def _transfer(client: Any, url: str, part: Path, size: int) -> None:
+    """GET `url` into `part`, continuing from the bytes already there (Range)."""
+    import fcntl
+
+    with part.open("ab") as fh:
+        try:  # one download of a blob at a time (the daemon and `earwig models pull`)
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise HubUnreachable(
+                f"another earwig is downloading {part.name} right now",
+                "wait for it to finish; this one tries again",
+            ) from None
+        have = fh.seek(0, os.SEEK_END)
+        if have > size:
+            fh.truncate(0)
+            have = 0
+        if have == size:
+            return
+        ranged = {"Range": f"bytes={have}-"} if have else {}
+        with client.stream("GET", url, headers=ranged) as answer:
+            if answer.status_code == 200 and have:  # the server ignored the range
+                fh.truncate(0)
+                fh.seek(0)
+            elif answer.status_code == 416:
+                fh.truncate(0)
+                raise HubUnreachable(f"the hub refused to resume {url}; starting it again")
+            elif answer.status_code not in (200, 206):
+                answer.read()
+                answer.raise_for_status()
+            for block in answer.iter_bytes(1 << 20):
+                fh.write(block)
+
+
 def _wanted(path: str) -> bool:
     return any(fnmatch.fnmatch(path, pattern) for pattern in catalog.FILES)
 
@@ -150,6 +258,8 @@ def _fetch(entry: catalog.Entry, force: str | None = None) -> Path:
     cache, endpoint = str(catalog.hub_cache()), _endpoint()
 
     def once() -> Path:
+        if force is None:
+            _download_blobs(entry, _remote_files(entry))  # resumable; then nothing is left
         if force is not None:
             hf_hub_download(
                 entry.repo, force, force_download=True, cache_dir=cache, endpoint=endpoint

@@ -132,9 +132,9 @@ class OpenAIBackend:
         self._client = None
 
     def _scrub(self, text: str) -> str:
-        from earwig.redact import scrub
+        from earwig.redact import scrub, url_secrets
 
-        return scrub(text, [os.environ.get(self.key_env)])
+        return scrub(text, [os.environ.get(self.key_env), *url_secrets([self.base_url])])
 
     def _request(self, mp3: bytes, options: TranscribeOptions) -> Any:
         import openai

@@ -8,15 +8,17 @@ not running at all, `S` starts it in the background.
 from __future__ import annotations
 
 import asyncio
+import functools
 import subprocess
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -24,17 +26,19 @@ from earwig import formatting, protocol
 from earwig.client import AsyncDaemonClient
 from earwig.errors import DaemonNotRunning, EarwigError, ProtocolError
 from earwig.launch import daemon_command
+from earwig.tui import messages
+from earwig.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, SubscribeDialog
+from earwig.tui.log import LogScreen
+from earwig.tui.queue import QueueScreen
+from earwig.tui.search import SearchScreen
+from earwig.tui.sources import SourcesScreen
+from earwig.tui.subscriptions import SubscriptionsScreen
+from earwig.tui.widgets import TABS, keys_of
+
+R = TypeVar("R")
 
 PAGE = 500
 BACKOFF = (0.5, 1, 2, 4, 8)
-
-
-def _screen(module: str, name: str) -> Screen:
-    """A tab's screen, imported when the tab is first opened."""
-    import importlib
-
-    return getattr(importlib.import_module(f"earwig.tui.{module}"), name)()
-
 
 STARTING = 20.0  # seconds `S` watches a daemon it started before calling it a failure
 
@@ -45,11 +49,11 @@ class EarwigApp(App):
     # Tabs, not a stack: each is a mode with its own screens (a job opened from the queue
     # stays under the Queue tab); pressing a tab's number again goes back to its top.
     MODES = {
-        "queue": lambda: _screen("queue", "QueueScreen"),
-        "subscriptions": lambda: _screen("screens", "SubscriptionsScreen"),
-        "sources": lambda: _screen("screens", "SourcesScreen"),
-        "log": lambda: _screen("screens", "LogScreen"),
-        "search": lambda: _screen("screens", "SearchScreen"),
+        "queue": QueueScreen,
+        "subscriptions": SubscriptionsScreen,
+        "sources": SourcesScreen,
+        "log": LogScreen,
+        "search": SearchScreen,
     }
     BINDINGS = [
         Binding("q", "quit", "Quit"),
@@ -75,12 +79,12 @@ class EarwigApp(App):
         self.config_path = config_path
         self.now = now  # injectable so snapshots of ages are deterministic
         self.client: AsyncDaemonClient | None = None
-        self.jobs: dict[int, dict[str, Any]] = {}
-        self.status: dict[str, Any] = {}
-        self.subscriptions: list[dict[str, Any]] = []
-        self.log_lines: deque[dict[str, Any]] = deque(maxlen=2000)
+        self.jobs: dict[int, protocol.JobView] = {}
+        self.status: protocol.Status | dict[str, Any] = {}  # {} until the first snapshot
+        self.subscriptions: list[protocol.SubscriptionView] = []
+        self.log_lines: deque[protocol.LogEntry] = deque(maxlen=2000)
         self.problem = ""  # why we are not connected, for the status bar and the queue
-        self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        self.audience: set[Screen] = set()  # the mounted screens (base.EarwigScreen)
         self._quitting = False
         self.start_failure = ""  # why the daemon `S` started did not come up
 
@@ -95,14 +99,10 @@ class EarwigApp(App):
         if self.client is not None:
             await self.client.close()
 
-    def listen(self, callback: Callable[[str, dict[str, Any]], None]) -> Callable[[], None]:
-        """Screens register here for ("snapshot" | event name, data); returns an unsubscribe."""
-        self._listeners.append(callback)
-        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
-
-    def _emit(self, what: str, data: dict[str, Any]) -> None:
-        for callback in list(self._listeners):
-            callback(what, data)
+    def broadcast(self, make: Callable[[], Message]) -> None:
+        """Tell every mounted screen, each with its own message (none of them bubbles)."""
+        for screen in list(self.audience):
+            screen.post_message(make())
 
     async def _connect_forever(self) -> None:
         attempt = 0
@@ -122,7 +122,7 @@ class EarwigApp(App):
             except ProtocolError as exc:
                 self.connection = "incompatible"
                 self.problem = f"{exc.message}. {exc.hint}"
-            self._emit("connection", {})
+            self.broadcast(messages.ConnectionChanged)
             await asyncio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
             attempt += 1
 
@@ -130,68 +130,81 @@ class EarwigApp(App):
         self._lost = asyncio.Event()
         client = AsyncDaemonClient(self.socket_path, self._on_event, self._lost.set)
         await client.connect()
-        snapshot = await client.call("subscribe", topics=["jobs", "log"], limit=PAGE, log_limit=200)
+        snapshot = await client.call(
+            protocol.Subscribe(topics=["jobs", "log"], limit=PAGE, log_limit=200)
+        )
         self.client = client
-        self.jobs = {j["id"]: j for j in snapshot["jobs"]}
+        first = snapshot.get("jobs", [])
+        self.jobs = {j["id"]: j for j in first}
         self.status = snapshot["status"]
         self.subscriptions = self.status.get("subscriptions", [])
         self.log_lines.clear()
         self.log_lines.extend(snapshot.get("log", []))
         self.connection = "connected"
         self.problem = ""
-        self._emit("snapshot", {})
+        self.broadcast(messages.Snapshot)
         offset = PAGE
-        while len(snapshot["jobs"]) == PAGE:  # the rest of the history, a page at a time
-            snapshot = await client.call("jobs.list", limit=PAGE, offset=offset)
-            for job in snapshot["jobs"]:
+        page = first
+        while len(page) == PAGE:  # the rest of the history, a page at a time
+            page = (await client.call(protocol.ListJobs(limit=PAGE, offset=offset)))["jobs"]
+            for job in page:
                 self.jobs.setdefault(job["id"], job)
             offset += PAGE
-            self._emit("page", {"jobs": snapshot["jobs"]})
+            self.broadcast(functools.partial(messages.HistoryPage, page))
 
-    def _on_event(self, message: dict[str, Any]) -> None:
-        name, data = message.get("event", ""), message.get("data") or {}
-        if name in (protocol.EVENT_JOB_ADDED, protocol.EVENT_JOB_UPDATED):
-            old = self.jobs.get(data["id"], {})
-            if data.get("state") in formatting.RUNNING and "progress" in old:
-                data.setdefault("progress", old["progress"])
-            self.jobs[data["id"]] = data
-        elif name == protocol.EVENT_JOB_PROGRESS:
-            job = self.jobs.get(data["id"])
-            if job is None:
+    def _on_event(self, message: protocol.Message) -> None:
+        """Apply one daemon event to the app's copy, then tell the screens what changed."""
+        make: Callable[[], Message]
+        if job := protocol.JOB_ADDED.data_of(message) or protocol.JOB_UPDATED.data_of(message):
+            old = self.jobs.get(job["id"])
+            if job["state"] in formatting.RUNNING and old is not None and "progress" in old:
+                job.setdefault("progress", old["progress"])
+            self.jobs[job["id"]] = job
+            added = message["event"] == protocol.JOB_ADDED.name
+            make = lambda: messages.JobChanged(job, added=added)  # noqa: E731
+        elif (progress := protocol.JOB_PROGRESS.data_of(message)) is not None:
+            running = self.jobs.get(progress["id"])
+            if running is None:
                 return
-            job["progress"] = data
-        elif name == protocol.EVENT_JOB_DELETED:
-            self.jobs.pop(data["id"], None)
-        elif name == protocol.EVENT_QUEUE:
-            self.status["queue_paused"] = data["paused"]
-        elif name == protocol.EVENT_SUBSCRIPTIONS:
-            self.subscriptions = data["subscriptions"]
-        elif name == protocol.EVENT_LOG:
-            self.log_lines.append(data)
-        self._emit(name, data)
+            running["progress"] = progress
+            make = lambda: messages.JobProgress(progress["id"], progress)  # noqa: E731
+        elif (deleted := protocol.JOB_DELETED.data_of(message)) is not None:
+            self.jobs.pop(deleted["id"], None)
+            make = lambda: messages.JobDeleted(deleted["id"])  # noqa: E731
+        elif (queue := protocol.QUEUE.data_of(message)) is not None:
+            self.status["queue_paused"] = queue["paused"]
+            make = lambda: messages.QueueChanged(bool(queue["paused"]))  # noqa: E731
+        elif (subs := protocol.SUBSCRIPTIONS.data_of(message)) is not None:
+            self.subscriptions = subs["subscriptions"]
+            make = messages.SubscriptionsChanged
+        elif (entry := protocol.LOG.data_of(message)) is not None:
+            self.log_lines.append(entry)
+            make = lambda: messages.LogLine(entry)  # noqa: E731
+        else:
+            return
+        self.broadcast(make)
 
     # ------------------------------------------------------------ talking to the daemon
 
-    async def call(self, kind: str, /, **params: Any) -> Any:
+    async def call(self, request: protocol.Request[R]) -> R | None:
         """A request whose outcome the user sees: errors become a toast, not a traceback."""
         if self.client is None or not self.client.connected:
             self.notify("not connected to the daemon", severity="error")
             return None
         try:
-            return await self.client.call(kind, **params)
+            return await self.client.call(request)
         except EarwigError as exc:
             self.notify(
                 f"{exc.message}\n{exc.hint}".strip(), severity="error", timeout=6, markup=False
             )
             return None
 
-    async def toggle_pause(self, job: dict[str, Any]) -> None:
+    async def toggle_pause(self, job: protocol.JobView) -> None:
         """Resume a paused job, or pause it, asking first when a running job's progress would
         be lost. For the queue and the job screen alike; call it from a worker."""
-        from earwig.tui.widgets import ConfirmDialog
-
         if job["state"] == "paused":
-            kind, done = "job.resume", "resumed"
+            request: protocol.Request[protocol.JobResult] = protocol.ResumeJob(id=job["id"])
+            done = "resumed"
         else:
             if job["state"] in formatting.RUNNING and formatting.percent(job):
                 detail = (
@@ -201,12 +214,12 @@ class EarwigApp(App):
                 question = f"Pause #{job['id']} {job['title']}?"
                 if not await self.push_screen_wait(ConfirmDialog(question, detail)):
                     return
-            kind, done = "job.pause", "paused"
-        await self.steer(kind, job, done)
+            request, done = protocol.PauseJob(id=job["id"]), "paused"
+        await self.steer(request, job, done)
 
-    async def steer(self, kind: str, job: dict[str, Any], done: str) -> None:
+    async def steer(self, request: protocol.Request[Any], job: protocol.JobView, done: str) -> None:
         """One steering request about `job`; "#3 talk.mp3: cancelled" when it went through."""
-        if await self.call(kind, id=job["id"]) is not None:
+        if await self.call(request) is not None:
             self.notify(f"#{job['id']} {job['title']}: {done}", timeout=3, markup=False)
 
     def counts(self) -> dict[str, int]:
@@ -225,16 +238,12 @@ class EarwigApp(App):
         await self.switch_mode(mode)
 
     def action_help(self) -> None:
-        from earwig.tui.widgets import HelpScreen, keys_of
-
         screen = self.screen
         title = getattr(screen, "HELP_TITLE", None) or type(screen).__name__
         self.push_screen(HelpScreen(title, [*keys_of(screen, self), ("ctrl+p", "all commands")]))
 
     def get_system_commands(self, screen: Screen) -> Any:
         """Ctrl+P: the app's own commands beside Textual's (theme, quit...)."""
-        from earwig.tui.widgets import TABS
-
         yield from super().get_system_commands(screen)
         for mode, key, label in TABS:
             yield SystemCommand(
@@ -256,27 +265,24 @@ class EarwigApp(App):
         paused = self.status.get("queue_paused")
 
         async def toggle() -> None:
-            if await self.call("queue.resume" if paused else "queue.pause") is not None:
+            toggle = protocol.ResumeQueue() if paused else protocol.PauseQueue()
+            if await self.call(toggle) is not None:
                 self.notify("queue resumed" if paused else "queue paused")
 
         self.run_worker(toggle())
 
     def _add(self, force: bool = False) -> None:
-        from earwig.tui.screens import AddDialog
-
         self.push_screen(AddDialog(force=force))
 
     def _add_forced(self) -> None:
         self._add(force=True)
 
     def _subscribe(self) -> None:
-        from earwig.tui.screens import SubscribeDialog
-
         self.push_screen(SubscribeDialog())
 
     def check_all(self) -> None:
         async def check() -> None:
-            result = await self.call("subscription.check")
+            result = await self.call(protocol.CheckSubscription())
             if result is not None:
                 new = sum(r.get("new", 0) for r in result["results"])
                 errors = [r for r in result["results"] if r.get("error")]
@@ -330,7 +336,7 @@ class EarwigApp(App):
     def _start_failed(self, message: str) -> None:
         self.start_failure = message
         self.notify(message, severity="error", timeout=15, markup=False)
-        self._emit("connection", {})
+        self.broadcast(messages.ConnectionChanged)
 
 
 def make_app(config_path: Path | None = None, now: Callable[[], float] = time.time) -> EarwigApp:

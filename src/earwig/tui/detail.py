@@ -7,35 +7,31 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import shlex
 import shutil
 import subprocess
+import typing
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from earwig import formatting
+from earwig import formatting, protocol
 from earwig.formatting import clock
 from earwig.launch import open_with_system
+from earwig.tui import messages
+from earwig.tui.base import EarwigScreen
+from earwig.tui.dialogs import NameDialog
+from earwig.tui.widgets import TabBar
 
 STAMP = 8  # the time column's width
 
 
-def tui_hint(hint: str, job_id: int) -> str:
-    """A hint in the dashboard's words: "`earwig retry 22`" is "press r" here."""
-    hint = re.sub(rf"`earwig retry {job_id}`", "press r", hint)
-    return re.sub(rf"`earwig cancel {job_id}`", "press c", hint)
-
-
-class JobDetailScreen(Screen):
+class JobDetailScreen(EarwigScreen[None]):
     HELP_TITLE = "Job"
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -57,14 +53,11 @@ class JobDetailScreen(Screen):
         self.job_id = job_id
         self.at = at  # open at the segment starting here (from a search hit)
         self.needle = needle  # ... with these words highlighted
-        self.job: dict[str, Any] = {}
-        self.segments: list[dict[str, Any]] = []
+        self.job: protocol.JobView | None = None
+        self.segments: list[protocol.SegmentView] = []
         self.matches: list[int] = []
-        self._unlisten: Any = None
 
     def compose(self) -> ComposeResult:
-        from earwig.tui.widgets import TabBar
-
         yield TabBar(self.app.current_mode)
         with Vertical():
             yield Static("loading…", id="meta")
@@ -79,27 +72,21 @@ class JobDetailScreen(Screen):
 
     async def on_mount(self) -> None:
         self.query_one("#findbar").display = False
-        self._unlisten = self.app.listen(self._event)
         await self._load()
         self.query_one(DataTable).focus()
 
-    def on_unmount(self) -> None:
-        if self._unlisten:
-            self._unlisten()
-
     async def _load(self) -> None:
-        result = await self.app.call("job.get", id=self.job_id, transcript=True)
+        result = await self.earwig.call(protocol.GetJob(id=self.job_id, transcript=True))
         if result is None:
             self.query_one("#meta", Static).update(f"job {self.job_id} is not available")
             return
         self.job = result["job"]
-        self.segments = (result.get("transcript") or {}).get("segments", [])
+        transcript = result.get("transcript")
+        self.segments = transcript["segments"] if transcript else []
         self._show_meta()
         self._fill()
-        if self.at is not None and self.segments:
-            row = min(
-                range(len(self.segments)), key=lambda i: abs(self.segments[i]["start"] - self.at)
-            )
+        if (at := self.at) is not None and self.segments:
+            row = min(range(len(self.segments)), key=lambda i: abs(self.segments[i]["start"] - at))
             self.query_one(DataTable).move_cursor(row=row, animate=False)
             self.at = None
 
@@ -119,7 +106,7 @@ class JobDetailScreen(Screen):
         if self.segments:
             table.move_cursor(row=min(row, len(self.segments) - 1), animate=False)
 
-    def _segment_text(self, seg: dict[str, Any]) -> Text:
+    def _segment_text(self, seg: protocol.SegmentView) -> Text:
         text = Text((f"{seg['speaker']}: " if seg.get("speaker") else "") + seg["text"].strip())
         if self.needle:
             text.highlight_words([self.needle], style="bold black on yellow", case_sensitive=False)
@@ -131,33 +118,45 @@ class JobDetailScreen(Screen):
 
     # ------------------------------------------------------------ live
 
-    def _event(self, what: str, data: dict[str, Any]) -> None:
-        if data.get("id") != self.job_id:
-            if what == "snapshot" and self.job_id in self.app.jobs:  # reconnected
-                self._refresh_from(self.app.jobs[self.job_id])
-            return
-        if what == "job.progress":
+    @on(messages.Snapshot)
+    def _reconnected(self) -> None:
+        if self.job_id in self.earwig.jobs:
+            self._refresh_from(self.earwig.jobs[self.job_id])
+
+    @on(messages.JobProgress)
+    def _progress(self, message: messages.JobProgress) -> None:
+        if message.id == self.job_id:
             self._show_meta()
-        elif what in ("job.updated", "job.added"):
-            self._refresh_from(data)
-        elif what == "job.deleted":
+
+    @on(messages.JobChanged)
+    def _changed(self, message: messages.JobChanged) -> None:
+        if message.id == self.job_id:
+            self._refresh_from(message.job)
+
+    @on(messages.JobDeleted)
+    def _deleted(self, message: messages.JobDeleted) -> None:
+        if message.id == self.job_id:
             self.query_one("#meta", Static).update(Text("this job was deleted", style="bold red"))
 
-    def _refresh_from(self, job: dict[str, Any]) -> None:
-        finished = job.get("state") == "done" and self.job.get("state") != "done"
-        retried = job.get("state") != "done" and self.job.get("state") == "done"
+    def _refresh_from(self, job: protocol.JobView) -> None:
+        was = self.job["state"] if self.job else None
+        finished = job["state"] == "done" and was != "done"
+        retried = job["state"] != "done" and was == "done"
         self.job = job
         self._show_meta()
         if finished or retried:  # the transcript arrived (or is being made again)
             self.run_worker(self._load(), group="load", exclusive=True)
 
     def _show_meta(self) -> None:
-        job = self.app.jobs.get(self.job_id) or self.job
-        self.job = {**self.job, **job}
-        self.query_one("#meta", Static).update(self._meta())
+        job = self.earwig.jobs.get(self.job_id) or self.job
+        if job is None:
+            return
+        merged: dict[str, object] = dict(self.job) if self.job else {}
+        merged.update(job)  # the app's copy is the newer
+        self.job = typing.cast(protocol.JobView, merged)
+        self.query_one("#meta", Static).update(self._meta(self.job))
 
-    def _meta(self) -> Text:
-        job = self.job
+    def _meta(self, job: protocol.JobView) -> Text:
         text = Text()
         text.append(f"#{job['id']} {job['title']}", style="bold")
         state = job["state"]
@@ -191,8 +190,8 @@ class JobDetailScreen(Screen):
             text.append(f"waiting  {job['waiting']}\n", style="dim")
         if job.get("error"):
             text.append(f"error    {job['error']}\n", style="bold red")
-        if job.get("hint"):
-            text.append(f"hint     {tui_hint(job['hint'], job['id'])}\n")
+        if hint := job.get("hint"):
+            text.append(f"hint     {formatting.key_hint(hint, job['id'])}\n")
         for stem, kinds in formatting.output_groups(job.get("outputs") or ()):
             text.append(f"output   {stem}.{{{', '.join(kinds)}}}\n", style="dim")
         if not self.segments:
@@ -204,13 +203,17 @@ class JobDetailScreen(Screen):
 
     async def action_steer(self, kind: str) -> None:
         if self.job:
-            done = {"job.retry": "queued again", "job.cancel": "cancelled"}[kind]
-            await self.app.steer(kind, self.job, done)
+            steering = {
+                "job.retry": (protocol.RetryJob, "queued again"),
+                "job.cancel": (protocol.CancelJob, "cancelled"),
+            }
+            request, done = steering[kind]
+            await self.earwig.steer(request(id=self.job["id"]), self.job, done)
 
     @work(group="steer")
     async def action_pause(self) -> None:
         if self.job:
-            await self.app.toggle_pause(self.job)
+            await self.earwig.toggle_pause(self.job)
 
     def action_back(self) -> None:
         if self.query_one("#findbar").display:  # esc closes the find bar, not the job
@@ -222,8 +225,6 @@ class JobDetailScreen(Screen):
     async def action_rename_speaker(self) -> None:
         """Name the selected line's speaker everywhere in this transcript, and remember the
         voice (the daemon's speaker.name, as `earwig speakers name`)."""
-        from earwig.tui.screens import NameDialog
-
         if not self.segments:
             return
         speaker = self.segments[self.query_one(DataTable).cursor_row].get("speaker")
@@ -233,11 +234,11 @@ class JobDetailScreen(Screen):
                 severity="warning",
             )
             return
-        name = await self.app.push_screen_wait(NameDialog(speaker))
+        name = await self.earwig.push_screen_wait(NameDialog(speaker))
         if not name:
             return
-        params = {"id": self.job_id, "speaker": speaker, "name": name}
-        if await self.app.call("speaker.name", **params) is not None:
+        request = protocol.NameSpeaker(id=self.job_id, speaker=speaker, name=name)
+        if await self.earwig.call(request) is not None:
             self.notify(f"{speaker} is now {name}; later files will know the voice")
             await self._load()
 
@@ -306,7 +307,7 @@ class JobDetailScreen(Screen):
         self.notify(f"copied: {line}", timeout=3, markup=False)
 
     def _transcript(self) -> Path | None:
-        outputs = self.job.get("outputs") or []
+        outputs = self.job["outputs"] if self.job else []
         txt = next((p for p in outputs if p.endswith(".txt")), outputs[0] if outputs else None)
         return Path(txt) if txt else None
 

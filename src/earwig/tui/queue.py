@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static
 
-from earwig import formatting
+from earwig import formatting, protocol
+from earwig.tui import messages
+from earwig.tui.base import EarwigScreen, earwig_app
+from earwig.tui.detail import JobDetailScreen
+from earwig.tui.dialogs import AddDialog, ConfirmDialog
+from earwig.tui.widgets import TabBar
+
+if TYPE_CHECKING:
+    from earwig.tui.app import EarwigApp
 
 STATE_FILTERS = ("all", "active", "done", "failed")
 ACTIVE = ("queued", *formatting.RUNNING, "paused")
@@ -44,7 +52,7 @@ AGE_TICK = 5.0  # seconds between refreshes of the visible rows' ages
 class StatusBar(Static):
     """Connection, daemon version, backend and model, queue counts."""
 
-    def refresh_from(self, app: Any) -> None:
+    def refresh_from(self, app: EarwigApp) -> None:
         if app.connection != "connected":
             self.update(Text(f"○ {app.connection} · {app.problem}", style="bold red"))
             return
@@ -63,7 +71,8 @@ class StatusBar(Static):
         parts.append(" ".join(tally) or "no jobs yet")
         fetch = backend.get("model_state") or {}
         if fetch.get("state") == "downloading":
-            pct = f" {100 * fetch['fraction']:.0f}%" if fetch.get("fraction") is not None else ""
+            fraction = fetch.get("fraction")
+            pct = f" {100 * fraction:.0f}%" if fraction is not None else ""
             parts.append(f"downloading model {fetch.get('name')}{pct}")
         elif fetch.get("state") == "failed":
             parts.append(f"MODEL {fetch.get('name')}: {fetch.get('error')}")
@@ -89,10 +98,10 @@ class JobPanel(Widget):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.job_id: int | None = None
-        self.tails: dict[int, list[dict[str, Any]]] = {}  # job id -> its last segments
+        self.tails: dict[int, list[protocol.SegmentView]] = {}  # job id -> its last segments
         self._shown = Text()
 
-    def show(self, job: dict[str, Any] | None) -> None:
+    def show(self, job: protocol.JobView | None) -> None:
         text = self._render_job(job)
         if text != self._shown:  # a repaint only when something it shows changed
             self._shown = text
@@ -101,11 +110,9 @@ class JobPanel(Widget):
     def render(self) -> Text:
         return self._shown
 
-    def _render_job(self, job: dict[str, Any] | None) -> Text:
+    def _render_job(self, job: protocol.JobView | None) -> Text:
         if job is None:
             return Text()
-        from earwig.tui.detail import tui_hint
-
         text = Text()
         text.append(f"#{job['id']} {job['title']}", style="bold")
         text.append(f"  {job['state']}", style=STATE_STYLE.get(job["state"], ""))
@@ -116,8 +123,8 @@ class JobPanel(Widget):
         text.append(f"\n{where}{sub}", style="dim")
         if job.get("error"):
             text.append(f"\n{job['error']}", style="red")
-        if job.get("hint"):
-            text.append(f"\n{tui_hint(job['hint'], job['id'])}", style="italic")
+        if hint := job.get("hint"):
+            text.append(f"\n{formatting.key_hint(hint, job['id'])}", style="italic")
         for warning in (job.get("warnings") or [])[:1]:
             text.append(f"\n{warning}", style="yellow")
         if job.get("waiting") and job["state"] == "queued":
@@ -128,14 +135,15 @@ class JobPanel(Widget):
         return text
 
     async def fetch_tail(self, job_id: int) -> None:
-        result = await self.app.call("job.get", id=job_id, transcript=True)
-        segments = ((result or {}).get("transcript") or {}).get("segments") or []
-        self.tails[job_id] = segments[-3:]
+        app = earwig_app(self)
+        result = await app.call(protocol.GetJob(id=job_id, transcript=True))
+        transcript = result.get("transcript") if result is not None else None
+        self.tails[job_id] = transcript["segments"][-3:] if transcript else []
         if self.job_id == job_id:
-            self.show(self.app.jobs.get(job_id))
+            self.show(app.jobs.get(job_id))
 
 
-class QueueScreen(Screen):
+class QueueScreen(EarwigScreen[None]):
     HELP_TITLE = "Queue"
     # The footer shows the keys that matter at 80 columns; `?` lists them all.
     BINDINGS = [
@@ -168,11 +176,8 @@ class QueueScreen(Screen):
         self._bar = 6  # progress bar cells: grows with the terminal
         self._panel_timer: Any = None
         self._panel: JobPanel | None = None  # looked up once: events arrive many a second
-        self._unlisten = None
 
     def compose(self) -> ComposeResult:
-        from earwig.tui.widgets import TabBar
-
         yield TabBar("queue")
         with Vertical():
             yield Input(
@@ -189,7 +194,6 @@ class QueueScreen(Screen):
         self.query_one("#filter").display = False
         self.query_one("#filterline").display = False
         self._panel = self.query_one(JobPanel)
-        self._unlisten = self.app.listen(self._on_app_event)
         self.rebuild()
         self.query_one(DataTable).focus()
         self.set_interval(AGE_TICK, self._tick_ages)
@@ -213,28 +217,49 @@ class QueueScreen(Screen):
         self._bar = 14 if self.size.width >= WIDE else 6
         self.rebuild()
 
-    def on_unmount(self) -> None:
-        if self._unlisten:
-            self._unlisten()
-
     # ------------------------------------------------------------ keeping the table live
 
-    def _on_app_event(self, what: str, data: dict[str, Any]) -> None:
+    def _panel_follows(self, job_id: int) -> None:
         panel = self._panel
-        if panel is not None and data.get("id") == panel.job_id and panel.job_id is not None:
-            panel.show(self.app.jobs.get(panel.job_id))
-        if what == "job.progress":  # many a second; counts cannot change, so no status bar
-            self._update_progress(data["id"])
-            return
-        if what in ("job.updated", "job.added") and self._same_place(data):
-            self._update_row(data["id"])
-        elif what == "page" and not self._rebuild_pending:
-            self._append_page(data["jobs"])
-        elif what not in ("log", "subscriptions"):
-            self._schedule_rebuild()
-        self.query_one(StatusBar).refresh_from(self.app)
+        if panel is not None and panel.job_id == job_id:
+            panel.show(self.earwig.jobs.get(job_id))
 
-    def _same_place(self, job: dict[str, Any]) -> bool:
+    @on(messages.JobProgress)
+    def _progress(self, message: messages.JobProgress) -> None:
+        # many a second; counts cannot change, so no status bar
+        self._panel_follows(message.id)
+        self._update_progress(message.id)
+
+    @on(messages.JobChanged)
+    def _job_changed(self, message: messages.JobChanged) -> None:
+        self._panel_follows(message.id)
+        if self._same_place(message.job):
+            self._update_row(message.id)
+        else:
+            self._schedule_rebuild()
+        self.query_one(StatusBar).refresh_from(self.earwig)
+
+    @on(messages.JobDeleted)
+    def _job_deleted(self, message: messages.JobDeleted) -> None:
+        self._panel_follows(message.id)
+        self._schedule_rebuild()
+        self.query_one(StatusBar).refresh_from(self.earwig)
+
+    @on(messages.HistoryPage)
+    def _page(self, message: messages.HistoryPage) -> None:
+        if not self._rebuild_pending:
+            self._append_page(message.jobs)
+        self.query_one(StatusBar).refresh_from(self.earwig)
+
+    @on(messages.Snapshot)
+    @on(messages.ConnectionChanged)
+    @on(messages.QueueChanged)
+    @on(messages.StatusChanged)
+    def _everything(self) -> None:
+        self._schedule_rebuild()
+        self.query_one(StatusBar).refresh_from(self.earwig)
+
+    def _same_place(self, job: protocol.JobView) -> bool:
         """An update that does not move the job (same state, same priority) is applied in
         place; one that does (a new state, `t`) re-sorts."""
         table = self.query_one(DataTable)
@@ -242,7 +267,7 @@ class QueueScreen(Screen):
             return False
         return self._keys.get(job["id"]) == formatting.sort_key(job) and self._matches(job)
 
-    def _append_page(self, page: list[dict[str, Any]]) -> None:
+    def _append_page(self, page: list[protocol.JobView]) -> None:
         """Older history arriving a page at a time goes below what is shown.
 
         Rebuilding the whole table per page made loading 10,000 jobs quadratic (bench/tui.py);
@@ -251,7 +276,7 @@ class QueueScreen(Screen):
         """
         table = self.query_one(DataTable)
         jobs = sorted(
-            (self.app.jobs[j["id"]] for j in page if self._matches(self.app.jobs[j["id"]])),
+            (self.earwig.jobs[j["id"]] for j in page if self._matches(self.earwig.jobs[j["id"]])),
             key=formatting.sort_key,
         )
         if not jobs:
@@ -274,7 +299,7 @@ class QueueScreen(Screen):
             self._rebuild_pending = True
             self.set_timer(0.05, self.rebuild)
 
-    def _matches(self, job: dict[str, Any]) -> bool:
+    def _matches(self, job: protocol.JobView) -> bool:
         state = job["state"]
         if self.state_filter == "active" and state not in ACTIVE:
             return False
@@ -286,7 +311,7 @@ class QueueScreen(Screen):
             return self.text_filter.lower() in hay.lower()
         return True
 
-    def _cells(self, job: dict[str, Any]) -> dict[str, Any]:
+    def _cells(self, job: protocol.JobView) -> dict[str, Any]:
         title = Text(job["title"], overflow="ellipsis", no_wrap=True)
         if job["state"] == "failed" and job.get("error"):
             title.append(f" · {job['error']}", style="red")  # why, without opening it
@@ -300,7 +325,7 @@ class QueueScreen(Screen):
             "progress": formatting.progress_bar(job, self._bar),
             "backend": job.get("backend") or "",
             "length": formatting.duration(job.get("duration")),
-            "age": formatting.age(job.get("created_at"), self.app.now()),
+            "age": formatting.age(job.get("created_at"), self.earwig.now()),
         }
 
     def rebuild(self) -> None:
@@ -310,7 +335,7 @@ class QueueScreen(Screen):
         table = self.query_one(DataTable)
         row, scroll = table.cursor_row, table.scroll_y
         jobs = sorted(
-            (j for j in self.app.jobs.values() if self._matches(j)), key=formatting.sort_key
+            (j for j in self.earwig.jobs.values() if self._matches(j)), key=formatting.sort_key
         )
         table.clear()
         self._keys.clear()
@@ -324,7 +349,7 @@ class QueueScreen(Screen):
             table.move_cursor(row=min(row, len(jobs) - 1), animate=False, scroll=False)
             table.scroll_to(y=scroll, animate=False, immediate=True)
         self._show_filter(len(jobs))
-        app = self.app
+        app = self.earwig
         message: str | Text = ""
         if app.connection != "connected":
             message = Text(app.problem or "connecting to the daemon…", style="bold red")
@@ -350,7 +375,7 @@ class QueueScreen(Screen):
         if not active:
             return
         shown = self.query_one(DataTable).row_count if shown is None else shown
-        parts = [f"{shown} of {len(self.app.jobs)}", self.state_filter]
+        parts = [f"{shown} of {len(self.earwig.jobs)}", self.state_filter]
         if self.text_filter:
             parts.append(repr(self.text_filter))
         line.update(Text(" · ".join(parts) + "   (s: state, f: text, esc: clear)", style="bold"))
@@ -361,10 +386,10 @@ class QueueScreen(Screen):
         if "age" not in table.columns or table.row_count == 0:
             return
         first = max(0, int(table.scroll_y))
-        now = self.app.now()
+        now = self.earwig.now()
         for index in range(first, min(table.row_count, first + table.size.height + 1)):
             key = table.coordinate_to_cell_key(Coordinate(index, 0)).row_key
-            job = self.app.jobs.get(int(key.value or 0))
+            job = self.earwig.jobs.get(int(key.value or 0))
             if job is not None:
                 table.update_cell(key, "age", formatting.age(job.get("created_at"), now))
 
@@ -405,7 +430,7 @@ class QueueScreen(Screen):
             table.move_cursor(row=max(0, table.row_count - 1))
 
     def _update_row(self, job_id: int) -> None:
-        job = self.app.jobs.get(job_id)
+        job = self.earwig.jobs.get(job_id)
         table = self.query_one(DataTable)
         if job is None or str(job_id) not in table.rows:
             return
@@ -414,7 +439,7 @@ class QueueScreen(Screen):
                 table.update_cell(str(job_id), column, value)
 
     def _update_progress(self, job_id: int) -> None:
-        job = self.app.jobs.get(job_id)
+        job = self.earwig.jobs.get(job_id)
         table = self.query_one(DataTable)
         if job is not None and str(job_id) in table.rows:
             table.update_cell(str(job_id), "progress", formatting.progress_bar(job, self._bar))
@@ -429,9 +454,9 @@ class QueueScreen(Screen):
             return None
         return int(key.value) if key.value is not None else None
 
-    def _current(self) -> dict[str, Any] | None:
+    def _current(self) -> protocol.JobView | None:
         job_id = self._current_id()
-        return self.app.jobs.get(job_id) if job_id is not None else None
+        return self.earwig.jobs.get(job_id) if job_id is not None else None
 
     # ------------------------------------------------------------ filter
 
@@ -468,8 +493,6 @@ class QueueScreen(Screen):
         self.action_open()
 
     def action_open(self) -> None:
-        from earwig.tui.detail import JobDetailScreen
-
         if isinstance(self.focused, Input):  # enter in the filter: back to the table
             self.query_one(DataTable).focus()
             return
@@ -477,20 +500,21 @@ class QueueScreen(Screen):
         if job is not None:
             self.app.push_screen(JobDetailScreen(job["id"]))
 
-    async def _steer(self, kind: str, done: str) -> None:
+    async def _steer(self, request: Callable[[int], protocol.Request[Any]], done: str) -> None:
         job = self._current()
         if job is not None:
-            await self.app.steer(kind, job, done)
+            await self.earwig.steer(request(job["id"]), job, done)
 
     @work(group="steer")
     async def action_pause(self) -> None:
         job = self._current()
         if job is not None:
-            await self.app.toggle_pause(job)
+            await self.earwig.toggle_pause(job)
 
     async def action_pause_queue(self) -> None:
-        paused = self.app.status.get("queue_paused")
-        if await self.app.call("queue.resume" if paused else "queue.pause") is not None:
+        paused = self.earwig.status.get("queue_paused")
+        toggle = protocol.ResumeQueue() if paused else protocol.PauseQueue()
+        if await self.earwig.call(toggle) is not None:
             self.notify(
                 "queue resumed"
                 if paused
@@ -499,27 +523,25 @@ class QueueScreen(Screen):
             )
 
     async def action_cancel(self) -> None:
-        await self._steer("job.cancel", "cancelled")
+        await self._steer(lambda job_id: protocol.CancelJob(id=job_id), "cancelled")
 
     async def action_retry(self) -> None:
-        await self._steer("job.retry", "queued again")
+        await self._steer(lambda job_id: protocol.RetryJob(id=job_id), "queued again")
 
     async def action_top(self) -> None:
-        await self._steer("job.prioritize", "moved to the top")
+        await self._steer(lambda job_id: protocol.PrioritizeJob(id=job_id), "moved to the top")
 
     @work(group="steer")
     async def action_delete(self) -> None:
-        from earwig.tui.widgets import ConfirmDialog
-
         job = self._current()
         if job is None:
             return
         question = f"Delete #{job['id']} {job['title']}?"
         detail = "Its history and search hits go; its transcript files stay on disk."
-        if await self.app.push_screen_wait(ConfirmDialog(question, detail)):
-            await self._steer("job.delete", "deleted (its transcript files stay)")
+        if await self.earwig.push_screen_wait(ConfirmDialog(question, detail)):
+            await self._steer(
+                lambda job_id: protocol.DeleteJob(id=job_id), "deleted (its transcript files stay)"
+            )
 
     def action_add(self) -> None:
-        from earwig.tui.screens import AddDialog
-
         self.app.push_screen(AddDialog())

@@ -1,4 +1,4 @@
-"""Pieces every screen shares: the tab bar, the y/n confirmation, the `?` key overlay."""
+"""Pieces every screen shares: the tab bar and how keys are listed."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ from typing import Any
 
 from rich.style import Style
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Label, Static
+from textual.widgets import Static
 
 # (mode, key, label): the dashboard's tabs, in the order of their number keys
 TABS = (
@@ -41,56 +38,6 @@ class TabBar(Static):
             text.append_text(piece)
         text.append("   ? keys", style="dim")
         return text
-
-
-class ConfirmDialog(ModalScreen[bool]):
-    """A y/n question; dismissed with True only on `y` (or the Yes line clicked)."""
-
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n", "answer(False)", "No"),
-        Binding("escape", "answer(False)", "No", show=False),
-    ]
-
-    def __init__(self, question: str, detail: str = "") -> None:
-        super().__init__()
-        self.question = question
-        self.detail = detail
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Label(Text(self.question, style="bold"))
-            if self.detail:
-                yield Static(Text(self.detail), id="confirm-detail")
-            yield Static(Text.from_markup("[b]y[/b] yes   [b]n[/b] / esc no"), id="confirm-keys")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
-
-
-class HelpScreen(ModalScreen[None]):
-    """Every key of the screen underneath and of the app, with what it does."""
-
-    BINDINGS = [
-        Binding("escape", "dismiss", "Close"),
-        Binding("question_mark", "dismiss", "Close", show=False),
-        Binding("q", "dismiss", "Close", show=False),
-    ]
-
-    def __init__(self, title: str, keys: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.title_text = title
-        self.keys = keys
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help"):
-            text = Text(f"{self.title_text}: keys\n\n", style="bold")
-            width = max((len(k) for k, _ in self.keys), default=4) + 2
-            for key, what in self.keys:
-                text.append(f"{key:<{width}}", style="bold cyan")
-                text.append(f"{what}\n")
-            text.append("\nesc or ? closes this", style="dim")
-            yield Static(text)
 
 
 def key_name(binding: Binding) -> str:

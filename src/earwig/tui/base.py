@@ -1,0 +1,50 @@
+"""What every earwig screen is: typed access to the app, and a seat in its audience.
+
+Textual types `node.app` as `App[object]`, so every `self.app.jobs` would be unchecked; the
+cast happens here, once (posting's habit), and screens say `self.earwig.jobs`. A mounted
+EarwigScreen hears the app's DaemonMessages (messages.py); an unmounted one does not.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeVar, cast
+
+from textual import events, on
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
+
+if TYPE_CHECKING:
+    from earwig.tui.app import EarwigApp
+
+ResultType = TypeVar("ResultType")
+
+
+def earwig_app(node: DOMNode) -> EarwigApp:
+    """The running dashboard, typed."""
+    return cast("EarwigApp", node.app)
+
+
+class EarwigScreen(Screen[ResultType]):
+    """A tab's screen or one pushed over it (the job screen)."""
+
+    HELP_TITLE = ""
+
+    @property
+    def earwig(self) -> EarwigApp:
+        return earwig_app(self)
+
+    @on(events.Mount)
+    def _join_audience(self) -> None:
+        self.earwig.audience.add(self)
+
+    @on(events.Unmount)
+    def _leave_audience(self) -> None:
+        self.earwig.audience.discard(self)
+
+
+class EarwigModal(ModalScreen[ResultType]):
+    """A dialog: it talks to the daemon through the app, and hears nothing."""
+
+    @property
+    def earwig(self) -> EarwigApp:
+        return earwig_app(self)
