@@ -489,3 +489,73 @@ def test_two_local_workers_run_two_jobs_at_once(tmp_path: Path) -> None:
         await until(lambda: all(parts.job(i).state is JobState.DONE for i in ids), "both done")
 
     run(test, runner.run, parts.queue)
+
+
+def test_two_workers_retrying_with_another_model_each_get_their_own_transcriber(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`earwig retry --model` with `workers = 2`: the real Backends hands each worker its own
+    transcriber of that model (a model is not safe to share between threads), so the
+    fallback warning the runner wires per job lands on the job it happened to."""
+    from earwig.config import TranscribeConfig
+    from earwig.daemon.backends import Backends
+    from earwig.daemon.pool import Slot
+    from earwig.transcribe import registry
+
+    both = threading.Barrier(2, timeout=DEADLINE)  # both jobs are running before either falls
+
+    class FallingBack(StandIn):
+        """A transcriber whose first backend fails on every file, as FallbackTranscriber
+        reports it: through the on_fallback the runner set for this job."""
+
+        def transcribe(self, samples, options, on_progress, should_abort) -> Transcript:
+            both.wait()
+            self.on_fallback("first-backend", "second-backend", f"broke after {self.calls}")
+            return super().transcribe(samples, options, on_progress, should_abort)
+
+    made: list[FallingBack] = []
+
+    def create(config: TranscribeConfig) -> FallingBack:
+        made.append(FallingBack())
+        return made[-1]
+
+    monkeypatch.setattr(registry, "create", create)
+    backends = Backends(TranscribeConfig())
+    parts = Parts(tmp_path)
+    runner = Runner(
+        parts.queue,
+        parts.events,
+        parts.aborts,
+        backends,
+        output=lambda: OutputConfig(dir=parts.out, formats=("txt",)),
+        unload_after=lambda: 300.0,
+        slots=[Slot("local", "local", 2)],
+    )
+
+    async def test(stop: asyncio.Event) -> None:
+        ids = [
+            parts.queue.add(
+                jobs.new(
+                    "cli",
+                    f"{n}.wav",
+                    1.0,
+                    path=str(tone(tmp_path / f"{n}.wav", 1 + n)),
+                    model_request="base",  # what `earwig retry --model base` sets
+                )
+            ).id
+            for n in range(2)
+        ]
+        await until(lambda: all(parts.job(i).state is JobState.DONE for i in ids), "both done")
+        for job_id in ids:
+            assert job_id is not None
+            title = parts.job(job_id).title
+            warned = [
+                e["message"] for e in parts.store.logs(100, job_id) if "failed" in e["message"]
+            ]
+            assert warned == [
+                f"first-backend failed on {title} (broke after 0); trying second-backend"
+            ], (title, warned)
+        assert backends.transcriber_for("base", 0) is not backends.transcriber_for("base", 1)
+        assert len(made) == 3  # the configured model's, and base for each of the two workers
+
+    run(test, runner.run, parts.queue)
