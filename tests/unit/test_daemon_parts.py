@@ -405,12 +405,19 @@ def test_subscription_checks_take_the_backfill_then_only_new_items(tmp_path: Pat
 
 class ServerStandIn(StandIn):
     """A speech server's transcriber, in memory: it can go down (ServerUnavailable) on
-    chosen calls, as a server that dies mid-request does."""
+    chosen calls, as a server that dies mid-request does. With `first_with`, its first
+    request waits there until the other servers' first requests are running too."""
 
-    def __init__(self, name: str, fail_on: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(
+        self,
+        name: str,
+        fail_on: frozenset[int] = frozenset(),
+        first_with: threading.Barrier | None = None,
+    ) -> None:
         super().__init__()
         self.name = name
         self.fail_on = fail_on
+        self.first_with = first_with
 
     def transcribe(self, samples, options, on_progress, should_abort) -> Transcript:
         self.calls += 1
@@ -418,7 +425,8 @@ class ServerStandIn(StandIn):
             from earwig.errors import ServerUnavailable
 
             raise ServerUnavailable(f"{self.name} hung up")
-        threading.Event().wait(0.05)  # long enough for the other slot to take the next job
+        if self.calls == 1 and self.first_with is not None:
+            self.first_with.wait()  # fails (BrokenBarrierError) if the pool used one at a time
         seconds = len(samples) / 16000
         return Transcript((Segment(0.0, seconds, "heard"),), "en", seconds, self.name, "m")
 
@@ -427,7 +435,9 @@ def test_a_pool_spreads_jobs_fails_over_once_and_takes_a_server_back(tmp_path: P
     from earwig.daemon.pool import Slot
 
     parts = Parts(tmp_path)
-    flaky, steady = ServerStandIn("flaky", fail_on={2}), ServerStandIn("steady")
+    at_once = threading.Barrier(2, timeout=DEADLINE)  # both servers are given work together
+    flaky = ServerStandIn("flaky", fail_on=frozenset({2}), first_with=at_once)
+    steady = ServerStandIn("steady", first_with=at_once)
     with LocalServer() as health:  # what the probe asks: the flaky server answers again
         health.add("/v1/models", body=b'{"data": []}', content_type="application/json")
         slots = [
