@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,8 +23,7 @@ from textual.app import App
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
-from earwig.client import DaemonClient
-from earwig.errors import DaemonNotRunning
+import harness  # bench/harness.py: the daemon every benchmark starts the same way
 from earwig.model import Job, JobState
 from earwig.store import Store
 from earwig.tui.app import make_app
@@ -191,34 +187,11 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="ewt-", dir="/tmp"))
     try:
-        (root / "in").mkdir()
-        config = root / "config.toml"
-        config.write_text(
-            f'[daemon]\ndatabase = "{root}/e.db"\nstate_dir = "{root}/state"\n'
-            f'socket = "{root}/s/earwig.sock"\n[output]\ndir = "{root}/out"\n'
-            f'[[watch]]\npath = "{root}/in"\n'
-        )
+        daemon = harness.Daemon(root)
         seed(root / "e.db", args.jobs)
-        env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "earwig", "--config", str(config), "run"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    DaemonClient(root / "s" / "earwig.sock", timeout=5).connect()
-                    break
-                except DaemonNotRunning:
-                    time.sleep(0.1)
-            rounds = [asyncio.run(measure(config, args.jobs)) for _ in range(args.rounds)]
+        with daemon:
+            rounds = [asyncio.run(measure(daemon.config, args.jobs)) for _ in range(args.rounds)]
             bare = [asyncio.run(baseline(args.jobs)) for _ in range(args.rounds)]
-        finally:
-            daemon.terminate()
-            daemon.wait(30)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     med = statistics.median
