@@ -188,8 +188,10 @@ class Home:
         self.write_config()
 
     def write_config(
-        self, extra: str = "", stable_after: str = "0.5s", transcribe: str = ""
+        self, extra: str = "", stable_after: str = "0.5s", transcribe: str = "", http: str = ""
     ) -> None:
+        """`http`: the [http] table's lines; by default no HTTP server (listen = ""), so
+        test daemons never contend for a port; HTTP tests pass listen = "127.0.0.1:0"."""
         self.config.write_text(
             f"""
 [daemon]
@@ -211,6 +213,9 @@ dir = "{self.out}"
 dir = "{self.root / "media"}"
 timeout = "5s"
 retries = 2
+
+[http]
+{http or 'listen = ""'}
 
 [[watch]]
 path = "{self.watch}"

@@ -136,6 +136,19 @@ class DaemonProcess:
         self.proc.kill()
         self.proc.wait(30)
 
+    def http(self, timeout: float = 60) -> dict[str, str]:
+        """The HTTP server's address once it listens: {"url", "listen", "token", ...}."""
+        state = wait_for(
+            lambda: (h := self.call(p.GetStatus())["http"]).get("state") == "listening" and h,
+            timeout,
+            what="the HTTP server to listen",
+        )
+        from earwig import config
+        from earwig.web.token import token_path
+
+        state_dir = config.load(self.config_path).daemon.state_dir
+        return {**state, "token": token_path(state_dir).read_text().strip()}  # type: ignore[dict-item]
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -175,18 +175,69 @@ def tui(ctx: Ctx) -> None:
 
 
 @main.command()
+@click.option(
+    "--http",
+    "http_listen",
+    metavar="ADDR:PORT",
+    default=None,
+    help='Serve HTTP here instead of [http] listen ("" for none; port 0: any free one).',
+)
 @pass_ctx
 @friendly
-def run(ctx: Ctx) -> None:
+def run(ctx: Ctx, http_listen: str | None) -> None:
     """Run the daemon in the foreground (what systemd or launchd start)."""
     import asyncio
+    import dataclasses
 
     from earwig.daemon.app import Daemon
     from earwig.daemon.logs import setup_logging
 
     cfg = ctx.config
+    if http_listen is not None:
+        try:
+            config_mod.split_listen(http_listen) if http_listen else None
+        except ValueError as exc:
+            raise UsageError(f"--http {http_listen!r}: expected {exc}") from None
+        cfg = dataclasses.replace(cfg, http=dataclasses.replace(cfg.http, listen=http_listen))
     setup_logging(cfg)
     asyncio.run(Daemon(cfg, ctx.config_path).run())
+
+
+@main.command()
+@pass_ctx
+@friendly
+def token(ctx: Ctx) -> None:
+    """Print the HTTP API's token (made now if the daemon has not made it yet).
+
+    Clients send it as `Authorization: Bearer TOKEN`: the OpenAI SDK's api_key, Open WebUI's
+    API key. Keep it secret: it reads and steers everything earwig has."""
+    from earwig.web.token import load_or_create
+
+    click.echo(load_or_create(ctx.config.daemon.state_dir))
+
+
+@main.command()
+@click.option("--print", "just_print", is_flag=True, help="Print the link instead of opening it.")
+@pass_ctx
+@friendly
+def web(ctx: Ctx, just_print: bool) -> None:
+    """Open the web page in a browser, logged in (its link carries the token once)."""
+    import webbrowser
+
+    from earwig.web.token import load_or_create
+
+    http = ctx.call(p.GetStatus())["http"]
+    if http.get("state") != "listening":
+        raise EarwigError(
+            "the daemon's HTTP server is not listening"
+            + (f": {http['error']}" if http.get("error") else ""),
+            'set [http] listen (the default is "127.0.0.1:8327") and restart the daemon; '
+            "`earwig status` shows it",
+        )
+    link = f"{http['url']}?token={load_or_create(ctx.config.daemon.state_dir)}"
+    click.echo(link)  # also where no browser can be opened (a server over ssh)
+    if not just_print:
+        webbrowser.open(link)
 
 
 # ---------------------------------------------------------------- looking

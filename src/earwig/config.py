@@ -355,6 +355,68 @@ class HooksConfig:
         return bool(self.on_done or self.on_fail or self.webhook or self.notify)
 
 
+DEFAULT_PORT = 8327  # "EAR" on a phone's keypad after an 8; see docs/http.md for why this one
+
+
+def _listen(value: Any, _: Path) -> str:
+    """`host:port` ("[::1]:8327" for IPv6; port 0: the OS picks one), or "" for no server."""
+    if value == "":
+        return ""
+    split_listen(value)  # raises ValueError with what was expected
+    return str(value)
+
+
+def split_listen(value: Any) -> tuple[str, int]:
+    """("127.0.0.1", 8327) from "127.0.0.1:8327"; ValueError says what is expected."""
+    expected = 'an address and port such as "127.0.0.1:8327" (port 0: any free one), or ""'
+    if not isinstance(value, str) or ":" not in value:
+        raise ValueError(expected)
+    host, _, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(expected)
+    return host, int(port)
+
+
+def _networks(value: Any, _: Path) -> tuple[str, ...]:
+    import ipaddress
+
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError('a list of networks such as ["192.168.1.0/24", "10.0.0.5"]')
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f'networks such as "192.168.1.0/24" ({item!r} is none)') from None
+    return tuple(value)
+
+
+def _size(value: Any, _: Path) -> int:
+    """Bytes: a whole number, or "2GB", "500MB", "64KB" (powers of 1000, as disks count)."""
+    units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
+    if isinstance(value, str) and match and match.group(2).lower() in units:
+        number = int(float(match.group(1)) * units[match.group(2).lower()])
+        if number > 0:
+            return number
+    raise ValueError('a size such as "2GB", "500MB", or a number of bytes')
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """The HTTP server: earwig's own API, the OpenAI-compatible and the
+    whisper-asr-webservice-compatible doors, and the web page (docs/http.md)."""
+
+    listen: str = opt(f"127.0.0.1:{DEFAULT_PORT}", _listen, restart=True)  # "": no server
+    trust: tuple[str, ...] = opt((), _networks)  # clients from these need no token
+    hosts: tuple[str, ...] = opt((), _str_list())  # more names the Host header may carry
+    cors: tuple[str, ...] = opt((), _str_list())  # origins whose pages may call the API
+    max_upload: int = opt(2 * 10**9, _size)  # bytes one request may upload
+    keep: bool = opt(True, _bool)  # API transcripts stay in the history and search
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path | None = None
@@ -368,6 +430,7 @@ class Config:
     inbox: InboxConfig = field(default_factory=InboxConfig)
     subscriptions: tuple[SubscriptionConfig, ...] = ()
     hooks: HooksConfig = field(default_factory=HooksConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
 
     @property
     def inbox_path(self) -> Path | None:
@@ -447,7 +510,17 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
     base = path.parent if path else Path.cwd()
     _check_keys(
         data,
-        {"daemon", "transcribe", "output", "watch", "downloads", "inbox", "subscription", "hooks"},
+        {
+            "daemon",
+            "transcribe",
+            "output",
+            "watch",
+            "downloads",
+            "inbox",
+            "subscription",
+            "hooks",
+            "http",
+        },
         where,
         "",
     )
@@ -515,6 +588,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
             raise ConfigError(f"{where}: two subscriptions are named {sub.name!r}", "rename one")
         subscriptions.append(sub)
     hooks = _build(HooksConfig, section("hooks"), HOOKS_SCHEMA, where, "hooks", base)
+    http = _build(HttpConfig, section("http"), HTTP_SCHEMA, where, "http", base)
     if transcribe.workers == 0 and not transcribe.servers:
         raise ConfigError(
             f"{where}: [transcribe] workers = 0 and no [[transcribe.servers]]: nothing would "
@@ -523,6 +597,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
         )
     return Config(
         hooks=hooks,
+        http=http,
         path=path,
         daemon=daemon,
         transcribe=transcribe,
@@ -542,6 +617,7 @@ INBOX_SCHEMA = schema(InboxConfig)
 SUBSCRIPTION_SCHEMA = schema(SubscriptionConfig)
 HOOKS_SCHEMA = schema(HooksConfig)
 WATCH_SCHEMA = schema(WatchConfig)
+HTTP_SCHEMA = schema(HttpConfig)
 SECTIONS: dict[str, type] = {  # the tables that hold one section each
     "daemon": DaemonConfig,
     "transcribe": TranscribeConfig,
@@ -549,6 +625,7 @@ SECTIONS: dict[str, type] = {  # the tables that hold one section each
     "downloads": DownloadsConfig,
     "inbox": InboxConfig,
     "hooks": HooksConfig,
+    "http": HttpConfig,
 }
 
 

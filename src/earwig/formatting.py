@@ -235,6 +235,11 @@ def status_lines(st: Status) -> list[Line]:
     out.append((f"  jobs     {queue or 'none yet'}{paused}", None))
     if st.get("inbox"):
         out.append((f"  inbox    {st['inbox']}", None))
+    http = st.get("http") or {}
+    if http.get("state") == "listening":
+        out.append((f"  http     {http.get('url')} (`earwig web` opens it)", None))
+    elif http.get("error"):
+        out.append((f"  http     {http['error']}; trying again", "yellow"))
     subs = st.get("subscriptions") or []
     if subs:
         soon = min((s["next_check"] for s in subs if s["next_check"]), default=None)

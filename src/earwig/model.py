@@ -73,6 +73,9 @@ class Job:
     chapters: tuple[dict[str, Any], ...] = ()  # the publisher's chapters, for the .json
     beside: tuple[str, ...] = ()  # subtitle formats written next to the media (a [[watch]]
     # folder's output = "beside"); empty: transcripts go to output_dir
+    # What one request asked for, over the configured [transcribe] (an HTTP API job's
+    # language, task, prompt, word timestamps, vad): TranscribeOptions field -> value
+    options: dict[str, Any] = field(default_factory=dict)
     created_at: float = 0.0
     updated_at: float = 0.0
     not_before: float | None = None  # backoff: do not start before this time
@@ -100,6 +103,7 @@ class Job:
         values["force"] = bool(values.get("force", False))
         values["times"] = dict(values.get("times") or {})
         values["publisher"] = dict(values.get("publisher") or {})
+        values["options"] = dict(values.get("options") or {})
         values["chapters"] = tuple(values.get("chapters") or ())
         values["beside"] = tuple(values.get("beside") or ())
         return cls(**values)

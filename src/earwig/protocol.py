@@ -114,6 +114,7 @@ class JobView(TypedDict):
     updated_at: float
     not_before: float | None
     times: dict[str, float]  # state -> when it was last entered
+    options: dict[str, Any]  # what its request asked over [transcribe] (an HTTP API job's)
     progress: NotRequired[Progress]
     waiting: NotRequired[str]  # why a queued job cannot start yet
 
@@ -183,6 +184,17 @@ class SubscriptionView(TypedDict):
     last_new: int | None
 
 
+class HttpView(TypedDict, total=False):
+    """Where the HTTP server listens (web/server.py), or why it does not."""
+
+    state: str  # "off", "starting", "listening", "port taken", "cannot listen", "restarting"
+    configured: str  # [http] listen (or `earwig run --http`)
+    listen: str  # the bound address, "127.0.0.1:PORT" (the real port when it was 0)
+    url: str  # http://127.0.0.1:PORT/
+    error: str
+    retry_at: float | None
+
+
 class Status(TypedDict):
     version: str
     pid: int
@@ -205,6 +217,7 @@ class Status(TypedDict):
     healthy: bool
     problems: list[str]  # sentences: the database lost, a disk full (daemon/guard.py, disk.py)
     subscriptions: list[SubscriptionView]
+    http: HttpView  # the HTTP server: {"state": "off"} without [http] listen
 
 
 class JobList(TypedDict):

@@ -220,6 +220,11 @@ def _migration_9(db: sqlite_utils.Database) -> None:
     )
 
 
+def _add_job_options(db: sqlite_utils.Database) -> None:
+    """A job's own transcription options (an HTTP API request's language, task, prompt)."""
+    db.table("jobs").add_column("options", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
@@ -230,6 +235,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_7,
     _migration_8,
     _migration_9,
+    _add_job_options,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -803,7 +809,7 @@ def _job_to_row(job: Job) -> dict[str, Any]:
     row["outputs"] = json.dumps(row["outputs"])
     row["warnings"] = json.dumps(row["warnings"]) if row["warnings"] else None
     row["force"] = int(job.force)
-    for column in ("publisher", "chapters", "beside"):
+    for column in ("publisher", "chapters", "beside", "options"):
         row[column] = json.dumps(row[column]) if row[column] else None
     times = row.pop("times")
     for state, column in STATE_COLUMNS.items():
@@ -815,7 +821,12 @@ def _row_to_job(row: dict[str, Any]) -> Job:
     row = dict(row)
     row["outputs"] = json.loads(row.get("outputs") or "[]")
     row["warnings"] = json.loads(row.get("warnings") or "[]")
-    for column, empty in (("publisher", "{}"), ("chapters", "[]"), ("beside", "[]")):
+    for column, empty in (
+        ("publisher", "{}"),
+        ("chapters", "[]"),
+        ("beside", "[]"),
+        ("options", "{}"),
+    ):
         row[column] = json.loads(row.get(column) or empty)
     row["times"] = {
         str(state): row.pop(column)

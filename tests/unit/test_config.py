@@ -32,6 +32,7 @@ def test_example_config_is_valid_and_complete() -> None:
     cfg = config.load(example)
     assert cfg.transcribe == config.TranscribeConfig()
     assert cfg.downloads == config.DownloadsConfig()
+    assert cfg.http == config.HttpConfig()
     assert cfg.watch[0].ignore == config.DEFAULT_IGNORE
     text = example.read_text()
     for schema in (
@@ -43,6 +44,7 @@ def test_example_config_is_valid_and_complete() -> None:
         config.INBOX_SCHEMA,
         config.SUBSCRIPTION_SCHEMA,
         config.HOOKS_SCHEMA,
+        config.HTTP_SCHEMA,
         config.schema(config.ServerConfig),
     ):
         for key in schema:

@@ -16,6 +16,8 @@ HEAVY = (
     "pywhispercpp",
     "_pywhispercpp",
     "openai",
+    "litestar",  # the HTTP stack: only the daemon imports it (earwig.web), and only its own
+    "uvicorn",
 )
 
 PROBE = """
@@ -56,11 +58,30 @@ def test_core_modules_do_not_import_textual_or_ml() -> None:
         "earwig.client",
         "earwig.daemon.app",
         "earwig.transcribe.registry",
+        "earwig.web",  # the package itself is light: `earwig token` reads web/token.py
+        "earwig.web.token",
+        "earwig.web.guard",
     ]
     code = (
         f"import sys\nfor m in {modules!r}: __import__(m)\n"
-        f"print(','.join(m for m in ('textual', 'faster_whisper', 'ctranslate2') "
+        f"print(','.join(m for m in ('textual', 'faster_whisper', 'ctranslate2', 'litestar', "
+        "'uvicorn') "
         "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_only_earwig_web_imports_the_http_stack() -> None:
+    """litestar and uvicorn are named in src/earwig/web/ and nowhere else."""
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).parents[2] / "src" / "earwig"
+    pattern = re.compile(r"^\s*(from|import)\s+(litestar|uvicorn)\b", re.M)
+    outside = [
+        str(p.relative_to(src))
+        for p in src.rglob("*.py")
+        if pattern.search(p.read_text()) and "web" not in p.relative_to(src).parts[:1]
+    ]
+    assert outside == []

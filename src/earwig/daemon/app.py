@@ -89,6 +89,7 @@ class Daemon:
         self.subscriptions: Subscriptions
         self.watcher: FolderWatcher | None = None
         self.server: Server
+        self.http: Any = None  # web.server.HttpServer when [http] listen is set
         self.disk: DiskWaits
         self.lost_history: str | None = None  # an empty database beside old transcripts
 
@@ -170,6 +171,7 @@ class Daemon:
             await self.server.start()
             self._start_watchers()
             sv = self.supervisor
+            self._start_http()
             sv.start("runner", self.runner.run, self.stop)
             sv.start("downloads", self.downloads.run, self.stop)
             sv.start("media clean-up", self.media.clean_periodically, self.stop)
@@ -197,6 +199,7 @@ class Daemon:
             sd_notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS=watching {folders}")
             await self.stop.wait()
             sd_notify("STOPPING=1")
+            await sv.wait("http")  # its waiting requests answer 503; streams end
             self.subscriptions.shutdown()
             await self._drain()
             await self.hooks.wait(self.config.hooks.timeout)
@@ -210,6 +213,17 @@ class Daemon:
             self.store.close()
             self.network.shutdown(wait=False, cancel_futures=True)
             lock.release()
+
+    def _start_http(self) -> None:
+        """The HTTP server (web/), when [http] listen is set: imported only here, so the
+        HTTP stack costs nothing to a daemon without it or to any other command."""
+        if not self.config.http.listen:
+            return
+        from earwig.web.server import HttpServer
+
+        self.http = HttpServer(self, self.config.http.listen)
+        self.http.doors.recover()
+        self.supervisor.start("http", self.http.run, self.stop)
 
     def _model_ready(self) -> None:
         """The model is on disk: start the queued jobs, and load it if asked to."""
@@ -475,6 +489,7 @@ class Daemon:
             "healthy": not self.supervisor.unhealthy and not self.queue.halted,
             "problems": self.problems(),
             "subscriptions": self.subscriptions.view(),
+            "http": self.http.view() if self.http is not None else {"state": "off"},
         }
 
 

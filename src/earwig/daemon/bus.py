@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from earwig import protocol
@@ -100,6 +101,9 @@ class Bus:
     def __init__(self) -> None:
         self.outboxes: set[Outbox] = set()
         self.progress: dict[int, protocol.Progress] = {}  # latest progress per running job
+        # In-process listeners (the HTTP doors waiting for their jobs): called with every
+        # event, synchronously; they must not block
+        self.listeners: list[Callable[[protocol.Event[Any]], None]] = []
 
     def attach(self, box: Outbox) -> None:
         """Start sending events to this connection (its topics are set)."""
@@ -110,6 +114,8 @@ class Bus:
 
     def publish(self, event: protocol.Event[Any]) -> None:
         """Send one event (`protocol.JOB_ADDED(view)`) to its topic's subscribers."""
+        for listener in self.listeners:
+            listener(event)
         for box in self.outboxes:
             if event.kind.topic in box.topics:
                 box.event(event)

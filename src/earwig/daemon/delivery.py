@@ -18,6 +18,9 @@ from earwig.jobs import Action
 from earwig.model import Job, Transcript
 from earwig.store import Store
 
+API_SOURCE = "api"  # a job an HTTP request made (/v1, /asr): the client waits for it
+API_FORMATS = ("json",)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -34,14 +37,16 @@ def plan(job: Job, store: Store, output: OutputConfig) -> Plan:
         path = Path(job.path)
         return Plan(path.parent, None, job.beside, media=path, owned=job.outputs)
     out_dir = Path(job.output_dir or output.dir)
+    # An HTTP API job's answer is made from its .json (words and all), in the media cache
+    formats = API_FORMATS if job.source == API_SOURCE else output.formats
     base = job.output_base or outputs.choose_base(
         out_dir,
         media.safe_stem(Path(job.title).stem),
-        output.formats,
+        formats,
         job.url or job.path or "",
         lambda base: store.output_base_owners(str(out_dir), base),
     )
-    return Plan(out_dir, base, output.formats, outputs.transcript_meta(job))
+    return Plan(out_dir, base, formats, outputs.transcript_meta(job))
 
 
 def write(plan: Plan, transcript: Transcript, suffix: str = "") -> list[Path]:

@@ -131,7 +131,7 @@ async def search_(daemon: Api, params: p.Search, box: Outbox) -> p.SearchResults
     from earwig import search
 
     return {
-        "hits": search.search(
+        "hits": await search.search_apart(  # in a thread: the loop stays free
             daemon.store,
             params.query,
             source=params.source,

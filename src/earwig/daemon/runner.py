@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -28,8 +29,17 @@ from earwig.errors import Aborted, EarwigError, MediaError, ServerUnavailable
 from earwig.jobs import Action
 from earwig.model import Job
 from earwig.transcribe import audio, pipeline
+from earwig.transcribe.base import TranscribeOptions
 
 log = logging.getLogger("earwig.runner")
+
+
+def job_options(configured: TranscribeOptions, job: Job) -> TranscribeOptions:
+    """The configured options, with what this job's request asked for in their place (an
+    HTTP API job's language, task, prompt, word timestamps)."""
+    names = {f.name for f in dataclasses.fields(TranscribeOptions)}
+    asked = {k: v for k, v in job.options.items() if k in names}
+    return dataclasses.replace(configured, **asked) if asked else configured
 
 
 class Runner:
@@ -262,7 +272,7 @@ class Runner:
                 pipeline.transcribe_file,
                 transcriber,
                 path,
-                self.backends.options,
+                job_options(self.backends.options, job),
                 on_progress,
                 handle.is_set,
                 duration=probed,

@@ -1,0 +1,412 @@
+"""A transcription request (/v1/audio/*, /asr, /detect-language) as a job of kind `api`.
+
+Through the queue, not around it: the upload becomes a job the dashboard and `earwig jobs`
+show, with its own options (language, task, prompt, word timestamps) over the configured
+ones. The same content again is answered from the stored transcript at once, or waits for
+the job already making it. API jobs run before background work: their priority is
+INTERACTIVE, above every watch/inbox/feed job (0) and any `earwig prioritize`d one short of
+a million, first come first served among themselves; a job already running is not
+interrupted, so a request waits at most for the file in progress on each worker.
+
+The client waits on the job. If it goes away before the job starts, the job is cancelled;
+after, it finishes (its transcript kept if `[http] keep`). A daemon restart meanwhile drops
+the connection; the job is in the database and finishes after the restart (keep = true) or
+is dropped (keep = false). Files live in the media cache; the audio goes once transcribed.
+
+No litestar here: the routes (app.py) call this with what they parsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from earwig import jobs
+from earwig.daemon.delivery import API_SOURCE
+from earwig.errors import EarwigError, MediaError
+from earwig.jobs import Action
+from earwig.languages import LANGUAGES
+from earwig.model import Job, JobState, Segment, Transcript, Word
+from earwig.protocol import JOB_UPDATED, Event, JobView
+from earwig.web.uploads import WAV_HEADER, SavedFile, UploadError
+
+if TYPE_CHECKING:
+    from earwig.daemon.app import Daemon
+
+INTERACTIVE = 1_000_000  # an API job's priority: before every background job
+DETECT_SECONDS = 30.0  # /detect-language listens to the first 30 s, as whisper-asr does
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What one request asks of the transcription."""
+
+    translate: bool = False
+    language: str | None = None
+    prompt: str | None = None
+    words: bool = False
+    vad: bool | None = None
+    model: str | None = None  # None: the configured model
+
+    def options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {"translate": self.translate, "language": self.language}
+        if self.prompt:
+            opts["initial_prompt"] = self.prompt
+        if self.words:
+            opts["word_timestamps"] = True
+        if self.vad is not None:
+            opts["vad"] = self.vad
+        return opts
+
+
+@dataclass
+class Answer:
+    job: JobView
+    transcript: Transcript
+    deduplicated: bool = False
+
+
+@dataclass
+class _Waiting:
+    futures: list[asyncio.Future[JobView]] = field(default_factory=list)
+
+
+def language_code(value: str | None) -> str | None:
+    """A language from a request: a code ("en") or a name ("english"); None: detect."""
+    if value is None or not value.strip() or value.strip().lower() == "auto":
+        return None
+    text = value.strip().lower()
+    if text in LANGUAGES:
+        return text
+    code = next((c for c, n in LANGUAGES.items() if n == text), None)
+    if code is None:
+        raise UploadError(
+            400,
+            "bad_language",
+            f"unknown language {value!r}",
+            'give a language code such as "en", "de", "fr" (or leave it out to detect)',
+        )
+    return code
+
+
+def flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    text = value.strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise UploadError(400, "bad_params", f"expected true or false, not {value!r}")
+
+
+class Doors:
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self._waiting: dict[int, _Waiting] = {}
+        daemon.bus.listeners.append(self._on_event)
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.daemon.config.downloads.dir / "api"
+
+    # ------------------------------------------------------------ models
+
+    def model_for(self, name: str | None) -> str | None:
+        """The model a request names: None (the configured one) for no name, `whisper-1`
+        or any name earwig does not know; an installed model by its name; a model earwig
+        could download but has not is refused (`earwig models pull` it first)."""
+        from earwig.transcribe import catalog
+        from earwig.transcribe.models import local_models
+
+        cfg = self.daemon.config.transcribe
+        if not name or name in ("whisper-1", cfg.model):
+            return None
+        installed = {m["name"] for m in local_models(cfg.models_dir, cfg.model)}
+        if name in installed:
+            return name
+        if catalog.lookup(name) is not None:
+            raise UploadError(
+                400,
+                "model_not_installed",
+                f"the model {name!r} is not on this machine",
+                f"`earwig models pull {name}` downloads it; GET /v1/models lists what is here",
+            )
+        return None
+
+    # ------------------------------------------------------------ requests
+
+    async def transcribe(
+        self, upload: SavedFile, ask: Ask, gone: Callable[[], Awaitable[Any]]
+    ) -> Answer:
+        """The transcript of `upload`: stored, or from a new job the client waits for.
+        `gone` returns when the client disconnects."""
+        try:
+            if upload.path.stat().st_size <= WAV_HEADER:  # nothing, or a WAV header alone
+                raise UploadError(400, "empty", "the upload has no audio in it")
+            await asyncio.to_thread(_probe, upload.path)
+            answer = self._known(upload.sha256, ask)
+            if answer is not None:
+                shutil.rmtree(upload.path.parent, ignore_errors=True)
+                return answer
+            job = self._running_same(upload.sha256, ask)
+            if job is None:
+                job = self._add(upload, ask)
+            else:
+                shutil.rmtree(upload.path.parent, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(upload.path.parent, ignore_errors=True)
+            raise
+        assert job.id is not None
+        return await self._wait(job.id, gone)
+
+    async def detect(self, upload: SavedFile, gone: Callable[[], Awaitable[Any]]) -> Answer:
+        """The language of the first 30 s of `upload`, through the queue like the rest."""
+        try:
+            clip = await asyncio.to_thread(_first_seconds, upload, DETECT_SECONDS)
+        except BaseException:
+            shutil.rmtree(upload.path.parent, ignore_errors=True)
+            raise
+        return await self.transcribe(clip, Ask(), gone)
+
+    def _known(self, sha: str, ask: Ask) -> Answer | None:
+        """A finished transcript of the same content made with the same asks, if any."""
+        store = self.daemon.store
+        job = store.find_by_sha(sha)
+        if job is None or job.state is not JobState.DONE or not _same_asks(job, ask):
+            return None
+        transcript = self._result(job)
+        if transcript is None or (ask.words and not _has_words(transcript)):
+            return None
+        self.daemon.log("info", f"answered from job {job.id}: the same audio ({job.title})", job.id)
+        return Answer(self.daemon.job_view(job), transcript, deduplicated=True)
+
+    def _running_same(self, sha: str, ask: Ask) -> Job | None:
+        job = self.daemon.store.find_by_sha(sha)
+        if job is not None and not job.state.finished and _same_asks(job, ask):
+            return job
+        return None
+
+    def _add(self, upload: SavedFile, ask: Ask) -> Job:
+        import tempfile
+
+        # its own folder in the cache: the request's form folder goes once it is answered
+        folder = Path(tempfile.mkdtemp(prefix="job-", dir=self.upload_dir))
+        path = folder / upload.path.name
+        upload.path.rename(path)
+        st = path.stat()
+        job = jobs.new(
+            API_SOURCE,
+            upload.filename,
+            time.time(),
+            path=str(path),
+            size=st.st_size,
+            mtime=st.st_mtime,
+            sha256=upload.sha256,
+            output_dir=str(folder),
+            priority=INTERACTIVE,
+            options=ask.options(),
+            model_request=ask.model,
+            force=True,  # the content was looked up already, with this request's asks
+        )
+        job = self.daemon.queue.add(job)
+        self.daemon.log("info", f"queued {upload.filename} (from the HTTP API)", job.id)
+        return job
+
+    async def _wait(self, job_id: int, gone: Callable[[], Awaitable[Any]]) -> Answer:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[JobView] = loop.create_future()
+        self._waiting.setdefault(job_id, _Waiting()).futures.append(future)
+        job = self.daemon.store.get_job(job_id)
+        if job.state.finished:  # it ended between the add and now
+            future.set_result(self.daemon.job_view(job))
+        leaving = asyncio.ensure_future(gone())
+        stopping = asyncio.ensure_future(self.daemon.stop.wait())
+        try:
+            await asyncio.wait({future, leaving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (leaving, stopping):
+                task.cancel()
+            waiting = self._waiting.get(job_id)
+            if waiting is not None and future in waiting.futures:
+                waiting.futures.remove(future)
+                if not waiting.futures:
+                    del self._waiting[job_id]
+        if not future.done():
+            if leaving.done() and not stopping.done():
+                self._client_left(job_id)
+            raise UploadError(
+                503,
+                "stopping",
+                "the daemon is stopping; the job stays in its queue",
+                f"`earwig show {job_id}` after the restart",
+            )
+        return self._answer(future.result())
+
+    def _client_left(self, job_id: int) -> None:
+        job = self.daemon.store.get_job(job_id)
+        if job.state in (JobState.QUEUED, JobState.PAUSED) and job_id not in self._waiting:
+            self.daemon.queue.transition(
+                job_id,
+                Action.CANCEL,
+                changes={"hint": "the HTTP client went away before it started"},
+            )
+            self.daemon.log("info", f"cancelled {job.title}: the HTTP client went away", job_id)
+
+    def _answer(self, view: JobView) -> Answer:
+        job = self.daemon.store.get_job(view["id"])
+        if job.state is JobState.DONE:
+            transcript = self._result(job)
+            if transcript is not None:
+                return Answer(self.daemon.job_view(job), transcript)
+            raise EarwigError(f"job {job.id} finished but its transcript is gone")
+        if job.state is JobState.FAILED:
+            raise UploadError(
+                422, "failed", job.error or "the transcription failed", job.hint or ""
+            )
+        raise UploadError(
+            409,
+            str(job.state),
+            f"job {job.id} was {job.state} before it finished",
+            job.hint or f"`earwig retry {job.id}` queues it again",
+        )
+
+    def _result(self, job: Job) -> Transcript | None:
+        """The transcript with its words, from the job's .json; else the stored segments."""
+        for output in job.outputs:
+            if output.endswith(".json"):
+                with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                    return transcript_from_json(Path(output).read_text(encoding="utf-8"))
+        assert job.id is not None
+        return self.daemon.store.get_transcript(job.id)
+
+    # ------------------------------------------------------------ the jobs' ends
+
+    def _on_event(self, event: Event[Any]) -> None:
+        data = event.data
+        if event.kind is not JOB_UPDATED or data["state"] not in ("done", "failed", "cancelled"):
+            return
+        job_id = data["id"]
+        waiting = self._waiting.get(job_id)
+        for future in waiting.futures if waiting else ():
+            if not future.done():
+                future.set_result(data)
+        if data.get("source") != API_SOURCE:
+            return
+        # The audio goes now (the transcript's .json stays beside it, in the cache); with
+        # keep = false the job goes too once its waiters have their answer
+        loop = asyncio.get_running_loop()
+        loop.call_soon(self._tidy, job_id)
+
+    def _tidy(self, job_id: int) -> None:
+        with contextlib.suppress(EarwigError):
+            job = self.daemon.store.get_job(job_id)
+            if job.path and job.state is not JobState.QUEUED:
+                Path(job.path).unlink(missing_ok=True)
+            if not self.daemon.config.http.keep and job.state.finished:
+                self.forget(job)
+
+    def forget(self, job: Job) -> None:
+        """keep = false: the job, its transcript and its folder in the cache go."""
+        assert job.id is not None
+        if job.id in self._waiting:
+            return  # its answer is still being made; forgotten after
+        self.daemon.queue.delete(job.id)
+        if job.output_dir and Path(job.output_dir).is_relative_to(self.upload_dir):
+            shutil.rmtree(job.output_dir, ignore_errors=True)
+
+    def after_answer(self, answer: Answer) -> None:
+        if self.daemon.config.http.keep or answer.deduplicated:
+            return
+        with contextlib.suppress(EarwigError):
+            self.forget(self.daemon.store.get_job(answer.job["id"]))
+
+    def recover(self) -> None:
+        """At start-up: keep = false drops the API jobs a restart left unfinished (no client
+        waits for them now); keep = true lets them finish into the history."""
+        if self.daemon.config.http.keep:
+            return
+        for job in self.daemon.store.list_jobs(["queued", "paused"], 1000, 0):
+            if job.source == API_SOURCE:
+                self.daemon.log("info", f"dropped {job.title}: its HTTP client left in a restart")
+                self.forget(job)
+
+
+def _same_asks(job: Job, ask: Ask) -> bool:
+    options = job.options
+    if bool(options.get("translate", False)) != ask.translate:
+        return False
+    if ask.language and (options.get("language") or job.language) != ask.language:
+        return False
+    return job.model_request == ask.model
+
+
+def _has_words(transcript: Transcript) -> bool:
+    return any(s.words for s in transcript.segments)
+
+
+def _probe(path: Path) -> None:
+    from earwig.transcribe import audio
+
+    try:
+        audio.probe(path)
+    except MediaError as exc:
+        raise UploadError(
+            400,
+            "not_media",
+            f"the upload is not audio or video earwig can read: {exc.message}",
+            "send an audio or video file (or raw s16le 16 kHz mono PCM with encode=false)",
+        ) from None
+
+
+def _first_seconds(upload: SavedFile, seconds: float) -> SavedFile:
+    """A WAV of the upload's first `seconds`, beside it (the upload itself goes)."""
+    import hashlib
+
+    import numpy as np
+
+    from earwig.speech import write_wav
+    from earwig.transcribe import audio
+
+    _probe(upload.path)
+    window = next(iter(audio.windows(upload.path, seconds)), None)
+    samples = window.samples[: int(seconds * 16000)] if window is not None else np.zeros(0)
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+    clip = upload.path.with_name("first-30s.wav")
+    write_wav(clip, pcm, 16000)
+    upload.path.unlink(missing_ok=True)
+    sha = hashlib.sha256(clip.read_bytes()).hexdigest()
+    return SavedFile(upload.field, upload.filename, clip, clip.stat().st_size, sha)
+
+
+def transcript_from_json(text: str) -> Transcript:
+    """earwig's .json output read back, words included."""
+    doc = json.loads(text)
+    segments = tuple(
+        Segment(
+            float(s["start"]),
+            float(s["end"]),
+            s["text"],
+            words=tuple(
+                Word(float(w["start"]), float(w["end"]), w["word"], w.get("probability"))
+                for w in s.get("words") or ()
+            ),
+            speaker=s.get("speaker"),
+        )
+        for s in doc["segments"]
+    )
+    return Transcript(
+        segments=segments,
+        language=doc.get("language"),
+        duration=float(doc.get("duration") or 0.0),
+        backend=doc.get("backend") or "",
+        model=doc.get("model") or "",
+        language_probability=doc.get("language_probability"),
+    )

@@ -1,0 +1,160 @@
+"""/api/events (Server-Sent Events) and /api/ws (WebSocket): the socket's event stream.
+
+Each HTTP client gets the same Outbox a socket connection gets (daemon/bus.py), writing into
+a Feed instead of a socket: the Outbox drops events past its bound and coalesces progress
+per job, and the Feed gives it the client's own pace (its `drain` waits until the client
+took the last batch), so a client that never reads stalls only itself, never the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+from earwig import protocol
+from earwig.daemon.bus import Outbox
+
+
+class Feed:
+    """A stand-in for asyncio.StreamWriter that hands NDJSON batches to an HTTP response."""
+
+    def __init__(self) -> None:
+        self._batches: deque[bytes] = deque()
+        self._ready = asyncio.Event()
+        self._taken = asyncio.Event()
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            raise ConnectionError("the HTTP client has gone")
+        self._batches.append(data)
+        self._ready.set()
+
+    async def drain(self) -> None:
+        while self._batches:
+            if self.closed:
+                raise ConnectionError("the HTTP client has gone")
+            self._taken.clear()
+            await self._taken.wait()
+
+    def close(self) -> None:
+        self.closed = True
+        self._taken.set()
+        self._ready.set()
+
+    async def messages(self) -> AsyncIterator[dict[str, Any]]:
+        while not self.closed:
+            if not self._batches:
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            batch = self._batches.popleft()
+            for line in batch.splitlines():
+                if line.strip():
+                    yield json.loads(line)
+            if not self._batches:
+                self._taken.set()
+
+
+async def subscribe(
+    daemon: Any, topics: list[str], limit: int | None = None
+) -> tuple[Outbox, Feed, dict[str, Any]]:
+    """A subscription as the socket's `subscribe` request makes one: its snapshot (with the
+    newest `limit` jobs; None: the request's default), and the outbox its events arrive in."""
+    from earwig.daemon.handlers import HANDLERS
+
+    feed = Feed()
+    box = Outbox(cast(asyncio.StreamWriter, feed))
+    params: dict[str, Any] = {"topics": topics}
+    if limit is not None:
+        params["limit"] = limit
+    checked = protocol.parse_params("subscribe", params)
+    snapshot = await HANDLERS["subscribe"](daemon, checked, box)
+    return box, feed, snapshot
+
+
+async def close(daemon: Any, box: Outbox, feed: Feed) -> None:
+    daemon.bus.detach(box)
+    feed.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(box.close(), 2)
+
+
+def sse_events(daemon: Any, limit: int | None = None) -> AsyncIterator[Any]:
+    """The SSE stream: `snapshot` first, then one event per socket event. `limit` (web, for
+    the page): how many of the newest jobs the snapshot carries, checked here, before the
+    stream starts, so a bad one is a 400 and not a broken stream."""
+    from litestar.response import ServerSentEventMessage
+
+    if limit is not None:
+        protocol.parse_params("subscribe", {"limit": limit})
+
+    async def stream() -> AsyncIterator[Any]:
+        box, feed, snapshot = await subscribe(daemon, ["jobs", "log"], limit)
+        try:
+            yield ServerSentEventMessage(data=_dumps(snapshot), event="snapshot")
+            async for message in feed.messages():
+                if message.get("type") != "event":
+                    continue
+                yield ServerSentEventMessage(
+                    data=_dumps(message["data"]), event=message["event"], id=message.get("seq")
+                )
+        finally:
+            await close(daemon, box, feed)
+
+    return stream()
+
+
+async def websocket_session(daemon: Any, socket: Any) -> None:
+    """/api/ws: `{"type": "snapshot", "data": ...}` first, then the socket's event messages;
+    the client may send socket requests (`{"id", "type", "params"}`) and gets their replies."""
+    from litestar.exceptions import WebSocketDisconnect
+
+    from earwig.web import rest
+
+    await socket.accept()
+    box, feed, snapshot = await subscribe(daemon, ["jobs", "log"])
+
+    async def pump() -> None:
+        await socket.send_text(_dumps({"type": "snapshot", "data": snapshot}))
+        async for message in feed.messages():
+            await socket.send_text(_dumps(message))
+
+    sender = asyncio.create_task(pump())
+    try:
+        while True:
+            text = await socket.receive_text()
+            try:
+                message = protocol.decode(text.encode())
+            except Exception as exc:
+                box.reply(protocol.error(None, "protocol", str(exc)))
+                continue
+            box.reply(await _dispatch(daemon, message, rest))
+            await box.room()
+    except (WebSocketDisconnect, ConnectionError, RuntimeError):
+        pass
+    finally:
+        sender.cancel()
+        with contextlib.suppress(BaseException):
+            await sender
+        await close(daemon, box, feed)
+
+
+async def _dispatch(daemon: Any, message: dict[str, Any], rest: Any) -> dict[str, Any]:
+    from earwig.errors import EarwigError
+
+    msg_id, kind = message.get("id"), message.get("type")
+    if not isinstance(kind, str) or kind not in protocol.REQUESTS or kind in rest.NOT_ROUTED:
+        return protocol.error(msg_id, "unknown_request", f"unknown request type {kind!r}")
+    try:
+        return protocol.ok(msg_id, await rest.call(daemon, kind, message.get("params") or {}))
+    except EarwigError as exc:
+        return protocol.error(msg_id, exc.code, exc.message, exc.hint)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), default=str)

@@ -1,0 +1,139 @@
+"""The answers' shapes: OpenAI's audio API (as OpenAI and speaches give them) and
+whisper-asr-webservice's (as Bazarr and Subgen read them), from one earwig Transcript."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from earwig import languages, outputs
+from earwig.model import Transcript
+
+OPENAI_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
+ASR_OUTPUTS = ("txt", "vtt", "srt", "tsv", "json")
+GRANULARITIES = ("segment", "word")
+
+
+def language_name(code: str | None) -> str:
+    """'en' -> 'english', the way Whisper (and so OpenAI and whisper-asr) names it."""
+    return languages.LANGUAGES.get(code or "", code or "unknown")
+
+
+def openai_body(
+    t: Transcript, response_format: str, granularities: tuple[str, ...], task: str
+) -> tuple[bytes, str]:
+    """(body, media type) for one of OPENAI_FORMATS."""
+    if response_format == "text":
+        return (text_of(t) + "\n").encode(), "text/plain"
+    if response_format == "srt":
+        return outputs.to_srt(t, {}).encode(), "text/plain"
+    if response_format == "vtt":
+        return outputs.to_vtt(t, {}).encode(), "text/vtt"
+    if response_format == "json":
+        return _json({"text": text_of(t)}), "application/json"
+    doc: dict[str, Any] = {
+        "task": task,
+        "language": language_name(t.language),
+        "duration": round(t.duration, 3),
+        "text": text_of(t),
+    }
+    # OpenAI's rule: no granularity gives segments; "word" alone words and no segments
+    if "segment" in granularities or not granularities:
+        doc["segments"] = [
+            {
+                "id": i,
+                "seek": 0,
+                "start": s.start,
+                "end": s.end,
+                "text": s.text,
+                "tokens": [],
+                "temperature": 0.0,
+                "avg_logprob": s.avg_logprob if s.avg_logprob is not None else 0.0,
+                "compression_ratio": s.compression_ratio or 0.0,
+                "no_speech_prob": 0.0,
+            }
+            for i, s in enumerate(t.segments)
+        ]
+    if "word" in granularities:
+        doc["words"] = [
+            {"word": w.text.strip(), "start": w.start, "end": w.end}
+            for s in t.segments
+            for w in s.words
+        ]
+    return _json(doc), "application/json"
+
+
+def text_of(t: Transcript) -> str:
+    """The text as one string, the way Whisper joins segments (they carry their spaces)."""
+    return " ".join(s.text.strip() for s in t.segments if s.text.strip())
+
+
+def asr_body(t: Transcript, output: str) -> str:
+    """whisper-asr-webservice's `output` formats (its writers' rules: srt `HH:MM:SS,mmm` and
+    `-->` in the text made `->`; vtt hours only above 0; tsv in integer ms)."""
+    if output == "txt":
+        return "".join(s.text.strip() + "\n" for s in t.segments if s.text.strip())
+    if output == "srt":
+        blocks = []
+        for i, s in enumerate(t.segments, 1):
+            text = s.text.strip().replace("-->", "->")
+            blocks.append(
+                f"{i}\n{_clock(s.start, ',', True)} --> {_clock(s.end, ',', True)}\n{text}\n"
+            )
+        return "\n".join(blocks)
+    if output == "vtt":
+        cues = [
+            f"{_clock(s.start, '.', False)} --> {_clock(s.end, '.', False)}\n"
+            f"{s.text.strip().replace('-->', '->')}\n"
+            for s in t.segments
+        ]
+        return "WEBVTT\n\n" + "\n".join(cues)
+    if output == "tsv":
+        rows = ["start\tend\ttext"]
+        rows += [
+            f"{round(s.start * 1000)}\t{round(s.end * 1000)}\t{s.text.strip().replace(chr(9), ' ')}"
+            for s in t.segments
+        ]
+        return "\n".join(rows) + "\n"
+    doc = {
+        "text": text_of(t),
+        "segments": [
+            {
+                "id": i,
+                "start": s.start,
+                "end": s.end,
+                "text": s.text,
+                **(
+                    {
+                        "words": [
+                            {
+                                "word": w.text,
+                                "start": w.start,
+                                "end": w.end,
+                                "probability": w.probability,
+                            }
+                            for w in s.words
+                        ]
+                    }
+                    if s.words
+                    else {}
+                ),
+            }
+            for i, s in enumerate(t.segments)
+        ],
+        "language": t.language,
+    }
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def _clock(seconds: float, sep: str, always_hours: bool) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    hours = f"{h:02d}:" if always_hours or h else ""
+    return f"{hours}{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def _json(doc: Any) -> bytes:
+    return json.dumps(doc, ensure_ascii=False).encode()

@@ -1,0 +1,255 @@
+"""The door before every route: Host (DNS rebinding), Origin (CSRF), the token, trust.
+
+A plain ASGI wrapper around the app, so nothing reaches a route that it did not let through,
+and its rules can be read in one place:
+
+- the Host header must name this server: an IP address (a rebinding attack needs a name),
+  localhost, the listen address, or a name in `[http] hosts`;
+- a state-changing request (and any WebSocket) that carries an Origin must come from this
+  server's own origin or one listed in `[http] cors` (browsers always send Origin there;
+  other clients send none and are judged by the token alone);
+- the token, as `Authorization: Bearer`, as the `earwig_token` cookie, or as a path prefix
+  `/t/TOKEN/...` for clients that can be given only a base URL (Bazarr), unless the client's
+  address is in `[http] trust`. The page itself (/, /jobs/N, /static/) is served without it:
+  it shows a login message and learns it is not logged in from a 401 on /api/status.
+
+`GET /?token=TOKEN` sets the cookie (HttpOnly, SameSite=Strict) and redirects to `/`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from earwig.config import HttpConfig
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+COOKIE = "earwig_token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+PUBLIC_PREFIXES = ("/static/", "/jobs/")  # the page and its files: no data in them
+PUBLIC_PATHS = {"/", "/favicon.ico"}
+
+
+def error_body(code: str, message: str, hint: str = "") -> bytes:
+    return json.dumps({"error": {"code": code, "message": message, "hint": hint}}).encode()
+
+
+async def send_error(
+    send: Send, status: int, code: str, message: str, hint: str = "", extra: list | None = None
+) -> None:
+    body = error_body(code, message, hint)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def host_name(host: str) -> str:
+    """The name part of a Host header: "[::1]:8327" -> "::1", "Example:80" -> "example"."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def in_networks(client: str | None, networks: tuple[str, ...]) -> bool:
+    if not client or not networks:
+        return False
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+class Guard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Callable[[], HttpConfig],
+        token: str,
+        listen_host: Callable[[], str],
+    ) -> None:
+        self.app = app
+        self.settings = settings  # read per request: a reload of trust/hosts/cors applies
+        self.token = token
+        self.listen_host = listen_host
+
+    def host_allowed(self, host: str | None) -> bool:
+        if host is None:
+            return True  # HTTP/1.0 without Host: no browser sends that
+        name = host_name(host)
+        allowed = {"localhost", host_name(self.listen_host())}
+        allowed |= {h.lower() for h in self.settings().hosts}
+        return is_ip(name) or name in allowed
+
+    def token_ok(self, candidate: str | None) -> bool:
+        if not candidate:
+            return False
+        return hmac.compare_digest(candidate.encode(), self.token.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        websocket = scope["type"] == "websocket"
+        settings = self.settings()
+
+        async def refuse(status: int, code: str, message: str, hint: str = "") -> None:
+            if websocket:  # before the handshake is accepted: the client sees it fail
+                await receive()
+                await send({"type": "websocket.close", "code": 4000 + status, "reason": message})
+                return
+            extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
+            await send_error(send, status, code, message, hint, extra)
+
+        if not self.host_allowed(headers.get("host")):
+            await refuse(
+                403,
+                "host_not_allowed",
+                f"this server does not answer to the name {headers.get('host')!r}",
+                "add the name to [http] hosts, or use the address (127.0.0.1) instead",
+            )
+            return
+        origin = headers.get("origin")
+        method = scope.get("method", "GET")
+        cors = origin is not None and origin in settings.cors
+        unsafe = websocket or method not in SAFE_METHODS
+        foreign = origin is not None and not self.same_origin(origin, headers.get("host"))
+        if unsafe and foreign and not cors:
+            await refuse(
+                403,
+                "cross_origin",
+                f"a page from {origin} may not change anything here",
+                "list that origin in [http] cors if it should",
+            )
+            return
+        if cors and method == "OPTIONS" and "access-control-request-method" in headers:
+            await self._preflight(send, origin or "")
+            return
+        path = scope["path"]
+        authed = False
+        if path.startswith("/t/"):  # a base URL with the token in it, for Bazarr and kin
+            _, _, rest = path[3:].partition("/")
+            if not self.token_ok(path[3:].split("/", 1)[0]):
+                await refuse(
+                    401,
+                    "unauthorized",
+                    "the token in the URL is not this daemon's",
+                    "`earwig token` prints the right one",
+                )
+                return
+            authed = True
+            scope = {**scope, "path": "/" + rest, "raw_path": ("/" + rest).encode()}
+            path = scope["path"]
+        if path == "/" and method == "GET" and scope.get("query_string"):
+            query = parse_qs(scope["query_string"].decode("latin-1"))
+            if "token" in query:
+                await self._login(send, query["token"][0])
+                return
+        authed = authed or self._carries_token(headers)
+        client = scope.get("client")
+        trusted = in_networks(client[0] if client else None, settings.trust)
+        if not (authed or trusted or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)):
+            await refuse(
+                401,
+                "unauthorized",
+                "this needs earwig's token",
+                "send `Authorization: Bearer TOKEN` (`earwig token` prints it; the OpenAI SDK's "
+                "api_key), open the login link `earwig web` gives, or trust this client's "
+                "network in [http] trust",
+            )
+            return
+        scope = {**scope, "earwig.auth": "token" if authed else ("trusted" if trusted else None)}
+        if cors and origin:
+            send = self._with_cors(send, origin)
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def same_origin(origin: str, host: str | None) -> bool:
+        parts = urlsplit(origin)
+        return (
+            host is not None
+            and parts.scheme in ("http", "https")
+            and parts.netloc.lower() == host.strip().lower()
+        )
+
+    def _carries_token(self, headers: dict[str, str]) -> bool:
+        auth = headers.get("authorization", "")
+        if auth[:7].lower() == "bearer " and self.token_ok(auth[7:].strip()):
+            return True
+        if "cookie" in headers:
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(headers["cookie"])
+            except CookieError:
+                return False
+            morsel = jar.get(COOKIE)
+            return morsel is not None and self.token_ok(morsel.value)
+        return False
+
+    async def _login(self, send: Send, candidate: str) -> None:
+        if not self.token_ok(candidate):
+            await send_error(
+                send,
+                401,
+                "unauthorized",
+                "that login link's token is not this daemon's",
+                "`earwig web` opens a fresh one",
+            )
+            return
+        cookie = f"{COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+        headers = [(b"location", b"/"), (b"set-cookie", cookie.encode()), (b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": 303, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _preflight(self, send: Send, origin: str) -> None:
+        headers = [
+            (b"access-control-allow-origin", origin.encode()),
+            (b"access-control-allow-methods", b"GET, POST, DELETE, OPTIONS"),
+            (b"access-control-allow-headers", b"authorization, content-type"),
+            (b"access-control-max-age", b"600"),
+            (b"vary", b"origin"),
+            (b"content-length", b"0"),
+        ]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    @staticmethod
+    def _with_cors(send: Send, origin: str) -> Send:
+        async def wrapped(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"access-control-allow-origin", origin.encode()),
+                        (b"vary", b"origin"),
+                    ],
+                }
+            await send(message)
+
+        return wrapped

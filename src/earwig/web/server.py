@@ -1,0 +1,158 @@
+"""The HTTP server as one of the daemon's supervised parts, in the daemon's own loop.
+
+uvicorn serves the Litestar app on a socket bound here (so port 0 reports the port the OS
+chose, and a taken port is seen before uvicorn starts). A taken port is a warning in the
+log and in `earwig status`, tried again with back-off (1 s doubling to a minute) while the
+rest of the daemon runs on; a server that crashes is restarted by the supervisor and shown
+there too. uvicorn's own signal handlers are switched off: SIGTERM and SIGINT stay the
+daemon's, which stops this part (and its streams, after a short grace) with the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+import time
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+
+from earwig.config import split_listen
+from earwig.web.app import build
+from earwig.web.doors import Doors
+from earwig.web.guard import Guard
+from earwig.web.token import load_or_create
+
+if TYPE_CHECKING:
+    from earwig.daemon.app import Daemon
+
+log = logging.getLogger("earwig.http")
+FIRST_RETRY, MAX_RETRY = 1.0, 60.0
+GRACE = 2.0  # seconds open streams get when the daemon stops
+
+
+class _Uvicorn(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield  # the daemon owns SIGTERM/SIGINT; it stops us through should_exit
+
+
+def url_of(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    if host in ("0.0.0.0", "::"):
+        shown = "127.0.0.1" if host == "0.0.0.0" else "[::1]"
+    return f"http://{shown}:{port}/"
+
+
+class HttpServer:
+    def __init__(self, daemon: Daemon, listen: str) -> None:
+        self.daemon = daemon
+        self.listen = listen
+        self.host, self.port = split_listen(listen)
+        self.token = load_or_create(daemon.config.daemon.state_dir)
+        self.doors = Doors(daemon)
+        app: Any = build(daemon, self.doors)  # an ASGI app; Litestar's types are narrower
+        self.app = Guard(app, lambda: daemon.config.http, self.token, lambda: self.host)
+        self.state = "starting"
+        self.bound: tuple[str, int] | None = None
+        self.error: str | None = None
+        self.retry_at: float | None = None
+
+    def view(self) -> dict[str, Any]:
+        view: dict[str, Any] = {"state": self.state, "configured": self.listen}
+        if self.bound is not None:
+            host, port = self.bound
+            shown = f"[{host}]" if ":" in host else host
+            view["listen"] = f"{shown}:{port}"
+            view["url"] = url_of(host, port)
+        if self.error:
+            view["error"] = self.error
+            view["retry_at"] = self.retry_at
+        return view
+
+    def _bind(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            sock.listen(128)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = FIRST_RETRY
+        while not stop.is_set():
+            try:
+                sock = self._bind()
+            except OSError as exc:
+                taken = exc.errno == errno.EADDRINUSE
+                self.state = "port taken" if taken else "cannot listen"
+                why = (
+                    "the port is taken (another earwig? another program?)"
+                    if taken
+                    else (exc.strerror or str(exc))
+                )
+                self.error = f"cannot listen on {self.listen}: {why}"
+                self.retry_at = time.time() + backoff
+                self.daemon.log(
+                    "warning",
+                    f"HTTP: {self.error}; trying again in {backoff:.0f}s "
+                    '(set [http] listen to another port, or "" for none)',
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(MAX_RETRY, backoff * 2)
+                continue
+            await self._serve(sock, stop)
+            return
+
+    async def _serve(self, sock: socket.socket, stop: asyncio.Event) -> None:
+        config = uvicorn.Config(
+            self.app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=int(GRACE),
+            ws_ping_interval=20.0,
+        )
+        server = _Uvicorn(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            while not server.started and not task.done():
+                await asyncio.sleep(0.01)  # uvicorn offers no event for "started"
+            if task.done():
+                task.result()
+                raise RuntimeError("the HTTP server stopped as it started")
+            self.bound = sock.getsockname()[:2]
+            self.state, self.error, self.retry_at = "listening", None, None
+            url = self.view()["url"]
+            self.daemon.log(
+                "info", f"HTTP on {url} (the page: `earwig web`; API token: `earwig token`)"
+            )
+            log.info("the login link: %s?token=%s", url, self.token)  # file and console only
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not task.done():
+                server.should_exit = True
+                await task
+                self.state = "stopped"
+                return
+            task.result()
+            raise RuntimeError("the HTTP server stopped by itself")
+        finally:
+            if not task.done():
+                server.should_exit = True
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(task, GRACE + 1)
+            sock.close()
+            if self.state == "listening":
+                self.state = "restarting"

@@ -1,0 +1,41 @@
+"""The HTTP token: made on first need, kept 0600 in the state directory.
+
+Every HTTP request carries it (Bearer, or the cookie that `/?token=` sets) unless it comes
+from a network the user trusts: loopback is shared by every local user, so a port on
+127.0.0.1 alone would let any of them read your transcripts (Jupyter's reasoning).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+NAME = "http-token"
+
+
+def token_path(state_dir: Path) -> Path:
+    return state_dir / NAME
+
+
+def load_or_create(state_dir: Path) -> str:
+    """The token, made (atomically, 0600) if there is none yet."""
+    path = token_path(state_dir)
+    with contextlib.suppress(FileNotFoundError):
+        text = path.read_text(encoding="ascii").strip()
+        if text:
+            return text
+    state_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    tmp = path.with_name(f".{NAME}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(token + "\n")
+    try:
+        os.link(tmp, path)  # never replaces a token another process made meanwhile
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    finally:
+        tmp.unlink(missing_ok=True)
+    return token
