@@ -54,8 +54,14 @@ _State = model.JobState
 STATE_ORDER = {
     str(state): rank
     for rank, state in enumerate(
-        [*reversed(model.RUNNING), _State.QUEUED, _State.PAUSED]
-        + [_State.FAILED, _State.DONE, _State.CANCELLED]
+        [
+            *reversed(model.RUNNING),
+            _State.QUEUED,
+            _State.PAUSED,
+            _State.FAILED,
+            _State.DONE,
+            _State.CANCELLED,
+        ]
     )
 }
 
