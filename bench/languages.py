@@ -69,10 +69,10 @@ def main() -> None:
                 times[on].append(time.perf_counter() - started)
                 seen = dict.fromkeys(s.language or t.language or "?" for s in t.segments)
                 found[on] = "+".join(seen)
-        off, on = statistics.median(times[False]), statistics.median(times[True])
+        plain, every = statistics.median(times[False]), statistics.median(times[True])
         print(
-            f"{name:9s} {len(audio) / 16000:5.1f}s audio  off {off:5.2f}s ({found[False]})  "
-            f"on {on:5.2f}s ({found[True]})  ratio {on / off:.2f}x",
+            f"{name:9s} {len(audio) / 16000:5.1f}s audio  off {plain:5.2f}s ({found[False]})  "
+            f"on {every:5.2f}s ({found[True]})  ratio {every / plain:.2f}x",
             flush=True,
         )
     sys.exit(0)
