@@ -1,7 +1,7 @@
 """Nothing silently wrong. A deleted job's file stays deleted: the next start's scan of its
-folder does not queue it again, a plain `earwig add` says why it is left out, and `earwig add --force` brings it back.
-A truncated file ends done, with a warning that says where its audio stops. A real daemon,
-restarted, on a real watch folder."""
+folder does not queue it again, a plain `earwig add` says why it is left out, and `earwig add
+--force` brings it back. A truncated file ends done, with a warning that says where its audio
+stops. A real daemon, restarted, on a real watch folder."""
 
 from __future__ import annotations
 
