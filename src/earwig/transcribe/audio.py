@@ -192,8 +192,8 @@ class _Tally:
         elif short and not self.bad_at:
             out.append(
                 f"the audio ends at {clock(decoded)}, but the file says it lasts "
-                f"{clock(self.declared)}: the rest is missing (a truncated file? download or "
-                "copy it again)"
+                f"{clock(self.declared or 0.0)}: the rest is missing (a truncated file? "
+                "download or copy it again)"
             )
         return out
 
