@@ -49,6 +49,10 @@ class RawClient:
 
     def send(self, message: dict[str, Any]) -> dict[str, Any]:
         self.sock.sendall(json.dumps(message).encode() + b"\n")
+        return self.read()
+
+    def read(self) -> dict[str, Any]:
+        """The next message that is not an event."""
         while True:
             while b"\n" not in self.buf:
                 self.buf += self.sock.recv(65536)
@@ -121,27 +125,25 @@ def test_every_request_round_trips_as_the_json_of_the_previous_version(
 
 
 @pytest.mark.parametrize(
-    ("line", "complaint"),
+    ("line", "code", "complaint"),
     [
-        (b"{garbage\n", "not a JSON line"),
-        (b'{"id":1,"type":"job.get","params":{"id":"seven"}}\n', "params.id must be a job id"),
-        (b'{"id":1,"type":"jobs.list","params":{"limit":5000}}\n', "from 1 to 1000"),
-        (b'{"id":1,"type":"status","params":{"verbose":true}}\n', "no parameter 'verbose'"),
+        (b"{garbage\n", "protocol", "not a JSON line"),
+        (b'{"id":1,"type":"job.get","params":{"id":"seven"}}\n', "protocol", "params.id must be"),
+        (b'{"id":1,"type":"jobs.list","params":{"limit":5000}}\n', "protocol", "from 1 to 1000"),
+        (b'{"id":1,"type":"status","params":{"verbose":true}}\n', "protocol", "'verbose'"),
+        (b'{"id":1,"type":"no.such"}\n', "unknown_request", "unknown request type 'no.such'"),
     ],
 )
 def test_a_bad_message_gets_a_refusal_and_the_connection_stays_usable(
-    daemon: DaemonProcess, line: bytes, complaint: str
+    daemon: DaemonProcess, line: bytes, code: str, complaint: str
 ) -> None:
     raw = RawClient(daemon.socket)
     raw.sock.sendall(line)
-    reply = raw.send({"id": 2, "type": "status", "params": {}})
-    if reply.get("id") != 2:  # the refusal came first
-        assert reply["ok"] is False and complaint in reply["error"]["message"], reply
-        reply = raw.send({"id": 3, "type": "status", "params": {}}) if reply["id"] else reply
-    with DaemonClient(daemon.socket) as client:
-        with pytest.raises(RemoteError) as info:
-            client.call(p.GetJob(id=10**6))
-        assert info.value.code == "not_found"
+    refusal = raw.read()
+    assert refusal["ok"] is False and refusal["error"]["code"] == code, refusal
+    assert complaint in refusal["error"]["message"], refusal
+    answer = raw.call("status")  # the same connection
+    assert answer["ok"] is True and answer["result"]["pid"] == daemon.proc.pid
 
 
 # ---------------------------------------------------------------- both clients, one class
