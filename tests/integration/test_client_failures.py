@@ -327,6 +327,8 @@ def test_at_the_fd_limit_the_daemon_waits_quietly_and_answers_once_fds_free_up(
     daemon: DaemonProcess,
 ) -> None:
     pid = daemon.proc.pid
+    # idle first: loading the model opens and closes files, which would move the limit's edge
+    wait_for(lambda: daemon.call(p.GetStatus())["backend"]["loaded"], 60, what="the model")
     soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (open_fds(pid) + 8, hard))
     before = len(daemon.log())
@@ -364,6 +366,7 @@ def test_at_the_fd_limit_the_daemon_waits_quietly_and_answers_once_fds_free_up(
             return False
 
     wait_for(answers, 30, what="the daemon to answer again")
+
     grown = daemon.log()[before:]
     assert grown.count("cannot take new connections") == 1 and "Traceback" not in grown, grown
 

@@ -95,6 +95,7 @@ class Server:
         tries = 0  # consecutive ones, for the back-off
         reported = -REPORT_EVERY  # when the last report was written (monotonic)
         last_failure: float | None = None  # None: not at the limit
+        total = 0  # failures since the limit was reached
         while True:
             try:
                 conn, _ = await loop.sock_accept(sock)
@@ -103,6 +104,7 @@ class Server:
                     continue  # that one client gave up: take the next
                 now = last_failure = time.monotonic()
                 failed += 1
+                total += 1
                 if now - reported >= REPORT_EVERY:  # at most a line a minute, flapping or not
                     log.warning(
                         "cannot take new connections: %s (%d tr%s since the last report); "
@@ -117,8 +119,8 @@ class Server:
                 continue
             tries = 0
             if last_failure is not None and time.monotonic() - last_failure >= CALM_AFTER:
-                log.info("taking connections again")
-                last_failure, failed = None, 0
+                log.info("taking connections again (%d tries had failed)", total)
+                last_failure, failed, total = None, 0, 0
             task = asyncio.create_task(self._open(conn))
             self._connections.add(task)
             task.add_done_callback(self._connections.discard)
