@@ -85,7 +85,7 @@ def test_every_request_round_trips_as_the_json_of_the_previous_version(
             done.add(kind)
             return typed(kind, raw.call(kind, **params))
 
-        assert call("status")["pid"] == daemon.proc.pid
+        assert call("status")["pid"] == daemon.process.pid
         assert call("queue.pause") == {"paused": True}  # the job stays where it is put
         added = call("job.add", paths=[str(speech_wav)])["results"][0]
         job_id = added["job"]["id"]
@@ -100,7 +100,7 @@ def test_every_request_round_trips_as_the_json_of_the_previous_version(
             ("job.cancel", "cancelled"),
         ):
             assert call(kind, id=job_id)["job"]["state"] == state, kind
-        assert call("job.delete", id=job_id) == {"deleted": job_id}
+        assert call("job.delete", id=job_id)["deleted"] == job_id
         assert call("queue.resume") == {"paused": False}
         assert isinstance(call("logs.tail", limit=5)["log"], list)
         assert call("search", query="nothing", limit=5) == {"hits": []}
@@ -120,7 +120,7 @@ def test_every_request_round_trips_as_the_json_of_the_previous_version(
         assert reply["error"]["code"] == "not_found"  # no voice was named
         done.add("speaker.forget")
         snapshot = call("subscribe", topics=["jobs", "log"], limit=5, log_limit=5)
-        assert snapshot["status"]["pid"] == daemon.proc.pid and "log" in snapshot
+        assert snapshot["status"]["pid"] == daemon.process.pid and "log" in snapshot
         assert done == set(protocol.REQUESTS), set(protocol.REQUESTS) - done
 
 
@@ -143,7 +143,7 @@ def test_a_bad_message_gets_a_refusal_and_the_connection_stays_usable(
     assert refusal["ok"] is False and refusal["error"]["code"] == code, refusal
     assert complaint in refusal["error"]["message"], refusal
     answer = raw.call("status")  # the same connection
-    assert answer["ok"] is True and answer["result"]["pid"] == daemon.proc.pid
+    assert answer["ok"] is True and answer["result"]["pid"] == daemon.process.pid
 
 
 # ---------------------------------------------------------------- both clients, one class
@@ -326,7 +326,7 @@ def open_fds(pid: int) -> int:
 def test_at_the_fd_limit_the_daemon_waits_quietly_and_answers_once_fds_free_up(
     daemon: DaemonProcess,
 ) -> None:
-    pid = daemon.proc.pid
+    pid = daemon.process.pid
     # idle first: loading the model opens and closes files, which would move the limit's edge
     wait_for(lambda: daemon.call(p.GetStatus())["backend"]["loaded"], 60, what="the model")
     soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)

@@ -11,6 +11,7 @@ import logging
 import socket
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ class Exhausted(socket.socket):
 
     failures = 0
 
-    def accept(self):  # type: ignore[no-untyped-def]
+    def accept(self) -> tuple[socket.socket, Any]:
         if self.failures:
             self.failures -= 1
             raise OSError(errno.EMFILE, "Too many open files")
