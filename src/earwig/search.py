@@ -9,6 +9,7 @@ parameter.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 from typing import TYPE_CHECKING, cast
@@ -29,6 +30,7 @@ SYNTAX_HINT = (
 )
 _SYNTAX = re.compile(r'["*()^]|\b(AND|OR|NOT|NEAR)\b')
 _AND_NOT = re.compile(r"\s+AND\s+NOT\s+")
+MAX_QUERY = 4096  # characters: a search is what a person types, not a document
 
 
 class SearchError(EarwigError):
@@ -59,6 +61,37 @@ def _is_syntax_error(message: str) -> bool:
     return message.startswith(("fts5:", "unterminated string", "no such column"))
 
 
+async def search_apart(
+    store: Store,
+    query: str,
+    *,
+    source: str | None = None,
+    since: float | None = None,
+    limit: int = 20,
+) -> list[SearchHit]:
+    """`search`, for the daemon: off the event loop, on a read-only connection of its own
+    (the daemon's connection belongs to the loop's thread), so a slow query never keeps
+    `earwig status` or a dashboard waiting."""
+    _check_size(query)
+
+    def apart() -> list[SearchHit]:
+        reader = Store.for_reading(store.path)
+        try:
+            return search(reader, query, source=source, since=since, limit=limit)
+        finally:
+            reader.close()
+
+    return await asyncio.to_thread(apart)
+
+
+def _check_size(query: str) -> None:
+    if len(query) > MAX_QUERY:
+        raise SearchError(
+            f"the search is {len(query):,} characters long; earwig searches at most {MAX_QUERY:,}",
+            "search for a few words or a phrase",
+        )
+
+
 def search(
     store: Store,
     query: str,
@@ -67,6 +100,7 @@ def search(
     since: float | None = None,
     limit: int = 20,
 ) -> list[SearchHit]:
+    _check_size(query)
     fts = to_fts(query)
     try:
         hits = store.search(

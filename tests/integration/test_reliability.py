@@ -79,7 +79,9 @@ def test_the_database_removed_under_a_running_daemon_stops_work(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         status = wait_for(
-            lambda: (s := daemon.call(p.GetStatus()))["problems"] and s, 30, what="the loss to show"
+            lambda: s if (s := daemon.call(p.GetStatus()))["problems"] else None,
+            30,
+            what="the loss to show",
         )
         shown = run_cli(home.config, "status").stdout
         shutil.copy(speech_wav, home.watch / "talk.wav")
@@ -230,8 +232,8 @@ def test_a_server_that_echoes_the_key_in_every_form_leaks_none(
         "earwig logs": logs,
         "the hook's EARWIG_ERROR": seen.read_text(),
     }
-    assert job["state"] == "failed" and "401" in job["error"], job
-    assert "Incorrect API key provided" in job["error"]
+    assert job["state"] == "failed" and "401" in (job["error"] or ""), job
+    assert "Incorrect API key provided" in (job["error"] or "")
     leaks = [
         f"{what} in {where}"
         for where, text in places.items()
@@ -280,3 +282,46 @@ def test_a_model_download_killed_part_way_resumes_with_range(
     assert list(blobs.glob("*.incomplete")) == []  # nothing left behind
     snapshot = next(blobs.parent.glob("snapshots/*/model.bin"))
     assert snapshot.stat().st_size == size
+
+
+def test_the_loop_never_stalls_while_a_huge_search_runs(home: Home) -> None:
+    import threading
+    import time
+
+    daemon = home.daemon().start()
+    stalls: list[float] = []
+    answers: dict[str, object] = {}
+    stop = threading.Event()
+
+    def poll() -> None:  # `earwig status`, again and again: how long does each wait?
+        with daemon.client() as client:
+            while not stop.is_set():
+                started = time.perf_counter()
+                client.call(p.GetStatus())
+                stalls.append(time.perf_counter() - started)
+
+    def searches() -> None:
+        words = " ".join(f"word{i}" for i in range(30_000))  # about 200 KB
+        try:
+            daemon.call(p.Search(query=words))
+        except Exception as exc:  # refused with a sentence: what the user sees
+            answers["huge"] = str(exc)
+        for _ in range(5):  # the longest allowed, run in a thread
+            answers["long"] = daemon.call(p.Search(query=" OR ".join(["bridge"] * 400)))
+
+    try:
+        poller = threading.Thread(target=poll)
+        poller.start()
+        wait_for(lambda: len(stalls) >= 20, 30, what="status to answer")
+        work = threading.Thread(target=searches)
+        work.start()
+        work.join(120)
+        stop.set()
+        poller.join(30)
+    finally:
+        daemon.kill()
+    worst = max(stalls[20:])
+    print(f"{len(stalls)} status calls; worst {worst * 1000:.0f} ms; {answers.get('huge')}")
+    assert "characters long; earwig searches at most 4,096" in str(answers["huge"])
+    assert answers["long"] == {"hits": []}
+    assert worst < 0.1, f"the loop stalled {worst * 1000:.0f} ms"

@@ -58,6 +58,7 @@ class Intake:
             return [{"input": item, "error": self.queue.halted} for item in items]
         results: list[Result] = []
         for item in items:
+            await asyncio.sleep(0)  # one item at a time: 100 URLs never stall the loop
             if meant_as_url(item):
                 results.append({"input": item, **self.add_url(item, source, force=force)})
                 continue
@@ -135,6 +136,11 @@ class Intake:
             return {"error": f"{path} does not exist", "hint": "check the path"}
         except OSError as exc:
             return {"error": f"cannot read {path}: {exc.strerror}"}
+        if not force and (why := self.store.deleted_file(str(path), st.st_size, st.st_mtime)):
+            hint = f"`earwig add --force {path}` queues it again"
+            return {"skipped": "deleted", "reason": f"its {why}", "hint": hint}
+        if force:
+            self.store.forget_skipped(str(path))
         if not force:
             existing = self.store.find_by_sha(sha)
             if existing is not None:
