@@ -218,6 +218,12 @@ def _add_job_options(db: sqlite_utils.Database) -> None:
     db.table("jobs").add_column("options", str)
 
 
+def _inbox_done_pending(db: sqlite_utils.Database) -> None:
+    """inbox.done lines not yet appended to the file: committed with the jobs they record,
+    so a kill between the commit and the write loses none (the next start writes them)."""
+    db.table("inbox_done").create({"id": int, "path": str, "line": str}, pk="id")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
@@ -229,6 +235,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_8,
     _migration_9,
     _add_job_options,
+    _inbox_done_pending,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -372,15 +379,39 @@ class Store:
         row = self.db.execute("select offset from inbox_progress where key = ?", [key]).fetchone()
         return row[0] if row else 0
 
-    def commit_inbox(self, key: str, offset: int, jobs: list[Job]) -> list[Job]:
-        """Queue the jobs read from an inbox file and move its read offset, atomically:
-        a crash either loses both (the lines are read again) or keeps both."""
+    def commit_inbox(
+        self,
+        key: str,
+        offset: int,
+        jobs: list[Job],
+        done: Callable[[list[Job]], list[str]] = lambda added: [],
+        done_path: str = "",
+    ) -> list[Job]:
+        """Queue the jobs read from an inbox file, move its read offset and keep the lines
+        `done` makes of them for `done_path` (inbox.done), atomically: a crash either loses
+        all (the lines are read again) or keeps all (and the done lines are written later)."""
         with self.db.atomic():
             added = [self._insert_job(job) for job in jobs]
             self.db.table("inbox_progress").upsert(
                 {"key": key, "offset": offset, "updated_at": time.time()}, pk="key"
             )
+            self.db.table("inbox_done").insert_all(
+                {"path": done_path, "line": line} for line in done(added)
+            )
         return added
+
+    def pending_done(self, done_path: str) -> list[tuple[int, str]]:
+        rows = self.db.execute(
+            "select id, line from inbox_done where path = ? order by id", [done_path]
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def forget_done(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        with self.db.atomic():
+            marks = ", ".join("?" for _ in ids)
+            self.db.execute(f"delete from inbox_done where id in ({marks})", ids)
 
     def forget_inbox(self, key: str) -> None:
         with self.db.atomic():

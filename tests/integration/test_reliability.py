@@ -343,3 +343,45 @@ def test_the_loop_never_stalls_while_a_huge_search_and_100_url_adds_run(
     assert answers["long"] == {"hits": []}
     assert answers["adds"] == 100
     assert worst < 0.1, f"the loop stalled {worst * 1000:.0f} ms"
+
+
+def test_inbox_done_is_complete_after_kill_9_loops(home: Home) -> None:
+    import sqlite3
+
+    inbox, done = home.watch / "inbox.txt", home.watch / "inbox.done"
+    db = home.state / "earwig.db"
+
+    def jobs_in_db() -> int:
+        if not db.exists():
+            return 0
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            return conn.execute("select count(*) from jobs").fetchone()[0]
+
+    urls: list[str] = []
+    kills = 0
+    for round_ in range(5):
+        batch = [f"http://127.0.0.1:9/round{round_}-{i}.mp3" for i in range(40)]
+        urls += batch
+        daemon = home.daemon().start()
+        before = jobs_in_db()
+        with inbox.open("a") as fh:
+            fh.write("\n".join(batch) + "\n")
+        # kill -9 the moment the jobs are committed, before anything after the commit ran
+        wait_for(lambda: jobs_in_db() > before, 30, interval=0.001, what="the commit")  # noqa: B023
+        daemon.proc.kill()  # type: ignore[union-attr]
+        daemon.proc.wait(30)  # type: ignore[union-attr]
+        kills += 1
+    daemon = home.daemon().start()
+    try:
+
+        def recorded() -> list[str]:
+            text = done.read_text() if done.exists() else ""
+            return [line.split("\t")[2] for line in text.splitlines() if "\tqueued #" in line]
+
+        wait_for(lambda: set(recorded()) >= set(urls), 30, what="every line in inbox.done")
+        jobs = daemon.jobs()
+    finally:
+        daemon.kill()
+    print(f"{kills} kills; {len(recorded())} lines in inbox.done for {len(urls)} URLs")
+    assert sorted(recorded()) == sorted(urls)  # each exactly once
+    assert sorted(j["url"] for j in jobs) == sorted(urls)
