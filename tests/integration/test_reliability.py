@@ -385,3 +385,52 @@ def test_inbox_done_is_complete_after_kill_9_loops(home: Home) -> None:
     print(f"{kills} kills; {len(recorded())} lines in inbox.done for {len(urls)} URLs")
     assert sorted(recorded()) == sorted(urls)  # each exactly once
     assert sorted(j["url"] for j in jobs) == sorted(urls)
+
+
+def test_a_429_backs_off_and_the_skipped_checks_run_as_soon_as_it_ends(home: Home) -> None:
+    import time
+
+    from httpserver import LocalServer, rss
+
+    with LocalServer() as server:
+
+        def feed(name: str) -> bytes:
+            item = {"title": f"{name} episode", "url": server.url(f"/{name}.wav")}
+            return rss([{**item, "date": time.time() - 3600}], title=name)
+
+        kind = "application/rss+xml"
+        a = server.add("/a.xml", body=feed("a"), content_type=kind, status=429)
+        server.resources["/a.xml"].headers["Retry-After"] = "6"
+        b = server.add("/b.xml", body=feed("b"), content_type=kind)
+        home.write_config(
+            extra=f'\n[[subscription]]\nname = "a"\nurl = "{a}"\nevery = "6h"\nbackfill = 1\n'
+        )
+        daemon = home.daemon().start()
+        try:
+
+            def subs() -> dict[str, p.SubscriptionView]:
+                return {s["name"]: s for s in daemon.call(p.ListSubscriptions())["subscriptions"]}
+
+            wait_for(lambda: "429" in (subs()["a"]["last_error"] or ""), 30, what="the 429")
+            server.resources["/a.xml"].status = 200  # the host has calmed down
+            said = run_cli(home.config, "subscribe", b, "--name", "b", "--backfill", "1")
+            # both are checked when the back-off ends, not six hours later
+            jobs = wait_for(
+                lambda: (
+                    {j["title"] for j in daemon.jobs()} >= {"a episode", "b episode"}
+                    and daemon.jobs()
+                ),
+                30,
+                what="both feeds' items",
+            )
+            after = subs()
+        finally:
+            daemon.kill()
+    print(said.stdout)
+    assert said.returncode == 0, said.stderr
+    assert (
+        "its first check waits" in said.stdout and "asked earwig to back off (429)" in said.stdout
+    )
+    assert len(jobs) == 2
+    assert after["a"]["last_error"] is None and after["b"]["last_error"] is None
+    assert after["a"]["next_check"] > time.time() + 5 * 3600  # back to its regular slot
