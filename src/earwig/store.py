@@ -560,6 +560,19 @@ class Store:
         )
         return _row_to_job(rows[0]) if rows else None
 
+    def same_media_cancelled(self, job: Job) -> Job | None:
+        """The oldest job cancelled because its media is `job`'s (it waits on `job`)."""
+        if not job.sha256 or job.id is None:
+            return None
+        rows = list(
+            self.db.query(
+                "select * from jobs where sha256 = ? and id != ? and state = 'cancelled' "
+                "and hint like ? order by id limit 1",
+                [job.sha256, job.id, f"same media as job {job.id} %"],
+            )
+        )
+        return _row_to_job(rows[0]) if rows else None
+
     def find_by_url(self, url: str) -> Job | None:
         rows = list(
             self.db.query(

@@ -434,3 +434,33 @@ def test_a_429_backs_off_and_the_skipped_checks_run_as_soon_as_it_ends(home: Hom
     assert len(jobs) == 2
     assert after["a"]["last_error"] is None and after["b"]["last_error"] is None
     assert after["a"]["next_check"] > time.time() + 5 * 3600  # back to its regular slot
+
+
+def test_a_job_cancelled_as_the_same_media_takes_the_place_of_the_one_that_failed(
+    home: Home,
+) -> None:
+    from httpserver import LocalServer
+
+    with LocalServer() as server:
+        body = b"this is not audio at all\n" * 400  # both URLs serve it: job 1 will fail
+        one = server.add("/one.mp3", body=body, content_type="audio/mpeg")
+        two = server.add("/two.mp3", body=body, content_type="audio/mpeg")
+        daemon = home.daemon().start()
+        try:
+            daemon.call(p.DrainSlot(name="local"))  # downloads go on; nothing transcribes yet
+            daemon.call(p.AddJobs(paths=[one]))
+            daemon.wait_job(lambda j: j["id"] == 1 and bool(j.get("path")), 60, what="job 1")
+            daemon.call(p.AddJobs(paths=[two]))
+            daemon.wait_job(
+                lambda j: j["id"] == 2 and j["state"] == "cancelled", 60, what="job 2 cancelled"
+            )
+            daemon.call(p.DrainSlot(name="local", drain=False))
+            settled = daemon.wait_idle(2)
+            logs = run_cli(home.config, "logs", "-n", "100").stdout
+        finally:
+            daemon.kill()
+    first, second = settled
+    assert first["state"] == "failed"
+    assert second["state"] != "cancelled", second  # it took job 1's place
+    assert "failed" in second["times"] and second["force"], second
+    assert "job 1 (the same media) failed; this one is transcribed in its place" in logs
