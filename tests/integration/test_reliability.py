@@ -464,3 +464,41 @@ def test_a_job_cancelled_as_the_same_media_takes_the_place_of_the_one_that_faile
     assert second["state"] != "cancelled", second  # it took job 1's place
     assert "failed" in second["times"] and second["force"], second
     assert "job 1 (the same media) failed; this one is transcribed in its place" in logs
+
+
+def test_a_feed_check_does_not_wait_behind_downloads_from_the_same_host(home: Home) -> None:
+    import time
+
+    from httpserver import LocalServer, rss
+
+    with LocalServer() as server:
+        for i in range(6):  # media that hangs after 10 bytes: every download slot is taken
+            server.add(f"/m{i}.mp3", body=b"\0" * 100_000, content_type="audio/mpeg")
+            server.resources[f"/m{i}.mp3"].stall_after = 10
+        item = {"title": "news", "url": server.url("/news.mp3"), "date": time.time() - 60}
+        feed = server.add("/feed.xml", body=rss([item]), content_type="application/rss+xml")
+        home.write_config(
+            extra=f'\n[[subscription]]\nname = "news"\nurl = "{feed}"\nevery = "6h"\n'
+        )
+        daemon = home.daemon().start()
+        try:
+            wait_for(
+                lambda: daemon.call(p.ListSubscriptions())["subscriptions"][0]["last_ok"],
+                30,
+                what="the first check",
+            )
+            daemon.call(p.AddJobs(paths=[server.url(f"/m{i}.mp3") for i in range(6)]))
+            wait_for(
+                lambda: len(daemon.call(p.GetStatus())["downloading"]) >= 2,
+                30,
+                what="two downloads hanging",
+            )
+            started = time.monotonic()
+            checked = daemon.call(p.CheckSubscription(name="news"))
+            took = time.monotonic() - started
+        finally:
+            server.released.set()
+            daemon.kill()
+    print(f"the check took {took:.2f}s beside 2 hanging downloads from the same host")
+    assert "error" not in checked["results"][0], checked
+    assert took < 2.0
