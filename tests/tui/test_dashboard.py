@@ -293,6 +293,30 @@ def test_a_protocol_mismatch_is_explained(home: Home, tmp_path: Path) -> None:
         server.close()
 
 
+def test_a_daemon_that_does_not_answer_is_explained(home: Home) -> None:
+    """A socket that accepts and never answers (a stuck daemon, or one at its fd limit): the
+    dashboard says so, with what to do, and keeps trying (it used to lose its connect loop)."""
+    home.socket.parent.mkdir(parents=True, exist_ok=True)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(home.socket))
+    server.listen(16)
+
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(
+            lambda: "earwig logs" in str(app.screen.query_one("#notice").render()),
+            pilot,
+            60,
+            what="the not-answering notice",
+        )
+        assert app.connection == "not answering"
+        assert "not answering" in str(app.screen.query_one("#notice").render())
+
+    try:
+        run(home, scenario)
+    finally:
+        server.close()
+
+
 def test_the_dashboard_imports_no_daemon_internals_or_ml() -> None:
     code = (
         "import sys\n"

@@ -69,4 +69,9 @@ def test_the_wheel_holds_the_package_and_its_data(archives: tuple[Path, Path]) -
     assert {t for t in tops if not t.endswith(".dist-info")} == {"earwig"}
     assert "earwig/data/sample.mp3" in names
     assert any(n.startswith("earwig/data/speakers/") and n.endswith(".onnx") for n in names)
+    # The web page, every file of it (the daemon serves them from the installed package)
+    static = ROOT / "src/earwig/web/static"
+    page = {f"earwig/web/static/{p.relative_to(static)}" for p in static.rglob("*") if p.is_file()}
+    assert "earwig/web/static/index.html" in page
+    assert page <= set(names), page - set(names)
     assert not [n for n in names if DEBRIS.search(n)]

@@ -188,3 +188,18 @@ def test_an_event_is_published_as_its_kind_says() -> None:
         "queue",
         "subscriptions",
     }
+
+
+def test_every_declaration_has_a_json_schema() -> None:
+    """What the HTTP API's OpenAPI is built from: each request's params, each result, each
+    event's data, as msgspec reads them."""
+    import msgspec
+
+    types: list[object] = [*protocol.REQUESTS.values()]
+    types += [cls.RESULT for cls in protocol.REQUESTS.values()]
+    types += [kind.data for kind in protocol.EVENTS.values()]
+    _, components = msgspec.json.schema_components(types)
+    get_job = components["GetJob"]
+    assert get_job["required"] == ["id"] and get_job["additionalProperties"] is False
+    assert get_job["properties"]["id"]["minimum"] == 1
+    assert "state" in components["JobView"]["required"]

@@ -24,7 +24,14 @@ from textual.screen import Screen
 
 from earwig import formatting, protocol
 from earwig.client import AsyncDaemonClient
-from earwig.errors import DaemonNotRunning, EarwigError, ProtocolError
+from earwig.errors import (
+    DaemonNotAllowed,
+    DaemonNotAnswering,
+    DaemonNotRunning,
+    EarwigError,
+    ProtocolError,
+    RemoteError,
+)
 from earwig.launch import daemon_command
 from earwig.tui import messages
 from earwig.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, SubscribeDialog
@@ -113,15 +120,24 @@ class EarwigApp(App):
                 await self._lost.wait()
                 self.connection = "disconnected"
                 self.problem = "the daemon went away; reconnecting"
+            except DaemonNotAllowed as exc:
+                self.connection = "not allowed"
+                self.problem = f"{exc.message}: {exc.hint}"
             except DaemonNotRunning:
                 self.connection = "not running" if attempt == 0 or not self.jobs else "disconnected"
                 self.problem = (
                     "the daemon is not running: press S to start it, "
                     "or `earwig service install` to have it start with your session"
                 )
+            except DaemonNotAnswering as exc:  # stuck, or at its fd limit: keep trying
+                self.connection = "not answering"
+                self.problem = f"{exc.message}; {exc.hint}"
             except ProtocolError as exc:
                 self.connection = "incompatible"
                 self.problem = f"{exc.message}. {exc.hint}"
+            except RemoteError as exc:  # refused: another user's daemon
+                self.connection = "refused"
+                self.problem = f"{exc.message}. {exc.hint}".rstrip(". ")
             self.broadcast(messages.ConnectionChanged)
             await asyncio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
             attempt += 1

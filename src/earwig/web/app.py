@@ -331,8 +331,9 @@ def build(daemon: Daemon, doors: Doors) -> Litestar:
         )
 
     @get("/api/events")
-    async def api_events() -> ServerSentEvent:
-        return ServerSentEvent(events.sse_events(daemon))
+    async def api_events(limit: int | None = None) -> ServerSentEvent:
+        # ?limit=N: the snapshot's newest N jobs (the web page asks for fewer than 500)
+        return ServerSentEvent(events.sse_events(daemon, limit))
 
     @websocket("/api/ws")
     async def api_ws(socket: WebSocket) -> None:

@@ -60,14 +60,19 @@ class Feed:
                 self._taken.set()
 
 
-async def subscribe(daemon: Any, topics: list[str]) -> tuple[Outbox, Feed, dict[str, Any]]:
-    """A subscription as the socket's `subscribe` request makes one: its snapshot, and the
-    outbox its events arrive in."""
+async def subscribe(
+    daemon: Any, topics: list[str], limit: int | None = None
+) -> tuple[Outbox, Feed, dict[str, Any]]:
+    """A subscription as the socket's `subscribe` request makes one: its snapshot (with the
+    newest `limit` jobs; None: the request's default), and the outbox its events arrive in."""
     from earwig.daemon.handlers import HANDLERS
 
     feed = Feed()
     box = Outbox(cast(asyncio.StreamWriter, feed))
-    checked = protocol.parse_params("subscribe", {"topics": topics})
+    params: dict[str, Any] = {"topics": topics}
+    if limit is not None:
+        params["limit"] = limit
+    checked = protocol.parse_params("subscribe", params)
     snapshot = await HANDLERS["subscribe"](daemon, checked, box)
     return box, feed, snapshot
 
@@ -79,12 +84,17 @@ async def close(daemon: Any, box: Outbox, feed: Feed) -> None:
         await asyncio.wait_for(box.close(), 2)
 
 
-def sse_events(daemon: Any) -> AsyncIterator[Any]:
-    """The SSE stream: `snapshot` first, then one event per socket event."""
+def sse_events(daemon: Any, limit: int | None = None) -> AsyncIterator[Any]:
+    """The SSE stream: `snapshot` first, then one event per socket event. `limit` (web, for
+    the page): how many of the newest jobs the snapshot carries, checked here, before the
+    stream starts, so a bad one is a 400 and not a broken stream."""
     from litestar.response import ServerSentEventMessage
 
+    if limit is not None:
+        protocol.parse_params("subscribe", {"limit": limit})
+
     async def stream() -> AsyncIterator[Any]:
-        box, feed, snapshot = await subscribe(daemon, ["jobs", "log"])
+        box, feed, snapshot = await subscribe(daemon, ["jobs", "log"], limit)
         try:
             yield ServerSentEventMessage(data=_dumps(snapshot), event="snapshot")
             async for message in feed.messages():

@@ -1,0 +1,320 @@
+"""The web page in a real browser against a real daemon (issue 27's tests).
+
+Everything goes through what a user does: the token link, the file input, clicks on rows,
+segments and hits, the confirmation dialog. What the page shows is checked against the daemon's
+own answers over its socket. No test times anything (bench/web.py measures).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from earwig import protocol as p
+from helpers import DaemonProcess, free_port, wait_for
+
+from .conftest import DESKTOP, PHONE, Web, log_in, new_page
+
+pytestmark = pytest.mark.timeout(240)
+
+# Records every state each queue row has shown, from the DOM itself, so a test can tell that
+# a job went to done on screen (through its earlier states) and not by a reload.
+WATCH_ROWS = """() => {
+  window.__seen = {};
+  window.__loadedAt = performance.timeOrigin;
+  const note = (li) => {
+    const id = li.dataset.id, s = li.dataset.state;
+    const seen = (window.__seen[id] ||= []);
+    if (seen[seen.length - 1] !== s) seen.push(s);
+  };
+  new MutationObserver((records) => {
+    for (const r of records) {
+      for (const n of r.addedNodes) if (n.matches && n.matches('li.job')) note(n);
+    }
+  }).observe(document.querySelector('#jobs'), {childList: true});
+  document.querySelectorAll('#jobs li.job').forEach(note);
+}"""
+
+
+@pytest.fixture(scope="module")
+def meeting(web: Web, speech_wav: Path) -> dict[str, Any]:
+    """A done job with a transcript: the speech sample, added over the socket."""
+    web.daemon.call(p.AddJobs(paths=[str(speech_wav)]))
+    return web.daemon.wait_job(
+        lambda j: j["title"] == speech_wav.name and j["state"] == "done", what="meeting done"
+    )
+
+
+@pytest.fixture(scope="module")
+def upload_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample's sentences in another voice: new content (no duplicate of `meeting`), and
+    several segments to click."""
+    from earwig.speech import SAMPLE_TEXT, synthesize
+
+    return synthesize(SAMPLE_TEXT, tmp_path_factory.mktemp("upload") / "memo.wav", voice="en-us+f2")
+
+
+def segments_of(daemon: DaemonProcess, job_id: int) -> list[dict[str, Any]]:
+    return daemon.call(p.GetJob(id=job_id, transcript=True))["transcript"]["segments"]
+
+
+def test_without_the_token_the_page_shows_the_login_message_and_no_data(
+    web: Web, meeting: dict[str, Any], page: Any
+) -> None:
+    page.goto(web.url + "/")
+    page.wait_for_selector("#login", state="visible")
+    assert "earwig web" in page.inner_text("#login")
+    assert page.locator("li.job").count() == 0
+    assert meeting["title"] not in page.inner_text("body")
+    page.goto(f"{web.url}/jobs/{meeting['id']}")  # the transcript page too
+    page.wait_for_selector("#login", state="visible")
+    assert page.locator(".segment").count() == 0
+    assert not page.errors
+
+
+def test_the_token_link_logs_in_and_leaves_no_token_in_the_address(
+    web: Web, meeting: dict[str, Any], page: Any
+) -> None:
+    log_in(page, web)
+    assert page.url == web.url + "/"
+    cookie = next(c for c in page.context.cookies() if c["name"] == "earwig_token")
+    assert cookie["httpOnly"]
+    row = page.locator(f"li.job[data-id='{meeting['id']}']")
+    row.wait_for()
+    assert meeting["title"] in row.inner_text()
+    assert page.locator("#login").is_hidden()
+
+
+def test_an_uploaded_wav_appears_goes_to_done_live_and_opens_to_its_transcript(
+    web: Web, upload_wav: Path, page: Any
+) -> None:
+    log_in(page, web)
+    page.evaluate(WATCH_ROWS)
+    page.click("a[data-tab='add']")
+    page.set_input_files("#file-input", str(upload_wav))
+    page.locator("#uploads .outcome.queued").wait_for()
+    job_id = int(re.search(r"#(\d+)", page.inner_text("#uploads .outcome.queued"))[1])
+    page.click("a[data-tab='queue']")
+    row = page.locator(f"li.job[data-id='{job_id}'][data-state='done']")
+    row.wait_for(timeout=120_000)
+    seen = page.evaluate("window.__seen")[str(job_id)]
+    assert seen[-1] == "done" and len(seen) > 1, seen  # it was on screen before it was done
+    assert page.evaluate("window.__loadedAt") is not None  # the same page: no reload
+    assert web.daemon.call(p.GetJob(id=job_id))["job"]["state"] == "done"
+
+    row.locator("a.job-title").click()
+    page.wait_for_url(f"{web.url}/jobs/{job_id}")
+    segments = segments_of(web.daemon, job_id)
+    assert len(segments) >= 2
+    page.locator(".segment").nth(len(segments) - 1).wait_for()
+    assert page.locator(".segment").count() == len(segments)
+    page.wait_for_function("document.querySelector('#media').readyState >= 1")
+    page.locator(".segment").nth(1).click()
+    at = page.evaluate("document.querySelector('#media').currentTime")
+    assert at == pytest.approx(segments[1]["start"], abs=0.05)
+    assert "current" in (page.locator(".segment").nth(1).get_attribute("class") or "")
+    assert not page.errors
+
+
+def test_a_search_hit_opens_the_transcript_at_its_moment(
+    web: Web, meeting: dict[str, Any], page: Any
+) -> None:
+    log_in(page, web)
+    page.click("a[data-tab='search']")
+    page.fill("#search-input", "budget")
+    hit = page.locator(".hit-link").first
+    hit.wait_for()
+    expected = web.daemon.call(p.Search(query="budget"))["hits"][0]
+    assert expected["clock"] in hit.inner_text()
+    hit.click()
+    page.wait_for_url(re.compile(rf"/jobs/{expected['job_id']}\?t="))
+    page.wait_for_function(
+        "document.querySelector('#media') && document.querySelector('#media').readyState >= 1"
+    )
+    at = page.evaluate("document.querySelector('#media').currentTime")
+    assert at == pytest.approx(expected["start"], abs=0.05)
+    current = page.locator(".segment.current")
+    assert float(current.get_attribute("data-start") or -1) == pytest.approx(expected["start"])
+    assert "budget" in current.inner_text().lower()
+    assert not page.errors
+
+
+def test_the_queue_pauses_a_job_pauses_and_a_delete_asks_first(
+    web: Web, speech_wav: Path, page: Any
+) -> None:
+    log_in(page, web)
+    page.click("#queue-toggle")
+    wait_for(lambda: web.daemon.call(p.GetStatus())["queue_paused"], 10, what="the queue paused")
+    page.locator("#queue-toggle", has_text="Resume queue").wait_for()
+    try:
+        added = web.daemon.call(p.AddJobs(paths=[str(speech_wav)], force=True))
+        job_id = added["results"][0]["job"]["id"]
+        row = page.locator(f"li.job[data-id='{job_id}']")
+        row.locator("[data-action='pause']").click()  # queued, not running: no question
+        page.locator(f"li.job[data-id='{job_id}'][data-state='paused']").wait_for()
+        assert web.daemon.call(p.GetJob(id=job_id))["job"]["state"] == "paused"
+        row.locator("[data-action='cancel']").click()
+        page.locator(f"li.job[data-id='{job_id}'][data-state='cancelled']").wait_for()
+
+        row.locator("[data-action='delete']").click()
+        dialog = page.locator("#confirm")
+        dialog.wait_for()
+        assert f"Delete #{job_id}" in dialog.inner_text()
+        page.click("#confirm-no")
+        assert dialog.is_hidden()
+        assert web.daemon.call(p.GetJob(id=job_id))["job"]["state"] == "cancelled"
+
+        row.locator("[data-action='delete']").click()
+        page.click("#confirm-yes")
+        row.wait_for(state="detached")
+        ids = [j["id"] for j in web.daemon.call(p.ListJobs())["jobs"]]
+        assert job_id not in ids
+    finally:
+        page.click("#queue-toggle")
+        wait_for(lambda: not web.daemon.call(p.GetStatus())["queue_paused"], 10, what="resumed")
+    assert not page.errors
+
+
+VIEWS = [("queue", "/"), ("add", "/#add"), ("search", "/#search"), ("status", "/#status")]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_every_view_at_desktop_and_phone_size_in_light_and_dark(
+    web: Web, meeting: dict[str, Any], browser: Any, screens: Path, size: str, scheme: str
+) -> None:
+    """Screenshots of each view (look at them); at a phone's 390x844 nothing scrolls sideways
+    and the buttons are touch-sized."""
+    page = new_page(browser, PHONE if size == "phone" else DESKTOP, scheme)
+    try:
+        log_in(page, web)
+        views = [*VIEWS, ("transcript", f"/jobs/{meeting['id']}?t=2")]
+        for name, path in views:
+            page.goto(web.url + path)
+            page.wait_for_selector("body[data-connected='yes']")
+            if name == "search":
+                page.fill("#search-input", "meeting")
+                page.locator(".hit-link").first.wait_for()
+            if name == "transcript":
+                page.locator(".segment.current").wait_for()
+            if name == "status":
+                page.locator("#status-body .card").first.wait_for()
+            if name == "queue":
+                page.locator("li.job").first.wait_for()
+            page.screenshot(path=str(screens / f"{name}-{size}-{scheme}.png"))
+            width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert width[0] <= width[1], f"{name} scrolls sideways at {size}: {width}"
+            if size == "phone":
+                small = page.evaluate(
+                    """() => [...document.querySelectorAll('button, .tabs a')]
+                    .filter(b => b.offsetParent && b.getBoundingClientRect().height < 40)
+                    .map(b => b.textContent.trim())"""
+                )
+                assert not small, f"{name}: buttons under 40 px on a phone: {small}"
+        assert not page.errors
+    finally:
+        page.context.close()
+
+
+def test_the_banner_shows_while_the_daemon_is_away_and_the_page_reconnects_by_itself(
+    browser: Any, tmp_path: Path, models_dir: Path, speech_wav: Path
+) -> None:
+    """A fixed port here (a restarted daemon must come back where the page looks for it)."""
+    import tempfile
+
+    from conftest import Home
+
+    runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
+    home = Home(tmp_path / "earwig", runtime, models_dir)
+    home.write_config(http=f'listen = "127.0.0.1:{free_port()}"')
+    daemon = home.daemon().start()
+    page = new_page(browser)
+    try:
+        web = Web(daemon, home)
+        log_in(page, web)
+        assert page.locator("#banner").is_hidden()
+        daemon.stop()
+        page.locator("#banner").wait_for(state="visible", timeout=20_000)
+        assert "not answering" in page.inner_text("#banner")
+        daemon.start()
+        daemon.call(p.AddJobs(paths=[str(speech_wav)]))  # news the page must pick up
+        page.locator("#banner").wait_for(state="hidden", timeout=30_000)
+        page.locator("li.job").first.wait_for(timeout=30_000)
+        assert page.evaluate("document.body.dataset.connected") == "yes"
+    finally:
+        page.context.close()
+        if daemon.proc and daemon.proc.poll() is None:
+            daemon.stop()
+        import shutil
+
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_in_firefox_too(web: Web, meeting: dict[str, Any], tmp_path: Path, screens: Path) -> None:
+    """The same page in Firefox (over WebDriver BiDi, tests/browser/firefox.py): logged in by
+    the token link, the queue live, a click on a segment seeks, a search hit opens at its
+    moment, no errors. Firefox is optional here (CI installs Chromium): skipped without it."""
+    from .firefox import Firefox, find_firefox
+
+    executable = find_firefox()
+    if executable is None:
+        pytest.skip("no firefox found (apt-get install firefox-esr to run this one too)")
+    segments = segments_of(web.daemon, meeting["id"])
+    with Firefox(executable, tmp_path / "profile") as ff:
+        ff.navigate(web.login_link())
+        assert ff.evaluate("location.href") == web.url + "/"
+        ff.wait(f"document.querySelector(\"li.job[data-id='{meeting['id']}']\")")
+        ff.screenshot(screens / "queue-firefox.png")
+
+        ff.navigate(f"{web.url}/jobs/{meeting['id']}")
+        ff.wait(f"document.querySelectorAll('.segment').length === {len(segments)}")
+        ff.wait("document.querySelector('#media').readyState >= 1")
+        ff.evaluate("document.querySelectorAll('.segment')[1].click()")
+        at = ff.evaluate("document.querySelector('#media').currentTime")
+        assert at == pytest.approx(segments[1]["start"], abs=0.05)
+        ff.screenshot(screens / "transcript-firefox.png")
+
+        ff.navigate(web.url + "/#search")
+        ff.evaluate(
+            "(() => { const i = document.querySelector('#search-input'); i.value = 'budget';"
+            " i.dispatchEvent(new Event('input')); })()"
+        )
+        ff.wait("document.querySelector('.hit-link')")
+        ff.evaluate("document.querySelector('.hit-link').click()")
+        expected = web.daemon.call(p.Search(query="budget"))["hits"][0]
+        ff.wait("document.querySelector('.segment.current')")
+        assert ff.evaluate("location.search") == f"?t={expected['start']}"
+        start = ff.evaluate("document.querySelector('.segment.current').dataset.start")
+        assert float(start) == pytest.approx(expected["start"])
+        assert not ff.errors, ff.errors
+
+
+def test_the_event_streams_snapshot_takes_a_limit_the_page_asks_for(
+    web: Web, meeting: dict[str, Any], speech_wav: Path
+) -> None:
+    """/api/events?limit=N (added for the page: its snapshot carries the newest N jobs, not
+    500); a limit out of range is a 400 with the usual JSON error, before any stream starts."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    web.daemon.call(p.AddJobs(paths=[str(speech_wav)], force=True))  # a second job at least
+    auth = {"Authorization": f"Bearer {web.token}"}
+    request = urllib.request.Request(f"{web.url}/api/events?limit=1", headers=auth)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        lines = []
+        while not lines or lines[-1] != b"":
+            lines.append(response.readline().rstrip(b"\r\n"))
+    data = next(line for line in lines if line.startswith(b"data:"))
+    snapshot = json.loads(data[len(b"data:") :])
+    assert len(snapshot["jobs"]) == 1
+    assert snapshot["jobs"][0]["id"] == max(j["id"] for j in web.daemon.jobs())
+    for bad in ("0", "1001", "many"):
+        request = urllib.request.Request(f"{web.url}/api/events?limit={bad}", headers=auth)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 400
+        assert json.loads(refused.value.read())["error"]["message"]
