@@ -60,6 +60,7 @@ def seed(db: Path, count: int) -> list[int]:
                 )
             )
             if state is JobState.PAUSED:
+                assert job.id is not None
                 paused.append(job.id)
     store.close()
     return paused

@@ -24,11 +24,17 @@ class JobState(enum.StrEnum):
 
     @property
     def running(self) -> bool:
-        return self in (JobState.DOWNLOADING, JobState.FETCHING, JobState.TRANSCRIBING)
+        return self in RUNNING
 
     @property
     def finished(self) -> bool:
-        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+        return self in FINISHED
+
+
+# The groups of states, said once: the store's queries, the CLI and the dashboard use these
+# (a JobState is a str, so `job["state"] in RUNNING` works on a protocol view too).
+RUNNING = (JobState.DOWNLOADING, JobState.FETCHING, JobState.TRANSCRIBING)
+FINISHED = (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
 
 
 @dataclass(frozen=True)

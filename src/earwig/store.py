@@ -19,16 +19,23 @@ from typing import TYPE_CHECKING, Any, cast
 import sqlite_utils
 
 from earwig.errors import NotFound, StoreError
-from earwig.model import Job, JobState, Segment, Transcript
+from earwig.model import FINISHED, Job, JobState, Segment, Transcript
 
 if TYPE_CHECKING:
     from earwig.protocol import LogEntry
 
 STATE_COLUMNS = {state: f"{state}_at" for state in JobState}
 # Jobs in these states own their content: the same sha256 is not transcribed again.
-_CLAIMING = ("queued", "downloading", "fetching", "transcribing", "done", "paused")
-# The states there were when the jobs table was created (migration 1 stays as it was).
+_CLAIMING = tuple(str(s) for s in JobState if s not in (JobState.FAILED, JobState.CANCELLED))
+_FINISHED = tuple(str(s) for s in FINISHED)
+# The states there were when the jobs table was created: history, not derived from JobState,
+# because migration 1 must build what it built then (migration 6 added "downloading").
 _FIRST_STATES = ("queued", "fetching", "transcribing", "done", "failed", "cancelled", "paused")
+
+
+def _placeholders(values: tuple[str, ...]) -> str:
+    """`(?, ?, ?)` for an `in` clause: the values go in as parameters, never into the SQL."""
+    return f"({', '.join('?' for _ in values)})"
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
@@ -475,8 +482,8 @@ class Store:
         """Finished jobs whose downloaded media is still in the cache."""
         rows = self.db.query(
             "select * from jobs where url is not null and path like ? "
-            "and state in ('done', 'failed', 'cancelled') and updated_at < ?",
-            [cache_dir.rstrip("/") + "/%", finished_before],
+            f"and state in {_placeholders(_FINISHED)} and updated_at < ?",
+            [cache_dir.rstrip("/") + "/%", *_FINISHED, finished_before],
         )
         return [_row_to_job(r) for r in rows]
 
@@ -553,9 +560,9 @@ class Store:
     def find_by_sha(self, sha256: str, exclude: int | None = None) -> Job | None:
         rows = list(
             self.db.query(
-                f"select * from jobs where sha256 = ? and id != ? and state in {_CLAIMING} "
-                "order by id limit 1",
-                [sha256, exclude or -1],
+                "select * from jobs where sha256 = ? and id != ? "
+                f"and state in {_placeholders(_CLAIMING)} order by id limit 1",
+                [sha256, exclude or -1, *_CLAIMING],
             )
         )
         return _row_to_job(rows[0]) if rows else None
@@ -576,8 +583,9 @@ class Store:
     def find_by_url(self, url: str) -> Job | None:
         rows = list(
             self.db.query(
-                f"select * from jobs where url = ? and state in {_CLAIMING} order by id limit 1",
-                [url],
+                f"select * from jobs where url = ? and state in {_placeholders(_CLAIMING)} "
+                "order by id limit 1",
+                [url, *_CLAIMING],
             )
         )
         return _row_to_job(rows[0]) if rows else None

@@ -40,7 +40,7 @@ WATCH_ROWS = """() => {
 
 
 @pytest.fixture(scope="module")
-def meeting(web: Web, speech_wav: Path) -> dict[str, Any]:
+def meeting(web: Web, speech_wav: Path) -> p.JobView:
     """A done job with a transcript: the speech sample, added over the socket."""
     web.daemon.call(p.AddJobs(paths=[str(speech_wav)]))
     return web.daemon.wait_job(
@@ -57,7 +57,7 @@ def upload_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthesize(SAMPLE_TEXT, tmp_path_factory.mktemp("upload") / "memo.wav", voice="en-us+f2")
 
 
-def segments_of(daemon: DaemonProcess, job_id: int) -> list[dict[str, Any]]:
+def segments_of(daemon: DaemonProcess, job_id: int) -> list[p.SegmentView]:
     return daemon.call(p.GetJob(id=job_id, transcript=True))["transcript"]["segments"]
 
 
@@ -96,7 +96,9 @@ def test_an_uploaded_wav_appears_goes_to_done_live_and_opens_to_its_transcript(
     page.click("a[data-tab='add']")
     page.set_input_files("#file-input", str(upload_wav))
     page.locator("#uploads .outcome.queued").wait_for()
-    job_id = int(re.search(r"#(\d+)", page.inner_text("#uploads .outcome.queued"))[1])
+    queued = re.search(r"#(\d+)", page.inner_text("#uploads .outcome.queued"))
+    assert queued is not None
+    job_id = int(queued[1])
     page.click("a[data-tab='queue']")
     row = page.locator(f"li.job[data-id='{job_id}'][data-state='done']")
     row.wait_for(timeout=120_000)
@@ -305,7 +307,7 @@ def test_the_event_streams_snapshot_takes_a_limit_the_page_asks_for(
     auth = {"Authorization": f"Bearer {web.token}"}
     request = urllib.request.Request(f"{web.url}/api/events?limit=1", headers=auth)
     with urllib.request.urlopen(request, timeout=30) as response:
-        lines = []
+        lines: list[bytes] = []
         while not lines or lines[-1] != b"":
             lines.append(response.readline().rstrip(b"\r\n"))
     data = next(line for line in lines if line.startswith(b"data:"))

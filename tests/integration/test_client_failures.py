@@ -81,7 +81,7 @@ def test_every_request_round_trips_as_the_json_of_the_previous_version(
             done.add(kind)
             return typed(kind, raw.call(kind, **params))
 
-        assert call("status")["pid"] == daemon.proc.pid
+        assert call("status")["pid"] == daemon.process.pid
         assert call("queue.pause") == {"paused": True}  # the job stays where it is put
         added = call("job.add", paths=[str(speech_wav)])["results"][0]
         job_id = added["job"]["id"]
@@ -116,7 +116,7 @@ def test_every_request_round_trips_as_the_json_of_the_previous_version(
         assert reply["error"]["code"] == "not_found"  # no voice was named
         done.add("speaker.forget")
         snapshot = call("subscribe", topics=["jobs", "log"], limit=5, log_limit=5)
-        assert snapshot["status"]["pid"] == daemon.proc.pid and "log" in snapshot
+        assert snapshot["status"]["pid"] == daemon.process.pid and "log" in snapshot
         assert done == set(protocol.REQUESTS), set(protocol.REQUESTS) - done
 
 
@@ -324,7 +324,7 @@ def open_fds(pid: int) -> int:
 def test_at_the_fd_limit_the_daemon_waits_quietly_and_answers_once_fds_free_up(
     daemon: DaemonProcess,
 ) -> None:
-    pid = daemon.proc.pid
+    pid = daemon.process.pid
     soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (open_fds(pid) + 8, hard))
     before = len(daemon.log())

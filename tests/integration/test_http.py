@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -116,7 +116,7 @@ def test_openai_errors_are_clear_4xx(server: Http, speech_wav: Path, tmp_path: P
         client.audio.transcriptions.create(
             model="whisper-1",
             file=speech_wav.open("rb"),
-            response_format="yaml",  # type: ignore[arg-type]
+            response_format="yaml",
         )
     assert err.value.body["code"] == "bad_response_format"  # type: ignore[index]
     with pytest.raises(openai.BadRequestError) as err:
@@ -175,7 +175,7 @@ def test_bazarr_requests(server: Http, second_wav: Path) -> None:
     out = pcm_of(second_wav)
     r = session.post(
         f"{endpoint}/detect-language",
-        params={"encode": "false", "video_file": {None}},
+        params=cast(Any, {"encode": "false", "video_file": {None}}),
         files={"audio_file": out},
         timeout=(5, 3600),
     )

@@ -79,7 +79,9 @@ def test_the_database_removed_under_a_running_daemon_stops_work(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         status = wait_for(
-            lambda: (s := daemon.call(p.GetStatus()))["problems"] and s, 30, what="the loss to show"
+            lambda: s if (s := daemon.call(p.GetStatus()))["problems"] else None,
+            30,
+            what="the loss to show",
         )
         shown = run_cli(home.config, "status").stdout
         shutil.copy(speech_wav, home.watch / "talk.wav")
@@ -230,8 +232,8 @@ def test_a_server_that_echoes_the_key_in_every_form_leaks_none(
         "earwig logs": logs,
         "the hook's EARWIG_ERROR": seen.read_text(),
     }
-    assert job["state"] == "failed" and "401" in job["error"], job
-    assert "Incorrect API key provided" in job["error"]
+    assert job["state"] == "failed" and "401" in (job["error"] or ""), job
+    assert "Incorrect API key provided" in (job["error"] or "")
     leaks = [
         f"{what} in {where}"
         for where, text in places.items()
