@@ -333,7 +333,7 @@ def jobs_cmd(
             title,
             formatting.percent(j),
             audio,
-            j.get("language") or "",
+            "+".join(j["languages"]) or j["language"] or "",
             formatting.age(j["created_at"]),
             note,
         )
@@ -372,8 +372,10 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
         click.echo(f"  chapters {len(j['chapters'])} (in the .json)")
     if j.get("duration"):
         click.echo(f"  audio    {j['duration']:.1f}s")
-    if j.get("language"):
-        click.echo(f"  language {languages.name(j['language'])} ({j['language']})")
+    spoken: list[str] = j["languages"] or ([j["language"]] if j["language"] else [])
+    if spoken:
+        named = ", ".join(f"{languages.name(code)} ({code})" for code in spoken)
+        click.echo(f"  {'language' if len(spoken) == 1 else 'languages'} {named}")
     if j["attempts"]:
         click.echo(f"  attempts {j['attempts']}")
     for warning in j.get("warnings") or ():
@@ -1096,8 +1098,14 @@ def delete(ctx: Ctx, job_ids: tuple[int, ...]) -> None:
     """
     with ctx.client() as client:
         for job_id in job_ids:
-            client.call(p.DeleteJob(id=job_id))
-            click.echo(f"#{job_id} deleted")
+            deleted = client.call(p.DeleteJob(id=job_id))
+            if "kept_out" in deleted:
+                click.echo(
+                    f"#{job_id} deleted; its file stays out of the queue (scans skip it): "
+                    f"`earwig add --force {deleted['kept_out']}` queues it again"
+                )
+            else:
+                click.echo(f"#{job_id} deleted")
 
 
 @main.command()
@@ -1428,8 +1436,18 @@ def _speakers_call(ctx: Ctx, request: p.Request[R]) -> R:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--backend", help="auto, whisper.cpp, faster-whisper, openai, mlx-whisper.")
 @click.option("--model", help='"bundled", a model directory, a ggml file, or a model name.')
-@click.option("--language", help='A language code such as "en", or "auto".')
-@click.option("--translate", is_flag=True, default=None, help="Translate into English.")
+@click.option(
+    "--language",
+    help='A language code such as "en", or "auto". With --multilingual (the default) a hint '
+    "the audio can overrule, with a warning; with --no-multilingual, the one language used.",
+)
+@click.option(
+    "--multilingual/--no-multilingual",
+    default=None,
+    help="Find every language spoken and transcribe each stretch in its own (the default; "
+    "an English-only model flags what is not English), or one language for the whole file.",
+)
+@click.option("--translate/--no-translate", default=None, help="Translate into English (or not).")
 @click.option("--prompt", "initial_prompt", help="Vocabulary hints: names, jargon.")
 @click.option(
     "--word-timestamps", is_flag=True, default=None, help="Per-word times in the .json output."
@@ -1457,6 +1475,7 @@ def transcribe(
     backend: str | None,
     model: str | None,
     language: str | None,
+    multilingual: bool | None,
     translate: bool | None,
     initial_prompt: str | None,
     word_timestamps: bool | None,
@@ -1473,6 +1492,7 @@ def transcribe(
         backend=backend,
         model=model,
         language=language,
+        multilingual=multilingual,
         translate=translate,
         initial_prompt=initial_prompt,
         word_timestamps=word_timestamps,

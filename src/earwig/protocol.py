@@ -104,7 +104,8 @@ class JobView(TypedDict):
     outputs: list[str]
     model_request: str | None
     slot: str | None
-    language: str | None
+    language: str | None  # the language it mostly speaks
+    languages: list[str]  # every language it speaks, the most spoken first
     warnings: list[str]
     publisher: dict[str, Any]  # a feed item's Podcasting 2.0 links, as the feed gave them
     text_from: str | None
@@ -230,10 +231,12 @@ class SegmentView(TypedDict):
     end: float
     text: str
     speaker: str | None
+    language: str | None  # the language it is spoken in, where the backend found it
 
 
 class TranscriptView(TypedDict):
     language: str | None
+    languages: list[str]  # every language spoken, the most spoken first
     segments: list[SegmentView]
 
 
@@ -270,6 +273,9 @@ class JobResult(TypedDict):
 
 class Deleted(TypedDict):
     deleted: int
+    # the file it was made from, now kept out of the queue: scans skip it until it is
+    # added again with force
+    kept_out: NotRequired[str]
 
 
 class QueueState(TypedDict):

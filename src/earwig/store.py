@@ -225,6 +225,13 @@ def _add_job_options(db: sqlite_utils.Database) -> None:
     db.table("jobs").add_column("options", str)
 
 
+def _languages_per_segment(db: sqlite_utils.Database) -> None:
+    """Recordings that speak several languages: every language a job's file speaks (a JSON
+    list, the most spoken first) and the language of each segment."""
+    db.table("jobs").add_column("languages", str)
+    db.table("segments").add_column("language", str)
+
+
 def _inbox_done_pending(db: sqlite_utils.Database) -> None:
     """inbox.done lines not yet appended to the file: committed with the jobs they record,
     so a kill between the commit and the write loses none (the next start writes them)."""
@@ -242,9 +249,11 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_8,
     _migration_9,
     _add_job_options,
+    _languages_per_segment,
     _inbox_done_pending,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+DELETED = "deleted"  # skipped_files.reason of a file whose job was deleted
 
 
 class Store:
@@ -618,6 +627,26 @@ class Store:
                 pk="path",
             )
 
+    def remember_deleted(self, job: Job) -> None:
+        """A deleted job's file stays out of the queue: the next scan of its folder skips it
+        (as long as it is the same file: same size and time) until it is added with force."""
+        if job.path and not job.url and job.size is not None and job.mtime is not None:
+            self.remember_skipped(job.path, job.size, job.mtime, f"{DELETED} (job {job.id})")
+
+    def deleted_file(self, path: str, size: int, mtime: float) -> str | None:
+        """Why this exact file is kept out of the queue, if a job made from it was deleted."""
+        row = self.db.execute(
+            "select reason from skipped_files where path = ? and size = ? and mtime = ? "
+            "and reason like ?",
+            [path, size, mtime, DELETED + "%"],
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def forget_skipped(self, path: str) -> None:
+        """The file at `path` may be looked at again (it was added with force)."""
+        with self.db.atomic():
+            self.db.execute("delete from skipped_files where path = ?", [path])
+
     def output_base_owners(self, output_dir: str, base: str) -> set[str]:
         """The sources (URL, else path) of the jobs whose transcripts are named `base` in
         `output_dir`."""
@@ -672,6 +701,7 @@ class Store:
                     "end": s.end,
                     "text": s.text,
                     "speaker": s.speaker,
+                    "language": s.language,
                 }
                 for i, s in enumerate(transcript.segments)
             )
@@ -682,9 +712,10 @@ class Store:
             return None
         meta = rows[0]
         segments = tuple(
-            Segment(r["start"], r["end"], r["text"], speaker=r["speaker"])
+            Segment(r["start"], r["end"], r["text"], speaker=r["speaker"], language=r["language"])
             for r in self.db.query(
-                "select start, end, text, speaker from segments where job_id = ? order by idx",
+                "select start, end, text, speaker, language from segments where job_id = ? "
+                "order by idx",
                 [job_id],
             )
         )
@@ -858,7 +889,7 @@ def _job_to_row(job: Job) -> dict[str, Any]:
     row["outputs"] = json.dumps(row["outputs"])
     row["warnings"] = json.dumps(row["warnings"]) if row["warnings"] else None
     row["force"] = int(job.force)
-    for column in ("publisher", "chapters", "beside", "options"):
+    for column in ("publisher", "chapters", "beside", "options", "languages"):
         row[column] = json.dumps(row[column]) if row[column] else None
     times = row.pop("times")
     for state, column in STATE_COLUMNS.items():
@@ -875,6 +906,7 @@ def _row_to_job(row: dict[str, Any]) -> Job:
         ("chapters", "[]"),
         ("beside", "[]"),
         ("options", "{}"),
+        ("languages", "[]"),
     ):
         row[column] = json.loads(row.get(column) or empty)
     row["times"] = {

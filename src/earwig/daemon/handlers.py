@@ -103,8 +103,15 @@ async def job_get(daemon: Api, params: p.GetJob, box: Outbox) -> p.JobDetail:
     if transcript is not None:
         result["transcript"] = {
             "language": transcript.language,
+            "languages": list(transcript.languages),
             "segments": [
-                {"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker}
+                {
+                    "start": s.start,
+                    "end": s.end,
+                    "text": s.text,
+                    "speaker": s.speaker,
+                    "language": s.language,
+                }
                 for s in transcript.segments
             ],
         }
@@ -123,7 +130,11 @@ async def job_retry(daemon: Api, params: p.RetryJob, box: Outbox) -> p.JobResult
 
 @handles(p.DeleteJob)
 async def job_delete(daemon: Api, params: p.DeleteJob, box: Outbox) -> p.Deleted:
-    return {"deleted": daemon.delete_job(params.id)}
+    job = daemon.store.get_job(params.id)
+    deleted: p.Deleted = {"deleted": daemon.delete_job(params.id)}
+    if job.path and not job.url:
+        deleted["kept_out"] = job.path
+    return deleted
 
 
 @handles(p.Search)

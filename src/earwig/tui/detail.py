@@ -182,8 +182,11 @@ class JobDetailScreen(EarwigScreen[None]):
             if job.get("attempts"):
                 line += f"   attempts {job['attempts']}"
             text.append(line + "\n")
-        if job.get("language"):
-            text.append(f"language {job['language']}\n")
+        spoken: list[str] = list(job.get("languages") or ())
+        if not spoken and job.get("language"):
+            spoken = [str(job.get("language"))]
+        if spoken:
+            text.append(f"{'languages' if len(spoken) > 1 else 'language'} {', '.join(spoken)}\n")
         for warning in job.get("warnings") or []:
             text.append(f"warning  {warning}\n", style="yellow")
         if job.get("waiting"):

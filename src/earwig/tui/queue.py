@@ -538,6 +538,11 @@ class QueueScreen(EarwigScreen[None]):
             return
         question = f"Delete #{job['id']} {job['title']}?"
         detail = "Its history and search hits go; its transcript files stay on disk."
+        if job.get("path") and not job.get("url"):
+            detail += (
+                " Its file stays out of the queue (scans skip it): `earwig add --force` "
+                "queues it again."
+            )
         if await self.earwig.push_screen_wait(ConfirmDialog(question, detail)):
             await self._steer(
                 lambda job_id: protocol.DeleteJob(id=job_id), "deleted (its transcript files stay)"
