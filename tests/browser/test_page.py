@@ -180,6 +180,33 @@ def test_the_queue_pauses_a_job_pauses_and_a_delete_asks_first(
     assert not page.errors
 
 
+def test_a_failed_job_shows_its_error_and_hint(
+    web: Web, speech_wav: Path, tmp_path: Path, page: Any, screens: Path
+) -> None:
+    """A file that vanished between being queued and its turn: the job fails with the
+    daemon's reason and hint, and the row shows both as they arrive."""
+    import shutil
+
+    log_in(page, web)
+    web.daemon.call(p.PauseQueue())
+    try:
+        gone = shutil.copy(speech_wav, tmp_path / "vanished.wav")
+        added = web.daemon.call(p.AddJobs(paths=[str(gone)], force=True))
+        job_id = added["results"][0]["job"]["id"]
+        Path(gone).unlink()
+    finally:
+        web.daemon.call(p.ResumeQueue())
+    row = page.locator(f"li.job[data-id='{job_id}'][data-state='failed']")
+    row.wait_for(timeout=60_000)
+    job = web.daemon.call(p.GetJob(id=job_id))["job"]
+    assert job["error"] and job["hint"]
+    assert row.locator(".error-message").inner_text() == job["error"]
+    assert row.locator(".error-hint").inner_text() == job["hint"]
+    assert row.locator("[data-action='retry']").is_visible()
+    row.screenshot(path=str(screens / "failed-row.png"))
+    assert not page.errors
+
+
 VIEWS = [("queue", "/"), ("add", "/#add"), ("search", "/#search"), ("status", "/#status")]
 
 
@@ -207,8 +234,11 @@ def test_every_view_at_desktop_and_phone_size_in_light_and_dark(
             if name == "queue":
                 page.locator("li.job").first.wait_for()
             page.screenshot(path=str(screens / f"{name}-{size}-{scheme}.png"))
-            width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-            assert width[0] <= width[1], f"{name} scrolls sideways at {size}: {width}"
+            # against the device's width: a phone's browser widens its layout viewport (and
+            # innerWidth) to fit content that overflows
+            viewport = PHONE if size == "phone" else DESKTOP
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= viewport["width"], f"{name} scrolls sideways at {size}: {width} px"
             if size == "phone":
                 small = page.evaluate(
                     """() => [...document.querySelectorAll('button, .tabs a')]
