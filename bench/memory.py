@@ -17,10 +17,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import wave
 from pathlib import Path
 
+import harness  # bench/harness.py: the daemon every benchmark starts the same way
 from earwig import protocol as p
 
 SENTENCE = "This is a note in a long recording, so that there is something to transcribe."
@@ -70,55 +70,22 @@ def peak_of_command(args: list[str]) -> tuple[float, float]:
 
 def peak_of_daemon(recording: Path, threads: int) -> tuple[float, float]:
     """(peak RSS in MB, seconds from queued to done) of `earwig run` given the recording."""
-    from earwig.client import DaemonClient
-    from earwig.errors import EarwigError
-
     root = Path(tempfile.mkdtemp(prefix="ewmem-", dir="/tmp"))
     try:
-        watch, sock = root / "in", root / "s" / "earwig.sock"
-        watch.mkdir()
-        config = root / "config.toml"
-        config.write_text(
-            f'[daemon]\ndatabase = "{root}/e.db"\nstate_dir = "{root}/state"\n'
-            f'socket = "{sock}"\nstable_after = "1s"\n[transcribe]\nthreads = {threads}\n'
-            f'[output]\ndir = "{root}/out"\n[[watch]]\npath = "{watch}"\n'
-        )
-        env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "earwig", "--config", str(config), "run"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
+        with harness.Daemon(root, stable_after="1s", transcribe=f"threads = {threads}") as daemon:
+            os.link(recording, daemon.watch / recording.name)  # no copy: the same file, at once
 
-        def jobs() -> list[dict]:
-            try:
-                with DaemonClient(sock, timeout=10) as c:
-                    return c.call(p.ListJobs())["jobs"]
-            except (OSError, EarwigError):
-                return []
+            def finished() -> p.JobView | None:
+                done = [j for j in daemon.jobs() if j["state"] in ("done", "failed")]
+                return done[0] if done else None
 
-        try:
-            deadline = time.monotonic() + 60
-            while not (sock.exists() and jobs() is not None) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            os.link(recording, watch / recording.name)  # no copy: the same file, at once
-            deadline = time.monotonic() + 6 * 3600
-            while time.monotonic() < deadline:
-                done = [j for j in jobs() if j["state"] in ("done", "failed")]
-                if done:
-                    break
-                time.sleep(1)
-            (job,) = done
+            job = harness.wait(finished, 6 * 3600, 1.0)
             assert job["state"] == "done", job
             peak = 0.0
-            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            for line in Path(f"/proc/{daemon.pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):  # the process's peak resident set
                     peak = int(line.split()[1]) / 1024
             return peak, job["times"]["done"] - job["times"]["fetching"]
-        finally:
-            proc.terminate()
-            proc.wait(120)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -17,19 +17,17 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import harness  # bench/harness.py: the daemon every benchmark starts the same way
 from earwig import protocol as p
-from earwig.client import DaemonClient
-from earwig.errors import DaemonNotRunning
 from earwig.speech import synthesize
 from earwig.transcribe.audio import decode
 from earwig.transcribe.base import TranscribeOptions
 from earwig.transcribe.faster_whisper import FasterWhisperBackend
+from harness import wait
 
 SENTENCES = [
     "Welcome to the weekly meeting. Today we will talk about the budget for next year.",
@@ -45,19 +43,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def wait(condition, timeout: float = 600.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except (DaemonNotRunning, ConnectionError, FileNotFoundError):
-            value = None
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError("benchmark condition not met in time")
 
 
 def make_clips(folder: Path, count: int) -> list[Path]:
@@ -81,35 +66,19 @@ def direct(clips: list[Path], threads: int) -> float:
 def through_daemon(clips: list[Path], threads: int, stable_after: float) -> dict[str, float]:
     root = Path(tempfile.mkdtemp(prefix="ewb-", dir="/tmp"))
     try:
-        watch, out = root / "in", root / "out"
-        watch.mkdir()
-        config = root / "config.toml"
-        config.write_text(
-            f'[daemon]\ndatabase = "{root}/e.db"\nstate_dir = "{root}/state"\n'
-            f'socket = "{root}/s/earwig.sock"\nstable_after = "{stable_after}s"\n'
-            f'[transcribe]\nthreads = {threads}\n[output]\ndir = "{out}"\n'
-            f'[[watch]]\npath = "{watch}"\n'
+        daemon = harness.Daemon(
+            root, stable_after=f"{stable_after}s", transcribe=f"threads = {threads}"
         )
-        env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "earwig", "--config", str(config), "run"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        sock = root / "s" / "earwig.sock"
-        try:
-            wait(lambda: DaemonClient(sock, timeout=5).connect())
+        with daemon:
             time.sleep(1.0)  # let start-up settle before reading idle memory
-            idle_rss = rss_mb(proc.pid)
+            idle_rss = rss_mb(daemon.pid)
             dropped_at = time.time()
             t0 = time.perf_counter()
             for clip in clips:
-                shutil.copy(clip, watch / clip.name)
+                shutil.copy(clip, daemon.watch / clip.name)
 
-            def finished():
-                with DaemonClient(sock) as c:
-                    jobs = c.call(p.ListJobs())["jobs"]
+            def finished() -> list[p.JobView] | None:
+                jobs = daemon.jobs()
                 return (
                     jobs
                     if len(jobs) == len(clips)
@@ -127,11 +96,8 @@ def through_daemon(clips: list[Path], threads: int, stable_after: float) -> dict
                 - min(j["times"]["fetching"] for j in jobs),
                 "first_start": min(latencies),
                 "idle_rss": idle_rss,
-                "loaded_rss": rss_mb(proc.pid),
+                "loaded_rss": rss_mb(daemon.pid),
             }
-        finally:
-            proc.terminate()
-            proc.wait(60)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

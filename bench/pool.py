@@ -28,11 +28,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import harness  # bench/harness.py: the daemon every benchmark starts the same way
 from earwig import protocol as p
-from earwig.client import DaemonClient
 from earwig.speech import synthesize
 from earwig.transcribe import audio, models
-from overhead import SENTENCES, wait  # bench/overhead.py: the same clips, the same waiting
+from harness import wait
+from overhead import SENTENCES  # bench/overhead.py: the same clips
 
 RAW = "raw engine (1 server, one file at a time)"
 
@@ -78,38 +79,25 @@ def raw(clips: list[Path], url: str) -> float:
 
 def through_earwig(clips: list[Path], urls: list[str], workers: int, root: Path) -> dict:
     shutil.rmtree(root, ignore_errors=True)
-    watch, out, state = root / "in", root / "out", root / "state"
-    watch.mkdir(parents=True)
     servers = "".join(f'\n[[transcribe.servers]]\nurl = "{u}"\n' for u in urls)
-    config = root / "config.toml"
-    config.write_text(
-        f'[daemon]\ndatabase = "{state}/e.db"\nstate_dir = "{state}"\n'
-        f'socket = "{root}/s.sock"\nstable_after = "0.2s"\n'
-        f"[transcribe]\nworkers = {workers}\nthreads = 2\n"
-        f'[output]\ndir = "{out}"\nformats = ["txt"]\n[[watch]]\npath = "{watch}"\n{servers}'
+    daemon = harness.Daemon(
+        root,
+        stable_after="0.2s",
+        transcribe=f"workers = {workers}\nthreads = 2",
+        output='formats = ["txt"]',
+        extra=servers,
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "earwig", "--config", str(config), "run"],
-        stdout=subprocess.DEVNULL,
-        stderr=(root / "daemon.log").open("wb"),
-    )
-    try:
-        client = DaemonClient(root / "s.sock")
-        wait(lambda: client.connect() or True, 60)
-        with client:
-            for clip in clips:
-                shutil.copy(clip, watch / clip.name)
+    with daemon:
+        for clip in clips:
+            shutil.copy(clip, daemon.watch / clip.name)
 
-            def finished() -> list[dict] | None:
-                jobs = client.call(p.ListJobs(limit=1000))["jobs"]
-                done = [j for j in jobs if j["state"] in ("done", "failed")]
-                return jobs if len(done) == len(clips) else None
+        def finished() -> list[p.JobView] | None:
+            jobs = daemon.jobs()
+            done = [j for j in jobs if j["state"] in ("done", "failed")]
+            return jobs if len(done) == len(clips) else None
 
-            jobs = wait(finished)
-            slots = client.call(p.GetStatus())["slots"]
-    finally:
-        proc.terminate()
-        proc.wait(60)
+        jobs = wait(finished)
+        slots = daemon.call(p.GetStatus())["slots"]
     failed = [j for j in jobs if j["state"] != "done"]
     if failed:
         raise RuntimeError(f"{len(failed)} job(s) failed: {failed[0].get('error')}")

@@ -20,7 +20,7 @@ from earwig import search
 from earwig.model import Job, JobState, Segment, Transcript
 from earwig.store import Store
 
-SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa")
+SYLLABLES: tuple[str, ...] = ("ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa")
 SYLLABLES += ("do", "fi", "gu", "ha", "je", "ko", "lu", "ma", "ni", "os")
 
 
@@ -47,6 +47,7 @@ def fill(store: Store, jobs: int, segments: int, vocab: list[str], rng: random.R
             Segment(i * 4.0, i * 4.0 + 4.0, " ".join(rng.choices(vocab, k=12)))
             for i in range(segments)
         )
+        assert job.id is not None
         store.save_transcript(job.id, Transcript(segs, "en", segments * 4.0, "bench", "bench"))
     return time.perf_counter() - t0
 

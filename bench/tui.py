@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from earwig.client import DaemonClient
-from earwig.errors import DaemonNotRunning
+from textual.app import App
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+
+import harness  # bench/harness.py: the daemon every benchmark starts the same way
 from earwig.model import Job, JobState
 from earwig.store import Store
 from earwig.tui.app import make_app
+from earwig.tui.queue import QueueScreen
 
 
 def seed(db: Path, count: int) -> None:
@@ -51,26 +52,34 @@ def seed(db: Path, count: int) -> None:
     store.close()
 
 
+def queue_screen(app: App[object]) -> QueueScreen:
+    screen = app.screen
+    assert isinstance(screen, QueueScreen), screen
+    return screen
+
+
 async def measure(config: Path, jobs: int) -> dict[str, float]:
     t0 = time.perf_counter()
     app = make_app(config)
     result: dict[str, float] = {}
     async with app.run_test(size=(120, 40)) as pilot:
-        table = None
         while True:
-            table = app.screen.query_one("DataTable")
+            table = app.screen.query_one(DataTable)
             if table.row_count:
                 break
             await pilot.pause(0.005)
         result["first_paint"] = time.perf_counter() - t0
-        while len(app.jobs) < jobs or app.screen._rebuild_pending:
+        while len(app.jobs) < jobs or queue_screen(app)._rebuild_pending:
             await pilot.pause(0.01)
         await pilot.pause()
         result["all_loaded"] = time.perf_counter() - t0
         assert table.row_count == jobs, table.row_count
 
         # 1,000 progress events on the jobs at the top of the table
-        top = [int(table.coordinate_to_cell_key((r, 0)).row_key.value) for r in range(20)]
+        top = [
+            int(str(table.coordinate_to_cell_key(Coordinate(r, 0)).row_key.value))
+            for r in range(20)
+        ]
         for job_id in top:
             app.jobs[job_id]["state"] = "transcribing"
         t = time.perf_counter()
@@ -97,7 +106,7 @@ async def measure(config: Path, jobs: int) -> dict[str, float]:
         await pilot.press("f")
         t = time.perf_counter()
         await pilot.press("9")  # returns once the key is handled; the rebuild may be queued
-        while app.screen._rebuild_pending:
+        while queue_screen(app)._rebuild_pending:
             await pilot.pause(0.001)
         await pilot.pause()
         result["filter_keypress"] = time.perf_counter() - t
@@ -178,34 +187,11 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="ewt-", dir="/tmp"))
     try:
-        (root / "in").mkdir()
-        config = root / "config.toml"
-        config.write_text(
-            f'[daemon]\ndatabase = "{root}/e.db"\nstate_dir = "{root}/state"\n'
-            f'socket = "{root}/s/earwig.sock"\n[output]\ndir = "{root}/out"\n'
-            f'[[watch]]\npath = "{root}/in"\n'
-        )
+        daemon = harness.Daemon(root)
         seed(root / "e.db", args.jobs)
-        env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "earwig", "--config", str(config), "run"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    DaemonClient(root / "s" / "earwig.sock", timeout=5).connect()
-                    break
-                except DaemonNotRunning:
-                    time.sleep(0.1)
-            rounds = [asyncio.run(measure(config, args.jobs)) for _ in range(args.rounds)]
+        with daemon:
+            rounds = [asyncio.run(measure(daemon.config, args.jobs)) for _ in range(args.rounds)]
             bare = [asyncio.run(baseline(args.jobs)) for _ in range(args.rounds)]
-        finally:
-            daemon.terminate()
-            daemon.wait(30)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     med = statistics.median

@@ -16,23 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TypeVar
 
 from earwig import protocol as p
-from earwig.client import DaemonClient
-from earwig.errors import DaemonNotRunning
 from earwig.model import Job, JobState
 from earwig.store import Store
+from harness import Daemon, wait  # bench/harness.py: the daemon every benchmark starts
 
-R = TypeVar("R")
 PAUSED = 20  # waiting jobs at the top of the history, steered back and forth
 
 
@@ -60,52 +54,16 @@ def seed(db: Path, count: int) -> list[int]:
                 )
             )
             if state is JobState.PAUSED:
+                assert job.id is not None
                 paused.append(job.id)
     store.close()
     return paused
 
 
-def write_config(root: Path, socket: Path) -> Path:
-    config = root / "config.toml"
-    config.write_text(
-        f"""
-[daemon]
-database = "{root / "earwig.db"}"
-state_dir = "{root / "state"}"
-socket = "{socket}"
-
-[transcribe]
-threads = 2
-models_dir = "{root / "models"}"
-
-[output]
-dir = "{root / "out"}"
-
-[http]
-listen = "127.0.0.1:0"
-"""
-    )
-    return config
-
-
-def call(socket: Path, request: p.Request[R]) -> R:
-    with DaemonClient(socket, timeout=30) as client:
-        return client.call(request)
-
-
-def wait_http(socket: Path, proc: subprocess.Popen[bytes], log: Path) -> str:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"the daemon exited:\n{log.read_text(errors='replace')}")
-        try:
-            url = call(socket, p.GetStatus()).get("http", {}).get("url")
-            if url:
-                return url.rstrip("/")
-        except (DaemonNotRunning, ConnectionError, FileNotFoundError):
-            pass
-        time.sleep(0.1)
-    sys.exit("the daemon's HTTP server did not start in 120 s")
+def wait_http(daemon: Daemon) -> str:
+    """The HTTP server's address, once it listens (port 0: the OS picked it)."""
+    view = wait(lambda: daemon.call(p.GetStatus()).get("http", {}).get("url"), 120)
+    return str(view).rstrip("/")
 
 
 # In the page: when row `id` shows `state`, the wall-clock time of the frame after it.
@@ -124,25 +82,15 @@ def measure(args: argparse.Namespace) -> None:
     from playwright.sync_api import sync_playwright
 
     root = Path(tempfile.mkdtemp(prefix="earwig-bench-web-"))
-    runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
-    socket = runtime / "earwig.sock"
     t = time.perf_counter()
-    paused = seed(root / "earwig.db", args.jobs)
+    paused = seed(root / "e.db", args.jobs)
     print(f"seeded {args.jobs:,} finished + {PAUSED} paused jobs in {time.perf_counter() - t:.1f}s")
-    config = write_config(root, socket)
-    log = root / "daemon.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "earwig", "--config", str(config), "run"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    daemon = Daemon(root, transcribe="threads = 2", extra='\n[http]\nlisten = "127.0.0.1:0"\n')
+    daemon.start()
     try:
-        url = wait_http(socket, proc, log)
+        url = wait_http(daemon)
         token = (root / "state" / "http-token").read_text().strip()
-        call(socket, p.PauseQueue())  # resumed jobs stay queued: nothing runs them
+        daemon.call(p.PauseQueue())  # resumed jobs stay queued: nothing runs them
         executable = shutil.which("chromium") or "/usr/bin/chromium"
         fcp, queue, snap, rows = [], [], [], 0
         lags: list[float] = []
@@ -183,17 +131,15 @@ def measure(args: argparse.Namespace) -> None:
                 for action, state in ((p.ResumeJob, "queued"), (p.PauseJob, "paused")):
                     watcher = page.evaluate_handle(WATCH, [job_id, state])
                     sent = time.time() * 1000
-                    call(socket, action(id=job_id))
+                    daemon.call(action(id=job_id))
                     shown = page.evaluate("(w) => w.shown", watcher)
                     lags.append(shown - sent)
             context.close()
             browser.close()
-        snapshot = len(json.dumps(call(socket, p.Subscribe(topics=["jobs", "log"], limit=100))))
+        snapshot = len(json.dumps(daemon.call(p.Subscribe(topics=["jobs", "log"], limit=100))))
     finally:
-        proc.terminate()
-        proc.wait(30)
+        daemon.stop()
         shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(runtime, ignore_errors=True)
 
     def ms(values: list[float]) -> str:
         return f"median {statistics.median(values):.0f} ms, max {max(values):.0f} ms"

@@ -79,6 +79,7 @@ def encode(src: Path, dst: Path, codec: str) -> Path:
 
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         stream = out.add_stream(codec, rate=22050)
+        assert isinstance(stream, av.AudioStream)
         for frame in inp.decode(audio=0):
             frame.pts = None
             for packet in stream.encode(frame):
@@ -113,8 +114,8 @@ def make_video(wav: Path, dst: Path, subtitle_language: str | None = None) -> Pa
         for packet in video.encode(None):
             out.mux(packet)
         resampler = av.AudioResampler(format="fltp", layout="mono", rate=16000)
-        for frame in inp.decode(audio=0):
-            for chunk in resampler.resample(frame):
+        for sound in inp.decode(audio=0):
+            for chunk in resampler.resample(sound):
                 chunk.pts = None
                 for packet in audio.encode(chunk):
                     out.mux(packet)

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import jiwer
 
@@ -24,9 +24,14 @@ R = TypeVar("R")
 
 
 def wait_for(
-    condition: Callable[[], T], timeout: float = 60.0, interval: float = 0.05, what: str = ""
+    condition: Callable[[], T | Literal[False] | None],
+    timeout: float = 60.0,
+    interval: float = 0.05,
+    what: str = "",
 ) -> T:
-    """Poll `condition` until it returns something truthy; fail with `what` after `timeout`."""
+    """Poll `condition` until it returns something truthy, and return that (so a condition
+    that answers None or False until then gives its real value); fail with `what` after
+    `timeout`."""
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
     while time.monotonic() < deadline:
@@ -77,6 +82,12 @@ class DaemonProcess:
         if wait:
             wait_for(self.is_ready, 60, what="the daemon to answer on its socket")
         return self
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        """The `earwig run` process (started: a test that asks before start() is wrong)."""
+        assert self.proc is not None, "the daemon was not started"
+        return self.proc
 
     def is_ready(self) -> bool:
         assert self.proc is not None

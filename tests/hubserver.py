@@ -44,6 +44,10 @@ class Faults:
     corrupt_once: set[str] = field(default_factory=set)  # file: flip bytes in the next GET
     down: bool = False  # every request gets a 503
     rate: int | None = None  # bytes a second for file bodies, so a download takes a while
+    # While this is clear, a file body stops after its first block and trickles (a few bytes
+    # every fifth of a second, so no read timeout fires) until the test sets it: a download
+    # that is under way for exactly as long as the test needs to look at it.
+    hold: threading.Event | None = None
 
 
 def describe(path: Path) -> HubFile:
@@ -188,6 +192,12 @@ class Hub:
                 if corrupt:
                     block = bytes(b ^ 0xFF for b in block[:64]) + block[64:]
                     corrupt = False
+                hold = self.faults.hold
+                while hold is not None and sent and block and not hold.is_set():
+                    h.wfile.write(block[:64])
+                    h.wfile.flush()
+                    sent, block = sent + len(block[:64]), block[64:]
+                    hold.wait(0.2)
                 h.wfile.write(block)
                 sent += len(block)
                 with self.lock:

@@ -333,7 +333,7 @@ def jobs_cmd(
             title,
             formatting.percent(j),
             audio,
-            j.get("language") or "",
+            "+".join(j["languages"]) or j["language"] or "",
             formatting.age(j["created_at"]),
             note,
         )
@@ -372,8 +372,10 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
         click.echo(f"  chapters {len(j['chapters'])} (in the .json)")
     if j.get("duration"):
         click.echo(f"  audio    {j['duration']:.1f}s")
-    if j.get("language"):
-        click.echo(f"  language {languages.name(j['language'])} ({j['language']})")
+    spoken: list[str] = j["languages"] or ([j["language"]] if j["language"] else [])
+    if spoken:
+        named = ", ".join(f"{languages.name(code)} ({code})" for code in spoken)
+        click.echo(f"  {'language' if len(spoken) == 1 else 'languages'} {named}")
     if j["attempts"]:
         click.echo(f"  attempts {j['attempts']}")
     for warning in j.get("warnings") or ():
@@ -629,6 +631,12 @@ def _reload_daemon(ctx: Ctx) -> None:
     help="A feed's own transcripts (<podcast:transcript>): take them instead of "
     "transcribing, never use them, or save them beside earwig's.",
 )
+@click.option(
+    "--check/--no-check",
+    default=True,
+    show_default=True,
+    help="Fetch the URL first and refuse what is neither a feed nor a page yt-dlp can list.",
+)
 @pass_ctx
 @friendly
 def subscribe(
@@ -641,8 +649,12 @@ def subscribe(
     since: str | None,
     kind: str,
     transcripts: str,
+    check: bool,
 ) -> None:
-    """Follow a podcast feed, a YouTube channel or playlist: new items get transcribed."""
+    """Follow a podcast feed, a YouTube channel or playlist: new items get transcribed.
+
+    The URL is checked first (by the daemon when it runs): what is neither a feed nor a page
+    yt-dlp can list is refused with the reason, unless --no-check."""
     from earwig import config_edit
 
     if every and cron:
@@ -660,8 +672,15 @@ def subscribe(
             if transcripts == "publisher-first"
             else typing.cast(Literal["always-transcribe", "both"], transcripts)
         ),
+        check=check,
     )
     entry: dict[str, Any] = msgspec.structs.asdict(request)
+    entry.pop("check")
+    given = {k: v for k, v in entry.items() if v is not None}
+    try:  # the values are checked first: a bad one costs no request
+        config_mod.parse({"subscription": [{**given, "name": "check"}]}, None)
+    except ConfigError as exc:
+        raise UsageError(exc.message, exc.hint) from None
     # A running daemon adds it (to the file it was started with) and checks it at once, the
     # same request the dashboard sends; without one, the config file is edited here.
     try:
@@ -674,17 +693,20 @@ def subscribe(
         raise UsageError(exc.message, exc.hint) from None  # a taken name, --every 0s
     if result is not None:
         shown = result.get("name") or entry["name"]
-        click.echo(f"subscribed {shown!r}; the daemon reloaded its config")
+        first = f"; {result['first_check']}" if result.get("first_check") else ""
+        click.echo(f"subscribed {shown!r}; the daemon reloaded its config{first}")
         return
     path = ctx.editable_config_path
-    if not entry["name"]:  # the values are checked first: a bad one costs no request
+    if check:  # no daemon: the same check, here
+        from earwig.sources.probe import probe
+
+        try:
+            probe(url, kind, ctx.config.downloads.timeout)
+        except EarwigError as exc:
+            raise UsageError(exc.message, exc.hint) from None
+    if not entry["name"]:
         from earwig.sources.feeds import suggest_name
 
-        given = {k: v for k, v in entry.items() if v is not None}
-        try:
-            config_mod.parse({"subscription": [{**given, "name": "check"}]}, path)
-        except ConfigError as exc:
-            raise UsageError(exc.message, exc.hint) from None
         entry["name"] = suggest_name(url, {s.name for s in ctx.config.subscriptions})
     try:
         config_edit.add_subscription(path, entry)
@@ -1095,8 +1117,14 @@ def delete(ctx: Ctx, job_ids: tuple[int, ...]) -> None:
     """
     with ctx.client() as client:
         for job_id in job_ids:
-            client.call(p.DeleteJob(id=job_id))
-            click.echo(f"#{job_id} deleted")
+            deleted = client.call(p.DeleteJob(id=job_id))
+            if "kept_out" in deleted:
+                click.echo(
+                    f"#{job_id} deleted; its file stays out of the queue (scans skip it): "
+                    f"`earwig add --force {deleted['kept_out']}` queues it again"
+                )
+            else:
+                click.echo(f"#{job_id} deleted")
 
 
 @main.command()
@@ -1427,8 +1455,18 @@ def _speakers_call(ctx: Ctx, request: p.Request[R]) -> R:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--backend", help="auto, whisper.cpp, faster-whisper, openai, mlx-whisper.")
 @click.option("--model", help='"bundled", a model directory, a ggml file, or a model name.')
-@click.option("--language", help='A language code such as "en", or "auto".')
-@click.option("--translate", is_flag=True, default=None, help="Translate into English.")
+@click.option(
+    "--language",
+    help='A language code such as "en", or "auto". With --multilingual (the default) a hint '
+    "the audio can overrule, with a warning; with --no-multilingual, the one language used.",
+)
+@click.option(
+    "--multilingual/--no-multilingual",
+    default=None,
+    help="Find every language spoken and transcribe each stretch in its own (the default; "
+    "an English-only model flags what is not English), or one language for the whole file.",
+)
+@click.option("--translate/--no-translate", default=None, help="Translate into English (or not).")
 @click.option("--prompt", "initial_prompt", help="Vocabulary hints: names, jargon.")
 @click.option(
     "--word-timestamps", is_flag=True, default=None, help="Per-word times in the .json output."
@@ -1456,6 +1494,7 @@ def transcribe(
     backend: str | None,
     model: str | None,
     language: str | None,
+    multilingual: bool | None,
     translate: bool | None,
     initial_prompt: str | None,
     word_timestamps: bool | None,
@@ -1472,6 +1511,7 @@ def transcribe(
         backend=backend,
         model=model,
         language=language,
+        multilingual=multilingual,
         translate=translate,
         initial_prompt=initial_prompt,
         word_timestamps=word_timestamps,

@@ -264,7 +264,9 @@ class TranscribeConfig:
     vad: bool = opt(False, _bool, restart=True)  # skip silence (backends that support it)
     word_timestamps: bool = opt(False, _bool, restart=True)  # per-word times in the .json
     beam_size: int = opt(5, _int(1), restart=True)
-    multilingual: bool = opt(False, _bool, restart=True)  # the language of each segment
+    # find every language spoken, each stretch transcribed in its own (multilingual models);
+    # false: one language for the whole file, detected from its first 30 s or `language`
+    multilingual: bool = opt(True, _bool, restart=True)
     threads: int = opt(0, _int(0), restart=True)  # 0: all cores
     speakers: str | int = opt("off", _speakers, restart=True)  # "off", "auto" or how many
     voices: str = opt("same-source", _choice("same-source", "everywhere"), restart=True)

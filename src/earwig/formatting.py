@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
+from earwig import model
+
 if TYPE_CHECKING:
     from earwig.protocol import AddOutcome, JobView, SlotView, Status
 
@@ -43,18 +45,24 @@ class BackendRow(TypedDict):
     bench: NotRequired[BenchResult]
 
 
-RUNNING = ("downloading", "fetching", "transcribing")
+RUNNING = model.RUNNING
 # Around each matched word in a search snippet; control characters, so no transcript has them.
 HIGHLIGHT_START, HIGHLIGHT_END = "\x02", "\x03"
+# How a queue sorts: running (furthest along first), waiting, failed, then the rest
+# (tests/unit/test_jobs.py checks that every state has its place).
+_State = model.JobState
 STATE_ORDER = {
-    "transcribing": 0,
-    "fetching": 1,
-    "downloading": 2,
-    "queued": 3,
-    "paused": 4,
-    "failed": 5,
-    "done": 6,
-    "cancelled": 7,
+    str(state): rank
+    for rank, state in enumerate(
+        [
+            *reversed(model.RUNNING),
+            _State.QUEUED,
+            _State.PAUSED,
+            _State.FAILED,
+            _State.DONE,
+            _State.CANCELLED,
+        ]
+    )
 }
 
 

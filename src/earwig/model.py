@@ -24,11 +24,17 @@ class JobState(enum.StrEnum):
 
     @property
     def running(self) -> bool:
-        return self in (JobState.DOWNLOADING, JobState.FETCHING, JobState.TRANSCRIBING)
+        return self in RUNNING
 
     @property
     def finished(self) -> bool:
-        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+        return self in FINISHED
+
+
+# The groups of states, said once: the store's queries, the CLI and the dashboard use these
+# (a JobState is a str, so `job["state"] in RUNNING` works on a protocol view too).
+RUNNING = (JobState.DOWNLOADING, JobState.FETCHING, JobState.TRANSCRIBING)
+FINISHED = (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,8 @@ class Job:
     outputs: tuple[str, ...] = ()
     model_request: str | None = None  # a retry asked for this model instead of the config's
     slot: str | None = None  # where it was transcribed: "local", or a server's name
-    language: str | None = None  # what the transcript found the file to speak
+    language: str | None = None  # what the transcript found the file to speak (mostly)
+    languages: tuple[str, ...] = ()  # every language it speaks, the most spoken first
     warnings: tuple[str, ...] = ()  # done, but something looks wrong: what, and what to do
     # A feed item's Podcasting 2.0 links: {"transcripts": [{url, type, language, rel}],
     # "chapters": url, "mode": "publisher-first" | "always-transcribe" | "both"}
@@ -85,6 +92,7 @@ class Job:
         data["warnings"] = list(self.warnings)
         data["chapters"] = list(self.chapters)
         data["beside"] = list(self.beside)
+        data["languages"] = list(self.languages)
         return data
 
     @classmethod
@@ -100,6 +108,7 @@ class Job:
         values["options"] = dict(values.get("options") or {})
         values["chapters"] = tuple(values.get("chapters") or ())
         values["beside"] = tuple(values.get("beside") or ())
+        values["languages"] = tuple(values.get("languages") or ())
         return cls(**values)
 
 
@@ -119,7 +128,7 @@ class Segment:
     end: float
     text: str
     words: tuple[Word, ...] = ()  # written to the .json output; not kept in the database
-    language: str | None = None  # per segment, when per-segment detection is on
+    language: str | None = None  # the language it is spoken in, where the backend found it
     # How believable the text is, where the backend says (faster-whisper): the mean token
     # log-probability and the text's gzip compression ratio (repetition loops score high).
     avg_logprob: float | None = None
@@ -146,3 +155,16 @@ class Transcript:
     @property
     def text(self) -> str:
         return "\n".join(s.text.strip() for s in self.segments if s.text.strip())
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Every language spoken, by seconds of its segments, the most spoken first (segments
+        without a language of their own speak the transcript's)."""
+        seconds: dict[str, float] = {}
+        for s in self.segments:
+            language = s.language or self.language
+            if language and s.text.strip():
+                seconds[language] = seconds.get(language, 0.0) + max(s.end - s.start, 0.001)
+        if not seconds:
+            return (self.language,) if self.language else ()
+        return tuple(sorted(seconds, key=lambda k: -seconds[k]))

@@ -110,6 +110,7 @@ def to_json(t: Transcript, meta: dict[str, Any]) -> str:
     doc = {
         **meta,
         "language": t.language,
+        "languages": list(t.languages),
         "language_probability": t.language_probability,
         "duration": round(t.duration, 3),
         "backend": t.backend,
@@ -132,6 +133,7 @@ def to_md(t: Transcript, meta: dict[str, Any]) -> str:
         "source": source,
         "date": meta.get("date") or "",
         "language": t.language or "",
+        "languages": list(t.languages),
         "duration": _clock(t.duration, ".")[:8],
         "model": t.model,
         "tags": ["transcript"],

@@ -110,7 +110,8 @@ class JobView(TypedDict):
     outputs: list[str]
     model_request: str | None
     slot: str | None
-    language: str | None
+    language: str | None  # the language it mostly speaks
+    languages: list[str]  # every language it speaks, the most spoken first
     warnings: list[str]
     publisher: dict[str, Any]  # a feed item's Podcasting 2.0 links, as the feed gave them
     text_from: str | None
@@ -236,10 +237,12 @@ class SegmentView(TypedDict):
     end: float
     text: str
     speaker: str | None
+    language: str | None  # the language it is spoken in, where the backend found it
 
 
 class TranscriptView(TypedDict):
     language: str | None
+    languages: list[str]  # every language spoken, the most spoken first
     segments: list[SegmentView]
     live: NotRequired[bool]  # a running job's lines so far (job.segments brings the rest)
 
@@ -277,6 +280,9 @@ class JobResult(TypedDict):
 
 class Deleted(TypedDict):
     deleted: int
+    # the file it was made from, now kept out of the queue: scans skip it until it is
+    # added again with force
+    kept_out: NotRequired[str]
 
 
 class QueueState(TypedDict):
@@ -341,6 +347,7 @@ class Reloaded(TypedDict):
 
 class SubscriptionAdded(Reloaded):
     name: str
+    first_check: str  # "its first check runs now", or why it waits (a host's 429)
 
 
 class Voice(TypedDict):
@@ -550,6 +557,8 @@ class AddSubscription(Request[SubscriptionAdded]):
     since: Text | None = None
     kind: Literal["feed", "ytdlp"] | None = None
     transcripts: Literal["always-transcribe", "both"] | None = None
+    # fetch the URL first and refuse what is neither a feed nor a page yt-dlp can list
+    check: bool = True
 
 
 @declare("subscription.remove")

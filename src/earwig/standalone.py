@@ -39,6 +39,7 @@ def run_files(
     backend: str | None = None,
     model: str | None = None,
     language: str | None = None,
+    multilingual: bool | None = None,
     translate: bool | None = None,
     initial_prompt: str | None = None,
     word_timestamps: bool | None = None,
@@ -68,6 +69,8 @@ def run_files(
             changes["language"] = check_language(language)
         except ValueError as exc:
             raise UsageError(f"--language {language} is not valid", f"expected {exc}") from None
+    if multilingual is not None:
+        changes["multilingual"] = multilingual
     if translate is not None:
         changes["translate"] = translate
     if initial_prompt:
@@ -128,7 +131,8 @@ def run_files(
                 continue
             done = (
                 f"{name} -> {escape(str(out_dir / base))}.* "
-                f"({transcript.backend}, {languages.name(transcript.language)}, "
+                f"({transcript.backend}, "
+                f"{' + '.join(languages.name(c) for c in transcript.languages) or 'no speech'}, "
                 f"{time.monotonic() - started:.1f}s)"
             )
             progress.update(task, completed=1.0, description=done)

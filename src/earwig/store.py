@@ -19,16 +19,23 @@ from typing import TYPE_CHECKING, Any, cast
 import sqlite_utils
 
 from earwig.errors import NotFound, StoreError
-from earwig.model import Job, JobState, Segment, Transcript
+from earwig.model import FINISHED, Job, JobState, Segment, Transcript
 
 if TYPE_CHECKING:
     from earwig.protocol import LogEntry
 
 STATE_COLUMNS = {state: f"{state}_at" for state in JobState}
 # Jobs in these states own their content: the same sha256 is not transcribed again.
-_CLAIMING = ("queued", "downloading", "fetching", "transcribing", "done", "paused")
-# The states there were when the jobs table was created (migration 1 stays as it was).
+_CLAIMING = tuple(str(s) for s in JobState if s not in (JobState.FAILED, JobState.CANCELLED))
+_FINISHED = tuple(str(s) for s in FINISHED)
+# The states there were when the jobs table was created: history, not derived from JobState,
+# because migration 1 must build what it built then (migration 6 added "downloading").
 _FIRST_STATES = ("queued", "fetching", "transcribing", "done", "failed", "cancelled", "paused")
+
+
+def _placeholders(values: tuple[str, ...]) -> str:
+    """`(?, ?, ?)` for an `in` clause: the values go in as parameters, never into the SQL."""
+    return f"({', '.join('?' for _ in values)})"
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
@@ -218,6 +225,19 @@ def _add_job_options(db: sqlite_utils.Database) -> None:
     db.table("jobs").add_column("options", str)
 
 
+def _languages_per_segment(db: sqlite_utils.Database) -> None:
+    """Recordings that speak several languages: every language a job's file speaks (a JSON
+    list, the most spoken first) and the language of each segment."""
+    db.table("jobs").add_column("languages", str)
+    db.table("segments").add_column("language", str)
+
+
+def _inbox_done_pending(db: sqlite_utils.Database) -> None:
+    """inbox.done lines not yet appended to the file: committed with the jobs they record,
+    so a kill between the commit and the write loses none (the next start writes them)."""
+    db.table("inbox_done").create({"id": int, "path": str, "line": str}, pk="id")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
@@ -229,8 +249,11 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_8,
     _migration_9,
     _add_job_options,
+    _languages_per_segment,
+    _inbox_done_pending,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+DELETED = "deleted"  # skipped_files.reason of a file whose job was deleted
 
 
 class Store:
@@ -252,6 +275,11 @@ class Store:
             self.db = sqlite_utils.Database(conn)
             if not readonly:
                 self.db.enable_wal()
+                # In WAL mode NORMAL is still safe against a crash or kill -9 (each commit is
+                # in the WAL before it returns); it skips the fsync per commit, which took
+                # 6-25 ms on the event loop for every job added and every log line, and
+                # hundreds when the disk was busy. Only a power cut may lose the last commits.
+                self.db.execute("PRAGMA synchronous = NORMAL")
                 self.db.execute("PRAGMA foreign_keys = ON")
                 self._migrate()
             self.identity = _identity(self.path)
@@ -367,15 +395,39 @@ class Store:
         row = self.db.execute("select offset from inbox_progress where key = ?", [key]).fetchone()
         return row[0] if row else 0
 
-    def commit_inbox(self, key: str, offset: int, jobs: list[Job]) -> list[Job]:
-        """Queue the jobs read from an inbox file and move its read offset, atomically:
-        a crash either loses both (the lines are read again) or keeps both."""
+    def commit_inbox(
+        self,
+        key: str,
+        offset: int,
+        jobs: list[Job],
+        done: Callable[[list[Job]], list[str]] = lambda added: [],
+        done_path: str = "",
+    ) -> list[Job]:
+        """Queue the jobs read from an inbox file, move its read offset and keep the lines
+        `done` makes of them for `done_path` (inbox.done), atomically: a crash either loses
+        all (the lines are read again) or keeps all (and the done lines are written later)."""
         with self.db.atomic():
             added = [self._insert_job(job) for job in jobs]
             self.db.table("inbox_progress").upsert(
                 {"key": key, "offset": offset, "updated_at": time.time()}, pk="key"
             )
+            self.db.table("inbox_done").insert_all(
+                {"path": done_path, "line": line} for line in done(added)
+            )
         return added
+
+    def pending_done(self, done_path: str) -> list[tuple[int, str]]:
+        rows = self.db.execute(
+            "select id, line from inbox_done where path = ? order by id", [done_path]
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def forget_done(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        with self.db.atomic():
+            marks = ", ".join("?" for _ in ids)
+            self.db.execute(f"delete from inbox_done where id in ({marks})", ids)
 
     def forget_inbox(self, key: str) -> None:
         with self.db.atomic():
@@ -439,8 +491,8 @@ class Store:
         """Finished jobs whose downloaded media is still in the cache."""
         rows = self.db.query(
             "select * from jobs where url is not null and path like ? "
-            "and state in ('done', 'failed', 'cancelled') and updated_at < ?",
-            [cache_dir.rstrip("/") + "/%", finished_before],
+            f"and state in {_placeholders(_FINISHED)} and updated_at < ?",
+            [cache_dir.rstrip("/") + "/%", *_FINISHED, finished_before],
         )
         return [_row_to_job(r) for r in rows]
 
@@ -517,9 +569,22 @@ class Store:
     def find_by_sha(self, sha256: str, exclude: int | None = None) -> Job | None:
         rows = list(
             self.db.query(
-                f"select * from jobs where sha256 = ? and id != ? and state in {_CLAIMING} "
-                "order by id limit 1",
-                [sha256, exclude or -1],
+                "select * from jobs where sha256 = ? and id != ? "
+                f"and state in {_placeholders(_CLAIMING)} order by id limit 1",
+                [sha256, exclude or -1, *_CLAIMING],
+            )
+        )
+        return _row_to_job(rows[0]) if rows else None
+
+    def same_media_cancelled(self, job: Job) -> Job | None:
+        """The oldest job cancelled because its media is `job`'s (it waits on `job`)."""
+        if not job.sha256 or job.id is None:
+            return None
+        rows = list(
+            self.db.query(
+                "select * from jobs where sha256 = ? and id != ? and state = 'cancelled' "
+                "and hint like ? order by id limit 1",
+                [job.sha256, job.id, f"same media as job {job.id} %"],
             )
         )
         return _row_to_job(rows[0]) if rows else None
@@ -527,8 +592,9 @@ class Store:
     def find_by_url(self, url: str) -> Job | None:
         rows = list(
             self.db.query(
-                f"select * from jobs where url = ? and state in {_CLAIMING} order by id limit 1",
-                [url],
+                f"select * from jobs where url = ? and state in {_placeholders(_CLAIMING)} "
+                "order by id limit 1",
+                [url, *_CLAIMING],
             )
         )
         return _row_to_job(rows[0]) if rows else None
@@ -560,6 +626,26 @@ class Store:
                 {"path": path, "size": size, "mtime": mtime, "reason": reason, "at": time.time()},
                 pk="path",
             )
+
+    def remember_deleted(self, job: Job) -> None:
+        """A deleted job's file stays out of the queue: the next scan of its folder skips it
+        (as long as it is the same file: same size and time) until it is added with force."""
+        if job.path and not job.url and job.size is not None and job.mtime is not None:
+            self.remember_skipped(job.path, job.size, job.mtime, f"{DELETED} (job {job.id})")
+
+    def deleted_file(self, path: str, size: int, mtime: float) -> str | None:
+        """Why this exact file is kept out of the queue, if a job made from it was deleted."""
+        row = self.db.execute(
+            "select reason from skipped_files where path = ? and size = ? and mtime = ? "
+            "and reason like ?",
+            [path, size, mtime, DELETED + "%"],
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def forget_skipped(self, path: str) -> None:
+        """The file at `path` may be looked at again (it was added with force)."""
+        with self.db.atomic():
+            self.db.execute("delete from skipped_files where path = ?", [path])
 
     def output_base_owners(self, output_dir: str, base: str) -> set[str]:
         """The sources (URL, else path) of the jobs whose transcripts are named `base` in
@@ -615,6 +701,7 @@ class Store:
                     "end": s.end,
                     "text": s.text,
                     "speaker": s.speaker,
+                    "language": s.language,
                 }
                 for i, s in enumerate(transcript.segments)
             )
@@ -625,9 +712,10 @@ class Store:
             return None
         meta = rows[0]
         segments = tuple(
-            Segment(r["start"], r["end"], r["text"], speaker=r["speaker"])
+            Segment(r["start"], r["end"], r["text"], speaker=r["speaker"], language=r["language"])
             for r in self.db.query(
-                "select start, end, text, speaker from segments where job_id = ? order by idx",
+                "select start, end, text, speaker, language from segments where job_id = ? "
+                "order by idx",
                 [job_id],
             )
         )
@@ -801,7 +889,7 @@ def _job_to_row(job: Job) -> dict[str, Any]:
     row["outputs"] = json.dumps(row["outputs"])
     row["warnings"] = json.dumps(row["warnings"]) if row["warnings"] else None
     row["force"] = int(job.force)
-    for column in ("publisher", "chapters", "beside", "options"):
+    for column in ("publisher", "chapters", "beside", "options", "languages"):
         row[column] = json.dumps(row[column]) if row[column] else None
     times = row.pop("times")
     for state, column in STATE_COLUMNS.items():
@@ -818,6 +906,7 @@ def _row_to_job(row: dict[str, Any]) -> Job:
         ("chapters", "[]"),
         ("beside", "[]"),
         ("options", "{}"),
+        ("languages", "[]"),
     ):
         row[column] = json.loads(row.get(column) or empty)
     row["times"] = {

@@ -40,7 +40,7 @@ WATCH_ROWS = """() => {
 
 
 @pytest.fixture(scope="module")
-def meeting(web: Web, speech_wav: Path) -> dict[str, Any]:
+def meeting(web: Web, speech_wav: Path) -> p.JobView:
     """A done job with a transcript: the speech sample, added over the socket."""
     web.daemon.call(p.AddJobs(paths=[str(speech_wav)]))
     return web.daemon.wait_job(
@@ -57,7 +57,7 @@ def upload_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthesize(SAMPLE_TEXT, tmp_path_factory.mktemp("upload") / "memo.wav", voice="en-us+f2")
 
 
-def segments_of(daemon: DaemonProcess, job_id: int) -> list[dict[str, Any]]:
+def segments_of(daemon: DaemonProcess, job_id: int) -> list[p.SegmentView]:
     return daemon.call(p.GetJob(id=job_id, transcript=True))["transcript"]["segments"]
 
 
@@ -96,7 +96,9 @@ def test_an_uploaded_wav_appears_goes_to_done_live_and_opens_to_its_transcript(
     page.click("a[data-tab='add']")
     page.set_input_files("#file-input", str(upload_wav))
     page.locator("#uploads .outcome.queued").wait_for()
-    job_id = int(re.search(r"#(\d+)", page.inner_text("#uploads .outcome.queued"))[1])
+    queued = re.search(r"#(\d+)", page.inner_text("#uploads .outcome.queued"))
+    assert queued is not None
+    job_id = int(queued[1])
     page.click("a[data-tab='queue']")
     row = page.locator(f"li.job[data-id='{job_id}'][data-state='done']")
     row.wait_for(timeout=120_000)
@@ -178,6 +180,33 @@ def test_the_queue_pauses_a_job_pauses_and_a_delete_asks_first(
     assert not page.errors
 
 
+def test_a_failed_job_shows_its_error_and_hint(
+    web: Web, speech_wav: Path, tmp_path: Path, page: Any, screens: Path
+) -> None:
+    """A file that vanished between being queued and its turn: the job fails with the
+    daemon's reason and hint, and the row shows both as they arrive."""
+    import shutil
+
+    log_in(page, web)
+    web.daemon.call(p.PauseQueue())
+    try:
+        gone = shutil.copy(speech_wav, tmp_path / "vanished.wav")
+        added = web.daemon.call(p.AddJobs(paths=[str(gone)], force=True))
+        job_id = added["results"][0]["job"]["id"]
+        Path(gone).unlink()
+    finally:
+        web.daemon.call(p.ResumeQueue())
+    row = page.locator(f"li.job[data-id='{job_id}'][data-state='failed']")
+    row.wait_for(timeout=60_000)
+    job = web.daemon.call(p.GetJob(id=job_id))["job"]
+    assert job["error"] and job["hint"]
+    assert row.locator(".error-message").inner_text() == job["error"]
+    assert row.locator(".error-hint").inner_text() == job["hint"]
+    assert row.locator("[data-action='retry']").is_visible()
+    row.screenshot(path=str(screens / "failed-row.png"))
+    assert not page.errors
+
+
 VIEWS = [("queue", "/"), ("add", "/#add"), ("search", "/#search"), ("status", "/#status")]
 
 
@@ -205,8 +234,11 @@ def test_every_view_at_desktop_and_phone_size_in_light_and_dark(
             if name == "queue":
                 page.locator("li.job").first.wait_for()
             page.screenshot(path=str(screens / f"{name}-{size}-{scheme}.png"))
-            width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-            assert width[0] <= width[1], f"{name} scrolls sideways at {size}: {width}"
+            # against the device's width: a phone's browser widens its layout viewport (and
+            # innerWidth) to fit content that overflows
+            viewport = PHONE if size == "phone" else DESKTOP
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= viewport["width"], f"{name} scrolls sideways at {size}: {width} px"
             if size == "phone":
                 small = page.evaluate(
                     """() => [...document.querySelectorAll('button, .tabs a')]
@@ -305,7 +337,7 @@ def test_the_event_streams_snapshot_takes_a_limit_the_page_asks_for(
     auth = {"Authorization": f"Bearer {web.token}"}
     request = urllib.request.Request(f"{web.url}/api/events?limit=1", headers=auth)
     with urllib.request.urlopen(request, timeout=30) as response:
-        lines = []
+        lines: list[bytes] = []
         while not lines or lines[-1] != b"":
             lines.append(response.readline().rstrip(b"\r\n"))
     data = next(line for line in lines if line.startswith(b"data:"))

@@ -26,7 +26,7 @@ def test_the_daemon_runs_whisper_cpp_when_pinned(home: Home, speech_wav: Path) -
     finally:
         daemon.kill()
     assert job["state"] == "done", job
-    assert job["backend"] == "whisper.cpp" and "ggml" in job["model"]
+    assert job["backend"] == "whisper.cpp" and "ggml" in (job["model"] or "")
     assert wer(SAMPLE_TEXT, (home.out / "meeting.txt").read_text()) < 0.35
     assert (home.models / "ggml-tiny.en-bundled.bin").is_file()
 
@@ -69,7 +69,7 @@ def test_corrupt_media_does_not_fall_back(home: Home, tmp_path: Path) -> None:
         logs = run_cli(home.config, "logs", "-n", "50").stdout
     finally:
         daemon.kill()
-    assert job["state"] == "failed" and "broken.mp3" in job["error"]
+    assert job["state"] == "failed" and "broken.mp3" in (job["error"] or "")
     assert "trying" not in logs
 
 
@@ -148,8 +148,8 @@ def test_a_damaged_model_fails_the_job_and_the_daemon_stays_up(
     try:
         shutil.copy(speech_wav, home.watch / "meeting.wav")
         (job,) = daemon.wait_idle(1)
-        assert job["state"] == "failed" and str(damaged) in job["error"], job
-        assert "earwig models convert" in job["hint"]
+        assert job["state"] == "failed" and str(damaged) in (job["error"] or ""), job
+        assert "earwig models convert" in (job["hint"] or "")
         assert daemon.proc is not None and daemon.proc.poll() is None  # still running
         assert daemon.call(p.GetStatus())["backend"]["name"] == "whisper.cpp"
     finally:

@@ -23,7 +23,7 @@ def unique(wav: Path, dst: Path, n: int) -> Path:
     return dst
 
 
-def slots(daemon: DaemonProcess) -> dict[str, dict]:
+def slots(daemon: DaemonProcess) -> dict[str, p.SlotView]:
     return {s["name"]: s for s in daemon.call(p.GetStatus())["slots"]}
 
 

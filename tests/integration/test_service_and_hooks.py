@@ -131,7 +131,7 @@ def test_webhook_receives_a_json_post_and_is_retried(home: Home, second_wav) -> 
 def test_sighup_picks_up_a_new_watch_folder(home: Home, daemon: DaemonProcess, second_wav):
     extra = home.root / "lectures"
     home.config.write_text(home.config.read_text() + f'\n[[watch]]\npath = "{extra}"\n')
-    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.process.send_signal(signal.SIGHUP)
     wait_for(
         lambda: any(
             "config reloaded: [[watch]] folders" in e["message"]

@@ -27,7 +27,9 @@ def read_message(sock: socket.socket, buf: protocol.LineBuffer, pending: list) -
     while not pending:
         data = sock.recv(65536)
         assert data, "the daemon closed the connection"
-        pending.extend(protocol.decode(line) for line in buf.feed(data))
+        for line in buf.feed(data):
+            assert isinstance(line, bytes), f"a line over the limit: {line}"
+            pending.append(protocol.decode(line))
     return pending.pop(0)
 
 
@@ -56,7 +58,7 @@ def test_garbage_and_oversized_lines_get_errors_and_the_daemon_keeps_serving(
 
     sock.sendall(b'{"id":3,"type":"status","params":{}}\n')
     reply = read_message(sock, buf, pending)
-    assert reply["id"] == 3 and reply["ok"] is True and reply["result"]["pid"] == daemon.proc.pid
+    assert reply["id"] == 3 and reply["ok"] is True and reply["result"]["pid"] == daemon.process.pid
     sock.close()
     # A fresh connection is served too.
     assert daemon.call(p.GetStatus())["version"]
@@ -188,7 +190,7 @@ def test_logs_follow_streams_new_lines(home: Home, daemon: DaemonProcess, second
 def test_second_daemon_on_the_same_socket_exits_clearly(home: Home, daemon: DaemonProcess):
     second = run_cli(home.config, "run", timeout=60)
     assert second.returncode == 1
-    assert f"already running (pid {daemon.proc.pid})" in second.stderr
+    assert f"already running (pid {daemon.process.pid})" in second.stderr
     assert daemon.call(p.GetStatus())  # the first one is unharmed
 
 

@@ -14,7 +14,7 @@ from earwig.speech import SAMPLE_TEXT
 from helpers import DaemonProcess, run_cli, wait_for, wer
 
 
-def done_jobs(daemon: DaemonProcess) -> list[dict]:
+def done_jobs(daemon: DaemonProcess) -> list[p.JobView]:
     return [j for j in daemon.jobs() if j["state"] == "done"]
 
 
@@ -42,7 +42,7 @@ def test_wav_and_mp3_become_transcripts_in_every_format(
         assert wer(script, " ".join(s["text"] for s in doc["segments"])) < 0.35
 
     job = next(j for j in jobs if j["title"] == "meeting.mp3")
-    assert job["backend"] == "faster-whisper" and "tiny.en" in job["model"]
+    assert job["backend"] == "faster-whisper" and "tiny.en" in (job["model"] or "")
     assert set(job["times"]) >= {"queued", "fetching", "transcribing", "done"}
     assert len(job["outputs"]) == 5
     # The transcript is in the database too.
@@ -64,7 +64,7 @@ def test_a_slow_copy_becomes_exactly_one_complete_job(
     jobs = daemon.wait_idle(1)
     assert len(jobs) == 1, jobs
     assert jobs[0]["state"] == "done" and jobs[0]["size"] == len(data)
-    assert jobs[0]["duration"] > 50  # the whole minute, not a prefix
+    assert (jobs[0]["duration"] or 0) > 50  # the whole minute, not a prefix
 
 
 def test_an_rsync_style_temp_name_renamed_at_the_end_is_picked_up_once(
@@ -136,8 +136,8 @@ def test_bad_media_fails_with_a_reason_and_the_next_file_still_succeeds(
     assert jobs["good.wav"]["state"] == "done"
     for name in ("corrupt.mp3", "notes.wav"):
         assert jobs[name]["state"] == "failed", jobs[name]
-        assert name in jobs[name]["error"]
-        assert "playable audio or video" in jobs[name]["hint"]
+        assert name in (jobs[name]["error"] or "")
+        assert "playable audio or video" in (jobs[name]["hint"] or "")
     # The user can see why, from the CLI.
     shown = run_cli(home.config, "show", str(jobs["notes.wav"]["id"]))
     assert "error" in shown.stdout and "notes.wav" in shown.stdout
@@ -207,8 +207,8 @@ def test_a_beside_folder_gets_subtitles_next_to_its_videos_and_skips_subtitled_o
         assert not home.out.exists() or not any(home.out.iterdir())  # nothing elsewhere
         for title, why in (("Other.mkv", "subtitle file"), ("Embedded.mkv", "embedded")):
             job = jobs[title]
-            assert job["state"] == "cancelled" and why in job["hint"], job
-            assert f"earwig retry {job['id']}" in job["hint"]
+            assert job["state"] == "cancelled" and why in (job["hint"] or ""), job
+            assert f"earwig retry {job['id']}" in (job["hint"] or "")
         assert sorted(p.name for p in shows.iterdir()) == ["Other.en.srt", "Other.mkv"]
         # retry makes earwig's subtitles anyway, and never overwrites theirs
         other = jobs["Other.mkv"]

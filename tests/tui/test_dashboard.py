@@ -11,6 +11,10 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from textual.screen import Screen
+from textual.widgets import DataTable
 
 from conftest import Home
 from earwig import protocol as p
@@ -25,6 +29,14 @@ from earwig.tui.search import SearchScreen
 from helpers import DaemonProcess, wait_for
 
 SIZE = (100, 30)
+S = TypeVar("S", bound=Screen[Any])
+
+
+def screen_of(app: EarwigApp, kind: type[S]) -> S:
+    """The app's current screen as the kind the test expects it to be (failing if not)."""
+    screen = app.screen
+    assert isinstance(screen, kind), f"on {screen!r}, not a {kind.__name__}"
+    return screen
 
 
 async def until(condition: Callable[[], object], pilot, timeout: float = 60, what: str = ""):
@@ -49,7 +61,7 @@ def run(home: Home, scenario: Callable[[EarwigApp, object], Awaitable[None]]) ->
 
 def table_rows(app: EarwigApp) -> list[list[str]]:
     screen = app.screen
-    table = screen.query_one("DataTable")
+    table = screen.query_one(DataTable)
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
@@ -133,7 +145,7 @@ def test_details_search_and_jump_to_the_hit(home: Home, daemon: DaemonProcess, s
         meta = str(app.screen.query_one("#meta").render())
         assert "morning.wav" in meta and "faster-whisper" in meta and "morning.{txt" in meta
         await pilot.press("f", *"enjoy")
-        table = app.screen.query_one("DataTable")
+        table = app.screen.query_one(DataTable)
         assert "enjoy" in str(table.get_row_at(table.cursor_row)[1]).lower()
         await pilot.press("escape", "escape")  # leave the find box, then the screen
         await until(lambda: isinstance(app.screen, QueueScreen), pilot)
@@ -141,12 +153,12 @@ def test_details_search_and_jump_to_the_hit(home: Home, daemon: DaemonProcess, s
         await pilot.press("slash")
         await until(lambda: isinstance(app.screen, SearchScreen), pilot)
         await pilot.press(*"sunny")
-        await until(lambda: app.screen.hits, pilot, what="search hits")
-        hit = app.screen.hits[0]
+        await until(lambda: screen_of(app, SearchScreen).hits, pilot, what="search hits")
+        hit = screen_of(app, SearchScreen).hits[0]
         assert hit["title"] == "morning.wav"
         await pilot.press("enter", "enter")  # to the table, then open the hit
         await until(lambda: isinstance(app.screen, JobDetailScreen) and app.screen.segments, pilot)
-        table = app.screen.query_one("DataTable")
+        table = app.screen.query_one(DataTable)
         assert "sunny" in str(table.get_row_at(table.cursor_row)[1]).lower()
 
         await pilot.press("escape", "escape", "slash", *'"unbalanced')
@@ -184,9 +196,11 @@ def test_a_long_history_loads_in_pages_and_stays_in_order(home: Home) -> None:
     daemon = home.daemon().start()
 
     async def scenario(app: EarwigApp, pilot) -> None:
-        table = app.screen.query_one("DataTable")
+        table = app.screen.query_one(DataTable)
         await until(lambda: table.row_count == 1203, pilot, what="all 1203 rows")
-        await until(lambda: not app.screen._rebuild_pending, pilot, what="no rebuild pending")
+        await until(
+            lambda: not screen_of(app, QueueScreen)._rebuild_pending, pilot, what="no rebuild"
+        )
         titles = [r[1] for r in table_rows(app)]
         assert titles[:3] == ["episode 0000.mp3", "episode 0001.mp3", "episode 1202.mp3"]
         assert titles[-1] == "episode 0002.mp3"
@@ -194,15 +208,16 @@ def test_a_long_history_loads_in_pages_and_stays_in_order(home: Home) -> None:
 
         # Whether a page lands before or after the first paint depends on timing, so the
         # two ways a late page is placed are also driven directly through the app's page path.
-        async def page(*jobs: dict) -> None:
-            for job in jobs:
-                app.jobs[job["id"]] = job
-            app.broadcast(lambda: HistoryPage(list(jobs)))
+        async def page(*jobs: dict[str, Any]) -> None:
+            views = [cast(p.JobView, job) for job in jobs]  # only the fields the queue reads
+            for view in views:
+                app.jobs[view["id"]] = view
+            app.broadcast(lambda: HistoryPage(views))
             await pilot.pause()
 
         older = {"id": -1, "title": "older.mp3", "state": "done", "updated_at": t0 - 60}
         await page(older)
-        assert not app.screen._rebuild_pending  # appended, not rebuilt
+        assert not screen_of(app, QueueScreen)._rebuild_pending  # appended, not rebuilt
         assert table_rows(app)[-1][1] == "older.mp3"
         stuck = {"id": -2, "title": "stuck.mp3", "state": "queued", "priority": 0}
         await page(stuck)
@@ -345,7 +360,7 @@ def test_tabs_switch_instead_of_stacking_and_keys_are_listed(home: Home, daemon)
         assert app.current_mode == "queue" and isinstance(app.screen, QueueScreen)
         await pilot.press("question_mark")
         await until(lambda: isinstance(app.screen, HelpScreen), pilot, what="the key list")
-        listed = dict(app.screen.keys)
+        listed = dict(screen_of(app, HelpScreen).keys)
         assert {"enter", "d", "t", "P", "?", "q"} <= set(listed), listed
         assert "asks first" in listed["d"]
         await pilot.press("escape")
@@ -390,7 +405,7 @@ def test_an_open_job_follows_its_run_and_the_find_bar_moves_between_hits(
         await until(lambda: table_rows(app) and table_rows(app)[0][0] != "queued", pilot)
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, JobDetailScreen), pilot)
-        screen = app.screen
+        screen = screen_of(app, JobDetailScreen)
         meta = lambda: str(screen.query_one("#meta").render())  # noqa: E731
         assert "[done]" not in meta()
         # no reopening: the screen follows the events until the transcript is there
@@ -401,7 +416,7 @@ def test_an_open_job_follows_its_run_and_the_find_bar_moves_between_hits(
         assert len(hits) >= 2, words
         await pilot.press("f", *needle, "enter")
         info = lambda: str(screen.query_one("#find-info").render())  # noqa: E731
-        table = screen.query_one("DataTable")
+        table = screen.query_one(DataTable)
         assert table.cursor_row == hits[0] and info() == f"1 of {len(hits)}"
         await pilot.press("n")  # the table has focus now: n moves, it does not type
         assert table.cursor_row == hits[1] and info() == f"2 of {len(hits)}"
@@ -449,7 +464,7 @@ def test_a_speaker_is_named_from_the_job_screen(home: Home, tmp_path: Path) -> N
         await until(lambda: app.connection == "connected" and table_rows(app), pilot)
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, JobDetailScreen) and app.screen.segments, pilot)
-        screen = app.screen
+        screen = screen_of(app, JobDetailScreen)
         await pilot.press("down")  # the second line: the second voice
         await pilot.press("R")
         await until(lambda: app.screen is not screen, pilot, what="the name dialog")
@@ -484,9 +499,11 @@ def test_t_moves_the_row_and_the_cursor_goes_with_it(
             lambda: [r[1] for r in table_rows(app)] == ["b.wav", "a.wav"], pilot, what="moved"
         )
         # the cursor went with its job (k9s, lazygit): the next key acts on b.wav again
-        table = app.screen.query_one("DataTable")
+        queue = screen_of(app, QueueScreen)
+        table = queue.query_one(DataTable)
         await until(lambda: table.cursor_row == 0, pilot, what="the cursor on b.wav")
-        assert app.screen.selected == app.screen._current()["id"]
-        assert app.screen._current()["title"] == "b.wav"
+        current = queue._current()
+        assert current is not None and current["title"] == "b.wav"
+        assert queue.selected == current["id"]
 
     run(home, scenario)

@@ -64,6 +64,7 @@ def seed(path: Path) -> None:
             )
         )
         if state is JobState.DONE:
+            assert job.id is not None
             store.save_transcript(
                 job.id,
                 Transcript(

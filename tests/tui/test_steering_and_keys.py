@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_dashboard import run, table_rows, until
+from test_dashboard import run, screen_of, table_rows, until
+from textual.widgets import DataTable, Input
 
 from conftest import Home
 from earwig import protocol as p
@@ -22,6 +23,7 @@ from earwig.tui.detail import JobDetailScreen
 from earwig.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen
 from earwig.tui.log import LogScreen
 from earwig.tui.queue import QueueScreen
+from earwig.tui.search import SearchScreen
 from earwig.tui.sources import SourcesScreen
 from earwig.tui.widgets import StatusBar
 from helpers import DaemonProcess
@@ -63,6 +65,7 @@ def seed(home: Home, jobs: list[tuple[str, JobState]], segments: int = 0) -> Non
                 Segment(float(n * 5), float(n * 5 + 4), f" line {n} of {title}", speaker="Ann")
                 for n in range(segments)
             )
+            assert job.id is not None
             store.save_transcript(job.id, Transcript(lines, "en", 60.0, "faster-whisper", "t"))
     store.close()
 
@@ -81,9 +84,10 @@ def test_the_cursor_stays_on_its_job_and_says_when_it_leaves(
         assert isinstance(screen, QueueScreen) and titles(app) == ["a.wav"]
         shutil.copy(second_wav, home.watch / "b.wav")  # arrives above a.wav
         await until(lambda: titles(app) == ["b.wav", "a.wav"], pilot, what="b.wav on top")
-        table = screen.query_one("DataTable")
+        table = screen.query_one(DataTable)
         await until(lambda: table.cursor_row == 1, pilot, what="the cursor moved with a.wav")
-        assert screen._current()["title"] == "a.wav"
+        current = screen._current()
+        assert current is not None and current["title"] == "a.wav"
         await pilot.press("k")  # onto b.wav, then show only active jobs and cancel it
         await pilot.press("s")
         await until(lambda: titles(app) == ["b.wav"], pilot, what="the active view")
@@ -148,10 +152,10 @@ def test_lines_arrive_on_the_job_screen_while_it_runs(home: Home, long_wav: Path
         await until(lambda: titles(app) and table_rows(app)[0][0] == "transcribing", pilot)
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, JobDetailScreen), pilot)
-        screen = app.screen
-        meta = lambda: str(screen.query_one("#meta").render())  # noqa: E731
+        detail = screen_of(app, JobDetailScreen)
+        meta = lambda: str(detail.query_one("#meta").render())  # noqa: E731
         await until(
-            lambda: screen.segments and app.jobs[1]["state"] == "transcribing",
+            lambda: detail.segments and app.jobs[1]["state"] == "transcribing",
             pilot,
             120,
             what="a line while it is still transcribing",
@@ -159,8 +163,8 @@ def test_lines_arrive_on_the_job_screen_while_it_runs(home: Home, long_wav: Path
         assert "transcribing" in meta() or "decoding" in meta()
         await until(lambda: "[done]" in meta(), pilot, 120, what="done")
         saved = daemon.call(p.GetJob(id=1, transcript=True))["transcript"]["segments"]
-        await until(lambda: len(screen.segments) == len(saved), pilot)
-        assert [s["text"] for s in screen.segments] == [s["text"] for s in saved]
+        await until(lambda: len(detail.segments) == len(saved), pilot)
+        assert [s["text"] for s in detail.segments] == [s["text"] for s in saved]
 
     try:
         run(home, scenario)
@@ -187,7 +191,7 @@ def test_every_tab_says_the_daemon_is_away_in_the_same_place(home: Home) -> None
             said = str(bars[0].render())
             assert said.startswith("○ disconnected"), (key, said)
         await pilot.press("escape", "3")  # esc: out of the search box
-        sources = str(app.screen.query_one("DataTable").get_row_at(0)[1])
+        sources = str(app.screen.query_one(DataTable).get_row_at(0)[1])
         assert "daemon away" in sources  # not "watching" from before
 
     try:
@@ -218,21 +222,22 @@ def test_sort_marks_and_bulk_steering(home: Home) -> None:
         await pilot.press("O")
         await until(lambda: titles(app)[0] == "delta.wav", pilot, what="reversed")
         await pilot.click("DataTable", offset=(70, 0))  # the `length` header
-        await until(lambda: app.screen.sort != "title", pilot, what="a header click sorts")
+        queue = screen_of(app, QueueScreen)
+        await until(lambda: queue.sort != "title", pilot, what="a header click sorts")
         await pilot.press("s", "s", "s")  # failed only
         await until(lambda: sorted(titles(app)) == ["bravo.wav", "charlie.wav"], pilot)
         await pilot.press("escape")
         await pilot.press("o")  # back through the columns to the queue's own order
-        while app.screen.sort != "state":
+        while queue.sort != "state":
             await pilot.press("o")
         await until(lambda: titles(app)[0] != "", pilot)
         # mark the two failed jobs and retry both with one key
         failed = [i for i, r in enumerate(table_rows(app)) if r[0] == "failed"]
-        table = app.screen.query_one("DataTable")
+        table = queue.query_one(DataTable)
         for row in failed:
             table.move_cursor(row=row)
             await pilot.press("space")
-        assert app.screen.marked == {1, 3}
+        assert queue.marked == {1, 3}
         await until(lambda: sum(r[1].startswith("● ") for r in table_rows(app)) == 2, pilot)
         await pilot.press("r")
         await until(
@@ -241,7 +246,7 @@ def test_sort_marks_and_bulk_steering(home: Home) -> None:
             what="both retried",
         )
         await until(lambda: any("2 jobs: queued again" in n for n in notes(app)), pilot)
-        assert not app.screen.marked
+        assert not queue.marked
         # and delete two at once: one question for both
         for title in ("alpha.wav", "delta.wav"):
             table.move_cursor(row=titles(app).index(title))
@@ -277,7 +282,7 @@ def test_the_job_screen_keys_words_copy_and_pager(
         assert "no transcript: it failed" in meta and "r tries again" in meta
         await pilot.press("escape", "j", "enter")
         await until(lambda: isinstance(app.screen, JobDetailScreen) and app.screen.segments, pilot)
-        table = app.screen.query_one("DataTable")
+        table = app.screen.query_one(DataTable)
         await pilot.press("G")
         assert table.cursor_row == 29
         await pilot.press("k", "k")
@@ -315,7 +320,7 @@ def test_log_sources_help_and_add_keys(home: Home, daemon: DaemonProcess, tmp_pa
         await pilot.press("a")
         await until(lambda: isinstance(app.screen, AddDialog), pilot)
         await pilot.press(*f"{tmp_path}/me", "tab")
-        field = app.screen.query_one("#item")
+        field = app.screen.query_one("#item", Input)
         assert field.value == f"{tmp_path}/media/"
         await pilot.press(*"in", "tab")
         assert field.value == f"{tmp_path}/media/interview-"
@@ -326,7 +331,7 @@ def test_log_sources_help_and_add_keys(home: Home, daemon: DaemonProcess, tmp_pa
         # Sources: d drains the local slot and undrains it; P pauses the pool
         await pilot.press("3")
         await until(lambda: isinstance(app.screen, SourcesScreen), pilot)
-        table = app.screen.query_one("DataTable")
+        table = app.screen.query_one(DataTable)
         slot_row = next(
             i for i in range(table.row_count) if "this machine" in str(table.get_row_at(i)[2])
         )
@@ -345,7 +350,7 @@ def test_log_sources_help_and_add_keys(home: Home, daemon: DaemonProcess, tmp_pa
         # Log: lines about a job open it; f filters; space holds and follows
         await pilot.press("4")
         await until(lambda: isinstance(app.screen, LogScreen), pilot)
-        log = app.screen
+        log = screen_of(app, LogScreen)
         await until(lambda: log.shown, pilot, what="log lines")
         assert log.following and "following" in str(log.query_one("#log-info").render())
         await pilot.press("space")
@@ -361,10 +366,11 @@ def test_log_sources_help_and_add_keys(home: Home, daemon: DaemonProcess, tmp_pa
         # ? says which screens have which keys, and how to close it
         await pilot.press("question_mark")
         await until(lambda: isinstance(app.screen, HelpScreen), pilot)
-        titles_ = [t for t, _ in app.screen.sections]
+        help_ = screen_of(app, HelpScreen)
+        titles_ = [t for t, _ in help_.sections]
         assert titles_[:2] == ["Log: keys", "Everywhere"]
         assert {"Queue", "Job", "Subscriptions", "Sources", "Search"} <= set(titles_)
-        keys = {k for _, ks in app.screen.sections for k, _ in ks}
+        keys = {k for _, ks in help_.sections for k, _ in ks}
         assert "5 or /" in keys and "5//" not in keys
         assert "esc or ? closes" in str(app.screen.query_one("#help-hint").render())
 
@@ -378,14 +384,14 @@ def test_search_leaves_the_input_after_a_hit_and_marks_every_word(home: Home) ->
     async def scenario(app: EarwigApp, pilot) -> None:
         await until(lambda: app.connection == "connected" and table_rows(app), pilot)
         await pilot.press("slash", *"line talk", "enter")
-        await until(lambda: app.screen.hits, pilot, what="hits")
+        await until(lambda: screen_of(app, SearchScreen).hits, pilot, what="hits")
         assert str(app.screen.query_one("#search-info").render()) == "4 hits"
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, JobDetailScreen) and app.screen.segments, pilot)
-        assert {w.lower() for w in app.screen.words} == {"line", "talk"}
+        assert {w.lower() for w in screen_of(app, JobDetailScreen).words} == {"line", "talk"}
         await pilot.press("escape")
         await until(lambda: app.current_mode == "search" and len(app.screen_stack) == 1, pilot)
-        assert not isinstance(app.focused, type(app.screen.query_one("#query")))
+        assert not isinstance(app.focused, Input)
         await pilot.press("1")  # a tab key again, not a character in the query
         await until(lambda: app.current_mode == "queue", pilot, what="back to the queue")
 

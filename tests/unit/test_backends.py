@@ -67,8 +67,13 @@ def test_an_unknown_model_name_lists_the_known_ones() -> None:
     with pytest.raises(BackendError) as info:
         models.resolve_ctranslate2("large-v9")
     assert "unknown model 'large-v9'" in info.value.message
-    assert "did you mean 'large-v1'" in info.value.hint or "large-v3" in info.value.hint
-    assert all(name in info.value.hint for name in ("turbo", "distil-large-v3", "base.en"))
+    hint = info.value.hint
+    assert hint.startswith("did you mean 'large-v3'? models by name: "), hint  # the closest
+    listed = hint.split("models by name: ", 1)[1].split(";", 1)[0].split(", ")
+    assert listed == list(catalog.CATALOG), listed
+    with pytest.raises(BackendError) as info:
+        models.resolve_ctranslate2("qqqq")  # nothing like it: no guess, still the list
+    assert info.value.hint.startswith("models by name: tiny.en, "), info.value.hint
 
 
 def test_a_non_whisper_directory_cannot_be_converted(tmp_path: Path) -> None:

@@ -50,7 +50,8 @@ class Recorder:
     def progress(self, job_id: int, data: dict[str, Any]) -> None:
         self.events.append(("job.progress", data))
 
-    def states(self, job_id: int) -> list[str]:
+    def states(self, job_id: int | None) -> list[str]:
+        assert job_id is not None
         return [
             d["state"]
             for name, d in self.events
@@ -65,7 +66,7 @@ class StandIn:
     model_name = "stand-in-model"
     window_seconds = 600.0
 
-    def __init__(self, behave: Callable[[Callable[[], bool]], None] | None = None) -> None:
+    def __init__(self, behave: Callable[[Callable[[], bool]], object] | None = None) -> None:
         self.behave = behave
         self.loaded = False
         self.on_fallback: Any = None
@@ -133,8 +134,16 @@ class Parts:
             unload_after=lambda: 300.0,
         )
 
-    def job(self, job_id: int) -> Job:
+    def job(self, job_id: int | None) -> Job:
+        """The job as stored now (`job_id` straight from `queue.add(...).id`)."""
+        assert job_id is not None, "a job the queue has not saved"
         return self.store.get_job(job_id)
+
+    def transcript(self, job_id: int | None) -> Transcript:
+        assert job_id is not None
+        found = self.store.get_transcript(job_id)
+        assert found is not None, f"job {job_id} has no transcript"
+        return found
 
 
 async def until(condition: Callable[[], Any], what: str) -> Any:
@@ -183,7 +192,7 @@ def test_the_runner_takes_a_job_through_its_states_and_writes_outputs(tmp_path: 
         assert parts.recorder.states(job.id) == ["queued", "fetching", "transcribing", "done"]
         assert (parts.out / "talk.txt").read_text() == "heard 3 seconds\n"
         assert job.backend == "stand-in" and job.duration == pytest.approx(3.0, abs=0.05)
-        assert parts.store.get_transcript(job.id).text == "heard 3 seconds"
+        assert parts.transcript(job.id).text == "heard 3 seconds"
         assert any(name == "job.progress" for name, _ in parts.recorder.events)
 
     run(test, runner.run, parts.queue)
@@ -221,12 +230,24 @@ def test_errors_fail_or_requeue_by_kind_and_the_next_job_still_runs(tmp_path: Pa
 
 
 def test_cancel_reaches_a_running_job_and_pause_of_the_queue_holds_the_next(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parts = Parts(tmp_path)
     started = threading.Event()
+    # Each time a worker finds nothing to do it goes to sleep in queue.wait: counting those
+    # calls tells the test when the runner has looked at the queue and left the job alone.
+    sleeps: list[float] = []
+    real_wait = parts.queue.wait
+
+    async def wait(signal: asyncio.Event, timeout: float) -> bool:
+        sleeps.append(timeout)
+        return await real_wait(signal, timeout)
+
+    monkeypatch.setattr(parts.queue, "wait", wait)
 
     def behave(should_abort: Callable[[], bool]) -> None:
+        if started.is_set():
+            return  # a second job that runs at all is caught below, and quickly
         started.set()
         while not should_abort():  # a backend polls this between segments
             threading.Event().wait(0.01)
@@ -238,13 +259,16 @@ def test_cancel_reaches_a_running_job_and_pause_of_the_queue_holds_the_next(
         media = str(tone(tmp_path / "long.wav"))
         job = parts.queue.add(jobs.new("cli", "long.wav", 1.0, path=media))
         await until(started.is_set, "the transcriber to start")
-        assert parts.aborts.request(job.id, Action.CANCEL)
+        assert job.id is not None and parts.aborts.request(job.id, Action.CANCEL)
         await until(lambda: parts.job(job.id).state is JobState.CANCELLED, "cancelled")
         parts.queue.paused = True
         later = parts.queue.add(jobs.new("cli", "later.wav", 2.0, path=media, force=True))
+        looked = len(sleeps)
         parts.queue.wake()
-        await asyncio.sleep(0)  # let the runner look once; it must not take the job
+        # the worker wakes, looks at the queue (paused, a job queued) and sleeps again
+        await until(lambda: len(sleeps) > looked, "the runner to look and go back to sleep")
         assert parts.job(later.id).state is JobState.QUEUED
+        assert parts.recorder.states(later.id) == ["queued"]
 
     run(test, runner.run, parts.queue)
 
@@ -272,7 +296,8 @@ def test_a_url_job_downloads_then_queues_with_its_media(tmp_path: Path) -> None:
             await until(lambda: parts.job(job.id).path, "the download")
             assert parts.recorder.states(job.id) == ["queued", "downloading", "queued"]
             got = parts.job(job.id)
-            assert Path(got.path).is_relative_to(cache) and got.sha256 and got.title == "ep"
+            assert got.path is not None and Path(got.path).is_relative_to(cache)
+            assert got.sha256 and got.title == "ep"
             assert "downloading" in got.times
             await until(lambda: parts.job(gone.id).state is JobState.FAILED, "a bad URL fails")
 
@@ -345,6 +370,7 @@ def test_subscription_checks_take_the_backfill_then_only_new_items(tmp_path: Pat
     unchanged feed (304) queues nothing and fetches no media."""
     from earwig.config import Config, OutputConfig, SubscriptionConfig
     from earwig.daemon.subscriptions import Subscriptions
+    from earwig.protocol import CheckOutcome
     from httpserver import rss
 
     parts = Parts(tmp_path)
@@ -359,7 +385,7 @@ def test_subscription_checks_take_the_backfill_then_only_new_items(tmp_path: Pat
         cfg = Config(subscriptions=(sub,), output=OutputConfig(dir=tmp_path / "out"))
         subs = Subscriptions(parts.queue, parts.events, HostPolicy(2), network, lambda: cfg)
 
-        async def main() -> list[dict[str, Any]]:
+        async def main() -> list[CheckOutcome]:
             results = [await subs.check("pod")]
             items.append({"title": "Episode 5", "url": "http://127.0.0.1/ep5.mp3", "date": 2e9})
             server.add("/feed.xml", body=rss(items), content_type="application/rss+xml")
@@ -379,12 +405,19 @@ def test_subscription_checks_take_the_backfill_then_only_new_items(tmp_path: Pat
 
 class ServerStandIn(StandIn):
     """A speech server's transcriber, in memory: it can go down (ServerUnavailable) on
-    chosen calls, as a server that dies mid-request does."""
+    chosen calls, as a server that dies mid-request does. With `first_with`, its first
+    request waits there until the other servers' first requests are running too."""
 
-    def __init__(self, name: str, fail_on: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(
+        self,
+        name: str,
+        fail_on: frozenset[int] = frozenset(),
+        first_with: threading.Barrier | None = None,
+    ) -> None:
         super().__init__()
         self.name = name
         self.fail_on = fail_on
+        self.first_with = first_with
 
     def transcribe(self, samples, options, on_progress, should_abort) -> Transcript:
         self.calls += 1
@@ -392,7 +425,8 @@ class ServerStandIn(StandIn):
             from earwig.errors import ServerUnavailable
 
             raise ServerUnavailable(f"{self.name} hung up")
-        threading.Event().wait(0.05)  # long enough for the other slot to take the next job
+        if self.calls == 1 and self.first_with is not None:
+            self.first_with.wait()  # fails (BrokenBarrierError) if the pool used one at a time
         seconds = len(samples) / 16000
         return Transcript((Segment(0.0, seconds, "heard"),), "en", seconds, self.name, "m")
 
@@ -401,7 +435,9 @@ def test_a_pool_spreads_jobs_fails_over_once_and_takes_a_server_back(tmp_path: P
     from earwig.daemon.pool import Slot
 
     parts = Parts(tmp_path)
-    flaky, steady = ServerStandIn("flaky", fail_on={2}), ServerStandIn("steady")
+    at_once = threading.Barrier(2, timeout=DEADLINE)  # both servers are given work together
+    flaky = ServerStandIn("flaky", fail_on=frozenset({2}), first_with=at_once)
+    steady = ServerStandIn("steady", first_with=at_once)
     with LocalServer() as health:  # what the probe asks: the flaky server answers again
         health.add("/v1/models", body=b'{"data": []}', content_type="application/json")
         slots = [
@@ -461,5 +497,75 @@ def test_two_local_workers_run_two_jobs_at_once(tmp_path: Path) -> None:
             for n in range(2)
         ]
         await until(lambda: all(parts.job(i).state is JobState.DONE for i in ids), "both done")
+
+    run(test, runner.run, parts.queue)
+
+
+def test_two_workers_retrying_with_another_model_each_get_their_own_transcriber(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`earwig retry --model` with `workers = 2`: the real Backends hands each worker its own
+    transcriber of that model (a model is not safe to share between threads), so the
+    fallback warning the runner wires per job lands on the job it happened to."""
+    from earwig.config import TranscribeConfig
+    from earwig.daemon.backends import Backends
+    from earwig.daemon.pool import Slot
+    from earwig.transcribe import registry
+
+    both = threading.Barrier(2, timeout=DEADLINE)  # both jobs are running before either falls
+
+    class FallingBack(StandIn):
+        """A transcriber whose first backend fails on every file, as FallbackTranscriber
+        reports it: through the on_fallback the runner set for this job."""
+
+        def transcribe(self, samples, options, on_progress, should_abort) -> Transcript:
+            both.wait()
+            self.on_fallback("first-backend", "second-backend", f"broke after {self.calls}")
+            return super().transcribe(samples, options, on_progress, should_abort)
+
+    made: list[FallingBack] = []
+
+    def create(config: TranscribeConfig) -> FallingBack:
+        made.append(FallingBack())
+        return made[-1]
+
+    monkeypatch.setattr(registry, "create", create)
+    backends = Backends(TranscribeConfig())
+    parts = Parts(tmp_path)
+    runner = Runner(
+        parts.queue,
+        parts.events,
+        parts.aborts,
+        backends,
+        output=lambda: OutputConfig(dir=parts.out, formats=("txt",)),
+        unload_after=lambda: 300.0,
+        slots=[Slot("local", "local", 2)],
+    )
+
+    async def test(stop: asyncio.Event) -> None:
+        ids = [
+            parts.queue.add(
+                jobs.new(
+                    "cli",
+                    f"{n}.wav",
+                    1.0,
+                    path=str(tone(tmp_path / f"{n}.wav", 1 + n)),
+                    model_request="base",  # what `earwig retry --model base` sets
+                )
+            ).id
+            for n in range(2)
+        ]
+        await until(lambda: all(parts.job(i).state is JobState.DONE for i in ids), "both done")
+        for job_id in ids:
+            assert job_id is not None
+            title = parts.job(job_id).title
+            warned = [
+                e["message"] for e in parts.store.logs(100, job_id) if "failed" in e["message"]
+            ]
+            assert warned == [
+                f"first-backend failed on {title} (broke after 0); trying second-backend"
+            ], (title, warned)
+        assert backends.transcriber_for("base", 0) is not backends.transcriber_for("base", 1)
+        assert len(made) == 3  # the configured model's, and base for each of the two workers
 
     run(test, runner.run, parts.queue)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,7 @@ def call(
     query: str = "",
 ) -> tuple[int, dict[str, str], bytes]:
     guard = Guard(_app, lambda: settings or HttpConfig(), TOKEN, lambda: "127.0.0.1")
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
     scope = {
         "type": "http",
         "method": method,
@@ -132,7 +133,7 @@ def call(
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b""}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     asyncio.run(guard(scope, receive, send))

@@ -110,3 +110,19 @@ def test_new_jobs_start_queued_with_their_time() -> None:
     job = jobs.new("watch", "a.wav", 42.0, path="/a.wav")
     assert job.state is S.QUEUED and job.times == {"queued": 42.0}
     assert job.created_at == job.updated_at == 42.0 and job.id is None
+
+
+def test_the_groups_of_states_are_derived_and_cover_every_state() -> None:
+    """States are spelled once, in JobState: the groups, the queue's sort order and the
+    store's SQL all come from it, so a new state cannot be missing from any of them."""
+    from earwig import formatting, model, store
+
+    assert set(model.RUNNING) == {s for s in JobState if s.running}
+    assert set(model.FINISHED) == {s for s in JobState if s.finished}
+    assert formatting.RUNNING == model.RUNNING
+    assert set(formatting.STATE_ORDER) == {str(s) for s in JobState}
+    assert sorted(formatting.STATE_ORDER, key=formatting.STATE_ORDER.__getitem__) == [
+        "transcribing", "fetching", "downloading", "queued", "paused", "failed", "done",
+        "cancelled",
+    ]  # fmt: skip
+    assert set(store._CLAIMING) == {str(s) for s in JobState} - {"failed", "cancelled"}

@@ -13,6 +13,7 @@ import pytest
 
 from earwig import search
 from earwig.model import Job, JobState, Segment, Transcript
+from earwig.protocol import SearchHit
 from earwig.search import SearchError
 from earwig.store import MIGRATIONS, Store
 
@@ -35,11 +36,12 @@ def add(store: Store, title: str, *texts: str, created: float = 1000.0, step: fl
         )
     )
     segments = tuple(Segment(i * step, i * step + step, t) for i, t in enumerate(texts))
+    assert job.id is not None
     store.save_transcript(job.id, Transcript(segments, "en", len(texts) * step, "b", "m"))
     return job.id
 
 
-def titles(hits: list[dict]) -> list[str]:
+def titles(hits: list[SearchHit]) -> list[str]:
     return [h["title"] for h in hits]
 
 
@@ -141,10 +143,10 @@ def test_an_old_database_is_indexed_on_upgrade(tmp_path: Path) -> None:
     db = sqlite_utils.Database(path)
     MIGRATIONS[0](db)  # the schema as version 1 shipped it, with a transcript in it
     db.execute("PRAGMA user_version = 1")
-    db["jobs"].insert(
+    db.table("jobs").insert(
         {"id": 1, "source": "cli", "title": "legacy", "state": "done", "created_at": 1.0}
     )
-    db["segments"].insert(
+    db.table("segments").insert(
         {"job_id": 1, "idx": 0, "start": 61.0, "end": 62.0, "text": "remember the alamo"}
     )
     db.conn.commit()

@@ -69,6 +69,7 @@ def test_launchd_plist_round_trips_with_the_keys_launchd_needs(cfg: config.Confi
 
 
 def test_dry_run_prints_real_paths_and_writes_nothing(cfg: config.Config, tmp_path: Path):
+    assert cfg.path is not None
     for kind in ("systemd", "launchd"):
         out = run_cli(cfg.path, "service", "install", "--dry-run", "--kind", kind)
         assert out.returncode == 0, out.stderr

@@ -106,7 +106,10 @@ def test_known_voices_name_the_speakers_they_match() -> None:
     rng = np.random.default_rng(1)
     alice, bob = rng.normal(size=192), rng.normal(size=192)
     voices = [bob + 0.1 * rng.normal(size=192), rng.normal(size=192)]
-    assert names.names_for(voices, [("Alice", alice), ("Bob", bob)]) == ["Bob", "SPEAKER 2"]
+    assert names.names_for(voices, [("Alice", alice.tolist()), ("Bob", bob.tolist())]) == [
+        "Bob",
+        "SPEAKER 2",
+    ]
     assert names.names_for(voices, []) == ["SPEAKER 1", "SPEAKER 2"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,12 +18,18 @@ def store(tmp_path: Path) -> Store:
     return Store(tmp_path / "earwig.db")
 
 
-def new_job(**kw) -> Job:
-    base = dict(
+def new_job(**kw: Any) -> Job:
+    base: dict[str, Any] = dict(
         id=None, source="cli", title="a.wav", path="/m/a.wav", created_at=1.0, times={"queued": 1.0}
     )
     base.update(kw)
     return Job(**base)
+
+
+def ident(job: Job | None) -> int:
+    """The id of a job the store saved (failing the test if there is no such job)."""
+    assert job is not None and job.id is not None
+    return job.id
 
 
 def test_fresh_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
@@ -39,7 +46,7 @@ def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None
     job = s.add_job(new_job())
     s.close()
     s2 = Store(tmp_path / "e.db")
-    assert s2.get_job(job.id).title == "a.wav"
+    assert s2.get_job(ident(job)).title == "a.wav"
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -86,10 +93,10 @@ def test_next_queued_honours_priority_then_age_then_backoff(store: Store) -> Non
     b = store.add_job(new_job(title="b"))
     c = store.add_job(new_job(title="c", priority=5, not_before=1000.0))
     store.add_job(new_job(title="d", state=JobState.PAUSED, priority=9))
-    assert store.next_queued(now=10.0).id == a.id  # c waits out its backoff
-    assert store.next_queued(now=2000.0).id == c.id
+    assert ident(store.next_queued(now=10.0)) == a.id  # c waits out its backoff
+    assert ident(store.next_queued(now=2000.0)) == c.id
     store.save_job(a.replace(state=JobState.DONE))
-    assert store.next_queued(now=10.0).id == b.id
+    assert ident(store.next_queued(now=10.0)) == b.id
     assert store.next_wakeup() == 1000.0
 
 
@@ -97,7 +104,7 @@ def test_find_by_sha_ignores_failed_and_cancelled(store: Store) -> None:
     failed = store.add_job(new_job(sha256="s1", state=JobState.FAILED))
     assert store.find_by_sha("s1") is None
     done = store.add_job(new_job(sha256="s1", state=JobState.DONE))
-    assert store.find_by_sha("s1").id == done.id
+    assert ident(store.find_by_sha("s1")) == done.id
     assert store.find_by_sha("s1", exclude=done.id) is None
     assert failed.id != done.id
 
@@ -105,10 +112,10 @@ def test_find_by_sha_ignores_failed_and_cancelled(store: Store) -> None:
 def test_transcript_is_replaced_not_duplicated(store: Store) -> None:
     job = store.add_job(new_job())
     first = Transcript((Segment(0, 1, " one"), Segment(1, 2, " two")), "en", 2.0, "b", "m")
-    store.save_transcript(job.id, first)
+    store.save_transcript(ident(job), first)
     second = Transcript((Segment(0, 1.5, " only"),), "en", 2.0, "b", "m")
-    store.save_transcript(job.id, second)
-    assert store.get_transcript(job.id) == second
+    store.save_transcript(ident(job), second)
+    assert store.get_transcript(ident(job)) == second
     count = store.db.execute("select count(*) from segments where job_id = ?", [job.id]).fetchone()
     assert count[0] == 1
 
@@ -135,7 +142,7 @@ def test_readonly_handle_sees_the_writers_data(tmp_path: Path) -> None:
     writer = Store(tmp_path / "e.db")
     job = writer.add_job(new_job())
     reader = Store(tmp_path / "e.db", readonly=True)
-    assert reader.get_job(job.id).title == "a.wav"
+    assert reader.get_job(ident(job)).title == "a.wav"
     with pytest.raises(sqlite3.OperationalError):
         reader.add_job(new_job())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -101,7 +102,7 @@ def test_a_half_downloaded_snapshot_is_never_used(
     assert catalog.cached(catalog.CATALOG["distil-large-v3"]) is None  # not mistaken for it
 
 
-def _t(segments: list[Segment], speech: float | None, **kw: object) -> Transcript:
+def _t(segments: list[Segment], speech: float | None, **kw: Any) -> Transcript:
     return Transcript(tuple(segments), "en", 60.0, "faster-whisper", "x", speech=speech, **kw)
 
 
@@ -130,8 +131,12 @@ def test_review_flags_missing_text_unsure_text_and_loops() -> None:
 
 def test_the_kind_of_a_job_says_where_it_came_from() -> None:
     from earwig import formatting
+    from earwig.protocol import JobView
 
-    assert formatting.kind({"source": "inbox", "title": "not a url"}) == "url"  # a bad line
-    assert formatting.kind({"source": "inbox", "url": "https://e.org/a.mp3"}) == "url"
-    assert formatting.kind({"source": "watch", "path": "/a.wav"}) == "file"
-    assert formatting.kind({"source": "subscription", "subscription": "pod"}) == "sub"
+    def view(**fields: str) -> JobView:
+        return cast(JobView, fields)  # only the fields kind() reads
+
+    assert formatting.kind(view(source="inbox", title="not a url")) == "url"  # a bad line
+    assert formatting.kind(view(source="inbox", url="https://e.org/a.mp3")) == "url"
+    assert formatting.kind(view(source="watch", path="/a.wav")) == "file"
+    assert formatting.kind(view(source="subscription", subscription="pod")) == "sub"

@@ -430,6 +430,7 @@ class Daemon:
                 f"job {job_id} is {job.state}; only finished jobs can be deleted",
                 f"`earwig cancel {job_id}` first",
             )
+        self.store.remember_deleted(job)  # the next scan of its folder leaves it alone
         self.queue.delete(job_id)
         self.log("info", f"deleted job {job_id} ({job.title})")
         return job_id

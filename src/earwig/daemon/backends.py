@@ -37,31 +37,37 @@ class Backends:
         self.config = config
         self.main = registry.create(config)  # checks that the model can be had
         self.options: TranscribeOptions = registry.options(config)
-        self._alternates: dict[str, registry.FallbackTranscriber] = {}
         # `workers` > 1: each local worker has its own transcriber (a model is not safe to
-        # share between threads in every backend), built on first use, with every thread:
-        # a lone long job gets the whole machine, jobs at once share it through the OS
-        # (measured faster on 2 cores than halving the threads: bench/pool.py --local)
+        # share between threads in every backend, and the runner sets a job's on_fallback on
+        # the transcriber it uses), built on first use, with every thread: a lone long job
+        # gets the whole machine, jobs at once share it through the OS (measured faster on 2
+        # cores than halving the threads: bench/pool.py --local). The same holds for the
+        # other model a retry asked for: one per worker, keyed (model, worker).
         self._extra: dict[int, registry.FallbackTranscriber] = {}
+        self._alternates: dict[tuple[str, int], registry.FallbackTranscriber] = {}
 
     @property
     def configured_model(self) -> str:
         return self.config.model
 
     def transcriber_for(self, model: str | None, worker: int = 0) -> registry.FallbackTranscriber:
-        """The configured backend (local worker `worker`'s own), or one for another model a
-        retry asked for (built once, kept while it is used, unloaded with the rest)."""
+        """Local worker `worker`'s own transcriber: of the configured model, or of another
+        model a retry asked for (built once per worker, kept while it is used, unloaded with
+        the rest). No two workers are ever handed the same object."""
         if model is None or model == self.config.model:
             if worker == 0:
                 return self.main
             if worker not in self._extra:
                 self._extra[worker] = registry.create(self.config)
             return self._extra[worker]
-        if model not in self._alternates:
-            cfg = dataclasses.replace(self.config, model=model)
-            self._alternates.clear()  # one other model at a time
-            self._alternates[model] = registry.create(cfg)
-        return self._alternates[model]
+        key = (model, worker)
+        if key not in self._alternates:
+            # one other model at a time: another worker still busy with an older one keeps
+            # its object until its job ends; only this table forgets it
+            for old in [k for k in self._alternates if k[0] != model]:
+                del self._alternates[old]
+            self._alternates[key] = registry.create(dataclasses.replace(self.config, model=model))
+        return self._alternates[key]
 
     @property
     def loaded(self) -> bool:

@@ -77,6 +77,7 @@ def finish(
             "model": transcript.model,
             "duration": transcript.duration,
             "language": transcript.language,
+            "languages": transcript.languages,
             "warnings": transcript.warnings,
             **changes,
         },

@@ -103,14 +103,21 @@ async def job_get(daemon: Api, params: p.GetJob, box: Outbox) -> p.JobDetail:
     if transcript is not None:
         result["transcript"] = {
             "language": transcript.language,
+            "languages": list(transcript.languages),
             "segments": [
-                {"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker}
+                {
+                    "start": s.start,
+                    "end": s.end,
+                    "text": s.text,
+                    "speaker": s.speaker,
+                    "language": s.language,
+                }
                 for s in transcript.segments
             ],
         }
     elif params.transcript and params.id in daemon.bus.live:  # running: the lines so far
         live = list(daemon.bus.live[params.id])
-        result["transcript"] = {"language": None, "segments": live, "live": True}
+        result["transcript"] = {"language": None, "languages": [], "segments": live, "live": True}
     return result
 
 
@@ -126,7 +133,11 @@ async def job_retry(daemon: Api, params: p.RetryJob, box: Outbox) -> p.JobResult
 
 @handles(p.DeleteJob)
 async def job_delete(daemon: Api, params: p.DeleteJob, box: Outbox) -> p.Deleted:
-    return {"deleted": daemon.delete_job(params.id)}
+    job = daemon.store.get_job(params.id)
+    deleted: p.Deleted = {"deleted": daemon.delete_job(params.id)}
+    if job.path and not job.url:
+        deleted["kept_out"] = job.path
+    return deleted
 
 
 @handles(p.Search)
@@ -172,17 +183,28 @@ async def subscription_add(
     from earwig import config_edit
     from earwig.sources.feeds import suggest_name
 
+    if params.check:  # a 404, a text file, a wav: refused now, with the reason
+        from earwig import config as config_mod
+        from earwig.sources.probe import probe
+
+        given = {k: v for k, v in msgspec.structs.asdict(params).items() if v is not None}
+        given.pop("check")  # the values first: a bad one costs no request
+        config_mod.parse({"subscription": [{**given, "name": "check"}]}, None)
+        timeout = daemon.config.downloads.timeout
+        await asyncio.to_thread(probe, params.url, params.kind or "auto", timeout)
     name = params.name
     if not name:
         taken = {s.name for s in daemon.config.subscriptions}
         name = await asyncio.to_thread(suggest_name, params.url, taken)
     entry = msgspec.structs.asdict(msgspec.structs.replace(params, name=name))
+    entry.pop("check", None)
     config_edit.add_subscription(daemon.editable_config_path, entry)
     reloaded = await daemon.reload()
     return {
         "changed": reloaded["changed"],
         "needs_restart": reloaded["needs_restart"],
         "name": name,
+        "first_check": daemon.subscriptions.first_check_note(name),  # now, or why not
     }
 
 

@@ -136,6 +136,11 @@ class Intake:
             return {"error": f"{path} does not exist", "hint": "check the path"}
         except OSError as exc:
             return {"error": f"cannot read {path}: {exc.strerror}"}
+        if not force and (why := self.store.deleted_file(str(path), st.st_size, st.st_mtime)):
+            hint = f"`earwig add --force {path}` queues it again"
+            return {"skipped": "deleted", "reason": f"its {why}", "hint": hint}
+        if force:
+            self.store.forget_skipped(str(path))
         if not force:
             existing = self.store.find_by_sha(sha)
             if existing is not None:

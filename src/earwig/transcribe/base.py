@@ -48,7 +48,9 @@ class TranscribeOptions:
     vad: bool = False  # skip silence where the backend can
     word_timestamps: bool = False  # per-word timing in the .json output
     beam_size: int = 5
-    multilingual: bool = False  # detect the language of every segment (mixed recordings)
+    # find the language of every stretch of speech (transcribe/spoken.py); `language` is then
+    # a hint the audio can overrule; False: one language for the whole file
+    multilingual: bool = True
     diarize: bool = False  # label speakers (earwig/speakers), after transcription
     speakers: int | None = None  # how many, when known; None: found from the voices
     voices_everywhere: bool = False  # named voices looked for in every file, not by source

@@ -16,11 +16,13 @@ import logging
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from earwig.errors import Aborted, BackendError
 from earwig.model import Segment, Transcript, Word
+from earwig.transcribe import spoken
 from earwig.transcribe.base import (
     SAMPLE_RATE,
     AbortFn,
@@ -172,15 +174,6 @@ class FasterWhisperBackend:
             self._model = None
             self._pipeline = None
 
-    def _language_of(self, audio: np.ndarray, start: float, end: float) -> str | None:
-        """The language one segment is spoken in (per-segment detection for mixed-language
-        recordings: faster-whisper switches language per segment but does not say which)."""
-        piece = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-        if len(piece) < SAMPLE_RATE // 2:
-            return None
-        language, _probability, _all = self._model.detect_language(piece)
-        return str(language)
-
     @property
     def window_seconds(self) -> float:
         """How much audio to hand over at once (transcribe/pipeline.py). The sequential path
@@ -204,13 +197,80 @@ class FasterWhisperBackend:
         duration = len(audio) / SAMPLE_RATE
         if should_abort():
             raise Aborted("stopped before transcription started")
+        runs: list[spoken.Run] = []
+        if options.multilingual and self._model.model.is_multilingual:
+            runs = spoken.runs(spoken.find(self._model, audio), duration, options.language)
+        if len(runs) <= 1:
+            language = runs[0].language if runs else options.language
+            segments, info = self._run(audio, options, language, on_progress, should_abort)
+            if runs:  # found by earwig's detection, which the engine was told
+                segments = [replace(s, language=language) for s in segments]
+                probability = runs[0].probability
+            else:
+                probability = info.language_probability
+            on_progress(1.0)
+            return self._transcript(segments, info.language, probability, duration, info, options)
+        segments, speech = [], 0.0
+        for run in runs:
+            piece = audio[int(run.start * SAMPLE_RATE) : int(run.end * SAMPLE_RATE)]
+            length = run.end - run.start
+
+            def progress(f: float, run: spoken.Run = run, length: float = length) -> None:
+                on_progress(min(1.0, (run.start + f * length) / duration))
+
+            found, info = self._run(piece, options, run.language, progress, should_abort)
+            segments += [shift(s, run.start, duration, run.language) for s in found]
+            speech += float(info.duration_after_vad)
+        on_progress(1.0)
+        spoken_for: dict[str, float] = {}
+        for r in runs:
+            spoken_for[r.language] = spoken_for.get(r.language, 0.0) + r.end - r.start
+        main = max(spoken_for, key=spoken_for.__getitem__)
+        probability = min(r.probability for r in runs if r.language == main)
+        transcript = self._transcript(segments, main, probability, duration, info, options)
+        if self.use_batched(duration) or options.vad:
+            transcript = transcript.replace(speech=round(speech, 3))
+        return transcript
+
+    def _transcript(
+        self,
+        segments: list[Segment],
+        language: str,
+        probability: float,
+        duration: float,
+        info: Any,
+        options: TranscribeOptions,
+    ) -> Transcript:
+        segments.sort(key=lambda s: (s.start, s.end))  # in time order, whatever the path
+        return Transcript(
+            segments=tuple(segments),
+            language=language,
+            duration=duration,
+            backend=self.name,
+            model=self.model_name,
+            language_probability=round(float(probability), 3),
+            speech=round(float(info.duration_after_vad), 3)
+            if self.use_batched(duration) or options.vad
+            else None,
+        )
+
+    def _run(
+        self,
+        audio: np.ndarray,
+        options: TranscribeOptions,
+        language: str | None,
+        on_progress: ProgressFn,
+        should_abort: AbortFn,
+    ) -> tuple[list[Segment], Any]:
+        """One stretch of audio through the engine, in `language` (None: the engine detects
+        it from the first 30 s, as Whisper does)."""
+        duration = len(audio) / SAMPLE_RATE
         common: dict[str, Any] = {
-            "language": options.language,
+            "language": language,
             "task": "translate" if options.translate else "transcribe",
             "initial_prompt": options.initial_prompt,
             "word_timestamps": options.word_timestamps,
             "beam_size": options.beam_size,
-            "multilingual": options.multilingual,
         }
         try:
             if self.use_batched(duration):
@@ -238,9 +298,6 @@ class FasterWhisperBackend:
                         clamp(piece.end, duration),
                         piece.text,
                         words,
-                        language=self._language_of(audio, piece.start, piece.end)
-                        if options.multilingual and self._model.model.is_multilingual
-                        else None,
                         avg_logprob=round(float(piece.avg_logprob), 3),
                         compression_ratio=round(float(piece.compression_ratio), 3),
                     )
@@ -252,16 +309,24 @@ class FasterWhisperBackend:
                     raise Aborted("stopped during transcription")
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"faster-whisper failed: {exc}") from exc
-        on_progress(1.0)
-        segments.sort(key=lambda s: (s.start, s.end))  # in time order, whatever the path
-        return Transcript(
-            segments=tuple(segments),
-            language=info.language,
-            duration=duration,
-            backend=self.name,
-            model=self.model_name,
-            language_probability=round(float(info.language_probability), 3),
-            speech=round(float(info.duration_after_vad), 3)
-            if self.use_batched(duration) or options.vad
-            else None,
+        return segments, info
+
+
+def shift(s: Segment, offset: float, duration: float, language: str | None) -> Segment:
+    """A segment of a run, on the window's clock, with the run's language."""
+    words = tuple(
+        Word(
+            clamp(w.start + offset, duration),
+            clamp(w.end + offset, duration),
+            w.text,
+            w.probability,
         )
+        for w in s.words
+    )
+    return replace(
+        s,
+        start=clamp(s.start + offset, duration),
+        end=clamp(s.end + offset, duration),
+        words=words,
+        language=language,
+    )

@@ -9,6 +9,7 @@ ever moves forward. The daemon's runner and `earwig transcribe` both come throug
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 from earwig.errors import Aborted
 from earwig.model import Segment, Transcript, Word
-from earwig.transcribe import audio, quality
+from earwig.transcribe import audio, quality, spoken
 from earwig.transcribe.base import AbortFn, TranscribeOptions, Transcriber, clamp
 
 T = TypeVar("T")
@@ -54,6 +55,11 @@ def transcribe_file(
     parts: list[tuple[float, float, Transcript]] = []  # offset, length: never the samples
     last = 0.0
     voices = _voices() if options.diarize else None
+    judge = model is not None and options.multilingual and _english_only(model)
+    asked = options
+    if judge:  # each stretch of speech judged by its words' probabilities (quality.py)
+        options = dataclasses.replace(options, word_timestamps=True)
+        namer = quality.Namer(int(getattr(transcriber, "threads", 0) or 0))
 
     def forward(fraction: float) -> None:
         nonlocal last
@@ -61,7 +67,8 @@ def transcribe_file(
             last = fraction
             on_progress(min(fraction, 1.0))
 
-    for win in prefetch(audio.windows(path, window)):
+    decoding: list[str] = []  # what went wrong reading the file, where (audio.windows)
+    for win in prefetch(audio.windows(path, window, decoding)):
         if should_abort():
             raise Aborted("stopped between windows")
         span = win.duration
@@ -73,19 +80,37 @@ def transcribe_file(
         part = transcriber.transcribe(win.samples, options, progress, should_abort)
         if voices is not None:  # where the speech is: the window's own segments
             voices.add(win.offset, win.samples, [(s.start, s.end) for s in part.segments])
-        if model is not None and part.speech is None and quality.sparse(part, span):
+        if judge:
+            assert model is not None
+            found = quality.foreign_spans(part, spoken.speech(win.samples))
+            flagged = tuple(
+                quality.foreign_warning(
+                    suspect, win.offset, model, namer.name(win.samples, suspect.start, suspect.end)
+                )
+                for suspect in found
+            )
+            if not asked.word_timestamps:
+                part = part.replace(
+                    segments=tuple(dataclasses.replace(s, words=()) for s in part.segments)
+                )
+            part = part.replace(warnings=part.warnings + flagged)
+        elif model is not None and part.speech is None and quality.sparse(part, span):
             part = part.replace(speech=quality.speech_seconds(win.samples))
         parts.append((win.offset, span, part))
         del win, part  # this window's samples go now, not at the end of the file
         audio.give_back_freed_memory()
     transcript = join(parts)
+    if decoding:
+        transcript = transcript.replace(warnings=transcript.warnings + tuple(decoding))
+    if asked.language and asked.multilingual:
+        transcript = transcript.replace(
+            warnings=transcript.warnings + spoken.overruled(transcript, asked.language)
+        )
     if voices is not None:
         on_stage("speakers")
-        transcript = _label_speakers(transcript, voices, options.speakers, known_voices)
+        transcript = _label_speakers(transcript, voices, asked.speakers, known_voices)
     if model is not None:
-        from earwig.transcribe.registry import english_only
-
-        transcript = quality.review(transcript, model, english_only(model))
+        transcript = quality.review(transcript, model, _english_only(model), spans_judged=judge)
     forward(1.0)
     return transcript
 
@@ -114,7 +139,13 @@ class _WindowProgress:
 
     def segments(self, segments: Sequence[Segment]) -> None:
         end = self.start + self.span
-        self.on_segments([_shift(s, self.start, end) for s in segments])
+        self.on_segments([_shift(s, self.start, end, s.language) for s in segments])
+
+
+def _english_only(model: str) -> bool:
+    from earwig.transcribe.registry import english_only
+
+    return english_only(model)
 
 
 def _voices() -> Any:
@@ -149,9 +180,9 @@ def join(parts: list[tuple[float, float, Transcript]]) -> Transcript:
     speech = 0.0
     for offset, _, t in parts:
         for s in t.segments:
-            segments.append(_shift(s, offset, duration))
-            if t.language:
-                lang = s.language or t.language
+            lang = s.language or t.language
+            segments.append(_shift(s, offset, duration, lang))
+            if lang:
                 spoken[lang] = spoken.get(lang, 0.0) + max(0.0, s.end - s.start)
         speech += t.speech or 0.0
         warnings.extend(w for w in t.warnings if w not in warnings)
@@ -166,9 +197,9 @@ def join(parts: list[tuple[float, float, Transcript]]) -> Transcript:
     )
 
 
-def _shift(s: Segment, offset: float, duration: float) -> Segment:
+def _shift(s: Segment, offset: float, duration: float, language: str | None) -> Segment:
     if not offset:
-        return s
+        return s if s.language == language else dataclasses.replace(s, language=language)
     words = tuple(
         Word(
             clamp(w.start + offset, duration),
@@ -183,7 +214,7 @@ def _shift(s: Segment, offset: float, duration: float) -> Segment:
         clamp(s.end + offset, duration),
         s.text,
         words,
-        s.language,
+        language,
         s.avg_logprob,
         s.compression_ratio,
     )

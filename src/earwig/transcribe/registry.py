@@ -44,7 +44,7 @@ def auto_order() -> tuple[str, ...]:
     return ("faster-whisper", "whisper.cpp", "mlx-whisper", "openai")
 
 
-EXTRAS = {  # what to install for each, as the README and `earwig backends` say
+EXTRAS = {  # what to install for each, as docs/models-and-languages.md and `earwig backends` say
     "mlx-whisper": "pip install 'earwig[mlx]'  (macOS on Apple Silicon)",
     "whisper.cpp": "pip install pywhispercpp  (installed by default, except on Intel Macs)",
     "faster-whisper": "pip install earwig  (installed by default)",
@@ -324,8 +324,9 @@ def english_only(model: str) -> bool:
 
 
 def check_language_fits(config: TranscribeConfig, backend: str) -> None:
-    """An English-only model asked for another language, a translation or per-segment
-    detection would silently give wrong text: refuse up front, and say what to use."""
+    """An English-only model asked for another language or a translation would silently give
+    wrong text: refuse up front, and say what to use. (`multilingual`, on by default, asks an
+    English-only model to flag the other languages it hears: transcribe/quality.py.)"""
     if backend not in LOCAL_MODELS or not english_only(config.model):
         return
     asked = None
@@ -333,8 +334,6 @@ def check_language_fits(config: TranscribeConfig, backend: str) -> None:
         asked = f"language {config.language!r}"
     elif config.translate:
         asked = "translation into English"
-    elif config.multilingual:
-        asked = "per-segment language detection"
     if asked:
         from earwig.transcribe.models import display_name
 

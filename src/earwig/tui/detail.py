@@ -211,8 +211,11 @@ class JobDetailScreen(EarwigScreen[None]):
             how.append(f"{job['backend']} · {job.get('model')}")
         if job.get("duration"):
             how.append(formatting.duration(job.get("duration")))
-        if language := job.get("language"):
-            how.append(language)
+        spoken: list[str] = list(job.get("languages") or ())
+        if not spoken and (language := job.get("language")):
+            spoken = [language]
+        if spoken:  # every language it speaks, where there are several
+            how.append(", ".join(spoken))
         if job.get("attempts"):
             how.append(f"attempt {job['attempts']}")
         text.append(f"{where} ({origin})" + "".join(f" · {h}" for h in how) + "\n", style="dim")

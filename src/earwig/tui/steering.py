@@ -94,12 +94,13 @@ def question(kind: str, jobs: list[protocol.JobView], watch: list[str]) -> tuple
         lines.append(f"{what}{more}. {first} work so far is lost; {again}.")
     if kind == "job.delete":
         lines.append("Its history and search hits go; its transcript files stay on disk.")
-        folders = {f for j in jobs if (f := watched_folder(j, watch))}
-        if folders:
-            where = ", ".join(sorted(folders))
+        files = [j for j in jobs if j.get("path") and not j.get("url")]
+        folders = sorted({f for j in files if (f := watched_folder(j, watch))})
+        if files:
+            where = f" in the watched folder {', '.join(folders)}" if folders else ""
             lines.append(
-                f"The media file stays in the watched folder {where}; earwig remembers it and "
-                "does not transcribe it again (unless it is added again with force: Ctrl+P, "
-                "“Add a file or URL again”, or `earwig add --force`)."
+                f"The media file stays where it is{where}; earwig remembers it and does not "
+                "queue it again (scans skip it) unless it is added again with force: Ctrl+P, "
+                "“Add a file or URL again”, or `earwig add --force`."
             )
     return f"{verb} {name(jobs)}?", "\n".join(lines)
