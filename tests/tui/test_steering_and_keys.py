@@ -131,7 +131,7 @@ def test_destructive_keys_ask_before_running_work_is_lost(home: Home, long_wav: 
         await until(lambda: isinstance(app.screen, ConfirmDialog), pilot, what="d asks")
         detail = str(app.screen.query_one("#confirm-detail").render())
         assert "cancelled first" in detail and "watched folder" in detail
-        assert "does not transcribe it again" in detail
+        assert "does not queue it again" in detail
         await pilot.press("y")
         await until(lambda: not daemon.jobs(), pilot, 60, what="deleted after the cancel")
         assert not [n for n in notes(app) if "only finished jobs" in n]  # never refused

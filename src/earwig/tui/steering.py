@@ -100,7 +100,7 @@ def question(kind: str, jobs: list[protocol.JobView], watch: list[str]) -> tuple
             where = f" in the watched folder {', '.join(folders)}" if folders else ""
             lines.append(
                 f"The media file stays where it is{where}; earwig remembers it and does not "
-                "queue it again (scans skip it) unless it is added again with force: Ctrl+P, "
-                "“Add a file or URL again”, or `earwig add --force`."
+                "queue it again (scans skip it) unless it is added again with force "
+                "(Ctrl+P, “Add a file or URL again”)."
             )
     return f"{verb} {name(jobs)}?", "\n".join(lines)
