@@ -75,6 +75,7 @@ class Daemon:
                 stdout=subprocess.DEVNULL,
                 stderr=log,
                 env=env,
+                cwd=self.root,  # not bench/, whose http.py would shadow the standard library's
             )
 
         def answers() -> bool:
