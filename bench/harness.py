@@ -75,7 +75,7 @@ class Daemon:
                 stdout=subprocess.DEVNULL,
                 stderr=log,
                 env=env,
-                cwd=self.root,  # not bench/, whose http.py would shadow the standard library's
+                cwd=self.root,  # its relative paths (none today) land in its own folder
             )
 
         def answers() -> bool:

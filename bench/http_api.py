@@ -3,7 +3,7 @@ raw engine transcribing the same clips one after another; the same 20 requests a
 faster-whisper-server (PyPI) on the same model; GET /api/status latency; and the daemon's
 idle memory with HTTP on and off.
 
-    python bench/http.py [--clips 20] [--workers 1 2] [--no-server] [--status 300]
+    python bench/http_api.py [--clips 20] [--workers 1 2] [--no-server] [--status 300]
 
 (a) throughput is seconds of audio per wall second, from the first request sent to the last
 answer read, with every request in flight at once (each its own connection and thread, as
@@ -19,19 +19,11 @@ is not in either figure) without and with [http] listen.
 
 from __future__ import annotations
 
-import sys
-
-# This file's name is the standard library's `http`: its folder leaves the front of the path
-# (where `python bench/http.py` puts it) so that httpx and urllib find the real one, and
-# comes back at the end for bench/overhead.py.
-_HERE = __file__.rsplit("/", 1)[0] or "."
-sys.path[:] = [p for p in sys.path if p not in ("", _HERE) and not p.endswith("/bench")]
-sys.path.append(_HERE)
-
 import argparse
 import concurrent.futures
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
