@@ -207,6 +207,84 @@ def test_a_failed_job_shows_its_error_and_hint(
     assert not page.errors
 
 
+def test_a_running_job_shows_its_progress_live_and_its_page_follows_it_to_done(
+    web: Web, long_wav: Path, page: Any, screens: Path
+) -> None:
+    """About a minute of speech: while it transcribes its row shows the progress the daemon
+    publishes (a percentage, then speed and time left), and its transcript page, opened
+    while it runs, shows the transcript when it is done, without a reload."""
+    log_in(page, web)
+    added = web.daemon.call(p.AddJobs(paths=[str(long_wav)]))
+    job_id = added["results"][0]["job"]["id"]
+    # every progress text the row shows, from the DOM (the engine may report only a few times)
+    page.evaluate(
+        """(id) => {
+          window.__progress = [];
+          new MutationObserver(() => {
+            const t = document.querySelector(`li.job[data-id="${id}"] .job-progress .ptext`);
+            const seen = window.__progress;
+            if (t && seen.at(-1) !== t.textContent) seen.push(t.textContent);
+          }).observe(document.querySelector('#jobs'), {childList: true, subtree: true});
+        }""",
+        job_id,
+    )
+    running = page.locator(f"li.job[data-id='{job_id}'][data-state='transcribing']")
+    running.locator(".job-progress").wait_for(timeout=120_000)
+    running.screenshot(path=str(screens / "running-row.png"))
+    page.locator(f"li.job[data-id='{job_id}'][data-state='done']").wait_for(timeout=180_000)
+    shown = page.evaluate("window.__progress")
+    speed = r"\d+% · [\d.]+\N{MULTIPLICATION SIGN} real time( · .* left)?"  # "52% · 3.1x real time"
+    assert any(re.fullmatch(speed, t) for t in shown), shown
+
+    web.daemon.call(p.RetryJob(id=job_id))  # again, to open its page while it runs
+    page.locator(f"li.job[data-id='{job_id}'][data-state='transcribing']").wait_for(timeout=120_000)
+    page.locator(f"li.job[data-id='{job_id}'] a.job-title").click()
+    page.wait_for_url(f"{web.url}/jobs/{job_id}")
+    page.evaluate("window.__samePage = true")
+    page.locator("#job-header .badge.done").wait_for(timeout=180_000)
+    page.locator(".segment").nth(2).wait_for()
+    assert page.evaluate("window.__samePage")
+    segments = segments_of(web.daemon, job_id)
+    assert page.locator(".segment").count() == len(segments)
+    assert page.locator("#downloads a").count() == 6
+    assert not page.errors
+
+
+def test_files_dropped_onto_the_page_are_uploaded(web: Web, second_wav: Path, page: Any) -> None:
+    """Drag and drop anywhere on the page: the drop target shows while files are over it, and
+    the dropped file is uploaded (the Add view opens to show how it went)."""
+    import base64
+
+    log_in(page, web)
+    data = base64.b64encode(second_wav.read_bytes()).decode()
+    page.evaluate(
+        """([name, data]) => {
+          const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+          const dt = new DataTransfer();
+          dt.items.add(new File([bytes], name, {type: "audio/wav"}));
+          window.__dt = dt;
+          const fire = (type) => document.querySelector('#jobs').dispatchEvent(
+            new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true}));
+          fire("dragenter");
+          fire("dragover");
+        }""",
+        [second_wav.name, data],
+    )
+    assert page.locator("#drop").is_visible()
+    page.evaluate(
+        """() => document.querySelector('#jobs').dispatchEvent(
+          new DragEvent("drop", {dataTransfer: window.__dt, bubbles: true, cancelable: true}))"""
+    )
+    assert page.locator("#drop").is_hidden()
+    page.wait_for_url(f"{web.url}/#add")
+    outcome = page.locator("#uploads .outcome").first
+    outcome.wait_for()
+    assert second_wav.name in outcome.inner_text()
+    titles = [j["title"] for j in web.daemon.jobs()]
+    assert second_wav.name in titles
+    assert not page.errors
+
+
 VIEWS = [("queue", "/"), ("add", "/#add"), ("search", "/#search"), ("status", "/#status")]
 
 
