@@ -285,6 +285,50 @@ def test_files_dropped_onto_the_page_are_uploaded(web: Web, second_wav: Path, pa
     assert not page.errors
 
 
+def test_a_subscription_made_in_the_form_is_listed_checked_and_removed(
+    web: Web, second_wav: Path, page: Any, screens: Path
+) -> None:
+    """The subscription form against a feed on a loopback server: the subscription appears
+    with its last check, its episode is transcribed (a URL job: its page links the original),
+    "Check now" finds nothing new, and unsubscribing asks first."""
+    import time
+
+    from httpserver import LocalServer, rss
+
+    with LocalServer() as server:
+        wav = second_wav.read_bytes()
+        media = server.add("/ep1.wav", body=wav[:-2] + b"\x01\x00", content_type="audio/wav")
+        episode = {"title": "Episode 1", "url": media, "date": time.time() - 86400}
+        feed = server.add("/feed.xml", body=rss([episode]), content_type="application/rss+xml")
+        log_in(page, web)
+        page.click("a[data-tab='add']")
+        page.fill("#sub-url", feed)
+        page.fill("#sub-name", "pod")
+        page.fill("#sub-backfill", "1")
+        page.click("#sub-form button[type='submit']")
+        sub = page.locator("#subs li.sub", has_text="pod")
+        sub.filter(has_text="last checked").wait_for(timeout=60_000)
+        page.screenshot(path=str(screens / "subscriptions-desktop-light.png"))
+        try:
+            job = web.daemon.wait_job(
+                lambda j: j["subscription"] == "pod" and j["state"] == "done", 120, "episode"
+            )
+            page.goto(f"{web.url}/jobs/{job['id']}")
+            assert page.locator("#original").get_attribute("href") == media
+
+            page.goto(web.url + "/#add")
+            sub.locator("button", has_text="Check now").click()
+            said = re.compile(r"pod: (unchanged|0 new)")  # nothing new: the one episode is known
+            page.locator(".toast", has_text=said).wait_for(timeout=60_000)
+        finally:
+            sub.locator("button", has_text="Unsubscribe").click()
+            assert "Unsubscribe from pod?" in page.inner_text("#confirm")
+            page.click("#confirm-yes")
+            sub.wait_for(state="detached")
+    assert not web.daemon.call(p.ListSubscriptions())["subscriptions"]
+    assert not page.errors
+
+
 VIEWS = [("queue", "/"), ("add", "/#add"), ("search", "/#search"), ("status", "/#status")]
 
 
