@@ -373,6 +373,47 @@ def test_every_view_at_desktop_and_phone_size_in_light_and_dark(
         page.context.close()
 
 
+def test_a_speaker_is_named_from_the_transcript_page(
+    browser: Any, tmp_path: Path, models_dir: Path, screens: Path
+) -> None:
+    """Voices taking turns, labelled by a daemon with speakers = "auto": the page lists them,
+    "Name..." names one (as `earwig speakers name` does), and the lines show the name."""
+    import shutil
+    import tempfile
+
+    from conftest import Home, conversation
+
+    runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
+    home = Home(tmp_path / "earwig", runtime, models_dir)
+    home.write_config(transcribe='speakers = "auto"', http='listen = "127.0.0.1:0"')
+    talk = tmp_path / "talk.wav"
+    conversation(talk)
+    daemon = home.daemon().start()
+    page = new_page(browser)
+    try:
+        web = Web(daemon, home)
+        job = daemon.call(p.AddJobs(paths=[str(talk)]))["results"][0]["job"]
+        daemon.wait_job(lambda j: j["id"] == job["id"] and j["state"] == "done", 240, "talk")
+        said = [s["speaker"] for s in segments_of(daemon, job["id"])]
+        assert len(set(said)) >= 2, said
+        log_in(page, web)
+        page.goto(f"{web.url}/jobs/{job['id']}")
+        page.locator("#speakers").wait_for()
+        page.screenshot(path=str(screens / "speakers-desktop-light.png"))
+        page.click(f"#speakers button[aria-label='Name {said[1]}']")
+        page.fill("#name-input", "Ben")
+        page.click("#name-form button[value='save']")
+        page.locator(".segment .speaker", has_text="Ben").first.wait_for()
+        assert said[1] not in page.inner_text("#segments")
+        after = [s["speaker"] for s in segments_of(daemon, job["id"])]
+        assert after == ["Ben" if s == said[1] else s for s in said]
+        assert not page.errors
+    finally:
+        page.context.close()
+        daemon.stop()
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
 def test_the_banner_shows_while_the_daemon_is_away_and_the_page_reconnects_by_itself(
     browser: Any, tmp_path: Path, models_dir: Path, speech_wav: Path
 ) -> None:
