@@ -39,7 +39,21 @@ gap means events were dropped for a slow reader: ask for a new snapshot. `job.pr
 events are coalesced per job and carry no `seq`.
 
 Clients in Python: `earwig.client.DaemonClient` (blocking) and `AsyncDaemonClient` (asyncio):
-`client.call(protocol.GetJob(id=7))["job"]["state"]`, typed for mypy.
+`client.call(protocol.GetJob(id=7))["job"]["state"]`, typed for mypy. Both raise the same
+exception for the same failure (`earwig.errors`):
+
+| what happened | exception |
+|---|---|
+| no socket, or nobody listens on it | `DaemonNotRunning` |
+| the socket is another user's (EACCES) | `DaemonNotAllowed` (a `DaemonNotRunning`) |
+| it accepts but does not answer in time, or its backlog is full | `DaemonNotAnswering` |
+| the daemon speaks another protocol version | `VersionMismatch` (a `ProtocolError`) |
+| the daemon refused the request (`ok: false`) | `RemoteError`, with its `code` |
+| `DaemonClient.events(timeout)` saw no event for that long | `earwig.client.NoEvent` |
+
+A new request is one `@declare("name")` Struct and one `@handles(Struct)` handler in
+`daemon/handlers.py`; a new event is one `event_kind("name", DataType, "topic")` line and
+its data's TypedDict. Run this script after either.
 """
 
 

@@ -676,7 +676,8 @@ def subscribe(
         raise UsageError(exc.message, exc.hint) from None  # a taken name, --every 0s
     if result is not None:
         shown = result.get("name") or entry["name"]
-        click.echo(f"subscribed {shown!r}; the daemon reloaded its config")
+        first = f"; {result['first_check']}" if result.get("first_check") else ""
+        click.echo(f"subscribed {shown!r}; the daemon reloaded its config{first}")
         return
     path = ctx.editable_config_path
     if not entry["name"]:  # the values are checked first: a bad one costs no request

@@ -340,6 +340,7 @@ class Reloaded(TypedDict):
 
 class SubscriptionAdded(Reloaded):
     name: str
+    first_check: str  # "its first check runs now", or why it waits (a host's 429)
 
 
 class Voice(TypedDict):

@@ -284,44 +284,232 @@ def test_a_model_download_killed_part_way_resumes_with_range(
     assert snapshot.stat().st_size == size
 
 
-def test_the_loop_never_stalls_while_a_huge_search_runs(home: Home) -> None:
-    import threading
+LOAD = """
+import json, sys
+from earwig import protocol as p
+from earwig.client import DaemonClient
+
+answers = {}
+with DaemonClient(sys.argv[1], timeout=60) as client:
+    try:
+        client.call(p.Search(query=" ".join(f"word{i}" for i in range(30_000))))  # 200 KB
+    except Exception as exc:  # refused with a sentence: what the user sees
+        answers["huge"] = str(exc)
+    urls = [f"http://127.0.0.1:9/episode-{i}.mp3" for i in range(100)]
+    answers["adds"] = len(client.call(p.AddJobs(paths=urls))["results"])
+    for _ in range(5):  # the longest search allowed
+        answers["long"] = client.call(p.Search(query=" OR ".join(["bridge"] * 400)))
+print(json.dumps(answers))
+"""
+
+
+def test_the_loop_never_stalls_while_a_huge_search_and_100_url_adds_run(
+    home: Home, tmp_path: Path
+) -> None:
+    """The worst wait of `earwig status`, polled without pause, while another process sends
+    a 200 KB search, 100 URL adds and the longest search allowed. The model is not
+    preloaded and the queue is paused, so what is measured is these requests' own cost on
+    the loop (a model load, or yt-dlp in the download threads, compete for the GIL: see
+    docs/reliability.md)."""
+    import sys
     import time
 
-    daemon = home.daemon().start()
-    stalls: list[float] = []
-    answers: dict[str, object] = {}
-    stop = threading.Event()
+    from helpers import daemon_env
 
-    def poll() -> None:  # `earwig status`, again and again: how long does each wait?
+    home.write_config(transcribe="preload = false")
+    daemon = home.daemon().start()
+    daemon.call(p.PauseQueue())
+    script = tmp_path / "load.py"
+    script.write_text(LOAD)
+    stalls: list[float] = []
+    idle: list[float] = []
+    try:
         with daemon.client() as client:
-            while not stop.is_set():
+            # The same polling with nothing else sent: this machine's own noise (on 2 shared
+            # cores at a load of 11, the OS alone keeps the daemon off the CPU for 50-100 ms)
+            quiet_until = time.monotonic() + 2.0
+            while time.monotonic() < quiet_until:
+                started = time.perf_counter()
+                client.call(p.GetStatus())
+                idle.append(time.perf_counter() - started)
+            load = subprocess.Popen(
+                [sys.executable, str(script), str(daemon.socket)],
+                env=daemon_env(),
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            while load.poll() is None:  # `earwig status`, again and again
                 started = time.perf_counter()
                 client.call(p.GetStatus())
                 stalls.append(time.perf_counter() - started)
-
-    def searches() -> None:
-        words = " ".join(f"word{i}" for i in range(30_000))  # about 200 KB
-        try:
-            daemon.call(p.Search(query=words))
-        except Exception as exc:  # refused with a sentence: what the user sees
-            answers["huge"] = str(exc)
-        for _ in range(5):  # the longest allowed, run in a thread
-            answers["long"] = daemon.call(p.Search(query=" OR ".join(["bridge"] * 400)))
-
-    try:
-        poller = threading.Thread(target=poll)
-        poller.start()
-        wait_for(lambda: len(stalls) >= 20, 30, what="status to answer")
-        work = threading.Thread(target=searches)
-        work.start()
-        work.join(120)
-        stop.set()
-        poller.join(30)
+        answers = json.loads(load.communicate(timeout=60)[0])
     finally:
         daemon.kill()
-    worst = max(stalls[20:])
-    print(f"{len(stalls)} status calls; worst {worst * 1000:.0f} ms; {answers.get('huge')}")
+    worst, noise = max(stalls), max(idle)
+    print(
+        f"{len(stalls)} status calls; worst {worst * 1000:.0f} ms (idle worst "
+        f"{noise * 1000:.0f} ms); {answers.get('huge')}"
+    )
     assert "characters long; earwig searches at most 4,096" in str(answers["huge"])
     assert answers["long"] == {"hits": []}
-    assert worst < 0.1, f"the loop stalled {worst * 1000:.0f} ms"
+    assert answers["adds"] == 100
+    assert worst < 0.1 + noise, f"the loop stalled {worst * 1000:.0f} ms"
+
+
+def test_inbox_done_is_complete_after_kill_9_loops(home: Home) -> None:
+    import sqlite3
+
+    inbox, done = home.watch / "inbox.txt", home.watch / "inbox.done"
+    db = home.state / "earwig.db"
+
+    def jobs_in_db() -> int:
+        if not db.exists():
+            return 0
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            return conn.execute("select count(*) from jobs").fetchone()[0]
+
+    urls: list[str] = []
+    kills = 0
+    for round_ in range(5):
+        batch = [f"http://127.0.0.1:9/round{round_}-{i}.mp3" for i in range(40)]
+        urls += batch
+        daemon = home.daemon().start()
+        before = jobs_in_db()
+        with inbox.open("a") as fh:
+            fh.write("\n".join(batch) + "\n")
+        # kill -9 the moment the jobs are committed, before anything after the commit ran
+        wait_for(lambda: jobs_in_db() > before, 30, interval=0.001, what="the commit")  # noqa: B023
+        daemon.proc.kill()  # type: ignore[union-attr]
+        daemon.proc.wait(30)  # type: ignore[union-attr]
+        kills += 1
+    daemon = home.daemon().start()
+    try:
+
+        def recorded() -> list[str]:
+            text = done.read_text() if done.exists() else ""
+            return [line.split("\t")[2] for line in text.splitlines() if "\tqueued #" in line]
+
+        wait_for(lambda: set(recorded()) >= set(urls), 30, what="every line in inbox.done")
+        jobs = daemon.jobs()
+    finally:
+        daemon.kill()
+    print(f"{kills} kills; {len(recorded())} lines in inbox.done for {len(urls)} URLs")
+    assert sorted(recorded()) == sorted(urls)  # each exactly once
+    assert sorted(j["url"] or "" for j in jobs) == sorted(urls)
+
+
+def test_a_429_backs_off_and_the_skipped_checks_run_as_soon_as_it_ends(home: Home) -> None:
+    import time
+
+    from httpserver import LocalServer, rss
+
+    with LocalServer() as server:
+
+        def feed(name: str) -> bytes:
+            item = {"title": f"{name} episode", "url": server.url(f"/{name}.wav")}
+            return rss([{**item, "date": time.time() - 3600}], title=name)
+
+        kind = "application/rss+xml"
+        a = server.add("/a.xml", body=feed("a"), content_type=kind, status=429)
+        server.resources["/a.xml"].headers["Retry-After"] = "6"
+        b = server.add("/b.xml", body=feed("b"), content_type=kind)
+        home.write_config(
+            extra=f'\n[[subscription]]\nname = "a"\nurl = "{a}"\nevery = "6h"\nbackfill = 1\n'
+        )
+        daemon = home.daemon().start()
+        try:
+
+            def subs() -> dict[str, p.SubscriptionView]:
+                return {s["name"]: s for s in daemon.call(p.ListSubscriptions())["subscriptions"]}
+
+            wait_for(lambda: "429" in (subs()["a"]["last_error"] or ""), 30, what="the 429")
+            server.resources["/a.xml"].status = 200  # the host has calmed down
+            said = run_cli(home.config, "subscribe", b, "--name", "b", "--backfill", "1")
+            # both are checked when the back-off ends, not six hours later
+            jobs = wait_for(
+                lambda: (
+                    {j["title"] for j in daemon.jobs()} >= {"a episode", "b episode"}
+                    and daemon.jobs()
+                ),
+                30,
+                what="both feeds' items",
+            )
+            after = subs()
+        finally:
+            daemon.kill()
+    print(said.stdout)
+    assert said.returncode == 0, said.stderr
+    assert (
+        "its first check waits" in said.stdout and "asked earwig to back off (429)" in said.stdout
+    )
+    assert len(jobs) == 2
+    assert after["a"]["last_error"] is None and after["b"]["last_error"] is None
+    assert (after["a"]["next_check"] or 0) > time.time() + 5 * 3600  # its regular slot again
+
+
+def test_a_job_cancelled_as_the_same_media_takes_the_place_of_the_one_that_failed(
+    home: Home,
+) -> None:
+    from httpserver import LocalServer
+
+    with LocalServer() as server:
+        body = b"this is not audio at all\n" * 400  # both URLs serve it: job 1 will fail
+        one = server.add("/one.mp3", body=body, content_type="audio/mpeg")
+        two = server.add("/two.mp3", body=body, content_type="audio/mpeg")
+        daemon = home.daemon().start()
+        try:
+            daemon.call(p.DrainSlot(name="local"))  # downloads go on; nothing transcribes yet
+            daemon.call(p.AddJobs(paths=[one]))
+            daemon.wait_job(lambda j: j["id"] == 1 and bool(j.get("path")), 60, what="job 1")
+            daemon.call(p.AddJobs(paths=[two]))
+            daemon.wait_job(
+                lambda j: j["id"] == 2 and j["state"] == "cancelled", 60, what="job 2 cancelled"
+            )
+            daemon.call(p.DrainSlot(name="local", drain=False))
+            settled = daemon.wait_idle(2)
+            logs = run_cli(home.config, "logs", "-n", "100").stdout
+        finally:
+            daemon.kill()
+    first, second = settled
+    assert first["state"] == "failed"
+    assert second["state"] != "cancelled", second  # it took job 1's place
+    assert "failed" in second["times"] and second["force"], second
+    assert "job 1 (the same media) failed; this one is transcribed in its place" in logs
+
+
+def test_a_feed_check_does_not_wait_behind_downloads_from_the_same_host(home: Home) -> None:
+    import time
+
+    from httpserver import LocalServer, rss
+
+    with LocalServer() as server:
+        for i in range(6):  # media that hangs after 10 bytes: every download slot is taken
+            server.add(f"/m{i}.mp3", body=b"\0" * 100_000, content_type="audio/mpeg")
+            server.resources[f"/m{i}.mp3"].stall_after = 10
+        item = {"title": "news", "url": server.url("/news.mp3"), "date": time.time() - 60}
+        feed = server.add("/feed.xml", body=rss([item]), content_type="application/rss+xml")
+        home.write_config(
+            extra=f'\n[[subscription]]\nname = "news"\nurl = "{feed}"\nevery = "6h"\n'
+        )
+        daemon = home.daemon().start()
+        try:
+            wait_for(
+                lambda: daemon.call(p.ListSubscriptions())["subscriptions"][0]["last_ok"],
+                30,
+                what="the first check",
+            )
+            daemon.call(p.AddJobs(paths=[server.url(f"/m{i}.mp3") for i in range(6)]))
+            wait_for(
+                lambda: len(daemon.call(p.GetStatus())["downloading"]) >= 2,
+                30,
+                what="two downloads hanging",
+            )
+            started = time.monotonic()
+            checked = daemon.call(p.CheckSubscription(name="news"))
+            took = time.monotonic() - started
+        finally:
+            server.released.set()
+            daemon.kill()
+    print(f"the check took {took:.2f}s beside 2 hanging downloads from the same host")
+    assert "error" not in checked["results"][0], checked
+    assert took < 2.0

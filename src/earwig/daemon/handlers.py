@@ -191,6 +191,7 @@ async def subscription_add(
         "changed": reloaded["changed"],
         "needs_restart": reloaded["needs_restart"],
         "name": name,
+        "first_check": daemon.subscriptions.first_check_note(name),  # now, or why not
     }
 
 

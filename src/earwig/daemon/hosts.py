@@ -1,5 +1,8 @@
-"""Politeness per host: at most `per_host` checks and downloads at once, and a pause after a
-429, shared by the subscription checks and the download workers."""
+"""Politeness per host: at most `per_host` downloads, and `per_host` feed checks, at once
+against one host, and a pause after a 429 that both respect.
+
+Checks and downloads are counted apart: a feed check is one small request, and it must not
+wait behind hundreds of queued media downloads to the same host (a podcast's CDN)."""
 
 from __future__ import annotations
 
@@ -38,13 +41,15 @@ class HostPolicy:
             self._changed.notify_all()
 
     @contextlib.asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[None]:
-        """Wait for a free slot for `host` (a check), respecting any back-off."""
+    async def slot(self, host: str, kind: str = "check") -> AsyncIterator[None]:
+        """Wait for a free `kind` slot for `host` (checks have their own, apart from the
+        downloads' count)."""
+        key = f"{kind} {host}"
         async with self._changed:
-            while self.active[host] >= self.per_host:
+            while self.active[key] >= self.per_host:
                 await self._changed.wait()
-            self.acquire(host)
+            self.acquire(key)
         try:
             yield
         finally:
-            await self.release(host)
+            await self.release(key)

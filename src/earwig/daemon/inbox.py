@@ -5,7 +5,9 @@ To read without racing a writer, the file is first renamed to `inbox.txt.claimed
 an offset kept in the database, and the jobs a read produces are committed in the same
 transaction as the new offset: a kill at any moment either loses both (the lines are read
 again) or keeps both (they are not). Processed lines are appended to `inbox.done` with a
-timestamp; the claimed file is removed once it has been quiet for `stable_after`.
+timestamp: they are committed with the jobs, then written, so a kill in between leaves them
+for the next start to write (inbox.done is complete after any number of kills). The
+claimed file is removed once it has been quiet for `stable_after`.
 
 A read-only inbox is never modified: it is read in place from its recorded offset.
 """
@@ -62,6 +64,7 @@ class Inbox:
 
     async def run(self, stop: asyncio.Event) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.write_done()  # what a kill left committed but not written
         await self.process()
         ticker = asyncio.create_task(self._tick(stop))
         name = self.path.name
@@ -126,8 +129,10 @@ class Inbox:
         if end > offset:
             lines = data[offset:end].decode("utf-8", errors="replace").splitlines()
             jobs, notes = self._jobs_for(lines)
-            added = store.commit_inbox(key, end, jobs)
-            self._record(added, notes)
+            added = store.commit_inbox(
+                key, end, jobs, lambda added: self._done_lines(added, notes), str(self.done_path)
+            )
+            self._record(added)
         if removable and quiet and end >= len(data):
             path.unlink(missing_ok=True)
             store.forget_inbox(key)
@@ -160,21 +165,51 @@ class Inbox:
             jobs.append(new_job("inbox", line, now, url=line, output_dir=str(self.output_dir())))
         return jobs, notes
 
-    def _record(self, added: list[Job], notes: list[str]) -> None:
+    def _done_lines(self, added: list[Job], notes: list[str]) -> list[str]:
         stamp = dt.datetime.now().isoformat(timespec="seconds")
-        done_lines = []
+        lines = [
+            f"{stamp}\tfailed #{job.id}\t{job.title}"
+            if job.state is JobState.FAILED
+            else f"{stamp}\tqueued #{job.id}\t{job.url}"
+            for job in added
+        ]
+        return lines + [f"{stamp}\tskipped\t{note}" for note in notes]
+
+    def _record(self, added: list[Job]) -> None:
         for job in added:
             self.queue.announce(job)
             if job.state is JobState.FAILED:
                 self.events.log("warning", f"inbox: {job.error}", job.id)
-                done_lines.append(f"{stamp}\tfailed #{job.id}\t{job.title}")
             else:
                 self.events.log("info", f"queued {job.url} (from inbox)", job.id)
-                done_lines.append(f"{stamp}\tqueued #{job.id}\t{job.url}")
-        done_lines += [f"{stamp}\tskipped\t{note}" for note in notes]
-        if done_lines:
-            try:
+        self.write_done()
+
+    def write_done(self) -> None:
+        """Append the committed, not yet written lines to inbox.done, then forget them. A
+        kill in between writes them again at the next start: lines already at the end of the
+        file are not written twice."""
+        store = self.queue.store
+        pending = store.pending_done(str(self.done_path))
+        if not pending:
+            return
+        try:
+            there = set(_tail(self.done_path).splitlines())
+            fresh = [line for _, line in pending if line not in there]
+            if fresh:
                 with open(self.done_path, "a", encoding="utf-8") as fh:
-                    fh.write("\n".join(done_lines) + "\n")
-            except OSError as exc:  # a read-only folder: the database still has everything
-                log.warning("cannot write %s: %s", self.done_path, exc)
+                    fh.write("\n".join(fresh) + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        except OSError as exc:  # a read-only folder: the database still has everything
+            log.warning("cannot write %s: %s", self.done_path, exc)
+        store.forget_done([row_id for row_id, _ in pending])
+
+
+def _tail(path: Path, size: int = 1 << 20) -> str:
+    """The end of a file (what a kill may have left written), or "" if there is none."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, path.stat().st_size - size))
+            return fh.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""

@@ -122,9 +122,25 @@ class JobQueue:
         self.events.bus.publish(JOB_UPDATED(view))
         if job.state in (JobState.DONE, JobState.FAILED):
             self.on_finished(view)
+        if job.state is JobState.FAILED:
+            self._successor(job)
         if job.state is JobState.QUEUED:
             self.wake()
         return job
+
+    def _successor(self, failed: Job) -> None:
+        """A job cancelled as "same media as job N" takes N's place when N fails: the media
+        still has no transcript, and that job is the one left to make it."""
+        waiting = self.store.same_media_cancelled(failed)
+        if waiting is None or waiting.id is None:
+            return
+        self.transition(waiting.id, Action.RETRY)
+        self.events.log(
+            "info",
+            f"{waiting.title}: job {failed.id} (the same media) failed; this one is "
+            "transcribed in its place",
+            waiting.id,
+        )
 
     def save(self, job: Job) -> Job:
         """Save a change that is not a state transition (priority), then publish it."""

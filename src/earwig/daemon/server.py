@@ -36,10 +36,11 @@ def peer_uid(sock: Any) -> int | None:
     return None  # elsewhere the 0700 directory is the guard
 
 
-# accept() failing for want of resources (file descriptors, memory): wait and try again.
-OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+# accept() failing (out of file descriptors or memory, most often): wait and try again; the
+# loop never dies, or the daemon would run on deaf.
 ACCEPT_BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0)  # seconds between tries while out of them
 REPORT_EVERY = 60.0  # seconds between log lines while it lasts
+CALM_AFTER = 5.0  # seconds without a failure before "taking connections again" is said
 
 
 class Server:
@@ -92,19 +93,22 @@ class Server:
         loop = asyncio.get_running_loop()
         failed = 0  # accept() failures since the last report
         tries = 0  # consecutive ones, for the back-off
-        reported = 0.0
+        reported = -REPORT_EVERY  # when the last report was written (monotonic)
+        last_failure: float | None = None  # None: not at the limit
+        total = 0  # failures since the limit was reached
         while True:
             try:
                 conn, _ = await loop.sock_accept(sock)
             except OSError as exc:
-                if exc.errno not in OUT_OF_RESOURCES:
-                    raise
+                if exc.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EINTR):
+                    continue  # that one client gave up: take the next
+                now = last_failure = time.monotonic()
                 failed += 1
-                now = time.monotonic()
-                if now - reported >= REPORT_EVERY:
+                total += 1
+                if now - reported >= REPORT_EVERY:  # at most a line a minute, flapping or not
                     log.warning(
                         "cannot take new connections: %s (%d tr%s since the last report); "
-                        "clients wait until descriptors free up",
+                        "clients wait until it passes",
                         exc.strerror or exc,
                         failed,
                         "y" if failed == 1 else "ies",
@@ -113,10 +117,10 @@ class Server:
                 await asyncio.sleep(ACCEPT_BACKOFF[min(tries, len(ACCEPT_BACKOFF) - 1)])
                 tries += 1
                 continue
-            if tries:
-                log.warning("taking connections again (after %d failed tries)", tries)
-                tries = failed = 0
-                reported = 0.0
+            tries = 0
+            if last_failure is not None and time.monotonic() - last_failure >= CALM_AFTER:
+                log.info("taking connections again (%d tries had failed)", total)
+                last_failure, failed, total = None, 0, 0
             task = asyncio.create_task(self._open(conn))
             self._connections.add(task)
             task.add_done_callback(self._connections.discard)

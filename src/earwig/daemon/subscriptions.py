@@ -10,12 +10,14 @@ check is recorded on the subscription and never stops the others or the daemon.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -75,6 +77,8 @@ class Subscriptions:
         for name in list(self._configs):
             if name not in wanted:
                 self.scheduler.remove_job(_job_id(name))
+                with contextlib.suppress(JobLookupError):
+                    self.scheduler.remove_job(_retry_id(name))
                 del self._configs[name]
                 store.forget_subscription_state(name)  # a later one of that name starts afresh
         states = store.subscription_states()
@@ -105,9 +109,46 @@ class Subscriptions:
             )
             self._configs[name] = sub
 
+    def _after_back_off(self, name: str, host: str) -> None:
+        """Check `name` again as soon as the back-off from `host` ends, not at its next
+        regular time (which may be hours away)."""
+        wait = self.hosts.wait_time(host)
+        if wait <= 0 or not self.scheduler.running:
+            return
+        import datetime as dt
+
+        self.scheduler.add_job(
+            self.check,
+            "date",
+            run_date=_now_dt() + dt.timedelta(seconds=wait + 0.2),
+            args=[name],
+            id=_retry_id(name),
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    def first_check_note(self, name: str) -> str:
+        """What `earwig subscribe` says about the first check: now, or why it waits."""
+        sub = self.config().subscription(name)
+        host = host_of(sub.url) if sub is not None else ""
+        wait = self.hosts.wait_time(host) if host else 0.0
+        if wait:
+            return f"its first check waits {wait:.0f}s: {host} asked earwig to back off (429)"
+        return "its first check runs now"
+
     def next_run(self, name: str) -> float | None:
-        job = self.scheduler.get_job(_job_id(name)) if self.scheduler.running else None
-        return job.next_run_time.timestamp() if job and job.next_run_time else None
+        """The next check: the regular one, or sooner, the one after a back-off."""
+        if not self.scheduler.running:
+            return None
+        times = [
+            job.next_run_time.timestamp()
+            for job in (
+                self.scheduler.get_job(_job_id(name)),
+                self.scheduler.get_job(_retry_id(name)),
+            )
+            if job is not None and job.next_run_time
+        ]
+        return min(times, default=None)
 
     def view(self) -> list[SubscriptionView]:
         states = self.queue.store.subscription_states()
@@ -152,7 +193,10 @@ class Subscriptions:
         host = host_of(sub.url)
         wait = self.hosts.wait_time(host)
         if wait:
-            return self._failed(sub, f"backing off from {host} for {wait:.0f}s after a 429", now)
+            self._after_back_off(name, host)
+            return self._failed(
+                sub, f"backing off from {host} for {wait:.0f}s after a 429; checked then", now
+            )
         try:
             async with self.hosts.slot(host):
                 # network work has its own threads: a slow server never delays local files
@@ -165,6 +209,7 @@ class Subscriptions:
             return self._failed(sub, f"no complete answer from {host} in time", now)
         except RateLimited as exc:
             self.hosts.back_off(host, exc.retry_after or self.config().daemon.retry_backoff)
+            self._after_back_off(name, host)
             return self._failed(sub, exc.message, now)
         except EarwigError as exc:
             return self._failed(sub, exc.message, now)
@@ -279,6 +324,10 @@ def _publisher(item: Item, sub: SubscriptionConfig) -> dict[str, Any]:
 
 def _job_id(name: str) -> str:
     return f"subscription:{name}"
+
+
+def _retry_id(name: str) -> str:
+    return f"subscription:{name}:after-back-off"
 
 
 def _now_dt():

@@ -255,7 +255,7 @@ def convert(model_dir: Path, target: Path, quantize: str = "f16") -> Path:
     """Write `target` (atomically) from a CTranslate2 Whisper model directory.
 
     "f16" keeps the weights as they are; "q8_0" stores the matrices as 8-bit blocks, 44 MB
-    instead of 78 MB for tiny.en (see the README for its speed).
+    instead of 78 MB for tiny.en (its speed: bench/backends.py in CONTRIBUTING.md).
     """
     if quantize not in QUANTIZATIONS:
         raise BackendError(f"unknown quantization {quantize!r}", "use f16 or q8_0")

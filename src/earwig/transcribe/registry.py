@@ -44,7 +44,7 @@ def auto_order() -> tuple[str, ...]:
     return ("faster-whisper", "whisper.cpp", "mlx-whisper", "openai")
 
 
-EXTRAS = {  # what to install for each, as the README and `earwig backends` say
+EXTRAS = {  # what to install for each, as docs/models-and-languages.md and `earwig backends` say
     "mlx-whisper": "pip install 'earwig[mlx]'  (macOS on Apple Silicon)",
     "whisper.cpp": "pip install pywhispercpp  (installed by default, except on Intel Macs)",
     "faster-whisper": "pip install earwig  (installed by default)",

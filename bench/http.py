@@ -1,0 +1,225 @@
+"""The HTTP doors: 20 clips of 5-20 s sent at once to /v1/audio/transcriptions, against the
+raw engine transcribing the same clips one after another; the same 20 requests against
+faster-whisper-server (PyPI) on the same model; GET /api/status latency; and the daemon's
+idle memory with HTTP on and off.
+
+    python bench/http.py [--clips 20] [--workers 1 2] [--no-server] [--status 300]
+
+(a) throughput is seconds of audio per wall second, from the first request sent to the last
+answer read, with every request in flight at once (each its own connection and thread, as
+20 Bazarr or Open WebUI users would send them); the raw engine is faster-whisper on the
+bundled model (tiny.en), loaded beforehand, the clips decoded beforehand, one after another.
+Each request is an API job: it goes through the queue, the runner and the store like any
+job. `--workers` runs one daemon per value ([transcribe] workers, each with threads = 2).
+(b) faster-whisper-server 0.0.3 on the same model directory, the same 20 requests at once.
+(c) the median and 95th percentile of GET /api/status over one keep-alive connection (and of
+the socket's "status" for comparison); RSS of an idle daemon (preload = false, so the model
+is not in either figure) without and with [http] listen.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# This file's name is the standard library's `http`: its folder leaves the front of the path
+# (where `python bench/http.py` puts it) so that httpx and urllib find the real one, and
+# comes back at the end for bench/overhead.py.
+_HERE = __file__.rsplit("/", 1)[0] or "."
+sys.path[:] = [p for p in sys.path if p not in ("", _HERE) and not p.endswith("/bench")]
+sys.path.append(_HERE)
+
+import argparse
+import concurrent.futures
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from earwig import protocol as p
+from earwig.client import DaemonClient
+from earwig.speech import synthesize
+from earwig.transcribe.audio import SAMPLE_RATE, decode
+from earwig.transcribe.base import TranscribeOptions
+from earwig.transcribe.faster_whisper import FasterWhisperBackend
+from overhead import SENTENCES, rss_mb, wait  # bench/overhead.py
+
+
+def make_clips(folder: Path, count: int) -> list[Path]:
+    """5 to 20 s each: one to four sentences."""
+    clips = []
+    for i in range(count):
+        n = 1 + i % 4
+        text = f"Clip {i + 1}. " + " ".join(SENTENCES[(i + k) % len(SENTENCES)] for k in range(n))
+        clips.append(synthesize(text, folder / f"clip{i + 1:02d}.wav"))
+    return clips
+
+
+def raw_engine(clips: list[Path]) -> float:
+    backend = FasterWhisperBackend("bundled", threads=2)
+    backend.load()
+    samples = [decode(c) for c in clips]
+    backend.transcribe(samples[0], TranscribeOptions(), lambda f: None, lambda: False)  # warm
+    t0 = time.perf_counter()
+    for s in samples:
+        backend.transcribe(s, TranscribeOptions(), lambda f: None, lambda: False)
+    return time.perf_counter() - t0
+
+
+def start_daemon(root: Path, http: bool, workers: int = 1, preload: bool = True) -> Any:
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "in").mkdir(parents=True)
+    config = root / "config.toml"
+    listen = "127.0.0.1:0" if http else ""
+    config.write_text(
+        f'[daemon]\ndatabase = "{root}/e.db"\nstate_dir = "{root}/state"\n'
+        f'socket = "{root}/s/earwig.sock"\n'
+        f"[transcribe]\nthreads = 2\nworkers = {workers}\npreload = {str(preload).lower()}\n"
+        f'[output]\ndir = "{root}/out"\n[downloads]\ndir = "{root}/media"\n'
+        f'[http]\nlisten = "{listen}"\n[[watch]]\npath = "{root}/in"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "earwig", "--config", str(config), "run"],
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "daemon.log").open("wb"),
+        env=env,
+        cwd=root,  # not bench/, whose http.py would stand in for the standard library's
+    )
+    sock = root / "s" / "earwig.sock"
+    client = DaemonClient(sock, timeout=30)
+    wait(lambda: client.connect() or True, 120)
+
+    def ready() -> Any:
+        st = client.call(p.GetStatus())
+        if http and st["http"].get("state") != "listening":
+            return None
+        if preload and not st["backend"]["loaded"]:
+            return None
+        return st
+
+    status = wait(ready, 120)
+    url = status["http"].get("url", "").rstrip("/")
+    token = (root / "state" / "http-token").read_text().strip() if http else ""
+    return proc, client, url, token
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(60)
+
+
+def at_once(clips: list[Path], base: str, token: str) -> float:
+    """Every clip as its own request, all in flight together; the wall time to the last."""
+    import httpx
+
+    def send(clip: Path) -> str:
+        with httpx.Client(timeout=600) as c, clip.open("rb") as fh:
+            r = c.post(
+                base + "/v1/audio/transcriptions",
+                files={"file": (clip.name, fh, "audio/wav")},
+                data={"model": "whisper-1", "response_format": "json"},
+                headers={"Authorization": f"Bearer {token or 'none'}"},
+            )
+            r.raise_for_status()
+            return str(r.json()["text"])
+
+    with concurrent.futures.ThreadPoolExecutor(len(clips)) as pool:
+        t0 = time.perf_counter()
+        texts = list(pool.map(send, clips))
+        wall = time.perf_counter() - t0
+    assert all(texts), "an empty transcript"
+    return wall
+
+
+def latency(url: str, token: str, client: DaemonClient, n: int) -> dict[str, float]:
+    import httpx
+
+    http, sock = [], []
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as c:
+        c.get("/api/status")
+        for _ in range(n):
+            t0 = time.perf_counter()
+            c.get("/api/status").raise_for_status()
+            http.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            client.call(p.GetStatus())
+            sock.append(time.perf_counter() - t0)
+
+    def q95(xs: list[float]) -> float:
+        return sorted(xs)[int(0.95 * (len(xs) - 1))]
+
+    return {
+        "http_median_ms": 1000 * statistics.median(http),
+        "http_p95_ms": 1000 * q95(http),
+        "socket_median_ms": 1000 * statistics.median(sock),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clips", type=int, default=20)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--no-server", action="store_true", help="skip faster-whisper-server")
+    parser.add_argument("--status", type=int, default=300, help="status requests to time")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="ewh-", dir="/tmp"))
+    try:
+        clips = make_clips(tmp, args.clips)
+        seconds = sum(len(decode(c)) / SAMPLE_RATE for c in clips)
+        lengths = [len(decode(c)) / SAMPLE_RATE for c in clips]
+        print(f"{len(clips)} clips, {min(lengths):.0f}-{max(lengths):.0f} s, "
+              f"{seconds:.0f} s of speech; model tiny.en (bundled), 2 threads")  # fmt: skip
+        rows: list[tuple[str, float]] = []
+        base = raw_engine(clips)
+        rows.append(("raw engine, one clip after another", base))
+        for workers in args.workers:
+            proc, client, url, token = start_daemon(tmp / "run", True, workers)
+            try:
+                at_once(clips[:1], url, token)  # a first request: not what is measured
+                rows.append((f"earwig /v1, 20 at once, workers = {workers}",
+                             at_once(clips, url, token)))  # fmt: skip
+            finally:
+                client.close()
+                stop(proc)
+        if not args.no_server:
+            sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+            from speechserver import SpeechServer
+
+            server = SpeechServer(tmp / "fws.log").start()
+            try:
+                at_once(clips[:1], server.base, "")
+                rows.append(("faster-whisper-server, 20 at once", at_once(clips, server.base, "")))
+            finally:
+                server.stop()
+        print("\n| (a, b) setup | wall | audio s / s | vs raw engine |\n|---|---|---|---|")
+        for name, wall in rows:
+            print(f"| {name} | {wall:.1f} s | {seconds / wall:.1f} | x{base / wall:.2f} |")
+
+        memory = {}
+        for http in (False, True):
+            proc, client, url, token = start_daemon(tmp / "idle", http, preload=False)
+            try:
+                time.sleep(2.0)  # start-up settles before idle memory is read
+                memory[http] = rss_mb(proc.pid)
+                if http:
+                    lat = latency(url, token, client, args.status)
+            finally:
+                client.close()
+                stop(proc)
+        print("\n| (c) | figure | goal |\n|---|---|---|")
+        print(f"| GET /api/status median | {lat['http_median_ms']:.1f} ms | < 20 ms |")
+        print(f"| GET /api/status 95th percentile | {lat['http_p95_ms']:.1f} ms | |")
+        print(f"| socket status median (for comparison) | {lat['socket_median_ms']:.1f} ms | |")
+        print(f"| idle RSS, HTTP off | {memory[False]:.0f} MB | |")
+        print(f"| idle RSS, HTTP on | {memory[True]:.0f} MB (+{memory[True] - memory[False]:.0f}"
+              " MB) | < +30 MB |")  # fmt: skip
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
