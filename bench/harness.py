@@ -62,6 +62,7 @@ class Daemon:
             f'socket = "{self.socket}"\nstable_after = "{stable_after}"\n'
             f"[transcribe]\n{transcribe}\n"
             f'[output]\ndir = "{self.out}"\n{output}\n'
+            '[http]\nlisten = ""\n'  # no HTTP server: benchmarks measure the rest, on no port
             f'[[watch]]\npath = "{self.watch}"\n{extra}'
         )
         self.log = log or root / "daemon.log"

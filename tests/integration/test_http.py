@@ -143,13 +143,8 @@ def test_openai_errors_are_clear_4xx(server: Http, speech_wav: Path, tmp_path: P
         headers={"content-type": "multipart/form-data; boundary=xyz"},
     )
     assert garbage.status_code == 400 and garbage.json()["error"]["code"] == "bad_multipart"
-    for reply in (corrupt_reply := garbage,):
-        assert "Traceback" not in reply.text and set(reply.json()["error"]) == {
-            "code",
-            "message",
-            "hint",
-        }
-    del corrupt_reply
+    assert "Traceback" not in garbage.text
+    assert set(garbage.json()["error"]) == {"code", "message", "hint"}
 
 
 # ---------------------------------------------------------------- whisper-asr-webservice
@@ -300,9 +295,7 @@ def test_rest_jobs_followed_over_sse_and_websocket(
         ws.close()
         reader.join(60)
         assert {url_job, upload_job} <= done_ids
-        assert any(name == "job.progress" for name, _ in sse) or True  # short files: maybe none
-        seqs = [d for n, d in sse if n == "log"]
-        assert seqs, "log events reach SSE too"
+        assert any(name == "log" for name, _ in sse), "log events reach SSE too"
         for fmt in ("txt", "srt", "vtt", "tsv", "json", "md"):
             r = server.client.get(f"/api/jobs/{url_job}/transcript.{fmt}")
             assert r.status_code == 200, (fmt, r.text)
