@@ -76,6 +76,7 @@ class Daemon:
                 stdout=subprocess.DEVNULL,
                 stderr=log,
                 env=env,
+                cwd=self.root,  # its relative paths (none today) land in its own folder
             )
 
         def answers() -> bool:

@@ -631,6 +631,12 @@ def _reload_daemon(ctx: Ctx) -> None:
     help="A feed's own transcripts (<podcast:transcript>): take them instead of "
     "transcribing, never use them, or save them beside earwig's.",
 )
+@click.option(
+    "--check/--no-check",
+    default=True,
+    show_default=True,
+    help="Fetch the URL first and refuse what is neither a feed nor a page yt-dlp can list.",
+)
 @pass_ctx
 @friendly
 def subscribe(
@@ -643,8 +649,12 @@ def subscribe(
     since: str | None,
     kind: str,
     transcripts: str,
+    check: bool,
 ) -> None:
-    """Follow a podcast feed, a YouTube channel or playlist: new items get transcribed."""
+    """Follow a podcast feed, a YouTube channel or playlist: new items get transcribed.
+
+    The URL is checked first (by the daemon when it runs): what is neither a feed nor a page
+    yt-dlp can list is refused with the reason, unless --no-check."""
     from earwig import config_edit
 
     if every and cron:
@@ -662,8 +672,15 @@ def subscribe(
             if transcripts == "publisher-first"
             else typing.cast(Literal["always-transcribe", "both"], transcripts)
         ),
+        check=check,
     )
     entry: dict[str, Any] = msgspec.structs.asdict(request)
+    entry.pop("check")
+    given = {k: v for k, v in entry.items() if v is not None}
+    try:  # the values are checked first: a bad one costs no request
+        config_mod.parse({"subscription": [{**given, "name": "check"}]}, None)
+    except ConfigError as exc:
+        raise UsageError(exc.message, exc.hint) from None
     # A running daemon adds it (to the file it was started with) and checks it at once, the
     # same request the dashboard sends; without one, the config file is edited here.
     try:
@@ -680,14 +697,16 @@ def subscribe(
         click.echo(f"subscribed {shown!r}; the daemon reloaded its config{first}")
         return
     path = ctx.editable_config_path
-    if not entry["name"]:  # the values are checked first: a bad one costs no request
+    if check:  # no daemon: the same check, here
+        from earwig.sources.probe import probe
+
+        try:
+            probe(url, kind, ctx.config.downloads.timeout)
+        except EarwigError as exc:
+            raise UsageError(exc.message, exc.hint) from None
+    if not entry["name"]:
         from earwig.sources.feeds import suggest_name
 
-        given = {k: v for k, v in entry.items() if v is not None}
-        try:
-            config_mod.parse({"subscription": [{**given, "name": "check"}]}, path)
-        except ConfigError as exc:
-            raise UsageError(exc.message, exc.hint) from None
         entry["name"] = suggest_name(url, {s.name for s in ctx.config.subscriptions})
     try:
         config_edit.add_subscription(path, entry)

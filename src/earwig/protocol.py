@@ -542,6 +542,8 @@ class AddSubscription(Request[SubscriptionAdded]):
     since: Text | None = None
     kind: Literal["feed", "ytdlp"] | None = None
     transcripts: Literal["always-transcribe", "both"] | None = None
+    # fetch the URL first and refuse what is neither a feed nor a page yt-dlp can list
+    check: bool = True
 
 
 @declare("subscription.remove")

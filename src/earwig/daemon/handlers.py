@@ -180,11 +180,21 @@ async def subscription_add(
     from earwig import config_edit
     from earwig.sources.feeds import suggest_name
 
+    if params.check:  # a 404, a text file, a wav: refused now, with the reason
+        from earwig import config as config_mod
+        from earwig.sources.probe import probe
+
+        given = {k: v for k, v in msgspec.structs.asdict(params).items() if v is not None}
+        given.pop("check")  # the values first: a bad one costs no request
+        config_mod.parse({"subscription": [{**given, "name": "check"}]}, None)
+        timeout = daemon.config.downloads.timeout
+        await asyncio.to_thread(probe, params.url, params.kind or "auto", timeout)
     name = params.name
     if not name:
         taken = {s.name for s in daemon.config.subscriptions}
         name = await asyncio.to_thread(suggest_name, params.url, taken)
     entry = msgspec.structs.asdict(msgspec.structs.replace(params, name=name))
+    entry.pop("check", None)
     config_edit.add_subscription(daemon.editable_config_path, entry)
     reloaded = await daemon.reload()
     return {

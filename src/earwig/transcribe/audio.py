@@ -8,7 +8,9 @@ recording (a 4-hour audiobook costs the same as a 10-minute clip).
 
 Packets that fail to decode are skipped (a scratch in a long recording should not lose the whole
 transcript); a file where most packets fail, or that yields no audio at all, is rejected as not
-media.
+media. Nothing is lost silently: skipped packets, a decoder that gives up before the end, and
+audio that stops well before the length its container declares (a truncated download) are
+noted, with where, and end up as the transcript's warnings (`windows(..., notes=)`).
 """
 
 from __future__ import annotations
@@ -84,8 +86,12 @@ def probe(path: Path) -> float | None:
     return None
 
 
-def windows(path: Path, seconds: float = WINDOW_SECONDS) -> Iterator[Window]:
-    """Yield the file's audio as consecutive windows of about `seconds`, cut at quiet places."""
+def windows(
+    path: Path, seconds: float = WINDOW_SECONDS, notes: list[str] | None = None
+) -> Iterator[Window]:
+    """Yield the file's audio as consecutive windows of about `seconds`, cut at quiet places.
+    With `notes`, what went wrong while decoding is added to it once the file is read: a
+    sentence each, saying where."""
     import numpy as np
 
     target = int(seconds * SAMPLE_RATE)
@@ -97,7 +103,10 @@ def windows(path: Path, seconds: float = WINDOW_SECONDS) -> Iterator[Window]:
     offset = 0  # samples already yielded
     tally = _Tally()
     with _open(path) as container:
-        for chunk in _decode(container, _audio_stream(container, path), path, tally):
+        stream = _audio_stream(container, path)
+        tally.declared = _declared(container, stream, path)
+        for chunk in _decode(container, stream, path, tally):
+            tally.samples += len(chunk)
             while len(chunk):
                 take = min(len(chunk), len(buf) - filled)
                 buf[filled : filled + take] = chunk[:take]
@@ -114,8 +123,25 @@ def windows(path: Path, seconds: float = WINDOW_SECONDS) -> Iterator[Window]:
                 offset += cut
                 buf, filled = following, rest
     tally.check(path, offset + filled, final=True)
+    if notes is not None:
+        notes.extend(tally.notes())
     if filled:
         yield Window(offset / SAMPLE_RATE, buf[:filled].copy())  # not the whole buffer
+
+
+def _declared(container: Any, stream: Any, path: Path) -> float | None:
+    """How long the file says it is: a PCM wav's header (FFmpeg measures a wav by its size,
+    so a cut one looks whole), else the stream's or the container's duration."""
+    if container.format.name == "wav":
+        import wave
+
+        with contextlib.suppress(wave.Error, EOFError, OSError), wave.open(str(path)) as w:
+            return w.getnframes() / w.getframerate()
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return float(container.duration) / 1_000_000
+    return None
 
 
 def decode(path: Path) -> np.ndarray:
@@ -126,12 +152,50 @@ def decode(path: Path) -> np.ndarray:
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
+ENDS_EARLY = 2.0  # seconds short of the declared length (and 2% of it) that are reported
+
+
 class _Tally:
-    """Good and bad packets so far: a file where most packets fail is not media."""
+    """Good and bad packets so far: a file where most packets fail is not media. Where the bad
+    ones were (seconds of audio decoded before each), and where decoding gave up, if it did."""
 
     def __init__(self) -> None:
         self.good = 0
         self.bad = 0
+        self.samples = 0  # decoded so far
+        self.bad_at: list[float] = []
+        self.stopped_at: tuple[float, str] | None = None
+        self.declared: float | None = None
+
+    def notes(self) -> list[str]:
+        from earwig.formatting import clock
+
+        out = []
+        decoded = self.samples / SAMPLE_RATE
+        short = (self.declared or 0.0) - decoded
+        short = short if short > max(ENDS_EARLY, 0.02 * (self.declared or 0.0)) else 0.0
+        if self.bad_at:
+            where = clock(self.bad_at[0])
+            if self.bad_at[-1] - self.bad_at[0] >= 1:
+                where += f"-{clock(self.bad_at[-1])}"
+            missing = f", about {short:.0f}s of audio missing" if short else ""
+            out.append(
+                f"{self.bad} audio packet{'s' if self.bad > 1 else ''} could not be decoded "
+                f"at {where}{missing}: the transcript has a gap there (a damaged file?)"
+            )
+        if self.stopped_at is not None:
+            at, reason = self.stopped_at
+            out.append(
+                f"decoding stopped at {clock(at)} ({reason}): nothing after it is transcribed "
+                "(a truncated file? download it again)"
+            )
+        elif short and not self.bad_at:
+            out.append(
+                f"the audio ends at {clock(decoded)}, but the file says it lasts "
+                f"{clock(self.declared or 0.0)}: the rest is missing (a truncated file? "
+                "download or copy it again)"
+            )
+        return out
 
     def check(self, path: Path, samples: int, *, final: bool) -> None:
         if self.bad > self.good or (final and samples < SAMPLE_RATE // 10):
@@ -175,6 +239,7 @@ def _decode(container: Any, stream: Any, path: Path, tally: _Tally) -> Iterator[
                 frames = packet.decode()
             except (av.error.InvalidDataError, av.error.PatchWelcomeError):
                 tally.bad += 1
+                tally.bad_at.append(tally.samples / SAMPLE_RATE)
                 continue
             tally.good += 1
             for frame in frames:
@@ -188,7 +253,8 @@ def _decode(container: Any, stream: Any, path: Path, tally: _Tally) -> Iterator[
             raise MediaError(
                 f"cannot decode {Path(path).name}: {_reason(exc)}", NOT_MEDIA_HINT
             ) from None
-        # a truncated tail: keep what was decoded
+        # a truncated tail: keep what was decoded, and say so
+        tally.stopped_at = (tally.samples / SAMPLE_RATE, _reason(exc))
 
 
 def _reason(exc: BaseException) -> str:

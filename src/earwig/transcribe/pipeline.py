@@ -61,7 +61,8 @@ def transcribe_file(
             last = fraction
             on_progress(min(fraction, 1.0))
 
-    for win in prefetch(audio.windows(path, window)):
+    decoding: list[str] = []  # what went wrong reading the file, where (audio.windows)
+    for win in prefetch(audio.windows(path, window, decoding)):
         if should_abort():
             raise Aborted("stopped between windows")
         span = win.duration
@@ -96,6 +97,8 @@ def transcribe_file(
         del win, part  # this window's samples go now, not at the end of the file
         audio.give_back_freed_memory()
     transcript = join(parts)
+    if decoding:
+        transcript = transcript.replace(warnings=transcript.warnings + tuple(decoding))
     if asked.language and asked.multilingual:
         transcript = transcript.replace(
             warnings=transcript.warnings + spoken.overruled(transcript, asked.language)

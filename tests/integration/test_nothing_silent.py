@@ -1,6 +1,7 @@
-"""A deleted job's file stays deleted: the next start's scan of its folder does not queue it
-again, a plain `earwig add` says why it is left out, and `earwig add --force` brings it back.
-A real daemon, restarted, on a real watch folder."""
+"""Nothing silently wrong. A deleted job's file stays deleted: the next start's scan of its
+folder does not queue it again, a plain `earwig add` says why it is left out, and `earwig add
+--force` brings it back. A truncated file ends done, with a warning that says where its audio
+stops. A real daemon, restarted, on a real watch folder."""
 
 from __future__ import annotations
 
@@ -45,3 +46,22 @@ def test_delete_then_restart_nothing_is_queued_again(
     finally:
         if daemon.proc and daemon.proc.poll() is None:
             daemon.kill()
+
+
+def test_a_truncated_file_ends_done_with_a_warning_naming_where(
+    home: Home, long_wav: Path, tmp_path: Path
+) -> None:
+    from conftest import encode
+
+    whole = encode(long_wav, tmp_path / "talk.mp3", "mp3").read_bytes()
+    cut = home.watch / "talk.mp3"
+    cut.write_bytes(whole[: len(whole) // 2])  # a download that stopped half way
+    daemon = home.daemon().start()
+    try:
+        (job,) = daemon.wait_idle(1)
+    finally:
+        daemon.kill()
+    assert job["state"] == "done", job
+    (warning,) = [w for w in job["warnings"] if "the audio ends at" in w]
+    assert "truncated" in warning and "the file says it lasts" in warning, warning
+    assert (home.out / "talk.txt").read_text().strip()  # what was there is transcribed
