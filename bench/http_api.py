@@ -70,7 +70,8 @@ def start_daemon(
     daemon = harness.Daemon(
         root,
         transcribe=f"threads = 2\nworkers = {workers}\npreload = {str(preload).lower()}",
-        extra=f'[downloads]\ndir = "{root}/media"\n[http]\nlisten = "{listen}"\n',
+        extra=f'[downloads]\ndir = "{root}/media"\n',
+        http=f'listen = "{listen}"',
     ).start(120)
     client = DaemonClient(daemon.socket, timeout=30)
     client.connect()
