@@ -132,7 +132,8 @@ def _label_speakers(
     from earwig.speakers import assign, names
 
     found = voices.finish(speakers)
-    called = names.names_for(found.voices, known)
+    turned = [(t.speaker, v) for t, v in zip(found.turns, found.turn_voices, strict=False)]
+    called = names.names_for(found.voices, known, turned)
     labelled = assign.label(transcript, found.turns, called)
     kept = tuple((called[i], tuple(float(x) for x in v)) for i, v in enumerate(found.voices))
     return labelled.replace(voices=kept)
