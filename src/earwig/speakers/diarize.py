@@ -2,9 +2,10 @@
 voice embedding from the middle CHUNK of each piece, the embeddings clustered into speakers,
 and the labelled pieces joined into speaker turns.
 
-Where the speech is comes for free in the daemon: the transcript's own segments, window by
-window (`Voices.add` gets each window's samples and segments as the pipeline goes by, so
-memory stays flat on long files). Without a transcript, faster-whisper's Silero VAD finds it.
+Where the speech is: faster-whisper's Silero VAD, window by window (`Voices.add` gets each
+window's samples as the pipeline goes by, so memory stays flat on long files). Not the
+transcript's segments: Whisper's segment times lag a turn change by up to a second, and a
+piece that straddles two voices blurs both (a 16 s conversation came out as one speaker).
 Sampling one chunk per piece, not every second, is what keeps the cost near a tenth of the
 bundled model's transcription (bench/speakers.py): CAM++ takes ~10 ms per second of audio it
 reads on two cores. Both models run on onnxruntime, offline: the VAD ships inside

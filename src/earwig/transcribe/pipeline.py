@@ -75,8 +75,8 @@ def transcribe_file(
                 forward(done / (done + span))
 
         part = transcriber.transcribe(win.samples, options, progress, should_abort)
-        if voices is not None:  # where the speech is: the window's own segments
-            voices.add(win.offset, win.samples, [(s.start, s.end) for s in part.segments])
+        if voices is not None:  # where the speech is: the VAD's (Whisper's segment times
+            voices.add(win.offset, win.samples)  # lag turns by up to a second: voices mix)
         if judge:
             assert model is not None
             found = quality.foreign_spans(part, spoken.speech(win.samples))
