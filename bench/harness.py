@@ -51,6 +51,7 @@ class Daemon:
         transcribe: str = "",
         output: str = "",
         extra: str = "",
+        http: str = 'listen = ""',  # the [http] table (default: no HTTP server, on no port)
         log: Path | None = None,
     ) -> None:
         self.root, self.watch, self.out = root, root / "in", root / "out"
@@ -62,7 +63,7 @@ class Daemon:
             f'socket = "{self.socket}"\nstable_after = "{stable_after}"\n'
             f"[transcribe]\n{transcribe}\n"
             f'[output]\ndir = "{self.out}"\n{output}\n'
-            '[http]\nlisten = ""\n'  # no HTTP server: benchmarks measure the rest, on no port
+            f"[http]\n{http}\n"
             f'[[watch]]\npath = "{self.watch}"\n{extra}'
         )
         self.log = log or root / "daemon.log"
@@ -76,6 +77,7 @@ class Daemon:
                 stdout=subprocess.DEVNULL,
                 stderr=log,
                 env=env,
+                cwd=self.root,  # its relative paths (none today) land in its own folder
             )
 
         def answers() -> bool:

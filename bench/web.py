@@ -85,7 +85,7 @@ def measure(args: argparse.Namespace) -> None:
     t = time.perf_counter()
     paused = seed(root / "e.db", args.jobs)
     print(f"seeded {args.jobs:,} finished + {PAUSED} paused jobs in {time.perf_counter() - t:.1f}s")
-    daemon = Daemon(root, transcribe="threads = 2", extra='\n[http]\nlisten = "127.0.0.1:0"\n')
+    daemon = Daemon(root, transcribe="threads = 2", http='listen = "127.0.0.1:0"')
     daemon.start()
     try:
         url = wait_http(daemon)

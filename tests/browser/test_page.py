@@ -207,6 +207,128 @@ def test_a_failed_job_shows_its_error_and_hint(
     assert not page.errors
 
 
+def test_a_running_job_shows_its_progress_live_and_its_page_follows_it_to_done(
+    web: Web, long_wav: Path, page: Any, screens: Path
+) -> None:
+    """About a minute of speech: while it transcribes its row shows the progress the daemon
+    publishes (a percentage, then speed and time left), and its transcript page, opened
+    while it runs, shows the transcript when it is done, without a reload."""
+    log_in(page, web)
+    added = web.daemon.call(p.AddJobs(paths=[str(long_wav)]))
+    job_id = added["results"][0]["job"]["id"]
+    # every progress text the row shows, from the DOM (the engine may report only a few times)
+    page.evaluate(
+        """(id) => {
+          window.__progress = [];
+          new MutationObserver(() => {
+            const t = document.querySelector(`li.job[data-id="${id}"] .job-progress .ptext`);
+            const seen = window.__progress;
+            if (t && seen.at(-1) !== t.textContent) seen.push(t.textContent);
+          }).observe(document.querySelector('#jobs'), {childList: true, subtree: true});
+        }""",
+        job_id,
+    )
+    running = page.locator(f"li.job[data-id='{job_id}'][data-state='transcribing']")
+    running.locator(".job-progress").wait_for(timeout=120_000)
+    running.screenshot(path=str(screens / "running-row.png"))
+    page.locator(f"li.job[data-id='{job_id}'][data-state='done']").wait_for(timeout=180_000)
+    shown = page.evaluate("window.__progress")
+    speed = r"\d+% · [\d.]+\N{MULTIPLICATION SIGN} real time( · .* left)?"  # "52% · 3.1x real time"
+    assert any(re.fullmatch(speed, t) for t in shown), shown
+
+    web.daemon.call(p.RetryJob(id=job_id))  # again, to open its page while it runs
+    page.locator(f"li.job[data-id='{job_id}'][data-state='transcribing']").wait_for(timeout=120_000)
+    page.locator(f"li.job[data-id='{job_id}'] a.job-title").click()
+    page.wait_for_url(f"{web.url}/jobs/{job_id}")
+    page.evaluate("window.__samePage = true")
+    page.locator("#job-header .badge.done").wait_for(timeout=180_000)
+    page.locator(".segment").nth(2).wait_for()
+    assert page.evaluate("window.__samePage")
+    segments = segments_of(web.daemon, job_id)
+    assert page.locator(".segment").count() == len(segments)
+    assert page.locator("#downloads a").count() == 6
+    assert not page.errors
+
+
+def test_files_dropped_onto_the_page_are_uploaded(web: Web, second_wav: Path, page: Any) -> None:
+    """Drag and drop anywhere on the page: the drop target shows while files are over it, and
+    the dropped file is uploaded (the Add view opens to show how it went)."""
+    import base64
+
+    log_in(page, web)
+    data = base64.b64encode(second_wav.read_bytes()).decode()
+    page.evaluate(
+        """([name, data]) => {
+          const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+          const dt = new DataTransfer();
+          dt.items.add(new File([bytes], name, {type: "audio/wav"}));
+          window.__dt = dt;
+          const fire = (type) => document.querySelector('#jobs').dispatchEvent(
+            new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true}));
+          fire("dragenter");
+          fire("dragover");
+        }""",
+        [second_wav.name, data],
+    )
+    assert page.locator("#drop").is_visible()
+    page.evaluate(
+        """() => document.querySelector('#jobs').dispatchEvent(
+          new DragEvent("drop", {dataTransfer: window.__dt, bubbles: true, cancelable: true}))"""
+    )
+    assert page.locator("#drop").is_hidden()
+    page.wait_for_url(f"{web.url}/#add")
+    outcome = page.locator("#uploads .outcome").first
+    outcome.wait_for()
+    assert second_wav.name in outcome.inner_text()
+    titles = [j["title"] for j in web.daemon.jobs()]
+    assert second_wav.name in titles
+    assert not page.errors
+
+
+def test_a_subscription_made_in_the_form_is_listed_checked_and_removed(
+    web: Web, second_wav: Path, page: Any, screens: Path
+) -> None:
+    """The subscription form against a feed on a loopback server: the subscription appears
+    with its last check, its episode is transcribed (a URL job: its page links the original),
+    "Check now" finds nothing new, and unsubscribing asks first."""
+    import time
+
+    from httpserver import LocalServer, rss
+
+    with LocalServer() as server:
+        wav = second_wav.read_bytes()
+        media = server.add("/ep1.wav", body=wav[:-2] + b"\x01\x00", content_type="audio/wav")
+        episode = {"title": "Episode 1", "url": media, "date": time.time() - 86400}
+        feed = server.add("/feed.xml", body=rss([episode]), content_type="application/rss+xml")
+        log_in(page, web)
+        page.click("a[data-tab='add']")
+        page.fill("#sub-url", feed)
+        page.fill("#sub-name", "pod")
+        page.fill("#sub-backfill", "1")
+        page.click("#sub-form button[type='submit']")
+        sub = page.locator("#subs li.sub", has_text="pod")
+        sub.filter(has_text="last checked").wait_for(timeout=60_000)
+        page.screenshot(path=str(screens / "subscriptions-desktop-light.png"))
+        try:
+            job = web.daemon.wait_job(
+                lambda j: j["subscription"] == "pod" and j["state"] == "done", 120, "episode"
+            )
+            page.goto(f"{web.url}/jobs/{job['id']}")
+            assert page.locator("#original").get_attribute("href") == media
+
+            page.goto(web.url + "/#add")
+            sub.locator("button", has_text="Check now").click()
+            said = re.compile(r"pod: (unchanged|0 new)")  # nothing new: the one episode is known
+            page.locator(".toast", has_text=said).wait_for(timeout=60_000)
+        finally:
+            sub.locator("button", has_text="Unsubscribe").click()
+            assert "Unsubscribe from pod?" in page.inner_text("#confirm")
+            page.click("#confirm-yes")
+            sub.wait_for(state="detached")
+    assert not web.daemon.call(p.ListSubscriptions())["subscriptions"]
+    assert not page.errors
+
+
 VIEWS = [("queue", "/"), ("add", "/#add"), ("search", "/#search"), ("status", "/#status")]
 
 
@@ -249,6 +371,85 @@ def test_every_view_at_desktop_and_phone_size_in_light_and_dark(
         assert not page.errors
     finally:
         page.context.close()
+
+
+def test_a_speaker_is_named_from_the_transcript_page(
+    browser: Any, tmp_path: Path, models_dir: Path, screens: Path
+) -> None:
+    """Voices taking turns, labelled by a daemon with speakers = "auto": the page lists them,
+    "Name..." names one (as `earwig speakers name` does), and the lines show the name."""
+    import shutil
+    import tempfile
+
+    from conftest import Home, conversation
+
+    runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
+    home = Home(tmp_path / "earwig", runtime, models_dir)
+    home.write_config(transcribe='speakers = "auto"', http='listen = "127.0.0.1:0"')
+    talk = tmp_path / "talk.wav"
+    conversation(talk)
+    daemon = home.daemon().start()
+    page = new_page(browser)
+    try:
+        web = Web(daemon, home)
+        job = daemon.call(p.AddJobs(paths=[str(talk)]))["results"][0]["job"]
+        daemon.wait_job(lambda j: j["id"] == job["id"] and j["state"] == "done", 240, "talk")
+        said = [s["speaker"] for s in segments_of(daemon, job["id"])]
+        assert len(set(said)) >= 2, said
+        log_in(page, web)
+        page.goto(f"{web.url}/jobs/{job['id']}")
+        page.locator("#speakers").wait_for()
+        page.screenshot(path=str(screens / "speakers-desktop-light.png"))
+        page.click(f"#speakers button[aria-label='Name {said[1]}']")
+        page.fill("#name-input", "Ben")
+        page.click("#name-form button[value='save']")
+        page.locator(".segment .speaker", has_text="Ben").first.wait_for()
+        assert said[1] not in page.inner_text("#segments")
+        after = [s["speaker"] for s in segments_of(daemon, job["id"])]
+        assert after == ["Ben" if s == said[1] else s for s in said]
+        assert not page.errors
+    finally:
+        page.context.close()
+        daemon.stop()
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_status_shows_a_model_download_with_its_progress_until_it_is_ready(
+    browser: Any, hub: Any, tmp_path: Path, models_dir: Path, screens: Path
+) -> None:
+    """A daemon configured for a model it must fetch (from the tests' loopback hub, held
+    after its first MiB): Status shows the download and its bytes, then the model ready."""
+    import shutil
+    import tempfile
+    import threading
+
+    from conftest import Home
+
+    hub.faults.hold = release = threading.Event()
+    runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
+    home = Home(tmp_path / "earwig", runtime, models_dir)
+    home.write_config(transcribe='model = "base"', http='listen = "127.0.0.1:0"')
+    daemon = home.daemon().start()
+    page = new_page(browser)
+    try:
+        web = Web(daemon, home)
+        log_in(page, web)
+        page.goto(web.url + "/#status")
+        card = page.locator("#model-card")
+        card.locator("progress").wait_for(timeout=60_000)
+        assert "downloading (base)" in card.inner_text()
+        # its first MiB came: the page asks again each second while a download runs
+        card.filter(has_text=re.compile(r"[\d.]+ MB of [\d.]+ MB")).wait_for(timeout=30_000)
+        page.screenshot(path=str(screens / "status-downloading-desktop-light.png"))
+        release.set()
+        card.filter(has_text="ready (base)").wait_for(timeout=120_000)
+        assert card.locator("progress").count() == 0
+        assert not page.errors
+    finally:
+        release.set()
+        page.context.close()
+        daemon.kill()
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def test_the_banner_shows_while_the_daemon_is_away_and_the_page_reconnects_by_itself(

@@ -27,8 +27,9 @@ from httpserver import LocalServer
 class Http:
     """A running daemon's HTTP side: its base URL and token, and a client with the token."""
 
-    def __init__(self, daemon: DaemonProcess) -> None:
+    def __init__(self, daemon: DaemonProcess, home: Home | None = None) -> None:
         self.daemon = daemon
+        self.home = home
         info = daemon.http()
         self.url: str = info["url"].rstrip("/")
         self.token: str = info["token"]
@@ -58,7 +59,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterat
         home.write_config(http='listen = "127.0.0.1:0"\nmax_upload = "200MB"')
         daemon = home.daemon().start()
     try:
-        yield Http(daemon)
+        yield Http(daemon, home)
     finally:
         daemon.stop()
         shutil.rmtree(runtime, ignore_errors=True)
@@ -512,6 +513,35 @@ def test_client_leaving_before_start_cancels_and_api_jobs_go_first(
     assert api["times"]["done"] <= bg["times"]["fetching"]  # it waited for the API job
 
 
+def test_keep_false_forgets_api_jobs_once_answered(server: Http, second_wav: Path) -> None:
+    import numpy as np
+
+    from earwig.speech import write_wav
+    from earwig.transcribe.audio import decode
+
+    assert server.home is not None
+    http_lines = 'listen = "127.0.0.1:0"\nmax_upload = "200MB"'
+    server.home.write_config(http=http_lines + "\nkeep = false")
+    assert "[http] keep" in server.daemon.call(p.ReloadConfig())["changed"]
+    try:
+        clip = server.home.root / "forget me.wav"
+        pcm = (np.clip(decode(second_wav) * 0.8, -1, 1) * 32767).astype("<i2").tobytes()
+        write_wav(clip, pcm, 16000)
+        with clip.open("rb") as fh:
+            r = server.client.post(
+                "/v1/audio/transcriptions", files={"file": fh}, data={"response_format": "text"}
+            )
+        assert r.status_code == 200 and wer(SECOND_TEXT, r.text) < 0.25
+        assert not [j for j in server.api_jobs() if j["title"] == "forget me.wav"]
+        hits = server.client.get("/api/search", params={"q": "weather"}).json()["hits"]
+        assert all(h["title"] != "forget me.wav" for h in hits)
+        cache = server.home.media / "api"
+        assert not any(cache.glob("job-*/forget me*"))
+    finally:
+        server.home.write_config(http=http_lines)
+        server.daemon.call(p.ReloadConfig())
+
+
 # ---------------------------------------------------------------- a pool of two earwigs
 
 
@@ -586,7 +616,19 @@ def test_taken_port_then_restart_with_a_request_waiting(home: Home, speech_wav: 
         waiter = threading.Thread(target=ask)
         waiter.start()
         wait_for(lambda: any(j["source"] == "api" for j in http.api_jobs()), 30, what="the job")
+        streams: list[tuple[str, Any]] = []
+        ready = threading.Event()
+        follower = threading.Thread(
+            target=read_sse, args=(http, lambda events: False, streams, ready), daemon=True
+        )
+        follower.start()
+        assert ready.wait(30)
+        t0 = time.monotonic()
         assert daemon.stop() == 0
+        assert time.monotonic() - t0 < 10  # open streams end with the daemon, at once
+        follower.join(10)
+        assert not follower.is_alive()
+        assert "Traceback" not in daemon.log()
         waiter.join(30)
         assert answer and (
             isinstance(answer[0], httpx.HTTPError) or answer[0].status_code == 503

@@ -75,3 +75,15 @@ def test_the_wheel_holds_the_package_and_its_data(archives: tuple[Path, Path]) -
     assert "earwig/web/static/index.html" in page
     assert page <= set(names), page - set(names)
     assert not [n for n in names if DEBRIS.search(n)]
+
+
+def test_no_script_folder_shadows_the_standard_library() -> None:
+    """`python bench/x.py` puts bench/ first on the path (and pytest puts tests/ there): a
+    bench/http.py once made every benchmark's `import urllib.request` fail."""
+    shadows = [
+        str(path.relative_to(ROOT))
+        for folder in ("bench", "tests", "scripts")
+        for path in (ROOT / folder).rglob("*.py")
+        if path.stem in sys.stdlib_module_names
+    ]
+    assert not shadows, shadows

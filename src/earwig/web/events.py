@@ -27,6 +27,7 @@ class Feed:
         self._ready = asyncio.Event()
         self._taken = asyncio.Event()
         self.closed = False
+        self.ender: asyncio.Future[None] | None = None  # closes it when the daemon stops
 
     def write(self, data: bytes) -> None:
         if self.closed:
@@ -68,6 +69,13 @@ async def subscribe(
     from earwig.daemon.handlers import HANDLERS
 
     feed = Feed()
+    stop = daemon.stop
+
+    async def end_on_stop() -> None:  # the stream ends when the daemon stops, so the
+        await stop.wait()  # server closes at once instead of cancelling it after its grace
+        feed.close()
+
+    feed.ender = asyncio.ensure_future(end_on_stop())
     box = Outbox(cast(asyncio.StreamWriter, feed))
     params: dict[str, Any] = {"topics": topics}
     if limit is not None:
@@ -80,6 +88,8 @@ async def subscribe(
 async def close(daemon: Any, box: Outbox, feed: Feed) -> None:
     daemon.bus.detach(box)
     feed.close()
+    if feed.ender is not None:
+        feed.ender.cancel()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(box.close(), 2)
 

@@ -217,7 +217,7 @@ function renderSubs(list) {
     h("div", { class: "muted" },
       s.checking ? "checking now…"
         : s.last_check ? `last checked ${age(s.last_check)}` : "not checked yet",
-      s.items_found ? ` · ${s.items_found} items found` : "",
+      s.items_found ? ` · ${s.items_found} item${s.items_found === 1 ? "" : "s"} found` : "",
       s.next_check ? ` · next ${new Date(s.next_check * 1000).toLocaleString()}` : ""),
     s.last_error ? h("div", { class: "job-error" }, h("div", { class: "error-message" }, s.last_error)) : null,
     h("div", { class: "job-actions" },

@@ -89,8 +89,10 @@ export function origin(job) {
   if (job.url) {
     try { return new URL(job.url).host; } catch { return job.url; }
   }
-  return job.source === "watch" ? "watched folder" : job.source || "";
+  return SOURCES[job.source] || job.source || "";
 }
+
+const SOURCES = { watch: "watched folder", cli: "added", inbox: "inbox", api: "API request" };
 
 // A search snippet's matched words are wrapped in \x02 ... \x03 (formatting.HIGHLIGHT_*).
 export function snippetNodes(snippet) {

@@ -3,7 +3,7 @@ raw engine transcribing the same clips one after another; the same 20 requests a
 faster-whisper-server (PyPI) on the same model; GET /api/status latency; and the daemon's
 idle memory with HTTP on and off.
 
-    python bench/http.py [--clips 20] [--workers 1 2] [--no-server] [--status 300]
+    python bench/http_api.py [--clips 20] [--workers 1 2] [--no-server] [--status 300]
 
 (a) throughput is seconds of audio per wall second, from the first request sent to the last
 answer read, with every request in flight at once (each its own connection and thread, as
@@ -19,33 +19,24 @@ is not in either figure) without and with [http] listen.
 
 from __future__ import annotations
 
-import sys
-
-# This file's name is the standard library's `http`: its folder leaves the front of the path
-# (where `python bench/http.py` puts it) so that httpx and urllib find the real one, and
-# comes back at the end for bench/overhead.py.
-_HERE = __file__.rsplit("/", 1)[0] or "."
-sys.path[:] = [p for p in sys.path if p not in ("", _HERE) and not p.endswith("/bench")]
-sys.path.append(_HERE)
-
 import argparse
 import concurrent.futures
-import os
 import shutil
 import statistics
-import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
+import harness  # bench/harness.py: the daemon every benchmark starts the same way
 from earwig import protocol as p
 from earwig.client import DaemonClient
 from earwig.speech import synthesize
 from earwig.transcribe.audio import SAMPLE_RATE, decode
 from earwig.transcribe.base import TranscribeOptions
 from earwig.transcribe.faster_whisper import FasterWhisperBackend
-from overhead import SENTENCES, rss_mb, wait  # bench/overhead.py
+from harness import wait
+from overhead import SENTENCES, rss_mb  # bench/overhead.py
 
 
 def make_clips(folder: Path, count: int) -> list[Path]:
@@ -69,31 +60,23 @@ def raw_engine(clips: list[Path]) -> float:
     return time.perf_counter() - t0
 
 
-def start_daemon(root: Path, http: bool, workers: int = 1, preload: bool = True) -> Any:
+def start_daemon(
+    root: Path, http: bool, workers: int = 1, preload: bool = True
+) -> tuple[harness.Daemon, DaemonClient, str, str]:
+    """A daemon (bench/harness.py) with HTTP on a free port or off; ready once it listens
+    and, with `preload`, has its model loaded: (daemon, a connected client, URL, token)."""
     shutil.rmtree(root, ignore_errors=True)
-    (root / "in").mkdir(parents=True)
-    config = root / "config.toml"
     listen = "127.0.0.1:0" if http else ""
-    config.write_text(
-        f'[daemon]\ndatabase = "{root}/e.db"\nstate_dir = "{root}/state"\n'
-        f'socket = "{root}/s/earwig.sock"\n'
-        f"[transcribe]\nthreads = 2\nworkers = {workers}\npreload = {str(preload).lower()}\n"
-        f'[output]\ndir = "{root}/out"\n[downloads]\ndir = "{root}/media"\n'
-        f'[http]\nlisten = "{listen}"\n[[watch]]\npath = "{root}/in"\n'
-    )
-    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "earwig", "--config", str(config), "run"],
-        stdout=subprocess.DEVNULL,
-        stderr=(root / "daemon.log").open("wb"),
-        env=env,
-        cwd=root,  # not bench/, whose http.py would stand in for the standard library's
-    )
-    sock = root / "s" / "earwig.sock"
-    client = DaemonClient(sock, timeout=30)
-    wait(lambda: client.connect() or True, 120)
+    daemon = harness.Daemon(
+        root,
+        transcribe=f"threads = 2\nworkers = {workers}\npreload = {str(preload).lower()}",
+        extra=f'[downloads]\ndir = "{root}/media"\n',
+        http=f'listen = "{listen}"',
+    ).start(120)
+    client = DaemonClient(daemon.socket, timeout=30)
+    client.connect()
 
-    def ready() -> Any:
+    def ready() -> p.Status | None:
         st = client.call(p.GetStatus())
         if http and st["http"].get("state") != "listening":
             return None
@@ -104,12 +87,7 @@ def start_daemon(root: Path, http: bool, workers: int = 1, preload: bool = True)
     status = wait(ready, 120)
     url = status["http"].get("url", "").rstrip("/")
     token = (root / "state" / "http-token").read_text().strip() if http else ""
-    return proc, client, url, token
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    proc.wait(60)
+    return daemon, client, url, token
 
 
 def at_once(clips: list[Path], base: str, token: str) -> float:
@@ -177,14 +155,14 @@ def main() -> None:
         base = raw_engine(clips)
         rows.append(("raw engine, one clip after another", base))
         for workers in args.workers:
-            proc, client, url, token = start_daemon(tmp / "run", True, workers)
+            daemon, client, url, token = start_daemon(tmp / "run", True, workers)
             try:
                 at_once(clips[:1], url, token)  # a first request: not what is measured
                 rows.append((f"earwig /v1, 20 at once, workers = {workers}",
                              at_once(clips, url, token)))  # fmt: skip
             finally:
                 client.close()
-                stop(proc)
+                daemon.stop(60)
         if not args.no_server:
             sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
             from speechserver import SpeechServer
@@ -201,15 +179,15 @@ def main() -> None:
 
         memory = {}
         for http in (False, True):
-            proc, client, url, token = start_daemon(tmp / "idle", http, preload=False)
+            daemon, client, url, token = start_daemon(tmp / "idle", http, preload=False)
             try:
                 time.sleep(2.0)  # start-up settles before idle memory is read
-                memory[http] = rss_mb(proc.pid)
+                memory[http] = rss_mb(daemon.pid)
                 if http:
                     lat = latency(url, token, client, args.status)
             finally:
                 client.close()
-                stop(proc)
+                daemon.stop(60)
         print("\n| (c) | figure | goal |\n|---|---|---|")
         print(f"| GET /api/status median | {lat['http_median_ms']:.1f} ms | < 20 ms |")
         print(f"| GET /api/status 95th percentile | {lat['http_p95_ms']:.1f} ms | |")
