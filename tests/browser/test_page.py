@@ -414,6 +414,44 @@ def test_a_speaker_is_named_from_the_transcript_page(
         shutil.rmtree(runtime, ignore_errors=True)
 
 
+def test_status_shows_a_model_download_with_its_progress_until_it_is_ready(
+    browser: Any, hub: Any, tmp_path: Path, models_dir: Path, screens: Path
+) -> None:
+    """A daemon configured for a model it must fetch (from the tests' loopback hub, held
+    after its first MiB): Status shows the download and its bytes, then the model ready."""
+    import shutil
+    import tempfile
+    import threading
+
+    from conftest import Home
+
+    hub.faults.hold = release = threading.Event()
+    runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
+    home = Home(tmp_path / "earwig", runtime, models_dir)
+    home.write_config(transcribe='model = "base"', http='listen = "127.0.0.1:0"')
+    daemon = home.daemon().start()
+    page = new_page(browser)
+    try:
+        web = Web(daemon, home)
+        log_in(page, web)
+        page.goto(web.url + "/#status")
+        card = page.locator("#model-card")
+        card.locator("progress").wait_for(timeout=60_000)
+        assert "downloading (base)" in card.inner_text()
+        # its first MiB came: the page asks again each second while a download runs
+        card.filter(has_text=re.compile(r"[\d.]+ MB of [\d.]+ MB")).wait_for(timeout=30_000)
+        page.screenshot(path=str(screens / "status-downloading-desktop-light.png"))
+        release.set()
+        card.filter(has_text="ready (base)").wait_for(timeout=120_000)
+        assert card.locator("progress").count() == 0
+        assert not page.errors
+    finally:
+        release.set()
+        page.context.close()
+        daemon.kill()
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
 def test_the_banner_shows_while_the_daemon_is_away_and_the_page_reconnects_by_itself(
     browser: Any, tmp_path: Path, models_dir: Path, speech_wav: Path
 ) -> None:
