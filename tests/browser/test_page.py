@@ -231,6 +231,13 @@ def test_a_running_job_shows_its_progress_live_and_its_page_follows_it_to_done(
     running = page.locator(f"li.job[data-id='{job_id}'][data-state='transcribing']")
     running.locator(".job-progress").wait_for(timeout=120_000)
     running.screenshot(path=str(screens / "running-row.png"))
+    # cancelling running work asks first; "No" leaves it running
+    running.locator("[data-action='cancel']").click()
+    assert f"Cancel #{job_id}" in page.inner_text("#confirm")
+    assert "is lost" in page.inner_text("#confirm-detail")
+    page.screenshot(path=str(screens / "cancel-question-desktop-light.png"))
+    page.click("#confirm-no")
+    assert web.daemon.call(p.GetJob(id=job_id))["job"]["state"] != "cancelled"
     page.locator(f"li.job[data-id='{job_id}'][data-state='done']").wait_for(timeout=180_000)
     shown = page.evaluate("window.__progress")
     speed = r"\d+% · [\d.]+\N{MULTIPLICATION SIGN} real time( · .* left)?"  # "52% · 3.1x real time"
