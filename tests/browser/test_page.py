@@ -231,6 +231,13 @@ def test_a_running_job_shows_its_progress_live_and_its_page_follows_it_to_done(
     running = page.locator(f"li.job[data-id='{job_id}'][data-state='transcribing']")
     running.locator(".job-progress").wait_for(timeout=120_000)
     running.screenshot(path=str(screens / "running-row.png"))
+    # cancelling running work asks first; "No" leaves it running
+    running.locator("[data-action='cancel']").click()
+    assert f"Cancel #{job_id}" in page.inner_text("#confirm")
+    assert "is lost" in page.inner_text("#confirm-detail")
+    page.screenshot(path=str(screens / "cancel-question-desktop-light.png"))
+    page.click("#confirm-no")
+    assert web.daemon.call(p.GetJob(id=job_id))["job"]["state"] != "cancelled"
     page.locator(f"li.job[data-id='{job_id}'][data-state='done']").wait_for(timeout=180_000)
     shown = page.evaluate("window.__progress")
     speed = r"\d+% · [\d.]+\N{MULTIPLICATION SIGN} real time( · .* left)?"  # "52% · 3.1x real time"
@@ -411,6 +418,44 @@ def test_a_speaker_is_named_from_the_transcript_page(
     finally:
         page.context.close()
         daemon.stop()
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_status_shows_a_model_download_with_its_progress_until_it_is_ready(
+    browser: Any, hub: Any, tmp_path: Path, models_dir: Path, screens: Path
+) -> None:
+    """A daemon configured for a model it must fetch (from the tests' loopback hub, held
+    after its first MiB): Status shows the download and its bytes, then the model ready."""
+    import shutil
+    import tempfile
+    import threading
+
+    from conftest import Home
+
+    hub.faults.hold = release = threading.Event()
+    runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
+    home = Home(tmp_path / "earwig", runtime, models_dir)
+    home.write_config(transcribe='model = "base"', http='listen = "127.0.0.1:0"')
+    daemon = home.daemon().start()
+    page = new_page(browser)
+    try:
+        web = Web(daemon, home)
+        log_in(page, web)
+        page.goto(web.url + "/#status")
+        card = page.locator("#model-card")
+        card.locator("progress").wait_for(timeout=60_000)
+        assert "downloading (base)" in card.inner_text()
+        # its first MiB came: the page asks again each second while a download runs
+        card.filter(has_text=re.compile(r"[\d.]+ MB of [\d.]+ MB")).wait_for(timeout=30_000)
+        page.screenshot(path=str(screens / "status-downloading-desktop-light.png"))
+        release.set()
+        card.filter(has_text="ready (base)").wait_for(timeout=120_000)
+        assert card.locator("progress").count() == 0
+        assert not page.errors
+    finally:
+        release.set()
+        page.context.close()
+        daemon.kill()
         shutil.rmtree(runtime, ignore_errors=True)
 
 

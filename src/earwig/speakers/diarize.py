@@ -2,9 +2,10 @@
 voice embedding from the middle CHUNK of each piece, the embeddings clustered into speakers,
 and the labelled pieces joined into speaker turns.
 
-Where the speech is comes for free in the daemon: the transcript's own segments, window by
-window (`Voices.add` gets each window's samples and segments as the pipeline goes by, so
-memory stays flat on long files). Without a transcript, faster-whisper's Silero VAD finds it.
+Where the speech is: faster-whisper's Silero VAD, window by window (`Voices.add` gets each
+window's samples as the pipeline goes by, so memory stays flat on long files). Not the
+transcript's segments: Whisper's segment times lag a turn change by up to a second, and a
+piece that straddles two voices blurs both (a 16 s conversation came out as one speaker).
 Sampling one chunk per piece, not every second, is what keeps the cost near a tenth of the
 bundled model's transcription (bench/speakers.py): CAM++ takes ~10 ms per second of audio it
 reads on two cores. Both models run on onnxruntime, offline: the VAD ships inside
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -29,6 +30,10 @@ PIECE = 4.0  # seconds: the longest stretch given one speaker (one embedding)
 CHUNK = 1.0  # seconds of speech each embedding reads, from the middle of its piece
 MIN_CHUNK = 0.5  # a stretch of speech shorter than this gets no embedding of its own
 BATCH = 32
+# A short recording (under SHORT seconds of speech) has too few one-second samples to tell
+# voices apart: each piece is embedded whole (up to PIECE seconds) and the pieces are joined
+# bottom-up while their voices are alike (cluster.agglomerate), instead of spectral clustering.
+SHORT = 60.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,9 @@ class Turn:
 class Diarization:
     turns: list[Turn]
     voices: list[np.ndarray]  # each speaker's mean embedding, by speaker index
+    # each turn's own voice (the mean of its pieces' embeddings), in the order of `turns`:
+    # what names are matched on, turn by turn (speakers/names.py)
+    turn_voices: list[np.ndarray] = field(default_factory=list)
 
     @property
     def speakers(self) -> int:
@@ -111,6 +119,8 @@ class Voices:
     def __init__(self) -> None:
         self.spans: list[tuple[float, float]] = []
         self.embeddings: list[np.ndarray] = []
+        self.whole: list[np.ndarray] | None = []  # whole pieces, while the speech is short
+        self.speech = 0.0
 
     def add(
         self,
@@ -130,13 +140,39 @@ class Voices:
             return
         self.embeddings.append(embed([audio[i] for i in kept]))
         self.spans += [(offset + pieces[i][0], offset + pieces[i][1]) for i in kept]
+        self.speech += sum(pieces[i][1] - pieces[i][0] for i in kept)
+        if self.whole is not None and self.speech < SHORT:
+            whole = [samples[int(pieces[i][0] * RATE) : int(pieces[i][1] * RATE)] for i in kept]
+            self.whole.append(embed(whole))
+        else:
+            self.whole = None  # a long recording: the sampled chunks are enough
 
     def finish(self, speakers: int | None = None) -> Diarization:
         if not self.spans:
             return Diarization([], [])
-        x = np.concatenate(self.embeddings)
-        labels = cluster.cluster(x, speakers)
-        return Diarization(turns(self.spans, labels), cluster.centroids(x, labels))
+        if self.whole:
+            x = np.concatenate(self.whole)
+            labels = cluster.agglomerate(x) if speakers is None else cluster.cluster(x, speakers)
+        else:
+            x = np.concatenate(self.embeddings)
+            labels = cluster.cluster(x, speakers)
+        found = turns(self.spans, labels)
+        normal = cluster.normalise(np.asarray(x, dtype=np.float64))
+        own = [
+            cluster.normalise(
+                np.mean(
+                    [
+                        normal[i]
+                        for i, (s, e) in enumerate(self.spans)
+                        if t.start - 0.5 <= s and e <= t.end + 0.5 and labels[i] == t.speaker
+                    ]
+                    or [normal[int(np.argmin([abs(s - t.start) for s, _ in self.spans]))]],
+                    axis=0,
+                )
+            )
+            for t in found
+        ]
+        return Diarization(found, cluster.centroids(x, labels), own)
 
 
 def turns(spans: list[tuple[float, float]], labels: np.ndarray) -> list[Turn]:

@@ -78,8 +78,8 @@ def transcribe_file(
             on_stage("transcribing")
 
         part = transcriber.transcribe(win.samples, options, progress, should_abort)
-        if voices is not None:  # where the speech is: the window's own segments
-            voices.add(win.offset, win.samples, [(s.start, s.end) for s in part.segments])
+        if voices is not None:  # where the speech is: the VAD's (Whisper's segment times
+            voices.add(win.offset, win.samples)  # lag turns by up to a second: voices mix)
         if judge:
             assert model is not None
             found = quality.foreign_spans(part, spoken.speech(win.samples))
@@ -163,7 +163,8 @@ def _label_speakers(
     from earwig.speakers import assign, names
 
     found = voices.finish(speakers)
-    called = names.names_for(found.voices, known)
+    turned = [(t.speaker, v) for t, v in zip(found.turns, found.turn_voices, strict=False)]
+    called = names.names_for(found.voices, known, turned)
     labelled = assign.label(transcript, found.turns, called)
     kept = tuple((called[i], tuple(float(x) for x in v)) for i, v in enumerate(found.voices))
     return labelled.replace(voices=kept)
