@@ -399,3 +399,60 @@ def test_search_leaves_the_input_after_a_hit_and_marks_every_word(home: Home) ->
         run(home, scenario)
     finally:
         daemon.kill()
+
+
+def test_subscriptions_take_j_k_and_enter_shows_their_jobs(home: Home) -> None:
+    """Two subscriptions (their feeds do not answer: the list is what matters); enter on
+    one shows only its jobs on the Queue tab, esc there shows all again."""
+    feeds = "".join(
+        f'\n[[subscription]]\nname = "{name}"\nurl = "http://127.0.0.1:9/{name}.xml"\n'
+        'every = "24h"\n'
+        for name in ("Rivers", "Bridges")
+    )
+    home.write_config(extra=feeds)
+    store = Store(home.state / "earwig.db")
+    for i, sub in enumerate(("Rivers", "Bridges", "Rivers")):
+        store.add_job(
+            Job(
+                id=None,
+                source="subscription",
+                title=f"episode {i}.mp3",
+                subscription=sub,
+                state=JobState.DONE,
+                path=f"/media/{i}.mp3",
+                created_at=time.time() - 60 * (3 - i),
+                updated_at=time.time() - 60 * (3 - i),
+            )
+        )
+    store.close()
+    daemon = home.daemon().start()
+
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(lambda: app.connection == "connected" and len(app.subscriptions) == 2, pilot)
+        await pilot.press("2")
+        await until(lambda: len(table_rows(app)) == 2, pilot, what="two subscriptions")
+        table = app.screen.query_one(DataTable)
+        names = [r[0] for r in table_rows(app)]
+        await pilot.press("j")
+        assert table.cursor_row == 1
+        await pilot.press("k")
+        assert table.cursor_row == 0
+        await pilot.press("G")
+        assert table.cursor_row == 1
+        await pilot.press("enter")  # the second subscription's jobs
+        await until(lambda: app.current_mode == "queue", pilot, what="the queue tab")
+        want = names[1]
+        expected = {"Rivers": {"episode 0.mp3", "episode 2.mp3"}, "Bridges": {"episode 1.mp3"}}
+        await until(lambda: set(titles(app)) == expected[want], pilot, what=f"{want}'s jobs")
+        assert f"from {want}" in str(app.screen.query_one("#filterline").render())
+        await pilot.press("escape")
+        await until(lambda: len(titles(app)) == 3, pilot, what="all jobs again")
+        # "next check" reads as a time from now, not a day and a clock
+        await pilot.press("2")
+        nxt = [r[2] for r in table_rows(app)]
+        assert all(n.startswith("in ") or n in ("due now", "-") for n in nxt), nxt
+
+    try:
+        run(home, scenario)
+    finally:
+        daemon.kill()

@@ -70,6 +70,8 @@ class SubscriptionsScreen(EarwigScreen[None]):
 
     def refresh_table(self) -> None:
         table = self.query_one(DataTable)
+        if not table.columns:  # not laid out yet: on_resize adds the columns, then fills
+            return
         row = table.cursor_row
         table.clear()
         subs = self.earwig.subscriptions
