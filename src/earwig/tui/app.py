@@ -96,6 +96,10 @@ class EarwigApp(App):
         self.problem = ""  # why we are not connected, for the status bar and the queue
         self.audience: set[Screen] = set()  # the mounted screens (base.EarwigScreen)
         self.pending: dict[int, str] = {}  # job id -> "cancelling…" until it has stopped
+        # Progress is coalesced as the daemon's bus does it: while a job's JobProgress waits
+        # in the screens' queues, newer progress only updates self.jobs (the handlers read
+        # it from there), so a burst of events costs one repaint, not one each.
+        self.progress_queued: set[int] = set()
         self._quitting = False
         self.start_failure = ""  # why the daemon `S` started did not come up
 
@@ -190,6 +194,9 @@ class EarwigApp(App):
             if running is None:
                 return
             running["progress"] = progress
+            if progress["id"] in self.progress_queued:
+                return  # the screens have not taken the last one yet: they read this one
+            self.progress_queued.add(progress["id"])
             make = lambda: messages.JobProgress(progress["id"], progress)  # noqa: E731
         elif (lines := protocol.JOB_SEGMENTS.data_of(message)) is not None:
             make = lambda: messages.JobSegments(lines["id"], list(lines["segments"]))  # noqa: E731

@@ -141,6 +141,7 @@ class JobDetailScreen(EarwigScreen[None]):
 
     @on(messages.JobProgress)
     def _progress(self, message: messages.JobProgress) -> None:
+        message.taken(self.earwig.progress_queued)
         if message.id == self.job_id:
             self._show_meta()
 

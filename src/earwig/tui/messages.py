@@ -49,12 +49,17 @@ class JobChanged(DaemonMessage):
 
 
 class JobProgress(DaemonMessage):
-    """A running job moved on: only its progress changed (many a second; keep it cheap)."""
+    """A running job moved on: only its progress changed (many a second; keep it cheap).
+    Coalesced: a handler calls `taken()` first and reads the newest progress from the app's
+    jobs, not from the message."""
 
     def __init__(self, job_id: int, progress: protocol.Progress) -> None:
         super().__init__()
         self.id = job_id
         self.progress = progress
+
+    def taken(self, queued: set[int]) -> None:
+        queued.discard(self.id)
 
 
 class JobSegments(DaemonMessage):

@@ -229,6 +229,7 @@ class QueueScreen(EarwigScreen[None]):
 
     @on(messages.JobProgress)
     def _progress(self, message: messages.JobProgress) -> None:
+        message.taken(self.earwig.progress_queued)
         # many a second; counts cannot change, so no status bar
         self._panel_follows(message.id)
         self._update_progress(message.id)
