@@ -77,6 +77,23 @@ def age(ts: float | None, now: float | None = None) -> str:
     return f"{secs:.0f}s"
 
 
+def until(ts: float | None, now: float | None = None) -> str:
+    """'in 5m', 'in 2h 56m', 'in 3d 4h', 'due now': how long until `ts`."""
+    if not ts:
+        return "-"
+    secs = ts - (time.time() if now is None else now)
+    if secs < 60:
+        return "due now" if secs <= 0 else f"in {secs:.0f}s"
+    minutes = round(secs / 60)
+    days, rem = divmod(minutes, 1440)
+    hours, minutes = divmod(rem, 60)
+    if days:
+        return f"in {days}d {hours}h" if hours else f"in {days}d"
+    if hours:
+        return f"in {hours}h {minutes}m" if minutes else f"in {hours}h"
+    return f"in {minutes}m"
+
+
 def duration(seconds: float | None) -> str:
     if not seconds:
         return ""
@@ -100,22 +117,28 @@ def percent(job: JobView) -> str:
 
 
 def progress_bar(job: JobView, width: int = 10) -> str:
-    """'█████░░░░░ 52% 3.1x 0:12' for a running job, '' otherwise."""
+    """'█████░░░░░  52% 3.1x 0:12' for a running job (the stage named when it is not
+    transcribing: 'decoding', 'speakers', 'writing'), '' otherwise."""
     p = job.get("progress")
     if not p or job.get("state") not in RUNNING:
         return ""
     fraction = p.get("fraction")
-    if fraction is None:  # a download of unknown size
-        done = p.get("bytes") or 0
-        return f"{done / 1e6:.1f} MB"
+    phase = p.get("phase") or ""
+    if fraction is None:
+        if phase == "downloading":  # a download of unknown size
+            done = p.get("bytes") or 0
+            return f"{done / 1e6:.1f} MB"
+        return phase  # a length nobody knows yet: the stage at least
     filled = round(fraction * width)
     bar = "█" * filled + "░" * (width - filled)
     parts = [bar, f"{fraction * 100:3.0f}%"]
     speed, eta = p.get("speed"), p.get("eta")
-    if p.get("phase") == "transcribing" and speed:
+    if phase == "transcribing" and speed:
         parts.append(f"{speed:.1f}x")
-    elif speed:
+    elif phase == "downloading" and speed:
         parts.append(f"{speed / 1e6:.1f}MB/s")
+    elif phase and phase not in ("transcribing", "downloading"):
+        parts.append(phase)  # decoding, speakers, writing
     if eta:
         parts.append(duration(eta))
     return " ".join(parts)

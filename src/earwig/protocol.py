@@ -67,15 +67,21 @@ Topic = Literal["jobs", "log"]
 
 
 class Progress(TypedDict, total=False):
-    """A running job's live progress (the `job.progress` event, and a job's `progress`)."""
+    """A running job's live progress (the `job.progress` event, and a job's `progress`).
+    A transcription's is sent every second whatever the engine says (daemon/progress.py):
+    its stage named, the fraction carried forward between the engine's reports, the time
+    left counting down."""
 
     id: int
-    phase: str  # "downloading" or "transcribing"
-    fraction: float | None  # None: a download of unknown size
+    # "downloading", or a transcription's stage: "decoding", "transcribing", "speakers",
+    # "writing"
+    phase: str
+    fraction: float | None  # None: a download of unknown size, or a length not yet known
     bytes: int | None
     total: int | None
     speed: float | None  # transcribing: times real time; downloading: bytes a second
-    eta: float | None
+    eta: float | None  # seconds left
+    elapsed: float  # seconds since the transcription started
 
 
 class JobView(TypedDict):
@@ -238,6 +244,7 @@ class TranscriptView(TypedDict):
     language: str | None
     languages: list[str]  # every language spoken, the most spoken first
     segments: list[SegmentView]
+    live: NotRequired[bool]  # a running job's lines so far (job.segments brings the rest)
 
 
 class JobDetail(TypedDict):
@@ -377,6 +384,14 @@ class SlotResult(TypedDict):
 
 class JobDeleted(TypedDict):
     id: int
+
+
+class JobSegments(TypedDict):
+    """Lines of a running job's transcript as the engine finishes them, on the file's clock,
+    each sent once (the `job.segments` event)."""
+
+    id: int
+    segments: list[SegmentView]
 
 
 # ---------------------------------------------------------------- requests
@@ -747,6 +762,9 @@ JOB_DELETED = event_kind("job.deleted", JobDeleted, "jobs", "a finished job was 
 JOB_PROGRESS = event_kind(
     "job.progress", Progress, "jobs", "a running job's progress (coalesced per job, no seq)"
 )
+JOB_SEGMENTS = event_kind(
+    "job.segments", JobSegments, "jobs", "a running job's newly transcribed lines"
+)
 LOG = event_kind("log", LogEntry, "log", "a line of the daemon's log")
 QUEUE = event_kind("queue", QueueState, "jobs", "the queue was paused or resumed")
 SUBSCRIPTIONS = event_kind(
@@ -758,6 +776,7 @@ EVENT_JOB_ADDED = JOB_ADDED.name
 EVENT_JOB_UPDATED = JOB_UPDATED.name
 EVENT_JOB_DELETED = JOB_DELETED.name
 EVENT_JOB_PROGRESS = JOB_PROGRESS.name
+EVENT_JOB_SEGMENTS = JOB_SEGMENTS.name
 EVENT_LOG = LOG.name
 EVENT_QUEUE = QUEUE.name
 EVENT_SUBSCRIPTIONS = SUBSCRIPTIONS.name

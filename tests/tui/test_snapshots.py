@@ -1,4 +1,4 @@
-"""What the dashboard looks like, at 80x24 and 120x40, on fixed data from a real daemon.
+"""What the dashboard looks like, at 80x24 and 200x60, on fixed data from a real daemon.
 
 The database is written before the daemon starts (fixed titles, states and times, nothing
 left to run) and the app's clock is pinned, so every render is the same. Regenerate after a
@@ -23,6 +23,7 @@ from helpers import DaemonProcess
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 NOW = T0 + 3 * 3600
 
+SIZES = [(80, 24), (200, 60)]  # the narrowest terminal people use, and a wide one
 JOBS = [
     ("Weekly standup 2025-12-31.m4a", JobState.DONE, "watch", None, 1805.0),
     ("The history of rivers — episode 41.mp3", JobState.DONE, "subscription", "Rivers", 3711.0),
@@ -135,13 +136,13 @@ async def settled(pilot) -> None:
     await pilot.pause(0.2)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+@pytest.mark.parametrize("size", SIZES)
 def test_queue(seeded: Home, snap_compare, size) -> None:
     app = make_app(seeded.config, now=lambda: NOW)
     assert snap_compare(app, terminal_size=size, run_before=loaded)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+@pytest.mark.parametrize("size", SIZES)
 def test_job_detail(seeded: Home, snap_compare, size) -> None:
     async def open_detail(pilot) -> None:
         await loaded(pilot)
@@ -157,7 +158,8 @@ def test_job_detail(seeded: Home, snap_compare, size) -> None:
     assert snap_compare(app, terminal_size=size, run_before=open_detail)
 
 
-def test_search(seeded: Home, snap_compare) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_search(seeded: Home, snap_compare, size) -> None:
     async def search(pilot) -> None:
         await loaded(pilot)
         await pilot.press("slash")
@@ -168,7 +170,7 @@ def test_search(seeded: Home, snap_compare) -> None:
         await pilot.pause(0.2)
 
     app = make_app(seeded.config, now=lambda: NOW)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=search)
+    assert snap_compare(app, terminal_size=size, run_before=search)
 
 
 def test_seeded_daemon_has_nothing_to_run(seeded: Home) -> None:
@@ -181,10 +183,14 @@ def test_seeded_daemon_has_nothing_to_run(seeded: Home) -> None:
 @pytest.mark.parametrize(
     ("name", "keys", "size"),
     [
-        ("keys", ["question_mark"], (80, 24)),  # every key of the queue, behind ?
+        ("keys", ["question_mark"], (80, 24)),  # every key, per screen, behind ?
+        ("keys_wide", ["question_mark"], (200, 60)),
         ("confirm_delete", ["down", "down", "down", "d"], (80, 24)),
-        ("filtered", ["s", "s"], (120, 40)),  # "3 of 6 · done" stays on screen
-        ("subscriptions_tab", ["2"], (120, 40)),
+        ("filtered", ["s", "s"], (200, 60)),  # "3 of 6 · done" stays on screen
+        ("marked_sorted", ["space", "space", "o"], (80, 24)),
+        ("subscriptions_tab", ["2"], (80, 24)),
+        ("job_details", ["down", "down", "down", "enter", "i"], (80, 24)),
+        ("failed_job", ["down", "down", "enter"], (80, 24)),
     ],
 )
 def test_views(seeded: Home, snap_compare, name: str, keys: list[str], size) -> None:

@@ -184,6 +184,7 @@ def test_an_event_is_published_as_its_kind_says() -> None:
         "job.updated",
         "job.deleted",
         "job.progress",
+        "job.segments",
         "log",
         "queue",
         "subscriptions",

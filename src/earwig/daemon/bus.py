@@ -101,6 +101,7 @@ class Bus:
     def __init__(self) -> None:
         self.outboxes: set[Outbox] = set()
         self.progress: dict[int, protocol.Progress] = {}  # latest progress per running job
+        self.live: dict[int, list[protocol.SegmentView]] = {}  # a running job's lines so far
         # In-process listeners (the HTTP doors waiting for their jobs): called with every
         # event, synchronously; they must not block
         self.listeners: list[Callable[[protocol.Event[Any]], None]] = []
@@ -126,5 +127,12 @@ class Bus:
             if "jobs" in box.topics:
                 box.progress(job_id, data)
 
+    def publish_segments(self, job_id: int, segments: list[protocol.SegmentView]) -> None:
+        """A running job's new lines: kept (a client opening the job later gets them from
+        job.get) and sent as one job.segments event."""
+        self.live.setdefault(job_id, []).extend(segments)
+        self.publish(protocol.JOB_SEGMENTS({"id": job_id, "segments": segments}))
+
     def clear_progress(self, job_id: int) -> None:
         self.progress.pop(job_id, None)
+        self.live.pop(job_id, None)

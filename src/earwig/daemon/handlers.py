@@ -115,6 +115,9 @@ async def job_get(daemon: Api, params: p.GetJob, box: Outbox) -> p.JobDetail:
                 for s in transcript.segments
             ],
         }
+    elif params.transcript and params.id in daemon.bus.live:  # running: the lines so far
+        live = list(daemon.bus.live[params.id])
+        result["transcript"] = {"language": None, "languages": [], "segments": live, "live": True}
     return result
 
 

@@ -23,8 +23,16 @@ from earwig import jobs, redact
 from earwig.daemon.bus import Bus
 from earwig.errors import EarwigError
 from earwig.jobs import Action
-from earwig.model import Job, JobState
-from earwig.protocol import JOB_ADDED, JOB_DELETED, JOB_UPDATED, LOG, JobView, Progress
+from earwig.model import Job, JobState, Segment
+from earwig.protocol import (
+    JOB_ADDED,
+    JOB_DELETED,
+    JOB_UPDATED,
+    LOG,
+    JobView,
+    Progress,
+    SegmentView,
+)
 from earwig.sources.errors import RateLimited
 from earwig.store import Store
 
@@ -55,6 +63,21 @@ class Events:
 
     def clear_progress(self, job_id: int) -> None:
         self.bus.clear_progress(job_id)
+
+    def segments(self, job_id: int, segments: list[Segment]) -> None:
+        """Lines of a running job's transcript, as the engine finishes them."""
+        self.bus.publish_segments(job_id, [segment_view(s) for s in segments])
+
+
+def segment_view(s: Segment) -> SegmentView:
+    """A segment as clients see it (job.get's transcript, job.segments events)."""
+    return {
+        "start": s.start,
+        "end": s.end,
+        "text": s.text,
+        "speaker": s.speaker,
+        "language": s.language,
+    }
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from earwig import languages, outputs
@@ -24,10 +24,11 @@ from earwig.daemon.aborts import AbortHandle, Aborts
 from earwig.daemon.backends import Transcribers
 from earwig.daemon.disk import full_reason
 from earwig.daemon.pool import PROBE_MAX, Slot, answers
+from earwig.daemon.progress import FIRST_RATE, TICK, ProgressClock, rate_from_history
 from earwig.daemon.queue import Events, JobQueue
 from earwig.errors import Aborted, EarwigError, MediaError, ServerUnavailable
 from earwig.jobs import Action
-from earwig.model import Job
+from earwig.model import Job, Segment
 from earwig.transcribe import audio, pipeline
 from earwig.transcribe.base import TranscribeOptions
 
@@ -208,21 +209,20 @@ class Runner:
         scope = None if options.voices_everywhere else scope_of(job)
         return [(v["name"], v["embedding"]) for v in self.queue.store.known_voices(scope)]
 
-    def _progress(self, job_id: int, fraction: float, duration: float, started: float) -> None:
-        elapsed = time.monotonic() - started
-        done = fraction * duration
-        speed = done / elapsed if elapsed > 0 else None  # seconds of audio per second
-        eta = (duration - done) / speed if speed else None
-        self.events.progress(
-            job_id,
-            {
-                "id": job_id,
-                "phase": "transcribing",
-                "fraction": round(fraction, 4),
-                "speed": speed and round(speed, 2),
-                "eta": eta and round(eta, 1),
-            },
-        )
+    def _rate(self, slot: Slot, backend: str) -> float:
+        """How fast a job is expected to go before it says: this slot's speed since the
+        daemon started, else that of the backend's last finished jobs, else real time."""
+        if slot.throughput:
+            return slot.throughput
+        done = self.queue.store.list_jobs(["done"], 20)
+        return rate_from_history(done, backend) or FIRST_RATE
+
+    async def _heartbeat(self, clock: ProgressClock) -> None:
+        """A running job's progress, every TICK seconds whatever the engine says (progress.py):
+        the stage, a bar that moves, a time left that counts down."""
+        while True:
+            self.events.progress(clock.job_id, clock.tick())
+            await asyncio.sleep(TICK)
 
     async def _process(self, job: Job, handle: AbortHandle, slot: Slot, index: int) -> None:
         q, say = self.queue, self.events.log
@@ -257,10 +257,17 @@ class Runner:
             )
             loop = asyncio.get_running_loop()
             t0 = time.monotonic()
-            duration = probed or 0.0
+            clock = ProgressClock(job_id, probed, rate=self._rate(slot, transcriber.name))
+            beating = asyncio.create_task(self._heartbeat(clock))
 
             def on_progress(fraction: float) -> None:
-                loop.call_soon_threadsafe(self._progress, job_id, fraction, duration, t0)
+                loop.call_soon_threadsafe(clock.report, fraction)
+
+            def on_stage(stage: str) -> None:
+                loop.call_soon_threadsafe(clock.stage, stage)
+
+            def on_segments(segments: Sequence[Segment]) -> None:
+                loop.call_soon_threadsafe(self.events.segments, job_id, list(segments))
 
             def on_fallback(failed: str, nxt: str, reason: str) -> None:
                 message = f"{failed} failed on {job.title} ({reason}); trying {nxt}"
@@ -268,20 +275,27 @@ class Runner:
 
             transcriber.on_fallback = on_fallback
 
-            transcript = await asyncio.to_thread(
-                pipeline.transcribe_file,
-                transcriber,
-                path,
-                job_options(self.backends.options, job),
-                on_progress,
-                handle.is_set,
-                duration=probed,
-                model=job.model_request or self.backends.configured_model,
-                known_voices=self._known_voices(job),
-            )
-            duration = transcript.duration
-            slot.finished(duration, time.monotonic() - t0)
-            written = await asyncio.to_thread(delivery.write, target, transcript)
+            try:
+                transcript = await asyncio.to_thread(
+                    pipeline.transcribe_file,
+                    transcriber,
+                    path,
+                    job_options(self.backends.options, job),
+                    on_progress,
+                    handle.is_set,
+                    duration=probed,
+                    model=job.model_request or self.backends.configured_model,
+                    known_voices=self._known_voices(job),
+                    on_stage=on_stage,
+                    on_segments=on_segments,
+                )
+                duration = transcript.duration
+                slot.finished(duration, time.monotonic() - t0)
+                clock.stage("writing")
+                self.events.progress(job_id, clock.tick())
+                written = await asyncio.to_thread(delivery.write, target, transcript)
+            finally:
+                beating.cancel()
             kept = [Path(p) for p in job.publisher.get("files", ())]  # "both": theirs too
             delivery.finish(q, job_id, target, transcript, [*written, *kept])
             where = target.folder / f"{target.base}.*" if target.base else written[0]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from earwig.model import Transcript
+from earwig.model import Segment, Transcript
 
 if TYPE_CHECKING:
     import numpy as np
@@ -24,6 +24,17 @@ def clamp(seconds: float, duration: float) -> float:
 
 
 ProgressFn = Callable[[float], None]  # fraction of the audio done, 0..1
+SegmentsFn = Callable[[Sequence[Segment]], None]
+
+
+def segments_sink(on_progress: ProgressFn) -> SegmentsFn | None:
+    """Where a backend that knows its segments as it goes (faster-whisper) hands them over:
+    the `segments` method of the progress callback, when it has one (the pipeline's does, so
+    the job screen shows lines live). A plain function has none, and nothing is sent."""
+    sink = getattr(on_progress, "segments", None)
+    return sink if callable(sink) else None
+
+
 AbortFn = Callable[[], bool]  # True: stop as soon as possible
 
 

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 from earwig.errors import Aborted, BackendError
 from earwig.model import Segment, Transcript, Word
 from earwig.transcribe import spoken
-from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions, clamp
+from earwig.transcribe.base import (
+    SAMPLE_RATE,
+    AbortFn,
+    ProgressFn,
+    TranscribeOptions,
+    clamp,
+    segments_sink,
+)
 from earwig.transcribe.models import display_name, resolve_ctranslate2
 
 if TYPE_CHECKING:
@@ -274,6 +281,7 @@ class FasterWhisperBackend:
             else:
                 pieces, info = self._model.transcribe(audio, vad_filter=options.vad, **common)
             segments = []
+            live = segments_sink(on_progress)
             for piece in pieces:  # a generator: decoding happens as we iterate
                 words = tuple(
                     Word(
@@ -294,6 +302,8 @@ class FasterWhisperBackend:
                         compression_ratio=round(float(piece.compression_ratio), 3),
                     )
                 )
+                if live is not None:
+                    live(segments[-1:])
                 on_progress(min(1.0, piece.end / duration) if duration else 1.0)
                 if should_abort():
                     raise Aborted("stopped during transcription")

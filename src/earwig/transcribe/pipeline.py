@@ -12,14 +12,14 @@ from __future__ import annotations
 import dataclasses
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from earwig.errors import Aborted
 from earwig.model import Segment, Transcript, Word
 from earwig.transcribe import audio, quality, spoken
-from earwig.transcribe.base import AbortFn, ProgressFn, TranscribeOptions, Transcriber, clamp
+from earwig.transcribe.base import AbortFn, TranscribeOptions, Transcriber, clamp
 
 T = TypeVar("T")
 _END = object()
@@ -29,15 +29,21 @@ def transcribe_file(
     transcriber: Transcriber,
     path: Path,
     options: TranscribeOptions,
-    on_progress: ProgressFn,
+    on_progress: Callable[[float], None],
     should_abort: AbortFn,
     *,
     duration: float | None = None,
     window: float | None = None,
     model: str | None = None,
     known_voices: Sequence[tuple[str, Sequence[float]]] = (),
+    on_stage: Callable[[str], None] = lambda stage: None,
+    on_segments: Callable[[Sequence[Segment]], None] = lambda segments: None,
 ) -> Transcript:
     """Transcribe `path` window by window; `duration` is the probed length, if known.
+
+    `on_stage` hears "transcribing" when the first window reaches the backend and "speakers"
+    when the voices are being told apart; `on_segments` gets each finished segment as the
+    backend produces it, on the file's clock (for backends that report them as they go).
 
     With `model` (the model setting that made it), the transcript is reviewed for signs that
     it is wrong (transcribe/quality.py) and carries warnings saying so. With
@@ -67,12 +73,9 @@ def transcribe_file(
             raise Aborted("stopped between windows")
         span = win.duration
 
-        def progress(f: float, start: float = win.offset, span: float = span) -> None:
-            done = start + f * span
-            if total:
-                forward(min(done / total, 0.999))
-            else:  # length unknown: creep towards 1 without reaching it
-                forward(done / (done + span))
+        progress = _WindowProgress(win.offset, span, total, forward, on_segments)
+        if not parts:
+            on_stage("transcribing")
 
         part = transcriber.transcribe(win.samples, options, progress, should_abort)
         if voices is not None:  # where the speech is: the VAD's (Whisper's segment times
@@ -104,11 +107,39 @@ def transcribe_file(
             warnings=transcript.warnings + spoken.overruled(transcript, asked.language)
         )
     if voices is not None:
+        on_stage("speakers")
         transcript = _label_speakers(transcript, voices, asked.speakers, known_voices)
     if model is not None:
         transcript = quality.review(transcript, model, _english_only(model), spans_judged=judge)
     forward(1.0)
     return transcript
+
+
+class _WindowProgress:
+    """One window's progress on the whole file's scale; its segments, shifted to the file's
+    clock, go to `on_segments` (transcribe/base.py: segments_sink)."""
+
+    def __init__(
+        self,
+        start: float,
+        span: float,
+        total: float | None,
+        forward: Callable[[float], None],
+        on_segments: Callable[[Sequence[Segment]], None],
+    ) -> None:
+        self.start, self.span, self.total = start, span, total
+        self.forward, self.on_segments = forward, on_segments
+
+    def __call__(self, f: float) -> None:
+        done = self.start + f * self.span
+        if self.total:
+            self.forward(min(done / self.total, 0.999))
+        else:  # length unknown: creep towards 1 without reaching it
+            self.forward(done / (done + self.span))
+
+    def segments(self, segments: Sequence[Segment]) -> None:
+        end = self.start + self.span
+        self.on_segments([_shift(s, self.start, end, s.language) for s in segments])
 
 
 def _english_only(model: str) -> bool:

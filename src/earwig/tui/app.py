@@ -33,7 +33,8 @@ from earwig.errors import (
     RemoteError,
 )
 from earwig.launch import daemon_command
-from earwig.tui import messages
+from earwig.tui import messages, steering
+from earwig.tui.detail import JobDetailScreen
 from earwig.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, SubscribeDialog
 from earwig.tui.log import LogScreen
 from earwig.tui.queue import QueueScreen
@@ -73,6 +74,8 @@ class EarwigApp(App):
         Binding("S", "start_daemon", "Start the daemon", show=False),
     ]
 
+    _TAB_SCREENS = (SubscriptionsScreen, SourcesScreen, LogScreen, SearchScreen)
+
     connection: reactive[str] = reactive("connecting")
 
     def __init__(
@@ -92,6 +95,7 @@ class EarwigApp(App):
         self.log_lines: deque[protocol.LogEntry] = deque(maxlen=2000)
         self.problem = ""  # why we are not connected, for the status bar and the queue
         self.audience: set[Screen] = set()  # the mounted screens (base.EarwigScreen)
+        self.pending: dict[int, str] = {}  # job id -> "cancelling…" until it has stopped
         self._quitting = False
         self.start_failure = ""  # why the daemon `S` started did not come up
 
@@ -176,6 +180,9 @@ class EarwigApp(App):
             if job["state"] in formatting.RUNNING and old is not None and "progress" in old:
                 job.setdefault("progress", old["progress"])
             self.jobs[job["id"]] = job
+            if job["id"] in self.pending and job["state"] not in formatting.RUNNING:
+                del self.pending[job["id"]]  # "cancelling…" is over: say what happened
+                self.notify(f"#{job['id']} {job['title']}: {job['state']}", timeout=3)
             added = message["event"] == protocol.JOB_ADDED.name
             make = lambda: messages.JobChanged(job, added=added)  # noqa: E731
         elif (progress := protocol.JOB_PROGRESS.data_of(message)) is not None:
@@ -184,6 +191,8 @@ class EarwigApp(App):
                 return
             running["progress"] = progress
             make = lambda: messages.JobProgress(progress["id"], progress)  # noqa: E731
+        elif (lines := protocol.JOB_SEGMENTS.data_of(message)) is not None:
+            make = lambda: messages.JobSegments(lines["id"], list(lines["segments"]))  # noqa: E731
         elif (deleted := protocol.JOB_DELETED.data_of(message)) is not None:
             self.jobs.pop(deleted["id"], None)
             make = lambda: messages.JobDeleted(deleted["id"])  # noqa: E731
@@ -215,28 +224,68 @@ class EarwigApp(App):
             )
             return None
 
+    async def act(self, kind: str, jobs: list[protocol.JobView]) -> None:
+        """Steer `jobs` (the one under the cursor, or all marked ones) from any screen: ask
+        once when work would be lost (steering.py), then send. A running job that is
+        cancelled or paused says "cancelling…" until the daemon says it has stopped.
+        Call it from a worker: the question waits for an answer."""
+        jobs = [j for j in jobs if steering.applies(kind, j)]
+        if not jobs:
+            return
+        asked = steering.question(kind, jobs, list(self.status.get("watch", [])))
+        if asked and not await self.push_screen_wait(ConfirmDialog(*asked)):
+            return
+        done = 0
+        for job in jobs:
+            done += await self._steer_one(kind, job, quiet=len(jobs) > 1)
+        if len(jobs) > 1 and done:
+            self.notify(f"{done} jobs: {steering.VERBS[kind][2]}", timeout=3)
+
     async def toggle_pause(self, job: protocol.JobView) -> None:
-        """Resume a paused job, or pause it, asking first when a running job's progress would
-        be lost. For the queue and the job screen alike; call it from a worker."""
-        if job["state"] == "paused":
-            request: protocol.Request[protocol.JobResult] = protocol.ResumeJob(id=job["id"])
-            done = "resumed"
-        else:
-            if job["state"] in formatting.RUNNING and formatting.percent(job):
-                detail = (
-                    f"It is {job['state']} ({formatting.percent(job)}). Its progress is lost: "
-                    "resumed, it starts again from the beginning."
-                )
-                question = f"Pause #{job['id']} {job['title']}?"
-                if not await self.push_screen_wait(ConfirmDialog(question, detail)):
-                    return
-            request, done = protocol.PauseJob(id=job["id"]), "paused"
-        await self.steer(request, job, done)
+        await self.act("job.resume" if job["state"] == "paused" else "job.pause", [job])
+
+    async def _steer_one(self, kind: str, job: protocol.JobView, quiet: bool) -> bool:
+        job_id, title = job["id"], job["title"]
+        if kind == "job.delete" and job["state"] not in steering.FINISHED:
+            # asked once already: cancel it, wait until it has stopped, then delete
+            if await self.call(protocol.CancelJob(id=job_id)) is None:
+                return False
+            deadline = time.monotonic() + 60
+            while (now := self.jobs.get(job_id)) is not None and now[
+                "state"
+            ] not in steering.FINISHED:
+                if time.monotonic() > deadline:
+                    self.notify(f"#{job_id} {title} did not stop; not deleted", severity="error")
+                    return False
+                await asyncio.sleep(0.1)
+        result = await self.call(steering.request(kind, job_id))
+        if result is None:
+            return False
+        pending = steering.VERBS[kind][1]
+        now = result.get("job", {}).get("state") if isinstance(result, dict) else None
+        if pending and now in formatting.RUNNING:  # it stops at the backend's next check
+            self.pending[job_id] = pending
+            self.broadcast(functools.partial(messages.JobChanged, self.jobs.get(job_id, job)))
+            self.notify(f"#{job_id} {title}: {pending}", timeout=3, markup=False)
+        elif not quiet:
+            self.notify(f"#{job_id} {title}: {steering.VERBS[kind][2]}", timeout=3, markup=False)
+        return True
 
     async def steer(self, request: protocol.Request[Any], job: protocol.JobView, done: str) -> None:
-        """One steering request about `job`; "#3 talk.mp3: cancelled" when it went through."""
+        """One request about `job` that loses nothing (retry, prioritize): no question."""
         if await self.call(request) is not None:
             self.notify(f"#{job['id']} {job['title']}: {done}", timeout=3, markup=False)
+
+    async def refresh_status(self) -> None:
+        """Ask the daemon's status again (the pool's slots change without events)."""
+        if self.client is None or not self.client.connected:
+            return
+        try:
+            status = await self.client.call(protocol.GetStatus())
+        except EarwigError:
+            return
+        self.status = {**self.status, **status}
+        self.broadcast(messages.StatusChanged)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -253,10 +302,23 @@ class EarwigApp(App):
             return
         await self.switch_mode(mode)
 
+    async def show_subscription(self, name: str) -> None:
+        """The Queue tab with only `name`'s jobs."""
+        await self.action_switch_tab("queue")
+        queue = self.screen_stack[0]
+        if isinstance(queue, QueueScreen):
+            queue.show_subscription(name)
+
     def action_help(self) -> None:
+        """`?`: the keys of this screen, of everywhere, then of each other screen."""
         screen = self.screen
         title = getattr(screen, "HELP_TITLE", None) or type(screen).__name__
-        self.push_screen(HelpScreen(title, [*keys_of(screen, self), ("ctrl+p", "all commands")]))
+        everywhere = [*keys_of(self), ("ctrl+p", "all commands")]
+        sections = [(f"{title}: keys", keys_of(screen)), ("Everywhere", everywhere)]
+        for other in (QueueScreen, JobDetailScreen, *self._TAB_SCREENS):
+            if not isinstance(screen, other):
+                sections.append((f"{other.HELP_TITLE}", keys_of(other)))
+        self.push_screen(HelpScreen(sections))
 
     def get_system_commands(self, screen: Screen) -> Any:
         """Ctrl+P: the app's own commands beside Textual's (theme, quit...)."""

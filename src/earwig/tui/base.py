@@ -13,6 +13,9 @@ from textual import events, on
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 
+from earwig.tui import messages
+from earwig.tui.widgets import StatusBar
+
 if TYPE_CHECKING:
     from earwig.tui.app import EarwigApp
 
@@ -36,10 +39,22 @@ class EarwigScreen(Screen[ResultType]):
     @on(events.Mount)
     def _join_audience(self) -> None:
         self.earwig.audience.add(self)
+        self._status_line()
 
     @on(events.Unmount)
     def _leave_audience(self) -> None:
         self.earwig.audience.discard(self)
+
+    @on(messages.ConnectionChanged)
+    @on(messages.Snapshot)
+    @on(messages.JobChanged)
+    @on(messages.JobDeleted)
+    @on(messages.QueueChanged)
+    @on(messages.StatusChanged)
+    def _status_line(self) -> None:
+        """Every screen's status line follows the connection and the counts."""
+        for bar in self.query(StatusBar):
+            bar.refresh_from(self.earwig)
 
 
 class EarwigModal(ModalScreen[ResultType]):

@@ -10,12 +10,14 @@ import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 import typing
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Input, Static
@@ -26,9 +28,14 @@ from earwig.launch import open_with_system
 from earwig.tui import messages
 from earwig.tui.base import EarwigScreen
 from earwig.tui.dialogs import NameDialog
-from earwig.tui.widgets import TabBar
+from earwig.tui.widgets import Rows, StatusBar, TabBar
 
 STAMP = 8  # the time column's width
+QUIET: dict[str, Any] = {
+    "stdin": subprocess.DEVNULL,
+    "stdout": subprocess.DEVNULL,
+    "stderr": subprocess.DEVNULL,
+}
 
 
 class JobDetailScreen(EarwigScreen[None]):
@@ -39,20 +46,27 @@ class JobDetailScreen(EarwigScreen[None]):
         Binding("r", "steer('job.retry')", "Retry"),
         Binding("c", "steer('job.cancel')", "Cancel"),
         Binding("p", "pause", "Pause"),
+        Binding("i", "toggle_details", "Details"),
+        Binding("j", "cursor('down')", "Down", show=False),
+        Binding("k", "cursor('up')", "Up", show=False),
+        Binding("g", "cursor('top')", "First line", show=False),
+        Binding("G", "cursor('bottom')", "Last line", show=False),
         Binding("n", "next_match(1)", "Next match", show=False),
         Binding("N", "next_match(-1)", "Previous match", show=False),
-        Binding("y", "copy_line", "Copy the line with its time", show=False),
+        Binding("y", "copy_line", "Copy the line with its time and speaker", show=False),
         Binding("o", "open_transcript", "Open the transcript with the desktop", show=False),
         Binding("O", "open_folder", "Open its folder", show=False),
-        Binding("v", "pager", "Read it in $PAGER", show=False),
+        Binding("v", "pager", "Read it in $PAGER, at this line", show=False),
         Binding("R", "rename_speaker", "Name the speaker of this line", show=False),
     ]
 
-    def __init__(self, job_id: int, at: float | None = None, needle: str = "") -> None:
+    def __init__(self, job_id: int, at: float | None = None, words: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.job_id = job_id
         self.at = at  # open at the segment starting here (from a search hit)
-        self.needle = needle  # ... with these words highlighted
+        self.words = words  # ... with the words the search matched highlighted
+        self.needle = ""  # what the find bar looks for
+        self.details = False  # the header folded (i unfolds): the transcript gets the room
         self.job: protocol.JobView | None = None
         self.segments: list[protocol.SegmentView] = []
         self.matches: list[int] = []
@@ -64,10 +78,11 @@ class JobDetailScreen(EarwigScreen[None]):
             with Horizontal(id="findbar"):
                 yield Input(placeholder="find in the transcript: enter, then n / N", id="find")
                 yield Static("", id="find-info")
-            table: DataTable = DataTable(id="segments", cursor_type="row")
+            table: DataTable = Rows(id="segments", cursor_type="row")
             table.add_column("at", key="at", width=STAMP)
             table.add_column("text", key="text", width=self._text_width())
             yield table
+        yield StatusBar(id="status")
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -82,7 +97,7 @@ class JobDetailScreen(EarwigScreen[None]):
             return
         self.job = result["job"]
         transcript = result.get("transcript")
-        self.segments = transcript["segments"] if transcript else []
+        self.segments = list(transcript["segments"]) if transcript else []
         self._show_meta()
         self._fill()
         if (at := self.at) is not None and self.segments:
@@ -108,8 +123,9 @@ class JobDetailScreen(EarwigScreen[None]):
 
     def _segment_text(self, seg: protocol.SegmentView) -> Text:
         text = Text((f"{seg['speaker']}: " if seg.get("speaker") else "") + seg["text"].strip())
-        if self.needle:
-            text.highlight_words([self.needle], style="bold black on yellow", case_sensitive=False)
+        words = [w for w in (*self.words, self.needle) if w]
+        if words:
+            text.highlight_words(words, style="bold black on yellow", case_sensitive=False)
         return text
 
     def on_resize(self) -> None:
@@ -126,6 +142,26 @@ class JobDetailScreen(EarwigScreen[None]):
     @on(messages.JobProgress)
     def _progress(self, message: messages.JobProgress) -> None:
         if message.id == self.job_id:
+            self._show_meta()
+
+    @on(messages.JobSegments)
+    def _live_lines(self, message: messages.JobSegments) -> None:
+        """Lines as the engine finishes them: appended, and followed while the cursor is on
+        the last line (as `tail -f` does); anywhere else, the cursor stays put."""
+        if message.id != self.job_id or (self.job and self.job["state"] == "done"):
+            return
+        table = self.query_one(DataTable)
+        following = not self.segments or table.cursor_row >= len(self.segments) - 1
+        first = not self.segments
+        for seg in message.segments:
+            if (seg["start"], seg["text"]) in {(s["start"], s["text"]) for s in self.segments[-8:]}:
+                continue  # already in the lines job.get gave (sent just before this event)
+            index = len(self.segments)
+            self.segments.append(seg)
+            table.add_row(clock(seg["start"]), self._segment_text(seg), key=str(index), height=None)
+        if following:
+            table.move_cursor(row=len(self.segments) - 1, animate=False)
+        if first:
             self._show_meta()
 
     @on(messages.JobChanged)
@@ -157,61 +193,82 @@ class JobDetailScreen(EarwigScreen[None]):
         self.query_one("#meta", Static).update(self._meta(self.job))
 
     def _meta(self, job: protocol.JobView) -> Text:
+        """The header: folded to three lines or so (title and state; where it came from, how
+        it was made; what is wrong), `i` unfolds every state's time, warnings and outputs."""
         text = Text()
         text.append(f"#{job['id']} {job['title']}", style="bold")
         state = job["state"]
-        text.append(f"  [{state}]", style="bold")
+        pending = self.earwig.pending.get(self.job_id) if state in formatting.RUNNING else None
+        text.append(f"  [{pending or state}]", style="bold")
         bar = formatting.progress_bar(job, 20)
         text.append(f"  {bar}\n" if bar else "\n")
         origin = job["source"] + (f", {job['subscription']}" if job.get("subscription") else "")
-        if job.get("url"):  # the episode's address, not the media cache
-            text.append(f"url      {job['url']} ({origin})\n")
-        else:
-            text.append(f"source   {job.get('path')} ({origin})\n")
-        times = sorted(job.get("times", {}).items(), key=lambda kv: kv[1])
-        text.append(
-            "states   "
-            + "  ".join(f"{s} {dt.datetime.fromtimestamp(ts):%H:%M:%S}" for s, ts in times)
-            + "\n"
-        )
+        where = job.get("url") or job.get("path")  # the episode's address, not the media cache
+        how: list[str] = []
         if job.get("text_from"):
-            text.append(f"text     the {job['text_from']} transcript (r: transcribe it here)\n")
+            how.append(f"the {job['text_from']} transcript (r: transcribe it here)")
         elif job.get("backend"):
-            line = f"backend  {job['backend']} · {job.get('model')}"
-            line += f"   audio {formatting.duration(job.get('duration'))}"
-            if job.get("attempts"):
-                line += f"   attempts {job['attempts']}"
-            text.append(line + "\n")
+            how.append(f"{job['backend']} · {job.get('model')}")
+        if job.get("duration"):
+            how.append(formatting.duration(job.get("duration")))
         spoken: list[str] = list(job.get("languages") or ())
-        if not spoken and job.get("language"):
-            spoken = [str(job.get("language"))]
-        if spoken:
-            text.append(f"{'languages' if len(spoken) > 1 else 'language'} {', '.join(spoken)}\n")
-        for warning in job.get("warnings") or []:
-            text.append(f"warning  {warning}\n", style="yellow")
-        if job.get("waiting"):
-            text.append(f"waiting  {job['waiting']}\n", style="dim")
+        if not spoken and (language := job.get("language")):
+            spoken = [language]
+        if spoken:  # every language it speaks, where there are several
+            how.append(", ".join(spoken))
+        if job.get("attempts"):
+            how.append(f"attempt {job['attempts']}")
+        text.append(f"{where} ({origin})" + "".join(f" · {h}" for h in how) + "\n", style="dim")
         if job.get("error"):
             text.append(f"error    {job['error']}\n", style="bold red")
         if hint := job.get("hint"):
             text.append(f"hint     {formatting.key_hint(hint, job['id'])}\n")
-        for stem, kinds in formatting.output_groups(job.get("outputs") or ()):
-            text.append(f"output   {stem}.{{{', '.join(kinds)}}}\n", style="dim")
+        warnings = job.get("warnings") or []
+        if self.details:
+            times = sorted(job.get("times", {}).items(), key=lambda kv: kv[1])
+            stamps = "  ".join(f"{s} {dt.datetime.fromtimestamp(ts):%H:%M:%S}" for s, ts in times)
+            text.append(f"states   {stamps}\n")
+            for warning in warnings:
+                text.append(f"warning  {warning}\n", style="yellow")
+            if waiting := job.get("waiting"):
+                text.append(f"waiting  {waiting}\n", style="dim")
+        elif warnings:
+            more = f" (+{len(warnings) - 1}, i shows all)" if len(warnings) > 1 else ""
+            text.append(f"warning  {warnings[0]}{more}\n", style="yellow")
+        groups = formatting.output_groups(job.get("outputs") or ())
+        for stem, kinds in groups if self.details else groups[:1]:
+            more = (
+                f" (+{len(groups) - 1}, i shows all)"
+                if len(groups) > 1 and not self.details
+                else ""
+            )
+            text.append(f"output   {stem}.{{{', '.join(kinds)}}}{more}\n", style="dim")
         if not self.segments:
-            empty = "(no speech found)" if state == "done" else "(no transcript yet)"
-            text.append(empty + "\n", style="dim")
+            text.append(no_transcript(job) + "\n", style="dim")
+        text.rstrip()  # no empty line under the header
         return text
+
+    def action_toggle_details(self) -> None:
+        self.details = not self.details
+        self._show_meta()
+
+    def action_cursor(self, where: str) -> None:
+        table = self.query_one(DataTable)
+        if where == "down":
+            table.action_cursor_down()
+        elif where == "up":
+            table.action_cursor_up()
+        elif where == "top":
+            table.move_cursor(row=0)
+        else:
+            table.move_cursor(row=max(0, table.row_count - 1))
 
     # ------------------------------------------------------------ steering
 
+    @work(group="steer")
     async def action_steer(self, kind: str) -> None:
         if self.job:
-            steering = {
-                "job.retry": (protocol.RetryJob, "queued again"),
-                "job.cancel": (protocol.CancelJob, "cancelled"),
-            }
-            request, done = steering[kind]
-            await self.earwig.steer(request(id=self.job["id"]), self.job, done)
+            await self.earwig.act(kind, [self.job])
 
     @work(group="steer")
     async def action_pause(self) -> None:
@@ -305,7 +362,8 @@ class JobDetailScreen(EarwigScreen[None]):
         if not self.segments:
             return
         seg = self.segments[table.cursor_row]
-        line = f"[{clock(seg['start'])}] {seg['text'].strip()}"
+        who = f"{seg['speaker']}: " if seg.get("speaker") else ""
+        line = f"[{clock(seg['start'])}] {who}{seg['text'].strip()}"
         self.app.copy_to_clipboard(line)
         self.notify(f"copied: {line}", timeout=3, markup=False)
 
@@ -328,13 +386,48 @@ class JobDetailScreen(EarwigScreen[None]):
         self.notify(error or f"opening {path.parent}", severity="error" if error else "information")
 
     def action_pager(self) -> None:
-        """$PAGER (or less, or more) on the transcript: the terminal's own reader."""
-        path = self._transcript()
-        if path is None or not path.exists():
-            self.notify("this job has no transcript file to read", severity="error")
+        """$PAGER (or less, or more) on the transcript as this screen shows it, a line per
+        segment with its time and speaker, opened at the selected line."""
+        if not self.segments:
+            self.notify(no_transcript(self.job), severity="error")
             return
-        pager = shlex.split(os.environ.get("PAGER") or "") or [
-            next((p for p in ("less", "more") if shutil.which(p)), "more")
+        lines = [
+            f"[{clock(s['start'])}] "
+            + (f"{s['speaker']}: " if s.get("speaker") else "")
+            + s["text"].strip()
+            for s in self.segments
         ]
-        with self.app.suspend():
-            subprocess.run([*pager, str(path)], check=False)
+        at = self.query_one(DataTable).cursor_row + 1
+        with tempfile.TemporaryDirectory(prefix="earwig-") as folder:
+            title = self.job["title"] if self.job else "transcript"
+            path = Path(folder) / f"{Path(title).stem}.txt"
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            command = pager_command(path, at)
+            try:
+                with self.app.suspend():
+                    subprocess.run(command, check=False)
+            except SuspendNotSupported:  # no terminal to hand over (headless, the web)
+                subprocess.run(command, check=False, **QUIET)
+                self.notify("this terminal cannot hand itself to a pager", severity="warning")
+
+
+def pager_command(path: Path, line: int) -> list[str]:
+    """$PAGER on `path`; less, more, most and vi-likes are told to start at `line`."""
+    pager = shlex.split(os.environ.get("PAGER") or "") or [
+        next((p for p in ("less", "more") if shutil.which(p)), "more")
+    ]
+    if Path(pager[0]).name in ("less", "more", "most", "vi", "vim", "nvim", "view"):
+        return [*pager, f"+{line}", str(path)]
+    return [*pager, str(path)]
+
+
+def no_transcript(job: protocol.JobView | None) -> str:
+    """Why a job shows no lines, and what to press about it."""
+    state = job["state"] if job else None
+    return {
+        "done": "(no speech found)",
+        "failed": "(no transcript: it failed, see the error above; r tries again)",
+        "cancelled": "(no transcript: it was cancelled; r transcribes it)",
+        "paused": "(no transcript yet: it is paused; p resumes it)",
+        "queued": "(no transcript yet: it is waiting its turn)",
+    }.get(str(state), "(the lines appear here as they are transcribed)")

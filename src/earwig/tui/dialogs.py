@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from itertools import zip_longest
 from pathlib import Path
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -41,34 +44,55 @@ class ConfirmDialog(ModalScreen[bool]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every key of the screen underneath and of the app, with what it does."""
+    """Every key: the screen underneath first, then those that work everywhere, then each
+    other screen's, so it says which screens have which. Two columns of keys; it scrolls
+    when it does not fit, and the line saying so (and how to close it) always shows."""
 
     BINDINGS = [
         Binding("escape", "dismiss", "Close"),
         Binding("question_mark", "dismiss", "Close", show=False),
         Binding("q", "dismiss", "Close", show=False),
+        Binding("j,down", "scroll(1)", "Scroll down", show=False),
+        Binding("k,up", "scroll(-1)", "Scroll up", show=False),
     ]
 
-    def __init__(self, title: str, keys: list[tuple[str, str]]) -> None:
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
         super().__init__()
-        self.title_text = title
-        self.keys = keys
+        self.sections = sections
+        # the screen underneath's keys and those of everywhere, as a lookup
+        self.keys = [kv for _, keys in sections[:2] for kv in keys]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help"):
-            text = Text(f"{self.title_text}: keys\n\n", style="bold")
-            width = max((len(k) for k, _ in self.keys), default=4) + 2
-            for key, what in self.keys:
-                text.append(f"{key:<{width}}", style="bold cyan")
-                text.append(f"{what}\n")
-            text.append("\nesc or ? closes this", style="dim")
-            yield Static(text)
+        with Vertical(id="help"):
+            with VerticalScroll(id="help-keys"):
+                for title, keys in self.sections:
+                    yield Static(Text(title, style="bold"), classes="help-title")
+                    yield Static(self._grid(keys))
+            yield Static(Text("↑↓ j k scroll · esc or ? closes", style="dim"), id="help-hint")
+
+    @staticmethod
+    def _grid(keys: list[tuple[str, str]]) -> Table:
+        grid = Table.grid(padding=(0, 1), expand=True)
+        for _ in range(2):
+            grid.add_column(style="bold cyan", no_wrap=True)
+            grid.add_column(ratio=1)
+        half = (len(keys) + 1) // 2
+        for left, right in zip_longest(keys[:half], keys[half:]):
+            grid.add_row(*(left or ("", "")), *(right or ("", "")))
+        return grid
+
+    def action_scroll(self, step: int) -> None:
+        self.query_one("#help-keys", VerticalScroll).scroll_relative(y=step * 3, animate=False)
 
 
 class AddDialog(EarwigModal[None]):
-    """Add a file path or a URL: checked here, then sent to the daemon."""
+    """Add a file path or a URL: checked here, then sent to the daemon. Tab completes a
+    path as a shell does (the common part of what matches; the choices listed below)."""
 
-    BINDINGS = [Binding("escape", "dismiss", "Cancel")]
+    BINDINGS = [
+        Binding("escape", "dismiss", "Cancel"),
+        Binding("tab", "complete", "Complete the path", priority=True),
+    ]
 
     def __init__(self, force: bool = False) -> None:
         super().__init__()
@@ -80,6 +104,23 @@ class AddDialog(EarwigModal[None]):
             yield Label(f"Add a file, a folder or a URL to the queue{again}")
             yield Input(placeholder="/path/to/talk.mp3 or https://…", id="item")
             yield Static("", id="dialog-error")
+
+    def action_complete(self) -> None:
+        field = self.query_one("#item", Input)
+        info = self.query_one("#dialog-error", Static)
+        if urls.is_url(field.value):
+            return
+        completed, choices = complete_path(field.value)
+        if completed != field.value:
+            field.value = completed
+            field.cursor_position = len(completed)
+        if len(choices) > 1:
+            shown = "  ".join(choices[:12]) + ("  …" if len(choices) > 12 else "")
+            info.update(Text(shown, style="dim"))
+        elif not choices:
+            info.update(Text("nothing there starts like that", style="dim"))
+        else:
+            info.update("")
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
@@ -151,3 +192,25 @@ class SubscribeDialog(EarwigModal[None]):
         if result is not None:
             self.notify(f"subscribed {result.get('name') or name}: the first check runs now")
             self.dismiss()
+
+
+def complete_path(typed: str) -> tuple[str, list[str]]:
+    """(the completed text, the names that match): a shell's Tab for one path. A folder that
+    is the only match gets its slash, so the next Tab lists what is inside."""
+    expanded = os.path.expanduser(typed) if typed else ""
+    folder, _, start = expanded.rpartition(os.sep)
+    where = Path(folder + os.sep if folder or expanded.startswith(os.sep) else ".")
+    try:
+        names = sorted(
+            entry.name + (os.sep if entry.is_dir() else "")
+            for entry in os.scandir(where)
+            if entry.name.startswith(start)
+            and (start.startswith(".") or not entry.name.startswith("."))
+        )
+    except OSError:
+        return typed, []
+    if not names:
+        return typed, []
+    common = os.path.commonprefix(names)  # noqa: RUF071 (names, character by character)
+    head = typed[: len(typed) - len(start)] if start else typed
+    return head + common, names

@@ -10,8 +10,6 @@ None of them bubble: each screen gets its own copy, and none climbs back up to t
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.message import Message
 
 from earwig import protocol
@@ -62,7 +60,7 @@ class JobProgress(DaemonMessage):
 class JobSegments(DaemonMessage):
     """Lines of a running job's transcript, as the engine produced them."""
 
-    def __init__(self, job_id: int, segments: list[dict[str, Any]]) -> None:
+    def __init__(self, job_id: int, segments: list[protocol.SegmentView]) -> None:
         super().__init__()
         self.id = job_id
         self.segments = segments

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -18,13 +18,10 @@ from earwig import formatting, protocol
 from earwig.tui import messages
 from earwig.tui.base import EarwigScreen, earwig_app
 from earwig.tui.detail import JobDetailScreen
-from earwig.tui.dialogs import AddDialog, ConfirmDialog
-from earwig.tui.widgets import TabBar
+from earwig.tui.dialogs import AddDialog
+from earwig.tui.widgets import Rows, StatusBar, TabBar
 
-if TYPE_CHECKING:
-    from earwig.tui.app import EarwigApp
-
-STATE_FILTERS = ("all", "active", "done", "failed")
+STATE_FILTERS = ("all", "active", "done", "failed", "cancelled")
 ACTIVE = ("queued", *formatting.RUNNING, "paused")
 STATE_STYLE = {
     "transcribing": "bold green",
@@ -39,7 +36,7 @@ STATE_STYLE = {
 COLUMNS = (  # name, width (None: what the others leave), the narrowest terminal showing it
     ("state", 12, 0),
     ("title", None, 0),
-    ("from", 10, 0),
+    ("from", 10, 0),  # wider on wide terminals: from_width
     ("progress", 22, 0),
     ("backend", 14, 120),
     ("length", 7, 100),
@@ -47,49 +44,24 @@ COLUMNS = (  # name, width (None: what the others leave), the narrowest terminal
 )
 WIDE = 140  # from here the progress column grows: a longer bar, speed and time left fit
 AGE_TICK = 5.0  # seconds between refreshes of the visible rows' ages
-
-
-class StatusBar(Static):
-    """Connection, daemon version, backend and model, queue counts."""
-
-    def refresh_from(self, app: EarwigApp) -> None:
-        if app.connection != "connected":
-            self.update(Text(f"○ {app.connection} · {app.problem}", style="bold red"))
-            return
-        st = app.status
-        backend = st.get("backend") or {}
-        counts = app.counts()
-        running = sum(counts.get(state, 0) for state in formatting.RUNNING)
-        parts = [
-            f"● earwig {st.get('version', '?')}",
-            f"{backend.get('name')} · {backend.get('model')}",
-        ]
-        tally = [f"{running} running"] if running else []
-        tally += [
-            f"{counts[s]} {s}" for s in ("queued", "paused", "done", "failed") if counts.get(s)
-        ]
-        parts.append(" ".join(tally) or "no jobs yet")
-        fetch = backend.get("model_state") or {}
-        if fetch.get("state") == "downloading":
-            fraction = fetch.get("fraction")
-            pct = f" {100 * fraction:.0f}%" if fraction is not None else ""
-            parts.append(f"downloading model {fetch.get('name')}{pct}")
-        elif fetch.get("state") == "failed":
-            parts.append(f"MODEL {fetch.get('name')}: {fetch.get('error')}")
-        broken = [n for n, p in (st.get("parts") or {}).items() if p.get("state") == "restarting"]
-        if broken:
-            parts.append("RESTARTING: " + ", ".join(broken))
-        style = "bold red" if broken or fetch.get("state") == "failed" else ""
-        text = Text(" · ".join(parts), style=style)
-        if st.get("queue_paused"):
-            text.append("  ")
-            text.append(" QUEUE PAUSED (P resumes) ", style="bold black on yellow")
-        self.update(text)
+MARK = "● "  # before a marked job's title (space marks; r, c, d, t act on all marked)
+# the orders `o` steps through and a header click picks: column -> (sort key, label)
+SORTS: dict[str, Callable[[protocol.JobView], Any]] = {
+    "state": formatting.sort_key,
+    "title": lambda j: str(j.get("title") or "").lower(),
+    "from": lambda j: str(j.get("subscription") or formatting.kind(j)).lower(),
+    "progress": lambda j: -((j.get("progress") or {}).get("fraction") or 0.0),
+    "backend": lambda j: str(j.get("backend") or ""),
+    "length": lambda j: -(j.get("duration") or 0.0),
+    "age": lambda j: -(j.get("created_at") or 0.0),
+}
 
 
 class JobPanel(Widget):
     """The selected job, live, under the queue: state and progress with speed and time left,
-    where it came from, what went wrong and what to press, and its last transcript lines.
+    where it came from, what went wrong and what to press, and its last transcript lines
+    (with their speakers; live while it runs). When the job the cursor was on leaves the
+    view, the panel says so above the job the cursor moved to.
 
     A plain widget with a fixed height that repaints itself: a Static's update() asks for a
     new layout of the whole screen, which with 10,000 rows made each cursor move 40 ms
@@ -99,9 +71,13 @@ class JobPanel(Widget):
         super().__init__(**kw)
         self.job_id: int | None = None
         self.tails: dict[int, list[protocol.SegmentView]] = {}  # job id -> its last segments
+        self.notice = ""  # "#12 talk.mp3 left this view (done)", until the cursor moves
+        self.notice_for: int | None = None  # ... shown above this job
         self._shown = Text()
 
     def show(self, job: protocol.JobView | None) -> None:
+        if (job["id"] if job else None) != self.notice_for:
+            self.notice = ""  # the cursor moved on: the news is old
         text = self._render_job(job)
         if text != self._shown:  # a repaint only when something it shows changed
             self._shown = text
@@ -110,10 +86,15 @@ class JobPanel(Widget):
     def render(self) -> Text:
         return self._shown
 
+    def add_live(self, job_id: int, segments: list[protocol.SegmentView]) -> None:
+        self.tails[job_id] = [*self.tails.get(job_id, []), *segments][-3:]
+
     def _render_job(self, job: protocol.JobView | None) -> Text:
-        if job is None:
-            return Text()
         text = Text()
+        if self.notice:
+            text.append(self.notice + "\n", style="bold yellow")
+        if job is None:
+            return text
         text.append(f"#{job['id']} {job['title']}", style="bold")
         text.append(f"  {job['state']}", style=STATE_STYLE.get(job["state"], ""))
         bar = formatting.progress_bar(job, 20)
@@ -129,8 +110,11 @@ class JobPanel(Widget):
             text.append(f"\n{warning}", style="yellow")
         if job.get("waiting") and job["state"] == "queued":
             text.append(f"\n{job['waiting']}", style="dim")
-        for seg in self.tails.get(job["id"], []) if job["state"] == "done" else []:
+        live = job["state"] in formatting.RUNNING
+        for seg in self.tails.get(job["id"], []) if job["state"] == "done" or live else []:
             text.append(f"\n{formatting.clock(seg['start'])} ", style="dim")
+            if seg.get("speaker"):
+                text.append(f"{seg['speaker']}: ", style="magenta")
             text.append(seg["text"].strip())
         return text
 
@@ -153,26 +137,36 @@ class QueueScreen(EarwigScreen[None]):
         Binding("c", "cancel", "Cancel"),
         Binding("r", "retry", "Retry"),
         Binding("f", "filter", "Filter"),
+        Binding(
+            "space", "mark", "Mark the job (r, c, d, t then act on every marked one)", show=False
+        ),
         Binding("P", "pause_queue", "Pause or resume the whole queue", show=False),
         Binding("t", "top", "Move the job to the top of the queue", show=False),
         Binding("a", "add", "Add a file, folder or URL", show=False),
         Binding("d", "delete", "Delete the job (asks first)", show=False),
-        Binding("s", "cycle_state", "Show: all, active, done, failed", show=False),
+        Binding("s", "cycle_state", "Show: all, active, done, failed, cancelled", show=False),
+        Binding("o", "sort", "Sort by the next column (or click a header)", show=False),
+        Binding("O", "reverse", "Reverse the order", show=False),
         Binding("j", "cursor('down')", "Down", show=False),
         Binding("k", "cursor('up')", "Up", show=False),
         Binding("g", "cursor('top')", "First row", show=False),
         Binding("G", "cursor('bottom')", "Last row", show=False),
         Binding("i", "toggle_panel", "Show or hide the job panel", show=False),
-        Binding("escape", "clear_filter", "Clear the filter", show=False),
+        Binding("escape", "clear_filter", "Clear the marks, then the filter", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.text_filter = ""
         self.state_filter = "all"
+        self.subscription: str | None = None  # only this subscription's jobs (enter on one)
+        self.sort = "state"  # a column of SORTS; "state" is the queue's own order
+        self.reverse = False
+        self.marked: set[int] = set()
+        self.selected: int | None = None  # the job the cursor is on: it follows the job
         self._rebuild_pending = False
         self._last_key: tuple | None = None  # sort key of the bottom row
-        self._keys: dict[int, tuple] = {}  # job id -> the sort key its row was placed by
+        self._keys: dict[int, Any] = {}  # job id -> the sort key its row was placed by
         self._bar = 6  # progress bar cells: grows with the terminal
         self._panel_timer: Any = None
         self._panel: JobPanel | None = None  # looked up once: events arrive many a second
@@ -185,7 +179,7 @@ class QueueScreen(EarwigScreen[None]):
             )
             yield Static("", id="filterline")
             yield Static("", id="notice")
-            yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
+            yield Rows(id="jobs", cursor_type="row", zebra_stripes=True)
             yield JobPanel(id="panel")
         yield StatusBar(id="status")
         yield Footer()
@@ -199,12 +193,16 @@ class QueueScreen(EarwigScreen[None]):
         self.set_interval(AGE_TICK, self._tick_ages)
 
     def columns_for(self, width: int) -> list[tuple[str, int]]:
-        """The columns that fit `width`; the title takes whatever the others leave."""
+        """The columns that fit `width`; the title takes whatever the others leave, and on
+        wide terminals `from` takes some too (a feed's whole name)."""
         chosen = [(n, w) for n, w, least in COLUMNS if width >= least]
         if width >= WIDE:
             chosen = [(n, 34 if n == "progress" else w) for n, w in chosen]
         fixed = sum(w or 0 for _, w in chosen) + 2 * len(chosen) + 2  # cell padding, scrollbar
-        return [(n, w or max(12, width - fixed)) for n, w in chosen]
+        room = max(12, width - fixed)
+        source = min(30, max(10, room // 4)) if width >= WIDE else 10
+        room -= source - 10
+        return [(n, source if n == "from" else (w or room)) for n, w in chosen]
 
     def on_resize(self) -> None:
         columns = self.columns_for(self.size.width)
@@ -213,9 +211,14 @@ class QueueScreen(EarwigScreen[None]):
             return
         table.clear(columns=True)
         for name, width in columns:
-            table.add_column(name, key=name, width=width)
+            table.add_column(self._label(name), key=name, width=width)
         self._bar = 14 if self.size.width >= WIDE else 6
         self.rebuild()
+
+    def _label(self, column: str) -> Text:
+        if column != self.sort or (column == "state" and not self.reverse):
+            return Text(column)
+        return Text(f"{column} {'▲' if self.reverse else '▼'}", style="bold")
 
     # ------------------------------------------------------------ keeping the table live
 
@@ -230,6 +233,12 @@ class QueueScreen(EarwigScreen[None]):
         self._panel_follows(message.id)
         self._update_progress(message.id)
 
+    @on(messages.JobSegments)
+    def _segments(self, message: messages.JobSegments) -> None:
+        if self._panel is not None:
+            self._panel.add_live(message.id, message.segments)
+            self._panel_follows(message.id)
+
     @on(messages.JobChanged)
     def _job_changed(self, message: messages.JobChanged) -> None:
         self._panel_follows(message.id)
@@ -237,27 +246,24 @@ class QueueScreen(EarwigScreen[None]):
             self._update_row(message.id)
         else:
             self._schedule_rebuild()
-        self.query_one(StatusBar).refresh_from(self.earwig)
 
     @on(messages.JobDeleted)
     def _job_deleted(self, message: messages.JobDeleted) -> None:
-        self._panel_follows(message.id)
+        self.marked.discard(message.id)
         self._schedule_rebuild()
-        self.query_one(StatusBar).refresh_from(self.earwig)
 
     @on(messages.HistoryPage)
     def _page(self, message: messages.HistoryPage) -> None:
         if not self._rebuild_pending:
             self._append_page(message.jobs)
-        self.query_one(StatusBar).refresh_from(self.earwig)
 
     @on(messages.Snapshot)
     @on(messages.ConnectionChanged)
-    @on(messages.QueueChanged)
-    @on(messages.StatusChanged)
     def _everything(self) -> None:
         self._schedule_rebuild()
-        self.query_one(StatusBar).refresh_from(self.earwig)
+
+    def _sort_key(self, job: protocol.JobView) -> Any:
+        return SORTS[self.sort](job)
 
     def _same_place(self, job: protocol.JobView) -> bool:
         """An update that does not move the job (same state, same priority) is applied in
@@ -265,14 +271,14 @@ class QueueScreen(EarwigScreen[None]):
         table = self.query_one(DataTable)
         if str(job["id"]) not in table.rows:
             return False
-        return self._keys.get(job["id"]) == formatting.sort_key(job) and self._matches(job)
+        return self._keys.get(job["id"]) == self._sort_key(job) and self._matches(job)
 
     def _append_page(self, page: list[protocol.JobView]) -> None:
         """Older history arriving a page at a time goes below what is shown.
 
         Rebuilding the whole table per page made loading 10,000 jobs quadratic (bench/tui.py);
         a page whose jobs all sort after the last row is appended instead, anything else (an
-        old job still queued, say) falls back to a rebuild.
+        old job still queued, say, or another order than the queue's) falls back to a rebuild.
         """
         table = self.query_one(DataTable)
         jobs = sorted(
@@ -281,7 +287,8 @@ class QueueScreen(EarwigScreen[None]):
         )
         if not jobs:
             return
-        if self._last_key is None or formatting.sort_key(jobs[0]) < self._last_key:
+        ordered = self.sort == "state" and not self.reverse
+        if not ordered or self._last_key is None or formatting.sort_key(jobs[0]) < self._last_key:
             self._schedule_rebuild()
             return
         columns = [str(k.value) for k in table.columns]
@@ -303,7 +310,9 @@ class QueueScreen(EarwigScreen[None]):
         state = job["state"]
         if self.state_filter == "active" and state not in ACTIVE:
             return False
-        if self.state_filter in ("done", "failed") and state != self.state_filter:
+        if self.state_filter in ("done", "failed", "cancelled") and state != self.state_filter:
+            return False
+        if self.subscription is not None and job.get("subscription") != self.subscription:
             return False
         if self.text_filter:
             keys = ("title", "url", "subscription", "error", "warnings", "language")
@@ -312,43 +321,95 @@ class QueueScreen(EarwigScreen[None]):
         return True
 
     def _cells(self, job: protocol.JobView) -> dict[str, Any]:
+        job_id = job["id"]
         title = Text(job["title"], overflow="ellipsis", no_wrap=True)
-        if job["state"] == "failed" and job.get("error"):
-            title.append(f" · {job['error']}", style="red")  # why, without opening it
+        if job_id in self.marked:
+            title = Text(MARK, style="bold cyan") + title
+        pending = self.earwig.pending.get(job_id) if job["state"] in formatting.RUNNING else None
+        if pending:  # "cancelling…" until the daemon says it stopped
+            state = Text(pending, style="bold yellow")
+        elif job.get("warnings"):
+            state = Text(job["state"] + "!", style="yellow")  # done, with warnings
+        else:
+            state = Text(job["state"], style=STATE_STYLE.get(job["state"], ""))
+        progress: str | Text = formatting.progress_bar(job, self._bar)
+        if job["state"] == "failed" and (error := job.get("error")):  # in the bar's room: why
+            progress = Text(error, style="red", overflow="ellipsis", no_wrap=True)
         return {
-            "state": Text(job["state"] + "!", style="yellow")  # done, with warnings
-            if job.get("warnings")
-            else Text(job["state"], style=STATE_STYLE.get(job["state"], "")),
+            "state": state,
             "title": title,
             # the feed's name tells two feeds' "Episode 3" apart
             "from": Text(job.get("subscription") or formatting.kind(job), overflow="ellipsis"),
-            "progress": formatting.progress_bar(job, self._bar),
+            "progress": progress,
             "backend": job.get("backend") or "",
             "length": formatting.duration(job.get("duration")),
             "age": formatting.age(job.get("created_at"), self.earwig.now()),
         }
 
     def rebuild(self) -> None:
-        """Re-sort every row. The cursor stays on the row position the user chose and the
-        view does not scroll: a job that moves (finished, `t`) does not drag them along."""
+        """Re-sort every row. The cursor stays on its job (k9s, lazygit): a job that moves
+        (finished, `t`, a new one above) takes the cursor along, and the next key acts on the
+        job the user chose. When that job leaves the view (deleted, filtered out), the cursor
+        goes to the nearest row and the panel says so."""
         self._rebuild_pending = False
         table = self.query_one(DataTable)
         row, scroll = table.cursor_row, table.scroll_y
+        selected = self.selected
         jobs = sorted(
-            (j for j in self.earwig.jobs.values() if self._matches(j)), key=formatting.sort_key
+            (j for j in self.earwig.jobs.values() if self._matches(j)),
+            key=self._sort_key,
+            reverse=self.reverse,
         )
         table.clear()
         self._keys.clear()
         columns = [str(k.value) for k in table.columns]
-        for job in jobs:
+        place = None
+        for index, job in enumerate(jobs):
             cells = self._cells(job)
             table.add_row(*(cells[c] for c in columns), key=str(job["id"]))
-            self._keys[job["id"]] = formatting.sort_key(job)
+            self._keys[job["id"]] = self._sort_key(job)
+            if job["id"] == selected:
+                place = index
         self._last_key = formatting.sort_key(jobs[-1]) if jobs else None
         if jobs:
-            table.move_cursor(row=min(row, len(jobs) - 1), animate=False, scroll=False)
             table.scroll_to(y=scroll, animate=False, immediate=True)
+            if place is None:
+                place = min(row, len(jobs) - 1)
+                if selected is not None:
+                    self._left_view(selected, jobs[place]["id"])
+            table.move_cursor(row=place, animate=False)
+            self.selected = jobs[place]["id"]
+        elif selected is not None:
+            self._left_view(selected, None)
+            self.selected = None
         self._show_filter(len(jobs))
+        self._show_notice(jobs)
+
+    def _left_view(self, job_id: int, now_on: int | None) -> None:
+        """The job the cursor was on is not in the table any more: say where it went."""
+        panel = self._panel
+        if panel is None:
+            return
+        job = self.earwig.jobs.get(job_id)
+        if job is None:
+            why = "was deleted"
+        else:
+            why = f"is {job['state']} and left this view ({self._filter_words()})"
+        moved = "; the cursor moved here" if now_on is not None else ""
+        panel.notice = f"#{job_id} {job['title'] if job else ''} {why}{moved}".replace("  ", " ")
+        panel.notice_for = now_on
+        panel.job_id = now_on
+        panel.show(self.earwig.jobs.get(now_on) if now_on is not None else None)
+
+    def _filter_words(self) -> str:
+        parts = [self.state_filter]
+        if self.subscription is not None:
+            parts.append(f"from {self.subscription}")
+        if self.text_filter:
+            parts.append(repr(self.text_filter))
+        return " · ".join(parts)
+
+    def _show_notice(self, jobs: list[protocol.JobView]) -> None:
         app = self.earwig
         message: str | Text = ""
         if app.connection != "connected":
@@ -358,27 +419,27 @@ class QueueScreen(EarwigScreen[None]):
         elif not app.jobs:
             message = "No jobs yet: drop audio or video into a watched folder, or press a."
         elif not jobs:
-            message = (
-                f"Nothing matches the filter ({self.state_filter}, "
-                f"{self.text_filter!r}); esc clears it."
-            )
+            message = f"Nothing matches the filter ({self._filter_words()}); esc clears it."
         notice = self.query_one("#notice", Static)
         notice.update(message)
         notice.display = bool(message)
-        self.query_one(StatusBar).refresh_from(app)
 
     def _show_filter(self, shown: int | None = None) -> None:
-        """The filter, while one is on: "6 of 72 · failed · 'talk'"."""
+        """The filter, while one is on: "6 of 72 · failed · 'talk'"; the marks and the order."""
         line = self.query_one("#filterline", Static)
-        active = self.state_filter != "all" or self.text_filter
-        line.display = bool(active)
-        if not active:
+        active = self.state_filter != "all" or self.text_filter or self.subscription is not None
+        ordered = self.sort != "state" or self.reverse
+        line.display = bool(active or self.marked or ordered)
+        if not line.display:
             return
         shown = self.query_one(DataTable).row_count if shown is None else shown
-        parts = [f"{shown} of {len(self.earwig.jobs)}", self.state_filter]
-        if self.text_filter:
-            parts.append(repr(self.text_filter))
-        line.update(Text(" · ".join(parts) + "   (s: state, f: text, esc: clear)", style="bold"))
+        parts = [f"{shown} of {len(self.earwig.jobs)}", self._filter_words()] if active else []
+        if self.marked:
+            parts.append(f"{len(self.marked)} marked (space)")
+        if ordered:
+            parts.append(f"by {self.sort}{' reversed' if self.reverse else ''} (o, O)")
+        keys = "   (s: state, f: text, esc: clear)" if active else "   (esc: clear)"
+        line.update(Text(" · ".join(parts) + keys, style="bold"))
 
     def _tick_ages(self) -> None:
         """Ages change with the clock, not with events: refresh the rows in view."""
@@ -394,13 +455,47 @@ class QueueScreen(EarwigScreen[None]):
                 table.update_cell(key, "age", formatting.age(job.get("created_at"), now))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """The panel follows the cursor once it rests for a moment: holding a key down costs
-        neither repaints nor requests (bench/tui.py keeps keypresses at the bare table's)."""
+        """The selection is the job now under the cursor. The panel follows it once the
+        cursor rests for a moment: holding a key down costs neither repaints nor requests
+        (bench/tui.py keeps keypresses at the bare table's)."""
+        self.selected = self._current_id()
         if self._panel is None or not self._panel.display:
             return
         if self._panel_timer is not None:
             self._panel_timer.stop()
         self._panel_timer = self.set_timer(0.15, self._follow_cursor)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a column's header sorts by it; a second click reverses."""
+        column = str(event.column_key.value)
+        if column not in SORTS:
+            return
+        if column == self.sort:
+            self.reverse = not self.reverse
+        else:
+            self.sort, self.reverse = column, False
+        self._resort()
+
+    def action_sort(self) -> None:
+        table = self.query_one(DataTable)
+        shown = [str(k.value) for k in table.columns if str(k.value) in SORTS]
+        self.sort = (
+            shown[(shown.index(self.sort) + 1) % len(shown)] if self.sort in shown else "state"
+        )
+        self.reverse = False
+        self._resort()
+
+    def action_reverse(self) -> None:
+        self.reverse = not self.reverse
+        self._resort()
+
+    def _resort(self) -> None:
+        table = self.query_one(DataTable)
+        for key, column in table.columns.items():
+            column.label = self._label(str(key.value))
+        table.refresh()
+        self.rebuild()
+        table.move_cursor(row=table.cursor_row, animate=False)
 
     def _follow_cursor(self) -> None:
         panel = self._panel
@@ -441,7 +536,7 @@ class QueueScreen(EarwigScreen[None]):
     def _update_progress(self, job_id: int) -> None:
         job = self.earwig.jobs.get(job_id)
         table = self.query_one(DataTable)
-        if job is not None and str(job_id) in table.rows:
+        if job is not None and str(job_id) in table.rows and "progress" in table.columns:
             table.update_cell(str(job_id), "progress", formatting.progress_bar(job, self._bar))
 
     def _current_id(self) -> int | None:
@@ -457,6 +552,13 @@ class QueueScreen(EarwigScreen[None]):
     def _current(self) -> protocol.JobView | None:
         job_id = self._current_id()
         return self.earwig.jobs.get(job_id) if job_id is not None else None
+
+    def _targets(self) -> list[protocol.JobView]:
+        """What a steering key acts on: every marked job, else the one under the cursor."""
+        if self.marked:
+            return [self.earwig.jobs[i] for i in sorted(self.marked) if i in self.earwig.jobs]
+        job = self._current()
+        return [job] if job is not None else []
 
     # ------------------------------------------------------------ filter
 
@@ -475,10 +577,14 @@ class QueueScreen(EarwigScreen[None]):
             self.query_one(DataTable).focus()
 
     def action_clear_filter(self) -> None:
+        if self.marked:  # the first esc lets go of the marks, the second of the filter
+            self.marked.clear()
+            self.rebuild()
+            return
         field = self.query_one("#filter", Input)
         field.value = ""
         field.display = False
-        self.text_filter, self.state_filter = "", "all"
+        self.text_filter, self.state_filter, self.subscription = "", "all", None
         self.query_one(DataTable).focus()
         self.rebuild()
 
@@ -486,6 +592,20 @@ class QueueScreen(EarwigScreen[None]):
         i = STATE_FILTERS.index(self.state_filter)
         self.state_filter = STATE_FILTERS[(i + 1) % len(STATE_FILTERS)]
         self.rebuild()
+
+    def show_subscription(self, name: str) -> None:
+        """Only `name`'s jobs (enter on a subscription); esc shows all again."""
+        self.subscription = name
+        self.rebuild()
+
+    def action_mark(self) -> None:
+        job_id = self._current_id()
+        if job_id is None:
+            return
+        self.marked.symmetric_difference_update({job_id})
+        self._update_row(job_id)
+        self._show_filter()
+        self.query_one(DataTable).action_cursor_down()
 
     # ------------------------------------------------------------ steering
 
@@ -500,10 +620,13 @@ class QueueScreen(EarwigScreen[None]):
         if job is not None:
             self.app.push_screen(JobDetailScreen(job["id"]))
 
-    async def _steer(self, request: Callable[[int], protocol.Request[Any]], done: str) -> None:
-        job = self._current()
-        if job is not None:
-            await self.earwig.steer(request(job["id"]), job, done)
+    @work(group="steer")
+    async def _act(self, kind: str) -> None:
+        targets = self._targets()
+        await self.earwig.act(kind, targets)
+        if self.marked and kind in ("job.delete", "job.cancel", "job.retry", "job.prioritize"):
+            self.marked.clear()
+            self.rebuild()
 
     @work(group="steer")
     async def action_pause(self) -> None:
@@ -522,31 +645,17 @@ class QueueScreen(EarwigScreen[None]):
                 timeout=4,
             )
 
-    async def action_cancel(self) -> None:
-        await self._steer(lambda job_id: protocol.CancelJob(id=job_id), "cancelled")
+    def action_cancel(self) -> None:
+        self._act("job.cancel")
 
-    async def action_retry(self) -> None:
-        await self._steer(lambda job_id: protocol.RetryJob(id=job_id), "queued again")
+    def action_retry(self) -> None:
+        self._act("job.retry")
 
-    async def action_top(self) -> None:
-        await self._steer(lambda job_id: protocol.PrioritizeJob(id=job_id), "moved to the top")
+    def action_top(self) -> None:
+        self._act("job.prioritize")
 
-    @work(group="steer")
-    async def action_delete(self) -> None:
-        job = self._current()
-        if job is None:
-            return
-        question = f"Delete #{job['id']} {job['title']}?"
-        detail = "Its history and search hits go; its transcript files stay on disk."
-        if job.get("path") and not job.get("url"):
-            detail += (
-                " Its file stays out of the queue (scans skip it): `earwig add --force` "
-                "queues it again."
-            )
-        if await self.earwig.push_screen_wait(ConfirmDialog(question, detail)):
-            await self._steer(
-                lambda job_id: protocol.DeleteJob(id=job_id), "deleted (its transcript files stay)"
-            )
+    def action_delete(self) -> None:
+        self._act("job.delete")
 
     def action_add(self) -> None:
         self.app.push_screen(AddDialog())

@@ -15,7 +15,7 @@ from earwig.errors import EarwigError
 from earwig.formatting import HIGHLIGHT_END, HIGHLIGHT_START
 from earwig.tui.base import EarwigScreen
 from earwig.tui.detail import JobDetailScreen
-from earwig.tui.widgets import TabBar
+from earwig.tui.widgets import Rows, StatusBar, TabBar
 
 
 def highlighted(snippet: str) -> Text:
@@ -44,25 +44,47 @@ class SearchScreen(EarwigScreen[None]):
                 placeholder='search what was said: words, "a phrase", prefix*, a OR b', id="query"
             )
             yield Static("", id="search-info")
-            table: DataTable = DataTable(id="hits", cursor_type="row")
+            table: DataTable = Rows(id="hits", cursor_type="row")
             table.add_column("title", key="title", width=24)
             table.add_column("at", key="at", width=8)
             table.add_column("snippet", key="snippet")
             yield table
+        yield StatusBar(id="status")
         yield Footer()
+
+    def on_resize(self) -> None:
+        """The snippet takes the room the title and the time leave: no sideways scroll."""
+        width = self.size.width
+        title = 24 if width >= 100 else 18
+        table = self.query_one(DataTable)
+        for key, column in table.columns.items():
+            if key.value == "title":
+                column.width = title
+            elif key.value == "snippet":
+                column.width = max(20, width - title - 8 - 2 * 3 - 2)
+        table.refresh()
 
     def on_mount(self) -> None:
         self.hits: list[protocol.SearchHit] = []
+        self._opened_hit = False
         self.query_one("#query").focus()
 
     def on_screen_resume(self) -> None:
+        if self._opened_hit and self.hits:  # back from a hit: keys move between the hits
+            self._opened_hit = False
+            self.query_one(DataTable).focus()
+            return
         self.query_one("#query").focus()  # `/` or `5` means "type a query"
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.run_worker(self._search(event.value), exclusive=True, group="search")
 
-    async def _search(self, query: str) -> None:
-        await asyncio.sleep(0.12)  # debounce: only the last keystroke's query runs
+    async def _search(self, query: str, submitted: bool = False) -> None:
+        """Search as the user types. A query that cannot be read yet (`a OR`, an open quote)
+        says "keep typing" instead of flashing the engine's syntax error; enter says what is
+        wrong with it."""
+        if not submitted:
+            await asyncio.sleep(0.12)  # debounce: only the last keystroke's query runs
         info = self.query_one("#search-info", Static)
         table = self.query_one(DataTable)
         if not query.strip():
@@ -76,28 +98,47 @@ class SearchScreen(EarwigScreen[None]):
         try:
             result = await client.call(protocol.Search(query=query, limit=100))
         except EarwigError as exc:
-            info.update(Text(f"{exc.message}\n{exc.hint}", style="red"))
+            self.hits = []
+            table.clear()
+            if not submitted and exc.message.startswith("cannot understand"):
+                info.update(Text("keep typing… (enter says what is wrong)", style="dim"))
+            else:
+                info.update(Text(f"{exc.message}\n{exc.hint}", style="red"))
             return
         self.hits = result["hits"]
         table.clear()
         for i, hit in enumerate(self.hits):
-            snippet = highlighted(hit["snippet"])
+            snippet = highlighted(hit["snippet"].strip())
             if hit.get("speaker"):  # who said it, when speakers were labelled
                 snippet = Text(f"{hit['speaker']}: ", style="magenta") + snippet
             table.add_row(
                 Text(hit["title"], overflow="ellipsis", no_wrap=True),
                 hit["clock"],
-                snippet,
+                Text.assemble(snippet, overflow="ellipsis", no_wrap=True),
                 key=str(i),
             )
-        info.update(f"{len(self.hits)} hit(s)" + (" (best 100)" if len(self.hits) == 100 else ""))
+        count = len(self.hits)
+        words = "1 hit" if count == 1 else f"{count} hits"
+        info.update(words + (" (the best 100)" if count == 100 else ""))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
+        if not self.hits:  # not searched yet, nothing found, or unreadable: now, and say why
+            await self._search(event.value, submitted=True)
         if self.hits:
             self.query_one(DataTable).focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         hit = self.hits[int(event.row_key.value or 0)]
-        marked = hit["snippet"].split(HIGHLIGHT_START, 1)[1:]  # the word the search matched
-        needle = marked[0].split(HIGHLIGHT_END, 1)[0] if marked else ""
-        self.app.push_screen(JobDetailScreen(hit["job_id"], at=hit["start"], needle=needle))
+        self._opened_hit = True
+        screen = JobDetailScreen(hit["job_id"], at=hit["start"], words=matched_words(hit))
+        self.app.push_screen(screen)
+
+
+def matched_words(hit: protocol.SearchHit) -> tuple[str, ...]:
+    """Every word the search marked in a hit's snippet, once each."""
+    words: list[str] = []
+    for part in hit["snippet"].split(HIGHLIGHT_START)[1:]:
+        word = part.split(HIGHLIGHT_END, 1)[0].strip()
+        if word and word.lower() not in (w.lower() for w in words):
+            words.append(word)
+    return tuple(words)

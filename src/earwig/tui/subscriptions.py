@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -15,7 +13,7 @@ from earwig import formatting, protocol
 from earwig.tui import messages
 from earwig.tui.base import EarwigScreen
 from earwig.tui.dialogs import ConfirmDialog, SubscribeDialog
-from earwig.tui.widgets import TabBar
+from earwig.tui.widgets import Rows, StatusBar, TabBar
 
 
 class SubscriptionsScreen(EarwigScreen[None]):
@@ -25,6 +23,11 @@ class SubscriptionsScreen(EarwigScreen[None]):
         Binding("c", "check", "Check now"),
         Binding("C", "check_all", "Check all", show=False),
         Binding("d", "remove", "Unsubscribe (asks first)"),
+        Binding("enter", "jobs", "Its jobs", priority=True),
+        Binding("j", "cursor('down')", "Down", show=False),
+        Binding("k", "cursor('up')", "Up", show=False),
+        Binding("g", "cursor('top')", "First row", show=False),
+        Binding("G", "cursor('bottom')", "Last row", show=False),
         Binding("escape", "app.switch_tab('queue')", "Queue", show=False),
     ]
 
@@ -32,18 +35,29 @@ class SubscriptionsScreen(EarwigScreen[None]):
         yield TabBar("subscriptions")
         with Vertical():
             yield Static("", id="subs-info")
-            table: DataTable = DataTable(id="subs", cursor_type="row")
-            for name, width in (
-                ("name", 18),
-                ("schedule", 12),
-                ("next check", 11),
-                ("last check", 30),
-                ("items", 6),
-                ("url", None),
-            ):
-                table.add_column(name, key=name, width=width)
-            yield table
+            yield Rows(id="subs", cursor_type="row")
+        yield StatusBar(id="status")
         yield Footer()
+
+    def on_resize(self) -> None:
+        """Every column on screen at any width (no sideways scroll hiding `items` and `url`):
+        the name, the last check and the URL share what the fixed ones leave."""
+        width = self.size.width
+        fixed = {"schedule": 8, "next check": 10, "items": 5}
+        room = max(30, width - sum(fixed.values()) - 2 * 6 - 2)
+        flexible = {"name": room * 3 // 10, "last check": room * 4 // 10}
+        flexible["url"] = room - sum(flexible.values())
+        widths = {**fixed, **flexible}
+        order = ("name", "schedule", "next check", "last check", "items", "url")
+        table = self.query_one(DataTable)
+        if [(str(k.value), c.width) for k, c in table.columns.items()] == [
+            (n, widths[n]) for n in order
+        ]:
+            return
+        table.clear(columns=True)
+        for name in order:
+            table.add_column(name, key=name, width=widths[name])
+        self.refresh_table()
 
     def on_mount(self) -> None:
         self.refresh_table()
@@ -61,11 +75,7 @@ class SubscriptionsScreen(EarwigScreen[None]):
         subs = self.earwig.subscriptions
         now = self.earwig.now()
         for s in subs:
-            nxt = (
-                dt.datetime.fromtimestamp(next_check).strftime("%d %H:%M")
-                if (next_check := s.get("next_check"))
-                else "-"
-            )
+            nxt = formatting.until(s.get("next_check"), now)
             if s.get("checking"):
                 last = Text("checking…", style="cyan")
             elif s.get("last_error"):
@@ -77,12 +87,12 @@ class SubscriptionsScreen(EarwigScreen[None]):
             else:
                 last = Text("never checked", style="dim")
             table.add_row(
-                s["name"],
+                Text(s["name"], overflow="ellipsis", no_wrap=True),
                 s["schedule"],
                 nxt,
                 last,
                 str(s.get("items_found") or 0),
-                s["url"],
+                Text(s["url"], overflow="ellipsis", no_wrap=True),
                 key=s["name"],
             )
         if subs:
@@ -113,6 +123,22 @@ class SubscriptionsScreen(EarwigScreen[None]):
                 severity="error" if r.get("error") else "information",
                 markup=False,
             )
+
+    def action_cursor(self, where: str) -> None:
+        table = self.query_one(DataTable)
+        if where == "down":
+            table.action_cursor_down()
+        elif where == "up":
+            table.action_cursor_up()
+        else:
+            table.move_cursor(row=0 if where == "top" else max(0, table.row_count - 1))
+
+    async def action_jobs(self) -> None:
+        """The queue, showing only this subscription's jobs (esc there shows all again)."""
+        name = self._current()
+        if name is None:
+            return
+        await self.earwig.show_subscription(name)
 
     def action_check_all(self) -> None:
         self.earwig.check_all()
