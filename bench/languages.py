@@ -2,7 +2,7 @@
 faster-whisper's base model, with `multilingual` off (Whisper's own way: one language, detected
 from the first 30 s) and on (earwig's per-piece detection, transcribe/spoken.py).
 
-Both recordings are eSpeak NG voices: English read twice over (single), and English, German,
+Both recordings are eSpeak NG voices, about 50 s: English only (single), and English, German,
 English, German (switching). The rounds alternate the two settings; the medians and their ratio
 are printed (the goals: at most 1.10x on the single-language file, 1.3x on the switching one),
 with the languages each found.
@@ -30,6 +30,10 @@ EN = (
     "Welcome to the weekly meeting. Today we will talk about the budget for next year, the "
     "new office, and the summer holidays. Please send your questions to the team before Friday."
 )
+EN2 = (
+    "The river was high after a week of rain, and the old bridge creaked under every cart. "
+    "Our train leaves at half past nine, so please be at the station early with your tickets."
+)
 DE = (
     "Guten Morgen und willkommen zur Sitzung. Heute sprechen wir über den Haushalt für das "
     "nächste Jahr, das neue Büro und die Sommerferien. Bitte schicken Sie Ihre Fragen bis "
@@ -55,7 +59,7 @@ def main() -> None:
     backend.load()
     with tempfile.TemporaryDirectory() as tmp:
         files = {
-            "single": recording(Path(tmp), [("en-us", EN), ("en-us", EN)]),
+            "single": recording(Path(tmp), [("en-us", EN), ("en-us", EN2)] * 2),
             "switching": recording(Path(tmp), [("en-us", EN), ("de", DE)] * 2),
         }
     for name, audio in files.items():

@@ -338,6 +338,9 @@ class SubscriptionConfig:
     # A feed item's own <podcast:transcript>: taken instead of transcribing, never, or saved
     # beside earwig's transcript (NAME.publisher.*)
     transcripts: str = opt("publisher-first", _choice(*TRANSCRIPT_MODES))
+    # the language its episodes speak: a hint (with [transcribe] multilingual, the audio can
+    # overrule it, with a warning); None: [transcribe] language
+    language: str | None = opt(None, _language)
 
     @property
     def interval(self) -> float:

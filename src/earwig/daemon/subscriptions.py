@@ -246,6 +246,8 @@ class Subscriptions:
                     url=item.url,
                     output_dir=str(out_dir),
                     publisher=_publisher(item, sub),
+                    # a hint the audio can overrule, where multilingual is on
+                    options={"language": sub.language} if sub.language else {},
                 ),
             )
             for item in reversed(take)  # oldest first, so the queue runs in publication order

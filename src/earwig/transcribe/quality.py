@@ -113,8 +113,8 @@ def review(
 
 
 # Per-span judgement for English-only models (measured per VAD piece of 8-20 s on eSpeak NG
-# voices through the bundled tiny.en, docs/languages.md): English (five voices) read 2.4-3.2
-# words a second of speech at a mean word log-probability of -0.09 to -0.33; nine other
+# voices through the bundled tiny.en, docs/models-and-languages.md): English (five voices)
+# read 2.4-3.2 words a second of speech at a mean word log-probability of -0.09 to -0.33; nine other
 # languages came out as nothing (Spanish, French, Italian), or at -0.69 to -3.3, or as a
 # confident loop (Portuguese: compression ratio 3.6).
 SPAN_MIN_SPEECH = 3.0  # seconds of speech: a shorter piece is not judged on its own

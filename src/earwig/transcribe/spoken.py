@@ -12,7 +12,7 @@ language it chose. So earwig finds the languages first, on the speech itself:
    CTranslate2 accepts fewer than Whisper's 3000 frames, and the encoder's cost grows with its
    input: a 10 s piece costs about a ninth of a padded 30 s window (0.07 s against 0.67 s for
    base on 2 cores), and is as sure as the padded one from about 8 s of speech (measured in
-   docs/languages.md), so detecting every piece of a file costs a few per cent of
+   docs/models-and-languages.md), so detecting every piece of a file costs a few per cent of
    transcribing it;
 4. neighbouring pieces of one language become a run; each run is transcribed with its language
    fixed, so nothing is translated and every segment knows its language.
@@ -101,7 +101,7 @@ def detect(model: Any, samples: np.ndarray, start: float, end: float) -> tuple[s
     WhisperModel): (code, probability). The encoder reads the piece unpadded (its cost grows
     with its input); a piece shorter than PAD_TO seconds is padded with silence to PAD_TO:
     unpadded, a 2-3 s piece is often misjudged, and padding it to Whisper's full 30 s costs
-    five times as much for the same answer (docs/languages.md)."""
+    five times as much for the same answer (docs/models-and-languages.md)."""
     import ctranslate2
     import numpy as np
 
