@@ -117,15 +117,19 @@ class SearchScreen(EarwigScreen[None]):
                 Text.assemble(snippet, overflow="ellipsis", no_wrap=True),
                 key=str(i),
             )
+        if submitted and self.hits:
+            table.focus()
         count = len(self.hits)
         words = "1 hit" if count == 1 else f"{count} hits"
         info.update(words + (" (the best 100)" if count == 100 else ""))
 
-    async def on_input_submitted(self, event: Input.Submitted) -> None:
-        if not self.hits:  # not searched yet, nothing found, or unreadable: now, and say why
-            await self._search(event.value, submitted=True)
+    def on_input_submitted(self, event: Input.Submitted) -> None:
         if self.hits:
             self.query_one(DataTable).focus()
+            return
+        # not searched yet, nothing found, or unreadable: now, and say why; in the same
+        # exclusive group, so a keystroke's search still waiting cannot answer after it
+        self.run_worker(self._search(event.value, submitted=True), exclusive=True, group="search")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         hit = self.hits[int(event.row_key.value or 0)]
