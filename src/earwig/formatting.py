@@ -284,9 +284,13 @@ def status_lines(st: Status) -> list[Line]:
 
 
 def key_hint(hint: str, job_id: int) -> str:
-    """A hint in the dashboard's words: "`earwig retry 22`" is "press r" there."""
-    hint = re.sub(rf"`earwig retry {job_id}`", "press r", hint)
-    return re.sub(rf"`earwig cancel {job_id}`", "press c", hint)
+    """A hint in the dashboard's words: "`earwig retry 22`" (or a bare "`earwig retry`") is
+    "press r" there, "`earwig cancel 22`" "press c", "`earwig resume 22`" "press p". A command
+    about another job, or with options the key cannot give (`--model`), is left as it is."""
+    keys = {"retry": "r", "cancel": "c", "resume": "p", "pause": "p", "prioritize": "t"}
+    for verb, key in keys.items():
+        hint = re.sub(rf"`earwig {verb}(?: {job_id})?`", f"press {key}", hint)
+    return hint
 
 
 def backend_table(rows: list[BackendRow]) -> Table:
