@@ -536,3 +536,27 @@ def test_a_subscription_is_named_after_its_feeds_title(home: Home, server, secon
         assert names == ["Rivers & Co", "Rivers & Co (2)", "127.0.0.1-page"]
     finally:
         daemon.kill()
+
+
+def test_a_cancel_during_a_download_that_then_fails_stays_a_cancel(
+    server: LocalServer, home: Home
+) -> None:
+    """The user cancels while the server is silent; the download then fails (the server drops
+    the connection) before yt-dlp's progress hook could see the request. The cancel wins: the
+    job ends cancelled, not failed or queued for a retry."""
+    server.add("/quiet.mp3", body=b"\0" * 200_000, content_type="audio/mpeg", stall_after=0)
+    daemon = home.daemon().start()
+    try:
+        daemon.call(p.AddJobs(paths=[server.url("/quiet.mp3")]))
+        wait_for(lambda: daemon.jobs()[0]["state"] == "downloading", 60, what="downloading")
+        daemon.call(p.CancelJob(id=1))
+        server.released.set()  # the silent server drops the connection: the download fails
+        job = wait_for(
+            lambda: next((j for j in daemon.jobs() if j["state"] != "downloading"), None),
+            60,
+            what="the download to end",
+        )
+        assert job["state"] == "cancelled", job
+        assert not job["not_before"], job  # no retry scheduled
+    finally:
+        daemon.kill()

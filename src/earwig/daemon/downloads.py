@@ -162,6 +162,10 @@ class DownloadManager:
             q.transition(job_id, handle.action)
             say("info", f"{handle.action}: {job.title} (stopped while downloading)", job_id)
         except Exception as exc:
+            if handle.is_set():  # asked to stop, and it failed first: the request wins
+                q.transition(job_id, handle.action)
+                say("info", f"{handle.action}: {job.title} (stopped while downloading)", job_id)
+                return
             reason = full_reason(exc)
             if reason and self.disk_full is not None:
                 self.disk_full(job_id, cfg.dir, reason)  # the .part stays: it resumes

@@ -311,24 +311,34 @@ class Runner:
         except Aborted:
             q.transition(job_id, handle.action)
             say("info", f"{handle.action}: {job.title} (stopped while running)", job_id)
-        except ServerUnavailable as exc:
-            if slot.kind != "server":
-                q.fail(job_id, exc)
-                return
+        except Exception as exc:
+            if handle.is_set():  # asked to stop, and it failed first: the request wins
+                q.transition(job_id, handle.action)
+                say("info", f"{handle.action}: {job.title} (stopped while running)", job_id)
+            else:
+                self._failed(job, slot, target, exc)
+
+    def _failed(self, job: Job, slot: Slot, target: delivery.Plan | None, exc: Exception) -> None:
+        """A job whose work raised, unasked: the server's fault goes back to the queue, a full
+        disk waits, an earwig error fails the job with its reason, anything else is a crash."""
+        q, say = self.queue, self.events.log
+        assert job.id is not None
+        job_id = job.id
+        if isinstance(exc, ServerUnavailable) and slot.kind == "server":
             # The server's fault, not the file's: it is marked down and probed; the job goes
             # back to the queue at once (the attempt counted) for another slot to take.
             slot.went_down(exc.message)
             say("warning", f"server {slot.name} is down ({exc.message}); it is probed again")
             q.hand_back(job_id, exc)
-        except Exception as exc:
-            reason = full_reason(exc)
-            if reason and self.disk_full is not None:
-                folder = target.folder if target is not None else Path(job.path or ".").parent
-                self.disk_full(job_id, folder, reason)
-            elif isinstance(exc, EarwigError):
-                q.fail(job_id, exc)
-            else:
-                self._crashed(job_id, exc)
+            return
+        reason = full_reason(exc)
+        if reason and self.disk_full is not None:
+            folder = target.folder if target is not None else Path(job.path or ".").parent
+            self.disk_full(job_id, folder, reason)
+        elif isinstance(exc, EarwigError):
+            q.fail(job_id, exc)
+        else:
+            self._crashed(job_id, exc)
 
     def _crashed(self, job_id: int, exc: Exception) -> None:
         log.exception("job %s crashed", job_id)
