@@ -327,13 +327,7 @@ def test_rest_answers_are_the_socket_results(server: Http) -> None:
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert server.client.post("/api/queue/pause").json() == {"paused": True}
     assert server.client.post("/api/queue/resume").json() == {"paused": False}
-    times = []
-    for _ in range(21):
-        t0 = time.perf_counter()
-        server.client.get("/api/status").raise_for_status()
-        times.append(time.perf_counter() - t0)
-    # ~2 ms here; 40 ms when the socket lacks TCP_NODELAY (Nagle against delayed ACKs)
-    assert sorted(times)[10] < 0.020, f"median {1000 * sorted(times)[10]:.1f} ms"
+    # Its latency is a figure (bench/http_api.py); test_http_parts checks the socket is TCP.
     schema = server.client.get("/api/schema").json()
     assert "/api/jobs/{id}/pause" in schema["paths"]
 
@@ -428,15 +422,12 @@ def test_an_sse_client_that_never_reads_does_not_stall_the_daemon(server: Http) 
         f"{server.token}\r\n\r\n".encode()
     )
     try:
-        slowest = 0.0
-        for _ in range(150):  # each makes a log event and a queue event for every subscriber
+        # Each request makes a log event and a queue event for every subscriber; a daemon that
+        # waited on the stuck reader would answer none of them before the client's deadline.
+        for _ in range(150):
             for action in ("pause", "resume"):
-                t0 = time.monotonic()
                 assert server.client.post(f"/api/queue/{action}").status_code == 200
-                slowest = max(slowest, time.monotonic() - t0)
-        t0 = time.monotonic()
         assert server.daemon.call(p.GetStatus())["version"]
-        assert time.monotonic() - t0 < 2 and slowest < 5
     finally:
         stuck.close()
 

@@ -16,6 +16,7 @@ import pytest
 
 from conftest import Home
 from earwig import protocol as p
+from earwig.client import DaemonClient
 from helpers import run_cli, wait_for
 
 
@@ -303,16 +304,15 @@ print(json.dumps(answers))
 """
 
 
-def test_the_loop_never_stalls_while_a_huge_search_and_100_url_adds_run(
+def test_a_huge_search_and_100_url_adds_are_answered_while_status_keeps_answering(
     home: Home, tmp_path: Path
 ) -> None:
-    """The worst wait of `earwig status`, polled without pause, while another process sends
-    a 200 KB search, 100 URL adds and the longest search allowed. The model is not
-    preloaded and the queue is paused, so what is measured is these requests' own cost on
-    the loop (a model load, or yt-dlp in the download threads, compete for the GIL: see
-    docs/reliability.md)."""
+    """Another process sends a 200 KB search, 100 URL adds and the longest search allowed
+    while `earwig status` is asked again and again: the huge search is refused with a sentence,
+    the rest are answered, and status keeps answering throughout. How long the loop stalls
+    meanwhile is a figure, not a test: `python bench/stall.py` prints it against this
+    machine's idle noise (tests never assert timings)."""
     import sys
-    import time
 
     from helpers import daemon_env
 
@@ -321,17 +321,9 @@ def test_the_loop_never_stalls_while_a_huge_search_and_100_url_adds_run(
     daemon.call(p.PauseQueue())
     script = tmp_path / "load.py"
     script.write_text(LOAD)
-    stalls: list[float] = []
-    idle: list[float] = []
+    answered = 0
     try:
         with daemon.client() as client:
-            # The same polling with nothing else sent: this machine's own noise (on 2 shared
-            # cores at a load of 11, the OS alone keeps the daemon off the CPU for 50-100 ms)
-            quiet_until = time.monotonic() + 2.0
-            while time.monotonic() < quiet_until:
-                started = time.perf_counter()
-                client.call(p.GetStatus())
-                idle.append(time.perf_counter() - started)
             load = subprocess.Popen(
                 [sys.executable, str(script), str(daemon.socket)],
                 env=daemon_env(),
@@ -339,21 +331,15 @@ def test_the_loop_never_stalls_while_a_huge_search_and_100_url_adds_run(
                 text=True,
             )
             while load.poll() is None:  # `earwig status`, again and again
-                started = time.perf_counter()
                 client.call(p.GetStatus())
-                stalls.append(time.perf_counter() - started)
+                answered += 1
         answers = json.loads(load.communicate(timeout=60)[0])
     finally:
         daemon.kill()
-    worst, noise = max(stalls), max(idle)
-    print(
-        f"{len(stalls)} status calls; worst {worst * 1000:.0f} ms (idle worst "
-        f"{noise * 1000:.0f} ms); {answers.get('huge')}"
-    )
     assert "characters long; earwig searches at most 4,096" in str(answers["huge"])
     assert answers["long"] == {"hits": []}
     assert answers["adds"] == 100
-    assert worst < 0.1 + noise, f"the loop stalled {worst * 1000:.0f} ms"
+    assert answered > 0
 
 
 def test_inbox_done_is_complete_after_kill_9_loops(home: Home) -> None:
@@ -504,12 +490,11 @@ def test_a_feed_check_does_not_wait_behind_downloads_from_the_same_host(home: Ho
                 30,
                 what="two downloads hanging",
             )
-            started = time.monotonic()
-            checked = daemon.call(p.CheckSubscription(name="news"))
-            took = time.monotonic() - started
+            # The downloads hang until released: a check queued behind them would never be
+            # answered, and the client's deadline would fail the test.
+            with DaemonClient(daemon.socket, timeout=30) as client:
+                checked = client.call(p.CheckSubscription(name="news"))
         finally:
             server.released.set()
             daemon.kill()
-    print(f"the check took {took:.2f}s beside 2 hanging downloads from the same host")
     assert "error" not in checked["results"][0], checked
-    assert took < 2.0

@@ -248,3 +248,30 @@ def test_query_values_take_the_declared_kind() -> None:
         rest.params_for(jobs, {}, {"limit": ["many"]}, b"")
     with pytest.raises(rest.BadRequest):
         rest.params_for(jobs, {}, {"colour": ["red"]}, b"")
+
+
+def test_answers_are_not_held_back_by_nagle() -> None:
+    """The listening socket says TCP, so asyncio sets TCP_NODELAY on every connection it
+    accepts; without it each keep-alive answer waited ~40 ms for the client's delayed ACK
+    (the latency itself is a figure in bench/http_api.py)."""
+    import socket
+
+    from earwig.web.server import bind_tcp
+
+    async def accepted_nodelay() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        listening = bind_tcp("127.0.0.1", 0)
+        server = await asyncio.start_server(on_client, sock=listening)
+        async with server:
+            _, writer = await asyncio.open_connection(*listening.getsockname()[:2])
+            value = await asyncio.wait_for(seen, 10)
+            writer.close()
+        return value
+
+    assert asyncio.run(accepted_nodelay()) != 0

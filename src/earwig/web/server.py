@@ -48,6 +48,23 @@ def url_of(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+def bind_tcp(host: str, port: int) -> socket.socket:
+    """A listening, non-blocking TCP socket on host:port (port 0: the OS picks one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP,
+    # and without it each answer waits ~40 ms for the client's delayed ACK (Nagle)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class HttpServer:
     def __init__(self, daemon: Daemon, listen: str) -> None:
         self.daemon = daemon
@@ -74,26 +91,11 @@ class HttpServer:
             view["retry_at"] = self.retry_at
         return view
 
-    def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP,
-        # and without it each answer waits ~40 ms for the client's delayed ACK (Nagle)
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-            sock.listen(128)
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-
     async def run(self, stop: asyncio.Event) -> None:
         backoff = FIRST_RETRY
         while not stop.is_set():
             try:
-                sock = self._bind()
+                sock = bind_tcp(self.host, self.port)
             except OSError as exc:
                 taken = exc.errno == errno.EADDRINUSE
                 self.state = "port taken" if taken else "cannot listen"
