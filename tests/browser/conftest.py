@@ -47,8 +47,11 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module. Not the session: Playwright's sync API keeps its event loop
+    set as running in the main thread while it is open, and every later test that calls
+    asyncio.run (the async client, the dashboard's Pilot) would fail under it."""
     executable = find_chromium()
     if executable is None:
         _missing("no chromium found (apt-get install chromium, or set EARWIG_CHROMIUM)")
