@@ -351,7 +351,8 @@ def test_at_the_fd_limit_the_daemon_waits_quietly_and_answers_once_fds_free_up(
         # 2 s each: the daemon tries accept() again several times meanwhile (and says so once)
         assert list(both(daemon.socket, timeout=2)) == [DaemonNotAnswering, DaemonNotAnswering]
         grown = daemon.log()[before:]
-        assert grown.count("cannot take new connections") == 1, grown[-3000:]
+        # One line, or a few where the limit flapped (5 s clear, then hit again): never one a try
+        assert 1 <= grown.count("cannot take new connections") <= 3, grown[-3000:]
         assert "Traceback" not in grown and len(grown) < 2000, grown[-3000:]
     finally:
         for s in held:
@@ -368,7 +369,8 @@ def test_at_the_fd_limit_the_daemon_waits_quietly_and_answers_once_fds_free_up(
     wait_for(answers, 30, what="the daemon to answer again")
 
     grown = daemon.log()[before:]
-    assert grown.count("cannot take new connections") == 1 and "Traceback" not in grown, grown
+    assert 1 <= grown.count("cannot take new connections") <= 3, grown[-3000:]
+    assert "Traceback" not in grown, grown[-3000:]
 
 
 def test_stopping_with_dashboards_attached_logs_no_traceback(daemon: DaemonProcess) -> None:
