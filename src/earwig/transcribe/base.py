@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-from earwig.model import Segment, Transcript
+from earwig.model import Segment, Transcript, Word
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,6 +21,29 @@ def clamp(seconds: float, duration: float) -> float:
     backend's segment and word times go through here.
     """
     return round(min(float(seconds), duration), 3)
+
+
+def shift(s: Segment, offset: float, duration: float, language: str | None) -> Segment:
+    """A segment of a piece of the audio (a window, a language's run) moved `offset` seconds
+    onto the file's clock, its words too, clamped to the file, in `language`."""
+    if not offset:
+        return s if s.language == language else replace(s, language=language)
+    words = tuple(
+        Word(
+            clamp(w.start + offset, duration),
+            clamp(w.end + offset, duration),
+            w.text,
+            w.probability,
+        )
+        for w in s.words
+    )
+    return replace(
+        s,
+        start=clamp(s.start + offset, duration),
+        end=clamp(s.end + offset, duration),
+        words=words,
+        language=language,
+    )
 
 
 ProgressFn = Callable[[float], None]  # fraction of the audio done, 0..1

@@ -30,6 +30,7 @@ from earwig.transcribe.base import (
     TranscribeOptions,
     clamp,
     segments_sink,
+    shift,
 )
 from earwig.transcribe.models import display_name, resolve_ctranslate2
 
@@ -310,23 +311,3 @@ class FasterWhisperBackend:
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"faster-whisper failed: {exc}") from exc
         return segments, info
-
-
-def shift(s: Segment, offset: float, duration: float, language: str | None) -> Segment:
-    """A segment of a run, on the window's clock, with the run's language."""
-    words = tuple(
-        Word(
-            clamp(w.start + offset, duration),
-            clamp(w.end + offset, duration),
-            w.text,
-            w.probability,
-        )
-        for w in s.words
-    )
-    return replace(
-        s,
-        start=clamp(s.start + offset, duration),
-        end=clamp(s.end + offset, duration),
-        words=words,
-        language=language,
-    )

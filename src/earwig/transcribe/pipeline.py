@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from earwig.errors import Aborted
-from earwig.model import Segment, Transcript, Word
+from earwig.model import Segment, Transcript
 from earwig.transcribe import audio, quality, spoken
-from earwig.transcribe.base import AbortFn, TranscribeOptions, Transcriber, clamp
+from earwig.transcribe.base import AbortFn, TranscribeOptions, Transcriber, shift
 
 T = TypeVar("T")
 _END = object()
@@ -139,7 +139,7 @@ class _WindowProgress:
 
     def segments(self, segments: Sequence[Segment]) -> None:
         end = self.start + self.span
-        self.on_segments([_shift(s, self.start, end, s.language) for s in segments])
+        self.on_segments([shift(s, self.start, end, s.language) for s in segments])
 
 
 def _english_only(model: str) -> bool:
@@ -182,7 +182,7 @@ def join(parts: list[tuple[float, float, Transcript]]) -> Transcript:
     for offset, _, t in parts:
         for s in t.segments:
             lang = s.language or t.language
-            segments.append(_shift(s, offset, duration, lang))
+            segments.append(shift(s, offset, duration, lang))
             if lang:
                 spoken[lang] = spoken.get(lang, 0.0) + max(0.0, s.end - s.start)
         speech += t.speech or 0.0
@@ -195,29 +195,6 @@ def join(parts: list[tuple[float, float, Transcript]]) -> Transcript:
         speech=speech if any(t.speech is not None for _, _, t in parts) else None,
         warnings=tuple(warnings),
         language_probability=first.language_probability if language == first.language else None,
-    )
-
-
-def _shift(s: Segment, offset: float, duration: float, language: str | None) -> Segment:
-    if not offset:
-        return s if s.language == language else dataclasses.replace(s, language=language)
-    words = tuple(
-        Word(
-            clamp(w.start + offset, duration),
-            clamp(w.end + offset, duration),
-            w.text,
-            w.probability,
-        )
-        for w in s.words
-    )
-    return Segment(
-        clamp(s.start + offset, duration),
-        clamp(s.end + offset, duration),
-        s.text,
-        words,
-        language,
-        s.avg_logprob,
-        s.compression_ratio,
     )
 
 

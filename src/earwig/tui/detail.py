@@ -28,7 +28,7 @@ from earwig.launch import open_with_system
 from earwig.tui import messages
 from earwig.tui.base import EarwigScreen
 from earwig.tui.dialogs import NameDialog
-from earwig.tui.widgets import Rows, StatusBar, TabBar
+from earwig.tui.widgets import Rows, StatusBar, TabBar, move_cursor
 
 STAMP = 8  # the time column's width
 QUIET: dict[str, Any] = {
@@ -254,15 +254,7 @@ class JobDetailScreen(EarwigScreen[None]):
         self._show_meta()
 
     def action_cursor(self, where: str) -> None:
-        table = self.query_one(DataTable)
-        if where == "down":
-            table.action_cursor_down()
-        elif where == "up":
-            table.action_cursor_up()
-        elif where == "top":
-            table.move_cursor(row=0)
-        else:
-            table.move_cursor(row=max(0, table.row_count - 1))
+        move_cursor(self.query_one(DataTable), where)
 
     # ------------------------------------------------------------ steering
 

@@ -16,7 +16,7 @@ from earwig import protocol
 from earwig.tui import messages
 from earwig.tui.base import EarwigScreen
 from earwig.tui.detail import JobDetailScreen
-from earwig.tui.widgets import Rows, StatusBar, TabBar
+from earwig.tui.widgets import Rows, StatusBar, TabBar, move_cursor
 
 STYLE = {"error": "red", "warning": "yellow"}
 
@@ -121,18 +121,8 @@ class LogScreen(EarwigScreen[None]):
         self._info()
 
     def action_cursor(self, where: str) -> None:
-        table = self.query_one(DataTable)
-        if where in ("down", "up", "top"):
-            self.following = False  # looking back: the view holds still
-            if where == "down":
-                table.action_cursor_down()
-            elif where == "up":
-                table.action_cursor_up()
-            else:
-                table.move_cursor(row=0)
-        else:
-            self.following = True
-            table.move_cursor(row=max(0, table.row_count - 1))
+        self.following = where == "bottom"  # looking back holds the view still; G follows
+        move_cursor(self.query_one(DataTable), where)
         self._info()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

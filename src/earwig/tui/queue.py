@@ -19,7 +19,7 @@ from earwig.tui import messages
 from earwig.tui.base import EarwigScreen, earwig_app
 from earwig.tui.detail import JobDetailScreen
 from earwig.tui.dialogs import AddDialog
-from earwig.tui.widgets import Rows, StatusBar, TabBar
+from earwig.tui.widgets import Rows, StatusBar, TabBar, move_cursor
 
 STATE_FILTERS = ("all", "active", "done", "failed", "cancelled")
 ACTIVE = ("queued", *formatting.RUNNING, "paused")
@@ -515,15 +515,7 @@ class QueueScreen(EarwigScreen[None]):
             self._follow_cursor()
 
     def action_cursor(self, where: str) -> None:
-        table = self.query_one(DataTable)
-        if where == "down":
-            table.action_cursor_down()
-        elif where == "up":
-            table.action_cursor_up()
-        elif where == "top":
-            table.move_cursor(row=0)
-        else:
-            table.move_cursor(row=max(0, table.row_count - 1))
+        move_cursor(self.query_one(DataTable), where)
 
     def _update_row(self, job_id: int) -> None:
         job = self.earwig.jobs.get(job_id)

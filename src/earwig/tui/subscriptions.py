@@ -13,7 +13,7 @@ from earwig import formatting, protocol
 from earwig.tui import messages
 from earwig.tui.base import EarwigScreen
 from earwig.tui.dialogs import ConfirmDialog, SubscribeDialog
-from earwig.tui.widgets import Rows, StatusBar, TabBar
+from earwig.tui.widgets import Rows, StatusBar, TabBar, move_cursor
 
 
 class SubscriptionsScreen(EarwigScreen[None]):
@@ -127,13 +127,7 @@ class SubscriptionsScreen(EarwigScreen[None]):
             )
 
     def action_cursor(self, where: str) -> None:
-        table = self.query_one(DataTable)
-        if where == "down":
-            table.action_cursor_down()
-        elif where == "up":
-            table.action_cursor_up()
-        else:
-            table.move_cursor(row=0 if where == "top" else max(0, table.row_count - 1))
+        move_cursor(self.query_one(DataTable), where)
 
     async def action_jobs(self) -> None:
         """The queue, showing only this subscription's jobs (esc there shows all again)."""

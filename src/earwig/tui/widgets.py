@@ -45,6 +45,16 @@ class TabBar(Static):
         return text
 
 
+def move_cursor(table: DataTable[Any], where: str) -> None:
+    """The row keys every table shares: "down", "up", "top" (g, home) or "bottom" (G, end)."""
+    if where == "down":
+        table.action_cursor_down()
+    elif where == "up":
+        table.action_cursor_up()
+    else:
+        table.move_cursor(row=0 if where == "top" else max(0, table.row_count - 1))
+
+
 class Rows(DataTable[Any]):
     """A table of rows where home and end go to the first and the last row (the plain
     DataTable scrolls sideways on them)."""
