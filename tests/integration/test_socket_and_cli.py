@@ -93,19 +93,26 @@ def test_events_snapshot_then_ordered_updates_with_progress(
         snapshot = client.call(p.Subscribe(topics=["jobs"]))
         assert snapshot["jobs"] == [] and snapshot["status"]["queue_paused"] is False
         shutil.copy(long_wav, home.watch / "long.wav")
-        seqs, states, progress = [], [], []
+        seqs, states, progress, lines = [], [], [], 0
         for ev in client.events(timeout=120):
             if ev["event"] == "job.progress":
                 assert "seq" not in ev  # coalesced, outside the sequence
                 progress.append(ev["data"]["fraction"])
                 continue
-            seqs.append(ev["seq"])
+            seqs.append(ev["seq"])  # every other event is in the sequence, live lines too
+            if ev["event"] == p.JOB_SEGMENTS.name:
+                data = p.JOB_SEGMENTS.data_of(ev)
+                assert data is not None
+                lines += len(data["segments"])
+                continue
             states.append(ev["data"]["state"])
             if ev["data"]["state"] == "done":
                 break
     assert seqs == list(range(1, len(seqs) + 1))
     assert states == ["queued", "fetching", "transcribing", "done"]
-    assert progress and progress == sorted(progress) and 0 < progress[0] <= 1
+    known = [f for f in progress if f is not None]
+    assert known and known == sorted(known) and known[0] >= 0 and 0 < known[-1] <= 1
+    assert lines > 0  # the transcript's lines arrived while it was transcribed
 
 
 def test_queue_pause_prioritize_and_resume(
