@@ -129,10 +129,19 @@ def _panel_settled(app) -> bool:
     return panel.job_id == job["id"] and (job["state"] != "done" or job["id"] in panel.tails)
 
 
+def _detail_settled(app) -> bool:
+    screen = app.screen
+    if not isinstance(screen, JobDetailScreen):
+        return True
+    return screen.job is not None and (screen.job["state"] != "done" or bool(screen.segments))
+
+
 async def settled(pilot) -> None:
     """The queue's job panel shows the job under the cursor, with its last lines when done
-    (it follows the cursor after a short rest, and asks the daemon for the lines)."""
+    (it follows the cursor after a short rest, and asks the daemon for the lines); a job
+    screen shows its job, with its transcript when done (it asks the daemon for both)."""
     await until(pilot, lambda: _panel_settled(pilot.app), "the job panel showing its job")
+    await until(pilot, lambda: _detail_settled(pilot.app), "the job screen showing its job")
     await pilot.pause(0.2)
 
 
