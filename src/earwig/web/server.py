@@ -141,7 +141,6 @@ class HttpServer:
             self.daemon.log(
                 "info", f"HTTP on {url} (the page: `earwig web`; API token: `earwig token`)"
             )
-            log.info("the login link: %s?token=%s", url, self.token)  # file and console only
             stopping = asyncio.ensure_future(stop.wait())
             await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
