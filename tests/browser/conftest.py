@@ -25,20 +25,15 @@ from conftest import Home
 from earwig import protocol as p
 from helpers import DaemonProcess, wait_for
 
+from .firefox import find_browser
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
 def find_chromium() -> str | None:
-    given = os.environ.get("EARWIG_CHROMIUM")
-    if given:
-        return given
-    for name in CANDIDATES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+    return find_browser("EARWIG_CHROMIUM", CANDIDATES)
 
 
 def _missing(reason: str) -> None:

@@ -22,15 +22,13 @@ from typing import Any
 CANDIDATES = ("firefox", "firefox-esr")
 
 
+def find_browser(variable: str, names: tuple[str, ...]) -> str | None:
+    """The browser the environment variable names, else the first of `names` on PATH."""
+    return os.environ.get(variable) or next(filter(None, map(shutil.which, names)), None)
+
+
 def find_firefox() -> str | None:
-    given = os.environ.get("EARWIG_FIREFOX")
-    if given:
-        return given
-    for name in CANDIDATES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+    return find_browser("EARWIG_FIREFOX", CANDIDATES)
 
 
 class BidiError(Exception):
