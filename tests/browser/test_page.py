@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from conftest import Home
 from earwig import protocol as p
 from helpers import DaemonProcess, free_port, wait_for
 
@@ -381,17 +382,12 @@ def test_every_view_at_desktop_and_phone_size_in_light_and_dark(
 
 
 def test_a_speaker_is_named_from_the_transcript_page(
-    browser: Any, tmp_path: Path, models_dir: Path, screens: Path
+    browser: Any, home: Home, tmp_path: Path, screens: Path
 ) -> None:
     """Voices taking turns, labelled by a daemon with speakers = "auto": the page lists them,
     "Name..." names one (as `earwig speakers name` does), and the lines show the name."""
-    import shutil
-    import tempfile
+    from conftest import conversation
 
-    from conftest import Home, conversation
-
-    runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
-    home = Home(tmp_path / "earwig", runtime, models_dir)
     home.write_config(transcribe='speakers = "auto"', http='listen = "127.0.0.1:0"')
     talk = tmp_path / "talk.wav"
     conversation(talk)
@@ -416,25 +412,17 @@ def test_a_speaker_is_named_from_the_transcript_page(
         assert after == ["Ben" if s == said[1] else s for s in said]
         assert not page.errors
     finally:
-        page.context.close()
-        daemon.stop()
-        shutil.rmtree(runtime, ignore_errors=True)
+        page.context.close()  # the daemon: the `home` fixture stops it, whatever happened
 
 
 def test_status_shows_a_model_download_with_its_progress_until_it_is_ready(
-    browser: Any, hub: Any, tmp_path: Path, models_dir: Path, screens: Path
+    browser: Any, hub: Any, home: Home, screens: Path
 ) -> None:
     """A daemon configured for a model it must fetch (from the tests' loopback hub, held
     after its first MiB): Status shows the download and its bytes, then the model ready."""
-    import shutil
-    import tempfile
     import threading
 
-    from conftest import Home
-
     hub.faults.hold = release = threading.Event()
-    runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
-    home = Home(tmp_path / "earwig", runtime, models_dir)
     home.write_config(transcribe='model = "base"', http='listen = "127.0.0.1:0"')
     daemon = home.daemon().start()
     page = new_page(browser)
@@ -455,20 +443,12 @@ def test_status_shows_a_model_download_with_its_progress_until_it_is_ready(
     finally:
         release.set()
         page.context.close()
-        daemon.kill()
-        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def test_the_banner_shows_while_the_daemon_is_away_and_the_page_reconnects_by_itself(
-    browser: Any, tmp_path: Path, models_dir: Path, speech_wav: Path
+    browser: Any, home: Home, speech_wav: Path
 ) -> None:
     """A fixed port here (a restarted daemon must come back where the page looks for it)."""
-    import tempfile
-
-    from conftest import Home
-
-    runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
-    home = Home(tmp_path / "earwig", runtime, models_dir)
     home.write_config(http=f'listen = "127.0.0.1:{free_port()}"')
     daemon = home.daemon().start()
     page = new_page(browser)
@@ -486,11 +466,6 @@ def test_the_banner_shows_while_the_daemon_is_away_and_the_page_reconnects_by_it
         assert page.evaluate("document.body.dataset.connected") == "yes"
     finally:
         page.context.close()
-        if daemon.proc and daemon.proc.poll() is None:
-            daemon.stop()
-        import shutil
-
-        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def test_in_firefox_too(web: Web, meeting: dict[str, Any], tmp_path: Path, screens: Path) -> None:
