@@ -401,6 +401,43 @@ def test_search_leaves_the_input_after_a_hit_and_marks_every_word(home: Home) ->
         daemon.kill()
 
 
+def test_keys_typed_for_the_search_box_never_steer_a_job(home: Home) -> None:
+    """Issue 39's sequence: in Search, open a hit, press 1 then 5, and type. `5` (and `/`)
+    mean "type a query": the search box comes back focused, its cursor after the query, and
+    the letters land in it; r, o and f never reach the hit's job screen (r would queue the
+    done job again)."""
+    seed(home, [("talk.wav", JobState.DONE)], segments=4)
+    daemon = home.daemon().start()
+
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(lambda: app.connection == "connected" and table_rows(app), pilot)
+        await pilot.press("5", *"line", "enter")
+        await until(lambda: isinstance(app.focused, DataTable), pilot, what="on the hits")
+        await pilot.press("enter")  # open the hit
+        await until(lambda: isinstance(app.screen, JobDetailScreen) and app.screen.segments, pilot)
+        for tab_key in ("5", "slash"):
+            await pilot.press("1", tab_key)
+            await until(lambda: app.current_mode == "search", pilot, what="the Search tab")
+            query = app.screen.query_one("#query", Input)
+            await until(lambda: app.focused is app.screen.query_one("#query"), pilot, what="box")
+            assert isinstance(app.screen, SearchScreen), app.screen
+            assert query.cursor_position == len(query.value) and query.selection.is_empty
+            await pilot.press(*" rof")
+            assert query.value == "line rof", tab_key
+            await pilot.press(*["backspace"] * 4, "enter")  # the hit again, and open it
+            await until(lambda: isinstance(app.focused, DataTable), pilot, what="on the hits")
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, JobDetailScreen), pilot, what="the hit")
+        # from the hit's own screen, `/` is the same promise
+        await pilot.press("slash", *"xyz")
+        assert app.screen.query_one("#query", Input).value == "linexyz"
+        job = daemon.call(p.GetJob(id=1))["job"]
+        assert job["state"] == "done" and not job.get("attempts"), job
+        assert not any("open" in n for n in notes(app)), notes(app)
+
+    run(home, scenario)
+
+
 def test_subscriptions_take_j_k_and_enter_shows_their_jobs(home: Home) -> None:
     """Two subscriptions (their feeds do not answer: the list is what matters); enter on
     one shows only its jobs on the Queue tab, esc there shows all again."""
