@@ -71,10 +71,12 @@ class DaemonProcess:
             self._socket = config.load(self.config_path).socket_path
         return self._socket
 
-    def start(self, wait: bool = True) -> DaemonProcess:
+    def start(self, wait: bool = True, args: tuple[str, ...] = ()) -> DaemonProcess:
+        """Start `earwig run` (with `args`, such as `--http ADDR`); with `wait`, until it
+        answers on its socket."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "earwig", "--config", str(self.config_path), "run"],
+            [sys.executable, "-m", "earwig", "--config", str(self.config_path), "run", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=daemon_env(),

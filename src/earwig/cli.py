@@ -187,20 +187,17 @@ def tui(ctx: Ctx) -> None:
 def run(ctx: Ctx, http_listen: str | None) -> None:
     """Run the daemon in the foreground (what systemd or launchd start)."""
     import asyncio
-    import dataclasses
 
-    from earwig.daemon.app import Daemon
+    from earwig.daemon.app import Daemon, overridden
     from earwig.daemon.logs import setup_logging
 
-    cfg = ctx.config
-    if http_listen is not None:
+    if http_listen:
         try:
-            config_mod.split_listen(http_listen) if http_listen else None
+            config_mod.split_listen(http_listen)
         except ValueError as exc:
             raise UsageError(f"--http {http_listen!r}: expected {exc}") from None
-        cfg = dataclasses.replace(cfg, http=dataclasses.replace(cfg.http, listen=http_listen))
-    setup_logging(cfg)
-    asyncio.run(Daemon(cfg, ctx.config_path).run())
+    setup_logging(overridden(ctx.config, http_listen))
+    asyncio.run(Daemon(ctx.config, ctx.config_path, http_listen=http_listen).run())
 
 
 @main.command()

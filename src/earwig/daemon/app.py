@@ -53,8 +53,12 @@ READY_TIMEOUT = 30.0  # seconds the start-up scan of the watch folders may take
 
 
 class Daemon:
-    def __init__(self, config: Config, config_path: Path | None = None) -> None:
-        self.config = config
+    def __init__(
+        self, config: Config, config_path: Path | None = None, http_listen: str | None = None
+    ) -> None:
+        # `earwig run --http ADDR` outranks [http] listen, at start and at every reload
+        self.http_listen = http_listen
+        self.config = config = overridden(config, http_listen)
         self.config_path = config_path  # what was asked for (None: the default lookup)
         self.bus = Bus()
         # [transcribe] is read once: the backend is built from it and lives until a restart
@@ -71,6 +75,7 @@ class Daemon:
         # that hashes and probes local files: eight stalled servers cannot delay a dropped file.
         self.network = ThreadPoolExecutor(max_workers=8, thread_name_prefix="earwig-net")
         self._preload_task: asyncio.Task | None = None
+        self._reloading: asyncio.Task | None = None  # a SIGHUP's reload, held while it runs
         self.slots = pool.build(config.transcribe)  # this machine's workers, and the servers
         local = config.transcribe.workers > 0
         self.models = ModelFetcher(
@@ -167,7 +172,7 @@ class Daemon:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop, sig.name)
-            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+            loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
             await self.server.start()
             self._start_watchers()
             sv = self.supervisor
@@ -332,6 +337,21 @@ class Daemon:
 
         return self.config.path or self.config_path or paths.default_config_path()
 
+    def _reload_on_signal(self) -> None:
+        """SIGHUP (the service's ExecReload): reload in a task nobody awaits, so its outcome
+        is said here; reload() has logged a refusal in one line, and nothing else may reach
+        the journal (an unawaited task's ConfigError prints "Task exception was never
+        retrieved" with a traceback)."""
+        self._reloading = asyncio.create_task(self._reload_quietly())
+
+    async def _reload_quietly(self) -> None:
+        try:
+            await self.reload()
+        except ConfigError:
+            pass  # refused and said, the running config kept
+        except Exception:  # a bug: its traceback in the log, and the daemon goes on
+            log.exception("reload failed")
+
     async def reload(self) -> protocol.Reloaded:
         """Re-read the config (SIGHUP, `config.reload`) and say exactly what was applied.
 
@@ -341,7 +361,7 @@ class Daemon:
         config is refused and the running one kept."""
         sd_notify("RELOADING=1")
         try:
-            new = load_config(self.config_path)
+            new = overridden(load_config(self.config_path), self.http_listen)
         except ConfigError as exc:
             self.log("error", f"reload refused, keeping the running config: {exc.message}")
             sd_notify("READY=1")
@@ -492,6 +512,14 @@ class Daemon:
             "subscriptions": self.subscriptions.view(),
             "http": self.http.view() if self.http is not None else {"state": "off"},
         }
+
+
+def overridden(config: Config, http_listen: str | None) -> Config:
+    """`config` with the command line's overrides (`earwig run --http`) applied: at start
+    and at each reload, so a reload never reports them as changes."""
+    if http_listen is None:
+        return config
+    return dataclasses.replace(config, http=dataclasses.replace(config.http, listen=http_listen))
 
 
 def reload_report(old: Config, new: Config) -> tuple[list[str], list[str]]:
