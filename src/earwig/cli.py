@@ -320,7 +320,7 @@ def jobs_cmd(
         elif j.get("warnings"):
             note = Text("warning: " + j["warnings"][0], style="yellow")
         else:
-            note = Text(j.get("waiting") or "")
+            note = Text(j.get("waiting") or formatting.kept(j))
         title = Text(j["title"])  # Text, not markup: titles from the internet have [brackets]
         title.truncate(title_room, overflow="ellipsis")
         note.truncate(note_room, overflow="ellipsis")
@@ -379,6 +379,8 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
         click.secho(f"  warning  {warning}", fg="yellow")
     if j.get("waiting"):
         click.echo(f"  waiting  {j['waiting']}")
+    if kept := formatting.kept(j):
+        click.echo(f"  kept     {kept}: it goes on from there")
     if j.get("error"):
         click.secho(f"  error    {j['error']}", fg="red")
     if j.get("hint"):
@@ -1072,17 +1074,36 @@ def retry(
     for job_id in dict.fromkeys(ids):
         job = ctx.call(p.RetryJob(id=job_id, model=model or None))["job"]
         using = f" with {model}" if model else ""
-        click.echo(f"#{job['id']} {job['title']}: queued again{using} (now {job['state']})")
+        now = "" if job["state"] == "queued" else f" (now {job['state']})"
+        click.echo(f"#{job['id']} {job['title']}: queued again{using}{now}")
+
+
+# what each steering verb leaves the job as: said once, not "queued again (now queued)"
+_LEAVES = {
+    "cancelled": "cancelled",
+    "paused": "paused",
+    "resumed": "queued",
+    "moved to the top": "queued",
+}
 
 
 def _steer(ctx: Ctx, request: p.Request[p.JobResult], verb: str) -> None:
-    """Send one steering request and say where the job went."""
+    """Send one steering request and say where the job went (and what a pause kept)."""
     job = ctx.call(request)["job"]
-    if JobState(job["state"]).running and isinstance(request, p.CancelJob | p.PauseJob):
-        # a running job stops at its next checkpoint, a moment later
-        click.echo(f"#{job['id']} {job['title']}: stopping (it was {job['state']})")
-    else:
-        click.echo(f"#{job['id']} {job['title']}: {verb} (now {job['state']})")
+    state, name = job["state"], f"#{job['id']} {job['title']}"
+    if JobState(state).running and isinstance(request, p.CancelJob | p.PauseJob):
+        # a download stops at yt-dlp's next progress report, a moment later
+        click.echo(f"{name}: stopping (it is {state}; `earwig show {job['id']}` says when)")
+        return
+    said = verb if _LEAVES.get(verb) == state else f"{verb} (now {state})"
+    if state == "paused":
+        kept = formatting.kept(job)
+        said += (
+            f": {kept}; `earwig resume {job['id']}` goes on from there"
+            if kept
+            else f"; `earwig resume {job['id']}` queues it again"
+        )
+    click.echo(f"{name}: {said}")
 
 
 @main.command()

@@ -171,6 +171,15 @@ def clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
+def kept(job: JobView) -> str:
+    """What a job that stopped part-way keeps of its work (a paused or requeued one whose
+    windows are saved): "the first 20:00 is transcribed and kept"; "" when nothing is."""
+    saved = job.get("saved") or 0.0
+    if not saved or job["state"] not in ("paused", "queued"):
+        return ""
+    return f"the first {clock(saved)} is transcribed and kept"
+
+
 def add_outcome(result: AddOutcome) -> tuple[str, str, str]:
     """One `job.add` result as people read it, for the CLI and the dashboard alike:
     (kind, line, hint) with kind "queued", "duplicate" or "error"."""

@@ -12,6 +12,11 @@ was not saved first.
     downloading/fetching/transcribing -> queued   (requeue: shutdown, crash, transient error)
     done/failed/cancelled -> queued   (retry, on the user's request)
 
+A running job keeps the windows of a long file it has finished (`Job.saved`, the windows in
+store.py): a pause, a requeue (shutdown, a transient error) and a resume keep them, so the
+next run goes on from the last finished window; an action that ends the job or starts it
+afresh (DISCARDS_WORK) drops them.
+
 `new()` is the one place a job begins.
 """
 
@@ -72,6 +77,11 @@ TRANSITIONS: dict[tuple[JobState, Action], JobState] = {
 }
 
 
+# The actions after which a job's saved windows are of no use: it is finished (done: the
+# transcript is saved whole; failed, cancelled: nothing more is made) or starts afresh (retry).
+DISCARDS_WORK = frozenset({Action.FINISH, Action.FAIL, Action.CANCEL, Action.RETRY})
+
+
 def can(state: JobState, action: Action) -> bool:
     return (state, action) in TRANSITIONS
 
@@ -108,6 +118,8 @@ def advance(
         changes.update(attempts=0, force=True, not_before=None, text_from=None)
     if action is Action.REQUEUE:
         changes.update(not_before=not_before, error=error, hint=hint)
+    if action in DISCARDS_WORK:
+        changes["saved"] = 0.0
     if count_attempt:
         changes["attempts"] = job.attempts + 1
     return job.replace(**changes)

@@ -122,6 +122,7 @@ class JobView(TypedDict):
     not_before: float | None
     times: dict[str, float]  # state -> when it was last entered
     options: dict[str, Any]  # what its request asked over [transcribe] (an HTTP API job's)
+    saved: float  # seconds from the start already transcribed and kept: a resume goes on there
     progress: NotRequired[Progress]
     waiting: NotRequired[str]  # why a queued job cannot start yet
 

@@ -48,7 +48,12 @@ def test_one_question_before_work_is_lost_and_none_when_nothing_is() -> None:
     assert "#7 is transcribing (38%)" in asked[1] and "lost" in asked[1]
     assert steering.question("job.cancel", [job(state="queued")], []) is None
     paused = steering.question("job.pause", [running], [])
-    assert paused is not None and "resumed (p)" in paused[1]
+    assert paused is not None and "none finished yet" in paused[1]
+    assert "p goes on from there" in paused[1] and "lost" not in paused[1]
+    kept = steering.question("job.pause", [job(progress={"fraction": 0.5}, saved=600.0)], [])
+    assert (
+        kept is not None and "(up to ten minutes of audio each; the first 10:00 so far)" in kept[1]
+    )
     assert steering.question("job.retry", [job(state="failed")], []) is None
 
 

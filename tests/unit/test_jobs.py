@@ -126,3 +126,14 @@ def test_the_groups_of_states_are_derived_and_cover_every_state() -> None:
         "cancelled",
     ]  # fmt: skip
     assert set(store._CLAIMING) == {str(s) for s in JobState} - {"failed", "cancelled"}
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_a_stopped_job_keeps_its_work_until_it_ends_or_starts_afresh(action: Action) -> None:
+    """The windows a run finished (`saved`) survive pause, resume and requeue; finishing,
+    failing, cancelling and retrying drop them (the store drops the windows with it)."""
+    state = next((s for (s, a) in jobs.TRANSITIONS if a is action), None)
+    assert state is not None
+    moved = jobs.advance(make(state, saved=600.0), action, 2.0)
+    drops = {Action.FINISH, Action.FAIL, Action.CANCEL, Action.RETRY}
+    assert moved.saved == (0.0 if action in drops else 600.0), action

@@ -416,6 +416,17 @@ class Daemon:
             return self.store.get_job(job_id)
         return self.queue.transition(job_id, Action.PAUSE)
 
+    async def until_stopped(self, job: Job, within: float = 2.0) -> Job:
+        """A running job asked to stop, once it has: the runner changes its state the moment
+        it is asked (aborts.py), so the answer can say "paused" (and what is kept) rather
+        than "stopping". A download stops at yt-dlp's next progress report: one that has not
+        within `within` seconds is answered as it is then (its event follows)."""
+        deadline = time.monotonic() + within
+        while job.state.running and job.id is not None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+            job = self.store.get_job(job.id)
+        return job
+
     def resume_job(self, job_id: int) -> Job:
         return self.queue.transition(job_id, Action.RESUME)
 

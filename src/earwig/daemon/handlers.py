@@ -39,6 +39,7 @@ class Api(Protocol):
     def pause_job(self, job_id: int) -> Job: ...
     def resume_job(self, job_id: int) -> Job: ...
     def cancel_job(self, job_id: int) -> Job: ...
+    async def until_stopped(self, job: Job) -> Job: ...
     def retry_job(self, job_id: int, model: str | None = None) -> Job: ...
     def prioritize_job(self, job_id: int) -> Job: ...
     def delete_job(self, job_id: int) -> int: ...
@@ -65,7 +66,7 @@ def handles(request: type[Q]) -> Callable[[Callable[[Api, Q, Outbox], Awaitable[
 
 @handles(p.PauseJob)
 async def job_pause(daemon: Api, params: p.PauseJob, box: Outbox) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.pause_job(params.id))}
+    return {"job": daemon.job_view(await daemon.until_stopped(daemon.pause_job(params.id)))}
 
 
 @handles(p.ResumeJob)
@@ -75,7 +76,7 @@ async def job_resume(daemon: Api, params: p.ResumeJob, box: Outbox) -> p.JobResu
 
 @handles(p.CancelJob)
 async def job_cancel(daemon: Api, params: p.CancelJob, box: Outbox) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.cancel_job(params.id))}
+    return {"job": daemon.job_view(await daemon.until_stopped(daemon.cancel_job(params.id)))}
 
 
 @handles(p.PrioritizeJob)

@@ -85,13 +85,24 @@ def question(kind: str, jobs: list[protocol.JobView], watch: list[str]) -> tuple
             for j in running[:3]
         )
         more = f" and {len(running) - 3} more" if len(running) > 3 else ""
-        first = "It is cancelled first; its" if kind == "job.delete" else "Its"
-        again = (
-            "resumed (p), it starts again from the beginning"
-            if kind == "job.pause"
-            else "r transcribes it again from the beginning"
-        )
-        lines.append(f"{what}{more}. {first} work so far is lost; {again}.")
+        if kind == "job.pause":
+            saved = [j.get("saved") or 0.0 for j in running]
+            so_far = (
+                f"the first {formatting.clock(saved[0])} so far"
+                if len(running) == 1 and saved[0]
+                else "none finished yet"
+                if not any(saved)
+                else "each job's so far"
+            )
+            lines.append(
+                f"{what}{more}. A pause keeps every finished window of the file (up to ten "
+                f"minutes of audio each; {so_far}): p goes on from there, and the part under "
+                "way is transcribed again."
+            )
+        else:
+            first = "It is cancelled first; its" if kind == "job.delete" else "Its"
+            again = "r transcribes it again from the beginning"
+            lines.append(f"{what}{more}. {first} work so far is lost; {again}.")
     if kind == "job.delete":
         lines.append("Its history and search hits go; its transcript files stay on disk.")
         files = [j for j in jobs if j.get("path") and not j.get("url")]
