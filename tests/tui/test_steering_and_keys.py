@@ -141,6 +141,32 @@ def test_destructive_keys_ask_before_running_work_is_lost(home: Home, long_wav: 
         daemon.kill()
 
 
+def test_a_question_closes_itself_when_its_job_stops_meanwhile(home: Home, long_wav: Path) -> None:
+    """Issue 39, item 4: `p` asks about a running job; the job is paused meanwhile from
+    elsewhere (another client, as the web page would). The question closes itself and says
+    why, and the next key is the user's again: `p` resumes the paused job (no question)."""
+    home.write_config(transcribe="batched = false")
+    daemon = home.daemon().start()
+
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(lambda: app.connection == "connected", pilot)
+        shutil.copy(long_wav, home.watch / "long.wav")
+        await until(lambda: titles(app) and table_rows(app)[0][0] == "transcribing", pilot)
+        await pilot.press("p")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), pilot, what="p asks")
+        paused = daemon.call(p.PauseJob(id=1))["job"]
+        assert paused["state"] == "paused"  # the answer waits until it has stopped
+        said = "#1 is paused now: nothing to ask any more"
+        await until(lambda: said in notes(app), pilot, what="the dialog saying why it closed")
+        await until(lambda: isinstance(app.screen, QueueScreen), pilot, what="the dialog gone")
+        await until(lambda: table_rows(app)[0][0] == "paused", pilot, what="the row paused")
+        await pilot.press("p")  # the user's key again, and nothing to lose: no question
+        await until(lambda: daemon.call(p.GetJob(id=1))["job"]["state"] != "paused", pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+
+    run(home, scenario)
+
+
 def test_lines_arrive_on_the_job_screen_while_it_runs(home: Home, long_wav: Path) -> None:
     home.write_config(transcribe="batched = false")
     daemon = home.daemon().start()

@@ -238,11 +238,23 @@ class EarwigApp(App):
         cancelled or paused says "cancelling…" until the daemon says it has stopped.
         Call it from a worker: the question waits for an answer."""
         jobs = [j for j in jobs if steering.applies(kind, j)]
+        if kind in ("job.cancel", "job.pause") and (
+            stopping := [j for j in jobs if j["id"] in self.pending]
+        ):
+            # already asked and sent: a second question would outlive the state it is about
+            job = stopping[0]
+            self.notify(f"#{job['id']} {job['title']}: {self.pending[job['id']]}", timeout=3)
+            jobs = [j for j in jobs if j["id"] not in self.pending]
         if not jobs:
             return
         asked = steering.question(kind, jobs, list(self.status.get("watch", [])))
-        if asked and not await self.push_screen_wait(ConfirmDialog(*asked)):
-            return
+        if asked:
+
+            def stale() -> str:  # the jobs may pause or end while the question is open
+                return steering.gone_by(kind, jobs, self.jobs)
+
+            if not await self.push_screen_wait(ConfirmDialog(*asked, stale=stale)):
+                return
         done = 0
         for job in jobs:
             done += await self._steer_one(kind, job, quiet=len(jobs) > 1)

@@ -115,3 +115,18 @@ def question(kind: str, jobs: list[protocol.JobView], watch: list[str]) -> tuple
                 "(Ctrl+P, “Add a file or URL again”)."
             )
     return f"{verb} {name(jobs)}?", "\n".join(lines)
+
+
+def gone_by(kind: str, jobs: list[protocol.JobView], now: dict[int, protocol.JobView]) -> str:
+    """Why a question asked about `jobs` no longer holds, given the jobs as they are `now`:
+    one asked about running work whose jobs have all stopped meanwhile (paused, finished,
+    failed, deleted); "" while it still holds."""
+    if kind not in ("job.cancel", "job.pause") or not any(loses_work(j) for j in jobs):
+        return ""
+    current = [now.get(j["id"]) for j in jobs]
+    if any(j is not None and loses_work(j) for j in current):
+        return ""
+    first = current[0]
+    if len(jobs) == 1:
+        return f"#{jobs[0]['id']} is {first['state'] if first else 'gone'} now"
+    return f"those {len(jobs)} jobs have stopped"
