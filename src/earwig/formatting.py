@@ -155,11 +155,12 @@ def sort_key(job: Mapping[str, Any]) -> tuple[int, float, float]:
 
 
 def size(n: float) -> str:
-    """Bytes, the way people read them: 74.5 MB."""
+    """Bytes, the way people read them: 74.5 MB. One unit everywhere: powers of 1000, as
+    disks, download bars (rich, browsers), the hub and earwig's config (`500MB`) count."""
     for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
+        if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
+        n /= 1000
     return ""
 
 
@@ -262,6 +263,9 @@ def status_lines(st: Status) -> list[Line]:
         out.append((f"  model    {fetch.get('name')}: {fetch.get('error')}", "red"))
         if fetch.get("hint"):
             out.append((f"           hint: {fetch.get('hint')}", None))
+        if retry_at := fetch.get("retry_at"):
+            when = until(retry_at).replace("due now", "now")
+            out.append((f"           the download is tried again {when}", None))
     slots = st.get("slots") or []
     if len(slots) > 1 or any(s["kind"] == "server" for s in slots):
         for s in slots:

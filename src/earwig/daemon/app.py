@@ -300,10 +300,20 @@ class Daemon:
     def problems(self) -> list[str]:
         """What is wrong that the user must know, for `earwig status`: one sentence each."""
         found = [self.queue.halted] if self.queue.halted else []
+        if cannot := self._blocked():
+            found.append(cannot)
         found += self.disk.problems()
         if self.lost_history and self.queue.paused:
             found.append(self.lost_history)
         return found
+
+    def _blocked(self) -> str | None:
+        """Why nothing at all can be transcribed, if so (then the daemon is not "healthy"):
+        this machine's model cannot be had, and no speech server is up to take the jobs."""
+        cannot = self.models.blocking()
+        if cannot and not any(s.kind == "server" and s.up for s in self.slots):
+            return cannot
+        return None
 
     def _start_watchers(self) -> None:
         """The folder watcher and the inbox: restarted when a reload changes them."""
@@ -518,7 +528,7 @@ class Daemon:
             "running_jobs": sorted(self.runner.running),
             "slots": [slot.view() for slot in self.slots],
             "parts": self.supervisor.view(),
-            "healthy": not self.supervisor.unhealthy and not self.queue.halted,
+            "healthy": not (self.supervisor.unhealthy or self.queue.halted or self._blocked()),
             "problems": self.problems(),
             "subscriptions": self.subscriptions.view(),
             "http": self.http.view() if self.http is not None else {"state": "off"},

@@ -46,10 +46,11 @@ export function age(ts, now = Date.now() / 1000) {
   return "just now";
 }
 
+// Powers of 1000, as formatting.size says them in the CLI and the dashboard: one unit everywhere
 export function size(n) {
   for (const unit of ["B", "KB", "MB", "GB"]) {
-    if (n < 1024 || unit === "GB") return unit === "B" ? `${n.toFixed(0)} B` : `${n.toFixed(1)} ${unit}`;
-    n /= 1024;
+    if (n < 1000 || unit === "GB") return unit === "B" ? `${n.toFixed(0)} B` : `${n.toFixed(1)} ${unit}`;
+    n /= 1000;
   }
   return "";
 }

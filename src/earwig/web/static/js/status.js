@@ -69,7 +69,7 @@ function render() {
         ["version", s.version],
         ["up for", duration(s.uptime)],
         ["queue", s.queue_paused ? "paused: no new jobs start" : "running"],
-        ["health", s.healthy ? "healthy" : `restarting: ${(parts.filter(([, p]) => p.state === "restarting").map(([n]) => n)).join(", ")}`],
+        ["health", s.healthy ? "healthy" : (s.problems || [])[0] || `restarting: ${(parts.filter(([, p]) => p.state === "restarting").map(([n]) => n)).join(", ")}`],
         ["web", http.url || http.listen],
         ["transcripts in", s.output_dir],
         ["watching", (s.watch || []).join(", ") || "no folder"],
