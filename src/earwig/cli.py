@@ -320,7 +320,7 @@ def jobs_cmd(
         elif j.get("warnings"):
             note = Text("warning: " + j["warnings"][0], style="yellow")
         else:
-            note = Text(j.get("waiting") or formatting.kept(j))
+            note = Text(j.get("waiting") or formatting.kept(j) or formatting.why_cancelled(j))
         title = Text(j["title"])  # Text, not markup: titles from the internet have [brackets]
         title.truncate(title_room, overflow="ellipsis")
         note.truncate(note_room, overflow="ellipsis")
@@ -498,11 +498,23 @@ def search(
 
 
 def _console() -> Any:
-    """A rich console; piped or redirected, one wide enough that tables are never cut."""
+    """A rich console; piped or redirected, one wide enough that tables are never cut, whose
+    lines end where their text does (rich pads every row to the widest: hundreds of columns
+    of spaces in a file or a pipe to grep)."""
     from rich.console import Console
 
     console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=400)
+    if console.is_terminal:
+        return console
+
+    class Unpadded(Console):
+        def print(self, *objects: Any, **kw: Any) -> None:
+            with self.capture() as captured:
+                super().print(*objects, **kw)
+            for line in captured.get().splitlines():
+                click.echo(line.rstrip())
+
+    return Unpadded(highlight=False, width=400)
 
 
 @main.command()
@@ -1096,6 +1108,8 @@ def _steer(ctx: Ctx, request: p.Request[p.JobResult], verb: str) -> None:
         click.echo(f"{name}: stopping (it is {state}; `earwig show {job['id']}` says when)")
         return
     said = verb if _LEAVES.get(verb) == state else f"{verb} (now {state})"
+    if isinstance(request, p.CancelJob) and state == "done":  # jobs.retried_after_done
+        said = "the retry is called off; it is done as before (its transcript and files stay)"
     if state == "paused":
         kept = formatting.kept(job)
         said += (

@@ -172,6 +172,15 @@ def clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
+def why_cancelled(job: JobView) -> str:
+    """Why a job was cancelled when no one asked (the same media as another job: the
+    reason is the first clause of its hint), so it never looks like the user's own cancel;
+    "" for every other job."""
+    if job["state"] != "cancelled" or not (hint := job.get("hint")):
+        return ""
+    return hint.split(";", 1)[0]
+
+
 def kept(job: JobView) -> str:
     """What a job that stopped part-way keeps of its work (a paused or requeued one whose
     windows are saved): "the first 20:00 is transcribed and kept"; "" when nothing is."""

@@ -100,9 +100,14 @@ def advance(
     target = TRANSITIONS.get((job.state, action))
     if target is None:
         raise InvalidTransition(
-            f"job {job.id} is {job.state}; it cannot {action}",
+            f"job {job.id} is {job.state}, so it cannot be {_PARTICIPLE[action]}",
             _hint_for(job.state, action),
         )
+    if action is Action.CANCEL and retried_after_done(job):
+        # A retry of a finished transcription, called off: a retry replaces the transcript
+        # and its files only when it finishes, so they are still there, and the job is done
+        # again as it was (not "cancelled" beside a transcript, and out of --state done).
+        target = D
     changes: dict = {
         "state": target,
         "updated_at": now,
@@ -123,6 +128,27 @@ def advance(
     if count_attempt:
         changes["attempts"] = job.attempts + 1
     return job.replace(**changes)
+
+
+_PARTICIPLE = {
+    Action.DOWNLOAD: "downloaded",
+    Action.DOWNLOADED: "marked downloaded",
+    Action.FETCH: "started",
+    Action.TRANSCRIBE: "transcribed",
+    Action.FINISH: "finished",
+    Action.FAIL: "failed",
+    Action.CANCEL: "cancelled",
+    Action.PAUSE: "paused",
+    Action.RESUME: "resumed",
+    Action.RETRY: "retried",
+    Action.REQUEUE: "queued again",
+}
+
+
+def retried_after_done(job: Job) -> bool:
+    """Whether `job` is a retry (under way, or paused) of one that was done: its transcript
+    and files are still those of its last finished run."""
+    return bool(job.outputs) and str(D) in job.times and not job.state.finished
 
 
 def new(source: str, title: str, now: float, **fields: Any) -> Job:

@@ -225,6 +225,12 @@ def test_errors_fail_or_requeue_by_kind_and_the_next_job_still_runs(tmp_path: Pa
         a, b = parts.job(ids[0]), parts.job(ids[1])
         assert a.error == "the model crashed" and a.attempts == 1
         assert b.error == "busy" and b.attempts == 1 and b.not_before is not None
+        # its last try: the hint no longer says "earwig retries" (issue 39, item 10)
+        parts.store.save_job(b.replace(attempts=2))  # two tries spent: the next is the last
+        parts.queue.fail(ident(b.id), TransientError("busy", "earwig tries again later"))
+        b = parts.job(ids[1])
+        assert b.state is JobState.FAILED
+        assert b.hint == f"tried 3 times, the last one just now; `earwig retry {b.id}` tries again"
 
     run(test, runner.run, parts.queue)
 

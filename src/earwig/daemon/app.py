@@ -29,7 +29,7 @@ from earwig.daemon.disk import DiskWaits
 from earwig.daemon.downloads import DownloadManager
 from earwig.daemon.hooks import Hooks
 from earwig.daemon.hosts import HostPolicy
-from earwig.daemon.inbox import Inbox
+from earwig.daemon.inbox import Inbox, inbox_files
 from earwig.daemon.intake import Intake
 from earwig.daemon.lock import InstanceLock
 from earwig.daemon.logs import secrets_of
@@ -324,6 +324,7 @@ class Daemon:
             self.intake.watched_file_ready,
             self.intake.already_known,
             report=self.log,
+            own=inbox_files(cfg.inbox_path),
         )
         self.supervisor.start("watcher", self.watcher.run)
         if cfg.inbox_path is not None:

@@ -336,6 +336,8 @@ class QueueScreen(EarwigScreen[None]):
         progress: str | Text = formatting.progress_bar(job, self._bar)
         if job["state"] == "failed" and (error := job.get("error")):  # in the bar's room: why
             progress = Text(error, style="red", overflow="ellipsis", no_wrap=True)
+        elif why := formatting.why_cancelled(job):  # not the user's cancel: say whose
+            progress = Text(why, style="dim", overflow="ellipsis", no_wrap=True)
         return {
             "state": state,
             "title": title,

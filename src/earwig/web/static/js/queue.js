@@ -195,6 +195,9 @@ function renderRow(job) {
       ? h("div", { class: "job-error", role: "note" },
         h("div", { class: "error-message" }, job.error),
         job.hint ? h("div", { class: "error-hint" }, job.hint) : null) : null,
+    // cancelled by earwig, not the user (the same media as another job): say why
+    job.state === "cancelled" && job.hint
+      ? h("div", { class: "muted", role: "note" }, job.hint) : null,
     h("div", { class: "job-actions" }, actionsFor(job).map((action) =>
       h("button", {
         type: "button", class: `act ${action}`, dataset: { action },
