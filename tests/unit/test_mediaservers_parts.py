@@ -55,7 +55,7 @@ class Rig:
         )
         self.intake = Intake(self.queue, self.events, lambda w: tmp / "out")
         self.media = MediaServers(lambda: self.config, self.intake, self.queue, self.events)
-        self.bus.listeners.append(self.media.on_event)
+        self.bus.listen(self.media.on_event)
         self.transcriber = Transcriber()
         self.runner = Runner(
             self.queue,
