@@ -16,7 +16,7 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from earwig import __version__, jobs, protocol, redact
 from earwig.config import SECTIONS, Config
@@ -45,6 +45,7 @@ from earwig.daemon.supervisor import Supervisor
 from earwig.daemon.watch import FolderWatcher
 from earwig.errors import ConfigError, EarwigError, InvalidTransition
 from earwig.jobs import Action
+from earwig.mediaservers.service import MediaServers
 from earwig.model import Job, JobState
 from earwig.store import Store
 from earwig.transcribe import registry
@@ -98,6 +99,7 @@ class Daemon:
         self.subscriptions: Subscriptions
         self.watcher: FolderWatcher | None = None
         self.server: Server
+        self.mediaservers: MediaServers
         self.apijobs: ApiJobs  # the HTTP doors' transcription requests, as jobs
         self.http: HttpPart | None = None  # web/ when [http] listen is set
         self.disk: DiskWaits
@@ -159,6 +161,8 @@ class Daemon:
             lambda: self.config,
             on_change=self.publish_subscriptions,
         )
+        self.mediaservers = MediaServers(lambda: self.config, self.intake, self.queue, self.events)
+        self.bus.listen(self.mediaservers.on_event)
         self.apijobs = ApiJobs(self.queue, self.bus, self.log, lambda: self.config, self.stop)
         self.server = Server(self, self.bus, self.config.socket_path)
 
@@ -187,6 +191,7 @@ class Daemon:
             sv.start("downloads", self.downloads.run, self.stop)
             sv.start("media clean-up", self.media.clean_periodically, self.stop)
             sv.start("disk space", self.disk.run, self.stop)
+            sv.start("media servers", self.mediaservers.run, self.stop)
             sv.start(
                 "database watch",
                 lambda stop: guard.watch_identity(self.queue, self.events, stop),
@@ -214,6 +219,7 @@ class Daemon:
             self.subscriptions.shutdown()
             await self._drain()
             await self.hooks.wait(self.config.hooks.timeout)
+            await sv.wait("media servers")
             await sv.wait("media clean-up")
             await self._stop_watchers()
             await sv.wait("model")
@@ -454,6 +460,9 @@ class Daemon:
         self.queue.wake()
         return slot.view()
 
+    async def test_media_servers(self) -> list[protocol.MediaServerView]:
+        return cast(list[protocol.MediaServerView], await self.mediaservers.test())
+
     def set_queue_paused(self, paused: bool) -> None:
         self.queue.paused = paused
         self.log(
@@ -502,6 +511,7 @@ class Daemon:
             "problems": self.problems(),
             "subscriptions": self.subscriptions.view(),
             "http": self.http.view() if self.http is not None else {"state": "off"},
+            "media_servers": cast(list[protocol.MediaServerView], self.mediaservers.view()),
         }
 
 
@@ -521,4 +531,6 @@ def reload_report(old: Config, new: Config) -> tuple[list[str], list[str]]:
         changed.append("[[watch]] folders")
     if old.subscriptions != new.subscriptions:
         changed.append("[[subscription]]s")
+    if old.media_servers != new.media_servers:
+        changed.append("[[media_server]]s")
     return changed, restart

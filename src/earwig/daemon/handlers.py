@@ -45,6 +45,7 @@ class Api(Protocol):
     def delete_job(self, job_id: int) -> int: ...
     def set_queue_paused(self, paused: bool) -> None: ...
     def drain_slot(self, name: str, drain: bool) -> p.SlotView: ...
+    async def test_media_servers(self) -> list[p.MediaServerView]: ...
     async def reload(self) -> p.Reloaded: ...
 
 
@@ -272,6 +273,13 @@ async def slots_list(daemon: Api, params: p.ListSlots, box: Outbox | None) -> p.
 @handles(p.DrainSlot)
 async def slot_drain(daemon: Api, params: p.DrainSlot, box: Outbox | None) -> p.SlotResult:
     return {"slot": daemon.drain_slot(params.name, params.drain)}
+
+
+@handles(p.TestMediaServers)
+async def media_servers_test(
+    daemon: Api, params: p.TestMediaServers, box: Outbox | None
+) -> p.MediaServerTests:
+    return {"servers": await daemon.test_media_servers()}
 
 
 @handles(p.TailLogs)
