@@ -1,8 +1,10 @@
 """The layers of the whole package, as rules on its imports (every import counts: at the top,
 inside a function, under TYPE_CHECKING), read from the source with `ast`:
 
-1. the core (every module outside daemon/, web/, tui/ and cli.py: model, jobs, protocol,
-   store, config, ...) imports none of daemon/, web/, tui/, cli;
+1. the core (every module outside daemon/, web/, tui/, cli.py and the daemon's services:
+   model, jobs, protocol, store, config, transcribe/, sources/, ...) imports none of daemon/,
+   web/, tui/, cli; a service package of the daemon (SERVICES: mediaservers/) may use
+   daemon/ but never web/, tui/ or cli;
 2. web/ never names earwig.daemon.app, even for types: it is typed against web/host.Host;
 3. daemon/ imports no tui/ and no cli, and web/ only from app.py's composition root (one
    import, inside a function, so a daemon without [http] never loads the HTTP stack); no
@@ -22,6 +24,8 @@ from pathlib import Path
 
 SRC = Path(__file__).parents[2] / "src"
 PACKAGE = SRC / "earwig"
+OUTER = ("daemon", "web", "tui", "cli", "__main__")
+SERVICES = ("mediaservers",)  # packages that are parts of the daemon, outside daemon/
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,16 @@ def test_core_imports_no_outer_layer() -> None:
     bad = [
         i
         for i in all_imports()
-        if layer(i.module) not in ("daemon", "web", "tui", "cli", "__main__")
-        and under(i.name, *outer)
+        if layer(i.module) not in (*OUTER, *SERVICES) and under(i.name, *outer)
+    ]
+    assert not bad, bad
+
+
+def test_the_daemons_services_stay_behind_the_daemon() -> None:
+    bad = [
+        i
+        for i in all_imports()
+        if layer(i.module) in SERVICES and under(i.name, "earwig.web", "earwig.tui", "earwig.cli")
     ]
     assert not bad, bad
 
