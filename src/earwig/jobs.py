@@ -82,10 +82,6 @@ TRANSITIONS: dict[tuple[JobState, Action], JobState] = {
 DISCARDS_WORK = frozenset({Action.FINISH, Action.FAIL, Action.CANCEL, Action.RETRY})
 
 
-def can(state: JobState, action: Action) -> bool:
-    return (state, action) in TRANSITIONS
-
-
 def advance(
     job: Job,
     action: Action,
