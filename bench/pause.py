@@ -94,6 +94,13 @@ def trial(
         daemon.call(p.RetryJob(id=job_id))
         entered: float | None = None
         for message in events.events(timeout=900):
+            changed = p.JOB_UPDATED.data_of(message)
+            if changed is not None and changed["id"] == job_id:
+                if changed["state"] in ("done", "failed", "cancelled"):
+                    why = changed.get("error") or changed["state"]
+                    print(f"  (the job ended before {stage} was seen: {why}; not counted)")
+                    return None
+                continue
             progress = p.JOB_PROGRESS.data_of(message)
             if progress is None or progress["id"] != job_id:
                 continue
@@ -126,6 +133,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--burners", type=int, default=2, help="processes spinning on a core")
     parser.add_argument("--copies", type=int, default=2, help="times the prose is read")
+    parser.add_argument(
+        "--stages", default="decoding,transcribing,speakers", help="which stages, comma-separated"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -148,6 +158,8 @@ def main() -> None:
                     ("transcribing", (0.5, 2.0, 4.0)),
                     ("speakers", (0.0,)),
                 ):
+                    if stage not in args.stages.split(","):
+                        continue
                     for action in ("pause", "cancel"):
                         tried = [
                             trial(daemon, job_id, stage, action, delays[r % len(delays)])

@@ -314,8 +314,13 @@ def test_a_paused_job_stops_at_once_keeps_its_windows_and_goes_on_after_them(
         assert (
             f"paused: long.wav (stopped while running; the first 00:0{int(kept)} is kept)" in said
         )
-        release.set()
+        # stopped, it is no longer the busy worker's: steering goes through the queue (a
+        # cancel sent to the old run's handle would be lost), and it may be resumed at once;
+        # it runs again once the engine has finished its piece and the slot is free
+        assert not parts.aborts.request(ident(paused.id), Action.CANCEL)
         parts.queue.transition(ident(paused.id), Action.RESUME)
+        assert runner.slots[0].finishing == 1 and not runner.slots[0].free
+        release.set()
         await until(lambda: parts.job(paused.id).state is JobState.DONE, "done after resuming")
         assert len(calls) == 5  # windows 1-3, then 3 again and 4: two windows not redone
         assert parts.store.saved_windows(ident(paused.id)) == []  # done: nothing left over

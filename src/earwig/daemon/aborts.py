@@ -28,6 +28,9 @@ class AbortHandle:
         self._event = threading.Event()
         self._asked = asyncio.Event()  # the same, for the event loop to wait on
         self.action = Action.REQUEUE
+        # the job has stopped and let go of its slot while its engine finishes: a later
+        # run of the same job (resumed at once) has a handle of its own
+        self.released = False
 
     def request(self, action: Action) -> None:
         """Ask the job to stop and become `action`'s state (called on the event loop)."""
@@ -77,8 +80,11 @@ class Aborts:
         handle = self._handles[job_id] = AbortHandle()
         return handle
 
-    def unregister(self, job_id: int) -> None:
-        self._handles.pop(job_id, None)
+    def unregister(self, job_id: int, handle: AbortHandle | None = None) -> None:
+        """Forget a job's handle (with `handle`: only if it is still that one, not the handle
+        of a later run of the same job)."""
+        if handle is None or self._handles.get(job_id) is handle:
+            self._handles.pop(job_id, None)
 
     def request(self, job_id: int, action: Action) -> bool:
         """Ask a running job to stop; False if it is not running."""

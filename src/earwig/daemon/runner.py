@@ -151,12 +151,15 @@ class Runner:
                 await self._process(job, handle, slot, index)
                 # Saved. A job whose saving failed (the database) stays in `running` for
                 # run() to put back when the supervisor restarts the runner.
-                self.running.pop(job.id, None)
+                if not handle.released:
+                    self.running.pop(job.id, None)
             finally:
-                self.aborts.unregister(job.id)
-                slot.busy.discard(job.id)
+                if not handle.released:  # else let go of already (_let_go)
+                    self.aborts.unregister(job.id, handle)
+                    slot.busy.discard(job.id)
                 self._last_active = freed = time.monotonic()
-                self.events.clear_progress(job.id)
+                if not handle.released:  # (a stopped job's went with its state)
+                    self.events.clear_progress(job.id)
                 self.queue.wake()  # a slot is free
 
     async def _probe(self, slot: Slot, stop: asyncio.Event) -> None:
@@ -333,12 +336,28 @@ class Runner:
             self.media_done(q.store.get_job(job_id))
         except Aborted as stopped:
             self._stopped(job, handle)
-            await leftover(stopped)  # the engine's piece in hand ends; then the slot is free
+            if stopped.leftover is not None:
+                # The job is no longer this worker's (it may be resumed and run again at
+                # once); the slot stays taken until the engine's piece in hand is done.
+                self._let_go(job_id, handle, slot)
+                slot.finishing += 1
+                try:
+                    await leftover(stopped)
+                finally:
+                    slot.finishing -= 1
         except Exception as exc:
             if handle.is_set():  # asked to stop, and it failed first: the request wins
                 self._stopped(job, handle)
             else:
                 self._failed(job, slot, target, exc)
+
+    def _let_go(self, job_id: int, handle: AbortHandle, slot: Slot) -> None:
+        """A stopped job is free to be steered and run again: its handle, its place in
+        `running` and in the slot go now, not when the engine has finished its piece."""
+        handle.released = True
+        self.aborts.unregister(job_id, handle)
+        self.running.pop(job_id, None)
+        slot.busy.discard(job_id)
 
     def _stage(self, progress: ProgressClock, stage: str) -> None:
         progress.stage(stage)
