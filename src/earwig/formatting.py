@@ -108,6 +108,8 @@ def kind(job: JobView) -> str:
         return "sub"
     if job.get("url") or job.get("source") == "inbox":  # a line of the inbox that was not a
         return "url"  # URL is a failed URL job, not a file
+    if job.get("source") == "upload":  # sent over HTTP (the web page, curl -F)
+        return "upload"
     return "file"
 
 

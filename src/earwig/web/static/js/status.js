@@ -7,7 +7,7 @@
 import { state, on } from "./state.js";
 import { get, post } from "./api.js";
 import { setStatus } from "./live.js";
-import { h, $, fill, duration, size, age } from "./format.js";
+import { h, $, fill, duration, size, age, pathNodes } from "./format.js";
 import { fail } from "./ui.js";
 
 let visible = false;
@@ -129,7 +129,7 @@ function slotRow(slot) {
 
 function dl(rows) {
   return h("dl", { class: "facts" }, rows.filter(([, v]) => v != null && v !== "").map(([k, v]) =>
-    [h("dt", {}, k), h("dd", {}, String(v))]));
+    [h("dt", {}, k), h("dd", {}, String(v).startsWith("/") ? pathNodes(v) : String(v))]));
 }
 
 function renderLog() {
