@@ -286,7 +286,14 @@ def status(ctx: Ctx, as_json: bool) -> None:
 def jobs_cmd(
     ctx: Ctx, as_json: bool, states: tuple[str, ...], limit: int, offset: int, warned: bool
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first.
+
+    \b
+    States: queued (waiting its turn), downloading (a URL's media), fetching (its file is
+    checked before work: the same word for a local file and a download), transcribing,
+    done, failed, cancelled, paused. "done!" is done with warnings: `earwig show ID` says
+    what looks wrong, `--warnings` lists only those.
+    """
     chosen = [JobState(s) for s in states] or None
     result = ctx.call(p.ListJobs(states=chosen, limit=limit, offset=offset, warnings=warned))
     jobs = result["jobs"]
@@ -335,6 +342,8 @@ def jobs_cmd(
             note,
         )
     console.print(table)
+    if any(j.get("warnings") for j in jobs):
+        click.echo("done! = done with warnings: `earwig show ID` says what looks wrong")
 
 
 @main.command()
@@ -363,7 +372,8 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
     if j.get("text_from"):
         click.echo(f"  text     the {j['text_from']} transcript, not transcribed here")
     elif j.get("backend"):
-        where = f" · on {j['slot']}" if j.get("slot") else ""
+        slot = j.get("slot")  # "local" is this machine; anything else a server's name
+        where = "" if not slot else " · on this machine" if slot == "local" else f" · on {slot}"
         click.echo(f"  backend  {j['backend']} · {j.get('model')}{where}")
     if j.get("chapters"):
         click.echo(f"  chapters {len(j['chapters'])} (in the .json)")
@@ -538,8 +548,8 @@ def _console() -> Any:
 def export(
     ctx: Ctx, job_ids: tuple[int, ...], fmt: str, output_dir: Path | None, to_stdout: bool
 ) -> None:
-    """Write finished jobs' transcripts in a format, e.g. Markdown notes (works without the
-    daemon: it reads the database)."""
+    """Write finished jobs' transcripts in a format such as Markdown notes (works without
+    the daemon: it reads the database)."""
     from earwig import outputs
     from earwig.errors import NotFound
     from earwig.media import safe_stem
@@ -1203,7 +1213,11 @@ def delete(ctx: Ctx, job_ids: tuple[int, ...]) -> None:
 @pass_ctx
 @friendly
 def pause(ctx: Ctx, job_id: int | None) -> None:
-    """Pause one job, or (without ID) stop starting new jobs."""
+    """Pause one job, or (without ID) stop starting new jobs.
+
+    A running job stops at once and keeps every finished window of its file (up to ten
+    minutes of audio each): `earwig resume ID` goes on from there.
+    """
     if job_id is None:
         ctx.call(p.PauseQueue())
         click.echo("queue paused: the running job finishes, no new job starts (`earwig resume`)")
@@ -1480,7 +1494,7 @@ def speakers(click_ctx: click.Context, ctx: Ctx, as_json: bool) -> None:
 @pass_ctx
 @friendly
 def speakers_name(ctx: Ctx, job_id: int, speaker: str, name: str, everywhere: bool) -> None:
-    """Call SPEAKER (e.g. "SPEAKER 2") of job JOB_ID NAME, and recognise that voice later."""
+    """Call SPEAKER ("SPEAKER 2", say) of job JOB_ID NAME, and recognise that voice later."""
     result = _speakers_call(
         ctx, p.NameSpeaker(id=job_id, speaker=speaker, name=name, everywhere=everywhere)
     )

@@ -118,9 +118,21 @@ def percent(job: JobView) -> str:
     return f"{fraction * 100:.0f}%" if fraction is not None else ""
 
 
-def progress_bar(job: JobView, width: int = 10) -> str:
+def progress_bar(job: JobView, width: int = 10, room: int | None = None) -> str:
     """'█████░░░░░  52% 3.1x 0:12' for a running job (the stage named when it is not
-    transcribing: 'decoding', 'speakers', 'writing'), '' otherwise."""
+    transcribing: 'decoding', 'speakers', 'writing'), '' otherwise. With `room` (a column's
+    width), the bar gives up cells (down to 3), then the time left goes, before the words
+    would be cut ("2% decoding 2:02" in a 22-cell column)."""
+    text = _progress_text(job, width)
+    while room is not None and len(text) > room and width > 3:
+        width -= 1
+        text = _progress_text(job, width)
+    if room is not None and len(text) > room:
+        text = _progress_text(job, width, with_eta=False)
+    return text
+
+
+def _progress_text(job: JobView, width: int, with_eta: bool = True) -> str:
     p = job.get("progress")
     if not p or job.get("state") not in RUNNING:
         return ""
@@ -141,7 +153,7 @@ def progress_bar(job: JobView, width: int = 10) -> str:
         parts.append(f"{speed / 1e6:.1f}MB/s")
     elif phase and phase not in ("transcribing", "downloading"):
         parts.append(phase)  # decoding, speakers, writing
-    if eta:
+    if eta and with_eta:
         parts.append(duration(eta))
     return " ".join(parts)
 
@@ -258,6 +270,14 @@ def status_lines(st: Status) -> list[Line]:
             )
     for problem in st.get("problems") or ():  # the database lost, a disk full
         out.append((f"  problem  {problem}", "red"))
+    if restart := st.get("restart_for"):  # edited and reloaded, but read once at start-up
+        out.append(
+            (
+                f"  restart  {', '.join(restart)} changed in the config: it applies once earwig "
+                "restarts (restart its service, or stop and start `earwig run`)",
+                "yellow",
+            )
+        )
     fetch = backend.get("model_state") or {}
     if fetch.get("state") == "downloading":
         fraction = fetch.get("fraction")

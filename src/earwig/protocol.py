@@ -266,6 +266,9 @@ class Status(TypedDict):
     parts: dict[str, PartView]
     healthy: bool
     problems: list[str]  # sentences: the database lost, a disk full (daemon/history.py, disk.py)
+    # config keys changed since the daemon started that apply only after a restart
+    # ("[transcribe] model"): the running daemon still uses what it started with
+    restart_for: list[str]
     subscriptions: list[SubscriptionView]
     http: HttpView  # the HTTP server: {"state": "off"} without [http] listen
     media_servers: list[MediaServerView]  # [[media_server]] tables and senders seen
@@ -499,7 +502,8 @@ class AddJobs(Request[AddResults]):
 
 @declare("job.pause")
 class PauseJob(Request[JobResult]):
-    """Pause a waiting or running job (a running one loses its progress)."""
+    """Pause a waiting or running job: a running one keeps every finished window of its
+    file and goes on from there when resumed; the answer comes once it has stopped."""
 
     id: JobId
 

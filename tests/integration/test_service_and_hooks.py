@@ -164,6 +164,16 @@ def test_sighup_with_a_broken_config_says_one_line_and_no_traceback(home: Home) 
     daemon.process.send_signal(signal.SIGHUP)
     (reloaded,) = wait_for(lambda: said("config reloaded"), what="the next reload")
     assert reloaded == "config reloaded: [daemon] stable_after", reloaded
+    # a key read once at start-up: `earwig status` says it waits for a restart (item 13)
+    home.config.write_text(
+        good.replace('stable_after = "0.5s"', 'stable_after = "1s"').replace(
+            "threads = 2", 'threads = 2\nspeakers = "auto"'
+        )
+    )
+    daemon.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(said("config reloaded")) == 2, what="the third reload")
+    status = run_cli(home.config, "status").stdout
+    assert "  restart  [transcribe] speakers changed in the config: it applies once" in status
     assert daemon.stop() == 0
     for log in (daemon.log(), (home.state / "earwig.log").read_text()):
         assert "reload refused" in log

@@ -71,6 +71,7 @@ class Daemon:
         # `earwig run --http ADDR` outranks [http] listen, at start and at every reload
         self.http_listen = http_listen
         self.config = config = overridden(config, http_listen)
+        self.started_with = config  # what the parts read once at start-up were built from
         self.config_path = config_path  # what was asked for (None: the default lookup)
         self.bus = Bus()
         # [transcribe] is read once: the backend is built from it and lives until a restart
@@ -488,6 +489,7 @@ class Daemon:
             "parts": self.supervisor.view(),
             "healthy": not (self.supervisor.unhealthy or self.queue.halted or self._blocked()),
             "problems": self.problems(),
+            "restart_for": reload_report(self.started_with, self.config)[1],
             "subscriptions": self.subscriptions.view(),
             "http": self.http.view() if self.http is not None else {"state": "off"},
             "media_servers": cast(list[protocol.MediaServerView], self.mediaservers.view()),
