@@ -117,6 +117,7 @@ def run_files(
                     functools.partial(_advance, progress, task),
                     lambda: False,
                     model=tcfg.model,
+                    cue_words=bool({"srt", "vtt"} & set(formats)),
                 )
                 source = str(path.resolve())
                 base = outputs.choose_base(out_dir, media.safe_stem(path.stem), formats, source)

@@ -8,6 +8,7 @@ by numbered migrations, each run once, in order, inside a transaction.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 import sqlite_utils
 
 from earwig.errors import NotFound, StoreError
-from earwig.model import FINISHED, Job, JobState, Segment, Transcript
+from earwig.model import FINISHED, Flag, Job, JobState, Segment, Transcript
 
 if TYPE_CHECKING:
     from earwig.protocol import LogEntry
@@ -238,6 +239,12 @@ def _inbox_done_pending(db: sqlite_utils.Database) -> None:
     db.table("inbox_done").create({"id": int, "path": str, "line": str}, pk="id")
 
 
+def _transcript_flags(db: sqlite_utils.Database) -> None:
+    """Stretches of a transcript that are missing or doubtful (a JSON list of model.Flag),
+    so `earwig export` marks them in the text formats as the job's own files did."""
+    db.table("transcripts").add_column("flags", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
@@ -251,6 +258,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _add_job_options,
     _languages_per_segment,
     _inbox_done_pending,
+    _transcript_flags,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 DELETED = "deleted"  # skipped_files.reason of a file whose job was deleted
@@ -684,6 +692,9 @@ class Store:
                     "model": transcript.model,
                     "text": transcript.text,
                     "warnings": json.dumps(transcript.warnings) if transcript.warnings else None,
+                    "flags": json.dumps([dataclasses.asdict(f) for f in transcript.flags])
+                    if transcript.flags
+                    else None,
                     "created_at": time.time(),
                 },
                 pk="job_id",
@@ -725,6 +736,8 @@ class Store:
             duration=meta["duration"],
             backend=meta["backend"],
             model=meta["model"],
+            warnings=tuple(json.loads(meta.get("warnings") or "[]")),
+            flags=tuple(Flag(**f) for f in json.loads(meta.get("flags") or "[]")),
         )
 
     def delete_job(self, job_id: int) -> None:

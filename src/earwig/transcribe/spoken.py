@@ -27,8 +27,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from earwig import languages
-from earwig.model import Transcript
+from earwig.model import Flag, Transcript
 
 if TYPE_CHECKING:
     import numpy as np
@@ -228,11 +227,10 @@ def runs(found: list[Piece], duration: float, hint: str | None = None) -> list[R
     return out
 
 
-def overruled(t: Transcript, hint: str) -> tuple[str, ...]:
-    """A warning for each stretch of `t` the audio put in another language than the `hint`
-    the language setting gave (transcribed in the language heard)."""
-    from earwig.formatting import clock
-
+def overruled(t: Transcript, hint: str) -> tuple[Flag, ...]:
+    """A flag for each stretch of `t` the audio put in another language than the `hint`
+    the language setting gave (transcribed in the language heard: nothing to mark in the
+    text, one warning per language, earwig/flags.py)."""
     stretches: list[tuple[float, float, str]] = []
     for s in t.segments:
         if not s.language or s.language == hint:
@@ -242,9 +240,5 @@ def overruled(t: Transcript, hint: str) -> tuple[str, ...]:
         else:
             stretches.append((s.start, s.end, s.language))
     return tuple(
-        f"{clock(start)}-{clock(end)} is clearly {languages.name(code)}, not "
-        f"{languages.name(hint)} as the language setting says: transcribed in "
-        f"{languages.name(code)} (to force one language, set [transcribe] multilingual = "
-        "false or use --no-multilingual)"
-        for start, end, code in stretches
+        Flag(f"overruled:{code}", start, end, "", detail=hint) for start, end, code in stretches
     )
