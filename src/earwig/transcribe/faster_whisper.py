@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from earwig.errors import Aborted, BackendError
 from earwig.model import Segment, Transcript, Word
-from earwig.transcribe import spoken
+from earwig.transcribe import repair, spoken
 from earwig.transcribe.base import (
     SAMPLE_RATE,
     AbortFn,
@@ -284,30 +284,52 @@ class FasterWhisperBackend:
             segments = []
             live = segments_sink(on_progress)
             for piece in pieces:  # a generator: decoding happens as we iterate
-                words = tuple(
-                    Word(
-                        clamp(w.start, duration),
-                        clamp(w.end, duration),
-                        w.word,
-                        round(float(w.probability), 3),
-                    )
-                    for w in (piece.words or ())
-                )
-                segments.append(
-                    Segment(
-                        clamp(piece.start, duration),
-                        clamp(piece.end, duration),
-                        piece.text,
-                        words,
-                        avg_logprob=round(float(piece.avg_logprob), 3),
-                        compression_ratio=round(float(piece.compression_ratio), 3),
-                    )
-                )
+                segments.append(_segment(piece, duration))
                 if live is not None:
                     live(segments[-1:])
                 on_progress(min(1.0, piece.end / duration) if duration else 1.0)
                 if should_abort():
                     raise Aborted("stopped during transcription")
+            # a loop is decoded again alone, without the text before it (repair.py)
+            segments, mended = repair.decode_again(
+                segments, lambda a, b: self._again(audio, a, b, common)
+            )
+            if mended:
+                log.info("decoded %d looping segment(s) again", mended)
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"faster-whisper failed: {exc}") from exc
         return segments, info
+
+    def _again(
+        self, audio: np.ndarray, start: float, end: float, common: dict[str, Any]
+    ) -> list[Segment]:
+        """audio[start:end] (seconds) through the sequential engine on its own: no text
+        before it to repeat, temperatures rising while the answer still loops."""
+        piece = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+        found, _ = self._model.transcribe(
+            piece,
+            vad_filter=False,
+            condition_on_previous_text=False,
+            temperature=(0.2, 0.4, 0.6, 0.8, 1.0),
+            **common,
+        )
+        length = len(audio) / SAMPLE_RATE
+        return [shift(_segment(f, end - start), start, length, None) for f in found]
+
+
+def _segment(piece: Any, duration: float) -> Segment:
+    """A faster-whisper segment as earwig's, its times clamped to the audio."""
+    words = tuple(
+        Word(
+            clamp(w.start, duration), clamp(w.end, duration), w.word, round(float(w.probability), 3)
+        )
+        for w in (piece.words or ())
+    )
+    return Segment(
+        clamp(piece.start, duration),
+        clamp(piece.end, duration),
+        piece.text,
+        words,
+        avg_logprob=round(float(piece.avg_logprob), 3),
+        compression_ratio=round(float(piece.compression_ratio), 3),
+    )

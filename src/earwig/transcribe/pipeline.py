@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from earwig import flags
 from earwig.errors import Aborted
 from earwig.model import Flag, Segment, Transcript
-from earwig.transcribe import audio, quality, spoken
+from earwig.transcribe import audio, quality, repair, spoken
 from earwig.transcribe.base import AbortFn, TranscribeOptions, Transcriber, shift
 
 T = TypeVar("T")
@@ -86,11 +86,13 @@ def transcribe_file(
             on_stage("transcribing")
 
         part = transcriber.transcribe(win.samples, options, progress, should_abort)
+        heard = spoken.speech(win.samples) if judge or part.speech is None else None
+        part = repair.review(part, heard)  # loops cut, lines over silence (repair.py)
         if voices is not None:  # where the speech is: the VAD's (Whisper's segment times
             voices.add(win.offset, win.samples)  # lag turns by up to a second: voices mix)
         if judge:
             assert model is not None
-            found = quality.foreign_spans(part, spoken.speech(win.samples))
+            found = quality.foreign_spans(part, heard or [])
             flagged = tuple(
                 quality.foreign_flag(suspect, namer.name(win.samples, suspect.start, suspect.end))
                 for suspect in found
