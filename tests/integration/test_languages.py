@@ -194,7 +194,7 @@ def test_an_english_only_model_flags_every_other_language_span(home: Home, tmp_p
             assert "earwig models pull base" in warning and " ID " not in warning
             txt = (out / f"{path.stem}.txt").read_text()
             srt = (out / f"{path.stem}.srt").read_text()
-            for start, end in found:
+            for start, _end in found:
                 where = f"{int(start) // 60:02d}:{int(start) % 60:02d}"
                 assert where in warning
                 assert f"[{where}-" in txt and "not transcribed" in txt

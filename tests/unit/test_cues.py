@@ -76,7 +76,7 @@ def transcripts(draw: st.DrawFn) -> tuple[list[Segment], bool]:
     return segments, cjk
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(transcripts(), st.sampled_from([Rules(), Rules(line_width=32, lines=3), Rules(lines=1)]))
 def test_every_cue_is_within_the_rules_and_the_words_are_kept(
     case: tuple[list[Segment], bool], rules: Rules
@@ -108,7 +108,7 @@ def test_every_cue_is_within_the_rules_and_the_words_are_kept(
             assert held_back, c
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(transcripts())
 def test_a_cue_never_spans_a_long_pause_or_a_change_of_language(
     case: tuple[list[Segment], bool],
