@@ -87,6 +87,12 @@ def warnings(flags: Sequence[Flag], model: str, job_id: int | None = None) -> tu
                 f"text where no speech was heard, kept but doubtful: {where}; check it "
                 "against the audio"
             )
+        elif kind == "skipped":
+            out.append(
+                f"speech with no text: {where}: the model wrote nothing for it (it skipped "
+                f"ahead, or could not read it); {retry_hint(job_id, '--model base')} or a "
+                "larger model may get it"
+            )
         elif kind.startswith("overruled:"):
             code, hint = kind.split(":")[1], heard or ""
             out.append(

@@ -228,6 +228,15 @@ WRITERS: dict[str, Callable[[Transcript, dict[str, Any]], str]] = {
 }
 
 
+def render(fmt: str, t: Transcript, meta: dict[str, Any], rules: cues.Rules | None = None) -> str:
+    """One format's text; subtitles are cut into cues by `rules` (the defaults if None)."""
+    if fmt == "srt":
+        return to_srt(t, meta, rules)
+    if fmt == "vtt":
+        return to_vtt(t, meta, rules)
+    return WRITERS[fmt](t, meta)
+
+
 def write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -322,14 +331,16 @@ def write_all(
     base: str,
     formats: tuple[str, ...],
     meta: dict[str, Any] | None = None,
+    rules: cues.Rules | None = None,
 ) -> list[Path]:
-    """Write every requested format as out_dir/base.EXT and return the paths."""
+    """Write every requested format as out_dir/base.EXT and return the paths (subtitle
+    cues by `rules`, [output] line_width and lines)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     try:
         for fmt in formats:
             path = out_dir / f"{base}.{fmt}"
-            write_atomic(path, WRITERS[fmt](transcript, meta or {}))
+            write_atomic(path, render(fmt, transcript, meta or {}, rules))
             written.append(path)
     except OSError:
         # A disk that filled up half-way: no partial set of transcripts is left looking

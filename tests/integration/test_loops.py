@@ -15,13 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import Home
 from earwig import outputs
+from earwig import protocol as p
 from earwig.speech import synthesize, write_wav
 from earwig.transcribe import pipeline, registry
 from earwig.transcribe.audio import decode
 from earwig.transcribe.base import TranscribeOptions
 from earwig.transcribe.models import resolve_ctranslate2
 from earwig.transcribe.repair import too_many, worst_repeat
+from helpers import run_cli
 
 ENGLISH = " ".join((Path(__file__).parents[2] / "bench" / "prose.txt").read_text().split()[:90])
 GERMAN = (
@@ -87,3 +90,37 @@ def test_tiny_en_loops_on_german_and_earwig_keeps_no_loop(mixed: tuple[Path, flo
     cues = [block.split("\n", 2)[2] for block in srt.strip().split("\n\n")]
     assert all(not too_many(worst_repeat(c)) for c in cues)
     assert "Harwick" in srt  # the English is there, in cues of its own
+
+
+def test_two_german_stretches_are_one_warning_shown_as_one_and_a_retry_clears_it(
+    home: Home, tmp_path: Path
+) -> None:
+    """Through a real daemon: English, German, English, German. The job's card has one
+    warning naming both German stretches and its own number (what `earwig show`, the web
+    card and the dashboard all list, one line each), the subtitles say what is missing
+    where, and a retry starts without the last run's warning."""
+    short = " ".join(ENGLISH.split()[:45])
+    parts = [("en-us", short), ("de", GERMAN), ("en-us", short), ("de", GERMAN)]
+    pieces = []
+    for i, (voice, text) in enumerate(parts):
+        pieces += [decode(synthesize(text, tmp_path / f"{i}.wav", voice=voice))]
+        pieces += [np.zeros(16000, np.float32)]
+    path = home.watch / "twice.wav"
+    write_wav(path, (np.concatenate(pieces) * 32767).astype("<i2").tobytes(), 16000)
+    daemon = home.daemon().start()
+    try:
+        (job,) = daemon.wait_idle(1, timeout=600)
+        shown = run_cli(home.config, "show", str(job["id"]), "--no-transcript").stdout
+        retried = run_cli(home.config, "retry", str(job["id"]))
+        again = daemon.call(p.GetJob(id=job["id"]))
+    finally:
+        daemon.kill()
+    assert job["state"] == "done", job
+    (warning,) = [w for w in job["warnings"] if w.startswith("not English: ")]
+    assert f"`earwig retry {job['id']} --model base`" in warning
+    assert warning.count("-") >= 2 and " and " in warning.split("(")[0]  # two ranges
+    assert shown.count("warning  not English: ") == 1, shown
+    srt = (home.out / "twice.srt").read_text()
+    assert srt.count("[not transcribed:") == 2 or "not transcribed" in srt
+    assert retried.returncode == 0, retried.stderr
+    assert not again["job"]["warnings"], again  # the rerun shows only its own

@@ -200,7 +200,7 @@ class FasterWhisperBackend:
             raise Aborted("stopped before transcription started")
         runs: list[spoken.Run] = []
         if options.multilingual and self._model.model.is_multilingual:
-            runs = spoken.runs(spoken.find(self._model, audio), duration, options.language)
+            runs = self._languages(audio, duration, options.language)
         if len(runs) <= 1:
             language = runs[0].language if runs else options.language
             segments, info = self._run(audio, options, language, on_progress, should_abort)
@@ -232,6 +232,23 @@ class FasterWhisperBackend:
         if self.use_batched(duration) or options.vad:
             transcript = transcript.replace(speech=round(speech, 3))
         return transcript
+
+    def _languages(self, audio: np.ndarray, duration: float, hint: str | None) -> list[spoken.Run]:
+        """The runs of one language to transcribe (transcribe/spoken.py). Speech that fits
+        one piece has one language, found as the engine finds it: no runs (the engine
+        detects it, or takes the hint unless the audio clearly says otherwise). Longer
+        speech is searched piece by piece, each piece held to the engine's own answer."""
+        spans = spoken.speech(audio)
+        if len(spoken.pieces_of(spans)) <= 1:
+            if not hint or not spans:
+                return []
+            language, probability = spoken.whole(self._model, audio)
+            if language != hint and probability >= spoken.CLEAR:
+                return [spoken.Run(0.0, duration, language, probability, overrides=hint)]
+            return []
+        reference, _ = spoken.whole(self._model, audio)
+        found = spoken.find(self._model, audio, reference, spans)
+        return spoken.runs(found, duration, hint)
 
     def _transcript(
         self,

@@ -86,8 +86,11 @@ def transcribe_file(
             on_stage("transcribing")
 
         part = transcriber.transcribe(win.samples, options, progress, should_abort)
-        heard = spoken.speech(win.samples) if judge or part.speech is None else None
-        part = repair.review(part, heard)  # loops cut, lines over silence (repair.py)
+        # where the VAD hears speech: for the judge, for lines over silence where the engine
+        # did not cut at it, for speech left without words (repair.py)
+        timed = any(s.words for s in part.segments)
+        heard = spoken.speech(win.samples) if judge or timed or part.speech is None else None
+        part = repair.review(part, heard)
         if voices is not None:  # where the speech is: the VAD's (Whisper's segment times
             voices.add(win.offset, win.samples)  # lag turns by up to a second: voices mix)
         if judge:

@@ -197,4 +197,48 @@ def review(t: Transcript, speech: Sequence[tuple[float, float]] | None) -> Trans
     """One window's transcript with its loops cut and, where the VAD's `speech` is known
     (the engine did not cut at it already), its lines over silence dealt with."""
     t = cut_loops(t)
-    return phantoms(t, speech) if speech is not None else t
+    if speech is None:
+        return t
+    return skipped(phantoms(t, speech), speech)
+
+
+SKIPPED = 8.0  # seconds of speech in a row with no word written: the decoder skipped it
+
+
+def skipped(t: Transcript, speech: Sequence[tuple[float, float]]) -> Transcript:
+    """Stretches where the VAD heard SKIPPED seconds of speech or more and no word was
+    written (needs word times): flagged, so a text that silently lacks 20 s of a talk says
+    so. faster-whisper's batched path decodes each ~30 s chunk in one pass, and when the
+    decoder jumps ahead (a chunk opening with what it cannot read, a phrase it runs past)
+    the rest of the chunk's text is aligned late and the speech before it is simply gone."""
+    import bisect
+
+    starts = sorted(w.start for s in t.segments for w in s.words)
+    if not starts:
+        return t
+    ends = sorted(w.end for s in t.segments for w in s.words)
+    covered = [(f.start, f.end) for f in t.flags]
+
+    def written(a: float, b: float) -> bool:  # a word overlaps [a, b]
+        return bisect.bisect_left(starts, b) > bisect.bisect_right(ends, a)
+
+    found: list[Flag] = []
+    run: list[tuple[float, float]] = []
+
+    def close() -> None:
+        heard = sum(b - a for a, b in run)
+        a, b = run[0][0], run[-1][1]
+        if heard >= SKIPPED and not any(x < b and y > a for x, y in covered):
+            note = "not transcribed: the model wrote nothing for this speech"
+            found.append(Flag("skipped", round(a, 3), round(b, 3), note, drop=True))
+
+    for a, b in speech:
+        if written(a, b):
+            if run:
+                close()
+            run = []
+        else:
+            run.append((a, b))
+    if run:
+        close()
+    return t.replace(flags=t.flags + tuple(found)) if found else t
