@@ -238,7 +238,9 @@ class FasterWhisperBackend:
         one piece has one language, found as the engine finds it: no runs (the engine
         detects it, or takes the hint unless the audio clearly says otherwise). Longer
         speech is searched piece by piece, each piece held to the engine's own answer."""
-        spans = spoken.speech(audio)
+        # a file no longer than a piece has one language: no VAD unless a hint is to be
+        # checked against the speech (never against silence or music)
+        spans = spoken.speech(audio) if duration > spoken.PIECE_MAX or hint else []
         if len(spoken.pieces_of(spans)) <= 1:
             if not hint or not spans:
                 return []
