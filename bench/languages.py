@@ -159,7 +159,8 @@ def main() -> None:
         wavs[name] = write_wav(folder / f"{name}.wav", pcm, 16000)
 
     def raw_path(audio: np.ndarray, wav: Path) -> tuple[str, str]:
-        segments, info = raw.transcribe(audio, beam_size=5)
+        # the engine is given the file, as earwig is (the same 16-bit samples)
+        segments, info = raw.transcribe(str(wav), beam_size=5)
         return info.language, " ".join(s.text for s in segments)
 
     def our_path(audio: np.ndarray, wav: Path) -> tuple[str, str]:

@@ -52,6 +52,7 @@ def base_dir(model_files: dict[str, Path], tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the real model, several times, on 2 shared cores
 def test_never_worse_than_the_raw_engine(base_dir: Path, tmp_path: Path) -> None:
     import ctranslate2
     from faster_whisper import WhisperModel

@@ -54,6 +54,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the real model, several times, on 2 shared cores
 def test_tiny_en_loops_on_german_and_earwig_keeps_no_loop(mixed: tuple[Path, float]) -> None:
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
