@@ -103,6 +103,7 @@ def asr_body(t: Transcript, output: str) -> str:
                 "start": s.start,
                 "end": s.end,
                 "text": s.text,
+                **({"speaker": s.speaker} if s.speaker else {}),
                 **(
                     {
                         "words": [
