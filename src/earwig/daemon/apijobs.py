@@ -132,7 +132,7 @@ class ApiJobs:
         self.config = config  # read per request: a reload of [http] keep applies at once
         self.stopping = stopping
         self._waiting: dict[int, _Waiting] = {}
-        self.unlisten = bus.listen(self._on_event)
+        bus.listen(self._on_event)  # for as long as the daemon runs
 
     @property
     def upload_dir(self) -> Path:

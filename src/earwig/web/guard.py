@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from earwig import protocol
 from earwig.config import HttpConfig
 
 Scope = MutableMapping[str, Any]
@@ -42,7 +42,7 @@ PUBLIC_PATHS = {"/", "/favicon.ico"}
 
 
 def error_body(code: str, message: str, hint: str = "") -> bytes:
-    return json.dumps({"error": {"code": code, "message": message, "hint": hint}}).encode()
+    return protocol.dumps({"error": {"code": code, "message": message, "hint": hint}})
 
 
 async def send_error(
