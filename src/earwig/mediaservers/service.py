@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from earwig.daemon.intake import Intake
     from earwig.daemon.queue import Events, JobQueue
 
+logger = logging.getLogger("earwig.mediaservers")
 WATCHING = 999_999  # a played file's priority: above all background work, below the HTTP API
 CHECK_EVERY = 300.0  # seconds between checks of each server (reachable, key, libraries)
 RECHECK_LIBRARIES = 60.0  # a refused path asks for the libraries again once this old
@@ -172,7 +174,7 @@ class MediaServers:
         except Exception as exc:  # a bug must not go unseen, nor take the daemon down
             self._record(label, event, f"failed: {exc}")
             self.events.log("error", f"{who} {event.describe()}: {type(exc).__name__}: {exc}")
-            raise
+            logger.exception("handling %s %s failed", who, event.describe())  # the traceback
 
     async def _place_and_queue(
         self, theirs: str, event: MediaEvent, entry: MediaServerConfig | None, label: str
