@@ -166,7 +166,7 @@ def test_saved_windows_round_trip_exactly_and_go_with_the_work(store: Store) -> 
     """A paused job's finished windows come back exactly as they were saved (words, float
     times, warnings); a job saved with nothing kept (jobs.DISCARDS_WORK), or deleted,
     loses them."""
-    from earwig.model import Word
+    from earwig.model import Flag, Word
 
     job = store.add_job(new_job(state=JobState.TRANSCRIBING))
     one = Transcript(
@@ -177,6 +177,8 @@ def test_saved_windows_round_trip_exactly_and_go_with_the_work(store: Store) -> 
         "m",
         speech=3.25,
         warnings=("a warning",),
+        flags=(Flag("loop", 1.5, 2.25, "a line repeated", drop=True, detail="3 times"),),
+        json_words=False,
     )
     two = one.replace(segments=(Segment(1.0, 2.0, " two"),))
     assert store.save_window(ident(job), 0.0, 600.0, "key", one) == 600.0

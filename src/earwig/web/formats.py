@@ -71,19 +71,19 @@ def asr_body(t: Transcript, output: str) -> str:
     `-->` in the text made `->`; vtt hours only above 0; tsv in integer ms)."""
     if output == "txt":
         return "".join(s.text.strip() + "\n" for s in t.segments if s.text.strip())
-    if output == "srt":
+    if output == "srt":  # cues made for reading (earwig/cues.py), as the files are
         blocks = []
-        for i, s in enumerate(t.segments, 1):
-            text = s.text.strip().replace("-->", "->")
+        for i, c in enumerate(outputs.subtitle_cues(t), 1):
+            text = c.text.replace("-->", "->")
             blocks.append(
-                f"{i}\n{_clock(s.start, ',', True)} --> {_clock(s.end, ',', True)}\n{text}\n"
+                f"{i}\n{_clock(c.start, ',', True)} --> {_clock(c.end, ',', True)}\n{text}\n"
             )
         return "\n".join(blocks)
     if output == "vtt":
         cues = [
-            f"{_clock(s.start, '.', False)} --> {_clock(s.end, '.', False)}\n"
-            f"{s.text.strip().replace('-->', '->')}\n"
-            for s in t.segments
+            f"{_clock(c.start, '.', False)} --> {_clock(c.end, '.', False)}\n"
+            f"{c.text.replace('-->', '->')}\n"
+            for c in outputs.subtitle_cues(t)
         ]
         return "WEBVTT\n\n" + "\n".join(cues)
     if output == "tsv":
@@ -101,6 +101,7 @@ def asr_body(t: Transcript, output: str) -> str:
                 "start": s.start,
                 "end": s.end,
                 "text": s.text,
+                **({"speaker": s.speaker} if s.speaker else {}),
                 **(
                     {
                         "words": [
