@@ -40,6 +40,31 @@ def test_query_flags_and_numbers_convert_as_declared() -> None:
         rest.params_for(listed, {}, {"limit": ["7.5"]}, b"")
 
 
+def route(method: str, path: str) -> rest.Route:
+    return next(r for r in rest.ROUTES if (r.method, r.path) == (method, path))
+
+
+def test_each_route_takes_its_params_from_the_path_the_route_and_the_body() -> None:
+    retry = route("POST", "/api/jobs/{id:int}/retry")
+    assert rest.params_for(retry, {"id": 4}, {}, b'{"model": "base"}') == {"id": 4, "model": "base"}
+    undrain = route("POST", "/api/slots/{name:str}/undrain")
+    assert rest.params_for(undrain, {"name": "local"}, {}, b"") == {"name": "local", "drain": False}
+    drain = route("POST", "/api/slots/{name:str}/drain")
+    assert rest.params_for(drain, {"name": "local"}, {}, b"")["drain"] is True
+    listed = route("GET", "/api/jobs")
+    assert rest.params_for(listed, {}, {"limit": ["5", "9"]}, b"") == {"limit": 9}  # the last
+    assert rest.params_for(route("GET", "/api/search"), {}, {"q": ["a", "b"]}, b"") == {
+        "query": "b"
+    }
+    pause = route("POST", "/api/jobs/{id:int}/pause")
+    with pytest.raises(rest.BadRequest, match="takes no body"):
+        rest.params_for(pause, {"id": 4}, {}, b'{"id": 5}')
+    with pytest.raises(rest.BadRequest, match="must be a JSON object"):
+        rest.params_for(retry, {"id": 4}, {}, b"[1]")
+    with pytest.raises(rest.BadRequest, match="not JSON"):
+        rest.params_for(retry, {"id": 4}, {}, b"{nope")
+
+
 def test_the_openai_form_converts_and_names_what_is_wrong() -> None:
     form = from_text(
         OpenAIForm,
