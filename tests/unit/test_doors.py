@@ -5,6 +5,7 @@ event names equal to their Python declarations."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, cast
@@ -212,3 +213,33 @@ def test_the_page_listens_to_every_event_the_daemon_sends() -> None:
     early = re.search(r"const names = \[(.*?)\];", js("early.js"), re.S)
     assert early
     assert set(strings(early.group(1))) == declared | {"snapshot", "error"}
+
+
+def test_whisper_asr_answers_end_as_theirs_and_carry_what_is_known() -> None:
+    from earwig.model import Segment, Transcript
+    from earwig.web import formats
+
+    t = Transcript(
+        (
+            Segment(0.0, 1.5, " Hello there.", avg_logprob=-0.21, compression_ratio=1.1),
+            Segment(1.5, 3.0, " General --> Kenobi."),
+        ),
+        "en",
+        3.0,
+        "faster-whisper",
+        "tiny.en",
+    )
+    srt = formats.asr_body(t, "srt")
+    assert srt.endswith("General -> Kenobi.\n\n") and srt.count("\n\n") == 2
+    assert formats.asr_body(t, "vtt").endswith("Kenobi.\n\n")
+    doc = json.loads(formats.asr_body(t, "json", ("a warning",)))
+    assert doc["segments"][0]["avg_logprob"] == -0.21 and "avg_logprob" not in doc["segments"][1]
+    assert doc["warnings"] == ["a warning"]
+    assert "warnings" not in json.loads(formats.asr_body(t, "json"))
+    body, _ = formats.openai_body(t, "verbose_json", (), "transcribe", ("a warning",))
+    verbose = json.loads(body)
+    assert verbose["warnings"] == ["a warning"]
+    first, second = verbose["segments"]
+    for made_up in ("tokens", "seek", "temperature", "no_speech_prob"):
+        assert made_up not in first, made_up  # never a placeholder: 0.0 reads as certain
+    assert first["avg_logprob"] == -0.21 and "avg_logprob" not in second
