@@ -49,6 +49,8 @@ def test_a_transcript_serves_only_what_it_was_made_for() -> None:
     assert not made.serves(key(vad=True), ("en",))
     assert not made.serves(key(words=True), ("en",))  # words asked, none made
     assert key(words=True).serves(key(), ("en",))  # words made, not asked: still the text
+    labelled = key(labels=(("diarize", True),))
+    assert not made.serves(labelled, ("en",)) and not labelled.serves(made, ("en",))
 
 
 def test_a_forced_language_is_served_by_that_language_only() -> None:

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 INTERACTIVE = 1_000_000  # an API job's priority: before every background job
 DETECT_SECONDS = 30.0  # /detect-language listens to the first 30 s, as whisper-asr does
 WAV_HEADER = 44  # bytes of a WAV header: an upload no longer than that has no audio
+LABELS = ("diarize", "speakers", "min_speakers", "max_speakers")  # a job's speaker-label asks
 ENGLISH_ONLY = "is English-only"  # in the warnings of an English-only model hearing no English
 Log = Callable[..., None]  # Events.log(level, message, job_id=None)
 
@@ -83,6 +84,9 @@ class Ask:
     words: bool = False
     vad: bool | None = None
     model: str | None = None  # None: the configured model
+    # speaker labels (/asr's diarize, min_speakers, max_speakers: its whisperX engine's)
+    speakers: tuple[int | None, int | None] | None = None  # None: no labels; else (min, max)
+    video: str | None = None  # the video file the audio is from (Bazarr's video_file)
 
     def options(self) -> dict[str, Any]:
         """The job's own options (over the configured ones: daemon/runner.job_options)."""
@@ -95,6 +99,15 @@ class Ask:
             opts["word_timestamps"] = True
         if self.vad is not None:
             opts["vad"] = self.vad
+        if self.speakers is not None:
+            low, high = self.speakers
+            opts["diarize"] = True
+            if low is not None and low == high:
+                opts["speakers"] = low
+            else:
+                opts |= {"min_speakers": low, "max_speakers": high}
+        if self.video:
+            opts["video_file"] = self.video  # not an option of the model: the job's key
         return opts
 
 
@@ -114,11 +127,12 @@ class Recipe:
     prompt: str | None
     vad: bool
     words: bool
+    labels: tuple[tuple[str, Any], ...] = ()  # speaker labels asked for (/asr's diarize)
 
     def serves(self, asked: Recipe, heard: tuple[str, ...]) -> bool:
         """Whether a transcript made so answers `asked`; `heard`: the languages it found."""
-        same = (self.model, self.translate, self.prompt, self.vad)
-        if same != (asked.model, asked.translate, asked.prompt, asked.vad):
+        same = (self.model, self.translate, self.prompt, self.vad, self.labels)
+        if same != (asked.model, asked.translate, asked.prompt, asked.vad, asked.labels):
             return False
         if asked.words and not self.words:
             return False
@@ -141,6 +155,7 @@ def recipe(options: dict[str, Any], model: str, configured: TranscribeConfig) ->
         prompt=get("initial_prompt", configured.initial_prompt) or None,
         vad=bool(get("vad", configured.vad)),
         words=bool(get("word_timestamps", configured.word_timestamps)),
+        labels=tuple((k, options[k]) for k in LABELS if options.get(k)),
     )
 
 
@@ -406,7 +421,7 @@ class ApiJobs:
         st = path.stat()
         job = jobs.new(
             API_SOURCE,
-            upload.filename,
+            Path(ask.video.replace("\\", "/")).name if ask.video else upload.filename,
             time.time(),
             path=str(path),
             size=st.st_size,

@@ -91,6 +91,7 @@ def asr_body(t: Transcript, output: str, warnings: tuple[str, ...] = ()) -> str:
             {
                 "id": i,
                 **_known_fields(s),
+                **({"speaker": s.speaker} if s.speaker else {}),
                 **(
                     {
                         "words": [
