@@ -253,6 +253,15 @@ class WatchConfig:
 class OutputConfig:
     dir: Path = opt(paths.default_output_dir, _path)
     formats: tuple[str, ...] = opt(OUTPUT_FORMATS, _str_list(FORMATS))
+    # subtitle cues (srt, vtt; earwig/cues.py): characters a line (CJK counts 2), lines a cue
+    line_width: int = opt(42, _int(10))
+    lines: int = opt(2, _int(1))
+
+    def cue_rules(self) -> Any:
+        """The cue rules these settings make (a cues.Rules; imported only when needed)."""
+        from earwig.cues import Rules
+
+        return Rules(line_width=self.line_width, lines=self.lines)
 
 
 # [transcribe] builds the backend once, at start-up: a change needs a restart, except for

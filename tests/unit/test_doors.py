@@ -230,7 +230,7 @@ def test_whisper_asr_answers_end_as_theirs_and_carry_what_is_known() -> None:
         "tiny.en",
     )
     srt = formats.asr_body(t, "srt")
-    assert srt.endswith("General -> Kenobi.\n\n") and srt.count("\n\n") == 2
+    assert srt.endswith("General -> Kenobi.\n\n") and not srt.endswith("\n\n\n")
     assert formats.asr_body(t, "vtt").endswith("Kenobi.\n\n")
     doc = json.loads(formats.asr_body(t, "json", ("a warning",)))
     assert doc["segments"][0]["avg_logprob"] == -0.21 and "avg_logprob" not in doc["segments"][1]

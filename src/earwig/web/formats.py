@@ -66,17 +66,17 @@ def asr_body(t: Transcript, output: str, warnings: tuple[str, ...] = ()) -> str:
     `-->` in the text made `->`; vtt hours only above 0; tsv in integer ms)."""
     if output == "txt":
         return "".join(s.text.strip() + "\n" for s in t.segments if s.text.strip())
-    if output == "srt":  # each cue ends with a blank line, the last one too (as theirs)
-        return "".join(
-            f"{i}\n{_clock(s.start, ',', True)} --> {_clock(s.end, ',', True)}\n"
-            f"{s.text.strip().replace('-->', '->')}\n\n"
-            for i, s in enumerate(t.segments, 1)
+    if output == "srt":  # cues made for reading (earwig/cues.py), as the files are; each
+        return "".join(  # ends with a blank line, the last one too (as theirs)
+            f"{i}\n{_clock(c.start, ',', True)} --> {_clock(c.end, ',', True)}\n"
+            f"{c.text.replace('-->', '->')}\n\n"
+            for i, c in enumerate(outputs.subtitle_cues(t), 1)
         )
     if output == "vtt":
         return "WEBVTT\n\n" + "".join(
-            f"{_clock(s.start, '.', False)} --> {_clock(s.end, '.', False)}\n"
-            f"{s.text.strip().replace('-->', '->')}\n\n"
-            for s in t.segments
+            f"{_clock(c.start, '.', False)} --> {_clock(c.end, '.', False)}\n"
+            f"{c.text.replace('-->', '->')}\n\n"
+            for c in outputs.subtitle_cues(t)
         )
     if output == "tsv":
         rows = ["start\tend\ttext"]
