@@ -246,10 +246,24 @@ class WatchConfig:
     skip_if_subtitled: bool = opt(True, _bool)  # "beside": leave files that have subtitles
 
 
+def _mode(value: Any, _: Path) -> int:
+    """Permission bits: "0644" (octal, as chmod takes them) or a TOML octal number (0o644)."""
+    expected = 'permissions in octal such as "0644" or "0640", keeping 0600 for earwig itself'
+    if isinstance(value, str) and re.fullmatch(r"0?[0-7]{3}", value.strip()):
+        value = int(value, 8)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o777:
+        raise ValueError(expected)
+    if value & 0o600 != 0o600:  # earwig reads its own .json back (names, renames)
+        raise ValueError(expected)
+    return value
+
+
 @dataclass(frozen=True)
 class OutputConfig:
     dir: Path = opt(paths.default_output_dir, _path)
     formats: tuple[str, ...] = opt(OUTPUT_FORMATS, _str_list(FORMATS))
+    # Transcripts' and subtitles' permissions; None: 0666 less the umask, as for any new file
+    mode: int | None = opt(None, _mode)
 
 
 # [transcribe] builds the backend once, at start-up: a change needs a restart, except for

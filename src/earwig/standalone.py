@@ -121,7 +121,7 @@ def run_files(
                 source = str(path.resolve())
                 base = outputs.choose_base(out_dir, media.safe_stem(path.stem), formats, source)
                 meta = {"source": source, "title": path.name}
-                outputs.write_all(transcript, out_dir, base, formats, meta)
+                outputs.write_all(transcript, out_dir, base, formats, meta, config.output.mode)
             except EarwigError as exc:
                 failed.append(path)
                 progress.update(task, description=f"[red]{name}: failed")

@@ -126,9 +126,15 @@ def beside_paths(
 
 
 def write_beside(
-    transcript: Transcript, media: Path, formats: Iterable[str], owned: Iterable[str]
+    transcript: Transcript,
+    media: Path,
+    formats: Iterable[str],
+    owned: Iterable[str],
+    mode: int | None = None,
 ) -> list[Path]:
+    """Write the subtitles beside `media` (`mode`, None: by the umask, so the media server's
+    own user can read them when the umask lets it)."""
     paths = beside_paths(media, transcript.language, formats, owned)
     for path in paths:
-        write_atomic(path, WRITERS[path.suffix[1:]](transcript, {}))
+        write_atomic(path, WRITERS[path.suffix[1:]](transcript, {}), mode)
     return paths
