@@ -34,6 +34,9 @@ SET_ASIDE = {
     "earwig service install": "changes the user's service manager; --dry-run runs below",
     "earwig service uninstall": "changes the user's service manager",
     "earwig service status": "asks the user's service manager (absent here)",
+    "EARWIG_HTTP_TRUST=192.168.1.0/24,10.0.0.5 earwig config check": (
+        "sets variables first; tests/unit/test_config_env.py reads the same ones"
+    ),
 }
 
 
