@@ -4,6 +4,7 @@ the same with two real users and a real daemon."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from collections.abc import Iterator
@@ -100,3 +101,20 @@ def test_a_wrong_output_mode_is_refused_plainly(tmp_path: Path, value: object) -
 
 def test_no_mode_means_the_umask(tmp_path: Path) -> None:
     assert config.parse({}, tmp_path / "c.toml").output.mode is None
+
+
+def test_the_daemon_writes_with_output_mode(umask, tmp_path: Path) -> None:
+    """The daemon's one way out (daemon/delivery.py) carries [output] mode to both kinds of
+    output: transcripts in a folder and subtitles beside a film."""
+    from earwig.daemon import delivery
+    from earwig.model import Job
+
+    umask(0o077)
+    output = config.OutputConfig(dir=tmp_path / "out", formats=("txt",), mode=0o644)
+    job = Job(id=1, source="watch", title="talk.wav", path=str(tmp_path / "talk.wav"))
+    job = dataclasses.replace(job, output_base="talk")  # named already: no store asked
+    plan = delivery.plan(job, None, output)  # type: ignore[arg-type]
+    (txt,) = delivery.write(plan, TRANSCRIPT)
+    film = dataclasses.replace(job, path=str(tmp_path / "Film.mkv"), beside=("srt",))
+    (srt,) = delivery.write(delivery.plan(film, None, output), TRANSCRIPT)  # type: ignore[arg-type]
+    assert (txt.name, mode(txt), srt.name, mode(srt)) == ("talk.txt", 0o644, "Film.en.srt", 0o644)
