@@ -14,11 +14,14 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from earwig import paths
 from earwig.durations import parse_date, parse_duration
 from earwig.errors import ConfigError
+
+if TYPE_CHECKING:
+    from earwig.mediaservers.config import MediaServerConfig
 
 OUTPUT_FORMATS = ("txt", "srt", "vtt", "tsv", "json")  # the default set
 FORMATS = (*OUTPUT_FORMATS, "md")  # every format there is: md, notes, is asked for
@@ -450,6 +453,7 @@ class Config:
     subscriptions: tuple[SubscriptionConfig, ...] = ()
     hooks: HooksConfig = field(default_factory=HooksConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    media_servers: tuple[MediaServerConfig, ...] = ()  # [[media_server]]: mediaservers/
 
     @property
     def inbox_path(self) -> Path | None:
@@ -558,6 +562,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
             "subscription",
             "hooks",
             "http",
+            "media_server",
         },
         where,
         "",
@@ -627,6 +632,9 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
         subscriptions.append(sub)
     hooks = _build(HooksConfig, section("hooks"), HOOKS_SCHEMA, where, "hooks", base)
     http = _build(HttpConfig, section("http"), HTTP_SCHEMA, where, "http", base)
+    from earwig.mediaservers.config import parse_media_servers
+
+    media_servers = parse_media_servers(data.get("media_server", []), where, base)
     if transcribe.workers == 0 and not transcribe.servers:
         raise ConfigError(
             f"{where}: [transcribe] workers = 0 and no [[transcribe.servers]]: nothing would "
@@ -644,6 +652,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
         downloads=downloads,
         inbox=inbox,
         subscriptions=tuple(subscriptions),
+        media_servers=media_servers,
     )
 
 

@@ -202,6 +202,47 @@ class HttpView(TypedDict, total=False):
     retry_at: float | None
 
 
+class MediaEventView(TypedDict):
+    at: float
+    what: str  # the sender's name for the event and its item: "ItemAdded Night Train"
+    outcome: str  # "queued as job 12", "refused: in no library earwig knows", ...
+
+
+class MediaRefreshView(TypedDict):
+    at: float
+    ok: bool
+    what: str  # the calls made ("POST /Library/Media/Updated"), or why they failed
+
+
+class MediaFolderView(TypedDict):
+    library: str | None  # the server's name for it; None: a path_map pair alone
+    theirs: str  # as the server names it
+    ours: str | None  # where it lies here (None: no path_map covers it)
+    readable: bool
+
+
+class MediaServerView(TypedDict, total=False):
+    """One [[media_server]] table (mediaservers/), or a sender that posted without one."""
+
+    name: str
+    kind: str  # jellyfin, plex, emby; sonarr, radarr, tautulli, bazarr
+    events: list[str]
+    last_event: MediaEventView | None
+    url: str  # scheme://host:port, never a key
+    refresh: bool
+    reachable: bool | None  # None: not asked yet
+    server: str | None  # "Jellyfin 10.11.0 (living-room)"
+    checked_at: float | None
+    error: str | None  # the last problem talking to it, until it answers again
+    last_refresh: MediaRefreshView | None
+    pending: int  # files whose refresh waits to be sent
+    folders: list[MediaFolderView]  # `media_servers.test` only
+
+
+class MediaServerTests(TypedDict):
+    servers: list[MediaServerView]
+
+
 class Status(TypedDict):
     version: str
     pid: int
@@ -225,6 +266,7 @@ class Status(TypedDict):
     problems: list[str]  # sentences: the database lost, a disk full (daemon/guard.py, disk.py)
     subscriptions: list[SubscriptionView]
     http: HttpView  # the HTTP server: {"state": "off"} without [http] listen
+    media_servers: list[MediaServerView]  # [[media_server]] tables and senders seen
 
 
 class JobList(TypedDict):
@@ -591,6 +633,12 @@ class ReloadConfig(Request[Reloaded]):
     """Re-read the config file and say what was applied and what needs a restart."""
 
 
+@declare("media_servers.test")
+class TestMediaServers(Request[MediaServerTests]):
+    """Ask every [[media_server]] now: reachable, key accepted, its library folders and
+    where each lies here."""
+
+
 @declare("slots.list")
 class ListSlots(Request[Slots]):
     pass
@@ -798,8 +846,18 @@ class Welcome(TypedDict):
     pid: int
 
 
+_ENCODER = msgspec.json.Encoder(enc_hook=str)  # a value JSON has no type for: its str()
+
+
+def dumps(value: Any) -> bytes:
+    """The one JSON encoder: socket lines, HTTP answers and events are written by it, compact
+    and UTF-8 (msgspec: TypedDicts, Structs, enums, tuples and sets natively)."""
+    return _ENCODER.encode(value)
+
+
 def encode(message: Any) -> bytes:
-    return json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
+    """One NDJSON line."""
+    return _ENCODER.encode(message) + b"\n"
 
 
 def decode(line: bytes) -> Message:

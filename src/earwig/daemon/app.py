@@ -16,13 +16,14 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from earwig import __version__, jobs, protocol, redact
 from earwig.config import SECTIONS, Config
 from earwig.config import load as load_config
 from earwig.daemon import guard, pool
 from earwig.daemon.aborts import Aborts
+from earwig.daemon.apijobs import ApiJobs
 from earwig.daemon.backends import Backends
 from earwig.daemon.bus import Bus
 from earwig.daemon.disk import DiskWaits
@@ -44,12 +45,21 @@ from earwig.daemon.supervisor import Supervisor
 from earwig.daemon.watch import FolderWatcher
 from earwig.errors import ConfigError, EarwigError, InvalidTransition
 from earwig.jobs import Action
+from earwig.mediaservers.service import MediaServers
 from earwig.model import Job, JobState
 from earwig.store import Store
 from earwig.transcribe import registry
 
 log = logging.getLogger("earwig")
 READY_TIMEOUT = 30.0  # seconds the start-up scan of the watch folders may take
+
+
+class HttpPart(Protocol):
+    """What the daemon needs of its HTTP door (web/server.HttpServer): a supervised part
+    that runs until `stop` is set, and what `earwig status` shows of it."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+    def view(self) -> protocol.HttpView: ...
 
 
 class Daemon:
@@ -89,7 +99,9 @@ class Daemon:
         self.subscriptions: Subscriptions
         self.watcher: FolderWatcher | None = None
         self.server: Server
-        self.http: Any = None  # web.server.HttpServer when [http] listen is set
+        self.mediaservers: MediaServers
+        self.apijobs: ApiJobs  # the HTTP doors' transcription requests, as jobs
+        self.http: HttpPart | None = None  # web/ when [http] listen is set
         self.disk: DiskWaits
         self.lost_history: str | None = None  # an empty database beside old transcripts
 
@@ -149,6 +161,9 @@ class Daemon:
             lambda: self.config,
             on_change=self.publish_subscriptions,
         )
+        self.mediaservers = MediaServers(lambda: self.config, self.intake, self.queue, self.events)
+        self.bus.listen(self.mediaservers.on_event)
+        self.apijobs = ApiJobs(self.queue, self.bus, self.log, lambda: self.config, self.stop)
         self.server = Server(self, self.bus, self.config.socket_path)
 
     # ------------------------------------------------------------ lifecycle
@@ -176,6 +191,7 @@ class Daemon:
             sv.start("downloads", self.downloads.run, self.stop)
             sv.start("media clean-up", self.media.clean_periodically, self.stop)
             sv.start("disk space", self.disk.run, self.stop)
+            sv.start("media servers", self.mediaservers.run, self.stop)
             sv.start(
                 "database watch",
                 lambda stop: guard.watch_identity(self.queue, self.events, stop),
@@ -203,6 +219,7 @@ class Daemon:
             self.subscriptions.shutdown()
             await self._drain()
             await self.hooks.wait(self.config.hooks.timeout)
+            await sv.wait("media servers")
             await sv.wait("media clean-up")
             await self._stop_watchers()
             await sv.wait("model")
@@ -222,7 +239,6 @@ class Daemon:
         from earwig.web.server import HttpServer
 
         self.http = HttpServer(self, self.config.http.listen)
-        self.http.doors.recover()
         self.supervisor.start("http", self.http.run, self.stop)
 
     def _model_ready(self) -> None:
@@ -279,6 +295,7 @@ class Daemon:
             self.log(
                 "warning", f"recovered after an interruption: {job.title} -> {fixed.state}", job.id
             )
+        self.apijobs.recover()  # keep = false: no client waits for those any more
 
     async def _check_history(self) -> None:
         """An empty database beside transcripts earwig wrote: the history was lost. Start
@@ -443,6 +460,9 @@ class Daemon:
         self.queue.wake()
         return slot.view()
 
+    async def test_media_servers(self) -> list[protocol.MediaServerView]:
+        return cast(list[protocol.MediaServerView], await self.mediaservers.test())
+
     def set_queue_paused(self, paused: bool) -> None:
         self.queue.paused = paused
         self.log(
@@ -491,6 +511,7 @@ class Daemon:
             "problems": self.problems(),
             "subscriptions": self.subscriptions.view(),
             "http": self.http.view() if self.http is not None else {"state": "off"},
+            "media_servers": cast(list[protocol.MediaServerView], self.mediaservers.view()),
         }
 
 
@@ -510,4 +531,6 @@ def reload_report(old: Config, new: Config) -> tuple[list[str], list[str]]:
         changed.append("[[watch]] folders")
     if old.subscriptions != new.subscriptions:
         changed.append("[[subscription]]s")
+    if old.media_servers != new.media_servers:
+        changed.append("[[media_server]]s")
     return changed, restart
