@@ -27,7 +27,6 @@ import shutil
 import sqlite3
 import stat
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from typing import Any
 import pytest
 
 from conftest import make_video
-from helpers import free_port, wait_for
+from helpers import folder_for_all_users, free_port, wait_for
 
 # the first test waits for the image to be built: minutes on a machine that never built it
 pytestmark = [pytest.mark.container, pytest.mark.timeout(1800)]
@@ -153,8 +152,7 @@ class Box:
 @pytest.fixture(scope="module")
 def box(image: str, users: tuple[User, User]) -> Iterator[Box]:
     owner = users[0]
-    host = Path(tempfile.mkdtemp(prefix="ew-box-", dir="/tmp"))
-    host.chmod(0o755)
+    host = folder_for_all_users("ew-box-")
     name = f"{PREFIX}{os.getpid()}"
     for folder in ("config", "data", "watch", "transcripts", "films"):
         (host / folder).mkdir()

@@ -15,7 +15,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_video
-from helpers import wait_for
+from helpers import folder_for_all_users, wait_for
 
 NEEDS_ROOT = "making users needs root (CI runs as root, where this test always runs)"
 if os.geteuid() != 0 or not shutil.which("useradd"):
@@ -84,8 +83,7 @@ def users() -> Iterator[tuple[User, User]]:
 def place(users: tuple[User, User]) -> Iterator[Path]:
     """A folder both users can reach (pytest's own temporary folders are root's, 0700)."""
     owner = users[0]
-    root = Path(tempfile.mkdtemp(prefix="ew-modes-", dir="/tmp"))
-    root.chmod(0o755)
+    root = folder_for_all_users("ew-modes-")
     try:
         for name in ("watch", "library", "out", "state", "models", "run"):
             (root / name).mkdir()
