@@ -9,7 +9,9 @@ that never built it), then prints:
   * the layers (the Debian base, Debian's Python, the venv) and the largest packages in the
     venv, in MB;
   * container start to ready: from `podman run -d` until `earwig status` answers inside it
-    (as the healthcheck asks), the median of --rounds starts, each on empty folders.
+    (as the healthcheck asks), the median of --rounds starts, each on empty folders, beside
+    the same measure for `earwig run` on this machine without a container (interleaved, so
+    both see the same load; the ratio is the container's cost).
 
     python bench/container.py [--rounds 5] [--image TAG] [--no-build]
 
@@ -25,10 +27,13 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import harness  # bench/harness.py: the daemon every benchmark starts the same way
 
 ROOT = Path(__file__).resolve().parents[1]
 TAG = "localhost/earwig:bench"
@@ -106,6 +111,23 @@ def start_to_ready(image: str) -> float:
         shutil.rmtree(host, ignore_errors=True)
 
 
+def host_start_to_ready() -> float:
+    """The same on this machine without a container, for comparison: `earwig run` from this
+    Python (its HTTP on, as in the image) until `earwig status` answers."""
+    root = Path(tempfile.mkdtemp(prefix="ew-bench-host-"))
+    daemon = harness.Daemon(root, http='listen = "127.0.0.1:0"')
+    status = [sys.executable, "-m", "earwig", "--config", str(daemon.config), "status"]
+    try:
+        started = time.monotonic()
+        daemon.start()  # returns once the socket answers; then the CLI, as in the container
+        while subprocess.run(status, capture_output=True).returncode != 0:
+            time.sleep(0.1)
+        return time.monotonic() - started
+    finally:
+        daemon.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -114,7 +136,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.no_build:
         began = time.monotonic()
-        builder().build(args.image)
+        builder().build(args.image, quiet=True)
         print(f"build (earlier layers reused): {time.monotonic() - began:.0f} s")
     unpacked, packed = sizes(args.image)
     print(f"image {args.image}: {unpacked / MB:.0f} MB uncompressed, {packed / MB:.0f} MB gzip -6")
@@ -124,10 +146,16 @@ def main() -> None:
     print("largest in the venv:")
     for size, name in packages(args.image):
         print(f"  {size / MB:7.1f} MB  {name}")
-    times = [start_to_ready(args.image) for _ in range(args.rounds)]
+    boxed, bare = [], []
+    for _ in range(args.rounds):  # interleaved: both see the same load
+        boxed.append(start_to_ready(args.image))
+        bare.append(host_start_to_ready())
+    box, host = statistics.median(boxed), statistics.median(bare)
     print(
-        f"start to `earwig status` answering: median {statistics.median(times):.2f} s "
-        f"(min {min(times):.2f}, max {max(times):.2f}, {args.rounds} starts)"
+        f"start to `earwig status` answering, median of {args.rounds}: container {box:.2f} s "
+        f"(min {min(boxed):.2f}, max {max(boxed):.2f}); the same daemon on this machine "
+        f"without a container {host:.2f} s; ratio {box / host:.2f} "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
 
 

@@ -197,7 +197,9 @@ def ensure_base(tag: str = BASE_TAG) -> str:
         return tag
 
 
-def build(tag: str = IMAGE_TAG, base: str | None = None, extra: tuple[str, ...] = ()) -> str:
+def build(
+    tag: str = IMAGE_TAG, base: str | None = None, extra: tuple[str, ...] = (), quiet: bool = False
+) -> str:
     """Build the Containerfile at the top of the repository as `tag` on the local base."""
     base = base or ensure_base()
     with exclusive(), tempfile.TemporaryDirectory(prefix="earwig-pip-") as tmp:
@@ -214,6 +216,7 @@ def build(tag: str = IMAGE_TAG, base: str | None = None, extra: tuple[str, ...] 
             "--tag",
             tag,
             *extra,
+            *(["--quiet"] if quiet else []),
             "--file",
             str(ROOT / "Containerfile"),
             str(ROOT),
