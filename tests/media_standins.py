@@ -53,8 +53,13 @@ class StandIn:
     fail_refreshes: int = 0  # answer 503 to this many refresh calls first
     requests: list[Seen] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    gate: threading.Event = field(default_factory=threading.Event)  # lookups wait for it
 
     def __post_init__(self) -> None:
+        self.gate.set()
+        self._serve()
+
+    def _serve(self) -> None:
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -160,6 +165,7 @@ class StandIn:
             g = re.fullmatch(rf"/Users/{ADMIN}/Items/(\w+)", path)
             item = g.group(1) if g else None
         if item is not None:
+            self.gate.wait(60)  # a test holds the lookup to see the webhook answered first
             if item not in self.items:
                 return 404, "text/plain", b""
             doc = payload("jellyfin/item.json") | {"Id": item, "Path": self.items[item]}
@@ -200,6 +206,7 @@ class StandIn:
             doc["MediaContainer"]["size"] = len(self.libraries)
             return self._json(doc)
         if m == "GET" and (g := re.fullmatch(r"/library/metadata/(\d+)", path)):
+            self.gate.wait(60)
             if g.group(1) not in self.items:
                 return 404, "text/plain", b""
             doc = payload("plex/metadata.json")

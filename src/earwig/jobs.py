@@ -72,10 +72,6 @@ TRANSITIONS: dict[tuple[JobState, Action], JobState] = {
 }
 
 
-def can(state: JobState, action: Action) -> bool:
-    return (state, action) in TRANSITIONS
-
-
 def advance(
     job: Job,
     action: Action,

@@ -12,9 +12,9 @@ should ask for a fresh snapshot. Progress events carry no seq: they are coalesce
 
 Everything that travels is declared here once, and the type checker holds every side to it:
 - a request is a msgspec Struct, its parameters (with their ranges and choices as `Meta`), and
-  its result type as the Struct's type argument: `class JobGet(Request[JobGetResult])`. The
+  its result type as the Struct's type argument: `class GetJob(Request[JobDetail])`. The
   daemon checks what arrives against the Struct (`parse_params`), a client builds one and gets
-  the result typed (`client.call(JobGet(id=7))["job"]["state"]`).
+  the result typed (`client.call(GetJob(id=7))["job"]["state"]`).
 - results and event data are TypedDicts: they describe the plain JSON objects that travel, so
   the bytes on the wire are what they always were, nothing is converted on either side, and
   mypy checks each key a caller reads.
@@ -29,6 +29,7 @@ This module is pure (no sockets), so the daemon, the clients and the tests share
 from __future__ import annotations
 
 import json
+import numbers
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -263,7 +264,7 @@ class Status(TypedDict):
     slots: list[SlotView]
     parts: dict[str, PartView]
     healthy: bool
-    problems: list[str]  # sentences: the database lost, a disk full (daemon/guard.py, disk.py)
+    problems: list[str]  # sentences: the database lost, a disk full (daemon/history.py, disk.py)
     subscriptions: list[SubscriptionView]
     http: HttpView  # the HTTP server: {"state": "off"} without [http] listen
     media_servers: list[MediaServerView]  # [[media_server]] tables and senders seen
@@ -293,11 +294,6 @@ class JobDetail(TypedDict):
     job: JobView
     log: list[LogEntry]
     transcript: NotRequired[TranscriptView]  # when asked for and there is one
-
-
-class Duplicate(TypedDict):
-    id: int
-    state: str
 
 
 class AddOutcome(TypedDict, total=False):
@@ -819,16 +815,6 @@ SUBSCRIPTIONS = event_kind(
     "subscriptions", Subscriptions, "jobs", "the subscriptions changed (added, checked, ...)"
 )
 
-# The names alone, for code that only compares them.
-EVENT_JOB_ADDED = JOB_ADDED.name
-EVENT_JOB_UPDATED = JOB_UPDATED.name
-EVENT_JOB_DELETED = JOB_DELETED.name
-EVENT_JOB_PROGRESS = JOB_PROGRESS.name
-EVENT_JOB_SEGMENTS = JOB_SEGMENTS.name
-EVENT_LOG = LOG.name
-EVENT_QUEUE = QUEUE.name
-EVENT_SUBSCRIPTIONS = SUBSCRIPTIONS.name
-
 
 # ---------------------------------------------------------------- messages
 
@@ -846,7 +832,21 @@ class Welcome(TypedDict):
     pid: int
 
 
-_ENCODER = msgspec.json.Encoder(enc_hook=str)  # a value JSON has no type for: its str()
+def _plain(value: Any) -> Any:
+    """A value msgspec has no JSON type for: a number of another kind (numpy's float64,
+    int64, float32, bool_, which the engines hand back) as the plain value; anything else as
+    its str()."""
+    item = getattr(value, "item", None)  # a numpy scalar's own Python value
+    if callable(item) and isinstance(plain := item(), bool | int | float | str):
+        return plain
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return str(value)
+
+
+_ENCODER = msgspec.json.Encoder(enc_hook=_plain)
 
 
 def dumps(value: Any) -> bytes:

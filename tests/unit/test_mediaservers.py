@@ -421,3 +421,94 @@ def test_a_failed_batch_backs_off_takes_in_newcomers_then_gives_up() -> None:
 
 def test_the_environment_holds_no_key_by_accident() -> None:
     assert "EARWIG_TEST_MEDIA_KEY" not in os.environ
+
+
+# ---------------------------------------------------------------- late audio, whisperX labels
+
+
+def test_a_video_whose_audio_starts_late_is_heard_on_the_pictures_clock(
+    tmp_path: Path, speech_wav: Path
+) -> None:
+    from conftest import make_video
+    from earwig.mediaservers.bazarr import offset_of
+    from earwig.transcribe import audio
+
+    late = make_video(speech_wav, tmp_path / "late.mkv", audio_delay=3.0)
+    assert [round(w.offset, 3) for w in audio.windows(late)] == [3.0]
+    assert offset_of(late) == 3.0
+    prompt = make_video(speech_wav, tmp_path / "prompt.mkv")  # AAC's priming is not a lead
+    assert [w.offset for w in audio.windows(prompt)] == [0.0]
+    assert offset_of(prompt) == 0.0 and offset_of(speech_wav) == 0.0
+    assert offset_of(tmp_path / "missing.mkv") == 0.0
+
+
+def test_speakers_as_whisperx_labels_them_and_cues_on_the_videos_clock() -> None:
+    from earwig.mediaservers.bazarr import on_video_clock, whisperx_label, whisperx_speakers
+    from earwig.model import Segment, Transcript, Word
+
+    t = Transcript(
+        (
+            Segment(0.5, 2.0, " Hello there.", (Word(0.5, 1.0, "Hello"),), speaker="SPEAKER 1"),
+            Segment(2.5, 4.0, " Hi.", speaker="Ann"),
+            Segment(4.5, 5.0, " Unlabelled."),
+        ),
+        "en",
+        5.0,
+        "b",
+        "m",
+    )
+    assert (
+        whisperx_label("SPEAKER 1") == "SPEAKER_00" and whisperx_label("SPEAKER 12") == "SPEAKER_11"
+    )
+    prefixed = whisperx_speakers(t, prefix=True)
+    assert [s.text for s in prefixed.segments] == [
+        "[SPEAKER_00]: Hello there.",
+        "[Ann]: Hi.",
+        " Unlabelled.",
+    ]
+    assert [s.speaker for s in whisperx_speakers(t, prefix=False).segments] == [
+        "SPEAKER_00",
+        "Ann",
+        None,
+    ]
+    moved = on_video_clock(t, 3.0)
+    assert [(s.start, s.end) for s in moved.segments] == [(3.5, 5.0), (5.5, 7.0), (7.5, 8.0)]
+    assert moved.segments[0].words[0].start == 3.5 and moved.duration == 8.0
+    assert on_video_clock(t, 0.0) is t
+
+
+def test_a_speaker_count_outside_min_and_max_is_clustered_again_at_the_bound() -> None:
+    """/asr's min_speakers / max_speakers (whisperX's): the found count is kept within them."""
+    import numpy as np
+
+    from earwig.model import Segment, Transcript
+    from earwig.speakers.diarize import Diarization, Turn
+    from earwig.transcribe.pipeline import _label_speakers
+
+    class Voices:
+        """Stands for speakers/diarize.Voices: finds `found` voices unless told how many."""
+
+        def __init__(self, found: int) -> None:
+            self.found = found
+            self.asked: list[int | None] = []
+
+        def finish(self, speakers: int | None = None) -> Diarization:
+            self.asked.append(speakers)
+            n = speakers or self.found
+            voices = [np.eye(8)[i] for i in range(n)]
+            turns = [Turn(float(i), float(i) + 0.9, i) for i in range(n)]
+            return Diarization(turns, voices, voices)
+
+    t = Transcript(
+        tuple(Segment(float(i), i + 0.9, f"line {i}") for i in range(5)), "en", 5, "b", "m"
+    )
+    for found, bounds, asked in [
+        (5, (2, 3), [None, 3]),  # too many: clustered again at the most
+        (1, (2, 4), [None, 2]),  # too few: at the least
+        (3, (2, 4), [None]),  # within: kept
+        (5, (None, None), [None]),  # no bounds: as found
+    ]:
+        voices = Voices(found)
+        labelled = _label_speakers(t, voices, None, [], bounds)
+        assert voices.asked == asked, (found, bounds)
+        assert len({s.speaker for s in labelled.segments if s.speaker}) == (asked[-1] or found)

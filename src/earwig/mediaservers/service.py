@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from earwig.daemon.intake import Intake
     from earwig.daemon.queue import Events, JobQueue
 
+logger = logging.getLogger("earwig.mediaservers")
 WATCHING = 999_999  # a played file's priority: above all background work, below the HTTP API
 CHECK_EVERY = 300.0  # seconds between checks of each server (reachable, key, libraries)
 RECHECK_LIBRARIES = 60.0  # a refused path asks for the libraries again once this old
@@ -171,7 +174,7 @@ class MediaServers:
         except Exception as exc:  # a bug must not go unseen, nor take the daemon down
             self._record(label, event, f"failed: {exc}")
             self.events.log("error", f"{who} {event.describe()}: {type(exc).__name__}: {exc}")
-            raise
+            logger.exception("handling %s %s failed", who, event.describe())  # the traceback
 
     async def _place_and_queue(
         self, theirs: str, event: MediaEvent, entry: MediaServerConfig | None, label: str
@@ -265,9 +268,9 @@ class MediaServers:
         self, theirs: str, sender: str, entry: MediaServerConfig | None
     ) -> paths.Placed:
         maps = [paths.PathMap(e.path_map) for e in self._ordered(sender, entry)]
-        placed = paths.place(theirs, maps, self._roots())
+        placed = await asyncio.to_thread(paths.place, theirs, maps, self._roots())
         if placed.refused and await self._stale_libraries():
-            placed = paths.place(theirs, maps, self._roots())
+            placed = await asyncio.to_thread(paths.place, theirs, maps, self._roots())
         return placed
 
     def _ordered(self, sender: str, entry: MediaServerConfig | None) -> list[MediaServerConfig]:
@@ -310,6 +313,25 @@ class MediaServers:
             await self._check(e)
             changed |= st.libraries != before
         return changed
+
+    async def video_offset(self, theirs: str) -> float:
+        """Bazarr's `video_file`: where its audio starts on its clock (mediaservers/bazarr.py),
+        when the path lies in a library earwig knows; 0 and a log line when it does not."""
+        from earwig.mediaservers import bazarr
+
+        placed = await self._place(theirs, "bazarr", self.entry("bazarr"))
+        if placed.local is None or not await asyncio.to_thread(placed.local.is_file):
+            why = "lies in no library earwig knows" if placed.local is None else "is not here"
+            self.events.log(
+                "info",
+                f"Bazarr's video_file {theirs} {why}: its subtitles keep the audio's clock "
+                '(a [[media_server]] kind = "bazarr" path_map places it)',
+            )
+            return 0.0
+        offset = await asyncio.to_thread(bazarr.offset_of, placed.local)
+        if offset:
+            self.events.log("info", f"{placed.local.name}: its audio starts {offset:.3f}s in")
+        return offset
 
     # ------------------------------------------------------------ refresh out
 
@@ -379,6 +401,8 @@ class MediaServers:
     async def run(self, stop: asyncio.Event) -> None:
         """The part the supervisor keeps alive: checks each server now and then, and sends
         the refresh batches when they are due."""
+        if self.entries:  # httpx is imported off the loop: the socket answers meanwhile
+            await asyncio.to_thread(importlib.import_module, "httpx")
         checker = asyncio.create_task(self._check_periodically(stop))
         sending: set[asyncio.Task[Any]] = set()
         try:

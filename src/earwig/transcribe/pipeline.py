@@ -108,7 +108,8 @@ def transcribe_file(
         )
     if voices is not None:
         on_stage("speakers")
-        transcript = _label_speakers(transcript, voices, asked.speakers, known_voices)
+        bounds = (asked.min_speakers, asked.max_speakers)
+        transcript = _label_speakers(transcript, voices, asked.speakers, known_voices, bounds)
     if model is not None:
         transcript = quality.review(transcript, model, _english_only(model), spans_judged=judge)
     forward(1.0)
@@ -159,10 +160,15 @@ def _label_speakers(
     voices: Any,
     speakers: int | None,
     known: Sequence[tuple[str, Sequence[float]]],
+    bounds: tuple[int | None, int | None] = (None, None),
 ) -> Transcript:
     from earwig.speakers import assign, names
 
     found = voices.finish(speakers)
+    low, high = bounds
+    count = len(found.voices)
+    if speakers is None and count and ((low and count < low) or (high and count > high)):
+        found = voices.finish(max(low or 1, min(count, high or count)))
     turned = [(t.speaker, v) for t, v in zip(found.turns, found.turn_voices, strict=False)]
     called = names.names_for(found.voices, known, turned)
     labelled = assign.label(transcript, found.turns, called)

@@ -3,15 +3,13 @@ whisper-asr-webservice's (as Bazarr and Subgen read them), from one earwig Trans
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from earwig import languages, outputs
+from earwig import languages, outputs, protocol
 from earwig.model import Transcript
 
 OPENAI_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 ASR_OUTPUTS = ("txt", "vtt", "srt", "tsv", "json")
-GRANULARITIES = ("segment", "word")
 
 
 def language_name(code: str | None) -> str:
@@ -103,6 +101,7 @@ def asr_body(t: Transcript, output: str) -> str:
                 "start": s.start,
                 "end": s.end,
                 "text": s.text,
+                **({"speaker": s.speaker} if s.speaker else {}),
                 **(
                     {
                         "words": [
@@ -123,7 +122,7 @@ def asr_body(t: Transcript, output: str) -> str:
         ],
         "language": t.language,
     }
-    return json.dumps(doc, ensure_ascii=False)
+    return protocol.dumps(doc).decode()
 
 
 def _clock(seconds: float, sep: str, always_hours: bool) -> str:
@@ -136,4 +135,4 @@ def _clock(seconds: float, sep: str, always_hours: bool) -> str:
 
 
 def _json(doc: Any) -> bytes:
-    return json.dumps(doc, ensure_ascii=False).encode()
+    return protocol.dumps(doc)
