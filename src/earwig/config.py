@@ -267,6 +267,15 @@ class OutputConfig:
     formats: tuple[str, ...] = opt(OUTPUT_FORMATS, _str_list(FORMATS))
     # Transcripts' and subtitles' permissions; None: 0666 less the umask, as for any new file
     mode: int | None = opt(None, _mode)
+    # subtitle cues (srt, vtt; earwig/cues.py): characters a line (CJK counts 2), lines a cue
+    line_width: int = opt(42, _int(10))
+    lines: int = opt(2, _int(1))
+
+    def cue_rules(self) -> Any:
+        """The cue rules these settings make (a cues.Rules; imported only when needed)."""
+        from earwig.cues import Rules
+
+        return Rules(line_width=self.line_width, lines=self.lines)
 
 
 # [transcribe] builds the backend once, at start-up: a change needs a restart, except for

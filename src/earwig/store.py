@@ -8,6 +8,7 @@ by the numbered migrations in migrations.py, each run once, in order, inside a t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -20,7 +21,7 @@ import sqlite_utils
 
 from earwig.errors import NotFound, StoreError
 from earwig.migrations import MIGRATIONS, SCHEMA_VERSION
-from earwig.model import FINISHED, Job, JobState, Segment, Transcript
+from earwig.model import FINISHED, Flag, Job, JobState, Segment, Transcript
 
 if TYPE_CHECKING:
     from earwig.protocol import LogEntry
@@ -359,6 +360,11 @@ class Store:
         )
         return _row_to_job(rows[0]) if rows else None
 
+    def jobs_with_sha(self, sha256: str) -> list[Job]:
+        """Every job of this content, whatever its state, the newest first."""
+        rows = self.db.query("select * from jobs where sha256 = ? order by id desc", [sha256])
+        return [_row_to_job(row) for row in rows]
+
     def same_media_cancelled(self, job: Job) -> Job | None:
         """The oldest job cancelled because its media is `job`'s (it waits on `job`)."""
         if not job.sha256 or job.id is None:
@@ -467,6 +473,9 @@ class Store:
                     "model": transcript.model,
                     "text": transcript.text,
                     "warnings": json.dumps(transcript.warnings) if transcript.warnings else None,
+                    "flags": json.dumps([dataclasses.asdict(f) for f in transcript.flags])
+                    if transcript.flags
+                    else None,
                     "created_at": time.time(),
                 },
                 pk="job_id",
@@ -508,6 +517,8 @@ class Store:
             duration=meta["duration"],
             backend=meta["backend"],
             model=meta["model"],
+            warnings=tuple(json.loads(meta.get("warnings") or "[]")),
+            flags=tuple(Flag(**f) for f in json.loads(meta.get("flags") or "[]")),
         )
 
     def delete_job(self, job_id: int) -> None:

@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from earwig.cues import Rules
 from earwig.model import Transcript
-from earwig.outputs import WRITERS, write_atomic
+from earwig.outputs import render, write_atomic
 
 FORMATS = ("srt", "vtt")
 EXTENSIONS = (".srt", ".vtt", ".ass", ".ssa", ".sub", ".idx", ".sup", ".smi")
@@ -130,11 +131,13 @@ def write_beside(
     media: Path,
     formats: Iterable[str],
     owned: Iterable[str],
+    rules: Rules | None = None,
+    *,
     mode: int | None = None,
 ) -> list[Path]:
     """Write the subtitles beside `media` (`mode`, None: by the umask, so the media server's
     own user can read them when the umask lets it)."""
     paths = beside_paths(media, transcript.language, formats, owned)
     for path in paths:
-        write_atomic(path, WRITERS[path.suffix[1:]](transcript, {}), mode)
+        write_atomic(path, render(path.suffix[1:], transcript, {}, rules), mode)
     return paths
