@@ -312,12 +312,14 @@ class FasterWhisperBackend:
                 on_progress(min(1.0, piece.end / duration) if duration else 1.0)
                 if should_abort():
                     raise Aborted("stopped during transcription")
-            # a loop is decoded again alone, without the text before it (repair.py)
-            segments, mended = repair.decode_again(
-                segments, lambda a, b: self._again(audio, a, b, common)
-            )
-            if mended:
-                log.info("decoded %d looping segment(s) again", mended)
+            if self.use_batched(duration):  # decoded at one temperature: a loop is decoded
+                # again alone, without the text before it (the sequential path has already
+                # fallen back through Whisper's temperatures on its own; repair.py)
+                segments, mended = repair.decode_again(
+                    segments, lambda a, b: self._again(audio, a, b, common)
+                )
+                if mended:
+                    log.info("decoded %d looping segment(s) again", mended)
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"faster-whisper failed: {exc}") from exc
         return segments, info
