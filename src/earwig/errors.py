@@ -100,10 +100,13 @@ class RefusedRequest(EarwigError):
     """A request the daemon will not carry out, with the HTTP status that says why: 4xx for
     the client's part (no audio, a model not installed), 503 while the daemon stops."""
 
-    def __init__(self, status: int, code: str, message: str, hint: str = "") -> None:
+    def __init__(
+        self, status: int, code: str, message: str, hint: str = "", param: str | None = None
+    ) -> None:
         super().__init__(message, hint)
         self.status = status
         self.code = code
+        self.param = param  # the request's field at fault, where there is one
 
 
 class VersionMismatch(ProtocolError):

@@ -119,6 +119,9 @@ def _segment(s: Segment, words: bool = True) -> dict[str, Any]:
         doc["language"] = s.language
     if s.speaker:
         doc["speaker"] = s.speaker
+    for name in ("avg_logprob", "compression_ratio"):  # how believable it is, where known
+        if (value := getattr(s, name)) is not None:
+            doc[name] = round(value, 4)
     if s.words and words:
         doc["words"] = [
             {"start": w.start, "end": w.end, "word": w.text.strip(), "probability": w.probability}

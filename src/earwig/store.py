@@ -360,6 +360,11 @@ class Store:
         )
         return _row_to_job(rows[0]) if rows else None
 
+    def jobs_with_sha(self, sha256: str) -> list[Job]:
+        """Every job of this content, whatever its state, the newest first."""
+        rows = self.db.query("select * from jobs where sha256 = ? order by id desc", [sha256])
+        return [_row_to_job(row) for row in rows]
+
     def same_media_cancelled(self, job: Job) -> Job | None:
         """The oldest job cancelled because its media is `job`'s (it waits on `job`)."""
         if not job.sha256 or job.id is None:

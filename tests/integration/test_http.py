@@ -120,6 +120,8 @@ def test_openai_errors_are_clear_4xx(server: Http, speech_wav: Path, tmp_path: P
             response_format="yaml",
         )
     assert err.value.body["code"] == "bad_response_format"  # type: ignore[index]
+    assert err.value.body["param"] == "response_format"  # type: ignore[index]
+    assert err.value.body["type"] == "invalid_request_error"  # type: ignore[index]
     with pytest.raises(openai.BadRequestError) as err:
         client.audio.transcriptions.create(
             model="whisper-1",
@@ -145,7 +147,8 @@ def test_openai_errors_are_clear_4xx(server: Http, speech_wav: Path, tmp_path: P
     )
     assert garbage.status_code == 400 and garbage.json()["error"]["code"] == "bad_multipart"
     assert "Traceback" not in garbage.text
-    assert set(garbage.json()["error"]) == {"code", "message", "hint"}
+    assert set(garbage.json()["error"]) == {"code", "message", "hint", "type", "param"}
+    assert garbage.json()["error"]["type"] == "invalid_request_error"
 
 
 # ---------------------------------------------------------------- whisper-asr-webservice

@@ -174,7 +174,14 @@ class Daemon:
             check_model=self.backends.transcriber_for,
             slot=self.runner.slot,
         )
-        self.apijobs = ApiJobs(self.queue, self.bus, self.log, lambda: self.config, self.stop)
+        self.apijobs = ApiJobs(
+            self.queue,
+            self.bus,
+            self.log,
+            lambda: self.config,
+            self.stop,
+            transcribe=lambda: self.backends.config,
+        )
         self.server = Server(self, self.bus, self.config.socket_path)
 
     # ------------------------------------------------------------ lifecycle
