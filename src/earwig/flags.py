@@ -52,6 +52,7 @@ def retry_hint(job_id: int | None, option: str) -> str:
 def warnings(flags: Sequence[Flag], model: str, job_id: int | None = None) -> tuple[str, ...]:
     """One sentence per kind of flag, every range in it, and what to do once."""
     from earwig.transcribe.models import display_name
+    from earwig.transcribe.registry import english_only
 
     kinds: dict[str, list[Flag]] = {}
     for f in flags:
@@ -86,6 +87,12 @@ def warnings(flags: Sequence[Flag], model: str, job_id: int | None = None) -> tu
             out.append(
                 f"text where no speech was heard, kept but doubtful: {where}; check it "
                 "against the audio"
+            )
+        elif kind == "skipped" and english_only(model):  # most often: another language
+            out.append(
+                f"speech with no text: {where}: the model wrote nothing for it, and {name} is "
+                "English-only: if it is another language, transcribe it with a multilingual "
+                f"model: `earwig models pull base`, then {retry_hint(job_id, '--model base')}"
             )
         elif kind == "skipped":
             out.append(

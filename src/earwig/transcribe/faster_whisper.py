@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("earwig.backend")
 
 BATCHED_FROM = 60.0  # seconds of audio from which "auto" takes the batched path (measured)
+SEED = 0  # CTranslate2's sampling seed (temperature fallback)
 
 
 def load_pip_cuda_libraries() -> None:
@@ -137,8 +138,13 @@ class FasterWhisperBackend:
             if self._model is not None:
                 return
             self.model_dir, self.model_name = resolve_ctranslate2(self.model_setting)
+            import ctranslate2
             from faster_whisper import BatchedInferencePipeline, WhisperModel
 
+            # Whisper's temperature fallback samples: seeded, the same file read by a fresh
+            # process comes out the same each time (the seed is read when the engine's
+            # thread first samples, so it must be set before the model starts)
+            ctranslate2.set_random_seed(SEED)
             if self.device_warning:
                 log.warning(self.device_warning)
             started = time.monotonic()
@@ -339,6 +345,32 @@ class FasterWhisperBackend:
         )
         length = len(audio) / SAMPLE_RATE
         return [shift(_segment(f, end - start), start, length, None) for f in found]
+
+    def reread(
+        self, audio: np.ndarray, start: float, end: float, options: TranscribeOptions
+    ) -> list[Segment]:
+        """audio[start:end] (seconds) read again alone, the same way every time: one pass at
+        temperature 0 (no fallback, so nothing sampled at random), no text or prompt before
+        it, word times on; segments on `audio`'s clock. The second opinion an English-only
+        model's judge asks for before it leaves speech out (quality.foreign_spans): a first
+        reading that fell back to sampling (repeated text does) can write clear English
+        unsure, or nothing at all when Whisper then takes the window for silence."""
+        self.load()
+        piece = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+        try:
+            found, _ = self._model.transcribe(
+                piece,
+                language=options.language,
+                beam_size=options.beam_size,
+                word_timestamps=True,
+                vad_filter=False,
+                condition_on_previous_text=False,
+                temperature=0.0,
+            )
+            length = len(audio) / SAMPLE_RATE
+            return [shift(_segment(f, end - start), start, length, None) for f in found]
+        except (RuntimeError, ValueError) as exc:
+            raise BackendError(f"faster-whisper failed: {exc}") from exc
 
 
 def _segment(piece: Any, duration: float) -> Segment:

@@ -88,6 +88,7 @@ def transcribe_file(
     asked = options
     if judge:  # each stretch of speech judged by its words' probabilities (quality.py)
         namer = quality.Namer(int(getattr(transcriber, "threads", 0) or 0))
+        reread = getattr(transcriber, "reread", None)  # a second opinion, where it can
     if judge or cue_words:  # words timed: the cues are cut where they were said (cues.py)
         options = dataclasses.replace(options, word_timestamps=True)
 
@@ -126,7 +127,8 @@ def transcribe_file(
             voices.add(win.offset, win.samples)  # lag turns by up to a second: voices mix)
         if judge:
             assert model is not None
-            found = quality.foreign_spans(part, heard or [])
+            again = (lambda a, b, w=win: reread(w.samples, a, b, options)) if reread else None
+            part, found = quality.foreign_spans(part, heard or [], again)
             flagged = tuple(
                 quality.foreign_flag(suspect, namer.name(win.samples, suspect.start, suspect.end))
                 for suspect in found

@@ -19,11 +19,12 @@ wrong and what to do; they are shown by `earwig jobs`, `earwig show`, the dashbo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from earwig import languages
-from earwig.model import Flag, Transcript
+from earwig.model import Flag, Segment, Transcript
 
 if TYPE_CHECKING:
     import numpy as np
@@ -119,7 +120,16 @@ def review(
 # confident loop (Portuguese: compression ratio 3.6).
 SPAN_MIN_SPEECH = 3.0  # seconds of speech: a shorter piece is not judged on its own
 SPAN_MIN_WORDS_PER_SECOND = 1.0
+SPAN_MAX_WORDS_PER_SECOND = 6.0  # nobody says more: a loop the gzip test let through
 SPAN_UNSURE_WORD_LOGPROB = -0.6
+# A first reading is no proof: one that fell back to sampled temperatures (repeated text
+# does) scores clear English unsure, or, on another CPU's rounding, writes nothing at all
+# when Whisper then takes the window for silence. So a stretch is only left out when a
+# second, deterministic reading of it alone (the backend's `reread`: temperature 0, no text
+# before it) looks foreign too; English read alone scores -0.07 to -0.11 a word, the held-out
+# German -0.95, French and Spanish loop. Where the first reading wrote (almost) nothing and
+# the second reads English, the second's words fill the gap.
+Reread = Callable[[float, float], list[Segment]]
 
 
 @dataclass(frozen=True)
@@ -134,19 +144,25 @@ class Suspect:
     why: str
 
 
-def foreign_spans(t: Transcript, spans: list[tuple[float, float]]) -> list[Suspect]:
+def foreign_spans(
+    t: Transcript, spans: list[tuple[float, float]], reread: Reread | None = None
+) -> tuple[Transcript, list[Suspect]]:
     """The pieces of speech (VAD `spans` grouped into 8-20 s pieces) whose transcript looks
     like an English-only model hearing another language: too few words for the speech, or
-    words the model was unsure of, or a loop. A flagged piece loses the stretches at its ends
-    that pass on their own (a piece can hold the last English sentence before a switch);
-    neighbouring suspects are joined."""
+    words the model was unsure of, or a loop; and `t`, mended. A flagged piece loses the
+    stretches at its ends that pass on their own (a piece can hold the last English sentence
+    before a switch); neighbouring suspects are joined. With `reread`, a suspect (and a
+    stretch repair.skipped found without words) is read again alone, and only stays a
+    suspect if that reading looks foreign too; where it reads English, the first reading's
+    gap is filled from it and the stretch is not flagged (the module's notes above)."""
     from earwig.transcribe import spoken
 
     out: list[Suspect] = []
-    for piece in spoken.pieces_of(spans):
-        speech = sum(e - s for s, e in piece)
-        if speech < SPAN_MIN_SPEECH:
-            continue
+    judged = [p for p in spoken.pieces_of(spans) if sum(e - s for s, e in p) >= SPAN_MIN_SPEECH]
+    for skipped in (f for f in t.flags if f.kind == "skipped" and reread is not None):
+        inside = [(max(a, skipped.start), min(b, skipped.end)) for a, b in spans]
+        judged.append([(a, b) for a, b in inside if b > a])
+    for piece in sorted((p for p in judged if p), key=lambda p: p[0][0]):
         found = _judge_span(t, piece)
         if found is None:
             continue
@@ -157,6 +173,23 @@ def foreign_spans(t: Transcript, spans: list[tuple[float, float]]) -> list[Suspe
             kept.pop()
         if len(kept) < len(piece):
             found = _judge_span(t, kept) or found
+        if reread is not None:
+            second = reread(found.start, found.end)
+            verdict = _judge_span(t.replace(segments=tuple(second)), kept)
+            if verdict is None:  # read alone, it is English: kept, and filled where empty
+                if found.words < SPAN_MIN_WORDS_PER_SECOND * found.speech:
+                    t = _fill(t, second, found.start, found.end)
+                continue
+            found = Suspect(
+                found.start,
+                found.end,
+                found.speech,
+                found.words,
+                found.word_logprob,
+                f"{found.why}; read again alone: {verdict.why}",
+            )
+        if out and out[-1].start <= found.start <= out[-1].end:
+            continue  # a skipped stretch inside a piece already flagged
         if out and found.start - out[-1].end < 2.0:
             last = out[-1]
             out[-1] = Suspect(
@@ -169,7 +202,23 @@ def foreign_spans(t: Transcript, spans: list[tuple[float, float]]) -> list[Suspe
             )
         else:
             out.append(found)
-    return out
+    if reread is not None:  # the flags say why the model wrote nothing there
+        t = t.replace(flags=tuple(f for f in t.flags if f.kind != "skipped" or _open(f, t, out)))
+    return t, out
+
+
+def _fill(t: Transcript, second: list[Segment], start: float, end: float) -> Transcript:
+    """`t` with its segments in [start, end] (by their middles) replaced by `second`."""
+    kept = [s for s in t.segments if not start <= (s.start + s.end) / 2 <= end]
+    merged = sorted([*kept, *second], key=lambda s: (s.start, s.end))
+    return t.replace(segments=tuple(merged))
+
+
+def _open(f: Flag, t: Transcript, suspects: list[Suspect]) -> bool:
+    """A skipped-speech flag still stands: no suspect explains it, no word now fills it."""
+    if any(s.start < f.end and s.end > f.start for s in suspects):
+        return False
+    return not any(f.start <= (w.start + w.end) / 2 <= f.end for s in t.segments for w in s.words)
 
 
 def _passes(t: Transcript, span: tuple[float, float]) -> bool:
@@ -200,6 +249,8 @@ def _judge_span(t: Transcript, piece: list[tuple[float, float]]) -> Suspect | No
     loop = _ratio(text) > LOOP_RATIO and any((s.avg_logprob or 0) < LOOP_LOGPROB for s in touching)
     if words < SPAN_MIN_WORDS_PER_SECOND * speech:
         why = f"{words} words for {speech:.0f}s of speech"
+    elif words > SPAN_MAX_WORDS_PER_SECOND * speech:
+        why = f"{words} words for {speech:.0f}s of speech, more than anyone says"
     elif logprob is not None and logprob < SPAN_UNSURE_WORD_LOGPROB:
         why = f"the model was unsure of it, word log-probability {logprob:.2f}"
     elif loop:
