@@ -68,6 +68,16 @@ def plan(job: Job, store: Store, output: OutputConfig) -> Plan:
     )
 
 
+def named_apart(plan: Plan, job: Job, store: Store) -> str:
+    """When a job's files are "talk (2).*" because "talk.*" is another source's, which one
+    ("; talk.* is /media/old/talk.wav's"), for its done line: the folder alone does not say."""
+    stem = media.safe_stem(Path(job.title).stem)
+    if plan.base is None or plan.base == stem:
+        return ""
+    owners = sorted(store.output_base_owners(str(plan.folder), stem))
+    return f"; {stem}.* is {owners[0]}'s" if owners else f"; {stem}.* was there already"
+
+
 def write(plan: Plan, transcript: Transcript, suffix: str = "") -> list[Path]:
     """Write the transcript's files (`suffix` after the stem: ".publisher")."""
     if plan.media is not None:
