@@ -326,6 +326,7 @@ class Runner:
             where = target.folder / f"{target.base}.*" if target.base else written[0]
             before = resume[-1].offset + resume[-1].length if resume else 0.0
             said = f"; the first {clock(before)} kept from before" if before else ""
+            said += delivery.named_apart(target, job, q.store)
             say(
                 "info",
                 f"done: {job.title} -> {where} ({duration:.0f}s of audio in "
