@@ -254,7 +254,8 @@ class Runner:
                 else self.backends.transcriber_for(job.model_request, index)
             )
             target = delivery.plan(job, q.store, self.output())
-            await asyncio.to_thread(outputs.check_writable, target.folder)  # before, not after
+            for folder in target.folders():  # before the work, not after
+                await asyncio.to_thread(outputs.check_writable, folder)
             probed = await asyncio.to_thread(audio.probe, path)  # has audio? how long?
             if handle.is_set():
                 raise Aborted("stopped before transcription")
