@@ -31,6 +31,7 @@ from earwig.daemon.hooks import Hooks
 from earwig.daemon.hosts import HostPolicy
 from earwig.daemon.inbox import Inbox
 from earwig.daemon.intake import Intake
+from earwig.daemon.lane import Lane
 from earwig.daemon.lock import InstanceLock
 from earwig.daemon.logs import secrets_of
 from earwig.daemon.media_cache import MediaCache
@@ -130,6 +131,9 @@ class Daemon:
             media_done=self.media.transcribed,
             slots=self.slots,
             disk_full=self.disk.wait,
+            lane=Lane(
+                gather=self.config.transcribe.gather, batch_size=self.config.transcribe.batch_size
+            ),
         )
         self.downloads = DownloadManager(
             self.queue,

@@ -38,6 +38,7 @@ class Slot:
     model: str | None = None
     backend: Any = None  # a server slot's transcriber (the OpenAI backend)
     busy: set[int] = field(default_factory=set)  # the jobs running here
+    riding: set[int] = field(default_factory=set)  # of those, short ones sharing batches
     up: bool = True
     drained: bool = False
     errors: int = 0
@@ -50,7 +51,8 @@ class Slot:
 
     @property
     def free(self) -> bool:
-        return self.up and not self.drained and len(self.busy) < self.capacity
+        # a job in the short lane (daemon/lane.py) does not hold a worker
+        return self.up and not self.drained and len(self.busy - self.riding) < self.capacity
 
     @property
     def throughput(self) -> float | None:
