@@ -265,3 +265,58 @@ def in_threads_started(*jobs: Callable[[], Any]) -> list[threading.Thread]:
 def _swallow(job: Callable[[], Any]) -> None:
     with contextlib.suppress(BackendError):  # the closed batcher's answer
         job()
+
+
+class PipelineStandIn:
+    """What `fw_shared` asks of faster-whisper's pipeline (`forward`), recording how wide
+    each batch was read; a piece whose features hold 13 comes out as a loop unless the
+    encoder read the full 30 s."""
+
+    def __init__(self) -> None:
+        self.widths: list[tuple[int, int]] = []  # (width, pieces)
+        self.last_speech_timestamp = 0.0
+
+    def forward(self, batch: Any, tokenizer: Any, meta: Any, options: Any) -> list[list[Any]]:
+        width = batch.shape[-1]
+        self.widths.append((width, len(batch)))
+        out = []
+        for features, m in zip(batch, meta, strict=True):
+            n = int(features[0, 0])
+            loop = n == 13 and width < 3000
+            out.append(
+                [
+                    {
+                        "text": "again " * 40 if loop else f"piece {n}",
+                        "start": m["offset"],
+                        "end": m["offset"] + m["duration"],
+                        "avg_logprob": -0.2,
+                        "compression_ratio": 9.0 if loop else 1.1,
+                        "words": [],
+                    }
+                ]
+            )
+        return out
+
+
+def features(number: int, seconds: float) -> np.ndarray:
+    return np.full((80, int(seconds * 100)), float(number), dtype=np.float32)
+
+
+def test_a_batch_is_read_as_wide_as_its_longest_piece_needs_and_never_wider_than_30_s() -> None:
+    from earwig.transcribe import fw_shared
+
+    assert fw_shared.fitted([features(1, 4.0), features(2, 12.0)]) == 1500  # 12 s and 3
+    assert fw_shared.fitted([features(1, 2.0)]) == 1000  # never under 10 s
+    assert fw_shared.fitted([features(1, 29.5)]) == 3000
+
+
+def test_a_piece_that_loops_when_read_short_is_read_again_at_30_s() -> None:
+    from earwig.transcribe import fw_shared
+
+    pipeline = PipelineStandIn()
+    found = fw_shared.decode_fitted(
+        pipeline, None, None, [features(12, 6.0), features(13, 8.0), features(14, 5.0)]
+    )
+    assert [[s["text"] for s in out] for out in found] == [["piece 12"], ["piece 13"], ["piece 14"]]
+    assert pipeline.widths == [(1100, 3), (3000, 1)]  # only the looping one, again
+    assert [out[0]["start"] for out in found] == [0.0, 0.0, 0.0]  # each on its own clock

@@ -11,8 +11,10 @@ only shares the work).
 
 Only pieces of one `Kind` share a call: the options that change decoding (language, task,
 prompt, word timings, beam size) are one per engine call. The best waiting piece (highest
-priority, then oldest) picks the kind; the batch is filled with that kind in the same order,
-up to `batch_size` pieces and `max_seconds` of audio (memory stays bounded).
+priority, then oldest) goes first and picks the kind; the batch is filled with that kind,
+the most urgent first and then the nearest in length (a batch costs what its longest piece
+costs), up to `batch_size` pieces and `max_seconds` of audio (memory stays bounded). The
+oldest piece always goes in the next batch, so none waits for ever.
 
 Gathering: a batch goes as soon as it is full, or once the oldest waiting piece has waited
 `gather` seconds, or at once when no more pieces are on their way (`expect`): a lone job on
@@ -243,21 +245,23 @@ class SharedBatches:
                     self._cond.notify_all()
 
     def _pick(self) -> list[_Piece]:
-        """The next batch from the waiting pieces: the best one's kind, best first, up to
-        the size and seconds caps (the best piece always goes, whatever its length)."""
+        """The next batch from the waiting pieces: the best one (it always goes, whatever
+        its length), then others of its kind, the most urgent first and, among equals, the
+        nearest to it in length (the engine reads a batch as long as its longest piece:
+        transcribe/fw_shared.py), up to the size and seconds caps."""
         ordered = sorted(self._waiting)
-        kind = ordered[0].kind
-        batch: list[_Piece] = []
-        seconds = 0.0
-        for piece in ordered:
-            if piece.kind != kind:
-                continue
-            if batch and (
-                len(batch) >= self.batch_size or seconds + piece.seconds > self.max_seconds
-            ):
+        first = ordered[0]
+        others = sorted(
+            (p for p in ordered[1:] if p.kind == first.kind),
+            key=lambda p: (p.rank[0], abs(p.seconds - first.seconds), p.rank[1]),
+        )
+        batch, seconds = [first], first.seconds
+        for piece in others:
+            if len(batch) >= self.batch_size:
                 break
-            batch.append(piece)
-            seconds += piece.seconds
+            if seconds + piece.seconds <= self.max_seconds:
+                batch.append(piece)
+                seconds += piece.seconds
         return batch
 
     def _full(self, batch: list[_Piece]) -> bool:

@@ -10,10 +10,10 @@ come back one piece at a time, moved onto the recording's clock. It returns what
 backend treats both alike.
 
 The engine's side (`engine`, on the batches' thread): pieces of one kind through the
-pipeline's documented `clip_timestamps`: the pieces are laid end to end in one array, each
-starting on a whole second, and each is given as a clip of its own, so the engine neither
-runs its VAD nor joins pieces; each segment names its clip by `seek` (the clip's start in
-frames, exact at whole seconds), which is how it finds its way back to its own piece.
+pipeline's own decoding step (`BatchedInferencePipeline.forward`: the encoder, the beam
+search, the word alignment; its options made by its public `transcribe`), each piece a chunk
+of its own, so nothing of one piece can reach another's text; the answers come back in the
+pieces' order. The encoder reads only as much as the batch's longest piece needs (`fitted`).
 """
 
 from __future__ import annotations
@@ -63,65 +63,139 @@ class Info:
 def engine(backend: Any) -> Engine:
     """An engine call on `backend`'s model (a FasterWhisperBackend, loaded on first use)."""
     made: dict[int, Any] = {}  # id(model) -> its pipeline (unloading makes a new model)
+    options: dict[Kind, Any] = {}  # the pipeline's own options for each kind
 
     def run(kind: Kind, pieces: Sequence[np.ndarray]) -> list[list[Any]]:
-        import numpy as np
         from faster_whisper import BatchedInferencePipeline
+        from faster_whisper.tokenizer import Tokenizer
 
         backend.load()
         model = backend._model
         if id(model) not in made:
             made.clear()
+            options.clear()
             made[id(model)] = BatchedInferencePipeline(model)
         pipeline = made[id(model)]
-        starts, parts, at = [], [], 0
-        for samples in pieces:
-            starts.append(at)
-            pad = -len(samples) % RATE or RATE  # the next piece on a whole second, apart
-            parts += [samples, np.zeros(pad, dtype=np.float32)]
-            at += (len(samples) + pad) // RATE
-        clips = [
-            {"start": float(s), "end": s + len(p) / RATE}
-            for s, p in zip(starts, pieces, strict=True)
-        ]
-        found, _ = pipeline.transcribe(
-            np.concatenate(parts),
-            language=kind.language,
-            task=kind.task,
-            initial_prompt=kind.prompt,
-            word_timestamps=kind.word_timestamps,
-            beam_size=kind.beam_size,
-            batch_size=len(pieces),
-            clip_timestamps=clips,
-            vad_filter=False,
+        if kind not in options:
+            options[kind] = _options(pipeline, kind)
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task=kind.task, language=kind.language
         )
-        fps = model.frames_per_second
-        owner = {int(s * fps): i for i, s in enumerate(starts)}
-        out: list[list[Any]] = [[] for _ in pieces]
-        for seg in found:
-            i = owner[seg.seek]
-            out[i].append(_moved(seg, -float(starts[i]), len(pieces[i]) / RATE))
-        return out
+        features = [model.feature_extractor(p)[..., :-1] for p in pieces]
+        found = decode_fitted(pipeline, tokenizer, options[kind], features)
+        return [
+            [_piece(seg, len(p) / RATE) for seg in out]
+            for p, out in zip(pieces, found, strict=True)
+        ]
 
     return run
 
 
-def _moved(seg: Any, by: float, length: float) -> Piece:
-    """A segment of the engine's joined array moved onto its own piece's clock."""
+FULL = 3000  # frames: Whisper's 30 s input
+MARGIN = 300  # frames (3 s) of silence kept after the longest piece of a batch
+FLOOR = 1000  # frames: the encoder never reads less than 10 s
+
+
+def fitted(features: Sequence[np.ndarray]) -> int:
+    """How many frames the encoder reads for a batch: its longest piece and a margin of
+    silence, not Whisper's full 30 s. The encoder's cost grows with its input (the decoder's
+    does not), and on a CPU it is most of the work for short pieces: a batch of 10 s pieces
+    read at 30 s spends two thirds of it on padding. Shorter input is what whisper.cpp's
+    audio_ctx does; measured here on eSpeak NG clips (bench/burst.py), the word error rate is
+    the same (0.122-0.127 against 0.129 at 30 s, 40 clips). A piece whose text then looks
+    wrong by Whisper's own thresholds is decoded again at 30 s (`_unsure`)."""
+    longest = max(f.shape[-1] for f in features)
+    width = min(FULL, max(FLOOR, longest + MARGIN))
+    return width + width % 2  # the encoder halves it: keep it even
+
+
+def decode_fitted(
+    pipeline: Any, tokenizer: Any, options: Any, features: Sequence[np.ndarray]
+) -> list[list[dict[str, Any]]]:
+    """Each piece's segments: the batch read at its fitted width, and any piece whose text
+    looks wrong read again at 30 s, as the engine alone would have read it."""
+    width = fitted(features)
+    found = _decode(pipeline, tokenizer, options, features, width)
+    again = [i for i, out in enumerate(found) if _unsure(out)]
+    if again and width < FULL:
+        redone = _decode(pipeline, tokenizer, options, [features[i] for i in again], FULL)
+        for i, out in zip(again, redone, strict=True):
+            found[i] = out
+    return found
+
+
+def _unsure(out: list[dict[str, Any]]) -> bool:
+    """Whisper's own signs of a failed decoding (its temperature fallback's thresholds): a
+    loop (gzip ratio over 2.4) or an unsure text (mean log-probability under -1)."""
+    return any(seg["compression_ratio"] > 2.4 or seg["avg_logprob"] < -1.0 for seg in out)
+
+
+def _decode(
+    pipeline: Any, tokenizer: Any, options: Any, features: Sequence[np.ndarray], width: int
+) -> list[list[dict[str, Any]]]:
+    """One batch through the pipeline's own decoding step (`forward`: encoder, beam search,
+    word alignment), each piece its own chunk at a whole-second offset of its own, as the
+    pipeline lays out the chunks of one recording; each piece's segments moved back to 0."""
+    import numpy as np
+    from faster_whisper.audio import pad_or_trim
+
+    batch = np.stack([pad_or_trim(f, width) for f in features])
+    meta, at = [], 0
+    for f in features:
+        seconds = f.shape[-1] / 100
+        meta.append({"offset": float(at), "duration": seconds, "segments": []})
+        at += int(seconds) + 1
+    pipeline.last_speech_timestamp = 0.0
+    found = pipeline.forward(batch, tokenizer, meta, options)
+    pipeline.last_speech_timestamp = 0.0
+    out = []
+    for m, segs in zip(meta, found, strict=True):
+        by = -m["offset"]
+        for seg in segs:
+            seg["start"] += by
+            seg["end"] += by
+            for w in seg.get("words") or ():
+                w["start"] += by
+                w["end"] += by
+        out.append(segs)
+    return out
+
+
+def _options(pipeline: Any, kind: Kind) -> Any:
+    """The pipeline's options for `kind`, exactly as its public `transcribe` makes them
+    (read from the info of a call on a moment of silence whose segments are never asked
+    for, so nothing is decoded)."""
+    import numpy as np
+
+    _, info = pipeline.transcribe(
+        np.zeros(RATE, dtype=np.float32),
+        language=kind.language,
+        task=kind.task,
+        initial_prompt=kind.prompt,
+        word_timestamps=kind.word_timestamps,
+        beam_size=kind.beam_size,
+        clip_timestamps=[{"start": 0.0, "end": 1.0}],
+    )
+    return info.transcription_options
+
+
+def _piece(seg: dict[str, Any], length: float) -> Piece:
+    """The pipeline's segment (a dict, on its piece's clock) as the backend reads it."""
 
     def at(t: float) -> float:
-        return min(max(0.0, round(float(t) + by, 3)), round(length, 3))
+        return min(max(0.0, round(float(t), 3)), round(length, 3))
 
     words = [
-        TimedWord(at(w.start), at(w.end), w.word, float(w.probability)) for w in seg.words or ()
+        TimedWord(at(w["start"]), at(w["end"]), w["word"], float(w["probability"]))
+        for w in seg.get("words") or ()
     ]
     return Piece(
-        at(seg.start),
-        at(seg.end),
-        seg.text,
+        at(seg["start"]),
+        at(seg["end"]),
+        seg["text"],
         words,
-        float(seg.avg_logprob),
-        float(seg.compression_ratio),
+        float(seg["avg_logprob"]),
+        float(seg["compression_ratio"]),
     )
 
 
