@@ -220,10 +220,13 @@ class Earwig:
         self.daemon.stop(120)
 
 
-def burst_table(count: int, args: argparse.Namespace, root: Path) -> None:
-    """Every path on `count` clips, `args.rounds` rounds, then the lone clip; print tables."""
+def burst_table(
+    count: int, args: argparse.Namespace, root: Path, clips: list[tuple[Path, str]] | None = None
+) -> None:
+    """Every path on `count` clips (these `clips`, with their text, or this benchmark's),
+    `args.rounds` rounds, then the lone clip; print the tables."""
     med = statistics.median
-    clips = make_clips(root / f"clips{count}", count)
+    clips = clips or make_clips(root / f"clips{count}", count)
     paths = [c for c, _ in clips]
     raw = Raw(clips)
     seconds = sum(len(s) for s in raw.samples) / 16000
