@@ -120,6 +120,8 @@ def test_openai_errors_are_clear_4xx(server: Http, speech_wav: Path, tmp_path: P
             response_format="yaml",
         )
     assert err.value.body["code"] == "bad_response_format"  # type: ignore[index]
+    assert err.value.body["param"] == "response_format"  # type: ignore[index]
+    assert err.value.body["type"] == "invalid_request_error"  # type: ignore[index]
     with pytest.raises(openai.BadRequestError) as err:
         client.audio.transcriptions.create(
             model="whisper-1",
@@ -145,7 +147,8 @@ def test_openai_errors_are_clear_4xx(server: Http, speech_wav: Path, tmp_path: P
     )
     assert garbage.status_code == 400 and garbage.json()["error"]["code"] == "bad_multipart"
     assert "Traceback" not in garbage.text
-    assert set(garbage.json()["error"]) == {"code", "message", "hint"}
+    assert set(garbage.json()["error"]) == {"code", "message", "hint", "type", "param"}
+    assert garbage.json()["error"]["type"] == "invalid_request_error"
 
 
 # ---------------------------------------------------------------- whisper-asr-webservice
@@ -346,6 +349,14 @@ def test_token_host_origin_and_login(server: Http) -> None:
     assert evil_host.status_code == 403 and evil_host.json()["error"]["code"] == "host_not_allowed"
     cross = server.client.post("/api/queue/pause", headers={"Origin": "http://attacker.example"})
     assert cross.status_code == 403 and cross.json()["error"]["code"] == "cross_origin"
+    from websockets.exceptions import InvalidHandshake
+    from websockets.sync.client import connect
+
+    ws_url = server.url.replace("http", "ws") + "/api/ws"
+    with pytest.raises(InvalidHandshake):  # a foreign page's WebSocket: refused, token or not
+        connect(ws_url, origin=cast(Any, "http://attacker.example"), additional_headers=server.auth)
+    with connect(ws_url, origin=cast(Any, server.url), additional_headers=server.auth) as ws:
+        assert json.loads(ws.recv(30))["type"] == "snapshot"
     login = plain.get("/", params={"token": server.token})
     assert login.status_code == 303 and login.headers["location"] == "/"
     assert plain.cookies.get("earwig_token") == server.token

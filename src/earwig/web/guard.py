@@ -4,14 +4,18 @@ A plain ASGI wrapper around the app, so nothing reaches a route that it did not 
 and its rules can be read in one place:
 
 - the Host header must name this server: an IP address (a rebinding attack needs a name),
-  localhost, the listen address, or a name in `[http] hosts`;
+  a name no outsider can own (localhost, a single label, .local, .internal...: web/names.py),
+  the listen address, or a name in `[http] hosts`;
 - a state-changing request (and any WebSocket) that carries an Origin must come from this
   server's own origin or one listed in `[http] cors` (browsers always send Origin there;
   other clients send none and are judged by the token alone);
 - the token, as `Authorization: Bearer`, as the `earwig_token` cookie, or as a path prefix
-  `/t/TOKEN/...` for clients that can be given only a base URL (Bazarr), unless the client's
+  `/t/TOKEN/...` for clients that can be given only a base URL (Bazarr), or in a webhook's
+  URL `/hooks/TOKEN/SENDER` (media servers, docs/media-servers.md), unless the client's
   address is in `[http] trust`. The page itself (/, /jobs/N, /static/) is served without it:
-  it shows a login message and learns it is not logged in from a 401 on /api/status.
+  it shows a login message and learns it is not logged in from a 401 on /api/status. So is
+  whisper-asr-webservice's `GET /status`, which then says the version alone: Bazarr's "Test
+  connection" keeps only the endpoint's host and sends no token.
 
 `GET /?token=TOKEN` sets the cookie (HttpOnly, SameSite=Strict) and redirects to `/`.
 """
@@ -20,13 +24,15 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from earwig import protocol
 from earwig.config import HttpConfig
+from earwig.web.names import private_name
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -36,17 +42,38 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 COOKIE = "earwig_token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 PUBLIC_PREFIXES = ("/static/", "/jobs/")  # the page and its files: no data in them
-PUBLIC_PATHS = {"/", "/favicon.ico"}
+PUBLIC_PATHS = {"/", "/favicon.ico", "/status"}
 
 
-def error_body(code: str, message: str, hint: str = "") -> bytes:
-    return json.dumps({"error": {"code": code, "message": message, "hint": hint}}).encode()
+def error_type(status: int) -> str:
+    """OpenAI's `type` of an error, from its status."""
+    if status >= 500:
+        return "server_error"
+    return {401: "authentication_error", 403: "permission_error"}.get(
+        status, "invalid_request_error"
+    )
+
+
+def error_body(
+    code: str, message: str, hint: str = "", status: int = 400, param: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every error's shape, on every door: earwig's code, message and hint, with OpenAI's
+    `type` and `param` (the field at fault, or null), so the openai SDK reads it too."""
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "hint": hint,
+            "type": error_type(status),
+            "param": param,
+        }
+    }
 
 
 async def send_error(
     send: Send, status: int, code: str, message: str, hint: str = "", extra: list | None = None
 ) -> None:
-    body = error_body(code, message, hint)
+    body = protocol.dumps(error_body(code, message, hint, status))
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -103,7 +130,7 @@ class Guard:
         name = host_name(host)
         allowed = {"localhost", host_name(self.listen_host())}
         allowed |= {h.lower() for h in self.settings().hosts}
-        return is_ip(name) or name in allowed
+        return is_ip(name) or name in allowed or private_name(name)
 
     def token_ok(self, candidate: str | None) -> bool:
         if not candidate:
@@ -131,7 +158,8 @@ class Guard:
                 403,
                 "host_not_allowed",
                 f"this server does not answer to the name {headers.get('host')!r}",
-                "add the name to [http] hosts, or use the address (127.0.0.1) instead",
+                f'list it in [http] hosts (hosts = ["{host_name(headers.get("host") or "")}"]), '
+                "or use the address (127.0.0.1) instead",
             )
             return
         origin = headers.get("origin")
@@ -152,6 +180,9 @@ class Guard:
             return
         path = scope["path"]
         authed = False
+        hooked = re.fullmatch(r"/hooks/([^/]+)/([^/]+)", path)
+        if hooked:  # a media server's webhook URL: /hooks/TOKEN/jellyfin is /t/TOKEN/hooks/...
+            path = f"/t/{hooked.group(1)}/hooks/{hooked.group(2)}"
         if path.startswith("/t/"):  # a base URL with the token in it, for Bazarr and kin
             _, _, rest = path[3:].partition("/")
             if not self.token_ok(path[3:].split("/", 1)[0]):
@@ -174,6 +205,14 @@ class Guard:
         client = scope.get("client")
         trusted = in_networks(client[0] if client else None, settings.trust)
         if not (authed or trusted or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)):
+            if self._offers_token(headers):
+                await refuse(
+                    401,
+                    "unauthorized",
+                    "the token sent is not this daemon's",
+                    "`earwig token` prints the right one (the OpenAI SDK's api_key)",
+                )
+                return
             await refuse(
                 401,
                 "unauthorized",
@@ -196,6 +235,12 @@ class Guard:
             and parts.scheme in ("http", "https")
             and parts.netloc.lower() == host.strip().lower()
         )
+
+    @staticmethod
+    def _offers_token(headers: dict[str, str]) -> bool:
+        """Whether a token was sent at all (then a refusal says it is the wrong one)."""
+        auth = headers.get("authorization", "")
+        return bool(auth.strip()) or f"{COOKIE}=" in headers.get("cookie", "")
 
     def _carries_token(self, headers: dict[str, str]) -> bool:
         auth = headers.get("authorization", "")
