@@ -301,12 +301,19 @@ class SharedBatches:
         kind = batch[0].kind
         self.batches.append((kind, len(batch)))
         del self.batches[:-200]
-        jobs = len({id(p.ticket) for p in batch})
-        log.debug("shared batch of %d pieces from %d jobs (%s)", len(batch), jobs, kind.describe())
+        started = time.monotonic()
         try:
             found = self.engine(kind, [p.samples for p in batch])
             if len(found) != len(batch):
                 raise RuntimeError(f"the engine gave {len(found)} results for {len(batch)}")
+            log.debug(
+                "shared batch of %d pieces from %d jobs (%s), %.1f s of audio in %.2f s",
+                len(batch),
+                len({id(p.ticket) for p in batch}),
+                kind.describe(),
+                sum(p.seconds for p in batch),
+                time.monotonic() - started,
+            )
         except Exception as exc:
             if len(batch) > 1:  # whose piece was it? each alone, so only that job fails
                 log.warning("a shared batch failed (%s); decoding its pieces one by one", exc)
