@@ -7,6 +7,8 @@ the daemon's job records and the TUI can all show the same two lines instead of 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 
 class EarwigError(Exception):
     """Base class: `message` says what went wrong, `hint` what the user can do."""
@@ -83,6 +85,8 @@ class Aborted(EarwigError):
     """A running job was asked to stop (cancel, pause, shutdown)."""
 
     code = "aborted"
+    # The work the stop did not wait for, still ending in its thread (daemon/aborts.py)
+    leftover: Awaitable[object] | None = None
 
 
 class ProtocolError(EarwigError):

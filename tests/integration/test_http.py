@@ -57,12 +57,20 @@ def server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterat
         _env(mp, root / "home")
         home = Home(root / "earwig", runtime, models_dir)
         home.write_config(http='listen = "127.0.0.1:0"\nmax_upload = "200MB"')
-        daemon = home.daemon().start()
+        daemon = home.daemon()
+        try:
+            daemon.start()
+        except BaseException:
+            home.finish()
+            raise
     try:
         yield Http(daemon, home)
     finally:
-        daemon.stop()
-        shutil.rmtree(runtime, ignore_errors=True)
+        try:
+            daemon.stop()  # gently; killed if it will not stop
+        finally:
+            home.finish()
+            shutil.rmtree(runtime, ignore_errors=True)
 
 
 def openai_client(http: Http) -> Any:

@@ -243,3 +243,42 @@ def test_whisper_asr_answers_end_as_theirs_and_carry_what_is_known() -> None:
     for made_up in ("tokens", "seek", "temperature", "no_speech_prob"):
         assert made_up not in first, made_up  # never a placeholder: 0.0 reads as certain
     assert first["avg_logprob"] == -0.21 and "avg_logprob" not in second
+
+
+def test_one_dispatcher_one_error_policy(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    """The socket, /api and /api/ws all answer through daemon/dispatch.py: a handler's bug is
+    logged once with its traceback and answered as `internal`, never ending the session; a
+    refusal keeps its code; bad params name the field."""
+    import asyncio
+    import logging
+
+    from earwig.daemon import dispatch
+    from earwig.daemon.handlers import HANDLERS
+    from earwig.errors import NotFound
+
+    async def bug(api: Any, params: Any, box: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    async def refuse(api: Any, params: Any, box: Any) -> Any:
+        raise NotFound("no job 7")
+
+    monkeypatch.setitem(HANDLERS, "status", bug)
+    monkeypatch.setitem(HANDLERS, "logs.tail", refuse)
+    api = cast(Any, object())
+    with caplog.at_level(logging.ERROR, logger="earwig.requests"):
+        reply = asyncio.run(dispatch.answer(api, {"id": 1, "type": "status"}, None))
+    assert (
+        reply["error"]["code"] == "internal" and "RuntimeError: a bug" in reply["error"]["message"]
+    )
+    assert [r.exc_info is not None for r in caplog.records] == [True]  # logged once, traceback
+    reply = asyncio.run(dispatch.answer(api, {"id": 2, "type": "logs.tail"}, None))
+    assert (reply["id"], reply["error"]["code"]) == (2, "not_found")
+    reply = asyncio.run(
+        dispatch.answer(api, {"id": 3, "type": "job.get", "params": {"id": 0}}, None)
+    )
+    assert "params.id" in reply["error"]["message"]
+    refused = asyncio.run(dispatch.answer(api, {"id": 4, "type": "status"}, None, {"status"}))
+    assert refused["error"]["code"] == "unknown_request"
+    with pytest.raises(Exception) as err:
+        asyncio.run(dispatch.call(api, "status", {}))
+    assert getattr(err.value, "code", None) == "internal"

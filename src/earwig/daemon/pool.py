@@ -39,6 +39,9 @@ class Slot:
     backend: Any = None  # a server slot's transcriber (the OpenAI backend)
     busy: set[int] = field(default_factory=set)  # the jobs running here
     riding: set[int] = field(default_factory=set)  # of those, short ones sharing batches
+    # engines still finishing the piece in hand of a job that has stopped already (paused,
+    # cancelled: daemon/aborts.py): no job of theirs, but no room for a new one either
+    finishing: int = 0
     up: bool = True
     drained: bool = False
     errors: int = 0
@@ -52,7 +55,8 @@ class Slot:
     @property
     def free(self) -> bool:
         # a job in the short lane (daemon/lane.py) does not hold a worker
-        return self.up and not self.drained and len(self.busy - self.riding) < self.capacity
+        working = len(self.busy - self.riding) + self.finishing
+        return self.up and not self.drained and working < self.capacity
 
     @property
     def throughput(self) -> float | None:

@@ -199,7 +199,7 @@ class Guard:
         if path == "/" and method == "GET" and scope.get("query_string"):
             query = parse_qs(scope["query_string"].decode("latin-1"))
             if "token" in query:
-                await self._login(send, query["token"][0])
+                await self._login(send, query["token"][0], "text/html" in headers.get("accept", ""))
                 return
         authed = authed or self._carries_token(headers)
         client = scope.get("client")
@@ -256,7 +256,14 @@ class Guard:
             return morsel is not None and self.token_ok(morsel.value)
         return False
 
-    async def _login(self, send: Send, candidate: str) -> None:
+    async def _login(self, send: Send, candidate: str, browser: bool) -> None:
+        if not self.token_ok(candidate) and browser:
+            # a stale or mistyped login link, opened in a browser: the page with its login
+            # card, saying why, rather than a JSON error where the page should be
+            headers = [(b"location", b"/?login=refused"), (b"content-length", b"0")]
+            await send({"type": "http.response.start", "status": 303, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
         if not self.token_ok(candidate):
             await send_error(
                 send,
