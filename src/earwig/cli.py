@@ -576,7 +576,7 @@ def export(
             base = job.output_base or safe_stem(Path(job.title).stem)
             outputs.check_writable(folder)
             path = folder / f"{base}.{fmt}"
-            outputs.write_atomic(path, text)
+            outputs.write_atomic(path, text, ctx.config.output.mode)
             click.echo(str(path))
     finally:
         store.close()
@@ -920,9 +920,18 @@ def config_path_cmd(ctx: Ctx) -> None:
 @pass_ctx
 @friendly
 def config_check(ctx: Ctx) -> None:
-    """Validate the config file (exit 78 with the key and what was expected, if it is wrong)."""
-    cfg = ctx.config
-    click.echo(f"{cfg.path or 'no config file: the defaults'} is valid")
+    """Validate the config file: every mistake at once, each with its key and what was
+    expected (exit 78 if there is one)."""
+    found = config_mod.problems(ctx.config_path)
+    if not found:
+        cfg = ctx.config
+        click.echo(f"{cfg.path or 'no config file: the defaults'} is valid")
+        return
+    for exc in found[:-1]:
+        click.secho(f"error: {exc.message}", fg="red", err=True)
+        if exc.hint:
+            click.echo(f"  hint: {exc.hint}", err=True)
+    raise found[-1]  # the last one as every command says one: its exit code (78)
 
 
 @config_group.command(name="edit")
@@ -938,9 +947,9 @@ def config_edit_cmd(ctx: Ctx) -> None:
     path = ctx.editable_config_path
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        from earwig.outputs import write_atomic
+        from earwig.outputs import PRIVATE, write_atomic
 
-        write_atomic(path, _example_config())
+        write_atomic(path, _example_config(), PRIVATE)
         click.echo(f"created {path} from the example (every option at its default)")
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     try:

@@ -123,11 +123,15 @@ def run_files(
                 source = str(path.resolve())
                 base = outputs.choose_base(out_dir, media.safe_stem(path.stem), formats, source)
                 meta = {"source": source, "title": path.name}
-                outputs.write_all(transcript, out_dir, base, formats, meta, rules)
+                outputs.write_all(
+                    transcript, out_dir, base, formats, meta, rules, mode=config.output.mode
+                )
             except EarwigError as exc:
                 failed.append(path)
                 progress.update(task, description=f"[red]{name}: failed")
-                console.print(f"[red]error:[/] {name}: {escape(exc.message)}")
+                # the file named once: most messages name it already ("cannot read x.mp3")
+                said = exc.message if path.name in exc.message else f"{path.name}: {exc.message}"
+                console.print(f"[red]error:[/] {escape(said)}")
                 if exc.hint:
                     console.print(f"  hint: {escape(exc.hint)}")
                 continue
