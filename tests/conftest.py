@@ -28,6 +28,12 @@ SECOND_TEXT = (
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that need the compiled language-model server run last: under CI it is built
+    in the background while everything else installs and runs (.ci/run)."""
+    items.sort(key=lambda item: item.get_closest_marker("llm_server") is not None)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point HOME and the XDG dirs at a temp dir, so nothing reads or writes the real ones."""

@@ -120,8 +120,8 @@ def progress_bar(job: JobView, width: int = 10) -> str:
     """'█████░░░░░  52% 3.1x 0:12' for a running job (the stage named when it is not
     transcribing: 'decoding', 'speakers', 'writing'), '' otherwise."""
     p = job.get("progress")
-    if not p or job.get("state") not in RUNNING:
-        return ""
+    if not p or (job.get("state") not in RUNNING and not job.get("stage")):
+        return ""  # running, or a done job's [llm] stage (summarizing, translating)
     fraction = p.get("fraction")
     phase = p.get("phase") or ""
     if fraction is None:

@@ -45,6 +45,7 @@ def test_example_config_is_valid_and_complete() -> None:
         config.SUBSCRIPTION_SCHEMA,
         config.HOOKS_SCHEMA,
         config.HTTP_SCHEMA,
+        config.LLM_SCHEMA,
         config.schema(config.ServerConfig),
     ):
         for key in schema:

@@ -27,6 +27,7 @@ from earwig.daemon.backends import Backends
 from earwig.daemon.bus import Bus
 from earwig.daemon.disk import DiskWaits
 from earwig.daemon.downloads import DownloadManager
+from earwig.daemon.followups import Followups
 from earwig.daemon.hooks import Hooks
 from earwig.daemon.hosts import HostPolicy
 from earwig.daemon.inbox import Inbox
@@ -65,7 +66,9 @@ class Daemon:
         self.supervisor = Supervisor(self.log)
         self._secrets = secrets_of(config)
         self.hooks = Hooks(
-            lambda: self.config.hooks, lambda: self.config.transcribe.api_key_env, self.log
+            lambda: self.config.hooks,
+            lambda: [n for n in (self.config.transcribe.api_key_env, self.config.llm.api_key_env) if n],
+            self.log,
         )
         # Threads for network work (feed checks, webhooks), apart from asyncio's default pool
         # that hashes and probes local files: eight stalled servers cannot delay a dropped file.
@@ -87,6 +90,7 @@ class Daemon:
         self.runner: Runner
         self.downloads: DownloadManager
         self.subscriptions: Subscriptions
+        self.followups: Followups
         self.watcher: FolderWatcher | None = None
         self.server: Server
         self.http: Any = None  # web.server.HttpServer when [http] listen is set
@@ -107,7 +111,7 @@ class Daemon:
             waiting=lambda job: (
                 self.disk.note(job.id) or (self.models.waiting_note() if job.path else None)
             ),
-            on_finished=self.hooks.fire,
+            on_finished=self._finished,
             back_off=self.hosts.back_off,
         )
         self.intake = Intake(
@@ -149,7 +153,14 @@ class Daemon:
             lambda: self.config,
             on_change=self.publish_subscriptions,
         )
+        self.followups = Followups(self.queue, self.events, lambda: self.config)
         self.server = Server(self, self.bus, self.config.socket_path)
+
+    def _finished(self, view: protocol.JobView) -> None:
+        """A job reached done or failed: its hooks, then what the [llm] stage makes of it."""
+        self.hooks.fire(view)
+        if view["state"] == JobState.DONE:
+            self.followups.job_finished(view["id"])
 
     # ------------------------------------------------------------ lifecycle
 
@@ -174,6 +185,7 @@ class Daemon:
             self._start_http()
             sv.start("runner", self.runner.run, self.stop)
             sv.start("downloads", self.downloads.run, self.stop)
+            sv.start("llm stage", self.followups.run, self.stop)
             sv.start("media clean-up", self.media.clean_periodically, self.stop)
             sv.start("disk space", self.disk.run, self.stop)
             sv.start(
@@ -269,6 +281,7 @@ class Daemon:
             self.aborts.request_all(Action.REQUEUE)
             await self.supervisor.wait("runner")
         await self.supervisor.wait("downloads")
+        await self.supervisor.wait("llm stage")  # its call is cut; it resumes at the next start
         self.log("info", "stopped")
 
     def _recover(self) -> None:
@@ -394,26 +407,46 @@ class Daemon:
     def pause_job(self, job_id: int) -> Job:
         if self.aborts.request(job_id, Action.PAUSE):
             return self.store.get_job(job_id)
+        if followup := self._steer_followups(job_id, "pause"):
+            return followup
         return self.queue.transition(job_id, Action.PAUSE)
 
     def resume_job(self, job_id: int) -> Job:
+        if followup := self._steer_followups(job_id, "resume"):
+            return followup
         return self.queue.transition(job_id, Action.RESUME)
 
     def cancel_job(self, job_id: int) -> Job:
         if self.aborts.request(job_id, Action.CANCEL):
             return self.store.get_job(job_id)
+        if followup := self._steer_followups(job_id, "cancel"):
+            return followup
         return self.queue.transition(job_id, Action.CANCEL)
 
-    def retry_job(self, job_id: int, model: str | None = None) -> Job:
+    def _steer_followups(self, job_id: int, action: str) -> Job | None:
+        """A done job's pause, resume and cancel are about its [llm] stage, if it has one."""
+        if self.store.get_job(job_id).state is not JobState.DONE:
+            return None
+        return self.followups.steer(job_id, action)
+
+    def translate_job(self, job_id: int, language: str) -> Job:
+        return self.followups.translate(job_id, language)
+
+    def retry_job(self, job_id: int, model: str | None = None, only: str | None = None) -> Job:
         """Queue a finished job again; with `model`, transcribe it with that model (its
-        transcript, outputs and search hits are replaced, and record the model)."""
+        transcript, outputs and search hits are replaced, and record the model); with
+        `only`, just ask the [llm] model again for its summary or translations."""
+        if only is not None:
+            return self.followups.retry(job_id, only)
         job = self.store.get_job(job_id)
         if model is not None:
             self.backends.transcriber_for(model)  # an unknown or unusable model is refused now
-        changes: dict[str, Any] = {"model_request": model}
+        changes: dict[str, Any] = {"model_request": model, "stage": None}
         if job.url and job.path and not Path(job.path).exists():
             changes["path"] = None  # its media was cleaned up: download it again
-        return self.queue.transition(job_id, Action.RETRY, changes=changes)
+        retried = self.queue.transition(job_id, Action.RETRY, changes=changes)
+        self.followups.forget(job_id)  # its new transcript gets its own
+        return retried
 
     def prioritize_job(self, job_id: int) -> Job:
         job = self.store.get_job(job_id)
@@ -431,6 +464,7 @@ class Daemon:
                 f"`earwig cancel {job_id}` first",
             )
         self.store.remember_deleted(job)  # the next scan of its folder leaves it alone
+        self.followups.forget(job_id)
         self.queue.delete(job_id)
         self.log("info", f"deleted job {job_id} ({job.title})")
         return job_id

@@ -14,6 +14,7 @@ from earwig import protocol as p
 if TYPE_CHECKING:
     from earwig.config import Config
     from earwig.daemon.bus import Bus, Outbox
+    from earwig.daemon.followups import Followups
     from earwig.daemon.intake import Intake
     from earwig.daemon.queue import JobQueue
     from earwig.daemon.subscriptions import Subscriptions
@@ -30,6 +31,7 @@ class Api(Protocol):
     queue: JobQueue
     intake: Intake
     subscriptions: Subscriptions
+    followups: Followups
 
     @property
     def editable_config_path(self) -> Path: ...
@@ -39,7 +41,8 @@ class Api(Protocol):
     def pause_job(self, job_id: int) -> Job: ...
     def resume_job(self, job_id: int) -> Job: ...
     def cancel_job(self, job_id: int) -> Job: ...
-    def retry_job(self, job_id: int, model: str | None = None) -> Job: ...
+    def retry_job(self, job_id: int, model: str | None = None, only: str | None = None) -> Job: ...
+    def translate_job(self, job_id: int, language: str) -> Job: ...
     def prioritize_job(self, job_id: int) -> Job: ...
     def delete_job(self, job_id: int) -> int: ...
     def set_queue_paused(self, paused: bool) -> None: ...
@@ -118,6 +121,11 @@ async def job_get(daemon: Api, params: p.GetJob, box: Outbox) -> p.JobDetail:
     elif params.transcript and params.id in daemon.bus.live:  # running: the lines so far
         live = list(daemon.bus.live[params.id])
         result["transcript"] = {"language": None, "languages": [], "segments": live, "live": True}
+    summary, followups = daemon.followups.detail(params.id)
+    if summary is not None:
+        result["summary"] = summary
+    if followups:
+        result["followups"] = followups
     return result
 
 
@@ -128,7 +136,13 @@ async def job_add(daemon: Api, params: p.AddJobs, box: Outbox) -> p.AddResults:
 
 @handles(p.RetryJob)
 async def job_retry(daemon: Api, params: p.RetryJob, box: Outbox) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.retry_job(params.id, model=params.model))}
+    job = daemon.retry_job(params.id, model=params.model, only=params.only)
+    return {"job": daemon.job_view(job)}
+
+
+@handles(p.TranslateJob)
+async def job_translate(daemon: Api, params: p.TranslateJob, box: Outbox) -> p.JobResult:
+    return {"job": daemon.job_view(daemon.translate_job(params.id, params.language))}
 
 
 @handles(p.DeleteJob)
