@@ -16,13 +16,14 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from earwig import __version__, jobs, protocol, redact
 from earwig.config import SECTIONS, Config
 from earwig.config import load as load_config
 from earwig.daemon import guard, pool
 from earwig.daemon.aborts import Aborts
+from earwig.daemon.apijobs import ApiJobs
 from earwig.daemon.backends import Backends
 from earwig.daemon.bus import Bus
 from earwig.daemon.disk import DiskWaits
@@ -51,6 +52,14 @@ from earwig.transcribe import registry
 
 log = logging.getLogger("earwig")
 READY_TIMEOUT = 30.0  # seconds the start-up scan of the watch folders may take
+
+
+class HttpPart(Protocol):
+    """What the daemon needs of its HTTP door (web/server.HttpServer): a supervised part
+    that runs until `stop` is set, and what `earwig status` shows of it."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+    def view(self) -> protocol.HttpView: ...
 
 
 class Daemon:
@@ -93,7 +102,8 @@ class Daemon:
         self.followups: Followups
         self.watcher: FolderWatcher | None = None
         self.server: Server
-        self.http: Any = None  # web.server.HttpServer when [http] listen is set
+        self.apijobs: ApiJobs  # the HTTP doors' transcription requests, as jobs
+        self.http: HttpPart | None = None  # web/ when [http] listen is set
         self.disk: DiskWaits
         self.lost_history: str | None = None  # an empty database beside old transcripts
 
@@ -154,6 +164,7 @@ class Daemon:
             on_change=self.publish_subscriptions,
         )
         self.followups = Followups(self.queue, self.events, lambda: self.config)
+        self.apijobs = ApiJobs(self.queue, self.bus, self.log, lambda: self.config, self.stop)
         self.server = Server(self, self.bus, self.config.socket_path)
 
     def _finished(self, view: protocol.JobView) -> None:
@@ -234,7 +245,6 @@ class Daemon:
         from earwig.web.server import HttpServer
 
         self.http = HttpServer(self, self.config.http.listen)
-        self.http.doors.recover()
         self.supervisor.start("http", self.http.run, self.stop)
 
     def _model_ready(self) -> None:
@@ -292,6 +302,7 @@ class Daemon:
             self.log(
                 "warning", f"recovered after an interruption: {job.title} -> {fixed.state}", job.id
             )
+        self.apijobs.recover()  # keep = false: no client waits for those any more
 
     async def _check_history(self) -> None:
         """An empty database beside transcripts earwig wrote: the history was lost. Start

@@ -15,8 +15,16 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.response import ServerSentEventMessage
+
 from earwig import protocol
+from earwig.daemon import dispatch
 from earwig.daemon.bus import Outbox
+from earwig.errors import ProtocolError
+from earwig.web.host import Host
+from earwig.web.rest import NOT_ROUTED
 
 
 class Feed:
@@ -62,14 +70,12 @@ class Feed:
 
 
 async def subscribe(
-    daemon: Any, topics: list[str], limit: int | None = None
-) -> tuple[Outbox, Feed, dict[str, Any]]:
+    host: Host, topics: list[str], limit: int | None = None
+) -> tuple[Outbox, Feed, protocol.Snapshot]:
     """A subscription as the socket's `subscribe` request makes one: its snapshot (with the
     newest `limit` jobs; None: the request's default), and the outbox its events arrive in."""
-    from earwig.daemon.handlers import HANDLERS
-
     feed = Feed()
-    stop = daemon.stop
+    stop = host.stop
 
     async def end_on_stop() -> None:  # the stream ends when the daemon stops, so the
         await stop.wait()  # server closes at once instead of cancelling it after its grace
@@ -80,13 +86,12 @@ async def subscribe(
     params: dict[str, Any] = {"topics": topics}
     if limit is not None:
         params["limit"] = limit
-    checked = protocol.parse_params("subscribe", params)
-    snapshot = await HANDLERS["subscribe"](daemon, checked, box)
+    snapshot: protocol.Snapshot = await dispatch.call(host, "subscribe", params, box)
     return box, feed, snapshot
 
 
-async def close(daemon: Any, box: Outbox, feed: Feed) -> None:
-    daemon.bus.detach(box)
+async def close(host: Host, box: Outbox, feed: Feed) -> None:
+    host.bus.detach(box)
     feed.close()
     if feed.ender is not None:
         feed.ender.cancel()
@@ -94,17 +99,15 @@ async def close(daemon: Any, box: Outbox, feed: Feed) -> None:
         await asyncio.wait_for(box.close(), 2)
 
 
-def sse_events(daemon: Any, limit: int | None = None) -> AsyncIterator[Any]:
+def sse_events(host: Host, limit: int | None = None) -> AsyncIterator[ServerSentEventMessage]:
     """The SSE stream: `snapshot` first, then one event per socket event. `limit` (web, for
     the page): how many of the newest jobs the snapshot carries, checked here, before the
     stream starts, so a bad one is a 400 and not a broken stream."""
-    from litestar.response import ServerSentEventMessage
-
     if limit is not None:
         protocol.parse_params("subscribe", {"limit": limit})
 
-    async def stream() -> AsyncIterator[Any]:
-        box, feed, snapshot = await subscribe(daemon, ["jobs", "log"], limit)
+    async def stream() -> AsyncIterator[ServerSentEventMessage]:
+        box, feed, snapshot = await subscribe(host, ["jobs", "log"], limit)
         try:
             yield ServerSentEventMessage(data=_dumps(snapshot), event="snapshot")
             async for message in feed.messages():
@@ -114,20 +117,18 @@ def sse_events(daemon: Any, limit: int | None = None) -> AsyncIterator[Any]:
                     data=_dumps(message["data"]), event=message["event"], id=message.get("seq")
                 )
         finally:
-            await close(daemon, box, feed)
+            await close(host, box, feed)
 
     return stream()
 
 
-async def websocket_session(daemon: Any, socket: Any) -> None:
+async def websocket_session(host: Host, socket: WebSocket) -> None:
     """/api/ws: `{"type": "snapshot", "data": ...}` first, then the socket's event messages;
-    the client may send socket requests (`{"id", "type", "params"}`) and gets their replies."""
-    from litestar.exceptions import WebSocketDisconnect
-
-    from earwig.web import rest
-
+    the client may send socket requests (`{"id", "type", "params"}`) and gets their replies,
+    answered by the socket's own dispatcher (a bug in a handler is an `internal` reply and
+    the session goes on)."""
     await socket.accept()
-    box, feed, snapshot = await subscribe(daemon, ["jobs", "log"])
+    box, feed, snapshot = await subscribe(host, ["jobs", "log"])
 
     async def pump() -> None:
         await socket.send_text(_dumps({"type": "snapshot", "data": snapshot}))
@@ -140,10 +141,10 @@ async def websocket_session(daemon: Any, socket: Any) -> None:
             text = await socket.receive_text()
             try:
                 message = protocol.decode(text.encode())
-            except Exception as exc:
-                box.reply(protocol.error(None, "protocol", str(exc)))
+            except ProtocolError as exc:
+                box.reply(protocol.error(None, exc.code, exc.message, exc.hint))
                 continue
-            box.reply(await _dispatch(daemon, message, rest))
+            box.reply(await dispatch.answer(host, message, box, refused=NOT_ROUTED))
             await box.room()
     except (WebSocketDisconnect, ConnectionError, RuntimeError):
         pass
@@ -151,20 +152,8 @@ async def websocket_session(daemon: Any, socket: Any) -> None:
         sender.cancel()
         with contextlib.suppress(BaseException):
             await sender
-        await close(daemon, box, feed)
-
-
-async def _dispatch(daemon: Any, message: dict[str, Any], rest: Any) -> dict[str, Any]:
-    from earwig.errors import EarwigError
-
-    msg_id, kind = message.get("id"), message.get("type")
-    if not isinstance(kind, str) or kind not in protocol.REQUESTS or kind in rest.NOT_ROUTED:
-        return protocol.error(msg_id, "unknown_request", f"unknown request type {kind!r}")
-    try:
-        return protocol.ok(msg_id, await rest.call(daemon, kind, message.get("params") or {}))
-    except EarwigError as exc:
-        return protocol.error(msg_id, exc.code, exc.message, exc.hint)
+        await close(host, box, feed)
 
 
 def _dumps(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"), default=str)
+    return protocol.dumps(data).decode()
