@@ -115,8 +115,13 @@ class LlamaServer:
             str(self.port),
             "--n_ctx",
             "8192",  # SmolLM2's own context
+            # One thread: the daemon transcribes beside it, and llama.cpp's threads spin on
+            # each other when the cores are taken (measured on a busy 2-core machine: 150 ms a
+            # token with one, 1.5-3 s with two)
             "--n_threads",
-            "2",
+            "1",
+            "--n_threads_batch",
+            "1",
         ]
         if self.key:
             command += ["--api_key", self.key]

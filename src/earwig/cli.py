@@ -1107,7 +1107,12 @@ def retry(
 
         ensure_model(dataclasses.replace(ctx.config.transcribe, model=model))
     for job_id in dict.fromkeys(ids):
-        job = ctx.call(p.RetryJob(id=job_id, model=model or None, only=only))["job"]
+        request = p.RetryJob(
+            id=job_id,
+            model=model or None,
+            only=typing.cast(Literal["summary", "translation"] | None, only),
+        )
+        job = ctx.call(request)["job"]
         if only:
             click.echo(f"#{job['id']} {job['title']}: its {only} is asked again ({job['stage']})")
             continue

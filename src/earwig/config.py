@@ -235,7 +235,11 @@ SUBTITLE_FORMATS = ("srt", "vtt")
 
 def _float(low: float, high: float) -> Converter:
     def conv(value: Any, _: Path) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
             raise ValueError(f"a number from {low:g} to {high:g}")
         return float(value)
 
@@ -243,7 +247,8 @@ def _float(low: float, high: float) -> Converter:
 
 
 def _languages(value: Any, _: Path) -> tuple[str, ...]:
-    """Languages to translate into: codes such as "de" (a name such as "German" is taken)."""
+    """Languages to translate into: Whisper's codes such as "de" (a name is refused with the
+    code to write, as everywhere else)."""
     from earwig.languages import check_language
 
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -714,7 +719,7 @@ def _check_llm(llm: LlmConfig, sources: list[WatchConfig | SubscriptionConfig], 
             name = source.path if isinstance(source, WatchConfig) else source.name
             raise ConfigError(
                 f"{where}: {name} asks for a summary or a translation, and [llm] is not set",
-                'add [llm] with base_url and model (docs/llm.md), or remove summary, chapters, '
+                "add [llm] with base_url and model (docs/llm.md), or remove summary, chapters, "
                 "translate_to and prompt there",
             )
 

@@ -567,11 +567,13 @@ class Store:
             self.db.table("followups").update(followup_id, fields)
 
     def next_followup(self, now: float) -> dict[str, Any] | None:
-        """The oldest queued follow-up not waiting out a back-off."""
+        """The next queued follow-up not waiting out a back-off: by its job's priority (an
+        HTTP request waits for its translation), then the oldest."""
         rows = list(
             self.db.query(
-                "select * from followups where state = 'queued' "
-                "and (not_before is null or not_before <= ?) order by id limit 1",
+                "select f.* from followups f join jobs j on j.id = f.job_id "
+                "where f.state = 'queued' and (f.not_before is null or f.not_before <= ?) "
+                "order by j.priority desc, f.id limit 1",
                 [now],
             )
         )
@@ -609,6 +611,15 @@ class Store:
                 "values (?, ?, ?, ?, ?)",
                 [job_id, f"{title}\n{summary}", job.title, job.subscription or "", job.created_at],
             )
+
+    def job_translation(self, job_id: int, language: str) -> dict[str, Any] | None:
+        """The newest finished translation of a job into `language`: {cues, kept, ...}."""
+        row = self.db.execute(
+            "select result from followups where job_id = ? and kind = 'translation' and "
+            "language = ? and state = 'done' and result is not null order by id desc limit 1",
+            [job_id, language],
+        ).fetchone()
+        return json.loads(row[0]) if row else None
 
     def job_summary(self, job_id: int) -> dict[str, Any] | None:
         """The newest finished summary of a job: {summary, title, chapters, model}."""
@@ -704,7 +715,7 @@ class Store:
             where.append("{t}date >= ?")
             filters.append(since)
         on_segments = " and ".join(w.format(fts="segments_fts", t="") for w in where)
-        on_summaries = " and ".join(w.format(fts="f", t="f.") for w in where)
+        on_summaries = " and ".join(w.format(fts="summaries_fts", t="") for w in where)
         sql = f"""
             with best as (
                 select rowid as segment, job_id, start, title, subscription, date, rank,
@@ -725,11 +736,12 @@ class Store:
         summaries = f"""
             select f.rowid as job_id, 0.0 as start, 0.0 as end, null as speaker, f.title,
                    f.subscription, coalesce(j.path, j.url) as source, j.outputs,
-                   f.date as created_at, snippet(f, 0, ?, ?, '…', 16) as snippet,
-                   f.rank, 1 as summary
-            from summaries_fts f join jobs j on j.id = f.rowid
-            where {on_summaries}
-            order by f.rank limit ?
+                   f.date as created_at, f.snippet, f.rank, 1 as summary
+            from (
+                select rowid, title, subscription, date, rank,
+                       snippet(summaries_fts, 0, ?, ?, '…', 16) as snippet
+                from summaries_fts where {on_summaries} order by rank limit ?
+            ) f join jobs j on j.id = f.rowid
         """
         hits += [dict(row) for row in self.db.query(summaries, params)]
         hits.sort(key=lambda h: (h["rank"], h["job_id"], h["start"]))

@@ -40,7 +40,7 @@ def llm_config(
     """The home's config with [llm] pointed at `base` and the given lines in the watched
     folder's table and in [llm]."""
     home.write_config(
-        extra=f"{watch}\n\n[llm]\nbase_url = \"{base}\"\nmodel = \"{MODEL}\"\n{llm}",
+        extra=f'{watch}\n\n[llm]\nbase_url = "{base}"\nmodel = "{MODEL}"\n{llm}',
     )
     text = home.config.read_text()
     text = text.replace("[output]\n", f"[output]\nformats = {formats}\n", 1)
@@ -166,7 +166,9 @@ def test_a_server_that_is_down_then_up(home: Home, speech_wav: Path, tmp_path: P
             what="a failed try",
         )
         follow = waiting["followups"][0]
-        assert follow["state"] in ("queued", "running") and "cannot reach" in (follow["error"] or "")
+        assert follow["state"] in ("queued", "running") and "cannot reach" in (
+            follow["error"] or ""
+        )
         assert waiting["job"]["state"] == "done" and not waiting["job"]["warnings"]
         with LlamaServer(tmp_path / "llama.log", port=port):
             got = settled(daemon)

@@ -76,7 +76,9 @@ class Daemon:
         self._secrets = secrets_of(config)
         self.hooks = Hooks(
             lambda: self.config.hooks,
-            lambda: [n for n in (self.config.transcribe.api_key_env, self.config.llm.api_key_env) if n],
+            lambda: [
+                n for n in (self.config.transcribe.api_key_env, self.config.llm.api_key_env) if n
+            ],
             self.log,
         )
         # Threads for network work (feed checks, webhooks), apart from asyncio's default pool

@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,13 +33,13 @@ from earwig import languages, outputs, subtitles
 from earwig.config import Config, LlmConfig, SubscriptionConfig, WatchConfig
 from earwig.daemon.delivery import API_SOURCE
 from earwig.daemon.queue import Events, JobQueue
-from earwig.errors import ConfigError, EarwigError, InvalidTransition
+from earwig.errors import ConfigError, EarwigError, InvalidTransition, RefusedRequest
 from earwig.llm import prompts
 from earwig.llm.client import Chat, Endpoint, EndpointDown, LlmError
 from earwig.llm.lines import fingerprint, lines_of
 from earwig.llm.summarize import summarize
 from earwig.llm.translate import WRITERS, Cue, cues_of, translate
-from earwig.model import Job, JobState, Transcript
+from earwig.model import Job, JobState, Segment, Transcript
 from earwig.protocol import FollowupView, Progress, SummaryView
 
 log = logging.getLogger("earwig.followups")
@@ -73,14 +73,13 @@ def source_of(job: Job, cfg: Config) -> WatchConfig | SubscriptionConfig | None:
 
 
 def wishes(job: Job, cfg: Config) -> Wishes | None:
-    """None when [llm] is off. An HTTP API job asks for nothing but the translation its
-    request named."""
+    """None when [llm] is off. An HTTP API job asks for nothing here: a request that wants
+    a translation waits for it (`Followups.translation`)."""
     llm = cfg.llm
     if not llm.enabled:
         return None
-    if job.source == API_SOURCE:
-        wanted = job.options.get("translate_to")
-        return Wishes(False, False, (wanted,) if wanted else (), None)
+    if job.source == API_SOURCE:  # its request asks for what it wants (translation())
+        return Wishes(False, False, (), None)
     source = source_of(job, cfg)
 
     def pick(name: str) -> Any:
@@ -114,6 +113,7 @@ class Followups:
         self.config = config
         self.current: _Running | None = None
         self._calls: collections.deque[float] = collections.deque()  # the per-hour cap
+        self._changed = asyncio.Event()  # replaced at each finished follow-up (translation())
 
     # ------------------------------------------------------------ what the daemon asks
 
@@ -139,13 +139,14 @@ class Followups:
             self.queue.wake()
 
     def translate(self, job_id: int, language: str) -> Job:
-        """Subtitles of a done job in `language` (a code or a name), queued now."""
-        code = languages.check_language(language)
+        """Subtitles of a done job in `language` (Whisper's code for it), queued now."""
         job = self._ready(job_id)
+        try:
+            code = languages.check_language(language)
+        except ValueError as exc:
+            raise InvalidTransition(f"cannot translate into {language!r}", f"give {exc}") from None
         if code is None:
-            raise InvalidTransition(
-                f"{language!r} is not a language to translate into", "give a code such as de"
-            )
+            raise InvalidTransition("cannot translate into auto", 'give a code such as "de"')
         if code == job.language:
             raise InvalidTransition(
                 f"job {job_id} already speaks {languages.name(code)}",
@@ -204,6 +205,49 @@ class Followups:
         job = self._publish(job_id)
         self.events.log("info", f"{job.title}: the [llm] stage {target}", job_id)
         return job
+
+    async def translation(
+        self, job_id: int, language: str, gone: Callable[[], Awaitable[Any]]
+    ) -> Transcript:
+        """A done job's transcript in `language`, for an HTTP request that waits for it: the
+        stored translation, or a new one (queued before the background's, as the request
+        waits). Raises RefusedRequest when it fails or `gone` returns first."""
+        self._ready(job_id)
+        if (result := self.store.job_translation(job_id, language)) is None:
+            rows = self._translations(job_id, language)
+            if not rows or rows[-1]["state"] not in ACTIVE:
+                self.store.add_followup(job_id, "translation", language)
+                self._publish(job_id)
+                self.queue.wake()
+            leaving = asyncio.ensure_future(gone())
+            try:
+                while (result := self.store.job_translation(job_id, language)) is None:
+                    rows = self._translations(job_id, language)
+                    if rows and rows[-1]["state"] in ("failed", "cancelled"):
+                        raise RefusedRequest(
+                            502,
+                            "translation_failed",
+                            f"the translation into {languages.name(language)} "
+                            f"{rows[-1]['state']}: {rows[-1]['error'] or 'cancelled'}",
+                            f"`earwig show {job_id}` says more",
+                        )
+                    changed = asyncio.ensure_future(self._changed.wait())
+                    await asyncio.wait({changed, leaving}, return_when=asyncio.FIRST_COMPLETED)
+                    changed.cancel()
+                    if leaving.done():
+                        raise RefusedRequest(499, "gone", "the client went away")
+            finally:
+                leaving.cancel()
+        transcript = self.store.get_transcript(job_id)
+        assert transcript is not None
+        segments = tuple(
+            Segment(c.start, c.end, c.text, speaker=c.speaker) for c in translated_cues(result)
+        )
+        return transcript.replace(segments=segments, language=language)
+
+    def _translations(self, job_id: int, language: str) -> list[dict[str, Any]]:
+        rows = self.store.followups(job_id)
+        return [r for r in rows if r["kind"] == "translation" and r["language"] == language]
 
     def forget(self, job_id: int) -> None:
         """The job is transcribed again or deleted: what was queued for its old transcript
@@ -302,6 +346,8 @@ class Followups:
             self.current = None
             self.events.clear_progress(job_id)
             self._publish(job_id)
+            self._changed.set()  # whoever waits for this one looks again
+            self._changed = asyncio.Event()
 
     async def _work(self, row: dict[str, Any], job: Job, transcript: Transcript) -> dict[str, Any]:
         """Ask the model (or find the same answer stored), write the files; the result."""
@@ -525,8 +571,8 @@ def _key(
     llm: LlmConfig,
 ) -> str:
     """The deduplication key: the same transcript, prompt and model give the same answer."""
-    parts = [kind, language, transcript, prompt, chapters, llm.model, llm.max_input_chars]
-    parts += [prompts.VERSION, llm.temperature]
+    parts: list[Any] = [kind, language, transcript, prompt, chapters, llm.model]
+    parts += [llm.max_input_chars, prompts.VERSION, llm.temperature]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
@@ -545,10 +591,15 @@ def _write_summary(job: Job, transcript: Transcript, result: dict[str, Any]) -> 
     return []  # rewritten, not new: the job lists them already
 
 
+def translated_cues(result: dict[str, Any]) -> list[Cue]:
+    """A stored translation's cues."""
+    return [Cue(i, start, end, text, speaker) for i, start, end, text, speaker in result["cues"]]
+
+
 def _write_translation(job: Job, result: dict[str, Any]) -> list[Path]:
     """NAME.LANG.srt (and .vtt) beside the job's own subtitles: next to the media for a
     `beside` folder, else in its output folder."""
-    cues = [Cue(i, start, end, text, speaker) for i, start, end, text, speaker in result["cues"]]
+    cues = translated_cues(result)
     language = result["language"]
     if job.beside and job.path:
         paths = subtitles.beside_paths(Path(job.path), language, job.beside, job.outputs)

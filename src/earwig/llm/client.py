@@ -140,8 +140,7 @@ class Chat:
             content = doc["choices"][0]["message"].get("content") or ""
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise LlmError(
-                f"{ep.base_url} did not answer with a chat completion "
-                f"({self._excerpt(response)})",
+                f"{ep.base_url} did not answer with a chat completion ({self._excerpt(response)})",
                 "is [llm] base_url an OpenAI-compatible API base (most end in /v1)?",
             ) from None
         if not isinstance(content, str):

@@ -34,10 +34,12 @@ NOTES = (
     "recording. Write only the summary."
 )
 TITLE = "Write a title for the text above, at most eight words. Write only the title."
+# The example's titles are placeholders a small model may copy: such a chapter is dropped
+EXAMPLE_TITLES = ("The first topic", "The next topic")
 CHAPTERS = (
     "Split the transcript above into a few chapters where the topic changes. Write one "
     "chapter per line: its start time in square brackets, then a short title. Like this:\n"
-    "[00:00] Introduction\n[04:12] The budget\nWrite only the chapter lines."
+    f"[00:00] {EXAMPLE_TITLES[0]}\n[12:34] {EXAMPLE_TITLES[1]}\nWrite only the chapter lines."
 )
 
 TRANSLATE_SYSTEM = "You translate subtitles from {source} into {target}."
@@ -47,8 +49,9 @@ TRANSLATE = (
     "for each line, in the same order, and nothing else.\n\n{text}"
 )
 
-# Answer lengths in tokens: enough for what is asked, a bound on a model that rambles
-SUMMARY_TOKENS = 512
-NOTES_TOKENS = 256
-TITLE_TOKENS = 32
-CHAPTERS_TOKENS = 384
+# Answer lengths in tokens: enough for what is asked, a bound on a model that rambles (or
+# echoes the transcript back, as small ones do)
+SUMMARY_TOKENS = 320
+NOTES_TOKENS = 200
+TITLE_TOKENS = 24
+CHAPTERS_TOKENS = 320

@@ -29,10 +29,17 @@ MAX_CHAPTERS = 60
 TITLE_WORDS = 12  # asked for at most 8; a longer answer is cut here
 _CLOCK = r"(\d{1,2}:\d{2}(?::\d{2})?)"
 _CHAPTER = re.compile(
-    r"^\s*(?:[-*•]\s*|\d+[.)]\s+)?[\[(]?\s*" + _CLOCK + r"(?:\s*[-–—]\s*" + _CLOCK + r")?"
-    r"\s*[\])]?\s*[-–—:|.]*\s*(.*)$"
+    r"^\s*(?:[-*•]\s+|\d+[.)]\s+)?\**\s*[\[(]?\s*"
+    + _CLOCK
+    + r"(?:\s*[-\u2013\u2014]\s*"
+    + _CLOCK
+    + r")?\s*[\])]?\**\s*[-\u2013\u2014:|.]*\s*(.*)$"
 )
 _LABEL = re.compile(r"^\s*(?:#+\s*)?\**\s*(?:summary|title|chapters?)\s*\**\s*:\s*", re.I)
+_SUMMARY_LABEL = re.compile(
+    r"^[ \t]*(?:#+[ \t]*)?\**[ \t]*summary[ \t]*\**[ \t]*(?::[ \t]*\**[ \t]*|$)", re.I | re.M
+)
+_ECHOED = re.compile(r"^\s*(?:\[\d{1,2}:\d{2}(?::\d{2})?[\]\u2013-]|transcript\s*:?\s*$)", re.I)
 
 
 @dataclass(frozen=True)
@@ -129,12 +136,18 @@ async def summarize(
 
 def _span(window: Sequence[Line], note: str) -> Line:
     start, end = window[0].start, window[-1].end
-    return Line(start, end, f"[{clock(start)}–{clock(end)}] {' '.join(note.split())}")
+    return Line(start, end, f"[{clock(start)}-{clock(end)}] {' '.join(note.split())}")
 
 
 def clean_text(answer: str) -> str:
-    """A summary as written, less a leading "Summary:" label and surrounding quotes."""
-    text = _LABEL.sub("", answer.strip()).strip()
+    """A summary as written, less what small models wrap it in: the transcript echoed back
+    (its timestamped lines, a "Transcript:" heading; what follows a "Summary:" label wins),
+    a leading label, surrounding quotes."""
+    labels = list(_SUMMARY_LABEL.finditer(answer))
+    if labels:
+        answer = answer[labels[-1].end() :]
+    kept = [line for line in answer.splitlines() if not _ECHOED.match(line)]
+    text = _LABEL.sub("", "\n".join(kept).strip()).strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         text = text[1:-1].strip()
     return text[:4000]
@@ -152,7 +165,7 @@ def clean_title(answer: str) -> str:
 
 
 def seconds_of(stamp: str) -> float:
-    """"12:34" or "1:02:03" -> seconds."""
+    """ "12:34" or "1:02:03" -> seconds."""
     total = 0
     for part in stamp.split(":"):
         total = total * 60 + int(part)
@@ -184,7 +197,7 @@ def clamp_chapters(
     gap = max(20.0, end_of_speech / 100)
     starts = [line.start for line in lines]
     kept: list[tuple[float, str]] = []
-    titles: set[str] = set()
+    titles: set[str] = {t.lower() for t in prompts.EXAMPLE_TITLES}  # copied, not found
     for at, title in sorted(found, key=lambda c: c[0]):
         if at < 0 or at > end_of_speech:
             continue

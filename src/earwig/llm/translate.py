@@ -24,7 +24,9 @@ Progress = Callable[[int, int], None]  # (batches done, batches planned)
 BATCH = 50  # cues a call at most (fewer when max_input_chars is small)
 # "[0001] text", and what small models make of it: "[1] text", "(0001) text", "0001. text",
 # "**[0001]** text", "- [0001]: text"
-_TAGGED = re.compile(r"^\s*(?:[-*•]\s*)?\**\s*[\[(]\s*(\d{1,6})\s*[\])]\**\s*[:.\-–—]?\s*(.*)$")
+_TAGGED = re.compile(
+    r"^\s*(?:[-*•]\s*)?\**\s*[\[(]\s*(\d{1,6})\s*[\])]\**\s*[:.\-\u2013\u2014]?\s*(.*)$"
+)
 _NUMBERED = re.compile(r"^\s*(\d{1,6})\s*[.:)]\s+(.*)$")
 
 
@@ -124,15 +126,16 @@ async def translate(
     texts: dict[int, str] = {}
     for done, batch in enumerate(groups, 1):
         user = prompts.TRANSLATE.format(target=target, text=tag(batch, digits))
-        tokens = min(4096, sum(len(c.text) for c in batch) // 2 + 16 * len(batch) + 64)
+        # the translation's length and the ids, and little room for a model that rambles on
+        tokens = min(4096, sum(len(c.text) for c in batch) // 3 + 6 * len(batch) + 16)
         texts.update(realign(batch, await ask(system, user, tokens)))
         if progress is not None:
             progress(done, len(groups))
     sent = sum(len(b) for b in groups)
-    out = tuple(
-        Cue(c.id, c.start, c.end, texts.get(c.id, c.text), c.speaker) for c in cues
+    out = tuple(Cue(c.id, c.start, c.end, texts.get(c.id, c.text), c.speaker) for c in cues)
+    return Translated(
+        out, kept=sent - sum(1 for b in groups for c in b if c.id in texts), sent=sent
     )
-    return Translated(out, kept=sent - sum(1 for b in groups for c in b if c.id in texts), sent=sent)
 
 
 def _clock(seconds: float, sep: str) -> str:

@@ -42,6 +42,9 @@ class AsrQuery(DetectQuery):
     output: Annotated[Output, Meta(description="one of " + ", ".join(formats.ASR_OUTPUTS))] = "txt"
     vad_filter: Flag | None = None  # None: the configured behaviour
     word_timestamps: Flag = False
+    # earwig's own: the subtitles in this language, by the [llm] model (docs/llm.md);
+    # `language` stays the language spoken, as whisper-asr-webservice and Bazarr mean it
+    translate_to: str | None = None
 
 
 def query_of(request: Request) -> dict[str, list[str]]:
@@ -52,6 +55,16 @@ def query_of(request: Request) -> dict[str, list[str]]:
 async def asr(request: Request, host: HostDep) -> Response[bytes]:
     """whisper-asr-webservice-compatible transcription (Bazarr's Whisper provider)."""
     query = from_text(AsrQuery, query_of(request), {})
+    target = language_code(query.translate_to)
+    if target == "en" and query.task == "translate":
+        target = None  # Whisper's own translation does that
+    if target is not None and not host.config.llm.enabled:
+        raise UploadError(
+            400,
+            "no_llm",
+            f"translate_to={query.translate_to} needs a language model, and [llm] is not set",
+            "add [llm] with base_url and model to the daemon's config (docs/llm.md)",
+        )
     ask = Ask(
         translate=query.task == "translate",
         language=language_code(query.language),
@@ -63,10 +76,19 @@ async def asr(request: Request, host: HostDep) -> Response[bytes]:
     service = host.apijobs
     answer = await service.transcribe(upload, ask, lambda: wait_disconnect(request))
     form.discard()
-    service.after_answer(answer)
+    transcript = answer.transcript
+    if target is not None:
+        try:
+            transcript = await host.followups.translation(
+                answer.job["id"], target, lambda: wait_disconnect(request)
+            )
+        finally:
+            service.after_answer(answer)
+    else:
+        service.after_answer(answer)
     name = quote(upload.filename)
     return Response(
-        formats.asr_body(answer.transcript, query.output).encode(),
+        formats.asr_body(transcript, query.output).encode(),
         media_type="text/plain",
         headers={"content-disposition": f'attachment; filename="{name}.{query.output}"'},
     )
