@@ -293,8 +293,7 @@ def test_followups_in_the_store_and_summaries_in_search(tmp_path: Path) -> None:
     store.update_followup(again, state="queued", not_before=5e9)
     assert store.next_followup(2e9) is None and store.followup_wakeup() == 5e9
 
-    first = store.get_job(first.id)
-    store.save_job(first.replace(state=JobState.DONE))
+    store.save_job(store.get_job(first.id).replace(state=JobState.DONE))
     store.delete_job(first.id)
     assert search.search(store, "zeppelin") == [] and store.followups(first.id) == []
     store.close()
