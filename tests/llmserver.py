@@ -196,7 +196,7 @@ class Standin:
                 if standin.mode == "not-json":
                     self._send(200, b"<html><body>It works!</body></html>", "text/html")
                     return
-                noise = "zq ## 7 ]] [[ \u2603 lorem ipsum\n\n--- 99:99:99 ???"
+                noise = "zq ## 7 ]] [[ \u2603 lorem ipsum\n[99:59] far past the end\n--- ???"
                 doc = {
                     "id": "x",
                     "object": "chat.completion",
