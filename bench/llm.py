@@ -26,12 +26,12 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
-from earwig import languages
+from earwig import languages, outputs
 from earwig.config import TranscribeConfig
 from earwig.llm.client import Chat, Endpoint
 from earwig.llm.lines import lines_of, windows
 from earwig.llm.summarize import summarize
-from earwig.llm.translate import cues_of, translate
+from earwig.llm.translate import from_cues, translate
 from earwig.model import Transcript
 from earwig.speech import synthesize
 from earwig.transcribe import pipeline, registry
@@ -106,7 +106,7 @@ async def stage(t: Transcript, base: str, budget: int, targets: list[str]) -> No
     print(f"         summary: {out.summary[:300]!r}")
     for code in targets:
         chat = Chat(Endpoint(base, "smollm2", timeout=600))
-        cues = cues_of(t)
+        cues = from_cues(outputs.subtitle_cues(t))
         started = time.monotonic()
         done = await translate(
             cues, chat.ask, source="English", target=languages.name(code), budget=budget

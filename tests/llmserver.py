@@ -64,7 +64,9 @@ def llama_python() -> str:
         wait_for(BUILD_DONE.exists, BUILD_WAIT, 1.0, what=".ci/run's build of llama-cpp-python")
         status = BUILD_DONE.read_text().strip()
         if status != "0":
-            _unavailable(f"pip could not build llama-cpp-python (exit {status}: .venv-llm/build.log)")
+            _unavailable(
+                f"pip could not build llama-cpp-python (exit {status}: .venv-llm/build.log)"
+            )
     python = LLAMA_VENV / "bin" / "python"
     if python.exists() and _has_server(str(python)):
         return str(python)

@@ -12,13 +12,16 @@ import os
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from earwig import paths
 from earwig.durations import parse_date, parse_duration
 from earwig.errors import ConfigError
+
+if TYPE_CHECKING:
+    from earwig.mediaservers.config import MediaServerConfig
 
 OUTPUT_FORMATS = ("txt", "srt", "vtt", "tsv", "json")  # the default set
 FORMATS = (*OUTPUT_FORMATS, "md")  # every format there is: md, notes, is asked for
@@ -263,30 +266,6 @@ def _languages(value: Any, _: Path) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class LlmConfig:
-    """A chat model for what follows a transcript (docs/llm.md): any OpenAI-compatible
-    endpoint (Ollama, llama.cpp's llama-server, vLLM, LM Studio, a hosted API). Off unless
-    base_url and model are set; then summary, chapters, translate_to and prompt here are
-    what every job gets, and each [[watch]] or [[subscription]] may say otherwise."""
-
-    base_url: str | None = opt(None, _url)  # the API base, e.g. http://127.0.0.1:11434/v1
-    model: str | None = opt(None, _str)  # the model name the endpoint knows
-    api_key_env: str | None = opt(None, _str)  # the *name* of the variable holding its key
-    timeout: float = opt(300.0, _duration)  # seconds one call may take
-    max_input_chars: int = opt(12_000, _int(500))  # longer transcripts go through map-reduce
-    temperature: float = opt(0.2, _float(0.0, 2.0))
-    max_calls_per_hour: int = opt(0, _int(0))  # 0: no cap; over it, calls wait their turn
-    summary: bool = opt(True, _bool)  # a summary and a title
-    chapters: bool = opt(True, _bool)  # chapters (a publisher's own win)
-    translate_to: tuple[str, ...] = opt((), _languages)  # subtitles in these languages too
-    prompt: str | None = opt(None, _str)  # what to write instead of the default summary
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.base_url and self.model)
-
-
-@dataclass(frozen=True)
 class WatchConfig:
     path: Path = opt(paths.default_watch_dir, _path)
     recursive: bool = opt(True, _bool)
@@ -308,6 +287,15 @@ class WatchConfig:
 class OutputConfig:
     dir: Path = opt(paths.default_output_dir, _path)
     formats: tuple[str, ...] = opt(OUTPUT_FORMATS, _str_list(FORMATS))
+    # subtitle cues (srt, vtt; earwig/cues.py): characters a line (CJK counts 2), lines a cue
+    line_width: int = opt(42, _int(10))
+    lines: int = opt(2, _int(1))
+
+    def cue_rules(self) -> Any:
+        """The cue rules these settings make (a cues.Rules; imported only when needed)."""
+        from earwig.cues import Rules
+
+        return Rules(line_width=self.line_width, lines=self.lines)
 
 
 # [transcribe] builds the backend once, at start-up: a change needs a restart, except for
@@ -486,6 +474,30 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class LlmConfig:
+    """A chat model for what follows a transcript (docs/llm.md): any OpenAI-compatible
+    endpoint (Ollama, llama.cpp's llama-server, vLLM, LM Studio, a hosted API). Off unless
+    base_url and model are set; then summary, chapters, translate_to and prompt here are
+    what every job gets, and each [[watch]] or [[subscription]] may say otherwise."""
+
+    base_url: str | None = opt(None, _url)  # the API base, e.g. http://127.0.0.1:11434/v1
+    model: str | None = opt(None, _str)  # the model name the endpoint knows
+    api_key_env: str | None = opt(None, _str)  # the *name* of the variable holding its key
+    timeout: float = opt(300.0, _duration)  # seconds one call may take
+    max_input_chars: int = opt(12_000, _int(500))  # longer transcripts go through map-reduce
+    temperature: float = opt(0.2, _float(0.0, 2.0))
+    max_calls_per_hour: int = opt(0, _int(0))  # 0: no cap; over it, calls wait their turn
+    summary: bool = opt(True, _bool)  # a summary and a title
+    chapters: bool = opt(True, _bool)  # chapters (a publisher's own win)
+    translate_to: tuple[str, ...] = opt((), _languages)  # subtitles in these languages too
+    prompt: str | None = opt(None, _str)  # what to write instead of the default summary
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url and self.model)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None = None
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
@@ -499,7 +511,8 @@ class Config:
     subscriptions: tuple[SubscriptionConfig, ...] = ()
     hooks: HooksConfig = field(default_factory=HooksConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
-    llm: LlmConfig = field(default_factory=LlmConfig)
+    llm: LlmConfig = field(default_factory=LlmConfig)  # [llm]: summaries, translations
+    media_servers: tuple[MediaServerConfig, ...] = ()  # [[media_server]]: mediaservers/
 
     @property
     def inbox_path(self) -> Path | None:
@@ -577,23 +590,7 @@ def socket_path_despite_errors(path: Path | None = None) -> Path:
 def parse(data: dict[str, Any], path: Path | None = None) -> Config:
     where = str(path) if path else "config"
     base = path.parent if path else Path.cwd()
-    _check_keys(
-        data,
-        {
-            "daemon",
-            "transcribe",
-            "output",
-            "watch",
-            "downloads",
-            "inbox",
-            "subscription",
-            "hooks",
-            "http",
-            "llm",
-        },
-        where,
-        "",
-    )
+    _check_keys(data, {*SECTIONS, *ARRAYS}, where, "")
 
     def section(name: str) -> dict[str, Any]:
         value = data.get(name, {})
@@ -601,11 +598,10 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
             raise ConfigError(f"{where}: [{name}] must be a table", f"write it as [{name}]")
         return value
 
-    daemon = _build(DaemonConfig, section("daemon"), DAEMON_SCHEMA, where, "daemon", base)
-    transcribe = _build(
-        TranscribeConfig, section("transcribe"), TRANSCRIBE_SCHEMA, where, "transcribe", base
-    )
-    output = _build(OutputConfig, section("output"), OUTPUT_SCHEMA, where, "output", base)
+    tables = {
+        name: _build(cls, section(name), schema(cls), where, name, base)
+        for name, cls in SECTIONS.items()
+    }
     watch_items = data.get("watch")
     if watch_items is None:
         watches: tuple[WatchConfig, ...] = (WatchConfig(paths.default_watch_dir()),)
@@ -622,7 +618,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                 raise ConfigError(
                     f"{where}: [[watch]] #{i + 1} needs a path", 'path = "~/Podcasts"'
                 )
-            watch = _build(WatchConfig, item, WATCH_SCHEMA, where, label, base)
+            watch = _build(WatchConfig, item, schema(WatchConfig), where, label, base)
             if watch.output == "beside" and watch.output_dir is not None:
                 raise ConfigError(
                     f'{where}: [[watch]] {watch.path} has output = "beside" and an output_dir',
@@ -630,10 +626,6 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                 )
             built.append(watch)
         watches = tuple(built)
-    downloads = _build(
-        DownloadsConfig, section("downloads"), DOWNLOADS_SCHEMA, where, "downloads", base
-    )
-    inbox = _build(InboxConfig, section("inbox"), INBOX_SCHEMA, where, "inbox", base)
     subs_raw = data.get("subscription", [])
     if not isinstance(subs_raw, list):
         raise ConfigError(
@@ -648,7 +640,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                 'name = "My podcast"\nurl = "https://example.org/feed.xml"',
             )
         sub = _build(
-            SubscriptionConfig, item, SUBSCRIPTION_SCHEMA, where, f"subscription[{i}]", base
+            SubscriptionConfig, item, schema(SubscriptionConfig), where, f"subscription[{i}]", base
         )
         if sub.every is not None and sub.cron is not None:
             raise ConfigError(
@@ -657,10 +649,11 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
         if any(s.name == sub.name for s in subscriptions):
             raise ConfigError(f"{where}: two subscriptions are named {sub.name!r}", "rename one")
         subscriptions.append(sub)
-    hooks = _build(HooksConfig, section("hooks"), HOOKS_SCHEMA, where, "hooks", base)
-    http = _build(HttpConfig, section("http"), HTTP_SCHEMA, where, "http", base)
-    llm = _build(LlmConfig, section("llm"), LLM_SCHEMA, where, "llm", base)
-    _check_llm(llm, [*watches, *subscriptions], where)
+    from earwig.mediaservers.config import parse_media_servers
+
+    media_servers = parse_media_servers(data.get("media_server", []), where, base)
+    _check_llm(tables["llm"], [*watches, *subscriptions], where)
+    transcribe = tables["transcribe"]
     if transcribe.workers == 0 and not transcribe.servers:
         raise ConfigError(
             f"{where}: [transcribe] workers = 0 and no [[transcribe.servers]]: nothing would "
@@ -668,40 +661,27 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
             'set workers = 1, or add a server: [[transcribe.servers]] url = "http://host:8000/v1"',
         )
     return Config(
-        hooks=hooks,
-        http=http,
-        llm=llm,
         path=path,
-        daemon=daemon,
-        transcribe=transcribe,
-        output=output,
         watch=watches,
-        downloads=downloads,
-        inbox=inbox,
         subscriptions=tuple(subscriptions),
+        media_servers=media_servers,
+        **tables,
     )
 
 
-DAEMON_SCHEMA = schema(DaemonConfig)
-TRANSCRIBE_SCHEMA = schema(TranscribeConfig)
-OUTPUT_SCHEMA = schema(OutputConfig)
-DOWNLOADS_SCHEMA = schema(DownloadsConfig)
-INBOX_SCHEMA = schema(InboxConfig)
-SUBSCRIPTION_SCHEMA = schema(SubscriptionConfig)
-HOOKS_SCHEMA = schema(HooksConfig)
-WATCH_SCHEMA = schema(WatchConfig)
-HTTP_SCHEMA = schema(HttpConfig)
-LLM_SCHEMA = schema(LlmConfig)
-SECTIONS: dict[str, type] = {  # the tables that hold one section each
-    "daemon": DaemonConfig,
-    "transcribe": TranscribeConfig,
-    "output": OutputConfig,
-    "downloads": DownloadsConfig,
-    "inbox": InboxConfig,
-    "hooks": HooksConfig,
-    "http": HttpConfig,
-    "llm": LlmConfig,
-}
+# The sections, listed once: each field of Config whose value is a section's dataclass is a
+# [table] of that name (a new section is a dataclass and a field of Config, nothing else)
+def _sections() -> dict[str, type]:
+    found: dict[str, type] = {}
+    for f in fields(Config):
+        factory = f.default_factory
+        if isinstance(factory, type) and is_dataclass(factory):
+            found[f.name] = factory
+    return found
+
+
+SECTIONS = _sections()
+ARRAYS = ("watch", "subscription", "media_server")  # the arrays of tables, parsed one by one
 
 
 def _check_llm(llm: LlmConfig, sources: list[WatchConfig | SubscriptionConfig], where: str) -> None:

@@ -218,6 +218,12 @@ def _inbox_done_pending(db: sqlite_utils.Database) -> None:
     db.table("inbox_done").create({"id": int, "path": str, "line": str}, pk="id")
 
 
+def _transcript_flags(db: sqlite_utils.Database) -> None:
+    """Stretches of a transcript that are missing or doubtful (a JSON list of model.Flag),
+    so `earwig export` marks them in the text formats as the job's own files did."""
+    db.table("transcripts").add_column("flags", str)
+
+
 def _llm_followups(db: sqlite_utils.Database) -> None:
     """What follows a transcript through a language model ([llm]): one row per summary or
     translation of a job, queued, run, retried and finished apart from the job (which is
@@ -265,6 +271,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _add_job_options,
     _languages_per_segment,
     _inbox_done_pending,
+    _transcript_flags,
     _llm_followups,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,6 +8,7 @@ by the numbered migrations in migrations.py, each run once, in order, inside a t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -20,7 +21,7 @@ import sqlite_utils
 
 from earwig.errors import NotFound, StoreError
 from earwig.migrations import MIGRATIONS, SCHEMA_VERSION
-from earwig.model import FINISHED, Job, JobState, Segment, Transcript
+from earwig.model import FINISHED, Flag, Job, JobState, Segment, Transcript
 
 if TYPE_CHECKING:
     from earwig.protocol import LogEntry
@@ -467,6 +468,9 @@ class Store:
                     "model": transcript.model,
                     "text": transcript.text,
                     "warnings": json.dumps(transcript.warnings) if transcript.warnings else None,
+                    "flags": json.dumps([dataclasses.asdict(f) for f in transcript.flags])
+                    if transcript.flags
+                    else None,
                     "created_at": time.time(),
                 },
                 pk="job_id",
@@ -508,6 +512,8 @@ class Store:
             duration=meta["duration"],
             backend=meta["backend"],
             model=meta["model"],
+            warnings=tuple(json.loads(meta.get("warnings") or "[]")),
+            flags=tuple(Flag(**f) for f in json.loads(meta.get("flags") or "[]")),
         )
 
     def delete_job(self, job_id: int) -> None:

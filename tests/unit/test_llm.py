@@ -26,7 +26,7 @@ from earwig.llm.summarize import (
     summarize,
 )
 from earwig.llm.translate import Cue, batches, realign, tag, to_srt, translate, width
-from earwig.model import JobState, Segment
+from earwig.model import JobState, Segment, Transcript
 
 CUES = [Cue(i, i * 2.0, i * 2.0 + 1.5, f"line {i}") for i in range(1, 8)]
 
@@ -95,11 +95,41 @@ def test_translate_survives_a_model_that_answers_garbage() -> None:
     assert out.kept == len(CUES) and out.survived == 0.0
 
 
-def test_translated_srt_names_the_speaker_where_a_turn_begins() -> None:
-    cues = [Cue(1, 0, 1, "a", "Alice"), Cue(2, 1, 2, "b", "Alice"), Cue(3, 2, 3, "c", "Bob")]
-    text = to_srt(cues)
-    assert "Alice: a" in text and "\nb\n" in text and "Bob: c" in text
-    assert text.count("-->") == 3
+def test_the_source_subtitles_are_read_back_cue_for_cue_and_written_the_same_way() -> None:
+    """The translation keeps the cues of the job's own .srt and .vtt (cut by the cue builder
+    from word times the database does not keep): read back, they give the same ids, times,
+    names and count; written again with new text, the times are byte for byte the same."""
+    from earwig import outputs
+    from earwig.llm.translate import parse_srt, parse_vtt, to_vtt
+
+    segments = (
+        Segment(0.0, 3.2, "Welcome back to the show, everyone.", speaker="Ann"),
+        Segment(
+            3.2,
+            9.9,
+            "Today we talk about rivers, bridges and the people who build them.",
+            speaker="Ann",
+        ),
+        Segment(10.5, 14.0, "Thanks for having me <here> & now.", speaker="Ben"),
+    )
+    t = Transcript(segments, "en", 15.0, "b", "m")
+    srt, vtt = outputs.to_srt(t, {}), outputs.to_vtt(t, {})
+    built = outputs.subtitle_cues(t)
+    read = parse_srt(srt, {"Ann", "Ben"})
+    assert [(c.id, c.start, c.end) for c in read] == [
+        (i, c.start, c.end) for i, c in enumerate(built, 1)
+    ]
+    assert [c.label for c in read].count("Ann: ") == 1 and read[-1].label == "Ben: "
+    assert all(not c.text.startswith(("Ann:", "Ben:")) for c in read)
+    assert [(c.start, c.end, c.speaker) for c in parse_vtt(vtt)] == [
+        (c.start, c.end, c.speaker) for c in built
+    ]
+    assert parse_vtt(vtt)[-1].text == "Thanks for having me <here> & now."
+    again = [Cue(c.id, c.start, c.end, f"übersetzt {c.id}", c.speaker, c.label) for c in read]
+    times = re.compile(r"^\d.*-->.*$", re.M)
+    assert times.findall(to_srt(again)) == times.findall(srt)
+    assert "Ann: übersetzt 1" in to_srt(again) and "Ben: übersetzt" in to_srt(again)
+    assert times.findall(to_vtt(again)) == times.findall(vtt) and "<v Ben>" in to_vtt(again)
 
 
 def test_lines_carry_times_and_speakers_and_windows_fit() -> None:

@@ -81,6 +81,9 @@ class Ask:
     words: bool = False
     vad: bool | None = None
     model: str | None = None  # None: the configured model
+    # speaker labels (/asr's diarize, min_speakers, max_speakers: its whisperX engine's)
+    speakers: tuple[int | None, int | None] | None = None  # None: no labels; else (min, max)
+    video: str | None = None  # the video file the audio is from (Bazarr's video_file)
 
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {"translate": self.translate, "language": self.language}
@@ -90,6 +93,15 @@ class Ask:
             opts["word_timestamps"] = True
         if self.vad is not None:
             opts["vad"] = self.vad
+        if self.speakers is not None:
+            low, high = self.speakers
+            opts["diarize"] = True
+            if low is not None and low == high:
+                opts["speakers"] = low
+            else:
+                opts |= {"min_speakers": low, "max_speakers": high}
+        if self.video:
+            opts["video_file"] = self.video  # not an option of the model: the job's key
         return opts
 
 
@@ -120,7 +132,7 @@ class ApiJobs:
         self.config = config  # read per request: a reload of [http] keep applies at once
         self.stopping = stopping
         self._waiting: dict[int, _Waiting] = {}
-        self.unlisten = bus.listen(self._on_event)
+        bus.listen(self._on_event)  # for as long as the daemon runs
 
     @property
     def upload_dir(self) -> Path:
@@ -214,7 +226,7 @@ class ApiJobs:
         st = path.stat()
         job = jobs.new(
             API_SOURCE,
-            upload.filename,
+            Path(ask.video.replace("\\", "/")).name if ask.video else upload.filename,
             time.time(),
             path=str(path),
             size=st.st_size,
@@ -352,6 +364,10 @@ class ApiJobs:
 def _same_asks(job: Job, ask: Ask) -> bool:
     options = job.options
     if bool(options.get("translate", False)) != ask.translate:
+        return False
+    labels = {k: options.get(k) for k in ("diarize", "speakers", "min_speakers", "max_speakers")}
+    wanted = {k: ask.options().get(k) for k in labels}
+    if {k: v for k, v in labels.items() if v} != {k: v for k, v in wanted.items() if v}:
         return False
     if ask.language and (options.get("language") or job.language) != ask.language:
         return False

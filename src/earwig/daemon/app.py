@@ -1,5 +1,6 @@
 """The daemon's wiring: builds the parts, hands each the collaborators it uses, runs them
-under the supervisor, and owns the lifecycle (start, reload, drain, stop).
+under the supervisor, and owns the lifecycle (start, reload, drain, stop). What a request
+asks of jobs is daemon/steering.py's; what each request does, daemon/handlers.py's.
 
 Every change to a job goes through the JobQueue (daemon/queue.py): advance (pure) -> store
 (saved) -> publish (event) -> wake, so no client ever sees a state that a crash could take
@@ -16,12 +17,12 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol, cast
 
 from earwig import __version__, jobs, protocol, redact
 from earwig.config import SECTIONS, Config
 from earwig.config import load as load_config
-from earwig.daemon import guard, pool
+from earwig.daemon import history, pool
 from earwig.daemon.aborts import Aborts
 from earwig.daemon.apijobs import ApiJobs
 from earwig.daemon.backends import Backends
@@ -41,16 +42,18 @@ from earwig.daemon.notify import sd_notify
 from earwig.daemon.queue import Events, JobQueue, RetryPolicy
 from earwig.daemon.runner import Runner
 from earwig.daemon.server import Server
+from earwig.daemon.steering import Steering
 from earwig.daemon.subscriptions import Subscriptions
 from earwig.daemon.supervisor import Supervisor
 from earwig.daemon.watch import FolderWatcher
-from earwig.errors import ConfigError, EarwigError, InvalidTransition
+from earwig.errors import ConfigError, EarwigError
 from earwig.jobs import Action
+from earwig.mediaservers.service import MediaServers
 from earwig.model import Job, JobState
 from earwig.store import Store
 from earwig.transcribe import registry
 
-log = logging.getLogger("earwig")
+logger = logging.getLogger("earwig")  # before the database is open; then self.log
 READY_TIMEOUT = 30.0  # seconds the start-up scan of the watch folders may take
 
 
@@ -101,9 +104,11 @@ class Daemon:
         self.runner: Runner
         self.downloads: DownloadManager
         self.subscriptions: Subscriptions
-        self.followups: Followups
         self.watcher: FolderWatcher | None = None
         self.server: Server
+        self.mediaservers: MediaServers
+        self.steer: Steering  # what a person asks of jobs and the queue
+        self.followups: Followups  # [llm]: a done job's summary and translations
         self.apijobs: ApiJobs  # the HTTP doors' transcription requests, as jobs
         self.http: HttpPart | None = None  # web/ when [http] listen is set
         self.disk: DiskWaits
@@ -165,15 +170,20 @@ class Daemon:
             lambda: self.config,
             on_change=self.publish_subscriptions,
         )
+        self.mediaservers = MediaServers(lambda: self.config, self.intake, self.queue, self.events)
+        self.bus.listen(self.mediaservers.on_event)
         self.followups = Followups(self.queue, self.events, lambda: self.config)
+        self.steer = Steering(
+            self.queue,
+            self.aborts,
+            self.bus,
+            self.log,
+            check_model=self.backends.transcriber_for,
+            slot=self.runner.slot,
+            followups=self.followups,
+        )
         self.apijobs = ApiJobs(self.queue, self.bus, self.log, lambda: self.config, self.stop)
         self.server = Server(self, self.bus, self.config.socket_path)
-
-    def _finished(self, view: protocol.JobView) -> None:
-        """A job reached done or failed: its hooks, then what the [llm] stage makes of it."""
-        self.hooks.fire(view)
-        if view["state"] == JobState.DONE:
-            self.followups.job_finished(view["id"])
 
     # ------------------------------------------------------------ lifecycle
 
@@ -201,9 +211,10 @@ class Daemon:
             sv.start("llm stage", self.followups.run, self.stop)
             sv.start("media clean-up", self.media.clean_periodically, self.stop)
             sv.start("disk space", self.disk.run, self.stop)
+            sv.start("media servers", self.mediaservers.run, self.stop)
             sv.start(
                 "database watch",
-                lambda stop: guard.watch_identity(self.queue, self.events, stop),
+                lambda stop: history.watch_identity(self.queue, self.events, stop),
                 self.stop,
             )
             self.subscriptions.start()
@@ -228,6 +239,7 @@ class Daemon:
             self.subscriptions.shutdown()
             await self._drain()
             await self.hooks.wait(self.config.hooks.timeout)
+            await sv.wait("media servers")
             await sv.wait("media clean-up")
             await self._stop_watchers()
             await sv.wait("model")
@@ -273,7 +285,7 @@ class Daemon:
 
     def request_stop(self, why: str = "request") -> None:
         if not self.stop.is_set():
-            log.info("stopping (%s): no new jobs will start", why)
+            logger.info("stopping (%s): no new jobs will start", why)
             self.stop.set()
             self.queue.wake()
 
@@ -312,9 +324,9 @@ class Daemon:
         if self.store.count_jobs():
             return
         out = self.config.output.dir
-        count = await asyncio.to_thread(guard.earlier_transcripts, [out])
-        if count >= guard.MANY:
-            self.lost_history = guard.lost_history_note(self.config.daemon.database, out, count)
+        count = await asyncio.to_thread(history.earlier_transcripts, [out])
+        if count >= history.MANY:
+            self.lost_history = history.lost_history_note(self.config.daemon.database, out, count)
             self.queue.paused = True
             self.log("warning", self.lost_history)
 
@@ -411,93 +423,18 @@ class Daemon:
         if hasattr(self, "events"):
             self.events.log(level, message, job_id)
         else:  # before the database is open (the supervisor is built first)
-            log.log(
+            logger.log(
                 logging.getLevelNamesMapping()[level.upper()], redact.scrub(message, self._secrets)
             )
 
-    # ------------------------------------------------------------ steering
+    async def test_media_servers(self) -> list[protocol.MediaServerView]:
+        return cast(list[protocol.MediaServerView], await self.mediaservers.test())
 
-    def pause_job(self, job_id: int) -> Job:
-        if self.aborts.request(job_id, Action.PAUSE):
-            return self.store.get_job(job_id)
-        if followup := self._steer_followups(job_id, "pause"):
-            return followup
-        return self.queue.transition(job_id, Action.PAUSE)
-
-    def resume_job(self, job_id: int) -> Job:
-        if followup := self._steer_followups(job_id, "resume"):
-            return followup
-        return self.queue.transition(job_id, Action.RESUME)
-
-    def cancel_job(self, job_id: int) -> Job:
-        if self.aborts.request(job_id, Action.CANCEL):
-            return self.store.get_job(job_id)
-        if followup := self._steer_followups(job_id, "cancel"):
-            return followup
-        return self.queue.transition(job_id, Action.CANCEL)
-
-    def _steer_followups(self, job_id: int, action: str) -> Job | None:
-        """A done job's pause, resume and cancel are about its [llm] stage, if it has one."""
-        if self.store.get_job(job_id).state is not JobState.DONE:
-            return None
-        return self.followups.steer(job_id, action)
-
-    def translate_job(self, job_id: int, language: str) -> Job:
-        return self.followups.translate(job_id, language)
-
-    def retry_job(self, job_id: int, model: str | None = None, only: str | None = None) -> Job:
-        """Queue a finished job again; with `model`, transcribe it with that model (its
-        transcript, outputs and search hits are replaced, and record the model); with
-        `only`, just ask the [llm] model again for its summary or translations."""
-        if only is not None:
-            return self.followups.retry(job_id, only)
-        job = self.store.get_job(job_id)
-        if model is not None:
-            self.backends.transcriber_for(model)  # an unknown or unusable model is refused now
-        changes: dict[str, Any] = {"model_request": model, "stage": None}
-        if job.url and job.path and not Path(job.path).exists():
-            changes["path"] = None  # its media was cleaned up: download it again
-        retried = self.queue.transition(job_id, Action.RETRY, changes=changes)
-        self.followups.forget(job_id)  # its new transcript gets its own
-        return retried
-
-    def prioritize_job(self, job_id: int) -> Job:
-        job = self.store.get_job(job_id)
-        if job.state not in (JobState.QUEUED, JobState.PAUSED):
-            raise InvalidTransition(f"job {job_id} is {job.state}; only waiting jobs can move up")
-        top = self.store.max_priority()
-        return self.queue.save(job.replace(priority=top + 1, updated_at=time.time()))
-
-    def delete_job(self, job_id: int) -> int:
-        """Forget a finished job (its transcript files on disk stay where they are)."""
-        job = self.store.get_job(job_id)
-        if not job.state.finished:
-            raise InvalidTransition(
-                f"job {job_id} is {job.state}; only finished jobs can be deleted",
-                f"`earwig cancel {job_id}` first",
-            )
-        self.store.remember_deleted(job)  # the next scan of its folder leaves it alone
-        self.followups.forget(job_id)
-        self.queue.delete(job_id)
-        self.log("info", f"deleted job {job_id} ({job.title})")
-        return job_id
-
-    def drain_slot(self, name: str, drain: bool) -> protocol.SlotView:
-        """Stop giving a slot new jobs (its running ones finish), or give them again."""
-        slot = self.runner.slot(name)
-        slot.drained = drain
-        self.log("info", f"{name}: {'drained: no new jobs' if drain else 'takes jobs again'}")
-        self.queue.wake()
-        return slot.view()
-
-    def set_queue_paused(self, paused: bool) -> None:
-        self.queue.paused = paused
-        self.log(
-            "info",
-            "queue paused: running job finishes, no new ones start" if paused else "queue resumed",
-        )
-        self.bus.publish(protocol.QUEUE({"paused": paused}))
-        self.queue.wake()
+    def _finished(self, view: protocol.JobView) -> None:
+        """A job reached done or failed: its hooks, then what the [llm] stage makes of it."""
+        self.hooks.fire(view)
+        if view["state"] == JobState.DONE:
+            self.followups.job_finished(view["id"])
 
     # ------------------------------------------------------------ views
 
@@ -538,6 +475,7 @@ class Daemon:
             "problems": self.problems(),
             "subscriptions": self.subscriptions.view(),
             "http": self.http.view() if self.http is not None else {"state": "off"},
+            "media_servers": cast(list[protocol.MediaServerView], self.mediaservers.view()),
         }
 
 
@@ -557,4 +495,6 @@ def reload_report(old: Config, new: Config) -> tuple[list[str], list[str]]:
         changed.append("[[watch]] folders")
     if old.subscriptions != new.subscriptions:
         changed.append("[[subscription]]s")
+    if old.media_servers != new.media_servers:
+        changed.append("[[media_server]]s")
     return changed, restart

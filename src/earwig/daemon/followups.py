@@ -38,8 +38,8 @@ from earwig.llm import prompts
 from earwig.llm.client import Chat, Endpoint, EndpointDown, LlmError
 from earwig.llm.lines import fingerprint, lines_of
 from earwig.llm.summarize import summarize
-from earwig.llm.translate import WRITERS, Cue, cues_of, translate
-from earwig.model import Job, JobState, Segment, Transcript
+from earwig.llm.translate import WRITERS, Cue, from_cues, parse_srt, parse_vtt, translate
+from earwig.model import Job, JobState, Transcript
 from earwig.protocol import FollowupView, Progress, SummaryView
 
 log = logging.getLogger("earwig.followups")
@@ -208,7 +208,7 @@ class Followups:
 
     async def translation(
         self, job_id: int, language: str, gone: Callable[[], Awaitable[Any]]
-    ) -> Transcript:
+    ) -> list[Cue]:
         """A done job's transcript in `language`, for an HTTP request that waits for it: the
         stored translation, or a new one (queued before the background's, as the request
         waits). Raises RefusedRequest when it fails or `gone` returns first."""
@@ -238,12 +238,7 @@ class Followups:
                         raise RefusedRequest(499, "gone", "the client went away")
             finally:
                 leaving.cancel()
-        transcript = self.store.get_transcript(job_id)
-        assert transcript is not None
-        segments = tuple(
-            Segment(c.start, c.end, c.text, speaker=c.speaker) for c in translated_cues(result)
-        )
-        return transcript.replace(segments=segments, language=language)
+        return translated_cues(result)
 
     def _translations(self, job_id: int, language: str) -> list[dict[str, Any]]:
         rows = self.store.followups(job_id)
@@ -397,7 +392,8 @@ class Followups:
                 )
                 result = summary.to_dict()
             else:
-                cues = cues_of(transcript)
+                rules = cfg.output.cue_rules()
+                cues = await asyncio.to_thread(source_cues, job, transcript, rules)
                 source = languages.name(transcript.language) if transcript.language else None
                 done = await translate(
                     cues,
@@ -409,7 +405,7 @@ class Followups:
                 )
                 result = {
                     "language": language,
-                    "cues": [[c.id, c.start, c.end, c.text, c.speaker] for c in done.cues],
+                    "cues": [[c.id, c.start, c.end, c.text, c.speaker, c.label] for c in done.cues],
                     "kept": done.kept,
                     "sent": done.sent,
                 }
@@ -418,7 +414,8 @@ class Followups:
             if kind == "summary":
                 written = await asyncio.to_thread(_write_summary, job, transcript, result)
             else:
-                written = await asyncio.to_thread(_write_translation, job, result)
+                width = cfg.output.cue_rules().line_width
+                written = await asyncio.to_thread(_write_translation, job, result, width)
             result["outputs"] = [str(p) for p in written]
         return result
 
@@ -593,10 +590,25 @@ def _write_summary(job: Job, transcript: Transcript, result: dict[str, Any]) -> 
 
 def translated_cues(result: dict[str, Any]) -> list[Cue]:
     """A stored translation's cues."""
-    return [Cue(i, start, end, text, speaker) for i, start, end, text, speaker in result["cues"]]
+    return [Cue(*row) for row in result["cues"]]
 
 
-def _write_translation(job: Job, result: dict[str, Any]) -> list[Path]:
+def source_cues(job: Job, transcript: Transcript, rules: Any) -> list[Cue]:
+    """The cues a translation keeps: those of the job's own .srt (or .vtt), as written (their
+    cuts came from word times the database does not keep), else the cue builder's for the
+    stored transcript with these rules. The job's own come first in its outputs; the
+    translations it lists after them."""
+    speakers = {s.speaker for s in transcript.segments if s.speaker}
+    for suffix, parse in ((".srt", lambda t: parse_srt(t, speakers)), (".vtt", parse_vtt)):
+        path = next((Path(p) for p in job.outputs if p.endswith(suffix)), None)
+        if path is not None and path.exists():
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                if found := parse(path.read_text(encoding="utf-8")):
+                    return found
+    return from_cues(outputs.subtitle_cues(transcript, rules))
+
+
+def _write_translation(job: Job, result: dict[str, Any], width: int) -> list[Path]:
     """NAME.LANG.srt (and .vtt) beside the job's own subtitles: next to the media for a
     `beside` folder, else in its output folder."""
     cues = translated_cues(result)
@@ -610,5 +622,5 @@ def _write_translation(job: Job, result: dict[str, Any]) -> list[Path]:
     else:
         return []
     for path in paths:
-        outputs.write_atomic(path, WRITERS[path.suffix[1:]](cues))
+        outputs.write_atomic(path, WRITERS[path.suffix[1:]](cues, width))
     return paths

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from earwig.daemon.followups import Followups
     from earwig.daemon.intake import Intake
     from earwig.daemon.queue import JobQueue
+    from earwig.daemon.steering import Steering
     from earwig.daemon.subscriptions import Subscriptions
     from earwig.model import Job
     from earwig.store import Store
@@ -32,22 +33,15 @@ class Api(Protocol):
     queue: JobQueue
     intake: Intake
     subscriptions: Subscriptions
-    followups: Followups
+    steer: Steering  # pause, resume, cancel, retry, prioritize, delete; slots; the queue
+    followups: Followups  # a done job's [llm] stage: its summary and translations
 
     @property
     def editable_config_path(self) -> Path: ...
 
     def status(self) -> p.Status: ...
     def job_view(self, job: Job) -> p.JobView: ...
-    def pause_job(self, job_id: int) -> Job: ...
-    def resume_job(self, job_id: int) -> Job: ...
-    def cancel_job(self, job_id: int) -> Job: ...
-    def retry_job(self, job_id: int, model: str | None = None, only: str | None = None) -> Job: ...
-    def translate_job(self, job_id: int, language: str) -> Job: ...
-    def prioritize_job(self, job_id: int) -> Job: ...
-    def delete_job(self, job_id: int) -> int: ...
-    def set_queue_paused(self, paused: bool) -> None: ...
-    def drain_slot(self, name: str, drain: bool) -> p.SlotView: ...
+    async def test_media_servers(self) -> list[p.MediaServerView]: ...
     async def reload(self) -> p.Reloaded: ...
 
 
@@ -71,22 +65,22 @@ def handles(
 
 @handles(p.PauseJob)
 async def job_pause(daemon: Api, params: p.PauseJob, box: Outbox | None) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.pause_job(params.id))}
+    return {"job": daemon.job_view(daemon.steer.pause_job(params.id))}
 
 
 @handles(p.ResumeJob)
 async def job_resume(daemon: Api, params: p.ResumeJob, box: Outbox | None) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.resume_job(params.id))}
+    return {"job": daemon.job_view(daemon.steer.resume_job(params.id))}
 
 
 @handles(p.CancelJob)
 async def job_cancel(daemon: Api, params: p.CancelJob, box: Outbox | None) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.cancel_job(params.id))}
+    return {"job": daemon.job_view(daemon.steer.cancel_job(params.id))}
 
 
 @handles(p.PrioritizeJob)
 async def job_prioritize(daemon: Api, params: p.PrioritizeJob, box: Outbox | None) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.prioritize_job(params.id))}
+    return {"job": daemon.job_view(daemon.steer.prioritize_job(params.id))}
 
 
 @handles(p.GetStatus)
@@ -139,19 +133,19 @@ async def job_add(daemon: Api, params: p.AddJobs, box: Outbox | None) -> p.AddRe
 
 @handles(p.RetryJob)
 async def job_retry(daemon: Api, params: p.RetryJob, box: Outbox | None) -> p.JobResult:
-    job = daemon.retry_job(params.id, model=params.model, only=params.only)
+    job = daemon.steer.retry_job(params.id, model=params.model, only=params.only)
     return {"job": daemon.job_view(job)}
 
 
 @handles(p.TranslateJob)
 async def job_translate(daemon: Api, params: p.TranslateJob, box: Outbox | None) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.translate_job(params.id, params.language))}
+    return {"job": daemon.job_view(daemon.steer.translate_job(params.id, params.language))}
 
 
 @handles(p.DeleteJob)
 async def job_delete(daemon: Api, params: p.DeleteJob, box: Outbox | None) -> p.Deleted:
     job = daemon.store.get_job(params.id)
-    deleted: p.Deleted = {"deleted": daemon.delete_job(params.id)}
+    deleted: p.Deleted = {"deleted": daemon.steer.delete_job(params.id)}
     if job.path and not job.url:
         deleted["kept_out"] = job.path
     return deleted
@@ -268,13 +262,13 @@ async def config_reload(daemon: Api, params: p.ReloadConfig, box: Outbox | None)
 
 @handles(p.PauseQueue)
 async def queue_pause(daemon: Api, params: p.PauseQueue, box: Outbox | None) -> p.QueueState:
-    daemon.set_queue_paused(True)
+    daemon.steer.set_queue_paused(True)
     return {"paused": True}
 
 
 @handles(p.ResumeQueue)
 async def queue_resume(daemon: Api, params: p.ResumeQueue, box: Outbox | None) -> p.QueueState:
-    daemon.set_queue_paused(False)
+    daemon.steer.set_queue_paused(False)
     return {"paused": False}
 
 
@@ -285,7 +279,14 @@ async def slots_list(daemon: Api, params: p.ListSlots, box: Outbox | None) -> p.
 
 @handles(p.DrainSlot)
 async def slot_drain(daemon: Api, params: p.DrainSlot, box: Outbox | None) -> p.SlotResult:
-    return {"slot": daemon.drain_slot(params.name, params.drain)}
+    return {"slot": daemon.steer.drain_slot(params.name, params.drain)}
+
+
+@handles(p.TestMediaServers)
+async def media_servers_test(
+    daemon: Api, params: p.TestMediaServers, box: Outbox | None
+) -> p.MediaServerTests:
+    return {"servers": await daemon.test_media_servers()}
 
 
 @handles(p.TailLogs)

@@ -47,6 +47,7 @@ def secrets_of(config: Config) -> list[str]:
         config.llm.api_key_env,
         *(s.api_key_env for s in config.transcribe.servers),
     ]
+    names += [m.token_env for m in config.media_servers if m.token_env]
     urls = [
         config.transcribe.api_base_url,
         config.llm.base_url,

@@ -5,18 +5,22 @@ translation onto another cue's time. A cue whose id is missing or mangled in the
 its source text, and is counted (the stage turns the count into a warning). The timings are
 always the source's, so the translated file has exactly the source's cues.
 
-This works on a list of cues, whatever built them: today one cue per segment, as the .srt
-writer makes them (`cues_of`); a cue builder that shapes readable cues plugs in there.
+It works on a list of cues, whatever built them. The source is the job's own subtitle file
+where it has one (`parse_srt`, `parse_vtt`: its cues were cut from word times that are not
+kept), else the cue builder's cues for the stored transcript (`from_cues`, earwig/cues.py),
+so a translation always has the cues, ids and timings of the subtitles beside it.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Awaitable, Callable, Sequence
+import textwrap
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from earwig import cues as cue_builder
 from earwig.llm import prompts
-from earwig.model import Transcript
 
 Ask = Callable[[str, str, int], Awaitable[str]]
 Progress = Callable[[int, int], None]  # (batches done, batches planned)
@@ -28,6 +32,10 @@ _TAGGED = re.compile(
     r"^\s*(?:[-*•]\s*)?\**\s*[\[(]\s*(\d{1,6})\s*[\])]\**\s*[:.\-\u2013\u2014]?\s*(.*)$"
 )
 _NUMBERED = re.compile(r"^\s*(\d{1,6})\s*[.:)]\s+(.*)$")
+_TIMES = re.compile(
+    r"^\s*(?:(\d+):)?(\d\d):(\d\d)[,.](\d{3})\s*-->\s*(?:(\d+):)?(\d\d):(\d\d)[,.](\d{3})"
+)
+_VOICE = re.compile(r"^<v(?:\.[^ >]*)?\s+([^>]*)>")
 
 
 @dataclass(frozen=True)
@@ -35,8 +43,9 @@ class Cue:
     id: int  # 1-based, as in the .srt
     start: float
     end: float
-    text: str  # what is translated (no speaker label)
-    speaker: str | None = None  # who speaks (the .srt names them where a turn begins)
+    text: str  # what is translated: its lines joined, no speaker's name
+    speaker: str | None = None  # who speaks
+    label: str = ""  # the name the .srt opens this cue with ("Alice: "), kept as it was
 
 
 @dataclass(frozen=True)
@@ -50,12 +59,55 @@ class Translated:
         return 1.0 if not self.sent else (self.sent - self.kept) / self.sent
 
 
-def cues_of(transcript: Transcript) -> list[Cue]:
-    """The cues of the transcript's .srt: one per segment, numbered from 1."""
+def from_cues(built: Iterable[cue_builder.Cue]) -> list[Cue]:
+    """The cue builder's cues (no names in the text), numbered from 1."""
     return [
-        Cue(i, s.start, s.end, " ".join(s.text.split()), s.speaker)
-        for i, s in enumerate(transcript.segments, 1)
+        Cue(i, c.start, c.end, " ".join(c.text.split()), c.speaker) for i, c in enumerate(built, 1)
     ]
+
+
+def _blocks(text: str) -> list[tuple[list[str], re.Match[str]]]:
+    """Each cue block of a subtitle file: the lines before its times, and the times."""
+    out = []
+    for block in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n").strip()):
+        lines = block.splitlines()
+        for i, line in enumerate(lines):
+            if times := _TIMES.match(line):
+                out.append(([*lines[:i], " ".join(" ".join(lines[i + 1 :]).split())], times))
+                break
+    return out
+
+
+def _seconds(groups: Sequence[str | None]) -> float:
+    h, m, s, ms = groups
+    return int(h or 0) * 3600 + int(m or 0) * 60 + int(s or 0) + int(ms or 0) / 1000
+
+
+def parse_srt(text: str, speakers: Iterable[str] = ()) -> list[Cue]:
+    """The cues of an .srt earwig wrote; a known speaker's name opening a cue is its label."""
+    names = sorted({f"{n}: " for n in speakers if n}, key=len, reverse=True)
+    out: list[Cue] = []
+    for lines, times in _blocks(text):
+        *before, body = lines
+        number = before[-1].strip() if before else ""
+        label = next((n for n in names if body.startswith(n)), "")
+        start, end = _seconds(times.groups()[:4]), _seconds(times.groups()[4:])
+        cue_id = int(number) if number.isdigit() else len(out) + 1
+        out.append(Cue(cue_id, start, end, body[len(label) :], label[:-2] or None, label))
+    return out
+
+
+def parse_vtt(text: str) -> list[Cue]:
+    """The cues of a .vtt earwig wrote (a `<v Name>` voice is the cue's speaker)."""
+    out: list[Cue] = []
+    for lines, times in _blocks(text):
+        body = lines[-1]
+        voice = _VOICE.match(body)
+        body = body[voice.end() :] if voice else body
+        body = body.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        start, end = _seconds(times.groups()[:4]), _seconds(times.groups()[4:])
+        out.append(Cue(len(out) + 1, start, end, body, voice.group(1).strip() if voice else None))
+    return out
 
 
 def width(cues: Sequence[Cue]) -> int:
@@ -132,10 +184,18 @@ async def translate(
         if progress is not None:
             progress(done, len(groups))
     sent = sum(len(b) for b in groups)
-    out = tuple(Cue(c.id, c.start, c.end, texts.get(c.id, c.text), c.speaker) for c in cues)
+    out = tuple(
+        Cue(c.id, c.start, c.end, texts.get(c.id, c.text), c.speaker, c.label) for c in cues
+    )
     return Translated(
         out, kept=sent - sum(1 for b in groups for c in b if c.id in texts), sent=sent
     )
+
+
+def wrap(text: str, width: int) -> str:
+    """A translated cue's text on lines of the subtitles' width (it may need a line more
+    than its source: translations run longer)."""
+    return "\n".join(textwrap.wrap(text, width=width, break_long_words=False)) or text
 
 
 def _clock(seconds: float, sep: str) -> str:
@@ -146,26 +206,46 @@ def _clock(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def to_srt(cues: Sequence[Cue]) -> str:
-    """As outputs.to_srt writes the source: the speaker's name opens each turn."""
-    blocks, previous = [], None
+def to_srt(cues: Sequence[Cue], line_width: int = 42) -> str:
+    """The cues with their ids and times as given, and the label ("Alice: ") where the
+    source had one."""
+    blocks = []
     for c in cues:
-        label = f"{c.speaker}: " if c.speaker and c.speaker != previous else ""
-        previous = c.speaker
-        blocks.append(f"{c.id}\n{_clock(c.start, ',')} --> {_clock(c.end, ',')}\n{label}{c.text}\n")
+        text = wrap(c.label + c.text, line_width).replace("-->", "->")
+        blocks.append(f"{c.id}\n{_clock(c.start, ',')} --> {_clock(c.end, ',')}\n{text}\n")
     return "\n".join(blocks)
 
 
-def to_vtt(cues: Sequence[Cue]) -> str:
+def to_vtt(cues: Sequence[Cue], line_width: int = 42) -> str:
+    """The cues with their times; a speaker is a voice span, as earwig's .vtt has them."""
+
     def esc(text: str) -> str:
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
     blocks = [
         f"{_clock(c.start, '.')} --> {_clock(c.end, '.')}\n"
-        f"{f'<v {esc(c.speaker)}>' if c.speaker else ''}{esc(c.text)}\n"
+        f"{f'<v {esc(c.speaker)}>' if c.speaker else ''}{esc(wrap(c.text, line_width))}\n"
         for c in cues
     ]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 
-WRITERS: dict[str, Callable[[Sequence[Cue]], str]] = {"srt": to_srt, "vtt": to_vtt}
+WRITERS: dict[str, Callable[[Sequence[Cue], int], str]] = {"srt": to_srt, "vtt": to_vtt}
+
+
+def render(cues: Sequence[Cue], fmt: str, language: str, line_width: int = 42) -> str:
+    """Translated cues as an HTTP answer in whisper-asr-webservice's formats."""
+    if fmt in WRITERS:
+        return WRITERS[fmt](cues, line_width)
+    if fmt == "txt":
+        return "".join(c.label + c.text + "\n" for c in cues if c.text)
+    if fmt == "tsv":
+        rows = [f"{round(c.start * 1000)}\t{round(c.end * 1000)}\t{c.text}" for c in cues]
+        return "\n".join(["start\tend\ttext", *rows]) + "\n"
+    segments = [
+        {"id": c.id, "start": c.start, "end": c.end, "text": c.text}
+        | ({"speaker": c.speaker} if c.speaker else {})
+        for c in cues
+    ]
+    doc = {"text": " ".join(c.text for c in cues if c.text), "segments": segments}
+    return json.dumps({**doc, "language": language}, ensure_ascii=False)

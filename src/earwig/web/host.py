@@ -17,12 +17,14 @@ from litestar.params import SkipValidation
 
 from earwig.daemon.apijobs import ApiJobs
 from earwig.daemon.handlers import Api
+from earwig.mediaservers.service import MediaServers
 
 
 class Host(Api, Protocol):
     """The daemon as the door sees it."""
 
     apijobs: ApiJobs
+    mediaservers: MediaServers  # webhooks in (web/doors/hooks.py)
     stop: asyncio.Event  # set when the daemon stops: waiting requests and streams end
 
     def log(self, level: str, message: str, job_id: int | None = None) -> None: ...

@@ -23,6 +23,7 @@ from earwig.errors import RefusedRequest
 from earwig.languages import LANGUAGES
 
 S = TypeVar("S", bound=msgspec.Struct)
+UNDESCRIBED = "a valid value"
 BOOL_WORDS = {"": "true", "yes": "true", "on": "true", "no": "false", "off": "false"}
 
 
@@ -56,11 +57,14 @@ def scalar(text: str, annotation: Any) -> Any:
 
 
 def description(annotation: Any) -> str:
-    """What a field takes, from its Meta(description=...)."""
+    """What a field takes, from its Meta(description=...) (inside an Optional too)."""
     for meta in getattr(annotation, "__metadata__", ()):
         if isinstance(meta, msgspec.Meta) and meta.description:
             return str(meta.description)
-    return "a valid value"
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        found = (description(a) for a in typing.get_args(annotation) if a is not type(None))
+        return next((d for d in found if d != UNDESCRIBED), UNDESCRIBED)
+    return UNDESCRIBED
 
 
 def from_text(cls: type[S], values: Mapping[str, Sequence[str]], codes: Mapping[str, str]) -> S:

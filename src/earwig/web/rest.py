@@ -72,6 +72,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/slots/{name:str}/undrain", "slot.drain", fixed={"drain": False}),
     Route("GET", "/api/logs", "logs.tail", query={"limit": "limit"}),
     Route("POST", "/api/config/reload", "config.reload"),
+    Route("POST", "/api/media-servers/test", "media_servers.test"),
 )
 # POST /api/jobs (job.add) is its own route in doors/api.py: it also takes multipart uploads
 

@@ -6,17 +6,19 @@ and one line in ROUTERS; the guard (web/guard.py) stands before all of them alik
     asr.py      /asr, /detect-language, /status: whisper-asr-webservice's (Bazarr, Subgen)
     api.py      /api: earwig's own API, the socket's requests over HTTP, events, files
     page.py     /, /jobs/N, /static/: the web page
+    hooks.py    /hooks/SENDER: webhooks from Jellyfin, Plex, Emby, Tautulli, Sonarr, Radarr
 """
 
 from __future__ import annotations
 
 from litestar import Router
 
-from earwig.web.doors import api, asr, openai, page
+from earwig.web.doors import api, asr, hooks, openai, page
 
 ROUTERS: tuple[Router, ...] = (
     openai.router,
     asr.router,
     api.router,
     page.router,
+    hooks.router,
 )

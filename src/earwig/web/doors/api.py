@@ -113,7 +113,8 @@ async def job_file(request: Request, host: HostDep, job_id: int, name: str) -> R
                 f"job {job_id} has no {fmt} translated into {language}",
                 f"`earwig translate {job_id} {language}` makes one (srt or vtt)",
             )
-        text = WRITERS[fmt](translated_cues(translated))
+        width = host.config.output.cue_rules().line_width
+        text = WRITERS[fmt](translated_cues(translated), width)
         return Response(text.encode(), media_type=MEDIA_TYPES[fmt])
     transcript = host.store.get_transcript(job_id)
     if transcript is None:

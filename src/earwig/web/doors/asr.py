@@ -15,6 +15,8 @@ from msgspec import Meta
 
 from earwig import __version__
 from earwig.daemon.apijobs import Ask
+from earwig.llm import translate
+from earwig.model import Transcript
 from earwig.web import formats
 from earwig.web.answers import json_response, read_upload, wait_disconnect
 from earwig.web.host import Host, HostDep
@@ -42,6 +44,11 @@ class AsrQuery(DetectQuery):
     output: Annotated[Output, Meta(description="one of " + ", ".join(formats.ASR_OUTPUTS))] = "txt"
     vad_filter: Flag | None = None  # None: the configured behaviour
     word_timestamps: Flag = False
+    # Bazarr's "pass video name": the video the audio is from (mediaservers/bazarr.py)
+    video_file: str | None = None
+    diarize: Flag = False  # speaker labels, as its whisperX engine writes them
+    min_speakers: Annotated[int, Meta(ge=1, le=20, description="1 to 20")] | None = None
+    max_speakers: Annotated[int, Meta(ge=1, le=20, description="1 to 20")] | None = None
     # earwig's own: the subtitles in this language, by the [llm] model (docs/llm.md);
     # `language` stays the language spoken, as whisper-asr-webservice and Bazarr mean it
     translate_to: str | None = None
@@ -71,24 +78,28 @@ async def asr(request: Request, host: HostDep) -> Response[bytes]:
         prompt=query.initial_prompt or None,
         words=query.word_timestamps,
         vad=query.vad_filter,
+        speakers=(query.min_speakers, query.max_speakers) if query.diarize else None,
+        video=query.video_file,
     )
     form, upload = await _audio(request, host, query.encode)
     service = host.apijobs
     answer = await service.transcribe(upload, ask, lambda: wait_disconnect(request))
     form.discard()
-    transcript = answer.transcript
-    if target is not None:
+    name = quote(upload.filename)
+    if target is not None:  # the transcript's cues in that language, by the [llm] model
         try:
-            transcript = await host.followups.translation(
+            cues = await host.followups.translation(
                 answer.job["id"], target, lambda: wait_disconnect(request)
             )
         finally:
             service.after_answer(answer)
+        width = host.config.output.cue_rules().line_width
+        body = translate.render(cues, query.output, target, width)
     else:
         service.after_answer(answer)
-    name = quote(upload.filename)
+        body = formats.asr_body(await _as_asked(host, answer.transcript, query), query.output)
     return Response(
-        formats.asr_body(transcript, query.output).encode(),
+        body.encode(),
         media_type="text/plain",
         headers={"content-disposition": f'attachment; filename="{name}.{query.output}"'},
     )
@@ -121,6 +132,18 @@ async def status(host: HostDep) -> Response[bytes]:
 
 
 router = Router("/", route_handlers=[asr, detect_language, status])
+
+
+async def _as_asked(host: Host, transcript: Transcript, query: AsrQuery) -> Transcript:
+    """On the video's clock when Bazarr named the video; speakers as whisperX labels them."""
+    from earwig.mediaservers import bazarr
+
+    if query.video_file:
+        offset = await host.mediaservers.video_offset(query.video_file)
+        transcript = bazarr.on_video_clock(transcript, offset)
+    if query.diarize:
+        transcript = bazarr.whisperx_speakers(transcript, query.output in ("txt", "srt", "vtt"))
+    return transcript
 
 
 async def _audio(request: Request, host: Host, encode: bool) -> tuple[Form, SavedFile]:
