@@ -405,7 +405,10 @@ class Followups:
                 )
                 result = {
                     "language": language,
-                    "cues": [[c.id, c.start, c.end, c.text, c.speaker, c.label] for c in done.cues],
+                    "cues": [
+                        [c.id, c.start, c.end, c.text, c.speaker, c.label, list(c.lines)]
+                        for c in done.cues
+                    ],
                     "kept": done.kept,
                     "sent": done.sent,
                 }
@@ -590,7 +593,10 @@ def _write_summary(job: Job, transcript: Transcript, result: dict[str, Any]) -> 
 
 def translated_cues(result: dict[str, Any]) -> list[Cue]:
     """A stored translation's cues."""
-    return [Cue(*row) for row in result["cues"]]
+    return [
+        Cue(r[0], r[1], r[2], r[3], r[4], r[5], tuple(r[6]) if len(r) > 6 else ())
+        for r in result["cues"]
+    ]
 
 
 def source_cues(job: Job, transcript: Transcript, rules: Any) -> list[Cue]:

@@ -46,6 +46,8 @@ class Cue:
     text: str  # what is translated: its lines joined, no speaker's name
     speaker: str | None = None  # who speaks
     label: str = ""  # the name the .srt opens this cue with ("Alice: "), kept as it was
+    lines: tuple[str, ...] = ()  # the source's own lines (a .srt's with the label): a cue
+    # that keeps its text keeps them; a translated one is wrapped anew
 
 
 @dataclass(frozen=True)
@@ -62,18 +64,19 @@ class Translated:
 def from_cues(built: Iterable[cue_builder.Cue]) -> list[Cue]:
     """The cue builder's cues (no names in the text), numbered from 1."""
     return [
-        Cue(i, c.start, c.end, " ".join(c.text.split()), c.speaker) for i, c in enumerate(built, 1)
+        Cue(i, c.start, c.end, " ".join(c.text.split()), c.speaker, lines=c.lines)
+        for i, c in enumerate(built, 1)
     ]
 
 
-def _blocks(text: str) -> list[tuple[list[str], re.Match[str]]]:
-    """Each cue block of a subtitle file: the lines before its times, and the times."""
+def _blocks(text: str) -> list[tuple[str, re.Match[str], list[str]]]:
+    """Each cue block of a subtitle file: the line before its times, the times, its text."""
     out = []
     for block in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n").strip()):
         lines = block.splitlines()
         for i, line in enumerate(lines):
             if times := _TIMES.match(line):
-                out.append(([*lines[:i], " ".join(" ".join(lines[i + 1 :]).split())], times))
+                out.append((lines[i - 1].strip() if i else "", times, lines[i + 1 :]))
                 break
     return out
 
@@ -87,26 +90,28 @@ def parse_srt(text: str, speakers: Iterable[str] = ()) -> list[Cue]:
     """The cues of an .srt earwig wrote; a known speaker's name opening a cue is its label."""
     names = sorted({f"{n}: " for n in speakers if n}, key=len, reverse=True)
     out: list[Cue] = []
-    for lines, times in _blocks(text):
-        *before, body = lines
-        number = before[-1].strip() if before else ""
+    for number, times, lines in _blocks(text):
+        body = " ".join(" ".join(lines).split())
         label = next((n for n in names if body.startswith(n)), "")
         start, end = _seconds(times.groups()[:4]), _seconds(times.groups()[4:])
         cue_id = int(number) if number.isdigit() else len(out) + 1
-        out.append(Cue(cue_id, start, end, body[len(label) :], label[:-2] or None, label))
+        speaker = label[:-2] or None
+        out.append(Cue(cue_id, start, end, body[len(label) :], speaker, label, tuple(lines)))
     return out
 
 
 def parse_vtt(text: str) -> list[Cue]:
     """The cues of a .vtt earwig wrote (a `<v Name>` voice is the cue's speaker)."""
     out: list[Cue] = []
-    for lines, times in _blocks(text):
-        body = lines[-1]
-        voice = _VOICE.match(body)
-        body = body[voice.end() :] if voice else body
-        body = body.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    for _, times, lines in _blocks(text):
+        voice = _VOICE.match(lines[0]) if lines else None
+        if voice:
+            lines = [lines[0][voice.end() :], *lines[1:]]
+        plain = [x.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") for x in lines]
         start, end = _seconds(times.groups()[:4]), _seconds(times.groups()[4:])
-        out.append(Cue(len(out) + 1, start, end, body, voice.group(1).strip() if voice else None))
+        speaker = voice.group(1).strip() if voice else None
+        body = " ".join(" ".join(plain).split())
+        out.append(Cue(len(out) + 1, start, end, body, speaker, lines=tuple(plain)))
     return out
 
 
@@ -185,7 +190,8 @@ async def translate(
             progress(done, len(groups))
     sent = sum(len(b) for b in groups)
     out = tuple(
-        Cue(c.id, c.start, c.end, texts.get(c.id, c.text), c.speaker, c.label) for c in cues
+        Cue(c.id, c.start, c.end, texts[c.id], c.speaker, c.label) if c.id in texts else c
+        for c in cues
     )
     return Translated(
         out, kept=sent - sum(1 for b in groups for c in b if c.id in texts), sent=sent
@@ -211,7 +217,8 @@ def to_srt(cues: Sequence[Cue], line_width: int = 42) -> str:
     source had one."""
     blocks = []
     for c in cues:
-        text = wrap(c.label + c.text, line_width).replace("-->", "->")
+        text = "\n".join(c.lines) if c.lines else wrap(c.label + c.text, line_width)
+        text = text.replace("-->", "->")
         blocks.append(f"{c.id}\n{_clock(c.start, ',')} --> {_clock(c.end, ',')}\n{text}\n")
     return "\n".join(blocks)
 
@@ -224,7 +231,8 @@ def to_vtt(cues: Sequence[Cue], line_width: int = 42) -> str:
 
     blocks = [
         f"{_clock(c.start, '.')} --> {_clock(c.end, '.')}\n"
-        f"{f'<v {esc(c.speaker)}>' if c.speaker else ''}{esc(wrap(c.text, line_width))}\n"
+        f"{f'<v {esc(c.speaker)}>' if c.speaker else ''}"
+        f"{esc(chr(10).join(c.lines) if c.lines else wrap(c.text, line_width))}\n"
         for c in cues
     ]
     return "WEBVTT\n\n" + "\n".join(blocks)
