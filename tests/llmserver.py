@@ -11,7 +11,9 @@ Without one, the tests that need it are skipped here and fail under CI.
 `Standin` is not a model: a small loopback server that answers what a broken endpoint
 answers (garbage in a chat completion's shape, or not even that, or nothing at all while a
 request hangs), written from OpenAI's documented chat-completions shape. A real server that
-answers garbage on purpose cannot be had, so that one case is stood in for.
+answers garbage on purpose cannot be had, so that one case is stood in for; and a scripted
+one for the web page's test, which needs a chapter at a known time to click (a real small
+model's chapters are whatever it writes).
 """
 
 from __future__ import annotations
@@ -164,7 +166,9 @@ class LlamaServer:
 class Standin:
     """A broken endpoint on 127.0.0.1. `mode`: "garbage" (chat completions whose content is
     noise: no ids, no times, no sentences), "not-json" (an HTML page, status 200), "hang"
-    (the request is held until the client goes away: `closed` is set when it does)."""
+    (the request is held until the client goes away: `closed` is set when it does),
+    "scripted" (a fixed title, summary and two chapters at 0:00 and 0:30; a translation
+    that keeps every id and prefixes its text with "TR")."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -199,6 +203,8 @@ class Standin:
                     self._send(200, b"<html><body>It works!</body></html>", "text/html")
                     return
                 noise = "zq ## 7 ]] [[ \u2603 lorem ipsum\n[99:59] far past the end\n--- ???"
+                if standin.mode == "scripted":
+                    noise = scripted(standin.requests[-1]["messages"][-1]["content"])
                 doc = {
                     "id": "x",
                     "object": "chat.completion",
@@ -233,6 +239,18 @@ class Standin:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def scripted(asked: str) -> str:
+    """The scripted stand-in's answer to one request (see Standin)."""
+    if "Write a title" in asked:
+        return "A scripted title"
+    if "chapters" in asked:
+        return "[00:00] Opening\n[00:30] Later on"
+    if "Translate every line" in asked:
+        tagged = [line for line in asked.splitlines() if line.startswith("[")]
+        return "\n".join(f"{line[:6]} TR {line[7:]}" for line in tagged)
+    return "A scripted summary of the recording."
 
 
 def chat(base: str, text: str, key: str | None = None) -> str:

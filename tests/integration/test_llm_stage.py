@@ -283,3 +283,56 @@ def test_an_endpoint_that_answers_garbage(home: Home, speech_wav: Path) -> None:
             assert (home.out / "talk.txt").read_text().strip()
         finally:
             daemon.stop()
+
+
+@pytest.mark.llm_server
+@pytest.mark.timeout(3600)
+def test_translations_over_http(home: Home, llama: LlamaServer, speech_wav: Path) -> None:
+    """`/asr?translate_to=de` answers with the transcript's cues in German (as many, at the
+    same times as its own subtitles); `POST /api/jobs/ID/translate` queues one more language,
+    and `transcript.fr.srt` serves it."""
+    import httpx
+
+    llm_config(
+        home, llama.base, llm=f'api_key_env = "{KEY_ENV}"\nsummary = false\nchapters = false'
+    )
+    home.config.write_text(
+        home.config.read_text().replace('[http]\nlisten = ""', '[http]\nlisten = "127.0.0.1:0"')
+    )
+    daemon = start(home)
+    try:
+        info = daemon.http()
+        client = httpx.Client(
+            base_url=info["url"].rstrip("/"),
+            headers={"Authorization": f"Bearer {info['token']}"},
+            timeout=900,
+        )
+        with speech_wav.open("rb") as fh:
+            english = client.post("/asr", params={"output": "srt"}, files={"audio_file": fh})
+        with speech_wav.open("rb") as fh:
+            german = client.post(
+                "/asr", params={"output": "srt", "translate_to": "de"}, files={"audio_file": fh}
+            )
+        assert english.status_code == 200 and german.status_code == 200, german.text
+        assert SRT_TIME.findall(german.text) == SRT_TIME.findall(english.text)
+        assert SRT_TIME.findall(english.text)
+        job_id = daemon.jobs()[0]["id"]
+        asked = client.post(f"/api/jobs/{job_id}/translate", json={"language": "fr"})
+        assert asked.status_code == 200 and asked.json()["job"]["stage"] in (
+            "waiting",
+            "translating",
+        )
+        french = wait_for(
+            lambda: (
+                (r := client.get(f"/api/jobs/{job_id}/transcript.fr.srt")).status_code == 200
+                and r.text
+            ),
+            600,
+            1.0,
+            what="the French subtitles",
+        )
+        assert SRT_TIME.findall(french) == SRT_TIME.findall(english.text)
+        bad = client.post(f"/api/jobs/{job_id}/translate", json={"language": "German"})
+        assert bad.status_code == 400 and '"de"' in bad.json()["error"]["hint"], bad.text
+    finally:
+        daemon.stop()

@@ -33,7 +33,7 @@ from earwig import languages, outputs, subtitles
 from earwig.config import Config, LlmConfig, SubscriptionConfig, WatchConfig
 from earwig.daemon.delivery import API_SOURCE
 from earwig.daemon.queue import Events, JobQueue
-from earwig.errors import ConfigError, EarwigError, InvalidTransition, RefusedRequest
+from earwig.errors import ConfigError, EarwigError, InvalidTransition, RefusedRequest, UsageError
 from earwig.llm import prompts
 from earwig.llm.client import Chat, Endpoint, EndpointDown, LlmError
 from earwig.llm.lines import fingerprint, lines_of
@@ -144,9 +144,9 @@ class Followups:
         try:
             code = languages.check_language(language)
         except ValueError as exc:
-            raise InvalidTransition(f"cannot translate into {language!r}", f"give {exc}") from None
+            raise UsageError(f"cannot translate into {language!r}", f"give {exc}") from None
         if code is None:
-            raise InvalidTransition("cannot translate into auto", 'give a code such as "de"')
+            raise UsageError("cannot translate into auto", 'give a code such as "de"')
         if code == job.language:
             raise InvalidTransition(
                 f"job {job_id} already speaks {languages.name(code)}",

@@ -205,7 +205,7 @@ function drawSummary() {
   box.hidden = !s && !pending.length;
   if (box.hidden) return box.replaceChildren();
   const chapters = s && !(page.job.chapters || []).length ? s.chapters : [];
-  box.replaceChildren(
+  box.replaceChildren(...[
     h("h2", {}, "Summary"),
     s && s.title ? h("p", { class: "summary-title", id: "summary-title" }, s.title) : null,
     s ? h("div", { class: "summary-text", id: "summary-text" },
@@ -219,7 +219,7 @@ function drawSummary() {
       `${f.kind === "summary" ? "Summary" : `Translation into ${languageName(f.language) || f.language}`}: ${f.state}`
       + (f.error ? ` (${f.error})` : ""))),
     s && s.model ? h("p", { class: "muted" }, `by ${s.model}`) : null,
-  );
+  ].flat().filter(Boolean));
 }
 
 // A chapter's start: the player there, and the line it begins with.
@@ -284,7 +284,7 @@ function drawDownloads() {
     type: "text", id: "translate-language", placeholder: "de", size: 6, "aria-label": "Language code",
     autocomplete: "off",
   });
-  box.replaceChildren(h("h2", {}, "Download"),
+  box.replaceChildren(...[h("h2", {}, "Download"),
     h("ul", { class: "formats" }, FORMATS.map((fmt) =>
       h("li", {}, h("a", { href: `/api/jobs/${id}/transcript.${fmt}`, download: true, class: "button" }, `.${fmt}`)))),
     translated.length ? h("ul", { class: "formats", id: "translations" }, translated.flatMap((lang) =>
@@ -298,7 +298,7 @@ function drawDownloads() {
         translateTo(input.value);
       },
     }, h("label", { for: "translate-language" }, "Translate to…"), input,
-    h("button", { type: "submit" }, "Translate")));
+    h("button", { type: "submit" }, "Translate"))].filter(Boolean));
   box.hidden = page.job.state !== "done";
 }
 
