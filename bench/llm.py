@@ -9,6 +9,7 @@ daemon runs them (summarize: map-reduce over windows of `--max-input-chars`; tra
 of id-tagged cues), timed from the first call to the last.
 
     python bench/llm.py [--minutes 60] [--languages de,fr,es] [--max-input-chars 12000]
+                        [--threads 2]
 
 The server's interpreter: EARWIG_LLAMA_PYTHON, else .venv-llm/bin/python.
 """
@@ -48,7 +49,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server(log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def server(log: Path, threads: int) -> tuple[subprocess.Popen[bytes], str]:
     python = os.environ.get("EARWIG_LLAMA_PYTHON") or str(ROOT / ".venv-llm" / "bin" / "python")
     find = (
         "import importlib.util as u; "
@@ -59,7 +60,7 @@ def server(log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     command = [python, "-m", "llama_cpp.server", "--model", str(model), "--model_alias"]
     command += ["smollm2", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192"]
-    command += ["--n_threads", "2"]
+    command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
     proc = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
     for _ in range(600):
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--languages", default="de,fr,es")
     parser.add_argument("--max-input-chars", type=int, default=12_000)
+    parser.add_argument("--threads", type=int, default=2, help="the server's (1 on busy cores)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="earwig-bench-llm-") as tmp:
         folder = Path(tmp)
@@ -135,7 +137,7 @@ def main() -> None:
             f"({len(one.segments)} segments); running on {os.cpu_count()} cores",
             file=sys.stderr,
         )
-        proc, base = server(folder / "llama.log")
+        proc, base = server(folder / "llama.log", args.threads)
         try:
             targets = [c for c in args.languages.split(",") if c]
             asyncio.run(stage(one, base, args.max_input_chars, targets[:1]))

@@ -209,9 +209,12 @@ def test_cancel_mid_stage_and_the_per_hour_cap(
         daemon.stop()
 
 
-def test_pause_resume_cancel_cut_a_call_that_hangs(home: Home, speech_wav: Path) -> None:
+def test_pause_resume_cancel_cut_a_call_that_hangs(
+    home: Home, speech_wav: Path, second_wav: Path
+) -> None:
     """A call in flight is cut at once by pause and by cancel (the connection closes);
-    resume asks again; the transcript is never touched."""
+    resume asks again; the transcript is never touched; and the next file is transcribed
+    while the model hangs (the stage has its own worker)."""
     with Standin("hang") as endpoint:
         llm_config(home, endpoint.base)
         daemon = start(home)
@@ -220,6 +223,9 @@ def test_pause_resume_cancel_cut_a_call_that_hangs(home: Home, speech_wav: Path)
             job = daemon.wait_job(lambda j: j["state"] == "done", 300)
             wait_for(endpoint.holding.is_set, 60, what="a call in flight")
             assert daemon.jobs()[0]["stage"] == "summarizing"
+            drop(home, second_wav, "next.wav")
+            daemon.wait_job(lambda j: j["title"] == "next.wav" and j["state"] == "done", 300)
+            assert not endpoint.closed.is_set()  # the first one's call is still held
             progress = daemon.jobs()[0].get("progress") or {}
             assert progress.get("phase") == "summarizing", progress
             paused = run_cli(home.config, "pause", str(job["id"]))
@@ -237,7 +243,8 @@ def test_pause_resume_cancel_cut_a_call_that_hangs(home: Home, speech_wav: Path)
             )
             assert [f["state"] for f in got["followups"]] == ["cancelled"]
             assert got["job"]["state"] == "done" and got["transcript"]["segments"]
-            assert len(endpoint.requests) == 2
+            # paused, asked again, cancelled; then next.wav's summary, which waited its turn
+            wait_for(lambda: len(endpoint.requests) == 3, 60, what="next.wav's turn")
         finally:
             daemon.stop()
 
