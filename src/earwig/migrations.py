@@ -224,6 +224,16 @@ def _transcript_flags(db: sqlite_utils.Database) -> None:
     db.table("transcripts").add_column("flags", str)
 
 
+def _saved_windows(db: sqlite_utils.Database) -> None:
+    """A pause keeps the work: each finished window of a running job (its transcript, as the
+    pipeline made it), and how far from the start they reach (`jobs.saved`)."""
+    db.table("jobs").add_column("saved", float, not_null_default=0.0)
+    db.table("job_windows").create(
+        {"job_id": int, "offset": float, "length": float, "key": str, "transcript": str},
+        pk=("job_id", "offset"),
+    )
+
+
 def _llm_followups(db: sqlite_utils.Database) -> None:
     """What follows a transcript through a language model ([llm]): one row per summary or
     translation of a job, queued, run, retried and finished apart from the job (which is
@@ -272,6 +282,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _languages_per_segment,
     _inbox_done_pending,
     _transcript_flags,
+    _saved_windows,
     _llm_followups,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

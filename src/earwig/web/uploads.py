@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from earwig.errors import EarwigError
+from earwig.media import safe_stem
 
 MAX_FIELD = 1024 * 1024  # bytes of one text field
 MAX_HEADERS = 16 * 1024  # bytes of one part's headers
@@ -79,9 +80,11 @@ def boundary_of(content_type: str | None) -> bytes:
 
 
 def safe_name(name: str | None) -> str:
-    base = Path((name or "").replace("\\", "/")).name
-    base = re.sub(r"[^\w.\- ()]+", "_", base).strip(" .")
-    return base[:120] or "upload"
+    """An uploaded file's name as a file name here: its last part only, by the one rule for
+    names from outside (media.safe_stem: no separators, controls or reserved punctuation),
+    so "Talk — Q&A.mp3" stays itself, as it would in a watched folder."""
+    base = Path((name or "").replace("\\", "/")).name.strip(" .")
+    return safe_stem(base, 120) if base else "upload"
 
 
 def too_large(limit: int) -> UploadError:

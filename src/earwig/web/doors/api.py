@@ -21,6 +21,7 @@ from litestar.routes import HTTPRoute, WebSocketRoute
 
 from earwig import outputs, protocol
 from earwig.daemon import dispatch
+from earwig.daemon.delivery import UPLOAD_SOURCE
 from earwig.daemon.followups import translated_cues
 from earwig.llm.translate import WRITERS
 from earwig.web import events, rest
@@ -74,8 +75,12 @@ async def add_jobs(request: Request, host: HostDep) -> Response[bytes]:
         if not form.files:
             form.discard()
             raise UploadError(400, "missing_file", "the form has no `file` part")
-        paths = [str(f.path) for f in form.files]
         force = from_text(UploadForm, form.fields, {}).force
+        # straight to the intake, with their own source: an upload is no `earwig add`
+        # ("from cli"), and the files are the ones just written here, never a name sent in
+        paths = [str(f.path) for f in form.files]
+        results = await host.intake.add_paths(paths, UPLOAD_SOURCE, force)
+        return json_response({"results": results})
     else:
         try:
             doc = json.loads(await request.body() or b"{}")
