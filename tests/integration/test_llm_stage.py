@@ -224,8 +224,11 @@ def test_pause_resume_cancel_cut_a_call_that_hangs(
             wait_for(endpoint.holding.is_set, 60, what="a call in flight")
             assert daemon.jobs()[0]["stage"] == "summarizing"
             drop(home, second_wav, "next.wav")
-            daemon.wait_job(lambda j: j["title"] == "next.wav" and j["state"] == "done", 300)
+            nxt = daemon.wait_job(lambda j: j["title"] == "next.wav" and j["state"] == "done", 300)
             assert not endpoint.closed.is_set()  # the first one's call is still held
+            # next.wav's own summary waits its turn; called off, it never reaches the model
+            assert run_cli(home.config, "cancel", str(nxt["id"])).returncode == 0
+            wait_for(lambda: detail(daemon, nxt["id"])["job"]["stage"] is None, 30)
             progress = daemon.jobs()[0].get("progress") or {}
             assert progress.get("phase") == "summarizing", progress
             paused = run_cli(home.config, "pause", str(job["id"]))
@@ -243,8 +246,8 @@ def test_pause_resume_cancel_cut_a_call_that_hangs(
             )
             assert [f["state"] for f in got["followups"]] == ["cancelled"]
             assert got["job"]["state"] == "done" and got["transcript"]["segments"]
-            # paused, asked again, cancelled; then next.wav's summary, which waited its turn
-            wait_for(lambda: len(endpoint.requests) == 3, 60, what="next.wav's turn")
+            assert len(endpoint.requests) == 2  # paused, asked again, cancelled
+            assert [f["state"] for f in detail(daemon, nxt["id"])["followups"]] == ["cancelled"]
         finally:
             daemon.stop()
 
