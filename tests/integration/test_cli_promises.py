@@ -175,6 +175,21 @@ def test_config_example_path_and_check(home: Home, tmp_path: Path) -> None:
     copy = tmp_path / "fresh.toml"
     copy.write_text(example.stdout)  # the printed example is a valid config as it is
     assert run_cli(copy, "config", "check").returncode == 0
+    # every mistake at once, not one per run (issue 39, item 13)
+    broken = tmp_path / "broken.toml"
+    broken.write_text(
+        'bogus = 1\n[transcribe]\nmodel = 5\nworkerz = 2\n[[watch]]\npath = "/tmp"\nrecurse = 1\n'
+    )
+    checked = run_cli(broken, "config", "check")
+    assert checked.returncode == 78 and not checked.stdout
+    errors = [line for line in checked.stderr.splitlines() if line.startswith("error: ")]
+    assert [e.split(": ", 2)[2] for e in errors] == [
+        "unknown key 'bogus'",
+        "unknown key [transcribe] 'workerz'",
+        "[transcribe] model = 5 is not valid",
+        "unknown key [watch[0]] 'recurse'",
+    ], checked.stderr
+    assert "did you mean 'workers'?" in checked.stderr and "recursive" in checked.stderr
     where = run_cli(home.config, "config", "path")
     assert where.stdout.strip() == str(home.config)
     editor = tmp_path / "editor.sh"  # an "editor" that changes one value, like a user would

@@ -371,6 +371,7 @@ class Daemon:
             self.intake.already_known,
             report=self.log,
             own=inbox_files(cfg.inbox_path),
+            empty=self.intake.empty_file,
         )
         self.supervisor.start("watcher", self.watcher.run)
         if cfg.inbox_path is not None:

@@ -49,6 +49,11 @@ class Intake:
         (same content as a job, not media) and unchanged since."""
         return self.store.knows_file(str(path), st.st_size, st.st_mtime)
 
+    def empty_file(self, path: Path, st: os.stat_result) -> None:
+        """An empty file in a watched folder, remembered as skipped until it changes: the
+        start-up scan then passes it by (no "skipped ... it is empty" at every start)."""
+        self.store.remember_skipped(str(path), st.st_size, st.st_mtime, "empty")
+
     async def watched_file_ready(self, path: Path, watch: WatchConfig) -> None:
         await self.add_file(path, "watch", watch=watch, must_be_media=True)
 

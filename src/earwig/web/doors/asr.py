@@ -100,7 +100,7 @@ async def asr(request: Request, host: HostDep) -> Response[bytes]:
     else:
         service.after_answer(answer)
         transcript = await _as_asked(host, answer.transcript, query)
-        body = formats.asr_body(transcript, query.output, answer.warnings)
+        body = formats.asr_body(transcript, query.output, answer.warnings, labels=query.diarize)
     return Response(
         body.encode(),
         media_type="text/plain",
@@ -155,7 +155,7 @@ async def _as_asked(host: Host, transcript: Transcript, query: AsrQuery) -> Tran
         offset = await host.mediaservers.video_offset(query.video_file)
         transcript = bazarr.on_video_clock(transcript, offset)
     if query.diarize:
-        transcript = bazarr.whisperx_speakers(transcript, query.output in ("txt", "srt", "vtt"))
+        transcript = bazarr.whisperx_speakers(transcript)
     return transcript
 
 
