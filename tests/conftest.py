@@ -30,12 +30,6 @@ SECOND_TEXT = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests that need the compiled language-model server run last: under CI it is built
-    in the background while everything else installs and runs (.ci/run)."""
-    items.sort(key=lambda item: item.get_closest_marker("llm_server") is not None)
-
-
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point HOME and the XDG dirs at a temp dir, so nothing reads or writes the real ones."""
@@ -304,3 +298,15 @@ def hub(
         yield server
     finally:
         server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests whose parts .ci/run builds in the background while the rest of the suite runs
+    go last, so that by the time they start their part is ready rather than waited for: those
+    that need the compiled language-model server (llm_server), then the container tests."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("container") is not None,
+            item.get_closest_marker("llm_server") is not None,
+        )
+    )

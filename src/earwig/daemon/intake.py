@@ -54,6 +54,18 @@ class Intake:
         start-up scan then passes it by (no "skipped ... it is empty" at every start)."""
         self.store.remember_skipped(str(path), st.st_size, st.st_mtime, "empty")
 
+    def empty_files(self) -> list[str]:
+        """The watched files skipped as empty that still are (one that filled is a job now,
+        one removed is gone): `earwig status` lists them, so they are not only in the log."""
+        still = []
+        for path in self.store.skipped_as("empty"):
+            try:
+                if os.stat(path).st_size == 0:
+                    still.append(path)
+            except OSError:
+                continue
+        return still
+
     async def watched_file_ready(self, path: Path, watch: WatchConfig) -> None:
         await self.add_file(path, "watch", watch=watch, must_be_media=True)
 
