@@ -56,7 +56,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterat
         (root / "home").mkdir()
         _env(mp, root / "home")
         home = Home(root / "earwig", runtime, models_dir)
-        home.write_config(http='listen = "127.0.0.1:0"\nmax_upload = "200MB"')
+        # 127.0.0.2 stands for a public server: a network client's URLs may reach only it
+        home.write_config(
+            http='listen = "127.0.0.1:0"\nmax_upload = "200MB"\nprivate_networks = ["127.0.0.2"]'
+        )
         daemon = home.daemon().start()
     try:
         yield Http(daemon, home)
@@ -274,7 +277,7 @@ def test_rest_jobs_followed_over_sse_and_websocket(
     first = json.loads(ws.recv(30))
     assert first["type"] == "snapshot" and "jobs" in first["data"]
     ws.send(json.dumps({"id": 1, "type": "status"}))
-    with LocalServer() as media:
+    with LocalServer("127.0.0.2") as media:  # a network client reaches public servers only
         url = media.add(
             "/media/morning.wav", body=second_wav.read_bytes(), content_type="audio/wav"
         )

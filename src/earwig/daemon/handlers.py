@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from earwig import protocol as p
+from earwig import reach
 
 if TYPE_CHECKING:
     from earwig.config import Config
@@ -183,6 +184,9 @@ async def subscription_add(
     from earwig import config_edit
     from earwig.sources.feeds import suggest_name
 
+    client = reach.current()  # a network client: its feed is held to its rules, now and later
+    if client is not None:
+        await asyncio.to_thread(client.check_url, params.url)
     if params.check:  # a 404, a text file, a wav: refused now, with the reason
         from earwig import config as config_mod
         from earwig.sources.probe import probe
@@ -191,13 +195,16 @@ async def subscription_add(
         given.pop("check")  # the values first: a bad one costs no request
         config_mod.parse({"subscription": [{**given, "name": "check"}]}, None)
         timeout = daemon.config.downloads.timeout
-        await asyncio.to_thread(probe, params.url, params.kind or "auto", timeout)
+        kind = params.kind or "auto"
+        await asyncio.to_thread(reach.within, client, probe, params.url, kind, timeout)
     name = params.name
     if not name:
         taken = {s.name for s in daemon.config.subscriptions}
-        name = await asyncio.to_thread(suggest_name, params.url, taken)
+        name = await asyncio.to_thread(reach.within, client, suggest_name, params.url, taken)
     entry = msgspec.structs.asdict(msgspec.structs.replace(params, name=name))
     entry.pop("check", None)
+    if client is not None:
+        entry["added_over_http"] = True
     config_edit.add_subscription(daemon.editable_config_path, entry)
     reloaded = await daemon.reload()
     return {

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from earwig import jobs, media, subtitles
+from earwig import jobs, media, reach, subtitles
 from earwig.config import DEFAULT_IGNORE, WatchConfig
 from earwig.daemon.queue import Events, JobQueue
 from earwig.jobs import Action
@@ -26,6 +26,7 @@ from earwig.protocol import AddOutcome
 from earwig.urls import is_url, meant_as_url
 
 Result = AddOutcome
+RESOLVE_WAIT = 10.0  # seconds a network client's URL may take to resolve at submission
 
 
 class Intake:
@@ -53,12 +54,20 @@ class Intake:
         await self.add_file(path, "watch", watch=watch, must_be_media=True)
 
     async def add_paths(self, items: list[str], source: str, force: bool) -> list[Result]:
-        """`earwig add`: files, folders (their media, recursively) and URLs."""
+        """`earwig add`: files, folders (their media, recursively) and URLs. For a network
+        client (reach.current()), only what earwig/reach.py lets it have fetched or read,
+        and the jobs' source is `http`, so their downloads are held to the same rules."""
         if self.queue.halted:
             return [{"input": item, "error": self.queue.halted} for item in items]
+        client = reach.current()
+        if client is not None:
+            source = reach.NETWORK_SOURCE
         results: list[Result] = []
         for item in items:
             await asyncio.sleep(0)  # one item at a time: 100 URLs never stall the loop
+            if client is not None and (refused := await self._refused(client, item)):
+                results.append({"input": item, **refused})
+                continue
             if meant_as_url(item):
                 results.append({"input": item, **self.add_url(item, source, force=force)})
                 continue
@@ -72,6 +81,22 @@ class Intake:
                 added = await self.add_file(path, source, watch=watch, force=force)
                 results.append({"input": item, **added})
         return results
+
+    @staticmethod
+    async def _refused(client: reach.Reach, item: str) -> Result | None:
+        """Why a network client may not add `item` (a URL to an internal address, a path
+        outside [http] folders), or None. A name that takes longer than RESOLVE_WAIT to
+        resolve is let through: every connection for the job is checked again."""
+        try:
+            if not meant_as_url(item):
+                client.check_path(item)
+            elif is_url(item):
+                await asyncio.wait_for(asyncio.to_thread(client.check_url, item), RESOLVE_WAIT)
+        except reach.Refused as exc:
+            return {"error": exc.message, "hint": exc.hint}
+        except TimeoutError:
+            pass
+        return None
 
     def _watch_of(self, path: Path) -> WatchConfig | None:
         """The watched folder a file lies in (the deepest), whose output rules it follows."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from earwig import media
+from earwig import media, reach
 from earwig.config import Config, SubscriptionConfig
 from earwig.daemon.hosts import HostPolicy
 from earwig.daemon.queue import Events, JobQueue
@@ -201,8 +202,13 @@ class Subscriptions:
             async with self.hosts.slot(host):
                 # network work has its own threads: a slow server never delays local files
                 loop = asyncio.get_running_loop()
+                # a subscription a network client added is fetched by its rules
+                fence = reach.for_clients(self.config()) if sub.added_over_http else None
                 listing = await asyncio.wait_for(
-                    loop.run_in_executor(self.network, self._list, sub, state, first),
+                    loop.run_in_executor(
+                        self.network,
+                        functools.partial(reach.within, fence, self._list, sub, state, first),
+                    ),
                     http.deadline_for(self.config().downloads.timeout) + LISTING_GRACE,
                 )
         except TimeoutError:
@@ -239,7 +245,7 @@ class Subscriptions:
             (
                 item.archive_row(),
                 new_job(
-                    "subscription",
+                    reach.NETWORK_SOURCE if sub.added_over_http else "subscription",
                     item.title,
                     now,
                     subscription=name,

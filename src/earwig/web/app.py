@@ -454,7 +454,18 @@ def media_response(daemon: Daemon, job_id: int, range_header: str | None) -> Res
             "downloaded media is removed after [downloads] keep_media",
         )
     size = path.stat().st_size
-    ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if job.duration is None or (job.size is not None and size != job.size):
+        # only what decoded as audio or video, unchanged since: never a text file a job
+        # was made of by mistake (or on purpose), nor what replaced its media since
+        return error_response(
+            404,
+            "no_media",
+            f"job {job_id} has no audio or video to serve",
+            "a job's media is served once earwig has read it as audio or video",
+        )
+    ctype = mimetypes.guess_type(path.name)[0] or ""
+    if not ctype.startswith(("audio/", "video/")):  # a name such as x.html never makes
+        ctype = "application/octet-stream"  # the browser render it as a page of ours
     start, end, status = 0, size - 1, 200
     if range_header:
         match = re.fullmatch(r"bytes=(\d*)-(\d*)", range_header.strip())
@@ -485,7 +496,11 @@ def media_response(daemon: Daemon, job_id: int, range_header: str | None) -> Res
                 left -= len(data)
                 yield data
 
-    headers = {"accept-ranges": "bytes", "content-length": str(end - start + 1)}
+    headers = {
+        "accept-ranges": "bytes",
+        "content-length": str(end - start + 1),
+        "x-content-type-options": "nosniff",
+    }
     if status == 206:
         headers["content-range"] = f"bytes {start}-{end}/{size}"
     return Stream(chunks(), status_code=status, media_type=ctype, headers=headers)
