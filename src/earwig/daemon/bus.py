@@ -85,14 +85,19 @@ class Outbox:
                     protocol.event(protocol.JOB_PROGRESS.name, p) for p in progress.values()
                 )
                 if batch:
-                    self.writer.write(b"".join(protocol.encode(m) for m in batch))
-                    await self.writer.drain()
+                    await self._send(batch)
                 self._flushed.set()
                 if self._closed and not (self._replies or self._events or self._progress):
                     return
         except (ConnectionError, RuntimeError):
             self._flushed.set()  # wake a reader waiting for room: it finds the task done
             return  # the client went away; the reader side cleans up
+
+    async def _send(self, batch: list[protocol.Message]) -> None:
+        """Write one batch and wait until the connection took it (the HTTP event streams
+        hand theirs on as messages instead: web/events.py)."""
+        self.writer.write(b"".join(protocol.encode(m) for m in batch))
+        await self.writer.drain()
 
 
 class Bus:
@@ -105,6 +110,9 @@ class Bus:
         # In-process listeners (the HTTP doors waiting for their jobs): called with every
         # event, synchronously; they must not block
         self.listeners: list[Callable[[protocol.Event[Any]], None]] = []
+        # how many events have been published: a snapshot made at one version holds
+        # everything up to it (web/events.py shares one among subscribers while it stands)
+        self.version = 0
 
     def attach(self, box: Outbox) -> None:
         """Start sending events to this connection (its topics are set)."""
@@ -115,6 +123,7 @@ class Bus:
 
     def publish(self, event: protocol.Event[Any]) -> None:
         """Send one event (`protocol.JOB_ADDED(view)`) to its topic's subscribers."""
+        self.version += 1
         for listener in self.listeners:
             listener(event)
         for box in self.outboxes:
@@ -122,6 +131,7 @@ class Bus:
                 box.event(event)
 
     def publish_progress(self, job_id: int, data: protocol.Progress) -> None:
+        self.version += 1
         self.progress[job_id] = data
         for box in self.outboxes:
             if "jobs" in box.topics:

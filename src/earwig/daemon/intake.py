@@ -50,8 +50,16 @@ class Intake:
         (same content as a job, not media) and unchanged since."""
         return self.store.knows_file(str(path), st.st_size, st.st_mtime)
 
-    async def watched_file_ready(self, path: Path, watch: WatchConfig) -> None:
-        await self.add_file(path, "watch", watch=watch, must_be_media=True)
+    async def watched_file_ready(self, path: Path, watch: WatchConfig) -> str | None:
+        """A watched file has settled: queue it. Returns why it could not be looked at now
+        (the daemon out of file descriptors, a read error, the database halted), for the
+        watcher to try again later; None when it is dealt with (queued, or skipped for
+        good). At the descriptor limit such a file used to be dropped, never queued."""
+        result = await self.add_file(path, "watch", watch=watch, must_be_media=True)
+        error = result.get("error")
+        if error is None or not path.is_file():
+            return None
+        return error
 
     async def add_paths(self, items: list[str], source: str, force: bool) -> list[Result]:
         """`earwig add`: files, folders (their media, recursively) and URLs. For a network

@@ -23,6 +23,7 @@ from litestar.static_files import create_static_files_router
 
 from earwig import __version__, outputs
 from earwig.errors import EarwigError
+from earwig.media import MAX_STEM_BYTES, fit_bytes
 from earwig.web import events, formats, rest
 from earwig.web.doors import Ask, Doors, flag, language_code
 from earwig.web.guard import error_body
@@ -71,6 +72,14 @@ def on_http_error(request: Request, exc: HTTPException) -> Response[bytes]:
 
 
 def on_bug(request: Request, exc: Exception) -> Response[bytes]:
+    if isinstance(exc, (RecursionError, OverflowError)):  # the client's numbers or nesting
+        log.warning("HTTP %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+        return error_response(
+            400,
+            "bad_request",
+            "a number in the request is too large, or its data is nested too deep",
+            "ids and counts fit in 64 bits; JSON nests at most a few hundred levels",
+        )
     log.exception("HTTP %s %s failed", request.method, request.url.path)
     return error_response(
         500, "internal", f"{type(exc).__name__}: {exc}", "a bug in earwig: see `earwig logs`"
@@ -233,7 +242,7 @@ def build(daemon: Daemon, doors: Doors) -> Litestar:
         answer = await doors.transcribe(upload, ask, lambda: wait_disconnect(request))
         form.discard()
         doors.after_answer(answer)
-        name = quote(upload.filename)
+        name = quote(fit_bytes(upload.filename, MAX_STEM_BYTES))  # a header, not 12 kB
         return Response(
             formats.asr_body(answer.transcript, output).encode(),
             media_type="text/plain",
@@ -271,7 +280,8 @@ def build(daemon: Daemon, doors: Doors) -> Litestar:
     def rest_handler(r: rest.Route) -> Any:
         async def handler(request: Request) -> Response[bytes]:
             query = parse_qs(request.scope["query_string"].decode(), keep_blank_values=True)
-            body = await request.body() if r.body else b""
+            length = request.headers.get("content-length")
+            body = await rest.read_json(request.stream(), length) if r.body else None
             params = rest.params_for(r, dict(request.path_params), query, body)
             return json_response(await rest.call(daemon, r.kind, params))
 
@@ -289,14 +299,17 @@ def build(daemon: Daemon, doors: Doors) -> Litestar:
                 form.discard()
                 raise UploadError(400, "missing_file", "the form has no `file` part")
             paths = [str(f.path) for f in form.files]
-            force = flag(form.get("force"))
-        else:
-            import json
-
+            added: dict[str, Any] = {"results": []}
             try:
-                doc = json.loads(await request.body() or b"{}")
-            except ValueError as exc:
-                raise rest.BadRequest(f"the body is not JSON: {exc}") from None
+                force = flag(form.get("force"))
+                added = await rest.call(daemon, "job.add", {"paths": paths, "force": force})
+            finally:  # nothing queued from it (a duplicate, a refusal): its folder goes
+                if not any("job" in result for result in added["results"]):
+                    form.discard()
+            return json_response(added)
+        else:
+            length = request.headers.get("content-length")
+            doc = await rest.read_json(request.stream(), length) or {}
             if not isinstance(doc, dict):
                 raise rest.BadRequest('the body must be {"url": ...} or {"urls": [...]}')
             urls = doc.get("urls") or ([doc["url"]] if doc.get("url") else [])
@@ -331,9 +344,13 @@ def build(daemon: Daemon, doors: Doors) -> Litestar:
         )
 
     @get("/api/events")
-    async def api_events(limit: int | None = None) -> ServerSentEvent:
+    async def api_events(limit: int | None = None) -> Stream:
         # ?limit=N: the snapshot's newest N jobs (the web page asks for fewer than 500)
-        return ServerSentEvent(events.sse_events(daemon, limit))
+        return Stream(
+            events.sse_events(daemon, limit),
+            media_type="text/event-stream",
+            headers=events.SSE_HEADERS,
+        )
 
     @websocket("/api/ws")
     async def api_ws(socket: WebSocket) -> None:

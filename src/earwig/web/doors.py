@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 INTERACTIVE = 1_000_000  # an API job's priority: before every background job
 DETECT_SECONDS = 30.0  # /detect-language listens to the first 30 s, as whisper-asr does
+MIN_SECONDS = 0.01  # shorter audio is refused at the door (a 1-byte PCM body failed as a job)
 
 
 @dataclass(frozen=True)
@@ -151,19 +152,23 @@ class Doors:
         try:
             if upload.path.stat().st_size <= WAV_HEADER:  # nothing, or a WAV header alone
                 raise UploadError(400, "empty", "the upload has no audio in it")
-            await asyncio.to_thread(_probe, upload.path)
+            seconds = await asyncio.to_thread(_probe, upload.path)
+            if seconds is not None and seconds < MIN_SECONDS:  # a byte or two of PCM
+                raise UploadError(
+                    400,
+                    "too_short",
+                    f"the upload holds {seconds * 1000:.1f} ms of audio: nothing to transcribe",
+                    "send at least a few tenths of a second of sound",
+                )
             answer = self._known(upload.sha256, ask)
             if answer is not None:
-                shutil.rmtree(upload.path.parent, ignore_errors=True)
                 return answer
-            job = self._running_same(upload.sha256, ask)
-            if job is None:
-                job = self._add(upload, ask)
-            else:
-                shutil.rmtree(upload.path.parent, ignore_errors=True)
-        except BaseException:
+            job = self._running_same(upload.sha256, ask) or self._add(upload, ask)
+        finally:
+            # the request's own upload folder goes now, whatever comes next (the file moved
+            # to its job's folder): a client that hangs up while it waits, or a job that
+            # fails, leaves nothing behind
             shutil.rmtree(upload.path.parent, ignore_errors=True)
-            raise
         assert job.id is not None
         return await self._wait(job.id, gone)
 
@@ -352,11 +357,11 @@ def _has_words(transcript: Transcript) -> bool:
     return any(s.words for s in transcript.segments)
 
 
-def _probe(path: Path) -> None:
+def _probe(path: Path) -> float | None:
     from earwig.transcribe import audio
 
     try:
-        audio.probe(path)
+        return audio.probe(path)
     except MediaError as exc:
         raise UploadError(
             400,

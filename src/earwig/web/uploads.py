@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from earwig.errors import EarwigError
+from earwig.media import MAX_STEM_BYTES, fit_bytes
 
 MAX_FIELD = 1024 * 1024  # bytes of one text field
 MAX_HEADERS = 16 * 1024  # bytes of one part's headers
@@ -79,9 +80,16 @@ def boundary_of(content_type: str | None) -> bytes:
 
 
 def safe_name(name: str | None) -> str:
+    """The upload's name as a file name: its last part, tame characters, at most 120
+    characters and MAX_STEM_BYTES bytes (its extension kept), never empty."""
     base = Path((name or "").replace("\\", "/")).name
     base = re.sub(r"[^\w.\- ()]+", "_", base).strip(" .")
-    return base[:120] or "upload"
+    stem, dot, ext = base.rpartition(".")
+    if not dot or len(ext) > 12:
+        stem, ext = base, ""
+    room = MAX_STEM_BYTES - len(ext.encode()) - 1
+    base = fit_bytes(stem[:120], room).rstrip(" .") + (f".{ext}" if ext else "")
+    return base.strip(" .") or "upload"
 
 
 def too_large(limit: int) -> UploadError:
