@@ -89,11 +89,16 @@ def encode(src: Path, dst: Path, codec: str) -> Path:
     return dst
 
 
-def make_video(wav: Path, dst: Path, subtitle_language: str | None = None) -> Path:
+def make_video(
+    wav: Path, dst: Path, subtitle_language: str | None = None, audio_delay: float = 0.0
+) -> Path:
     """A real video file made with PyAV: a small black mpeg4 picture and the speech as AAC,
     in the container `dst`'s name says (.mkv). With `subtitle_language`, a SubRip stream is
-    muxed in too, with FFmpeg (imageio-ffmpeg's binary: PyAV does not encode subtitles)."""
+    muxed in too, with FFmpeg (imageio-ffmpeg's binary: PyAV does not encode subtitles).
+    With `audio_delay`, the audio stream starts that many seconds after the picture (as
+    Amazon WEB-DL audio often does)."""
     import subprocess
+    from fractions import Fraction
 
     import av
     import imageio_ffmpeg
@@ -104,7 +109,7 @@ def make_video(wav: Path, dst: Path, subtitle_language: str | None = None) -> Pa
         video = out.add_stream("mpeg4", rate=2)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
         audio = out.add_stream("aac", rate=16000)
-        seconds = float(inp.duration or 0) / 1e6
+        seconds = float(inp.duration or 0) / 1e6 + audio_delay
         black = np.zeros((48, 64, 3), np.uint8)
         for i in range(int(seconds * 2) + 1):
             frame = av.VideoFrame.from_ndarray(black, format="rgb24")
@@ -114,9 +119,13 @@ def make_video(wav: Path, dst: Path, subtitle_language: str | None = None) -> Pa
         for packet in video.encode(None):
             out.mux(packet)
         resampler = av.AudioResampler(format="fltp", layout="mono", rate=16000)
+        pts = round(audio_delay * 16000)
         for sound in inp.decode(audio=0):
             for chunk in resampler.resample(sound):
                 chunk.pts = None
+                if audio_delay:  # on the file's clock, from the delay on
+                    chunk.pts, chunk.time_base = pts, Fraction(1, 16000)
+                pts += chunk.samples
                 for packet in audio.encode(chunk):
                     out.mux(packet)
         for packet in audio.encode(None):

@@ -826,6 +826,45 @@ def undrain(ctx: Ctx, name: str) -> None:
 # ---------------------------------------------------------------- config
 
 
+@main.group(name="media-servers", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+@friendly
+def media_servers(click_ctx: click.Context, as_json: bool) -> None:
+    """Media servers and the apps that send webhooks ([[media_server]]): reachable, the last
+    event and the last refresh; `earwig media-servers test` asks each now."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    ctx: Ctx = click_ctx.obj
+    from earwig.mediaservers.lines import test_lines
+
+    views = ctx.call(p.GetStatus())["media_servers"]
+    if as_json:
+        click.echo(json.dumps(views, indent=2))
+        return
+    for text, colour in test_lines(views):
+        click.secho(text, fg=colour)
+
+
+@media_servers.command(name="test")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+@friendly
+def media_servers_test(ctx: Ctx, as_json: bool) -> None:
+    """Ask every media server now: reachable, key accepted, its library folders and where each
+    lies here (exit 1 when something is wrong)."""
+    from earwig.mediaservers.lines import failed, test_lines
+
+    views = ctx.call(p.TestMediaServers())["servers"]
+    if as_json:
+        click.echo(json.dumps(views, indent=2))
+    else:
+        for text, colour in test_lines(views):
+            click.secho(text, fg=colour)
+    if failed(views):
+        sys.exit(1)
+
+
 @main.group(name="config")
 def config_group() -> None:
     """The config file: where it is, every option with its default, edit and check it."""

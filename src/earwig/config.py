@@ -12,13 +12,16 @@ import os
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from earwig import paths
 from earwig.durations import parse_date, parse_duration
 from earwig.errors import ConfigError
+
+if TYPE_CHECKING:
+    from earwig.mediaservers.config import MediaServerConfig
 
 OUTPUT_FORMATS = ("txt", "srt", "vtt", "tsv", "json")  # the default set
 FORMATS = (*OUTPUT_FORMATS, "md")  # every format there is: md, notes, is asked for
@@ -250,6 +253,15 @@ class WatchConfig:
 class OutputConfig:
     dir: Path = opt(paths.default_output_dir, _path)
     formats: tuple[str, ...] = opt(OUTPUT_FORMATS, _str_list(FORMATS))
+    # subtitle cues (srt, vtt; earwig/cues.py): characters a line (CJK counts 2), lines a cue
+    line_width: int = opt(42, _int(10))
+    lines: int = opt(2, _int(1))
+
+    def cue_rules(self) -> Any:
+        """The cue rules these settings make (a cues.Rules; imported only when needed)."""
+        from earwig.cues import Rules
+
+        return Rules(line_width=self.line_width, lines=self.lines)
 
 
 # [transcribe] builds the backend once, at start-up: a change needs a restart, except for
@@ -451,6 +463,7 @@ class Config:
     subscriptions: tuple[SubscriptionConfig, ...] = ()
     hooks: HooksConfig = field(default_factory=HooksConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    media_servers: tuple[MediaServerConfig, ...] = ()  # [[media_server]]: mediaservers/
 
     @property
     def inbox_path(self) -> Path | None:
@@ -528,22 +541,7 @@ def socket_path_despite_errors(path: Path | None = None) -> Path:
 def parse(data: dict[str, Any], path: Path | None = None) -> Config:
     where = str(path) if path else "config"
     base = path.parent if path else Path.cwd()
-    _check_keys(
-        data,
-        {
-            "daemon",
-            "transcribe",
-            "output",
-            "watch",
-            "downloads",
-            "inbox",
-            "subscription",
-            "hooks",
-            "http",
-        },
-        where,
-        "",
-    )
+    _check_keys(data, {*SECTIONS, *ARRAYS}, where, "")
 
     def section(name: str) -> dict[str, Any]:
         value = data.get(name, {})
@@ -551,11 +549,10 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
             raise ConfigError(f"{where}: [{name}] must be a table", f"write it as [{name}]")
         return value
 
-    daemon = _build(DaemonConfig, section("daemon"), DAEMON_SCHEMA, where, "daemon", base)
-    transcribe = _build(
-        TranscribeConfig, section("transcribe"), TRANSCRIBE_SCHEMA, where, "transcribe", base
-    )
-    output = _build(OutputConfig, section("output"), OUTPUT_SCHEMA, where, "output", base)
+    tables = {
+        name: _build(cls, section(name), schema(cls), where, name, base)
+        for name, cls in SECTIONS.items()
+    }
     watch_items = data.get("watch")
     if watch_items is None:
         watches: tuple[WatchConfig, ...] = (WatchConfig(paths.default_watch_dir()),)
@@ -572,7 +569,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                 raise ConfigError(
                     f"{where}: [[watch]] #{i + 1} needs a path", 'path = "~/Podcasts"'
                 )
-            watch = _build(WatchConfig, item, WATCH_SCHEMA, where, label, base)
+            watch = _build(WatchConfig, item, schema(WatchConfig), where, label, base)
             if watch.output == "beside" and watch.output_dir is not None:
                 raise ConfigError(
                     f'{where}: [[watch]] {watch.path} has output = "beside" and an output_dir',
@@ -580,10 +577,6 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                 )
             built.append(watch)
         watches = tuple(built)
-    downloads = _build(
-        DownloadsConfig, section("downloads"), DOWNLOADS_SCHEMA, where, "downloads", base
-    )
-    inbox = _build(InboxConfig, section("inbox"), INBOX_SCHEMA, where, "inbox", base)
     subs_raw = data.get("subscription", [])
     if not isinstance(subs_raw, list):
         raise ConfigError(
@@ -598,7 +591,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                 'name = "My podcast"\nurl = "https://example.org/feed.xml"',
             )
         sub = _build(
-            SubscriptionConfig, item, SUBSCRIPTION_SCHEMA, where, f"subscription[{i}]", base
+            SubscriptionConfig, item, schema(SubscriptionConfig), where, f"subscription[{i}]", base
         )
         if sub.every is not None and sub.cron is not None:
             raise ConfigError(
@@ -607,8 +600,10 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
         if any(s.name == sub.name for s in subscriptions):
             raise ConfigError(f"{where}: two subscriptions are named {sub.name!r}", "rename one")
         subscriptions.append(sub)
-    hooks = _build(HooksConfig, section("hooks"), HOOKS_SCHEMA, where, "hooks", base)
-    http = _build(HttpConfig, section("http"), HTTP_SCHEMA, where, "http", base)
+    from earwig.mediaservers.config import parse_media_servers
+
+    media_servers = parse_media_servers(data.get("media_server", []), where, base)
+    transcribe = tables["transcribe"]
     if transcribe.workers == 0 and not transcribe.servers:
         raise ConfigError(
             f"{where}: [transcribe] workers = 0 and no [[transcribe.servers]]: nothing would "
@@ -616,37 +611,27 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
             'set workers = 1, or add a server: [[transcribe.servers]] url = "http://host:8000/v1"',
         )
     return Config(
-        hooks=hooks,
-        http=http,
         path=path,
-        daemon=daemon,
-        transcribe=transcribe,
-        output=output,
         watch=watches,
-        downloads=downloads,
-        inbox=inbox,
         subscriptions=tuple(subscriptions),
+        media_servers=media_servers,
+        **tables,
     )
 
 
-DAEMON_SCHEMA = schema(DaemonConfig)
-TRANSCRIBE_SCHEMA = schema(TranscribeConfig)
-OUTPUT_SCHEMA = schema(OutputConfig)
-DOWNLOADS_SCHEMA = schema(DownloadsConfig)
-INBOX_SCHEMA = schema(InboxConfig)
-SUBSCRIPTION_SCHEMA = schema(SubscriptionConfig)
-HOOKS_SCHEMA = schema(HooksConfig)
-WATCH_SCHEMA = schema(WatchConfig)
-HTTP_SCHEMA = schema(HttpConfig)
-SECTIONS: dict[str, type] = {  # the tables that hold one section each
-    "daemon": DaemonConfig,
-    "transcribe": TranscribeConfig,
-    "output": OutputConfig,
-    "downloads": DownloadsConfig,
-    "inbox": InboxConfig,
-    "hooks": HooksConfig,
-    "http": HttpConfig,
-}
+# The sections, listed once: each field of Config whose value is a section's dataclass is a
+# [table] of that name (a new section is a dataclass and a field of Config, nothing else)
+def _sections() -> dict[str, type]:
+    found: dict[str, type] = {}
+    for f in fields(Config):
+        factory = f.default_factory
+        if isinstance(factory, type) and is_dataclass(factory):
+            found[f.name] = factory
+    return found
+
+
+SECTIONS = _sections()
+ARRAYS = ("watch", "subscription", "media_server")  # the arrays of tables, parsed one by one
 
 
 def _check_keys(table: dict[str, Any], known: set[str], where: str, label: str) -> None:

@@ -89,6 +89,23 @@ class ProtocolError(EarwigError):
     code = "protocol"
 
 
+class InternalError(EarwigError):
+    """A bug in earwig met while answering a request: its traceback is in the log, once,
+    and the client gets this instead (on the socket, over HTTP, on a WebSocket alike)."""
+
+    code = "internal"
+
+
+class RefusedRequest(EarwigError):
+    """A request the daemon will not carry out, with the HTTP status that says why: 4xx for
+    the client's part (no audio, a model not installed), 503 while the daemon stops."""
+
+    def __init__(self, status: int, code: str, message: str, hint: str = "") -> None:
+        super().__init__(message, hint)
+        self.status = status
+        self.code = code
+
+
 class VersionMismatch(ProtocolError):
     """The two ends speak different protocol versions: the connection cannot go on."""
 

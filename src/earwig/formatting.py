@@ -278,6 +278,9 @@ def status_lines(st: Status) -> list[Line]:
         out.append(
             (f"  follows  {len(subs)} subscription(s), next check {when}{with_errors}", None)
         )
+    from earwig.mediaservers.lines import status_lines as media_lines
+
+    out += media_lines(st.get("media_servers") or [])
     if (cur := st["current"]) is not None:
         out.append((f"  now      #{cur['id']} {cur['title']} {cur['state']} {percent(cur)}", None))
     return out

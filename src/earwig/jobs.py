@@ -72,10 +72,6 @@ TRANSITIONS: dict[tuple[JobState, Action], JobState] = {
 }
 
 
-def can(state: JobState, action: Action) -> bool:
-    return (state, action) in TRANSITIONS
-
-
 def advance(
     job: Job,
     action: Action,
@@ -105,7 +101,8 @@ def advance(
     if action is Action.RETRY:
         # The user asked for it: start afresh and transcribe even if the content is known
         # (or a publisher's transcript was taken).
-        changes.update(attempts=0, force=True, not_before=None, text_from=None)
+        # The last run's warnings go: a rerun shows only what its own run found.
+        changes.update(attempts=0, force=True, not_before=None, text_from=None, warnings=())
     if action is Action.REQUEUE:
         changes.update(not_before=not_before, error=error, hint=hint)
     if count_attempt:

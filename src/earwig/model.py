@@ -137,6 +137,21 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class Flag:
+    """A stretch of a transcript that is missing or doubtful, and why. Flags of one kind
+    merge into one warning with all their ranges (earwig/flags.py), and the text formats
+    mark each where it is (`drop`: its words are left out and `note` stands in their place;
+    else `note` is shown beside the words it doubts)."""
+
+    kind: str  # "foreign", "loop", "silence", "overruled:de"...: what merges into one warning
+    start: float
+    end: float
+    note: str  # what a reader sees in place: "not transcribed: German speech; ..."
+    drop: bool = False
+    detail: str = ""  # why, for the warning ("3 words for 12s of speech"; "German, 97% sure")
+
+
+@dataclass(frozen=True)
 class Transcript:
     segments: tuple[Segment, ...]
     language: str | None
@@ -148,6 +163,9 @@ class Transcript:
     warnings: tuple[str, ...] = ()  # what looks wrong with this transcript, and what to do
     # Each speaker's voice (label -> a CAM++ embedding), kept so a name given later sticks
     voices: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    flags: tuple[Flag, ...] = ()  # stretches missing or doubtful, marked in the text formats
+    # False: the words were timed only to cut subtitle cues, and .json leaves them out
+    json_words: bool = True
 
     def replace(self, **changes: Any) -> Transcript:
         return dataclasses.replace(self, **changes)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from earwig import cues, flags
 from earwig.formatting import clock
 from earwig.model import Job, Segment, Transcript
 
@@ -43,36 +44,57 @@ def _has_speakers(t: Transcript) -> bool:
 
 
 def to_txt(t: Transcript, meta: dict[str, Any]) -> str:
+    """The text, a line a segment (a paragraph a speaker's turn when speakers are known);
+    a stretch that is missing or doubtful has its own line where it is (earwig/flags.py)."""
+    rows = flags.lines(t.segments, t.flags)
     if not _has_speakers(t):
-        return t.text + "\n"
-    paragraphs = [
-        (f"{who}: " if who else "") + " ".join(s.text.strip() for s in run)
-        for who, run in _turns(t)
-    ]
+        return "\n".join(text for _, text in rows if text) + "\n"
+    paragraphs: list[str] = []
+    who: object = object()
+    for s, text in rows:
+        if s is None:
+            paragraphs.append(text)
+            who = object()
+        elif paragraphs and s.speaker == who:
+            paragraphs[-1] += " " + text
+        else:
+            paragraphs.append((f"{s.speaker}: " if s.speaker else "") + text)
+            who = s.speaker
     return "\n\n".join(paragraphs) + "\n"
 
 
-def to_srt(t: Transcript, meta: dict[str, Any]) -> str:
-    """A speaker's name opens the first cue of each turn ("Alice: ..."), as SubRip has no
-    voice markup and players show the text as it is."""
-    blocks, previous = [], None
-    for i, s in enumerate(t.segments, 1):
-        text = s.text.strip()
-        if s.speaker and s.speaker != previous:
-            text = f"{s.speaker}: {text}"
-        previous = s.speaker
-        blocks.append(f"{i}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{text}\n")
+def to_srt(t: Transcript, meta: dict[str, Any], rules: cues.Rules | None = None) -> str:
+    """Cues made for reading (earwig/cues.py); a speaker's name opens the first cue of each
+    turn ("Alice: ..."), as SubRip has no voice markup and players show the text as it is."""
+    blocks = []
+    for i, c in enumerate(subtitle_cues(t, rules, name_turns=True), 1):
+        text = c.text.replace("-->", "->")
+        blocks.append(f"{i}\n{_clock(c.start, ',')} --> {_clock(c.end, ',')}\n{text}\n")
     return "\n".join(blocks)
 
 
-def to_vtt(t: Transcript, meta: dict[str, Any]) -> str:
-    """A speaker is a WebVTT voice span (`<v Alice>`) on each of their cues."""
+def to_vtt(t: Transcript, meta: dict[str, Any], rules: cues.Rules | None = None) -> str:
+    """Cues made for reading; a speaker is a WebVTT voice span (`<v Alice>`) on each of
+    their cues."""
     blocks = []
-    for s in t.segments:
-        voice = f"<v {_vtt_escape(s.speaker)}>" if s.speaker else ""
-        text = _vtt_escape(s.text.strip())
-        blocks.append(f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{voice}{text}\n")
+    for c in subtitle_cues(t, rules):
+        voice = f"<v {_vtt_escape(c.speaker)}>" if c.speaker else ""
+        text = _vtt_escape(c.text)
+        blocks.append(f"{_clock(c.start, '.')} --> {_clock(c.end, '.')}\n{voice}{text}\n")
     return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+def subtitle_cues(
+    t: Transcript, rules: cues.Rules | None = None, *, name_turns: bool = False
+) -> list[cues.Cue]:
+    """The transcript's cues, with what is missing or doubtful marked where it is."""
+    return cues.cues(
+        t.segments,
+        rules,
+        duration=t.duration,
+        marks=flags.marks(t.flags),
+        name_turns=name_turns,
+    )
 
 
 def _vtt_escape(text: str) -> str:
@@ -91,13 +113,13 @@ def to_tsv(t: Transcript, meta: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _segment(s: Segment) -> dict[str, Any]:
+def _segment(s: Segment, words: bool = True) -> dict[str, Any]:
     doc: dict[str, Any] = {"start": s.start, "end": s.end, "text": s.text.strip()}
     if s.language:
         doc["language"] = s.language
     if s.speaker:
         doc["speaker"] = s.speaker
-    if s.words:
+    if s.words and words:
         doc["words"] = [
             {"start": w.start, "end": w.end, "word": w.text.strip(), "probability": w.probability}
             | ({"speaker": s.speaker} if s.speaker else {})  # a segment is split where it changes
@@ -117,8 +139,13 @@ def to_json(t: Transcript, meta: dict[str, Any]) -> str:
         "model": t.model,
         "warnings": list(t.warnings),
         "text": t.text,
-        "segments": [_segment(s) for s in t.segments],
+        "segments": [_segment(s, t.json_words) for s in t.segments],
     }
+    if t.flags:  # what the other formats mark as missing or doubtful, where
+        doc["flags"] = [
+            {"kind": f.kind, "start": f.start, "end": f.end, "note": f.note, "dropped": f.drop}
+            for f in t.flags
+        ]
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
@@ -156,8 +183,13 @@ def to_md(t: Transcript, meta: dict[str, Any]) -> str:
         lines.append("")
     speakers = _has_speakers(t)
     turn: tuple[Any, ...] | None = None
-    for s in t.segments:
-        text = s.text.strip()
+    for s, text in flags.lines(t.segments, t.flags):
+        if s is None:  # a stretch missing or doubtful: a paragraph of its own, in italics
+            if paragraph:
+                lines += [" ".join(paragraph), ""]
+            lines += [f"*{_md_escape(text)}*", ""]
+            paragraph, turn = [], None
+            continue
         if not text:
             continue
         # a paragraph per speaker turn when speakers are known, else one a minute
@@ -194,6 +226,15 @@ WRITERS: dict[str, Callable[[Transcript, dict[str, Any]], str]] = {
     "json": to_json,
     "md": to_md,
 }
+
+
+def render(fmt: str, t: Transcript, meta: dict[str, Any], rules: cues.Rules | None = None) -> str:
+    """One format's text; subtitles are cut into cues by `rules` (the defaults if None)."""
+    if fmt == "srt":
+        return to_srt(t, meta, rules)
+    if fmt == "vtt":
+        return to_vtt(t, meta, rules)
+    return WRITERS[fmt](t, meta)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -290,14 +331,16 @@ def write_all(
     base: str,
     formats: tuple[str, ...],
     meta: dict[str, Any] | None = None,
+    rules: cues.Rules | None = None,
 ) -> list[Path]:
-    """Write every requested format as out_dir/base.EXT and return the paths."""
+    """Write every requested format as out_dir/base.EXT and return the paths (subtitle
+    cues by `rules`, [output] line_width and lines)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     try:
         for fmt in formats:
             path = out_dir / f"{base}.{fmt}"
-            write_atomic(path, WRITERS[fmt](transcript, meta or {}))
+            write_atomic(path, render(fmt, transcript, meta or {}, rules))
             written.append(path)
     except OSError:
         # A disk that filled up half-way: no partial set of transcripts is left looking

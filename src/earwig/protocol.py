@@ -12,9 +12,9 @@ should ask for a fresh snapshot. Progress events carry no seq: they are coalesce
 
 Everything that travels is declared here once, and the type checker holds every side to it:
 - a request is a msgspec Struct, its parameters (with their ranges and choices as `Meta`), and
-  its result type as the Struct's type argument: `class JobGet(Request[JobGetResult])`. The
+  its result type as the Struct's type argument: `class GetJob(Request[JobDetail])`. The
   daemon checks what arrives against the Struct (`parse_params`), a client builds one and gets
-  the result typed (`client.call(JobGet(id=7))["job"]["state"]`).
+  the result typed (`client.call(GetJob(id=7))["job"]["state"]`).
 - results and event data are TypedDicts: they describe the plain JSON objects that travel, so
   the bytes on the wire are what they always were, nothing is converted on either side, and
   mypy checks each key a caller reads.
@@ -29,6 +29,7 @@ This module is pure (no sockets), so the daemon, the clients and the tests share
 from __future__ import annotations
 
 import json
+import numbers
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -202,6 +203,47 @@ class HttpView(TypedDict, total=False):
     retry_at: float | None
 
 
+class MediaEventView(TypedDict):
+    at: float
+    what: str  # the sender's name for the event and its item: "ItemAdded Night Train"
+    outcome: str  # "queued as job 12", "refused: in no library earwig knows", ...
+
+
+class MediaRefreshView(TypedDict):
+    at: float
+    ok: bool
+    what: str  # the calls made ("POST /Library/Media/Updated"), or why they failed
+
+
+class MediaFolderView(TypedDict):
+    library: str | None  # the server's name for it; None: a path_map pair alone
+    theirs: str  # as the server names it
+    ours: str | None  # where it lies here (None: no path_map covers it)
+    readable: bool
+
+
+class MediaServerView(TypedDict, total=False):
+    """One [[media_server]] table (mediaservers/), or a sender that posted without one."""
+
+    name: str
+    kind: str  # jellyfin, plex, emby; sonarr, radarr, tautulli, bazarr
+    events: list[str]
+    last_event: MediaEventView | None
+    url: str  # scheme://host:port, never a key
+    refresh: bool
+    reachable: bool | None  # None: not asked yet
+    server: str | None  # "Jellyfin 10.11.0 (living-room)"
+    checked_at: float | None
+    error: str | None  # the last problem talking to it, until it answers again
+    last_refresh: MediaRefreshView | None
+    pending: int  # files whose refresh waits to be sent
+    folders: list[MediaFolderView]  # `media_servers.test` only
+
+
+class MediaServerTests(TypedDict):
+    servers: list[MediaServerView]
+
+
 class Status(TypedDict):
     version: str
     pid: int
@@ -222,9 +264,10 @@ class Status(TypedDict):
     slots: list[SlotView]
     parts: dict[str, PartView]
     healthy: bool
-    problems: list[str]  # sentences: the database lost, a disk full (daemon/guard.py, disk.py)
+    problems: list[str]  # sentences: the database lost, a disk full (daemon/history.py, disk.py)
     subscriptions: list[SubscriptionView]
     http: HttpView  # the HTTP server: {"state": "off"} without [http] listen
+    media_servers: list[MediaServerView]  # [[media_server]] tables and senders seen
 
 
 class JobList(TypedDict):
@@ -251,11 +294,6 @@ class JobDetail(TypedDict):
     job: JobView
     log: list[LogEntry]
     transcript: NotRequired[TranscriptView]  # when asked for and there is one
-
-
-class Duplicate(TypedDict):
-    id: int
-    state: str
 
 
 class AddOutcome(TypedDict, total=False):
@@ -591,6 +629,12 @@ class ReloadConfig(Request[Reloaded]):
     """Re-read the config file and say what was applied and what needs a restart."""
 
 
+@declare("media_servers.test")
+class TestMediaServers(Request[MediaServerTests]):
+    """Ask every [[media_server]] now: reachable, key accepted, its library folders and
+    where each lies here."""
+
+
 @declare("slots.list")
 class ListSlots(Request[Slots]):
     pass
@@ -771,16 +815,6 @@ SUBSCRIPTIONS = event_kind(
     "subscriptions", Subscriptions, "jobs", "the subscriptions changed (added, checked, ...)"
 )
 
-# The names alone, for code that only compares them.
-EVENT_JOB_ADDED = JOB_ADDED.name
-EVENT_JOB_UPDATED = JOB_UPDATED.name
-EVENT_JOB_DELETED = JOB_DELETED.name
-EVENT_JOB_PROGRESS = JOB_PROGRESS.name
-EVENT_JOB_SEGMENTS = JOB_SEGMENTS.name
-EVENT_LOG = LOG.name
-EVENT_QUEUE = QUEUE.name
-EVENT_SUBSCRIPTIONS = SUBSCRIPTIONS.name
-
 
 # ---------------------------------------------------------------- messages
 
@@ -798,8 +832,32 @@ class Welcome(TypedDict):
     pid: int
 
 
+def _plain(value: Any) -> Any:
+    """A value msgspec has no JSON type for: a number of another kind (numpy's float64,
+    int64, float32, bool_, which the engines hand back) as the plain value; anything else as
+    its str()."""
+    item = getattr(value, "item", None)  # a numpy scalar's own Python value
+    if callable(item) and isinstance(plain := item(), bool | int | float | str):
+        return plain
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return str(value)
+
+
+_ENCODER = msgspec.json.Encoder(enc_hook=_plain)
+
+
+def dumps(value: Any) -> bytes:
+    """The one JSON encoder: socket lines, HTTP answers and events are written by it, compact
+    and UTF-8 (msgspec: TypedDicts, Structs, enums, tuples and sets natively)."""
+    return _ENCODER.encode(value)
+
+
 def encode(message: Any) -> bytes:
-    return json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
+    """One NDJSON line."""
+    return _ENCODER.encode(message) + b"\n"
 
 
 def decode(line: bytes) -> Message:

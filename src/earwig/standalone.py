@@ -90,6 +90,7 @@ def run_files(
     options = registry.options(tcfg)
     out_dir = output_dir or config.output.dir
     formats = formats or config.output.formats
+    rules = config.output.cue_rules()
     failed: list[Path] = []
     outputs.check_writable(out_dir)
     from rich.console import Console
@@ -117,11 +118,12 @@ def run_files(
                     functools.partial(_advance, progress, task),
                     lambda: False,
                     model=tcfg.model,
+                    cue_words=bool({"srt", "vtt"} & set(formats)),
                 )
                 source = str(path.resolve())
                 base = outputs.choose_base(out_dir, media.safe_stem(path.stem), formats, source)
                 meta = {"source": source, "title": path.name}
-                outputs.write_all(transcript, out_dir, base, formats, meta)
+                outputs.write_all(transcript, out_dir, base, formats, meta, rules)
             except EarwigError as exc:
                 failed.append(path)
                 progress.update(task, description=f"[red]{name}: failed")

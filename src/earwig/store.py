@@ -2,12 +2,13 @@
 
 sqlite-utils does the table plumbing; WAL mode lets readers (`earwig search`, a second CLI)
 work next to the daemon's writes. The schema is versioned with PRAGMA user_version and upgraded
-by numbered migrations, each run once, in order, inside a transaction.
+by the numbered migrations in migrations.py, each run once, in order, inside a transaction.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Any, cast
 import sqlite_utils
 
 from earwig.errors import NotFound, StoreError
-from earwig.model import FINISHED, Job, JobState, Segment, Transcript
+from earwig.migrations import MIGRATIONS, SCHEMA_VERSION
+from earwig.model import FINISHED, Flag, Job, JobState, Segment, Transcript
 
 if TYPE_CHECKING:
     from earwig.protocol import LogEntry
@@ -28,9 +30,6 @@ STATE_COLUMNS = {state: f"{state}_at" for state in JobState}
 # Jobs in these states own their content: the same sha256 is not transcribed again.
 _CLAIMING = tuple(str(s) for s in JobState if s not in (JobState.FAILED, JobState.CANCELLED))
 _FINISHED = tuple(str(s) for s in FINISHED)
-# The states there were when the jobs table was created: history, not derived from JobState,
-# because migration 1 must build what it built then (migration 6 added "downloading").
-_FIRST_STATES = ("queued", "fetching", "transcribing", "done", "failed", "cancelled", "paused")
 
 
 def _placeholders(values: tuple[str, ...]) -> str:
@@ -38,221 +37,6 @@ def _placeholders(values: tuple[str, ...]) -> str:
     return f"({', '.join('?' for _ in values)})"
 
 
-def _migration_1(db: sqlite_utils.Database) -> None:
-    columns: dict[str, Any] = {
-        "id": int,
-        "source": str,
-        "title": str,
-        "path": str,
-        "url": str,
-        "sha256": str,
-        "size": int,
-        "mtime": float,
-        "state": str,
-        "priority": int,
-        "attempts": int,
-        "force": int,
-        "error": str,
-        "hint": str,
-        "backend": str,
-        "model": str,
-        "duration": float,
-        "output_dir": str,
-        "output_base": str,
-        "outputs": str,
-        "created_at": float,
-        "updated_at": float,
-        "not_before": float,
-    }
-    columns.update({f"{state}_at": float for state in _FIRST_STATES})
-    db.table("jobs").create(columns, pk="id", not_null={"source", "title", "state"})
-    db.table("jobs").create_index(["state", "priority", "id"])
-    db.table("jobs").create_index(["sha256"])
-    db.table("jobs").create_index(["path"])
-    db.table("transcripts").create(
-        {
-            "job_id": int,
-            "language": str,
-            "duration": float,
-            "backend": str,
-            "model": str,
-            "text": str,
-            "created_at": float,
-        },
-        pk="job_id",
-        foreign_keys=[("job_id", "jobs", "id")],
-    )
-    db.table("segments").create(
-        {"job_id": int, "idx": int, "start": float, "end": float, "text": str},
-        pk=("job_id", "idx"),
-        foreign_keys=[("job_id", "jobs", "id")],
-    )
-    db.table("log").create(
-        {"id": int, "ts": float, "level": str, "job_id": int, "message": str}, pk="id"
-    )
-    db.table("log").create_index(["job_id"])
-
-
-_FTS_SCHEMA = [
-    """
-    CREATE VIRTUAL TABLE segments_fts USING fts5(
-        text, title, subscription,
-        date UNINDEXED, start UNINDEXED, job_id UNINDEXED,
-        tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
-    )
-    """,
-    """
-    CREATE TRIGGER segments_fts_insert AFTER INSERT ON segments BEGIN
-        INSERT INTO segments_fts (rowid, text, title, subscription, date, start, job_id)
-        SELECT new.rowid, new.text, j.title, coalesce(j.subscription, ''), j.created_at,
-               new.start, new.job_id
-        FROM jobs j WHERE j.id = new.job_id;
-    END
-    """,
-    """
-    CREATE TRIGGER segments_fts_delete AFTER DELETE ON segments BEGIN
-        DELETE FROM segments_fts WHERE rowid = old.rowid;
-    END
-    """,
-    """
-    INSERT INTO segments_fts (rowid, text, title, subscription, date, start, job_id)
-    SELECT s.rowid, s.text, j.title, coalesce(j.subscription, ''), j.created_at,
-           s.start, s.job_id
-    FROM segments s JOIN jobs j ON j.id = s.job_id
-    """,
-]
-
-
-def _migration_2(db: sqlite_utils.Database) -> None:
-    """Full-text search over transcript segments (FTS5), kept in sync by triggers.
-
-    Triggers rather than application code, so every write path (re-transcription, deletion,
-    a future bulk import) keeps the index right. Existing segments are indexed here.
-    """
-    db.table("jobs").add_column("subscription", str)
-    for statement in _FTS_SCHEMA:
-        db.execute(statement)
-
-
-def _migration_3(db: sqlite_utils.Database) -> None:
-    """URLs, subscriptions and the inbox file."""
-    db.table("jobs").create_index(["url"])
-    db.table("subscriptions").create(
-        {
-            "name": str,
-            "url": str,
-            "created_at": float,
-            "last_check": float,
-            "last_ok": float,
-            "last_error": str,
-            "items_found": int,
-            "last_new": int,
-            "etag": str,
-            "modified": str,
-        },
-        pk="name",
-    )
-    # The download archive: an item is taken (or deliberately skipped) once, ever.
-    db.table("archive").create(
-        {
-            "subscription": str,
-            "item_id": str,
-            "url": str,
-            "title": str,
-            "published": float,
-            "job_id": int,
-            "seen_at": float,
-        },
-        pk=("subscription", "item_id"),
-    )
-    # How far each inbox file has been read: committed with the jobs it produced.
-    db.table("inbox_progress").create({"key": str, "offset": int, "updated_at": float}, pk="key")
-
-
-def _migration_4(db: sqlite_utils.Database) -> None:
-    """The language each file was found to speak, and warnings about believability."""
-    db.table("jobs").add_column("language", str)
-    db.table("jobs").add_column("warnings", str)  # a JSON list of sentences
-    db.table("jobs").add_column("model_request", str)  # `earwig retry --model`
-    db.table("transcripts").add_column("warnings", str)
-
-
-def _migration_5(db: sqlite_utils.Database) -> None:
-    """Files in watched folders that were looked at and not queued (the same content as a
-    job, or not media), so a restart neither hashes them again nor logs them again."""
-    db.table("skipped_files").create(
-        {"path": str, "size": int, "mtime": float, "reason": str, "at": float}, pk="path"
-    )
-
-
-def _migration_6(db: sqlite_utils.Database) -> None:
-    """URL jobs get a state of their own while their media downloads (it was `fetching`,
-    which a URL job then went through twice)."""
-    db.table("jobs").add_column("downloading_at", float)
-    db.execute(
-        "update jobs set state = 'downloading', downloading_at = fetching_at, "
-        "fetching_at = null where state = 'fetching' and url is not null and path is null"
-    )
-
-
-def _migration_7(db: sqlite_utils.Database) -> None:
-    """Which slot of the pool (this machine, or a server) produced a job's transcript."""
-    db.table("jobs").add_column("slot", str)
-
-
-def _migration_8(db: sqlite_utils.Database) -> None:
-    """Podcasting 2.0 links of feed items (publishers' transcripts, chapters), where a job's
-    text came from, and subtitles written beside the media."""
-    for column in ("publisher", "text_from", "chapters", "beside"):
-        db.table("jobs").add_column(column, str)
-    db.table("segments").add_column("speaker", str)
-
-
-def _migration_9(db: sqlite_utils.Database) -> None:
-    """Speakers: each transcript's voices (an embedding per speaker label), and the voices
-    people named, looked for in later transcripts."""
-    db.table("voices").create(
-        {"job_id": int, "speaker": str, "embedding": str}, pk=("job_id", "speaker")
-    )
-    db.table("known_voices").create(
-        {"name": str, "scope": str, "embedding": str, "job_id": int, "created_at": float},
-        pk=("name", "scope"),
-    )
-
-
-def _add_job_options(db: sqlite_utils.Database) -> None:
-    """A job's own transcription options (an HTTP API request's language, task, prompt)."""
-    db.table("jobs").add_column("options", str)
-
-
-def _languages_per_segment(db: sqlite_utils.Database) -> None:
-    """Recordings that speak several languages: every language a job's file speaks (a JSON
-    list, the most spoken first) and the language of each segment."""
-    db.table("jobs").add_column("languages", str)
-    db.table("segments").add_column("language", str)
-
-
-def _inbox_done_pending(db: sqlite_utils.Database) -> None:
-    """inbox.done lines not yet appended to the file: committed with the jobs they record,
-    so a kill between the commit and the write loses none (the next start writes them)."""
-    db.table("inbox_done").create({"id": int, "path": str, "line": str}, pk="id")
-
-
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _migration_1,
-    _migration_2,
-    _migration_3,
-    _migration_4,
-    _migration_5,
-    _migration_6,
-    _migration_7,
-    _migration_8,
-    _migration_9,
-    _add_job_options,
-    _languages_per_segment,
-    _inbox_done_pending,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
 DELETED = "deleted"  # skipped_files.reason of a file whose job was deleted
 
 
@@ -695,6 +479,9 @@ class Store:
                     "model": transcript.model,
                     "text": transcript.text,
                     "warnings": json.dumps(transcript.warnings) if transcript.warnings else None,
+                    "flags": json.dumps([dataclasses.asdict(f) for f in transcript.flags])
+                    if transcript.flags
+                    else None,
                     "created_at": time.time(),
                 },
                 pk="job_id",
@@ -736,6 +523,8 @@ class Store:
             duration=meta["duration"],
             backend=meta["backend"],
             model=meta["model"],
+            warnings=tuple(json.loads(meta.get("warnings") or "[]")),
+            flags=tuple(Flag(**f) for f in json.loads(meta.get("flags") or "[]")),
         )
 
     def delete_job(self, job_id: int) -> None:

@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from earwig.cues import Rules
 from earwig.model import Transcript
-from earwig.outputs import WRITERS, write_atomic
+from earwig.outputs import render, write_atomic
 
 FORMATS = ("srt", "vtt")
 EXTENSIONS = (".srt", ".vtt", ".ass", ".ssa", ".sub", ".idx", ".sup", ".smi")
@@ -126,9 +127,13 @@ def beside_paths(
 
 
 def write_beside(
-    transcript: Transcript, media: Path, formats: Iterable[str], owned: Iterable[str]
+    transcript: Transcript,
+    media: Path,
+    formats: Iterable[str],
+    owned: Iterable[str],
+    rules: Rules | None = None,
 ) -> list[Path]:
     paths = beside_paths(media, transcript.language, formats, owned)
     for path in paths:
-        write_atomic(path, WRITERS[path.suffix[1:]](transcript, {}))
+        write_atomic(path, render(path.suffix[1:], transcript, {}, rules))
     return paths

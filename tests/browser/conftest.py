@@ -110,10 +110,19 @@ def web(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[
         shutil.rmtree(runtime, ignore_errors=True)
 
 
-def new_page(browser: Any, viewport: dict[str, int] = DESKTOP, scheme: str = "light") -> Any:
+def new_page(
+    browser: Any, viewport: dict[str, int] = DESKTOP, scheme: str = "light", csp: bool = False
+) -> Any:
+    """A page in a context of its own. Playwright runs the tests' `wait_for_function`
+    predicates through eval, which the page's Content-Security-Policy forbids, so the policy
+    is set aside unless `csp` (the test of the policy itself keeps it)."""
     phone = viewport["width"] < 600
     context = browser.new_context(
-        viewport=viewport, color_scheme=scheme, has_touch=phone, is_mobile=phone
+        viewport=viewport,
+        color_scheme=scheme,
+        has_touch=phone,
+        is_mobile=phone,
+        bypass_csp=not csp,
     )
     page = context.new_page()
     page.errors = []  # uncaught errors in the page fail the test that looks at them

@@ -558,3 +558,55 @@ def test_the_event_streams_snapshot_takes_a_limit_the_page_asks_for(
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code == 400
         assert json.loads(refused.value.read())["error"]["message"]
+
+
+def test_markup_in_a_title_runs_nothing_and_the_page_allows_no_inline_script(
+    web: Web, speech_wav: Path, tmp_path: Path, browser: Any
+) -> None:
+    """A client names its upload with markup: the title shows as text, nothing runs, and the
+    page's Content-Security-Policy would stop it even if it ever became markup."""
+    import httpx
+
+    title = "<script>window.pwned=1</script><img src=x onerror=window.pwned=2>.wav"
+    clip = tmp_path / "clip.wav"
+    clip.write_bytes(speech_wav.read_bytes() + b"\0\0")  # new content: a job of its own
+    with clip.open("rb") as fh:
+        r = httpx.post(
+            f"{web.url}/v1/audio/transcriptions",
+            headers={"Authorization": f"Bearer {web.token}"},
+            files={"file": (title, fh, "audio/wav")},
+            data={"response_format": "text"},
+            timeout=180,
+        )
+    assert r.status_code == 200, r.text
+    csp = httpx.get(web.url + "/").headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    job = next(j for j in web.daemon.call(p.ListJobs())["jobs"] if j["title"] == title)
+    page = new_page(browser, csp=True)  # the page's own policy in force
+    page.add_init_script(  # every violation, from the first byte: the page itself makes none
+        "window.blocked = []; document.addEventListener('securitypolicyviolation',"
+        " (e) => window.blocked.push(`${e.violatedDirective} ${e.blockedURI}`));"
+    )
+    log_in(page, web)
+    row = page.locator(f"li.job[data-id='{job['id']}']")
+    row.wait_for()
+    assert title in row.inner_text()
+    page.goto(f"{web.url}/jobs/{job['id']}")
+    page.locator(".segment").first.wait_for()
+    assert title in page.inner_text("#view-job")
+    assert page.evaluate("() => window.pwned") is None
+    assert page.evaluate("() => window.blocked") == []
+    # Markup that did reach the document: the policy blocks its inline handler and script
+    page.evaluate(
+        """() => {
+          document.body.insertAdjacentHTML('beforeend',
+            '<img src="/static/icon.svg" onload="window.pwned=3">');
+          const s = document.createElement('script');
+          s.textContent = 'window.pwned = 4';
+          document.body.append(s);
+        }"""
+    )
+    wait_for(lambda: page.evaluate("() => window.blocked.length") >= 2, 10, what="the policy")
+    assert page.evaluate("() => window.pwned") is None
+    assert not page.errors
+    page.context.close()

@@ -349,6 +349,14 @@ def test_token_host_origin_and_login(server: Http) -> None:
     assert evil_host.status_code == 403 and evil_host.json()["error"]["code"] == "host_not_allowed"
     cross = server.client.post("/api/queue/pause", headers={"Origin": "http://attacker.example"})
     assert cross.status_code == 403 and cross.json()["error"]["code"] == "cross_origin"
+    from websockets.exceptions import InvalidHandshake
+    from websockets.sync.client import connect
+
+    ws_url = server.url.replace("http", "ws") + "/api/ws"
+    with pytest.raises(InvalidHandshake):  # a foreign page's WebSocket: refused, token or not
+        connect(ws_url, origin=cast(Any, "http://attacker.example"), additional_headers=server.auth)
+    with connect(ws_url, origin=cast(Any, server.url), additional_headers=server.auth) as ws:
+        assert json.loads(ws.recv(30))["type"] == "snapshot"
     login = plain.get("/", params={"token": server.token})
     assert login.status_code == 303 and login.headers["location"] == "/"
     assert plain.cookies.get("earwig_token") == server.token

@@ -131,8 +131,10 @@ def test_a_language_setting_is_a_hint_the_audio_can_overrule(
     assert set(doc["languages"]) == {"en", "de"}
     (warning,) = [w for w in doc["warnings"] if "clearly German" in w]
     assert "not English as the language setting says" in warning
-    start = int(warning.split("-")[0].split(":")[-1])  # "0:12-0:25 is clearly German..."
-    assert abs(start - switch) < 2.5, (warning, switch)
+    (flag,) = [f for f in doc["flags"] if f["kind"] == "overruled:de"]
+    assert f"{int(flag['start']) // 60:02d}:{int(flag['start']) % 60:02d}" in warning
+    assert abs(flag["start"] - switch) < 2.5, (warning, switch)
+    assert not flag["dropped"]  # transcribed in German: nothing is missing
     assert "warning" in done.stdout + done.stderr
 
 
@@ -151,22 +153,9 @@ OTHERS = {
 }
 
 
-def ranges(warnings: list[str]) -> list[tuple[float, float]]:
-    """The time ranges the warnings name ("01:02-01:30 does not look like English ...")."""
-
-    def seconds(clock: str) -> float:
-        total = 0.0
-        for part in clock.split(":"):
-            total = total * 60 + float(part)
-        return total
-
-    out = []
-    for w in warnings:
-        where = w.split(" ", 1)[0]
-        if "does not look like English" in w and "-" in where:
-            start, end = where.split("-")
-            out.append((seconds(start), seconds(end)))
-    return out
+def ranges(doc: dict) -> list[tuple[float, float]]:
+    """The stretches the .json flags as not English (its warning names them merged)."""
+    return [(f["start"], f["end"]) for f in doc.get("flags", []) if f["kind"] == "foreign"]
 
 
 def test_an_english_only_model_flags_every_other_language_span(home: Home, tmp_path: Path) -> None:
@@ -188,7 +177,7 @@ def test_an_english_only_model_flags_every_other_language_span(home: Home, tmp_p
     assert done.returncode == 0, done.stderr
     for name, (path, truth) in files.items():
         doc = json.loads((out / f"{path.stem}.json").read_text())
-        found = ranges(doc["warnings"])
+        found = ranges(doc)
         others = [(s, e) for s, e, voice in truth if not voice.startswith("en")]
         print(name, found, doc["warnings"][:1])
         for start, end in others:
@@ -199,9 +188,17 @@ def test_an_english_only_model_flags_every_other_language_span(home: Home, tmp_p
                 assert not any(s < end - 1 and e > start + 1 for s, e in found), (name, found)
         if name == "en":
             assert doc["warnings"] == [], doc["warnings"]
-        else:
-            assert "tiny.en (bundled) is English-only" in doc["warnings"][0]
-            assert "earwig models pull base" in doc["warnings"][0]
+        else:  # one warning for all the stretches, each named, and each marked in place
+            (warning,) = [w for w in doc["warnings"] if w.startswith("not English: ")]
+            assert "tiny.en (bundled) is English-only" in warning
+            assert "earwig models pull base" in warning and " ID " not in warning
+            txt = (out / f"{path.stem}.txt").read_text()
+            srt = (out / f"{path.stem}.srt").read_text()
+            for start, _end in found:
+                where = f"{int(start) // 60:02d}:{int(start) % 60:02d}"
+                assert where in warning
+                assert f"[{where}-" in txt and "not transcribed" in txt
+                assert "not transcribed" in srt
 
 
 def test_the_language_is_named_when_a_multilingual_model_is_on_disk(

@@ -35,21 +35,20 @@ def test_example_config_is_valid_and_complete() -> None:
     assert cfg.http == config.HttpConfig()
     assert cfg.watch[0].ignore == config.DEFAULT_IGNORE
     text = example.read_text()
-    for schema in (
-        config.DAEMON_SCHEMA,
-        config.TRANSCRIBE_SCHEMA,
-        config.OUTPUT_SCHEMA,
-        config.WATCH_SCHEMA,
-        config.DOWNLOADS_SCHEMA,
-        config.INBOX_SCHEMA,
-        config.SUBSCRIPTION_SCHEMA,
-        config.HOOKS_SCHEMA,
-        config.HTTP_SCHEMA,
-        config.schema(config.ServerConfig),
-    ):
-        for key in schema:
+    tables = (config.WatchConfig, config.SubscriptionConfig, config.ServerConfig)
+    for cls in (*config.SECTIONS.values(), *tables):
+        for key in config.schema(cls):
             documented = f"{key} =" in text or f"[[transcribe.{key}]]" in text
             assert documented, f"config.example.toml does not document {key}"
+
+
+def test_the_top_level_example_is_the_shipped_one() -> None:
+    """The project's top level holds config.example.toml, as its layout promises; the one
+    that ships (and that `earwig config example` prints) is src/earwig's, this its copy."""
+    root = Path(__file__).parents[2]
+    shipped = (root / "src" / "earwig" / "config.example.toml").read_text(encoding="utf-8")
+    copy = (root / "config.example.toml").read_text(encoding="utf-8")
+    assert copy == shipped, "run: cp src/earwig/config.example.toml config.example.toml"
 
 
 def test_values_are_parsed_and_paths_resolved_against_the_file(tmp_path: Path) -> None:

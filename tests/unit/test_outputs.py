@@ -24,15 +24,17 @@ VTT_CUE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}\n.+\n?$"
 def test_srt_blocks_are_numbered_and_timed() -> None:
     text = outputs.to_srt(T, {})
     blocks = text.strip().split("\n\n")
-    assert len(blocks) == 2 and all(SRT_BLOCK.match(b) for b in blocks)
-    assert "01:01:01,042" in blocks[1]
+    # the hour-long segment's two words are cues of their own (a cue lasts 7 s at most)
+    assert len(blocks) == 3 and all(SRT_BLOCK.match(b) for b in blocks)
+    late = T.replace(segments=(Segment(3655.0, 3661.042, " Ünïcode, ok?"),))
+    assert "01:00:55,000 --> 01:01:01,042" in outputs.to_srt(late, {})
 
 
 def test_vtt_has_header_and_cues() -> None:
     text = outputs.to_vtt(T, {})
     head, *cues = text.strip().split("\n\n")
     assert head == "WEBVTT"
-    assert len(cues) == 2 and all(VTT_CUE.match(c) for c in cues)
+    assert len(cues) == 3 and all(VTT_CUE.match(c) for c in cues)
     assert cues[0].startswith("00:00:00.000 --> 00:00:02.500")
 
 
@@ -111,7 +113,8 @@ SPOKEN = Transcript(
 def test_speakers_reach_every_format_as_its_readers_expect() -> None:
     assert outputs.to_txt(SPOKEN, {}) == "Ann: Hi. How are you?\n\nBen: Fine <really>.\n"
     srt = outputs.to_srt(SPOKEN, {}).strip().split("\n\n")
-    assert [b.splitlines()[2] for b in srt] == ["Ann: Hi.", "How are you?", "Ben: Fine <really>."]
+    # a turn's short sentences share a cue; the next speaker starts a new one
+    assert [b.splitlines()[2] for b in srt] == ["Ann: Hi. How are you?", "Ben: Fine <really>."]
     vtt = outputs.to_vtt(SPOKEN, {})
     assert "<v Ann>Hi." in vtt and "<v Ben>Fine &lt;really&gt;." in vtt  # escaped, not markup
     rows = outputs.to_tsv(SPOKEN, {}).splitlines()

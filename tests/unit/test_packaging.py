@@ -24,6 +24,7 @@ SDIST_TOP = {
     "README.md",
     "CONTRIBUTING.md",
     "pyproject.toml",
+    "config.example.toml",
     "PKG-INFO",
     ".gitignore",  # hatchling always adds it to an sdist
 }

@@ -204,3 +204,30 @@ def test_every_declaration_has_a_json_schema() -> None:
     assert get_job["required"] == ["id"] and get_job["additionalProperties"] is False
     assert get_job["properties"]["id"]["minimum"] == 1
     assert "state" in components["JobView"]["required"]
+
+
+def test_the_one_encoder_writes_numbers_of_any_kind_as_numbers() -> None:
+    """The engines hand back numpy's scalars (a progress fraction, a probability): they go
+    out as JSON numbers and booleans, never as strings; what JSON has no type for, as text."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    doc = {
+        "f64": np.float64(0.5),
+        "f32": np.float32(0.25),
+        "i64": np.int64(3),
+        "yes": np.bool_(True),
+        "path": Path("/x"),
+        "text": "é",
+    }
+    assert json.loads(protocol.dumps(doc)) == {
+        "f64": 0.5,
+        "f32": 0.25,
+        "i64": 3,
+        "yes": True,
+        "path": "/x",
+        "text": "é",
+    }
+    assert protocol.encode({"a": 1}) == b'{"a":1}\n'

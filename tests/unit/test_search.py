@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from earwig import search
+from earwig.migrations import MIGRATIONS
 from earwig.model import Job, JobState, Segment, Transcript
 from earwig.protocol import SearchHit
 from earwig.search import SearchError
-from earwig.store import MIGRATIONS, Store
+from earwig.store import Store
 
 
 @pytest.fixture

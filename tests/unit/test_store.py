@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from earwig.errors import NotFound, StoreError
+from earwig.migrations import SCHEMA_VERSION
 from earwig.model import Job, JobState, Segment, Transcript
-from earwig.store import SCHEMA_VERSION, Store
+from earwig.store import Store
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The daemon's wiring: builds the parts, hands each the collaborators it uses, runs them
-under the supervisor, and owns the lifecycle (start, reload, drain, stop).
+under the supervisor, and owns the lifecycle (start, reload, drain, stop). What a request
+asks of jobs is daemon/steering.py's; what each request does, daemon/handlers.py's.
 
 Every change to a job goes through the JobQueue (daemon/queue.py): advance (pure) -> store
 (saved) -> publish (event) -> wake, so no client ever sees a state that a crash could take
@@ -16,13 +17,14 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Protocol, cast
 
 from earwig import __version__, jobs, protocol, reach, redact
 from earwig.config import SECTIONS, Config
 from earwig.config import load as load_config
-from earwig.daemon import guard, pool
+from earwig.daemon import history, pool
 from earwig.daemon.aborts import Aborts
+from earwig.daemon.apijobs import ApiJobs
 from earwig.daemon.backends import Backends
 from earwig.daemon.bus import Bus
 from earwig.daemon.disk import DiskWaits
@@ -39,17 +41,27 @@ from earwig.daemon.notify import sd_notify
 from earwig.daemon.queue import Events, JobQueue, RetryPolicy
 from earwig.daemon.runner import Runner
 from earwig.daemon.server import Server
+from earwig.daemon.steering import Steering
 from earwig.daemon.subscriptions import Subscriptions
 from earwig.daemon.supervisor import Supervisor
 from earwig.daemon.watch import FolderWatcher
-from earwig.errors import ConfigError, EarwigError, InvalidTransition
+from earwig.errors import ConfigError, EarwigError
 from earwig.jobs import Action
-from earwig.model import Job, JobState
+from earwig.mediaservers.service import MediaServers
+from earwig.model import Job
 from earwig.store import Store
 from earwig.transcribe import registry
 
-log = logging.getLogger("earwig")
+logger = logging.getLogger("earwig")  # before the database is open; then self.log
 READY_TIMEOUT = 30.0  # seconds the start-up scan of the watch folders may take
+
+
+class HttpPart(Protocol):
+    """What the daemon needs of its HTTP door (web/server.HttpServer): a supervised part
+    that runs until `stop` is set, and what `earwig status` shows of it."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+    def view(self) -> protocol.HttpView: ...
 
 
 class Daemon:
@@ -89,7 +101,10 @@ class Daemon:
         self.subscriptions: Subscriptions
         self.watcher: FolderWatcher | None = None
         self.server: Server
-        self.http: Any = None  # web.server.HttpServer when [http] listen is set
+        self.mediaservers: MediaServers
+        self.steer: Steering  # what a person asks of jobs and the queue
+        self.apijobs: ApiJobs  # the HTTP doors' transcription requests, as jobs
+        self.http: HttpPart | None = None  # web/ when [http] listen is set
         self.disk: DiskWaits
         self.lost_history: str | None = None  # an empty database beside old transcripts
 
@@ -150,6 +165,17 @@ class Daemon:
             lambda: self.config,
             on_change=self.publish_subscriptions,
         )
+        self.mediaservers = MediaServers(lambda: self.config, self.intake, self.queue, self.events)
+        self.bus.listen(self.mediaservers.on_event)
+        self.steer = Steering(
+            self.queue,
+            self.aborts,
+            self.bus,
+            self.log,
+            check_model=self.backends.transcriber_for,
+            slot=self.runner.slot,
+        )
+        self.apijobs = ApiJobs(self.queue, self.bus, self.log, lambda: self.config, self.stop)
         self.server = Server(self, self.bus, self.config.socket_path)
 
     # ------------------------------------------------------------ lifecycle
@@ -177,9 +203,10 @@ class Daemon:
             sv.start("downloads", self.downloads.run, self.stop)
             sv.start("media clean-up", self.media.clean_periodically, self.stop)
             sv.start("disk space", self.disk.run, self.stop)
+            sv.start("media servers", self.mediaservers.run, self.stop)
             sv.start(
                 "database watch",
-                lambda stop: guard.watch_identity(self.queue, self.events, stop),
+                lambda stop: history.watch_identity(self.queue, self.events, stop),
                 self.stop,
             )
             self.subscriptions.start()
@@ -204,6 +231,7 @@ class Daemon:
             self.subscriptions.shutdown()
             await self._drain()
             await self.hooks.wait(self.config.hooks.timeout)
+            await sv.wait("media servers")
             await sv.wait("media clean-up")
             await self._stop_watchers()
             await sv.wait("model")
@@ -223,7 +251,6 @@ class Daemon:
         from earwig.web.server import HttpServer
 
         self.http = HttpServer(self, self.config.http.listen)
-        self.http.doors.recover()
         self.supervisor.start("http", self.http.run, self.stop)
 
     def _model_ready(self) -> None:
@@ -250,7 +277,7 @@ class Daemon:
 
     def request_stop(self, why: str = "request") -> None:
         if not self.stop.is_set():
-            log.info("stopping (%s): no new jobs will start", why)
+            logger.info("stopping (%s): no new jobs will start", why)
             self.stop.set()
             self.queue.wake()
 
@@ -280,6 +307,7 @@ class Daemon:
             self.log(
                 "warning", f"recovered after an interruption: {job.title} -> {fixed.state}", job.id
             )
+        self.apijobs.recover()  # keep = false: no client waits for those any more
 
     async def _check_history(self) -> None:
         """An empty database beside transcripts earwig wrote: the history was lost. Start
@@ -287,9 +315,9 @@ class Daemon:
         if self.store.count_jobs():
             return
         out = self.config.output.dir
-        count = await asyncio.to_thread(guard.earlier_transcripts, [out])
-        if count >= guard.MANY:
-            self.lost_history = guard.lost_history_note(self.config.daemon.database, out, count)
+        count = await asyncio.to_thread(history.earlier_transcripts, [out])
+        if count >= history.MANY:
+            self.lost_history = history.lost_history_note(self.config.daemon.database, out, count)
             self.queue.paused = True
             self.log("warning", self.lost_history)
 
@@ -386,72 +414,12 @@ class Daemon:
         if hasattr(self, "events"):
             self.events.log(level, message, job_id)
         else:  # before the database is open (the supervisor is built first)
-            log.log(
+            logger.log(
                 logging.getLevelNamesMapping()[level.upper()], redact.scrub(message, self._secrets)
             )
 
-    # ------------------------------------------------------------ steering
-
-    def pause_job(self, job_id: int) -> Job:
-        if self.aborts.request(job_id, Action.PAUSE):
-            return self.store.get_job(job_id)
-        return self.queue.transition(job_id, Action.PAUSE)
-
-    def resume_job(self, job_id: int) -> Job:
-        return self.queue.transition(job_id, Action.RESUME)
-
-    def cancel_job(self, job_id: int) -> Job:
-        if self.aborts.request(job_id, Action.CANCEL):
-            return self.store.get_job(job_id)
-        return self.queue.transition(job_id, Action.CANCEL)
-
-    def retry_job(self, job_id: int, model: str | None = None) -> Job:
-        """Queue a finished job again; with `model`, transcribe it with that model (its
-        transcript, outputs and search hits are replaced, and record the model)."""
-        job = self.store.get_job(job_id)
-        if model is not None:
-            self.backends.transcriber_for(model)  # an unknown or unusable model is refused now
-        changes: dict[str, Any] = {"model_request": model}
-        if job.url and job.path and not Path(job.path).exists():
-            changes["path"] = None  # its media was cleaned up: download it again
-        return self.queue.transition(job_id, Action.RETRY, changes=changes)
-
-    def prioritize_job(self, job_id: int) -> Job:
-        job = self.store.get_job(job_id)
-        if job.state not in (JobState.QUEUED, JobState.PAUSED):
-            raise InvalidTransition(f"job {job_id} is {job.state}; only waiting jobs can move up")
-        top = self.store.max_priority()
-        return self.queue.save(job.replace(priority=top + 1, updated_at=time.time()))
-
-    def delete_job(self, job_id: int) -> int:
-        """Forget a finished job (its transcript files on disk stay where they are)."""
-        job = self.store.get_job(job_id)
-        if not job.state.finished:
-            raise InvalidTransition(
-                f"job {job_id} is {job.state}; only finished jobs can be deleted",
-                f"`earwig cancel {job_id}` first",
-            )
-        self.store.remember_deleted(job)  # the next scan of its folder leaves it alone
-        self.queue.delete(job_id)
-        self.log("info", f"deleted job {job_id} ({job.title})")
-        return job_id
-
-    def drain_slot(self, name: str, drain: bool) -> protocol.SlotView:
-        """Stop giving a slot new jobs (its running ones finish), or give them again."""
-        slot = self.runner.slot(name)
-        slot.drained = drain
-        self.log("info", f"{name}: {'drained: no new jobs' if drain else 'takes jobs again'}")
-        self.queue.wake()
-        return slot.view()
-
-    def set_queue_paused(self, paused: bool) -> None:
-        self.queue.paused = paused
-        self.log(
-            "info",
-            "queue paused: running job finishes, no new ones start" if paused else "queue resumed",
-        )
-        self.bus.publish(protocol.QUEUE({"paused": paused}))
-        self.queue.wake()
+    async def test_media_servers(self) -> list[protocol.MediaServerView]:
+        return cast(list[protocol.MediaServerView], await self.mediaservers.test())
 
     # ------------------------------------------------------------ views
 
@@ -497,6 +465,7 @@ class Daemon:
             "problems": self.problems(),
             "subscriptions": self.subscriptions.view(),
             "http": self.http.view() if self.http is not None else {"state": "off"},
+            "media_servers": cast(list[protocol.MediaServerView], self.mediaservers.view()),
         }
 
 
@@ -516,4 +485,6 @@ def reload_report(old: Config, new: Config) -> tuple[list[str], list[str]]:
         changed.append("[[watch]] folders")
     if old.subscriptions != new.subscriptions:
         changed.append("[[subscription]]s")
+    if old.media_servers != new.media_servers:
+        changed.append("[[media_server]]s")
     return changed, restart

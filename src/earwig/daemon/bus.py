@@ -107,9 +107,7 @@ class Bus:
         self.outboxes: set[Outbox] = set()
         self.progress: dict[int, protocol.Progress] = {}  # latest progress per running job
         self.live: dict[int, list[protocol.SegmentView]] = {}  # a running job's lines so far
-        # In-process listeners (the HTTP doors waiting for their jobs): called with every
-        # event, synchronously; they must not block
-        self.listeners: list[Callable[[protocol.Event[Any]], None]] = []
+        self._listeners: list[Callable[[protocol.Event[Any]], None]] = []
         # how many events have been published: a snapshot made at one version holds
         # everything up to it (web/events.py shares one among subscribers while it stands)
         self.version = 0
@@ -121,10 +119,16 @@ class Bus:
     def detach(self, box: Outbox) -> None:
         self.outboxes.discard(box)
 
+    def listen(self, listener: Callable[[protocol.Event[Any]], None]) -> Callable[[], None]:
+        """Call `listener` with every event, in process and synchronously (the API jobs'
+        service waiting for its jobs): it must not block. Returns what stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
     def publish(self, event: protocol.Event[Any]) -> None:
         """Send one event (`protocol.JOB_ADDED(view)`) to its topic's subscribers."""
         self.version += 1
-        for listener in self.listeners:
+        for listener in list(self._listeners):
             listener(event)
         for box in self.outboxes:
             if event.kind.topic in box.topics:

@@ -30,12 +30,14 @@ class Plan:
     meta: dict[str, Any] = field(default_factory=dict)
     media: Path | None = None  # beside: the media file the subtitles are named after
     owned: tuple[str, ...] = ()  # beside: files earwig wrote for this job before
+    rules: Any = None  # subtitle cues' rules (cues.Rules, from [output]); None: the norms
 
 
 def plan(job: Job, store: Store, output: OutputConfig) -> Plan:
     if job.beside and job.path:
         path = Path(job.path)
-        return Plan(path.parent, None, job.beside, media=path, owned=job.outputs)
+        rules = output.cue_rules()
+        return Plan(path.parent, None, job.beside, media=path, owned=job.outputs, rules=rules)
     out_dir = Path(job.output_dir or output.dir)
     # An HTTP API job's answer is made from its .json (words and all), in the media cache
     formats = API_FORMATS if job.source == API_SOURCE else output.formats
@@ -46,15 +48,17 @@ def plan(job: Job, store: Store, output: OutputConfig) -> Plan:
         job.url or job.path or "",
         lambda base: store.output_base_owners(str(out_dir), base),
     )
-    return Plan(out_dir, base, formats, outputs.transcript_meta(job))
+    return Plan(out_dir, base, formats, outputs.transcript_meta(job), rules=output.cue_rules())
 
 
 def write(plan: Plan, transcript: Transcript, suffix: str = "") -> list[Path]:
     """Write the transcript's files (`suffix` after the stem: ".publisher")."""
     if plan.media is not None:
-        return subtitles.write_beside(transcript, plan.media, plan.formats, plan.owned)
+        return subtitles.write_beside(transcript, plan.media, plan.formats, plan.owned, plan.rules)
     assert plan.base is not None
-    return outputs.write_all(transcript, plan.folder, plan.base + suffix, plan.formats, plan.meta)
+    return outputs.write_all(
+        transcript, plan.folder, plan.base + suffix, plan.formats, plan.meta, plan.rules
+    )
 
 
 def finish(

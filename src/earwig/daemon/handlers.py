@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from earwig import protocol as p
 from earwig import reach
+from earwig.errors import ProtocolError
 
 if TYPE_CHECKING:
     from earwig.config import Config
     from earwig.daemon.bus import Bus, Outbox
     from earwig.daemon.intake import Intake
     from earwig.daemon.queue import JobQueue
+    from earwig.daemon.steering import Steering
     from earwig.daemon.subscriptions import Subscriptions
     from earwig.model import Job
     from earwig.store import Store
@@ -31,33 +33,29 @@ class Api(Protocol):
     queue: JobQueue
     intake: Intake
     subscriptions: Subscriptions
+    steer: Steering  # pause, resume, cancel, retry, prioritize, delete; slots; the queue
 
     @property
     def editable_config_path(self) -> Path: ...
 
     def status(self) -> p.Status: ...
     def job_view(self, job: Job) -> p.JobView: ...
-    def pause_job(self, job_id: int) -> Job: ...
-    def resume_job(self, job_id: int) -> Job: ...
-    def cancel_job(self, job_id: int) -> Job: ...
-    def retry_job(self, job_id: int, model: str | None = None) -> Job: ...
-    def prioritize_job(self, job_id: int) -> Job: ...
-    def delete_job(self, job_id: int) -> int: ...
-    def set_queue_paused(self, paused: bool) -> None: ...
-    def drain_slot(self, name: str, drain: bool) -> p.SlotView: ...
+    async def test_media_servers(self) -> list[p.MediaServerView]: ...
     async def reload(self) -> p.Reloaded: ...
 
 
 Q = TypeVar("Q", bound=p.Request[Any])
-Handler = Callable[["Api", Any, "Outbox"], Awaitable[Any]]
+Handler = Callable[["Api", Any, "Outbox | None"], Awaitable[Any]]
 HANDLERS: dict[str, Handler] = {}
 
 
-def handles(request: type[Q]) -> Callable[[Callable[[Api, Q, Outbox], Awaitable[Any]]], Handler]:
+def handles(
+    request: type[Q],
+) -> Callable[[Callable[[Api, Q, Outbox | None], Awaitable[Any]]], Handler]:
     """Register the handler of `request`: mypy holds its params to the request's Struct, and
     tests/unit/test_protocol.py its return annotation to the request's declared result."""
 
-    def register(fn: Callable[[Api, Q, Outbox], Awaitable[Any]]) -> Handler:
+    def register(fn: Callable[[Api, Q, Outbox | None], Awaitable[Any]]) -> Handler:
         HANDLERS[request.KIND] = fn
         return fn
 
@@ -65,39 +63,39 @@ def handles(request: type[Q]) -> Callable[[Callable[[Api, Q, Outbox], Awaitable[
 
 
 @handles(p.PauseJob)
-async def job_pause(daemon: Api, params: p.PauseJob, box: Outbox) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.pause_job(params.id))}
+async def job_pause(daemon: Api, params: p.PauseJob, box: Outbox | None) -> p.JobResult:
+    return {"job": daemon.job_view(daemon.steer.pause_job(params.id))}
 
 
 @handles(p.ResumeJob)
-async def job_resume(daemon: Api, params: p.ResumeJob, box: Outbox) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.resume_job(params.id))}
+async def job_resume(daemon: Api, params: p.ResumeJob, box: Outbox | None) -> p.JobResult:
+    return {"job": daemon.job_view(daemon.steer.resume_job(params.id))}
 
 
 @handles(p.CancelJob)
-async def job_cancel(daemon: Api, params: p.CancelJob, box: Outbox) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.cancel_job(params.id))}
+async def job_cancel(daemon: Api, params: p.CancelJob, box: Outbox | None) -> p.JobResult:
+    return {"job": daemon.job_view(daemon.steer.cancel_job(params.id))}
 
 
 @handles(p.PrioritizeJob)
-async def job_prioritize(daemon: Api, params: p.PrioritizeJob, box: Outbox) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.prioritize_job(params.id))}
+async def job_prioritize(daemon: Api, params: p.PrioritizeJob, box: Outbox | None) -> p.JobResult:
+    return {"job": daemon.job_view(daemon.steer.prioritize_job(params.id))}
 
 
 @handles(p.GetStatus)
-async def status(daemon: Api, params: p.GetStatus, box: Outbox) -> p.Status:
+async def status(daemon: Api, params: p.GetStatus, box: Outbox | None) -> p.Status:
     return daemon.status()
 
 
 @handles(p.ListJobs)
-async def jobs_list(daemon: Api, params: p.ListJobs, box: Outbox) -> p.JobList:
+async def jobs_list(daemon: Api, params: p.ListJobs, box: Outbox | None) -> p.JobList:
     states = None if params.states is None else [str(s) for s in params.states]
     jobs = daemon.store.list_jobs(states, params.limit, params.offset, warned_only=params.warnings)
     return {"jobs": [daemon.job_view(j) for j in jobs], "total": daemon.store.count_jobs()}
 
 
 @handles(p.GetJob)
-async def job_get(daemon: Api, params: p.GetJob, box: Outbox) -> p.JobDetail:
+async def job_get(daemon: Api, params: p.GetJob, box: Outbox | None) -> p.JobDetail:
     job = daemon.store.get_job(params.id)
     transcript = daemon.store.get_transcript(params.id) if params.transcript else None
     result: p.JobDetail = {"job": daemon.job_view(job), "log": daemon.store.logs(50, params.id)}
@@ -123,26 +121,26 @@ async def job_get(daemon: Api, params: p.GetJob, box: Outbox) -> p.JobDetail:
 
 
 @handles(p.AddJobs)
-async def job_add(daemon: Api, params: p.AddJobs, box: Outbox) -> p.AddResults:
+async def job_add(daemon: Api, params: p.AddJobs, box: Outbox | None) -> p.AddResults:
     return {"results": await daemon.intake.add_paths(params.paths, "cli", params.force)}
 
 
 @handles(p.RetryJob)
-async def job_retry(daemon: Api, params: p.RetryJob, box: Outbox) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.retry_job(params.id, model=params.model))}
+async def job_retry(daemon: Api, params: p.RetryJob, box: Outbox | None) -> p.JobResult:
+    return {"job": daemon.job_view(daemon.steer.retry_job(params.id, model=params.model))}
 
 
 @handles(p.DeleteJob)
-async def job_delete(daemon: Api, params: p.DeleteJob, box: Outbox) -> p.Deleted:
+async def job_delete(daemon: Api, params: p.DeleteJob, box: Outbox | None) -> p.Deleted:
     job = daemon.store.get_job(params.id)
-    deleted: p.Deleted = {"deleted": daemon.delete_job(params.id)}
+    deleted: p.Deleted = {"deleted": daemon.steer.delete_job(params.id)}
     if job.path and not job.url:
         deleted["kept_out"] = job.path
     return deleted
 
 
 @handles(p.Search)
-async def search_(daemon: Api, params: p.Search, box: Outbox) -> p.SearchResults:
+async def search_(daemon: Api, params: p.Search, box: Outbox | None) -> p.SearchResults:
     from earwig import search
 
     return {
@@ -158,14 +156,14 @@ async def search_(daemon: Api, params: p.Search, box: Outbox) -> p.SearchResults
 
 @handles(p.ListSubscriptions)
 async def subscriptions_list(
-    daemon: Api, params: p.ListSubscriptions, box: Outbox
+    daemon: Api, params: p.ListSubscriptions, box: Outbox | None
 ) -> p.Subscriptions:
     return {"subscriptions": daemon.subscriptions.view()}
 
 
 @handles(p.CheckSubscription)
 async def subscription_check(
-    daemon: Api, params: p.CheckSubscription, box: Outbox
+    daemon: Api, params: p.CheckSubscription, box: Outbox | None
 ) -> p.CheckResults:
     """Check one subscription (params.name) or all of them now, and report what was found."""
     names = [params.name] if params.name else [s.name for s in daemon.config.subscriptions]
@@ -174,7 +172,7 @@ async def subscription_check(
 
 @handles(p.AddSubscription)
 async def subscription_add(
-    daemon: Api, params: p.AddSubscription, box: Outbox
+    daemon: Api, params: p.AddSubscription, box: Outbox | None
 ) -> p.SubscriptionAdded:
     """Add a [[subscription]] to the config file (comments kept) and apply it."""
     import asyncio
@@ -216,7 +214,9 @@ async def subscription_add(
 
 
 @handles(p.RemoveSubscription)
-async def subscription_remove(daemon: Api, params: p.RemoveSubscription, box: Outbox) -> p.Reloaded:
+async def subscription_remove(
+    daemon: Api, params: p.RemoveSubscription, box: Outbox | None
+) -> p.Reloaded:
     from earwig import config_edit
 
     config_edit.remove_subscription(daemon.editable_config_path, params.name)
@@ -224,14 +224,14 @@ async def subscription_remove(daemon: Api, params: p.RemoveSubscription, box: Ou
 
 
 @handles(p.ListSpeakers)
-async def speakers_list(daemon: Api, params: p.ListSpeakers, box: Outbox) -> p.Voices:
+async def speakers_list(daemon: Api, params: p.ListSpeakers, box: Outbox | None) -> p.Voices:
     from earwig.speakers.naming import list_voices
 
     return list_voices(daemon.store)
 
 
 @handles(p.NameSpeaker)
-async def speaker_name(daemon: Api, params: p.NameSpeaker, box: Outbox) -> p.SpeakerNamed:
+async def speaker_name(daemon: Api, params: p.NameSpeaker, box: Outbox | None) -> p.SpeakerNamed:
     """Name one speaker of a job's transcript (files and search too) and remember the voice."""
     from earwig.speakers.naming import name_speaker
 
@@ -241,47 +241,58 @@ async def speaker_name(daemon: Api, params: p.NameSpeaker, box: Outbox) -> p.Spe
 
 
 @handles(p.ForgetSpeaker)
-async def speaker_forget(daemon: Api, params: p.ForgetSpeaker, box: Outbox) -> p.SpeakerForgotten:
+async def speaker_forget(
+    daemon: Api, params: p.ForgetSpeaker, box: Outbox | None
+) -> p.SpeakerForgotten:
     from earwig.speakers.naming import forget_voice
 
     return forget_voice(daemon.store, params.name)
 
 
 @handles(p.ReloadConfig)
-async def config_reload(daemon: Api, params: p.ReloadConfig, box: Outbox) -> p.Reloaded:
+async def config_reload(daemon: Api, params: p.ReloadConfig, box: Outbox | None) -> p.Reloaded:
     return await daemon.reload()
 
 
 @handles(p.PauseQueue)
-async def queue_pause(daemon: Api, params: p.PauseQueue, box: Outbox) -> p.QueueState:
-    daemon.set_queue_paused(True)
+async def queue_pause(daemon: Api, params: p.PauseQueue, box: Outbox | None) -> p.QueueState:
+    daemon.steer.set_queue_paused(True)
     return {"paused": True}
 
 
 @handles(p.ResumeQueue)
-async def queue_resume(daemon: Api, params: p.ResumeQueue, box: Outbox) -> p.QueueState:
-    daemon.set_queue_paused(False)
+async def queue_resume(daemon: Api, params: p.ResumeQueue, box: Outbox | None) -> p.QueueState:
+    daemon.steer.set_queue_paused(False)
     return {"paused": False}
 
 
 @handles(p.ListSlots)
-async def slots_list(daemon: Api, params: p.ListSlots, box: Outbox) -> p.Slots:
+async def slots_list(daemon: Api, params: p.ListSlots, box: Outbox | None) -> p.Slots:
     return {"slots": daemon.status()["slots"], "paused": daemon.queue.paused}
 
 
 @handles(p.DrainSlot)
-async def slot_drain(daemon: Api, params: p.DrainSlot, box: Outbox) -> p.SlotResult:
-    return {"slot": daemon.drain_slot(params.name, params.drain)}
+async def slot_drain(daemon: Api, params: p.DrainSlot, box: Outbox | None) -> p.SlotResult:
+    return {"slot": daemon.steer.drain_slot(params.name, params.drain)}
+
+
+@handles(p.TestMediaServers)
+async def media_servers_test(
+    daemon: Api, params: p.TestMediaServers, box: Outbox | None
+) -> p.MediaServerTests:
+    return {"servers": await daemon.test_media_servers()}
 
 
 @handles(p.TailLogs)
-async def logs_tail(daemon: Api, params: p.TailLogs, box: Outbox) -> p.LogTail:
+async def logs_tail(daemon: Api, params: p.TailLogs, box: Outbox | None) -> p.LogTail:
     return {"log": daemon.store.logs(params.limit)}
 
 
 @handles(p.Subscribe)
-async def subscribe(daemon: Api, params: p.Subscribe, box: Outbox) -> p.Snapshot:
+async def subscribe(daemon: Api, params: p.Subscribe, box: Outbox | None) -> p.Snapshot:
     """Start streaming events on this connection; the reply is the snapshot they build on."""
+    if box is None:
+        raise ProtocolError("subscribe needs a connection that carries events")
     box.topics.update(params.topics)  # the params were checked before this handler ran
     daemon.bus.attach(box)
     snapshot: p.Snapshot = {"status": daemon.status()}

@@ -140,11 +140,13 @@ class Intake:
         watch: WatchConfig | None = None,
         force: bool = False,
         must_be_media: bool = False,
+        fields: dict[str, Any] | None = None,
     ) -> Result:
         """Queue a local file unless the same content is already queued or transcribed.
 
         `must_be_media` (files found in folders, not named by the user): a name that does not
-        say it is media is probed, and a file without sound is skipped, logged once."""
+        say it is media is probed, and a file without sound is skipped, logged once.
+        `fields`: more of the new job's fields (a media server's event: its `options`)."""
         if self.queue.halted:
             return {"error": self.queue.halted}
         try:
@@ -197,6 +199,7 @@ class Intake:
             force=force,
             output_dir=str(out_dir),
             beside=watch.subtitles if watch is not None and watch.output == "beside" else (),
+            **(fields or {}),
         )
         self.events.log("info", f"queued {path} (from {source})", job.id)
         return {"job": self.queue.view(job)}

@@ -10,6 +10,7 @@ is missing, how to log, what to do once the model is there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -45,16 +46,10 @@ class ModelFetcher:
         self.done = 0
         self.total = 0
         self.failures = 0
-        self._recheck = asyncio.Event()
 
     @property
     def ready(self) -> bool:
         return self.state == "ready"
-
-    def recheck(self) -> None:
-        """The config changed (or a user asked): look again now, forgetting past failures."""
-        self.failures = 0
-        self._recheck.set()
 
     def view(self) -> ModelState:
         view: ModelState = {"state": self.state}
@@ -79,7 +74,6 @@ class ModelFetcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            self._recheck.clear()
             entry = await asyncio.to_thread(self._missing)
             if entry is None:
                 self._set_ready()
@@ -144,9 +138,5 @@ class ModelFetcher:
 
     async def _wait(self, stop: asyncio.Event, until: float | None) -> None:
         timeout = None if until is None else max(0.0, until - time.time())
-        waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._recheck.wait())}
-        try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout)

@@ -22,7 +22,6 @@ from earwig.model import Job
 from earwig.protocol import Progress
 
 TICK = 1.0  # seconds between two progress events of a running job
-STAGES = ("decoding", "transcribing", "speakers", "writing")
 FIRST_STEP = 0.25  # how far an estimate may run ahead of the engine before its second report
 FIRST_RATE = 1.0  # audio seconds per second assumed by a machine that has finished no job yet
 

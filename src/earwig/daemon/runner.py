@@ -288,6 +288,8 @@ class Runner:
                     known_voices=self._known_voices(job),
                     on_stage=on_stage,
                     on_segments=on_segments,
+                    job_id=job_id,
+                    cue_words=bool({"srt", "vtt"} & set(target.formats)),
                 )
                 duration = transcript.duration
                 slot.finished(duration, time.monotonic() - t0)

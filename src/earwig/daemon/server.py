@@ -1,4 +1,4 @@
-"""The Unix-socket server: handshake, framing, peer checks, and dispatch to the handlers.
+"""The Unix-socket server: handshake, framing, peer checks; requests go to daemon/dispatch.py.
 
 Nothing a client sends can take the daemon down: a bad line, an oversized line, an unknown
 request or a handler error becomes an error reply on that connection, and the connection (and
@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from earwig import __version__, protocol
+from earwig.daemon import dispatch
 from earwig.daemon.accepting import accept_forever
 from earwig.daemon.bus import Bus, Outbox
-from earwig.daemon.handlers import HANDLERS, Api
-from earwig.errors import EarwigError, ProtocolError, VersionMismatch
+from earwig.daemon.handlers import Api
+from earwig.errors import ProtocolError, VersionMismatch
 from earwig.paths import ensure_private_dir
 
 log = logging.getLogger("earwig.server")
@@ -142,32 +143,6 @@ class Server:
                 except ProtocolError as exc:
                     box.reply(protocol.error(None, exc.code, exc.message, exc.hint))
                     continue
-                box.reply(await self._dispatch(message, box))
+                box.reply(await dispatch.answer(self.api, message, box))
                 await box.room()  # backpressure: stop reading a client that does not read
                 await asyncio.sleep(0)  # one busy client does not starve the others
-
-    async def _dispatch(self, message: protocol.Message, box: Outbox) -> protocol.Message:
-        msg_id = message.get("id")
-        kind = message.get("type")
-        params = message.get("params") or {}
-        handler = HANDLERS.get(kind) if isinstance(kind, str) else None
-        if handler is None or not isinstance(kind, str):
-            return protocol.error(
-                msg_id,
-                "unknown_request",
-                f"unknown request type {kind!r}",
-                "known: " + ", ".join(sorted(HANDLERS)),
-            )
-        if not isinstance(params, dict):
-            return protocol.error(msg_id, "bad_params", "params must be a JSON object")
-        try:
-            checked = protocol.parse_params(kind, params)
-            return protocol.ok(msg_id, await handler(self.api, checked, box))
-        except EarwigError as exc:
-            return protocol.error(msg_id, exc.code, exc.message, exc.hint)
-        except (TypeError, ValueError, OverflowError) as exc:  # params of a shape not checked
-            log.warning("request %s: bad params: %s", kind, exc)
-            return protocol.error(msg_id, "bad_params", f"bad params for {kind}: {exc}")
-        except Exception as exc:
-            log.exception("request %s failed", kind)
-            return protocol.error(msg_id, "internal", f"{type(exc).__name__}: {exc}")

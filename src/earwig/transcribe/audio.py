@@ -101,9 +101,11 @@ def windows(
     buf = np.empty(target + search, dtype=np.float32)
     filled = 0
     offset = 0  # samples already yielded
+    lead = 0.0  # seconds before the audio starts, on the file's clock
     tally = _Tally()
     with _open(path) as container:
         stream = _audio_stream(container, path)
+        lead = lead_in(container, stream)
         tally.declared = _declared(container, stream, path)
         for chunk in _decode(container, stream, path, tally):
             tally.samples += len(chunk)
@@ -119,14 +121,29 @@ def windows(
                 following = np.empty_like(buf)
                 rest = filled - cut
                 following[:rest] = buf[cut:filled]
-                yield Window(offset / SAMPLE_RATE, buf[:cut])
+                yield Window(lead + offset / SAMPLE_RATE, buf[:cut])
                 offset += cut
                 buf, filled = following, rest
     tally.check(path, offset + filled, final=True)
     if notes is not None:
         notes.extend(tally.notes())
     if filled:
-        yield Window(offset / SAMPLE_RATE, buf[:filled].copy())  # not the whole buffer
+        yield Window(lead + offset / SAMPLE_RATE, buf[:filled].copy())  # not the whole buffer
+
+
+LEAD_MIN = 0.1  # seconds: a smaller gap (an AAC encoder's priming is ~20-70 ms) is noise
+
+
+def lead_in(container: Any, stream: Any) -> float:
+    """Where the audio stream starts on the file's clock, in seconds: a video whose sound
+    starts after its picture (Amazon WEB-DL audio often starts ~4 s late) is heard on the
+    picture's clock, or every subtitle comes early by that much. 0 for sound that starts with
+    the file (and for every audio-only file)."""
+    if stream.start_time is None or stream.time_base is None:
+        return 0.0
+    start = container.start_time / 1_000_000 if container.start_time is not None else 0.0
+    lead = float(stream.start_time * stream.time_base) - start
+    return lead if lead > LEAD_MIN else 0.0
 
 
 def _declared(container: Any, stream: Any, path: Path) -> float | None:

@@ -76,6 +76,10 @@ class TranscribeOptions:
     multilingual: bool = True
     diarize: bool = False  # label speakers (earwig/speakers), after transcription
     speakers: int | None = None  # how many, when known; None: found from the voices
+    # found from the voices, but no fewer / no more than this (whisper-asr-webservice's
+    # min_speakers, max_speakers): a count outside is clustered again at the nearest bound
+    min_speakers: int | None = None
+    max_speakers: int | None = None
     voices_everywhere: bool = False  # named voices looked for in every file, not by source
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from earwig.errors import Aborted, BackendError
 from earwig.model import Segment, Transcript, Word
-from earwig.transcribe import spoken
+from earwig.transcribe import repair, spoken
 from earwig.transcribe.base import (
     SAMPLE_RATE,
     AbortFn,
@@ -200,7 +200,7 @@ class FasterWhisperBackend:
             raise Aborted("stopped before transcription started")
         runs: list[spoken.Run] = []
         if options.multilingual and self._model.model.is_multilingual:
-            runs = spoken.runs(spoken.find(self._model, audio), duration, options.language)
+            runs = self._languages(audio, duration, options.language)
         if len(runs) <= 1:
             language = runs[0].language if runs else options.language
             segments, info = self._run(audio, options, language, on_progress, should_abort)
@@ -232,6 +232,25 @@ class FasterWhisperBackend:
         if self.use_batched(duration) or options.vad:
             transcript = transcript.replace(speech=round(speech, 3))
         return transcript
+
+    def _languages(self, audio: np.ndarray, duration: float, hint: str | None) -> list[spoken.Run]:
+        """The runs of one language to transcribe (transcribe/spoken.py). Speech that fits
+        one piece has one language, found as the engine finds it: no runs (the engine
+        detects it, or takes the hint unless the audio clearly says otherwise). Longer
+        speech is searched piece by piece, each piece held to the engine's own answer."""
+        # a file no longer than a piece has one language: no VAD unless a hint is to be
+        # checked against the speech (never against silence or music)
+        spans = spoken.speech(audio) if duration > spoken.PIECE_MAX or hint else []
+        if len(spoken.pieces_of(spans)) <= 1:
+            if not hint or not spans:
+                return []
+            language, probability = spoken.whole(self._model, audio)
+            if language != hint and probability >= spoken.CLEAR:
+                return [spoken.Run(0.0, duration, language, probability, overrides=hint)]
+            return []
+        reference, _ = spoken.whole(self._model, audio)
+        found = spoken.find(self._model, audio, reference, spans)
+        return spoken.runs(found, duration, hint)
 
     def _transcript(
         self,
@@ -284,30 +303,52 @@ class FasterWhisperBackend:
             segments = []
             live = segments_sink(on_progress)
             for piece in pieces:  # a generator: decoding happens as we iterate
-                words = tuple(
-                    Word(
-                        clamp(w.start, duration),
-                        clamp(w.end, duration),
-                        w.word,
-                        round(float(w.probability), 3),
-                    )
-                    for w in (piece.words or ())
-                )
-                segments.append(
-                    Segment(
-                        clamp(piece.start, duration),
-                        clamp(piece.end, duration),
-                        piece.text,
-                        words,
-                        avg_logprob=round(float(piece.avg_logprob), 3),
-                        compression_ratio=round(float(piece.compression_ratio), 3),
-                    )
-                )
+                segments.append(_segment(piece, duration))
                 if live is not None:
                     live(segments[-1:])
                 on_progress(min(1.0, piece.end / duration) if duration else 1.0)
                 if should_abort():
                     raise Aborted("stopped during transcription")
+            # a loop is decoded again alone, without the text before it (repair.py)
+            segments, mended = repair.decode_again(
+                segments, lambda a, b: self._again(audio, a, b, common)
+            )
+            if mended:
+                log.info("decoded %d looping segment(s) again", mended)
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"faster-whisper failed: {exc}") from exc
         return segments, info
+
+    def _again(
+        self, audio: np.ndarray, start: float, end: float, common: dict[str, Any]
+    ) -> list[Segment]:
+        """audio[start:end] (seconds) through the sequential engine on its own: no text
+        before it to repeat, temperatures rising while the answer still loops."""
+        piece = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+        found, _ = self._model.transcribe(
+            piece,
+            vad_filter=False,
+            condition_on_previous_text=False,
+            temperature=(0.2, 0.4, 0.6, 0.8, 1.0),
+            **common,
+        )
+        length = len(audio) / SAMPLE_RATE
+        return [shift(_segment(f, end - start), start, length, None) for f in found]
+
+
+def _segment(piece: Any, duration: float) -> Segment:
+    """A faster-whisper segment as earwig's, its times clamped to the audio."""
+    words = tuple(
+        Word(
+            clamp(w.start, duration), clamp(w.end, duration), w.word, round(float(w.probability), 3)
+        )
+        for w in (piece.words or ())
+    )
+    return Segment(
+        clamp(piece.start, duration),
+        clamp(piece.end, duration),
+        piece.text,
+        words,
+        avg_logprob=round(float(piece.avg_logprob), 3),
+        compression_ratio=round(float(piece.compression_ratio), 3),
+    )

@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from earwig import flags
 from earwig.errors import Aborted
-from earwig.model import Segment, Transcript
-from earwig.transcribe import audio, quality, spoken
+from earwig.model import Flag, Segment, Transcript
+from earwig.transcribe import audio, quality, repair, spoken
 from earwig.transcribe.base import AbortFn, TranscribeOptions, Transcriber, shift
 
 T = TypeVar("T")
@@ -38,6 +39,8 @@ def transcribe_file(
     known_voices: Sequence[tuple[str, Sequence[float]]] = (),
     on_stage: Callable[[str], None] = lambda stage: None,
     on_segments: Callable[[Sequence[Segment]], None] = lambda segments: None,
+    job_id: int | None = None,
+    cue_words: bool = False,
 ) -> Transcript:
     """Transcribe `path` window by window; `duration` is the probed length, if known.
 
@@ -49,6 +52,10 @@ def transcribe_file(
     it is wrong (transcribe/quality.py) and carries warnings saying so. With
     `options.diarize`, each window's voices are collected as it goes by, and the segments get
     their speakers at the end (named from `known_voices` where a voice matches).
+
+    Stretches that are missing or doubtful become flags (earwig/flags.py), merged into one
+    warning per kind whose hint names `job_id`. With `cue_words` (subtitles will be written)
+    the words are timed for the cues even when the .json is not to show them.
     """
     total = duration if duration else None
     window = window or float(getattr(transcriber, "window_seconds", audio.WINDOW_SECONDS))
@@ -58,8 +65,9 @@ def transcribe_file(
     judge = model is not None and options.multilingual and _english_only(model)
     asked = options
     if judge:  # each stretch of speech judged by its words' probabilities (quality.py)
-        options = dataclasses.replace(options, word_timestamps=True)
         namer = quality.Namer(int(getattr(transcriber, "threads", 0) or 0))
+    if judge or cue_words:  # words timed: the cues are cut where they were said (cues.py)
+        options = dataclasses.replace(options, word_timestamps=True)
 
     def forward(fraction: float) -> None:
         nonlocal last
@@ -78,22 +86,21 @@ def transcribe_file(
             on_stage("transcribing")
 
         part = transcriber.transcribe(win.samples, options, progress, should_abort)
+        # where the VAD hears speech: for the judge, for lines over silence where the engine
+        # did not cut at it, for speech left without words (repair.py)
+        timed = any(s.words for s in part.segments)
+        heard = spoken.speech(win.samples) if judge or timed or part.speech is None else None
+        part = repair.review(part, heard)
         if voices is not None:  # where the speech is: the VAD's (Whisper's segment times
             voices.add(win.offset, win.samples)  # lag turns by up to a second: voices mix)
         if judge:
             assert model is not None
-            found = quality.foreign_spans(part, spoken.speech(win.samples))
+            found = quality.foreign_spans(part, heard or [])
             flagged = tuple(
-                quality.foreign_warning(
-                    suspect, win.offset, model, namer.name(win.samples, suspect.start, suspect.end)
-                )
+                quality.foreign_flag(suspect, namer.name(win.samples, suspect.start, suspect.end))
                 for suspect in found
             )
-            if not asked.word_timestamps:
-                part = part.replace(
-                    segments=tuple(dataclasses.replace(s, words=()) for s in part.segments)
-                )
-            part = part.replace(warnings=part.warnings + flagged)
+            part = part.replace(flags=part.flags + flagged)
         elif model is not None and part.speech is None and quality.sparse(part, span):
             part = part.replace(speech=quality.speech_seconds(win.samples))
         parts.append((win.offset, span, part))
@@ -104,13 +111,18 @@ def transcribe_file(
         transcript = transcript.replace(warnings=transcript.warnings + tuple(decoding))
     if asked.language and asked.multilingual:
         transcript = transcript.replace(
-            warnings=transcript.warnings + spoken.overruled(transcript, asked.language)
+            flags=transcript.flags + spoken.overruled(transcript, asked.language)
         )
+    if not asked.word_timestamps and options.word_timestamps:
+        transcript = transcript.replace(json_words=False)  # timed for the cues and judging
     if voices is not None:
         on_stage("speakers")
-        transcript = _label_speakers(transcript, voices, asked.speakers, known_voices)
+        bounds = (asked.min_speakers, asked.max_speakers)
+        transcript = _label_speakers(transcript, voices, asked.speakers, known_voices, bounds)
     if model is not None:
         transcript = quality.review(transcript, model, _english_only(model), spans_judged=judge)
+    merged = flags.warnings(transcript.flags, model or transcript.model, job_id)
+    transcript = transcript.replace(warnings=transcript.warnings + merged)
     forward(1.0)
     return transcript
 
@@ -159,10 +171,15 @@ def _label_speakers(
     voices: Any,
     speakers: int | None,
     known: Sequence[tuple[str, Sequence[float]]],
+    bounds: tuple[int | None, int | None] = (None, None),
 ) -> Transcript:
     from earwig.speakers import assign, names
 
     found = voices.finish(speakers)
+    low, high = bounds
+    count = len(found.voices)
+    if speakers is None and count and ((low and count < low) or (high and count > high)):
+        found = voices.finish(max(low or 1, min(count, high or count)))
     turned = [(t.speaker, v) for t, v in zip(found.turns, found.turn_voices, strict=False)]
     called = names.names_for(found.voices, known, turned)
     labelled = assign.label(transcript, found.turns, called)
@@ -178,8 +195,12 @@ def join(parts: list[tuple[float, float, Transcript]]) -> Transcript:
     segments: list[Segment] = []
     spoken: dict[str, float] = {}  # seconds of speech per language
     warnings: list[str] = []
+    flagged: list[Flag] = []
     speech = 0.0
     for offset, _, t in parts:
+        flagged += [
+            dataclasses.replace(f, start=f.start + offset, end=f.end + offset) for f in t.flags
+        ]
         for s in t.segments:
             lang = s.language or t.language
             segments.append(shift(s, offset, duration, lang))
@@ -194,6 +215,7 @@ def join(parts: list[tuple[float, float, Transcript]]) -> Transcript:
         duration=duration,
         speech=speech if any(t.speech is not None for _, _, t in parts) else None,
         warnings=tuple(warnings),
+        flags=tuple(flagged),
         language_probability=first.language_probability if language == first.language else None,
     )
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from earwig import languages
-from earwig.model import Transcript
+from earwig.model import Flag, Transcript
 
 if TYPE_CHECKING:
     import numpy as np
@@ -229,20 +229,18 @@ def _ratio(text: str) -> float:
     return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
-def foreign_warning(s: Suspect, offset: float, model: str, heard: str | None) -> str:
-    """One sentence for a suspect stretch, on the file's clock; `heard` names the language
-    a multilingual model on disk detected there (e.g. "German, 97% sure")."""
-    from earwig.formatting import clock
-    from earwig.transcribe.models import display_name
-
-    where = f"{clock(offset + s.start)}-{clock(offset + s.end)}"
-    name = display_name(model)
-    sounds = f"it sounds like {heard}" if heard else "it is probably not English"
-    return (
-        f"{where} does not look like English ({s.why}): {sounds}, and {name} is English-only, "
-        "so that stretch is missing or wrong. Transcribe it with a multilingual model: "
-        "`earwig models pull base`, then `earwig retry ID --model base` (or set [transcribe] "
-        'model = "base")'
+def foreign_flag(s: Suspect, heard: str | None) -> Flag:
+    """A suspect stretch (on the window's clock) as a flag: its words are left out of the
+    text formats, which say instead what is there; `heard` names the language a
+    multilingual model on disk detected there (e.g. "German, 97% sure")."""
+    language = heard.split(",")[0] if heard else "other-language"
+    return Flag(
+        "foreign",
+        round(s.start, 3),
+        round(s.end, 3),
+        f"not transcribed: {language} speech; the model is English-only",
+        drop=True,
+        detail=heard or "",
     )
 
 

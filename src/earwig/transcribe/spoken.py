@@ -27,8 +27,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from earwig import languages
-from earwig.model import Transcript
+from earwig.model import Flag, Transcript
 
 if TYPE_CHECKING:
     import numpy as np
@@ -96,7 +95,16 @@ def _length(spans: list[tuple[float, float]]) -> float:
     return spans[-1][1] - spans[0][0]
 
 
-def detect(model: Any, samples: np.ndarray, start: float, end: float) -> tuple[str, float]:
+def whole(model: Any, samples: np.ndarray) -> tuple[str, float]:
+    """The file's language as the engine finds it on its own (`WhisperModel.transcribe`
+    with no language: its first 30 s, padded): the reference every piece is held to."""
+    language, probability, _ = model.detect_language(audio=samples[: 30 * RATE])
+    return str(language), float(probability)
+
+
+def detect(
+    model: Any, samples: np.ndarray, start: float, end: float, pad_to: float = PAD_TO
+) -> tuple[str, float]:
     """The language of samples[start:end] (seconds) by `model` (a faster-whisper
     WhisperModel): (code, probability). The encoder reads the piece unpadded (its cost grows
     with its input); a piece shorter than PAD_TO seconds is padded with silence to PAD_TO:
@@ -108,7 +116,7 @@ def detect(model: Any, samples: np.ndarray, start: float, end: float) -> tuple[s
     piece = samples[int(start * RATE) : int(end * RATE)]
     features = model.feature_extractor(piece)
     frames = min(3000, max(1, len(piece) // 160), features.shape[1])
-    width = min(3000, max(frames, int(PAD_TO * 100)))
+    width = min(3000, max(frames, int(pad_to * 100)))
     padded = np.zeros((features.shape[0], width), dtype=np.float32)
     padded[:, :frames] = features[:, :frames]
     view = ctranslate2.StorageView.from_array(padded[None])
@@ -116,21 +124,39 @@ def detect(model: Any, samples: np.ndarray, start: float, end: float) -> tuple[s
     return str(token)[2:-2], float(probability)
 
 
-def find(model: Any, samples: np.ndarray) -> list[Piece]:
+def find(
+    model: Any,
+    samples: np.ndarray,
+    reference: str | None = None,
+    spans: list[tuple[float, float]] | None = None,
+) -> list[Piece]:
     """Every piece of speech in `samples` with its language. A piece unsure of its language
     (a switch inside it, most often) is split at its middle pause and each half judged (the
-    halves are kept when each is surer than SURE); where
-    two pieces disagree, the switch is looked for among their pauses (a binary search on
-    single stretches of speech), since a piece mostly in one language can hide a sentence
-    of the other."""
+    halves are kept when each is surer than SURE); a piece that disagrees with the
+    `reference` (the file's language as the engine finds it) is judged again padded to a
+    full 30 s window, as the engine judges, and keeps its own language only if that agrees
+    (a short piece read unpadded can take German for Welsh); where two pieces disagree, the
+    switch is looked for among their pauses (a binary search on single stretches of speech),
+    since a piece mostly in one language can hide a sentence of the other."""
     found: list[Piece] = []
-    for spans in pieces_of(speech(samples)):
-        found += _judge(model, samples, spans, depth=2)
+    for group in pieces_of(speech(samples) if spans is None else spans):
+        found += _judge(model, samples, group, depth=2)
+    if reference is not None:
+        found = [_held_to(model, samples, p, reference) for p in found]
     found = _smooth(found)
     for i in range(len(found) - 1):
         if found[i].language != found[i + 1].language:
             found[i], found[i + 1] = _switch(model, samples, found[i], found[i + 1])
     return found
+
+
+def _held_to(model: Any, samples: np.ndarray, p: Piece, reference: str) -> Piece:
+    """A piece that disagrees with the file's language, judged again as the engine would
+    (padded to 30 s): the padded answer stands."""
+    if p.language == reference:
+        return p
+    language, probability = detect(model, samples, p.start, min(p.end, p.start + 30.0), 30.0)
+    return dataclasses.replace(p, language=language, probability=probability)
 
 
 def _judge(
@@ -228,11 +254,10 @@ def runs(found: list[Piece], duration: float, hint: str | None = None) -> list[R
     return out
 
 
-def overruled(t: Transcript, hint: str) -> tuple[str, ...]:
-    """A warning for each stretch of `t` the audio put in another language than the `hint`
-    the language setting gave (transcribed in the language heard)."""
-    from earwig.formatting import clock
-
+def overruled(t: Transcript, hint: str) -> tuple[Flag, ...]:
+    """A flag for each stretch of `t` the audio put in another language than the `hint`
+    the language setting gave (transcribed in the language heard: nothing to mark in the
+    text, one warning per language, earwig/flags.py)."""
     stretches: list[tuple[float, float, str]] = []
     for s in t.segments:
         if not s.language or s.language == hint:
@@ -242,9 +267,5 @@ def overruled(t: Transcript, hint: str) -> tuple[str, ...]:
         else:
             stretches.append((s.start, s.end, s.language))
     return tuple(
-        f"{clock(start)}-{clock(end)} is clearly {languages.name(code)}, not "
-        f"{languages.name(hint)} as the language setting says: transcribed in "
-        f"{languages.name(code)} (to force one language, set [transcribe] multilingual = "
-        "false or use --no-multilingual)"
-        for start, end, code in stretches
+        Flag(f"overruled:{code}", start, end, "", detail=hint) for start, end, code in stretches
     )

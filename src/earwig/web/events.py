@@ -1,23 +1,31 @@
 """/api/events (Server-Sent Events) and /api/ws (WebSocket): the socket's event stream.
 
-Each HTTP client gets the same Outbox a socket connection gets (daemon/bus.py), writing into
-a Feed instead of a socket: the Outbox drops events past its bound and coalesces progress
-per job, and the Feed gives it the client's own pace (its `drain` waits until the client
-took the last batch), so a client that never reads stalls only itself, never the daemon.
+Each HTTP client gets the same Outbox a socket connection gets (daemon/bus.py), handing its
+batches to a Feed instead of a socket: the Outbox drops events past its bound and coalesces
+progress per job, and the Feed gives it the client's own pace (its `drain` waits until the
+client took the last batch), so a client that never reads stalls only itself, never the
+daemon. What every stream shares is made once: the snapshot while nothing changes, and each
+event's JSON (500 streams used to cost 500 snapshots and 1,500 encodings an event).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+
 from earwig import protocol
+from earwig.daemon import dispatch
 from earwig.daemon.bus import Outbox
+from earwig.errors import ProtocolError
+from earwig.web.host import Host
+from earwig.web.rest import NOT_ROUTED
 
 
 class Feed:
@@ -113,15 +121,13 @@ _shared: dict[tuple[tuple[str, ...], int | None], tuple[tuple[int, int], str]] =
 
 
 async def subscribe(
-    daemon: Any, topics: list[str], limit: int | None = None
+    host: Host, topics: list[str], limit: int | None = None
 ) -> tuple[Outbox, Feed, str]:
     """A subscription as the socket's `subscribe` request makes one: its snapshot as JSON
     text (with the newest `limit` jobs; None: the request's default), and the outbox its
     events arrive in."""
-    from earwig.daemon.handlers import HANDLERS
-
     feed = Feed()
-    stop = daemon.stop
+    stop = host.stop
 
     async def end_on_stop() -> None:  # the stream ends when the daemon stops, so the
         await stop.wait()  # server closes at once instead of cancelling it after its grace
@@ -132,23 +138,24 @@ async def subscribe(
     params: dict[str, Any] = {"topics": topics}
     if limit is not None:
         params["limit"] = limit
-    checked = protocol.parse_params("subscribe", params)
     key = (tuple(sorted(topics)), limit)
-    stamp = (daemon.bus.version, int(time.monotonic()))
+    stamp = (host.bus.version, int(time.monotonic()))
     shared = _shared.get(key)
     if shared is not None and shared[0] == stamp:
         # no event since that snapshot was made: it holds all this one would, and every
         # event from now on reaches this outbox (attached as the subscribe handler does)
+        protocol.parse_params("subscribe", params)
         box.topics.update(topics)
-        daemon.bus.attach(box)
+        host.bus.attach(box)
         return box, feed, shared[1]
-    text = _dumps(await HANDLERS["subscribe"](daemon, checked, box))
+    snapshot: protocol.Snapshot = await dispatch.call(host, "subscribe", params, box)
+    text = _dumps(snapshot)
     _shared[key] = (stamp, text)
     return box, feed, text
 
 
-async def close(daemon: Any, box: Outbox, feed: Feed) -> None:
-    daemon.bus.detach(box)
+async def close(host: Host, box: Outbox, feed: Feed) -> None:
+    host.bus.detach(box)
     feed.close()
     if feed.ender is not None:
         feed.ender.cancel()
@@ -166,7 +173,7 @@ def sse_frame(event: str, data: str, event_id: int | None = None) -> bytes:
     return f"{head}data: {data}\n\n".encode()
 
 
-def sse_events(daemon: Any, limit: int | None = None) -> AsyncIterator[bytes]:
+def sse_events(host: Host, limit: int | None = None) -> AsyncIterator[bytes]:
     """The SSE stream, as bytes: `snapshot` first, then one event per socket event. `limit`
     (web, for the page): how many of the newest jobs the snapshot carries, checked here,
     before the stream starts, so a bad one is a 400 and not a broken stream.
@@ -178,7 +185,7 @@ def sse_events(daemon: Any, limit: int | None = None) -> AsyncIterator[bytes]:
         protocol.parse_params("subscribe", {"limit": limit})
 
     async def stream() -> AsyncIterator[bytes]:
-        box, feed, snapshot = await subscribe(daemon, ["jobs", "log"], limit)
+        box, feed, snapshot = await subscribe(host, ["jobs", "log"], limit)
         try:
             frame = sse_frame("snapshot", snapshot)
             del snapshot
@@ -192,20 +199,18 @@ def sse_events(daemon: Any, limit: int | None = None) -> AsyncIterator[bytes]:
                     if m.get("type") == "event"
                 )
         finally:
-            await close(daemon, box, feed)
+            await close(host, box, feed)
 
     return stream()
 
 
-async def websocket_session(daemon: Any, socket: Any) -> None:
+async def websocket_session(host: Host, socket: WebSocket) -> None:
     """/api/ws: `{"type": "snapshot", "data": ...}` first, then the socket's event messages;
-    the client may send socket requests (`{"id", "type", "params"}`) and gets their replies."""
-    from litestar.exceptions import WebSocketDisconnect
-
-    from earwig.web import rest
-
+    the client may send socket requests (`{"id", "type", "params"}`) and gets their replies,
+    answered by the socket's own dispatcher (a bug in a handler is an `internal` reply and
+    the session goes on)."""
     await socket.accept()
-    box, feed, snapshot = await subscribe(daemon, ["jobs", "log"])
+    box, feed, snapshot = await subscribe(host, ["jobs", "log"])
 
     async def pump() -> None:
         await socket.send_text(f'{{"type":"snapshot","data":{snapshot}}}')
@@ -218,10 +223,10 @@ async def websocket_session(daemon: Any, socket: Any) -> None:
             text = await socket.receive_text()
             try:
                 message = protocol.decode(text.encode())
-            except Exception as exc:
-                box.reply(protocol.error(None, "protocol", str(exc)))
+            except ProtocolError as exc:
+                box.reply(protocol.error(None, exc.code, exc.message, exc.hint))
                 continue
-            box.reply(await _dispatch(daemon, message, rest))
+            box.reply(await dispatch.answer(host, message, box, refused=NOT_ROUTED))
             await box.room()
     except (WebSocketDisconnect, ConnectionError, RuntimeError):
         pass
@@ -229,20 +234,8 @@ async def websocket_session(daemon: Any, socket: Any) -> None:
         sender.cancel()
         with contextlib.suppress(BaseException):
             await sender
-        await close(daemon, box, feed)
-
-
-async def _dispatch(daemon: Any, message: dict[str, Any], rest: Any) -> dict[str, Any]:
-    from earwig.errors import EarwigError
-
-    msg_id, kind = message.get("id"), message.get("type")
-    if not isinstance(kind, str) or kind not in protocol.REQUESTS or kind in rest.NOT_ROUTED:
-        return protocol.error(msg_id, "unknown_request", f"unknown request type {kind!r}")
-    try:
-        return protocol.ok(msg_id, await rest.call(daemon, kind, message.get("params") or {}))
-    except EarwigError as exc:
-        return protocol.error(msg_id, exc.code, exc.message, exc.hint)
+        await close(host, box, feed)
 
 
 def _dumps(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"), default=str)
+    return protocol.dumps(data).decode()

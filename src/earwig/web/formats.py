@@ -3,15 +3,13 @@ whisper-asr-webservice's (as Bazarr and Subgen read them), from one earwig Trans
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from earwig import languages, outputs
+from earwig import languages, outputs, protocol
 from earwig.model import Transcript
 
 OPENAI_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 ASR_OUTPUTS = ("txt", "vtt", "srt", "tsv", "json")
-GRANULARITIES = ("segment", "word")
 
 
 def language_name(code: str | None) -> str:
@@ -73,19 +71,19 @@ def asr_body(t: Transcript, output: str) -> str:
     `-->` in the text made `->`; vtt hours only above 0; tsv in integer ms)."""
     if output == "txt":
         return "".join(s.text.strip() + "\n" for s in t.segments if s.text.strip())
-    if output == "srt":
+    if output == "srt":  # cues made for reading (earwig/cues.py), as the files are
         blocks = []
-        for i, s in enumerate(t.segments, 1):
-            text = s.text.strip().replace("-->", "->")
+        for i, c in enumerate(outputs.subtitle_cues(t), 1):
+            text = c.text.replace("-->", "->")
             blocks.append(
-                f"{i}\n{_clock(s.start, ',', True)} --> {_clock(s.end, ',', True)}\n{text}\n"
+                f"{i}\n{_clock(c.start, ',', True)} --> {_clock(c.end, ',', True)}\n{text}\n"
             )
         return "\n".join(blocks)
     if output == "vtt":
         cues = [
-            f"{_clock(s.start, '.', False)} --> {_clock(s.end, '.', False)}\n"
-            f"{s.text.strip().replace('-->', '->')}\n"
-            for s in t.segments
+            f"{_clock(c.start, '.', False)} --> {_clock(c.end, '.', False)}\n"
+            f"{c.text.replace('-->', '->')}\n"
+            for c in outputs.subtitle_cues(t)
         ]
         return "WEBVTT\n\n" + "\n".join(cues)
     if output == "tsv":
@@ -103,6 +101,7 @@ def asr_body(t: Transcript, output: str) -> str:
                 "start": s.start,
                 "end": s.end,
                 "text": s.text,
+                **({"speaker": s.speaker} if s.speaker else {}),
                 **(
                     {
                         "words": [
@@ -123,7 +122,7 @@ def asr_body(t: Transcript, output: str) -> str:
         ],
         "language": t.language,
     }
-    return json.dumps(doc, ensure_ascii=False)
+    return protocol.dumps(doc).decode()
 
 
 def _clock(seconds: float, sep: str, always_hours: bool) -> str:
@@ -136,4 +135,4 @@ def _clock(seconds: float, sep: str, always_hours: bool) -> str:
 
 
 def _json(doc: Any) -> bytes:
-    return json.dumps(doc, ensure_ascii=False).encode()
+    return protocol.dumps(doc)

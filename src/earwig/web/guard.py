@@ -9,7 +9,8 @@ and its rules can be read in one place:
   server's own origin or one listed in `[http] cors` (browsers always send Origin there;
   other clients send none and are judged by the token alone);
 - the token, as `Authorization: Bearer`, as the `earwig_token` cookie, or as a path prefix
-  `/t/TOKEN/...` for clients that can be given only a base URL (Bazarr), unless the client's
+  `/t/TOKEN/...` for clients that can be given only a base URL (Bazarr), or in a webhook's
+  URL `/hooks/TOKEN/SENDER` (media servers, docs/media-servers.md), unless the client's
   address is in `[http] trust`. The page itself (/, /jobs/N, /static/) is served without it:
   it shows a login message and learns it is not logged in from a 401 on /api/status.
 
@@ -20,13 +21,12 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from earwig import reach
+from earwig import protocol, reach
 from earwig.config import HttpConfig
 from earwig.reach import Reach
 
@@ -43,7 +43,7 @@ PUBLIC_PATHS = {"/", "/favicon.ico"}
 
 
 def error_body(code: str, message: str, hint: str = "") -> bytes:
-    return json.dumps({"error": {"code": code, "message": message, "hint": hint}}).encode()
+    return protocol.dumps({"error": {"code": code, "message": message, "hint": hint}})
 
 
 async def send_error(
@@ -217,6 +217,9 @@ class Guard:
             return
         path = scope["path"]
         authed = False
+        hooked = re.fullmatch(r"/hooks/([^/]+)/([^/]+)", path)
+        if hooked:  # a media server's webhook URL: /hooks/TOKEN/jellyfin is /t/TOKEN/hooks/...
+            path = f"/t/{hooked.group(1)}/hooks/{hooked.group(2)}"
         if path.startswith("/t/"):  # a base URL with the token in it, for Bazarr and kin
             _, _, rest = path[3:].partition("/")
             if not self.token_ok(path[3:].split("/", 1)[0]):

@@ -1,25 +1,26 @@
 """/api: earwig's own REST API, derived from the socket protocol, so the two cannot drift.
 
 Each route names a socket request (protocol.REQUESTS) and where its params come from (the
-path, the query string, the JSON body); the values are converted by the kind their one
-declaration gives, checked by the same `protocol.check_params`, and handed to the same
-handler (daemon/handlers.HANDLERS) the socket calls. The result is that handler's result,
-as JSON. tests/unit/test_http_parts.py checks that every request is reachable here (or is
-one the event stream covers) and that every route's params are declared.
+path, the query string, the JSON body); query values are converted to the type their one
+declaration gives (web/params.py, msgspec), checked by the same `protocol.parse_params`, and
+handed to the same dispatcher (daemon/dispatch.py) the socket uses. The result is that
+handler's result, as JSON. The /api router (web/doors/api.py) serves these routes;
+tests/unit/test_http_parts.py checks that every request is reachable here (or is one the
+event stream covers) and that every route's params are declared.
 """
 
 from __future__ import annotations
 
 import json
-import types
-import typing
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from earwig import protocol
-from earwig.daemon.handlers import HANDLERS
-from earwig.errors import EarwigError, ProtocolError
+from earwig.errors import EarwigError, RefusedRequest
+from earwig.web import params
 
 # Only over the socket or the event streams: "subscribe" is /api/events and /api/ws
 NOT_ROUTED = {"subscribe"}
@@ -71,17 +72,13 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/slots/{name:str}/undrain", "slot.drain", fixed={"drain": False}),
     Route("GET", "/api/logs", "logs.tail", query={"limit": "limit"}),
     Route("POST", "/api/config/reload", "config.reload"),
+    Route("POST", "/api/media-servers/test", "media_servers.test"),
 )
-# POST /api/jobs (job.add) is its own route in app.py: it also takes multipart uploads
+# POST /api/jobs (job.add) is its own route in doors/api.py: it also takes multipart uploads
 
 
 class BadRequest(EarwigError):
     code = "bad_params"
-
-
-class TooLarge(EarwigError):
-    code = "too_large"
-    status = 413
 
 
 MAX_JSON = 1_000_000  # bytes of a JSON body: some 10,000 URLs; uploads are multipart
@@ -93,7 +90,9 @@ async def read_json(
     """A JSON request body, read up to `limit` bytes: past it a 413 before any more is read
     (a 300 MB body took the daemon to 1.45 GB and five minutes of work), and a body that is
     not JSON, or nested too deep to parse, a 400. An empty body is None."""
-    too_large = TooLarge(
+    too_large = RefusedRequest(
+        413,
+        "too_large",
         f"the JSON body is larger than {limit // 1000} kB",
         "send fewer items per request (a list of URLs in several requests), or upload files "
         "as multipart",
@@ -121,47 +120,26 @@ def declared(kind: str) -> dict[str, protocol.Field]:
 
 
 def shape(annotation: Any) -> str:
-    """What a parameter's annotation takes, as a query string must be read: "int", "bool",
-    "strs" (a list) or "str" (a string, a Literal's choice, an enum's value)."""
-    base = annotation
-    while True:
-        origin = typing.get_origin(base)
-        if origin is typing.Annotated:
-            base = typing.get_args(base)[0]
-        elif origin in (typing.Union, types.UnionType):
-            base = next(a for a in typing.get_args(base) if a is not type(None))
-        else:
-            break
-    if typing.get_origin(base) is list:
-        return "strs"
-    if base is bool:
-        return "bool"
-    if base is int:
-        return "int"
-    return "str"
+    """The JSON schema type of a parameter: "array", "boolean", "integer" or "string"."""
+    if params.is_list(annotation):
+        return "array"
+    base = params.base_type(annotation)
+    return {bool: "boolean", int: "integer"}.get(base, "string")
 
 
 def convert(kind: str, name: str, values: list[str]) -> Any:
-    """A query string's text as the value the declaration's type wants; parse_params then
-    checks it like any socket request's."""
+    """A query string's values as the value the declaration's type wants (a list: every
+    value, comma-separated ones split; an int or a bool converted; text as it is), which
+    parse_params then checks like any socket request's."""
     field = declared(kind)[name]
-    how = shape(field.type)
-    if how == "strs":
-        return [v for value in values for v in value.split(",") if v]
-    text = values[-1]
-    if how == "int":
-        try:
-            return int(text)
-        except ValueError:
-            raise BadRequest(f"{name} must be {field.expected}, not {text!r}") from None
-    if how == "bool":
-        lowered = text.lower()
-        if lowered in ("true", "1", "yes", ""):
-            return True
-        if lowered in ("false", "0", "no"):
-            return False
-        raise BadRequest(f"{name} must be true or false, not {text!r}")
-    return text
+    if params.is_list(field.type):
+        return params.split(values)
+    if params.base_type(field.type) not in (int, bool):
+        return values[-1]
+    try:
+        return params.scalar(values[-1], field.type)
+    except msgspec.ValidationError:
+        raise BadRequest(f"{name} must be {field.expected}, not {values[-1]!r}") from None
 
 
 def params_for(
@@ -171,53 +149,30 @@ def params_for(
     body: Any,
 ) -> dict[str, Any]:
     """The socket request's params for one HTTP request to `route`."""
-    params: dict[str, Any] = {**path_params, **route.fixed}
+    found: dict[str, Any] = {**path_params, **route.fixed}
     for qname, values in query.items():
         pname = route.query.get(qname)
         if pname is None:
             known = ", ".join(route.query) or "none"
             raise BadRequest(f"{route.path} takes no query parameter {qname!r} (it takes: {known})")
-        params[pname] = convert(route.kind, pname, values)
+        found[pname] = convert(route.kind, pname, values)
     if body is not None and body != b"":  # parsed by read_json
         if not route.body:
             raise BadRequest(f"{route.method} {route.path} takes no body")
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object")
-        params.update(body)
-    return params
+        found.update(body)
+    return found
 
 
-async def call(daemon: Any, kind: str, params: dict[str, Any]) -> Any:
-    """The socket's own path: check the params against the declaration, run the handler."""
-    checked = protocol.parse_params(kind, params)
-    try:
-        return await HANDLERS[kind](daemon, checked, None)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise ProtocolError(f"bad params for {kind}: {exc}") from None
-
-
-STATUS_OF = {
-    "not_found": 404,
-    "invalid_transition": 409,
-    "already_running": 409,
-    "server_unavailable": 503,
-    "store": 500,
-    "internal": 500,
-}
-
-
-def status_of(exc: EarwigError) -> int:
-    return int(getattr(exc, "status", 0) or STATUS_OF.get(exc.code, 400))
-
-
-def openapi(extra: list[dict[str, Any]]) -> dict[str, Any]:
-    """The OpenAPI document of /api, from the same routes and declarations."""
-    json_types = {"int": "integer", "str": "string", "bool": "boolean", "strs": "array"}
+def openapi() -> dict[str, Any]:
+    """The OpenAPI document of these routes, from the same declarations (the /api router
+    adds every other route the app serves)."""
 
     def schema_of(field: protocol.Field) -> dict[str, Any]:
         how = shape(field.type)
-        schema: dict[str, Any] = {"type": json_types[how], "description": field.expected}
-        if how == "strs":
+        schema: dict[str, Any] = {"type": how, "description": field.expected}
+        if how == "array":
             schema["items"] = {"type": "string"}
         if field.default is not None and not field.required:
             schema["default"] = field.default
@@ -252,8 +207,6 @@ def openapi(extra: list[dict[str, Any]]) -> dict[str, Any]:
                 "content": {"application/json": {"schema": {"type": "object", "properties": props}}}
             }
         paths.setdefault(path, {})[route.method.lower()] = op
-    for item in extra:
-        paths.setdefault(item["path"], {})[item["method"]] = item["op"]
     from earwig import __version__
 
     return {"openapi": "3.1.0", "info": {"title": "earwig", "version": __version__}, "paths": paths}

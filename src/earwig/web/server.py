@@ -17,21 +17,18 @@ import logging
 import socket
 import time
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import uvicorn
 
-from earwig import reach
+from earwig import protocol, reach
 from earwig.config import split_listen
 from earwig.daemon.accepting import accept_forever
 from earwig.web import connections
 from earwig.web.app import build
-from earwig.web.doors import Doors
 from earwig.web.guard import Guard, in_networks
+from earwig.web.host import Host
 from earwig.web.token import load_or_create
-
-if TYPE_CHECKING:
-    from earwig.daemon.app import Daemon
 
 log = logging.getLogger("earwig.http")
 FIRST_RETRY, MAX_RETRY = 1.0, 60.0
@@ -69,13 +66,14 @@ def bind_tcp(host: str, port: int) -> socket.socket:
 
 
 class HttpServer:
-    def __init__(self, daemon: Daemon, listen: str) -> None:
+    """The daemon's HTTP part (daemon/app.HttpPart): `run` until stopped, `view` for status."""
+
+    def __init__(self, daemon: Host, listen: str) -> None:
         self.daemon = daemon
         self.listen = listen
         self.host, self.port = split_listen(listen)
         self.token = load_or_create(daemon.config.daemon.state_dir)
-        self.doors = Doors(daemon)
-        app: Any = build(daemon, self.doors)  # an ASGI app; Litestar's types are narrower
+        app: Any = build(daemon)  # an ASGI app; Litestar's types are narrower
         self.app = Guard(
             app,
             lambda: daemon.config.http,
@@ -88,8 +86,8 @@ class HttpServer:
         self.error: str | None = None
         self.retry_at: float | None = None
 
-    def view(self) -> dict[str, Any]:
-        view: dict[str, Any] = {"state": self.state, "configured": self.listen}
+    def view(self) -> protocol.HttpView:
+        view: protocol.HttpView = {"state": self.state, "configured": self.listen}
         if self.bound is not None:
             host, port = self.bound
             shown = f"[{host}]" if ":" in host else host

@@ -9,6 +9,7 @@ import { get, post } from "./api.js";
 import { setStatus } from "./live.js";
 import { h, $, fill, duration, size, age } from "./format.js";
 import { fail } from "./ui.js";
+import { mediaCard } from "./mediaservers.js";
 
 let visible = false;
 let last = 0;
@@ -91,6 +92,7 @@ function render() {
         m.hint ? h("div", { class: "error-hint" }, m.hint) : null) : null),
     h("section", { class: "card" }, h("h2", {}, "Slots"),
       h("ul", { class: "slots" }, (s.slots || []).map(slotRow))),
+    mediaCard(s.media_servers, refresh),
     h("section", { class: "card" }, h("h2", {}, "Parts"),
       restarted.length ? null : h("p", { class: "muted" }, "Nothing has been restarted."),
       h("ul", { class: "parts" }, parts.map(([name, p]) => h("li", { class: `part ${p.state}` },

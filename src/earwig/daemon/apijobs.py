@@ -1,4 +1,5 @@
-"""A transcription request (/v1/audio/*, /asr, /detect-language) as a job of kind `api`.
+"""The daemon's service for API jobs: a transcription request (/v1/audio/*, /asr,
+/detect-language) as a job of kind `api`.
 
 Through the queue, not around it: the upload becomes a job the dashboard and `earwig jobs`
 show, with its own options (language, task, prompt, word timestamps) over the configured
@@ -11,9 +12,13 @@ interrupted, so a request waits at most for the file in progress on each worker.
 The client waits on the job. If it goes away before the job starts, the job is cancelled;
 after, it finishes (its transcript kept if `[http] keep`). A daemon restart meanwhile drops
 the connection; the job is in the database and finishes after the restart (keep = true) or
-is dropped (keep = false). Files live in the media cache; the audio goes once transcribed.
+is dropped by `recover` (keep = false). Files live in the media cache; the audio goes once
+transcribed.
 
-No litestar here: the routes (app.py) call this with what they parsed.
+A daemon part like the others: built by daemon/app.py with the few collaborators it uses,
+recovered at start-up by the daemon, and handed to the HTTP door (web/), which parses what
+a client sent and calls `transcribe` or `detect`. Nothing here knows HTTP beyond the status
+a refusal carries (errors.RefusedRequest).
 """
 
 from __future__ import annotations
@@ -26,23 +31,45 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from earwig import jobs
 from earwig.daemon.delivery import API_SOURCE
-from earwig.errors import EarwigError, MediaError
+from earwig.errors import EarwigError, MediaError, RefusedRequest
 from earwig.jobs import Action
-from earwig.languages import LANGUAGES
 from earwig.model import Job, JobState, Segment, Transcript, Word
 from earwig.protocol import JOB_UPDATED, Event, JobView
-from earwig.web.uploads import WAV_HEADER, SavedFile, UploadError
 
 if TYPE_CHECKING:
-    from earwig.daemon.app import Daemon
+    from earwig.config import Config
+    from earwig.daemon.bus import Bus
+    from earwig.daemon.queue import JobQueue
 
 INTERACTIVE = 1_000_000  # an API job's priority: before every background job
 DETECT_SECONDS = 30.0  # /detect-language listens to the first 30 s, as whisper-asr does
 MIN_SECONDS = 0.01  # shorter audio is refused at the door (a 1-byte PCM body failed as a job)
+WAV_HEADER = 44  # bytes of a WAV header: an upload no longer than that has no audio
+Log = Callable[..., None]  # Events.log(level, message, job_id=None)
+
+
+class Upload(Protocol):
+    """A file a client sent, already on disk in a folder of its own (web/uploads.SavedFile)."""
+
+    @property
+    def filename(self) -> str: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def sha256(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Clip:
+    """An upload cut down (the first 30 s /detect-language listens to)."""
+
+    filename: str
+    path: Path
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -55,6 +82,9 @@ class Ask:
     words: bool = False
     vad: bool | None = None
     model: str | None = None  # None: the configured model
+    # speaker labels (/asr's diarize, min_speakers, max_speakers: its whisperX engine's)
+    speakers: tuple[int | None, int | None] | None = None  # None: no labels; else (min, max)
+    video: str | None = None  # the video file the audio is from (Bazarr's video_file)
 
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {"translate": self.translate, "language": self.language}
@@ -64,6 +94,15 @@ class Ask:
             opts["word_timestamps"] = True
         if self.vad is not None:
             opts["vad"] = self.vad
+        if self.speakers is not None:
+            low, high = self.speakers
+            opts["diarize"] = True
+            if low is not None and low == high:
+                opts["speakers"] = low
+            else:
+                opts |= {"min_speakers": low, "max_speakers": high}
+        if self.video:
+            opts["video_file"] = self.video  # not an option of the model: the job's key
         return opts
 
 
@@ -79,44 +118,27 @@ class _Waiting:
     futures: list[asyncio.Future[JobView]] = field(default_factory=list)
 
 
-def language_code(value: str | None) -> str | None:
-    """A language from a request: a code ("en") or a name ("english"); None: detect."""
-    if value is None or not value.strip() or value.strip().lower() == "auto":
-        return None
-    text = value.strip().lower()
-    if text in LANGUAGES:
-        return text
-    code = next((c for c, n in LANGUAGES.items() if n == text), None)
-    if code is None:
-        raise UploadError(
-            400,
-            "bad_language",
-            f"unknown language {value!r}",
-            'give a language code such as "en", "de", "fr" (or leave it out to detect)',
-        )
-    return code
-
-
-def flag(value: str | None, default: bool = False) -> bool:
-    if value is None or value == "":
-        return default
-    text = value.strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
-    raise UploadError(400, "bad_params", f"expected true or false, not {value!r}")
-
-
-class Doors:
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+class ApiJobs:
+    def __init__(
+        self,
+        queue: JobQueue,
+        bus: Bus,
+        log: Log,
+        config: Callable[[], Config],
+        stopping: asyncio.Event,
+    ) -> None:
+        self.queue = queue
+        self.store = queue.store
+        self.log = log
+        self.config = config  # read per request: a reload of [http] keep applies at once
+        self.stopping = stopping
         self._waiting: dict[int, _Waiting] = {}
-        daemon.bus.listeners.append(self._on_event)
+        bus.listen(self._on_event)  # for as long as the daemon runs
 
     @property
     def upload_dir(self) -> Path:
-        return self.daemon.config.downloads.dir / "api"
+        """Where requests' uploads and their jobs' folders go: the media cache's `api/`."""
+        return self.config().downloads.dir / "api"
 
     # ------------------------------------------------------------ models
 
@@ -127,14 +149,14 @@ class Doors:
         from earwig.transcribe import catalog
         from earwig.transcribe.models import local_models
 
-        cfg = self.daemon.config.transcribe
+        cfg = self.config().transcribe
         if not name or name in ("whisper-1", cfg.model):
             return None
         installed = {m["name"] for m in local_models(cfg.models_dir, cfg.model)}
         if name in installed:
             return name
         if catalog.lookup(name) is not None:
-            raise UploadError(
+            raise RefusedRequest(
                 400,
                 "model_not_installed",
                 f"the model {name!r} is not on this machine",
@@ -145,16 +167,16 @@ class Doors:
     # ------------------------------------------------------------ requests
 
     async def transcribe(
-        self, upload: SavedFile, ask: Ask, gone: Callable[[], Awaitable[Any]]
+        self, upload: Upload, ask: Ask, gone: Callable[[], Awaitable[Any]]
     ) -> Answer:
         """The transcript of `upload`: stored, or from a new job the client waits for.
         `gone` returns when the client disconnects."""
         try:
             if upload.path.stat().st_size <= WAV_HEADER:  # nothing, or a WAV header alone
-                raise UploadError(400, "empty", "the upload has no audio in it")
+                raise RefusedRequest(400, "empty", "the upload has no audio in it")
             seconds = await asyncio.to_thread(_probe, upload.path)
             if seconds is not None and seconds < MIN_SECONDS:  # a byte or two of PCM
-                raise UploadError(
+                raise RefusedRequest(
                     400,
                     "too_short",
                     f"the upload holds {seconds * 1000:.1f} ms of audio: nothing to transcribe",
@@ -172,7 +194,7 @@ class Doors:
         assert job.id is not None
         return await self._wait(job.id, gone)
 
-    async def detect(self, upload: SavedFile, gone: Callable[[], Awaitable[Any]]) -> Answer:
+    async def detect(self, upload: Upload, gone: Callable[[], Awaitable[Any]]) -> Answer:
         """The language of the first 30 s of `upload`, through the queue like the rest."""
         try:
             clip = await asyncio.to_thread(_first_seconds, upload, DETECT_SECONDS)
@@ -183,23 +205,23 @@ class Doors:
 
     def _known(self, sha: str, ask: Ask) -> Answer | None:
         """A finished transcript of the same content made with the same asks, if any."""
-        store = self.daemon.store
+        store = self.store
         job = store.find_by_sha(sha)
         if job is None or job.state is not JobState.DONE or not _same_asks(job, ask):
             return None
         transcript = self._result(job)
         if transcript is None or (ask.words and not _has_words(transcript)):
             return None
-        self.daemon.log("info", f"answered from job {job.id}: the same audio ({job.title})", job.id)
-        return Answer(self.daemon.job_view(job), transcript, deduplicated=True)
+        self.log("info", f"answered from job {job.id}: the same audio ({job.title})", job.id)
+        return Answer(self.queue.view(job), transcript, deduplicated=True)
 
     def _running_same(self, sha: str, ask: Ask) -> Job | None:
-        job = self.daemon.store.find_by_sha(sha)
+        job = self.store.find_by_sha(sha)
         if job is not None and not job.state.finished and _same_asks(job, ask):
             return job
         return None
 
-    def _add(self, upload: SavedFile, ask: Ask) -> Job:
+    def _add(self, upload: Upload, ask: Ask) -> Job:
         import tempfile
 
         # its own folder in the cache: the request's form folder goes once it is answered
@@ -209,7 +231,7 @@ class Doors:
         st = path.stat()
         job = jobs.new(
             API_SOURCE,
-            upload.filename,
+            Path(ask.video.replace("\\", "/")).name if ask.video else upload.filename,
             time.time(),
             path=str(path),
             size=st.st_size,
@@ -221,19 +243,19 @@ class Doors:
             model_request=ask.model,
             force=True,  # the content was looked up already, with this request's asks
         )
-        job = self.daemon.queue.add(job)
-        self.daemon.log("info", f"queued {upload.filename} (from the HTTP API)", job.id)
+        job = self.queue.add(job)
+        self.log("info", f"queued {upload.filename} (from the HTTP API)", job.id)
         return job
 
     async def _wait(self, job_id: int, gone: Callable[[], Awaitable[Any]]) -> Answer:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[JobView] = loop.create_future()
         self._waiting.setdefault(job_id, _Waiting()).futures.append(future)
-        job = self.daemon.store.get_job(job_id)
+        job = self.store.get_job(job_id)
         if job.state.finished:  # it ended between the add and now
-            future.set_result(self.daemon.job_view(job))
+            future.set_result(self.queue.view(job))
         leaving = asyncio.ensure_future(gone())
-        stopping = asyncio.ensure_future(self.daemon.stop.wait())
+        stopping = asyncio.ensure_future(self.stopping.wait())
         try:
             await asyncio.wait({future, leaving, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -247,7 +269,7 @@ class Doors:
         if not future.done():
             if leaving.done() and not stopping.done():
                 self._client_left(job_id)
-            raise UploadError(
+            raise RefusedRequest(
                 503,
                 "stopping",
                 "the daemon is stopping; the job stays in its queue",
@@ -256,27 +278,27 @@ class Doors:
         return self._answer(future.result())
 
     def _client_left(self, job_id: int) -> None:
-        job = self.daemon.store.get_job(job_id)
+        job = self.store.get_job(job_id)
         if job.state in (JobState.QUEUED, JobState.PAUSED) and job_id not in self._waiting:
-            self.daemon.queue.transition(
+            self.queue.transition(
                 job_id,
                 Action.CANCEL,
                 changes={"hint": "the HTTP client went away before it started"},
             )
-            self.daemon.log("info", f"cancelled {job.title}: the HTTP client went away", job_id)
+            self.log("info", f"cancelled {job.title}: the HTTP client went away", job_id)
 
     def _answer(self, view: JobView) -> Answer:
-        job = self.daemon.store.get_job(view["id"])
+        job = self.store.get_job(view["id"])
         if job.state is JobState.DONE:
             transcript = self._result(job)
             if transcript is not None:
-                return Answer(self.daemon.job_view(job), transcript)
+                return Answer(self.queue.view(job), transcript)
             raise EarwigError(f"job {job.id} finished but its transcript is gone")
         if job.state is JobState.FAILED:
-            raise UploadError(
+            raise RefusedRequest(
                 422, "failed", job.error or "the transcription failed", job.hint or ""
             )
-        raise UploadError(
+        raise RefusedRequest(
             409,
             str(job.state),
             f"job {job.id} was {job.state} before it finished",
@@ -290,7 +312,7 @@ class Doors:
                 with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
                     return transcript_from_json(Path(output).read_text(encoding="utf-8"))
         assert job.id is not None
-        return self.daemon.store.get_transcript(job.id)
+        return self.store.get_transcript(job.id)
 
     # ------------------------------------------------------------ the jobs' ends
 
@@ -312,10 +334,10 @@ class Doors:
 
     def _tidy(self, job_id: int) -> None:
         with contextlib.suppress(EarwigError):
-            job = self.daemon.store.get_job(job_id)
+            job = self.store.get_job(job_id)
             if job.path and job.state is not JobState.QUEUED:
                 Path(job.path).unlink(missing_ok=True)
-            if not self.daemon.config.http.keep and job.state.finished:
+            if not self.config().http.keep and job.state.finished:
                 self.forget(job)
 
     def forget(self, job: Job) -> None:
@@ -323,30 +345,34 @@ class Doors:
         assert job.id is not None
         if job.id in self._waiting:
             return  # its answer is still being made; forgotten after
-        self.daemon.queue.delete(job.id)
+        self.queue.delete(job.id)
         if job.output_dir and Path(job.output_dir).is_relative_to(self.upload_dir):
             shutil.rmtree(job.output_dir, ignore_errors=True)
 
     def after_answer(self, answer: Answer) -> None:
-        if self.daemon.config.http.keep or answer.deduplicated:
+        if self.config().http.keep or answer.deduplicated:
             return
         with contextlib.suppress(EarwigError):
-            self.forget(self.daemon.store.get_job(answer.job["id"]))
+            self.forget(self.store.get_job(answer.job["id"]))
 
     def recover(self) -> None:
         """At start-up: keep = false drops the API jobs a restart left unfinished (no client
         waits for them now); keep = true lets them finish into the history."""
-        if self.daemon.config.http.keep:
+        if self.config().http.keep:
             return
-        for job in self.daemon.store.list_jobs(["queued", "paused"], 1000, 0):
+        for job in self.store.list_jobs(["queued", "paused"], 1000, 0):
             if job.source == API_SOURCE:
-                self.daemon.log("info", f"dropped {job.title}: its HTTP client left in a restart")
+                self.log("info", f"dropped {job.title}: its HTTP client left in a restart")
                 self.forget(job)
 
 
 def _same_asks(job: Job, ask: Ask) -> bool:
     options = job.options
     if bool(options.get("translate", False)) != ask.translate:
+        return False
+    labels = {k: options.get(k) for k in ("diarize", "speakers", "min_speakers", "max_speakers")}
+    wanted = {k: ask.options().get(k) for k in labels}
+    if {k: v for k, v in labels.items() if v} != {k: v for k, v in wanted.items() if v}:
         return False
     if ask.language and (options.get("language") or job.language) != ask.language:
         return False
@@ -363,7 +389,7 @@ def _probe(path: Path) -> float | None:
     try:
         return audio.probe(path)
     except MediaError as exc:
-        raise UploadError(
+        raise RefusedRequest(
             400,
             "not_media",
             f"the upload is not audio or video earwig can read: {exc.message}",
@@ -371,7 +397,7 @@ def _probe(path: Path) -> float | None:
         ) from None
 
 
-def _first_seconds(upload: SavedFile, seconds: float) -> SavedFile:
+def _first_seconds(upload: Upload, seconds: float) -> Clip:
     """A WAV of the upload's first `seconds`, beside it (the upload itself goes)."""
     import hashlib
 
@@ -388,7 +414,7 @@ def _first_seconds(upload: SavedFile, seconds: float) -> SavedFile:
     write_wav(clip, pcm, 16000)
     upload.path.unlink(missing_ok=True)
     sha = hashlib.sha256(clip.read_bytes()).hexdigest()
-    return SavedFile(upload.field, upload.filename, clip, clip.stat().st_size, sha)
+    return Clip(upload.filename, clip, sha)
 
 
 def transcript_from_json(text: str) -> Transcript:
