@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from earwig.speech import SAMPLE_TEXT, synthesize
-from helpers import DaemonProcess
+from helpers import DaemonProcess, stop_daemons_using
 from hubserver import Hub, base_model_files
 
 BASE = "Systran/faster-whisper-base"  # the real model the loopback hub serves
@@ -193,6 +193,7 @@ class Home:
         self.socket = runtime / "earwig.sock"  # short path: AF_UNIX allows ~108 bytes
         self.config = root / "config.toml"
         self.media = root / "media"
+        self.daemons: list[DaemonProcess] = []  # every daemon made here, stopped at the end
         self.watch.mkdir(parents=True)
         self.write_config()
 
@@ -233,7 +234,17 @@ path = "{self.watch}"
         )
 
     def daemon(self) -> DaemonProcess:
-        return DaemonProcess(self.config, self.root / "daemon.log")
+        """A daemon on this home's config; the `home` fixture stops it whatever happens."""
+        daemon = DaemonProcess(self.config, self.root / "daemon.log")
+        self.daemons.append(daemon)
+        return daemon
+
+    def finish(self) -> None:
+        """Stop every daemon of this home: those made by daemon(), and any other `earwig run`
+        on its config (the dashboard's `S`, `earwig web`), whatever state the test left."""
+        for daemon in self.daemons:
+            daemon.finish()
+        stop_daemons_using(self.config)
 
 
 @pytest.fixture(scope="session")
@@ -244,20 +255,21 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def home(tmp_path: Path, models_dir: Path) -> Iterator[Home]:
     runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
+    made = Home(tmp_path / "earwig", runtime, models_dir)
     try:
-        yield Home(tmp_path / "earwig", runtime, models_dir)
+        yield made
     finally:
+        made.finish()
         shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.fixture
 def daemon(home: Home) -> Iterator[DaemonProcess]:
-    proc = home.daemon().start()
+    proc = home.daemon()  # registered before it starts: a start that times out is stopped too
     try:
-        yield proc
+        yield proc.start()
     finally:
-        if proc.proc and proc.proc.poll() is None:
-            proc.kill()
+        proc.finish()
 
 
 @pytest.fixture(scope="session")

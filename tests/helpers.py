@@ -17,7 +17,7 @@ import jiwer
 from earwig import formatting
 from earwig import protocol as p
 from earwig.client import DaemonClient
-from earwig.errors import DaemonNotRunning
+from earwig.errors import DaemonNotAnswering, DaemonNotRunning
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,13 +31,14 @@ def wait_for(
 ) -> T:
     """Poll `condition` until it returns something truthy, and return that (so a condition
     that answers None or False until then gives its real value); fail with `what` after
-    `timeout`."""
+    `timeout`. A daemon that does not answer in time (a loaded machine) counts as "not yet",
+    never as the test's failure: the deadline decides."""
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
     while time.monotonic() < deadline:
         try:
             value = condition()
-        except (DaemonNotRunning, ConnectionError, FileNotFoundError) as exc:
+        except (DaemonNotRunning, DaemonNotAnswering, ConnectionError, FileNotFoundError) as exc:
             value, last_exc = None, exc
         if value:
             return value
@@ -70,17 +71,19 @@ class DaemonProcess:
             self._socket = config.load(self.config_path).socket_path
         return self._socket
 
-    def start(self, wait: bool = True) -> DaemonProcess:
+    def start(self, wait: bool = True, args: tuple[str, ...] = ()) -> DaemonProcess:
+        """Start `earwig run` (with `args`, such as `--http ADDR`); with `wait`, until it
+        answers on its socket."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "earwig", "--config", str(self.config_path), "run"],
+            [sys.executable, "-m", "earwig", "--config", str(self.config_path), "run", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=daemon_env(),
         )
         log.close()
         if wait:
-            wait_for(self.is_ready, 60, what="the daemon to answer on its socket")
+            wait_for(self.is_ready, 120, what="the daemon to answer on its socket")
         return self
 
     @property
@@ -126,15 +129,27 @@ class DaemonProcess:
         return wait_for(settled, timeout, what=f"{count} settled jobs")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        """Signal the daemon and wait for it to exit; one that outlives `timeout` is killed
+        (and the wait's TimeoutExpired raised), so a slow stop never leaves it running."""
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
 
     def kill(self) -> None:
         assert self.proc is not None
-        self.proc.kill()
+        if self.proc.poll() is None:
+            self.proc.kill()
         self.proc.wait(30)
+
+    def finish(self) -> None:
+        """The fixtures' finaliser: whatever the test did, no daemon of it outlives it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
 
     def http(self, timeout: float = 60) -> dict[str, str]:
         """The HTTP server's address once it listens: {"url", "listen", "token", ...}."""
@@ -151,6 +166,28 @@ class DaemonProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def stop_daemons_using(config_path: Path) -> list[int]:
+    """Kill every `earwig run` started with `config_path` that still runs (the dashboard's
+    `S` and `earwig web` start daemons a test holds no handle on); return their pids."""
+    wanted = str(config_path)
+    killed: list[int] = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in argv]
+        if "run" in words and wanted in words and any("earwig" in w for w in words):
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            killed.append(int(entry.name))
+    return killed
 
 
 def daemon_env() -> dict[str, str]:

@@ -187,20 +187,17 @@ def tui(ctx: Ctx) -> None:
 def run(ctx: Ctx, http_listen: str | None) -> None:
     """Run the daemon in the foreground (what systemd or launchd start)."""
     import asyncio
-    import dataclasses
 
-    from earwig.daemon.app import Daemon
+    from earwig.daemon.app import Daemon, overridden
     from earwig.daemon.logs import setup_logging
 
-    cfg = ctx.config
-    if http_listen is not None:
+    if http_listen:
         try:
-            config_mod.split_listen(http_listen) if http_listen else None
+            config_mod.split_listen(http_listen)
         except ValueError as exc:
             raise UsageError(f"--http {http_listen!r}: expected {exc}") from None
-        cfg = dataclasses.replace(cfg, http=dataclasses.replace(cfg.http, listen=http_listen))
-    setup_logging(cfg)
-    asyncio.run(Daemon(cfg, ctx.config_path).run())
+    setup_logging(overridden(ctx.config, http_listen))
+    asyncio.run(Daemon(ctx.config, ctx.config_path, http_listen=http_listen).run())
 
 
 @main.command()
@@ -289,7 +286,14 @@ def status(ctx: Ctx, as_json: bool) -> None:
 def jobs_cmd(
     ctx: Ctx, as_json: bool, states: tuple[str, ...], limit: int, offset: int, warned: bool
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first.
+
+    \b
+    States: queued (waiting its turn), downloading (a URL's media), fetching (its file is
+    checked before work: the same word for a local file and a download), transcribing,
+    done, failed, cancelled, paused. "done!" is done with warnings: `earwig show ID` says
+    what looks wrong, `--warnings` lists only those.
+    """
     chosen = [JobState(s) for s in states] or None
     result = ctx.call(p.ListJobs(states=chosen, limit=limit, offset=offset, warnings=warned))
     jobs = result["jobs"]
@@ -323,7 +327,7 @@ def jobs_cmd(
         elif j.get("warnings"):
             note = Text("warning: " + j["warnings"][0], style="yellow")
         else:
-            note = Text(j.get("waiting") or "")
+            note = Text(j.get("waiting") or formatting.kept(j) or formatting.why_cancelled(j))
         title = Text(j["title"])  # Text, not markup: titles from the internet have [brackets]
         title.truncate(title_room, overflow="ellipsis")
         note.truncate(note_room, overflow="ellipsis")
@@ -338,6 +342,8 @@ def jobs_cmd(
             note,
         )
     console.print(table)
+    if any(j.get("warnings") for j in jobs):
+        click.echo("done! = done with warnings: `earwig show ID` says what looks wrong")
 
 
 @main.command()
@@ -366,7 +372,8 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
     if j.get("text_from"):
         click.echo(f"  text     the {j['text_from']} transcript, not transcribed here")
     elif j.get("backend"):
-        where = f" · on {j['slot']}" if j.get("slot") else ""
+        slot = j.get("slot")  # "local" is this machine; anything else a server's name
+        where = "" if not slot else " · on this machine" if slot == "local" else f" · on {slot}"
         click.echo(f"  backend  {j['backend']} · {j.get('model')}{where}")
     if j.get("chapters"):
         click.echo(f"  chapters {len(j['chapters'])} (in the .json)")
@@ -382,6 +389,8 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
         click.secho(f"  warning  {warning}", fg="yellow")
     if j.get("waiting"):
         click.echo(f"  waiting  {j['waiting']}")
+    if kept := formatting.kept(j):
+        click.echo(f"  kept     {kept}: it goes on from there")
     if j.get("error"):
         click.secho(f"  error    {j['error']}", fg="red")
     if j.get("hint"):
@@ -499,11 +508,23 @@ def search(
 
 
 def _console() -> Any:
-    """A rich console; piped or redirected, one wide enough that tables are never cut."""
+    """A rich console; piped or redirected, one wide enough that tables are never cut, whose
+    lines end where their text does (rich pads every row to the widest: hundreds of columns
+    of spaces in a file or a pipe to grep)."""
     from rich.console import Console
 
     console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=400)
+    if console.is_terminal:
+        return console
+
+    class Unpadded(Console):
+        def print(self, *objects: Any, **kw: Any) -> None:
+            with self.capture() as captured:
+                super().print(*objects, **kw)
+            for line in captured.get().splitlines():
+                click.echo(line.rstrip())
+
+    return Unpadded(highlight=False, width=400)
 
 
 @main.command()
@@ -527,8 +548,8 @@ def _console() -> Any:
 def export(
     ctx: Ctx, job_ids: tuple[int, ...], fmt: str, output_dir: Path | None, to_stdout: bool
 ) -> None:
-    """Write finished jobs' transcripts in a format, e.g. Markdown notes (works without the
-    daemon: it reads the database)."""
+    """Write finished jobs' transcripts in a format such as Markdown notes (works without
+    the daemon: it reads the database)."""
     from earwig import outputs
     from earwig.errors import NotFound
     from earwig.media import safe_stem
@@ -1114,17 +1135,38 @@ def retry(
     for job_id in dict.fromkeys(ids):
         job = ctx.call(p.RetryJob(id=job_id, model=model or None))["job"]
         using = f" with {model}" if model else ""
-        click.echo(f"#{job['id']} {job['title']}: queued again{using} (now {job['state']})")
+        now = "" if job["state"] == "queued" else f" (now {job['state']})"
+        click.echo(f"#{job['id']} {job['title']}: queued again{using}{now}")
+
+
+# what each steering verb leaves the job as: said once, not "queued again (now queued)"
+_LEAVES = {
+    "cancelled": "cancelled",
+    "paused": "paused",
+    "resumed": "queued",
+    "moved to the top": "queued",
+}
 
 
 def _steer(ctx: Ctx, request: p.Request[p.JobResult], verb: str) -> None:
-    """Send one steering request and say where the job went."""
+    """Send one steering request and say where the job went (and what a pause kept)."""
     job = ctx.call(request)["job"]
-    if JobState(job["state"]).running and isinstance(request, p.CancelJob | p.PauseJob):
-        # a running job stops at its next checkpoint, a moment later
-        click.echo(f"#{job['id']} {job['title']}: stopping (it was {job['state']})")
-    else:
-        click.echo(f"#{job['id']} {job['title']}: {verb} (now {job['state']})")
+    state, name = job["state"], f"#{job['id']} {job['title']}"
+    if JobState(state).running and isinstance(request, p.CancelJob | p.PauseJob):
+        # a download stops at yt-dlp's next progress report, a moment later
+        click.echo(f"{name}: stopping (it is {state}; `earwig show {job['id']}` says when)")
+        return
+    said = verb if _LEAVES.get(verb) == state else f"{verb} (now {state})"
+    if isinstance(request, p.CancelJob) and state == "done":  # jobs.retried_after_done
+        said = "the retry is called off; it is done as before (its transcript and files stay)"
+    if state == "paused":
+        kept = formatting.kept(job)
+        said += (
+            f": {kept}; `earwig resume {job['id']}` goes on from there"
+            if kept
+            else f"; `earwig resume {job['id']}` queues it again"
+        )
+    click.echo(f"{name}: {said}")
 
 
 @main.command()
@@ -1171,7 +1213,11 @@ def delete(ctx: Ctx, job_ids: tuple[int, ...]) -> None:
 @pass_ctx
 @friendly
 def pause(ctx: Ctx, job_id: int | None) -> None:
-    """Pause one job, or (without ID) stop starting new jobs."""
+    """Pause one job, or (without ID) stop starting new jobs.
+
+    A running job stops at once and keeps every finished window of its file (up to ten
+    minutes of audio each): `earwig resume ID` goes on from there.
+    """
     if job_id is None:
         ctx.call(p.PauseQueue())
         click.echo("queue paused: the running job finishes, no new job starts (`earwig resume`)")
@@ -1448,7 +1494,7 @@ def speakers(click_ctx: click.Context, ctx: Ctx, as_json: bool) -> None:
 @pass_ctx
 @friendly
 def speakers_name(ctx: Ctx, job_id: int, speaker: str, name: str, everywhere: bool) -> None:
-    """Call SPEAKER (e.g. "SPEAKER 2") of job JOB_ID NAME, and recognise that voice later."""
+    """Call SPEAKER ("SPEAKER 2", say) of job JOB_ID NAME, and recognise that voice later."""
     result = _speakers_call(
         ctx, p.NameSpeaker(id=job_id, speaker=speaker, name=name, everywhere=everywhere)
     )

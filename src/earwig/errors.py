@@ -7,6 +7,8 @@ the daemon's job records and the TUI can all show the same two lines instead of 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 
 class EarwigError(Exception):
     """Base class: `message` says what went wrong, `hint` what the user can do."""
@@ -83,6 +85,8 @@ class Aborted(EarwigError):
     """A running job was asked to stop (cancel, pause, shutdown)."""
 
     code = "aborted"
+    # The work the stop did not wait for, still ending in its thread (daemon/aborts.py)
+    leftover: Awaitable[object] | None = None
 
 
 class ProtocolError(EarwigError):
@@ -100,10 +104,13 @@ class RefusedRequest(EarwigError):
     """A request the daemon will not carry out, with the HTTP status that says why: 4xx for
     the client's part (no audio, a model not installed), 503 while the daemon stops."""
 
-    def __init__(self, status: int, code: str, message: str, hint: str = "") -> None:
+    def __init__(
+        self, status: int, code: str, message: str, hint: str = "", param: str | None = None
+    ) -> None:
         super().__init__(message, hint)
         self.status = status
         self.code = code
+        self.param = param  # the request's field at fault, where there is one
 
 
 class VersionMismatch(ProtocolError):

@@ -108,6 +108,8 @@ def kind(job: JobView) -> str:
         return "sub"
     if job.get("url") or job.get("source") == "inbox":  # a line of the inbox that was not a
         return "url"  # URL is a failed URL job, not a file
+    if job.get("source") == "upload":  # sent over HTTP (the web page, curl -F)
+        return "upload"
     return "file"
 
 
@@ -116,9 +118,21 @@ def percent(job: JobView) -> str:
     return f"{fraction * 100:.0f}%" if fraction is not None else ""
 
 
-def progress_bar(job: JobView, width: int = 10) -> str:
+def progress_bar(job: JobView, width: int = 10, room: int | None = None) -> str:
     """'█████░░░░░  52% 3.1x 0:12' for a running job (the stage named when it is not
-    transcribing: 'decoding', 'speakers', 'writing'), '' otherwise."""
+    transcribing: 'decoding', 'speakers', 'writing'), '' otherwise. With `room` (a column's
+    width), the bar gives up cells (down to 3), then the time left goes, before the words
+    would be cut ("2% decoding 2:02" in a 22-cell column)."""
+    text = _progress_text(job, width)
+    while room is not None and len(text) > room and width > 3:
+        width -= 1
+        text = _progress_text(job, width)
+    if room is not None and len(text) > room:
+        text = _progress_text(job, width, with_eta=False)
+    return text
+
+
+def _progress_text(job: JobView, width: int, with_eta: bool = True) -> str:
     p = job.get("progress")
     if not p or job.get("state") not in RUNNING:
         return ""
@@ -139,7 +153,7 @@ def progress_bar(job: JobView, width: int = 10) -> str:
         parts.append(f"{speed / 1e6:.1f}MB/s")
     elif phase and phase not in ("transcribing", "downloading"):
         parts.append(phase)  # decoding, speakers, writing
-    if eta:
+    if eta and with_eta:
         parts.append(duration(eta))
     return " ".join(parts)
 
@@ -155,11 +169,12 @@ def sort_key(job: Mapping[str, Any]) -> tuple[int, float, float]:
 
 
 def size(n: float) -> str:
-    """Bytes, the way people read them: 74.5 MB."""
+    """Bytes, the way people read them: 74.5 MB. One unit everywhere: powers of 1000, as
+    disks, download bars (rich, browsers), the hub and earwig's config (`500MB`) count."""
     for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
+        if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
+        n /= 1000
     return ""
 
 
@@ -169,6 +184,24 @@ def clock(seconds: float) -> str:
     h, rem = divmod(total, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def why_cancelled(job: JobView) -> str:
+    """Why a job was cancelled when no one asked (the same media as another job: the
+    reason is the first clause of its hint), so it never looks like the user's own cancel;
+    "" for every other job."""
+    if job["state"] != "cancelled" or not (hint := job.get("hint")):
+        return ""
+    return hint.split(";", 1)[0]
+
+
+def kept(job: JobView) -> str:
+    """What a job that stopped part-way keeps of its work (a paused or requeued one whose
+    windows are saved): "the first 20:00 is transcribed and kept"; "" when nothing is."""
+    saved = job.get("saved") or 0.0
+    if not saved or job["state"] not in ("paused", "queued"):
+        return ""
+    return f"the first {clock(saved)} is transcribed and kept"
 
 
 def add_outcome(result: AddOutcome) -> tuple[str, str, str]:
@@ -237,6 +270,14 @@ def status_lines(st: Status) -> list[Line]:
             )
     for problem in st.get("problems") or ():  # the database lost, a disk full
         out.append((f"  problem  {problem}", "red"))
+    if restart := st.get("restart_for"):  # edited and reloaded, but read once at start-up
+        out.append(
+            (
+                f"  restart  {', '.join(restart)} changed in the config: it applies once earwig "
+                "restarts (restart its service, or stop and start `earwig run`)",
+                "yellow",
+            )
+        )
     fetch = backend.get("model_state") or {}
     if fetch.get("state") == "downloading":
         fraction = fetch.get("fraction")
@@ -253,6 +294,9 @@ def status_lines(st: Status) -> list[Line]:
         out.append((f"  model    {fetch.get('name')}: {fetch.get('error')}", "red"))
         if fetch.get("hint"):
             out.append((f"           hint: {fetch.get('hint')}", None))
+        if retry_at := fetch.get("retry_at"):
+            when = until(retry_at).replace("due now", "now")
+            out.append((f"           the download is tried again {when}", None))
     slots = st.get("slots") or []
     if len(slots) > 1 or any(s["kind"] == "server" for s in slots):
         for s in slots:

@@ -12,6 +12,11 @@ was not saved first.
     downloading/fetching/transcribing -> queued   (requeue: shutdown, crash, transient error)
     done/failed/cancelled -> queued   (retry, on the user's request)
 
+A running job keeps the windows of a long file it has finished (`Job.saved`, the windows in
+store.py): a pause, a requeue (shutdown, a transient error) and a resume keep them, so the
+next run goes on from the last finished window; an action that ends the job or starts it
+afresh (DISCARDS_WORK) drops them.
+
 `new()` is the one place a job begins.
 """
 
@@ -72,6 +77,11 @@ TRANSITIONS: dict[tuple[JobState, Action], JobState] = {
 }
 
 
+# The actions after which a job's saved windows are of no use: it is finished (done: the
+# transcript is saved whole; failed, cancelled: nothing more is made) or starts afresh (retry).
+DISCARDS_WORK = frozenset({Action.FINISH, Action.FAIL, Action.CANCEL, Action.RETRY})
+
+
 def advance(
     job: Job,
     action: Action,
@@ -86,9 +96,14 @@ def advance(
     target = TRANSITIONS.get((job.state, action))
     if target is None:
         raise InvalidTransition(
-            f"job {job.id} is {job.state}; it cannot {action}",
+            f"job {job.id} is {job.state}, so it cannot be {_PARTICIPLE[action]}",
             _hint_for(job.state, action),
         )
+    if action is Action.CANCEL and retried_after_done(job):
+        # A retry of a finished transcription, called off: a retry replaces the transcript
+        # and its files only when it finishes, so they are still there, and the job is done
+        # again as it was (not "cancelled" beside a transcript, and out of --state done).
+        target = D
     changes: dict = {
         "state": target,
         "updated_at": now,
@@ -105,9 +120,32 @@ def advance(
         changes.update(attempts=0, force=True, not_before=None, text_from=None, warnings=())
     if action is Action.REQUEUE:
         changes.update(not_before=not_before, error=error, hint=hint)
+    if action in DISCARDS_WORK:
+        changes["saved"] = 0.0
     if count_attempt:
         changes["attempts"] = job.attempts + 1
     return job.replace(**changes)
+
+
+_PARTICIPLE = {
+    Action.DOWNLOAD: "downloaded",
+    Action.DOWNLOADED: "marked downloaded",
+    Action.FETCH: "started",
+    Action.TRANSCRIBE: "transcribed",
+    Action.FINISH: "finished",
+    Action.FAIL: "failed",
+    Action.CANCEL: "cancelled",
+    Action.PAUSE: "paused",
+    Action.RESUME: "resumed",
+    Action.RETRY: "retried",
+    Action.REQUEUE: "queued again",
+}
+
+
+def retried_after_done(job: Job) -> bool:
+    """Whether `job` is a retry (under way, or paused) of one that was done: its transcript
+    and files are still those of its last finished run."""
+    return bool(job.outputs) and str(D) in job.times and not job.state.finished
 
 
 def new(source: str, title: str, now: float, **fields: Any) -> Job:

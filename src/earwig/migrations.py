@@ -224,6 +224,16 @@ def _transcript_flags(db: sqlite_utils.Database) -> None:
     db.table("transcripts").add_column("flags", str)
 
 
+def _saved_windows(db: sqlite_utils.Database) -> None:
+    """A pause keeps the work: each finished window of a running job (its transcript, as the
+    pipeline made it), and how far from the start they reach (`jobs.saved`)."""
+    db.table("jobs").add_column("saved", float, not_null_default=0.0)
+    db.table("job_windows").create(
+        {"job_id": int, "offset": float, "length": float, "key": str, "transcript": str},
+        pk=("job_id", "offset"),
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
@@ -238,5 +248,6 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _languages_per_segment,
     _inbox_done_pending,
     _transcript_flags,
+    _saved_windows,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

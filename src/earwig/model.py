@@ -80,6 +80,9 @@ class Job:
     created_at: float = 0.0
     updated_at: float = 0.0
     not_before: float | None = None  # backoff: do not start before this time
+    # Seconds of audio from the start whose transcript a stopped run kept (its finished
+    # windows, store.py: saved_windows): a paused or interrupted job goes on from there.
+    saved: float = 0.0
     times: dict[str, float] = field(default_factory=dict)  # state -> when it was last entered
 
     def replace(self, **changes: Any) -> Job:

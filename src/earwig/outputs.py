@@ -114,14 +114,27 @@ def to_tsv(t: Transcript, meta: dict[str, Any]) -> str:
 
 
 def _segment(s: Segment, words: bool = True) -> dict[str, Any]:
-    doc: dict[str, Any] = {"start": s.start, "end": s.end, "text": s.text.strip()}
+    # times to the millisecond: 2.448, not the float noise of windows joined (2.4480000000000004)
+    doc: dict[str, Any] = {
+        "start": round(s.start, 3),
+        "end": round(s.end, 3),
+        "text": s.text.strip(),
+    }
     if s.language:
         doc["language"] = s.language
     if s.speaker:
         doc["speaker"] = s.speaker
+    for name in ("avg_logprob", "compression_ratio"):  # how believable it is, where known
+        if (value := getattr(s, name)) is not None:
+            doc[name] = round(value, 4)
     if s.words and words:
         doc["words"] = [
-            {"start": w.start, "end": w.end, "word": w.text.strip(), "probability": w.probability}
+            {
+                "start": round(w.start, 3),
+                "end": round(w.end, 3),
+                "word": w.text.strip(),
+                "probability": w.probability,
+            }
             | ({"speaker": s.speaker} if s.speaker else {})  # a segment is split where it changes
             for w in s.words
         ]

@@ -123,6 +123,7 @@ class JobView(TypedDict):
     not_before: float | None
     times: dict[str, float]  # state -> when it was last entered
     options: dict[str, Any]  # what its request asked over [transcribe] (an HTTP API job's)
+    saved: float  # seconds from the start already transcribed and kept: a resume goes on there
     progress: NotRequired[Progress]
     waiting: NotRequired[str]  # why a queued job cannot start yet
 
@@ -265,6 +266,9 @@ class Status(TypedDict):
     parts: dict[str, PartView]
     healthy: bool
     problems: list[str]  # sentences: the database lost, a disk full (daemon/history.py, disk.py)
+    # config keys changed since the daemon started that apply only after a restart
+    # ("[transcribe] model"): the running daemon still uses what it started with
+    restart_for: list[str]
     subscriptions: list[SubscriptionView]
     http: HttpView  # the HTTP server: {"state": "off"} without [http] listen
     media_servers: list[MediaServerView]  # [[media_server]] tables and senders seen
@@ -498,7 +502,8 @@ class AddJobs(Request[AddResults]):
 
 @declare("job.pause")
 class PauseJob(Request[JobResult]):
-    """Pause a waiting or running job (a running one loses its progress)."""
+    """Pause a waiting or running job: a running one keeps every finished window of its
+    file and goes on from there when resumed; the answer comes once it has stopped."""
 
     id: JobId
 

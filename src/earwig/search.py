@@ -56,6 +56,20 @@ def parse_since(value: str, now: float | None = None) -> float:
         raise SearchError(f"--since {value!r} is not a date", f"use {exc}") from None
 
 
+def _why(query: str, engine: str) -> str:
+    """What is wrong with a query, in words: the usual slips first, then what the engine
+    said without its name ("fts5: syntax error near ..." is SQLite's, not the user's)."""
+    if re.search(r'(^|[\s("])\*', query):
+        return "a * ends the beginning of a word (transcri*): it needs letters before it"
+    if query.count('"') % 2:
+        return "a quote is not closed"
+    if query.count("(") != query.count(")"):
+        return "a bracket is not closed"
+    if re.search(r"(^|\s)(AND|OR|NOT|NEAR)\s*$|^\s*(AND|OR|NOT)\b", query):
+        return "AND, OR and NOT need a word on each side"
+    return engine.removeprefix("fts5: ")
+
+
 def _is_syntax_error(message: str) -> bool:
     """FTS5's own complaints about a query, as opposed to a fault in earwig's SQL."""
     return message.startswith(("fts5:", "unterminated string", "no such column"))
@@ -109,7 +123,9 @@ def search(
     except sqlite3.OperationalError as exc:
         if not _is_syntax_error(str(exc)):
             raise
-        raise SearchError(f"cannot understand the search {query!r}: {exc}", SYNTAX_HINT) from None
+        raise SearchError(
+            f"cannot understand the search {query!r}: {_why(query, str(exc))}", SYNTAX_HINT
+        ) from None
     for hit in hits:
         hit["clock"] = clock(hit["start"])
         hit["transcript"] = next((p for p in hit["outputs"] if p.endswith(".txt")), None)

@@ -181,13 +181,16 @@ def pull_with_progress(entry: catalog.Entry) -> Path:
 
     from earwig.transcribe import hub
 
+    console = Console(stderr=True)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
+        DownloadColumn(),  # powers of 1000, as formatting.size: one unit everywhere
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=console,
+        transient=True,  # a failure leaves its sentence, not an empty bar above it
+        disable=not console.is_terminal,  # a pipe or a log gets the outcome only
     ) as progress:
         task = progress.add_task(f"{entry.name} ({entry.repo})", total=entry.size or None)
         path = hub.pull(

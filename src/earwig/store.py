@@ -292,10 +292,58 @@ class Store:
         return [row[0] for row in rows]
 
     def save_job(self, job: Job) -> None:
+        """Save the job's record; a job that keeps no work (jobs.DISCARDS_WORK set its
+        `saved` to 0) loses its saved windows in the same transaction."""
         if job.id is None:
             raise StoreError("cannot save a job without an id")
         with self.db.atomic():
             self.db.table("jobs").update(job.id, _job_to_row(job))
+            if not job.saved:
+                self.db.execute("delete from job_windows where job_id = ?", [job.id])
+
+    # ------------------------------------------------------------ saved windows
+
+    def save_window(
+        self, job_id: int, offset: float, length: float, key: str, transcript: Transcript
+    ) -> float:
+        """Keep one finished window of a running job (`key`: what made it, the backend, model
+        and options); return how far from the start the job's saved windows now reach."""
+        import msgspec
+
+        with self.db.atomic():
+            self.db.table("job_windows").upsert(
+                {
+                    "job_id": job_id,
+                    "offset": offset,
+                    "length": length,
+                    "key": key,
+                    "transcript": msgspec.json.encode(transcript).decode(),
+                },
+                pk=("job_id", "offset"),
+            )
+            saved = offset + length
+            self.db.execute("update jobs set saved = ? where id = ?", [saved, job_id])
+        return saved
+
+    def saved_windows(self, job_id: int) -> list[tuple[float, float, str, Transcript]]:
+        """A job's saved windows in order: (offset, length, key, transcript)."""
+        import msgspec
+
+        rows = self.db.execute(
+            "select offset, length, key, transcript from job_windows where job_id = ? "
+            "order by offset",
+            [job_id],
+        ).fetchall()
+        return [
+            (offset, length, key, msgspec.json.decode(data, type=Transcript))
+            for offset, length, key, data in rows
+        ]
+
+    def forget_windows(self, job_id: int) -> None:
+        """Drop a job's saved windows (they were made another way: a new model, new options)."""
+        with self.db.atomic():
+            self.db.execute("delete from job_windows where job_id = ?", [job_id])
+            self.db.execute("update jobs set saved = 0 where id = ?", [job_id])
 
     def get_job(self, job_id: int) -> Job:
         rows = list(self.db.query("select * from jobs where id = ?", [job_id]))
@@ -370,6 +418,11 @@ class Store:
             )
         )
         return _row_to_job(rows[0]) if rows else None
+
+    def jobs_with_sha(self, sha256: str) -> list[Job]:
+        """Every job of this content, whatever its state, the newest first."""
+        rows = self.db.query("select * from jobs where sha256 = ? order by id desc", [sha256])
+        return [_row_to_job(row) for row in rows]
 
     def same_media_cancelled(self, job: Job) -> Job | None:
         """The oldest job cancelled because its media is `job`'s (it waits on `job`)."""
@@ -530,7 +583,7 @@ class Store:
     def delete_job(self, job_id: int) -> None:
         """Forget a job: its row, transcript, segments (and so its search hits) and log lines."""
         with self.db.atomic():
-            for table in ("segments", "transcripts", "voices"):
+            for table in ("segments", "transcripts", "voices", "job_windows"):
                 self.db.execute(f"delete from {table} where job_id = ?", [job_id])
             self.db.execute("delete from log where job_id = ?", [job_id])
             self.db.execute("delete from jobs where id = ?", [job_id])

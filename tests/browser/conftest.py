@@ -30,6 +30,7 @@ from .firefox import find_browser
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+SLOW = 120_000  # ms: the longest any page wait may take before the test fails
 
 
 def find_chromium() -> str | None:
@@ -101,13 +102,20 @@ def web(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[
         mp.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
         for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
             mp.delenv(var, raising=False)
-        daemon = home.daemon().start()
+        daemon = home.daemon()
+        try:
+            daemon.start()
+        except BaseException:
+            home.finish()
+            raise
     try:
         yield Web(daemon, home)
     finally:
-        if daemon.proc and daemon.proc.poll() is None:
-            daemon.stop()
-        shutil.rmtree(runtime, ignore_errors=True)
+        try:
+            daemon.stop()  # gently (its log says how it ended); killed if it will not stop
+        finally:
+            home.finish()
+            shutil.rmtree(runtime, ignore_errors=True)
 
 
 def new_page(
@@ -124,6 +132,9 @@ def new_page(
         is_mobile=phone,
         bypass_csp=not csp,
     )
+    # Playwright's 30 s default gives up on the first slow answer of a loaded machine: each
+    # wait is for a condition, so a generous deadline costs nothing when things go well.
+    context.set_default_timeout(SLOW)
     page = context.new_page()
     page.errors = []  # uncaught errors in the page fail the test that looks at them
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))

@@ -151,7 +151,7 @@ class Firefox:
             raise BidiError(result["exceptionDetails"].get("text", "an exception"))
         return _value(result["result"])
 
-    def wait(self, expression: str, timeout: float = 30) -> Any:
+    def wait(self, expression: str, timeout: float = 120) -> Any:
         deadline = time.monotonic() + timeout
         while True:
             value = self.evaluate(expression)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from conftest import Home
 from earwig import protocol as p
 from helpers import DaemonProcess, free_port, wait_for
 
@@ -86,6 +87,55 @@ def test_the_token_link_logs_in_and_leaves_no_token_in_the_address(
     row.wait_for()
     assert meeting["title"] in row.inner_text()
     assert page.locator("#login").is_hidden()
+
+
+def test_a_stale_login_link_shows_the_login_card_saying_why(web: Web, page: Any) -> None:
+    """Issue 39, item 11: a login link with a wrong or old token, opened in a browser, is the
+    page with its login card and a sentence about the link, not a raw JSON error."""
+    page.goto(f"{web.url}/?token=not-the-token")
+    page.wait_for_selector("#login", state="visible")
+    assert page.locator("#login-refused").is_visible()
+    assert "not this daemon's" in page.inner_text("#login-refused")
+    assert page.url == web.url + "/"  # the word is out of the address bar
+    assert "unauthorized" not in page.inner_text("body")
+    assert not [c for c in page.context.cookies() if c["name"] == "earwig_token"]
+    assert not page.errors
+
+
+def test_status_paths_wrap_at_their_slashes(web: Web, page: Any) -> None:
+    """Issue 39, item 13: the Status page broke paths mid-word; they wrap at a slash now."""
+    log_in(page, web)
+    page.goto(web.url + "/#status")
+    where = page.locator("#status-body dd", has_text=str(web.home.out.name)).first
+    where.wait_for()
+    assert where.inner_text().replace("\n", "") == str(web.home.out)
+    assert where.locator("wbr").count() == str(web.home.out).count("/")
+    assert not page.errors
+
+
+def test_add_urls_takes_one_line_each_and_says_which_is_no_url(web: Web, page: Any) -> None:
+    """Issue 39, item 11: a line that is not a URL is one input, refused here as not a URL
+    (never split into words, each "the path must be absolute"); the URL beside it is sent."""
+    log_in(page, web)
+    page.goto(web.url + "/#add")
+    url = "https://example.invalid/talk.mp3"
+    web.daemon.call(p.PauseQueue())  # the URL waits: nothing is fetched
+    try:
+        page.fill("#add-urls", f"this is not a url\n{url}\n")
+        page.click("#view-add form button")
+        outcomes = page.locator("#url-results .outcome")
+        outcomes.nth(1).wait_for()
+        said = outcomes.all_inner_texts()
+        assert len(said) == 2 and url in said[0], said  # the URL went to the daemon
+        assert said[1].startswith("this is not a url: not a URL"), said
+        assert "one web address a line" in said[1] and "absolute" not in " ".join(said)
+        assert page.input_value("#add-urls") == "this is not a url"  # left to be mended
+    finally:
+        for job in web.daemon.jobs():
+            if job.get("url") == url and job["state"] == "queued":
+                web.daemon.call(p.CancelJob(id=job["id"]))
+        web.daemon.call(p.ResumeQueue())
+    assert not page.errors
 
 
 def test_an_uploaded_wav_appears_goes_to_done_live_and_opens_to_its_transcript(
@@ -264,6 +314,7 @@ def test_files_dropped_onto_the_page_are_uploaded(web: Web, second_wav: Path, pa
 
     log_in(page, web)
     data = base64.b64encode(second_wav.read_bytes()).decode()
+    name = "morning — draft.wav"  # an em dash stays, as in a watched folder (issue 39, item 8)
     page.evaluate(
         """([name, data]) => {
           const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
@@ -275,7 +326,7 @@ def test_files_dropped_onto_the_page_are_uploaded(web: Web, second_wav: Path, pa
           fire("dragenter");
           fire("dragover");
         }""",
-        [second_wav.name, data],
+        [name, data],
     )
     assert page.locator("#drop").is_visible()
     page.evaluate(
@@ -286,9 +337,13 @@ def test_files_dropped_onto_the_page_are_uploaded(web: Web, second_wav: Path, pa
     page.wait_for_url(f"{web.url}/#add")
     outcome = page.locator("#uploads .outcome").first
     outcome.wait_for()
-    assert second_wav.name in outcome.inner_text()
-    titles = [j["title"] for j in web.daemon.jobs()]
-    assert second_wav.name in titles
+    assert name in outcome.inner_text()
+    job = next(j for j in web.daemon.jobs() if j["title"] == name)
+    assert job["source"] == "upload"  # not "cli": the log and `earwig show` say "from upload"
+    page.goto(web.url + "/")
+    card = page.locator(f"li.job[data-id='{job['id']}']")
+    card.wait_for()
+    assert "upload" in card.inner_text()
     assert not page.errors
 
 
@@ -322,6 +377,11 @@ def test_a_subscription_made_in_the_form_is_listed_checked_and_removed(
             )
             page.goto(f"{web.url}/jobs/{job['id']}")
             assert page.locator("#original").get_attribute("href") == media
+            page.goto(web.url + "/")  # its card names the subscription once (issue 39, 13)
+            card = page.locator(f"li.job[data-id='{job['id']}'] .job-meta")
+            card.wait_for()
+            assert "subscription pod" in card.inner_text()
+            assert "subscription · subscription" not in card.inner_text()
 
             page.goto(web.url + "/#add")
             sub.locator("button", has_text="Check now").click()
@@ -381,17 +441,12 @@ def test_every_view_at_desktop_and_phone_size_in_light_and_dark(
 
 
 def test_a_speaker_is_named_from_the_transcript_page(
-    browser: Any, tmp_path: Path, models_dir: Path, screens: Path
+    browser: Any, home: Home, tmp_path: Path, screens: Path
 ) -> None:
     """Voices taking turns, labelled by a daemon with speakers = "auto": the page lists them,
     "Name..." names one (as `earwig speakers name` does), and the lines show the name."""
-    import shutil
-    import tempfile
+    from conftest import conversation
 
-    from conftest import Home, conversation
-
-    runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
-    home = Home(tmp_path / "earwig", runtime, models_dir)
     home.write_config(transcribe='speakers = "auto"', http='listen = "127.0.0.1:0"')
     talk = tmp_path / "talk.wav"
     conversation(talk)
@@ -416,25 +471,17 @@ def test_a_speaker_is_named_from_the_transcript_page(
         assert after == ["Ben" if s == said[1] else s for s in said]
         assert not page.errors
     finally:
-        page.context.close()
-        daemon.stop()
-        shutil.rmtree(runtime, ignore_errors=True)
+        page.context.close()  # the daemon: the `home` fixture stops it, whatever happened
 
 
 def test_status_shows_a_model_download_with_its_progress_until_it_is_ready(
-    browser: Any, hub: Any, tmp_path: Path, models_dir: Path, screens: Path
+    browser: Any, hub: Any, home: Home, screens: Path
 ) -> None:
     """A daemon configured for a model it must fetch (from the tests' loopback hub, held
     after its first MiB): Status shows the download and its bytes, then the model ready."""
-    import shutil
-    import tempfile
     import threading
 
-    from conftest import Home
-
     hub.faults.hold = release = threading.Event()
-    runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
-    home = Home(tmp_path / "earwig", runtime, models_dir)
     home.write_config(transcribe='model = "base"', http='listen = "127.0.0.1:0"')
     daemon = home.daemon().start()
     page = new_page(browser)
@@ -455,20 +502,12 @@ def test_status_shows_a_model_download_with_its_progress_until_it_is_ready(
     finally:
         release.set()
         page.context.close()
-        daemon.kill()
-        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def test_the_banner_shows_while_the_daemon_is_away_and_the_page_reconnects_by_itself(
-    browser: Any, tmp_path: Path, models_dir: Path, speech_wav: Path
+    browser: Any, home: Home, speech_wav: Path
 ) -> None:
     """A fixed port here (a restarted daemon must come back where the page looks for it)."""
-    import tempfile
-
-    from conftest import Home
-
-    runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
-    home = Home(tmp_path / "earwig", runtime, models_dir)
     home.write_config(http=f'listen = "127.0.0.1:{free_port()}"')
     daemon = home.daemon().start()
     page = new_page(browser)
@@ -486,11 +525,6 @@ def test_the_banner_shows_while_the_daemon_is_away_and_the_page_reconnects_by_it
         assert page.evaluate("document.body.dataset.connected") == "yes"
     finally:
         page.context.close()
-        if daemon.proc and daemon.proc.poll() is None:
-            daemon.stop()
-        import shutil
-
-        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def test_in_firefox_too(web: Web, meeting: dict[str, Any], tmp_path: Path, screens: Path) -> None:

@@ -60,12 +60,20 @@ def server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterat
         home.write_config(
             http='listen = "127.0.0.1:0"\nmax_upload = "200MB"\nprivate_networks = ["127.0.0.2"]'
         )
-        daemon = home.daemon().start()
+        daemon = home.daemon()
+        try:
+            daemon.start()
+        except BaseException:
+            home.finish()
+            raise
     try:
         yield Http(daemon, home)
     finally:
-        daemon.stop()
-        shutil.rmtree(runtime, ignore_errors=True)
+        try:
+            daemon.stop()  # gently; killed if it will not stop
+        finally:
+            home.finish()
+            shutil.rmtree(runtime, ignore_errors=True)
 
 
 def openai_client(http: Http) -> Any:
@@ -123,6 +131,8 @@ def test_openai_errors_are_clear_4xx(server: Http, speech_wav: Path, tmp_path: P
             response_format="yaml",
         )
     assert err.value.body["code"] == "bad_response_format"  # type: ignore[index]
+    assert err.value.body["param"] == "response_format"  # type: ignore[index]
+    assert err.value.body["type"] == "invalid_request_error"  # type: ignore[index]
     with pytest.raises(openai.BadRequestError) as err:
         client.audio.transcriptions.create(
             model="whisper-1",
@@ -148,7 +158,8 @@ def test_openai_errors_are_clear_4xx(server: Http, speech_wav: Path, tmp_path: P
     )
     assert garbage.status_code == 400 and garbage.json()["error"]["code"] == "bad_multipart"
     assert "Traceback" not in garbage.text
-    assert set(garbage.json()["error"]) == {"code", "message", "hint"}
+    assert set(garbage.json()["error"]) == {"code", "message", "hint", "type", "param"}
+    assert garbage.json()["error"]["type"] == "invalid_request_error"
 
 
 # ---------------------------------------------------------------- whisper-asr-webservice

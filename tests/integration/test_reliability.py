@@ -451,6 +451,11 @@ def test_a_job_cancelled_as_the_same_media_takes_the_place_of_the_one_that_faile
             daemon.wait_job(
                 lambda j: j["id"] == 2 and j["state"] == "cancelled", 60, what="job 2 cancelled"
             )
+            # not the user's cancel: the list says why, not an empty note (issue 39, item 7)
+            listed = run_cli(home.config, "jobs").stdout.splitlines()
+            row = next(line for line in listed if line.startswith("2 "))
+            assert "cancelled" in row and "same media as job 1" in row, listed
+            assert all(line == line.rstrip() for line in listed)  # piped: no padding to 400
             daemon.call(p.DrainSlot(name="local", drain=False))
             settled = daemon.wait_idle(2)
             logs = run_cli(home.config, "logs", "-n", "100").stdout

@@ -152,12 +152,29 @@ def test_cancel_a_running_job_then_retry_it(
     assert done["state"] == "done" and done["force"] is True
     assert (home.out / "long.txt").exists()
 
+    # a done job's retry, called off (issue 39, item 12): done again, as it was, with the
+    # transcript and files of its finished run, and still listed under --state done
+    text = (home.out / "long.txt").read_text()
+    out = run_cli(home.config, "retry", str(job["id"]))
+    daemon.wait_job(lambda j: j["state"] == "transcribing", what="the retry to run")
+    out = run_cli(home.config, "cancel", str(job["id"]))
+    assert out.stdout == (
+        f"#{job['id']} long.wav: the retry is called off; it is done as before (its "
+        "transcript and files stay)\n"
+    ), out.stdout
+    again = daemon.call(p.GetJob(id=job["id"], transcript=True))
+    assert again["job"]["state"] == "done" and again["transcript"]["segments"]
+    assert (home.out / "long.txt").read_text() == text
+    listed = run_cli(home.config, "jobs", "--state", "done").stdout
+    assert "long.wav" in listed
+
 
 def test_refused_steering_says_why(home: Home, daemon: DaemonProcess, second_wav: Path) -> None:
     run_cli(home.config, "add", str(second_wav))
     (job,) = daemon.wait_idle(1)
     out = run_cli(home.config, "resume", str(job["id"]))
-    assert out.returncode == 1 and "is done; it cannot resume" in out.stderr
+    said = f"error: job {job['id']} is done, so it cannot be resumed\n"
+    assert out.returncode == 1 and out.stderr.startswith(said), out.stderr
     out = run_cli(home.config, "cancel", "999")
     assert out.returncode == 1 and "no job 999" in out.stderr
     assert "Traceback" not in out.stderr

@@ -39,8 +39,9 @@ def screen_of(app: EarwigApp, kind: type[S]) -> S:
     return screen
 
 
-async def until(condition: Callable[[], object], pilot, timeout: float = 60, what: str = ""):
-    """Let the app run until `condition` holds (a deadline, not a sleep)."""
+async def until(condition: Callable[[], object], pilot, timeout: float = 120, what: str = ""):
+    """Let the app run until `condition` holds (a deadline, not a sleep: generous, since it
+    only matters when the condition never comes, and a loaded machine is slow)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()

@@ -96,7 +96,7 @@ def seeded(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
         time.tzset()
 
 
-async def until(pilot, condition: Callable[[], object], what: str, timeout: float = 30) -> None:
+async def until(pilot, condition: Callable[[], object], what: str, timeout: float = 120) -> None:
     """Run the app until `condition` holds; if it never does, fail rather than take a
     picture of whatever is on screen (a snapshot of a half-loaded screen proves nothing)."""
     deadline = time.monotonic() + timeout

@@ -121,8 +121,7 @@ def test_destructive_keys_ask_before_running_work_is_lost(home: Home, long_wav: 
         await pilot.press("escape", "c")
         await until(lambda: isinstance(app.screen, ConfirmDialog), pilot)
         await pilot.press("y")
-        # the toast says "cancelling…" until the daemon says it stopped, then "cancelled"
-        await until(lambda: any("cancelling…" in n for n in notes(app)), pilot, what="toast")
+        # the answer comes once it has stopped (at once: the engine is not waited for)
         await until(lambda: any(n.endswith(": cancelled") for n in notes(app)), pilot, 60)
         assert daemon.call(p.GetJob(id=1))["job"]["state"] == "cancelled"
         await pilot.press("r")  # again, and this time d deletes it while it runs: asked once
@@ -140,6 +139,32 @@ def test_destructive_keys_ask_before_running_work_is_lost(home: Home, long_wav: 
         run(home, scenario)
     finally:
         daemon.kill()
+
+
+def test_a_question_closes_itself_when_its_job_stops_meanwhile(home: Home, long_wav: Path) -> None:
+    """Issue 39, item 4: `p` asks about a running job; the job is paused meanwhile from
+    elsewhere (another client, as the web page would). The question closes itself and says
+    why, and the next key is the user's again: `p` resumes the paused job (no question)."""
+    home.write_config(transcribe="batched = false")
+    daemon = home.daemon().start()
+
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(lambda: app.connection == "connected", pilot)
+        shutil.copy(long_wav, home.watch / "long.wav")
+        await until(lambda: titles(app) and table_rows(app)[0][0] == "transcribing", pilot)
+        await pilot.press("p")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), pilot, what="p asks")
+        paused = daemon.call(p.PauseJob(id=1))["job"]
+        assert paused["state"] == "paused"  # the answer waits until it has stopped
+        said = "#1 is paused now: nothing to ask any more"
+        await until(lambda: said in notes(app), pilot, what="the dialog saying why it closed")
+        await until(lambda: isinstance(app.screen, QueueScreen), pilot, what="the dialog gone")
+        await until(lambda: table_rows(app)[0][0] == "paused", pilot, what="the row paused")
+        await pilot.press("p")  # the user's key again, and nothing to lose: no question
+        await until(lambda: daemon.call(p.GetJob(id=1))["job"]["state"] != "paused", pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+
+    run(home, scenario)
 
 
 def test_lines_arrive_on_the_job_screen_while_it_runs(home: Home, long_wav: Path) -> None:
@@ -399,6 +424,43 @@ def test_search_leaves_the_input_after_a_hit_and_marks_every_word(home: Home) ->
         run(home, scenario)
     finally:
         daemon.kill()
+
+
+def test_keys_typed_for_the_search_box_never_steer_a_job(home: Home) -> None:
+    """Issue 39's sequence: in Search, open a hit, press 1 then 5, and type. `5` (and `/`)
+    mean "type a query": the search box comes back focused, its cursor after the query, and
+    the letters land in it; r, o and f never reach the hit's job screen (r would queue the
+    done job again)."""
+    seed(home, [("talk.wav", JobState.DONE)], segments=4)
+    daemon = home.daemon().start()
+
+    async def scenario(app: EarwigApp, pilot) -> None:
+        await until(lambda: app.connection == "connected" and table_rows(app), pilot)
+        await pilot.press("5", *"line", "enter")
+        await until(lambda: isinstance(app.focused, DataTable), pilot, what="on the hits")
+        await pilot.press("enter")  # open the hit
+        await until(lambda: isinstance(app.screen, JobDetailScreen) and app.screen.segments, pilot)
+        for tab_key in ("5", "slash"):
+            await pilot.press("1", tab_key)
+            await until(lambda: app.current_mode == "search", pilot, what="the Search tab")
+            query = app.screen.query_one("#query", Input)
+            await until(lambda: app.focused is app.screen.query_one("#query"), pilot, what="box")
+            assert isinstance(app.screen, SearchScreen), app.screen
+            assert query.cursor_position == len(query.value) and query.selection.is_empty
+            await pilot.press(*" rof")
+            assert query.value == "line rof", tab_key
+            await pilot.press(*["backspace"] * 4, "enter")  # the hit again, and open it
+            await until(lambda: isinstance(app.focused, DataTable), pilot, what="on the hits")
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, JobDetailScreen), pilot, what="the hit")
+        # from the hit's own screen, `/` is the same promise
+        await pilot.press("slash", *"xyz")
+        assert app.screen.query_one("#query", Input).value == "linexyz"
+        job = daemon.call(p.GetJob(id=1))["job"]
+        assert job["state"] == "done" and not job.get("attempts"), job
+        assert not any("open" in n for n in notes(app)), notes(app)
+
+    run(home, scenario)
 
 
 def test_subscriptions_take_j_k_and_enter_shows_their_jobs(home: Home) -> None:

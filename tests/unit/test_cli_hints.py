@@ -77,3 +77,20 @@ def test_the_checker_catches_a_command_that_does_not_exist() -> None:
     assert resolve("earwig service stop") is not None
     assert resolve("earwig jobs --bogus") is not None
     assert resolve("earwig retry 3 --model base") is None
+
+
+def _commands(group: click.Group, prefix: str = "earwig") -> list[tuple[str, click.Command]]:
+    found: list[tuple[str, click.Command]] = []
+    for name, command in group.commands.items():
+        found.append((f"{prefix} {name}", command))
+        if isinstance(command, click.Group):
+            found += _commands(command, f"{prefix} {name}")
+    return found
+
+
+@pytest.mark.parametrize(("name", "command"), _commands(main))
+def test_every_summary_in_help_is_a_whole_sentence(name: str, command: click.Command) -> None:
+    """`earwig --help` lists each command by its first sentence, which click ends at the
+    first ". ": an abbreviation there ("e.g.") cut `export` and `speakers name` short."""
+    summary = command.get_short_help_str(limit=10_000)
+    assert not re.search(r"\b(e\.g|i\.e|etc|vs)\.$", summary), f"{name}: {summary!r}"

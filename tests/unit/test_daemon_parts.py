@@ -228,6 +228,12 @@ def test_errors_fail_or_requeue_by_kind_and_the_next_job_still_runs(tmp_path: Pa
         a, b = parts.job(ids[0]), parts.job(ids[1])
         assert a.error == "the model crashed" and a.attempts == 1
         assert b.error == "busy" and b.attempts == 1 and b.not_before is not None
+        # its last try: the hint no longer says "earwig retries" (issue 39, item 10)
+        parts.store.save_job(b.replace(attempts=2))  # two tries spent: the next is the last
+        parts.queue.fail(ident(b.id), TransientError("busy", "earwig tries again later"))
+        b = parts.job(ids[1])
+        assert b.state is JobState.FAILED
+        assert b.hint == f"tried 3 times, the last one just now; `earwig retry {b.id}` tries again"
 
     run(test, runner.run, parts.queue)
 
@@ -274,6 +280,68 @@ def test_cancel_reaches_a_running_job_and_pause_of_the_queue_holds_the_next(
         assert parts.recorder.states(later.id) == ["queued"]
 
     run(test, runner.run, parts.queue)
+
+
+def test_a_paused_job_stops_at_once_keeps_its_windows_and_goes_on_after_them(
+    tmp_path: Path,
+) -> None:
+    """A 7 s file in 2 s windows. Paused while the engine is inside its third window, in a
+    call that cannot be interrupted: the job is paused at once (the engine's piece ends
+    later, its result dropped), the two finished windows are kept, and the resumed run
+    transcribes only the last two windows; its transcript is the unpaused run's."""
+    parts = Parts(tmp_path)
+    inside, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def behave(should_abort: Callable[[], bool]) -> None:
+        calls.append(1)
+        if len(calls) == 3:  # like a batch of CTranslate2: it does not look until it is done
+            inside.set()
+            release.wait(DEADLINE)
+
+    transcriber = StandIn(behave)
+    transcriber.window_seconds = 2.0
+    runner = parts.runner(transcriber)
+    media = str(tone(tmp_path / "long.wav", seconds=7.0))
+
+    async def test(stop: asyncio.Event) -> None:
+        paused = parts.queue.add(jobs.new("cli", "long.wav", 1.0, path=media))
+        await until(inside.is_set, "the third window in the engine")
+        kept = await until(lambda: parts.job(paused.id).saved, "two windows kept")
+        assert parts.aborts.request(ident(paused.id), Action.PAUSE)
+        await until(lambda: parts.job(paused.id).state is JobState.PAUSED, "paused")
+        assert not release.is_set()  # paused while the engine was still busy
+        assert parts.recorder.states(paused.id)[-1] == "paused"
+        assert 3.0 < kept < 5.0 and parts.job(paused.id).saved == kept
+        said = [e["message"] for e in parts.store.logs(job_id=paused.id)]
+        assert (
+            f"paused: long.wav (stopped while running; the first 00:0{int(kept)} is kept)" in said
+        )
+        # stopped, it is no longer the busy worker's: steering goes through the queue (a
+        # cancel sent to the old run's handle would be lost), and it may be resumed at once;
+        # it runs again once the engine has finished its piece and the slot is free
+        assert not parts.aborts.request(ident(paused.id), Action.CANCEL)
+        parts.queue.transition(ident(paused.id), Action.RESUME)
+        assert runner.slots[0].finishing == 1 and not runner.slots[0].free
+        release.set()
+        await until(lambda: parts.job(paused.id).state is JobState.DONE, "done after resuming")
+        assert len(calls) == 5  # windows 1-3, then 3 again and 4: two windows not redone
+        assert parts.store.saved_windows(ident(paused.id)) == []  # done: nothing left over
+        said = [e["message"] for e in parts.store.logs(job_id=paused.id)]
+        assert any(m.startswith("long.wav: goes on at 00:0") for m in said), said
+        assert any("kept from before" in m for m in said), said
+
+        whole = parts.queue.add(jobs.new("cli", "long.wav", 2.0, path=media, force=True))
+        await until(lambda: parts.job(whole.id).state is JobState.DONE, "the unpaused run")
+        assert len(calls) == 9
+        assert parts.transcript(paused.id) == parts.transcript(whole.id)
+
+    run(test, runner.run, parts.queue)
+
+
+def ident(job_id: int | None) -> int:
+    assert job_id is not None
+    return job_id
 
 
 def test_a_url_job_downloads_then_queues_with_its_media(tmp_path: Path) -> None:

@@ -48,7 +48,12 @@ def test_one_question_before_work_is_lost_and_none_when_nothing_is() -> None:
     assert "#7 is transcribing (38%)" in asked[1] and "lost" in asked[1]
     assert steering.question("job.cancel", [job(state="queued")], []) is None
     paused = steering.question("job.pause", [running], [])
-    assert paused is not None and "resumed (p)" in paused[1]
+    assert paused is not None and "none finished yet" in paused[1]
+    assert "p goes on from there" in paused[1] and "lost" not in paused[1]
+    kept = steering.question("job.pause", [job(progress={"fraction": 0.5}, saved=600.0)], [])
+    assert (
+        kept is not None and "(up to ten minutes of audio each; the first 10:00 so far)" in kept[1]
+    )
     assert steering.question("job.retry", [job(state="failed")], []) is None
 
 
@@ -87,3 +92,14 @@ def test_tab_completes_a_path_as_a_shell_does(tmp_path: Path) -> None:
     assert complete_path(f"{tmp_path}/alpha") == (f"{tmp_path}/alpha/", ["alpha/"])
     assert complete_path(f"{tmp_path}/")[1] == ["alpha/", "alpine/", "beta.wav"]
     assert complete_path(f"{tmp_path}/zz") == (f"{tmp_path}/zz", [])
+
+
+def test_a_progress_cell_never_cuts_its_words() -> None:
+    """Issue 39, item 13: "2% decoding 2:02" was cut in the 22-cell column at 120 columns:
+    the bar gives up cells first, then the time left."""
+    running = job(progress={"fraction": 0.02, "phase": "decoding", "eta": 122.0})
+    wide = formatting.progress_bar(running, 6)
+    assert wide == "░░░░░░   2% decoding 2:02" and len(wide) > 22
+    assert formatting.progress_bar(running, 6, 22) == "░░░   2% decoding 2:02"
+    assert formatting.progress_bar(running, 6, 18) == "░░░   2% decoding"
+    assert formatting.progress_bar(running, 6, 40) == wide  # room enough: as it was

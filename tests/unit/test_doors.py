@@ -5,6 +5,7 @@ event names equal to their Python declarations."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, cast
@@ -38,6 +39,31 @@ def test_query_flags_and_numbers_convert_as_declared() -> None:
         assert rest.params_for(listed, {}, {"warnings": [word]}, b"")["warnings"] is value
     with pytest.raises(rest.BadRequest, match="limit must be"):
         rest.params_for(listed, {}, {"limit": ["7.5"]}, b"")
+
+
+def route(method: str, path: str) -> rest.Route:
+    return next(r for r in rest.ROUTES if (r.method, r.path) == (method, path))
+
+
+def test_each_route_takes_its_params_from_the_path_the_route_and_the_body() -> None:
+    retry = route("POST", "/api/jobs/{id:int}/retry")
+    assert rest.params_for(retry, {"id": 4}, {}, b'{"model": "base"}') == {"id": 4, "model": "base"}
+    undrain = route("POST", "/api/slots/{name:str}/undrain")
+    assert rest.params_for(undrain, {"name": "local"}, {}, b"") == {"name": "local", "drain": False}
+    drain = route("POST", "/api/slots/{name:str}/drain")
+    assert rest.params_for(drain, {"name": "local"}, {}, b"")["drain"] is True
+    listed = route("GET", "/api/jobs")
+    assert rest.params_for(listed, {}, {"limit": ["5", "9"]}, b"") == {"limit": 9}  # the last
+    assert rest.params_for(route("GET", "/api/search"), {}, {"q": ["a", "b"]}, b"") == {
+        "query": "b"
+    }
+    pause = route("POST", "/api/jobs/{id:int}/pause")
+    with pytest.raises(rest.BadRequest, match="takes no body"):
+        rest.params_for(pause, {"id": 4}, {}, b'{"id": 5}')
+    with pytest.raises(rest.BadRequest, match="must be a JSON object"):
+        rest.params_for(retry, {"id": 4}, {}, b"[1]")
+    with pytest.raises(rest.BadRequest, match="not JSON"):
+        rest.params_for(retry, {"id": 4}, {}, b"{nope")
 
 
 def test_the_openai_form_converts_and_names_what_is_wrong() -> None:
@@ -187,3 +213,72 @@ def test_the_page_listens_to_every_event_the_daemon_sends() -> None:
     early = re.search(r"const names = \[(.*?)\];", js("early.js"), re.S)
     assert early
     assert set(strings(early.group(1))) == declared | {"snapshot", "error"}
+
+
+def test_whisper_asr_answers_end_as_theirs_and_carry_what_is_known() -> None:
+    from earwig.model import Segment, Transcript
+    from earwig.web import formats
+
+    t = Transcript(
+        (
+            Segment(0.0, 1.5, " Hello there.", avg_logprob=-0.21, compression_ratio=1.1),
+            Segment(1.5, 3.0, " General --> Kenobi."),
+        ),
+        "en",
+        3.0,
+        "faster-whisper",
+        "tiny.en",
+    )
+    srt = formats.asr_body(t, "srt")
+    assert srt.endswith("General -> Kenobi.\n\n") and not srt.endswith("\n\n\n")
+    assert formats.asr_body(t, "vtt").endswith("Kenobi.\n\n")
+    doc = json.loads(formats.asr_body(t, "json", ("a warning",)))
+    assert doc["segments"][0]["avg_logprob"] == -0.21 and "avg_logprob" not in doc["segments"][1]
+    assert doc["warnings"] == ["a warning"]
+    assert "warnings" not in json.loads(formats.asr_body(t, "json"))
+    body, _ = formats.openai_body(t, "verbose_json", (), "transcribe", ("a warning",))
+    verbose = json.loads(body)
+    assert verbose["warnings"] == ["a warning"]
+    first, second = verbose["segments"]
+    for made_up in ("tokens", "seek", "temperature", "no_speech_prob"):
+        assert made_up not in first, made_up  # never a placeholder: 0.0 reads as certain
+    assert first["avg_logprob"] == -0.21 and "avg_logprob" not in second
+
+
+def test_one_dispatcher_one_error_policy(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    """The socket, /api and /api/ws all answer through daemon/dispatch.py: a handler's bug is
+    logged once with its traceback and answered as `internal`, never ending the session; a
+    refusal keeps its code; bad params name the field."""
+    import asyncio
+    import logging
+
+    from earwig.daemon import dispatch
+    from earwig.daemon.handlers import HANDLERS
+    from earwig.errors import NotFound
+
+    async def bug(api: Any, params: Any, box: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    async def refuse(api: Any, params: Any, box: Any) -> Any:
+        raise NotFound("no job 7")
+
+    monkeypatch.setitem(HANDLERS, "status", bug)
+    monkeypatch.setitem(HANDLERS, "logs.tail", refuse)
+    api = cast(Any, object())
+    with caplog.at_level(logging.ERROR, logger="earwig.requests"):
+        reply = asyncio.run(dispatch.answer(api, {"id": 1, "type": "status"}, None))
+    assert (
+        reply["error"]["code"] == "internal" and "RuntimeError: a bug" in reply["error"]["message"]
+    )
+    assert [r.exc_info is not None for r in caplog.records] == [True]  # logged once, traceback
+    reply = asyncio.run(dispatch.answer(api, {"id": 2, "type": "logs.tail"}, None))
+    assert (reply["id"], reply["error"]["code"]) == (2, "not_found")
+    reply = asyncio.run(
+        dispatch.answer(api, {"id": 3, "type": "job.get", "params": {"id": 0}}, None)
+    )
+    assert "params.id" in reply["error"]["message"]
+    refused = asyncio.run(dispatch.answer(api, {"id": 4, "type": "status"}, None, {"status"}))
+    assert refused["error"]["code"] == "unknown_request"
+    with pytest.raises(Exception) as err:
+        asyncio.run(dispatch.call(api, "status", {}))
+    assert getattr(err.value, "code", None) == "internal"

@@ -6,6 +6,7 @@ behind it answers 200 with the path it was given (or accepts the WebSocket)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -100,9 +101,21 @@ def test_localhost_is_this_machine() -> None:
 
 def test_the_listen_name_and_the_listed_names() -> None:
     assert call(headers={**AUTH, "Host": "box.lan:8327"}, listen="box.lan")[0] == 200
-    named = HttpConfig(hosts=("Earwig.lan",))
-    assert call(headers={**AUTH, "Host": "earwig.lan:8327"}, settings=named)[0] == 200
-    assert call(headers={**AUTH, "Host": "other.lan:8327"}, settings=named)[0] == 403
+    named = HttpConfig(hosts=("Earwig.Example.com",))
+    assert call(headers={**AUTH, "Host": "earwig.example.com:8327"}, settings=named)[0] == 200
+    assert call(headers={**AUTH, "Host": "other.example.com:8327"}, settings=named)[0] == 403
+
+
+def test_names_nobody_outside_can_own_need_no_listing() -> None:
+    """A rebinding attack needs a name its author controls in public DNS; these are not
+    (web/names.py), so Bazarr by a compose service's name and Open WebUI's
+    host.docker.internal work out of the box."""
+    for name in ("earwig", "nas.local", "host.docker.internal", "box.home.arpa", "pi.lan"):
+        assert call(headers={**AUTH, "Host": f"{name}:8327"})[0] == 200, name
+    for name in ("nas.example.com", "evil.com", "local.evil.com", "lan.attacker.net"):
+        status, _, body, _ = call(headers={**AUTH, "Host": f"{name}:8327"})
+        assert status == 403, name
+        assert f'hosts = ["{name}"]' in json.loads(body)["error"]["hint"], body
 
 
 # ---------------------------------------------------------------- Origin (CSRF)
@@ -181,8 +194,32 @@ def test_the_page_and_its_files_need_no_token() -> None:
     for public in ("/", "/jobs/3", "/static/app.js", "/favicon.ico"):
         status, _, _, seen = call(public, headers=HOST)
         assert status == 200 and seen.scope is not None and seen.scope["earwig.auth"] is None
-    for private in ("/api/jobs", "/v1/models", "/asr", "/status", "/jobsx", "/static"):
+    for private in ("/api/jobs", "/v1/models", "/asr", "/jobsx", "/static", "/status/x"):
         assert call(private, headers=HOST)[0] == 401, private
+
+
+def test_bazarrs_test_connection_needs_no_token() -> None:
+    """Bazarr keeps only the endpoint's host and sends `GET /status` without the token; the
+    door answers it with the version alone (web/doors/asr.py)."""
+    status, _, _, seen = call("/status", headers=HOST)
+    assert status == 200 and seen.scope is not None and seen.scope["earwig.auth"] is None
+    assert call("/status", headers={**HOST, "Host": "evil.com"})[0] == 403  # rebinding: no
+
+
+def test_a_wrong_token_is_told_apart_from_a_missing_one() -> None:
+    missing = json.loads(call(headers=HOST)[2])["error"]
+    wrong = json.loads(call(headers={**HOST, "Authorization": "Bearer nope"})[2])["error"]
+    assert "needs earwig's token" in missing["message"]
+    assert "not this daemon's" in wrong["message"] and "earwig token" in wrong["hint"]
+    assert wrong["type"] == missing["type"] == "authentication_error"
+    cookie = json.loads(call(headers={**HOST, "Cookie": f"{COOKIE}=stale"})[2])["error"]
+    assert "not this daemon's" in cookie["message"]
+
+
+def test_refusals_have_openais_error_shape() -> None:
+    body = json.loads(call(headers={**AUTH, "Host": "evil.com"})[2])["error"]
+    assert set(body) == {"code", "message", "hint", "type", "param"}
+    assert (body["type"], body["param"]) == ("permission_error", None)
 
 
 def test_the_login_link_sets_a_strict_cookie_and_drops_the_token() -> None:

@@ -82,8 +82,11 @@ AUTH = ("Authorization", f"Bearer {TOKEN}")
         (["localhost.evil.com"], 403),
         (["earwig.lan.evil.com"], 403),
         (["127.1:8327"], 403),  # a name, not an address: not the same thing
-        (["2130706433"], 403),
-        (["localhost."], 400),
+        (["2130706433"], 200),  # one label, no dot: no public name (web/names.py)
+        (["localhost."], 200),  # the same name, fully qualified
+        (["evil.com."], 403),
+        (["earwig_box:8327"], 200),  # a compose service's name
+        (["localhost.."], 400),
     ],
 )
 def test_host_is_one_well_formed_exact_name(hosts: list[str], status: int) -> None:
@@ -93,8 +96,8 @@ def test_host_is_one_well_formed_exact_name(hosts: list[str], status: int) -> No
 
 
 def test_the_listen_address_is_a_name_of_this_server() -> None:
-    headers = [("Host", "earwig-box:8327"), AUTH]
-    assert call(headers, listen="earwig-box")[0] == 200
+    headers = [("Host", "earwig.example.com:8327"), AUTH]
+    assert call(headers, listen="earwig.example.com")[0] == 200
     assert call(headers, listen="0.0.0.0")[0] == 403
 
 

@@ -126,3 +126,26 @@ def test_the_groups_of_states_are_derived_and_cover_every_state() -> None:
         "cancelled",
     ]  # fmt: skip
     assert set(store._CLAIMING) == {str(s) for s in JobState} - {"failed", "cancelled"}
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_a_stopped_job_keeps_its_work_until_it_ends_or_starts_afresh(action: Action) -> None:
+    """The windows a run finished (`saved`) survive pause, resume and requeue; finishing,
+    failing, cancelling and retrying drop them (the store drops the windows with it)."""
+    state = next((s for (s, a) in jobs.TRANSITIONS if a is action), None)
+    assert state is not None
+    moved = jobs.advance(make(state, saved=600.0), action, 2.0)
+    drops = {Action.FINISH, Action.FAIL, Action.CANCEL, Action.RETRY}
+    assert moved.saved == (0.0 if action in drops else 600.0), action
+
+
+def test_a_retry_of_a_done_job_called_off_is_done_again() -> None:
+    """Its transcript and files are those of its finished run until the retry finishes, so a
+    cancel puts it back to done; a job that was never done is cancelled as usual."""
+    was_done = make(S.TRANSCRIBING, outputs=("/out/a.txt",), times={"done": 1.0, "queued": 2.0})
+    assert jobs.advance(was_done, Action.CANCEL, 3.0).state is S.DONE
+    assert jobs.advance(was_done.replace(state=S.QUEUED), Action.CANCEL, 3.0).state is S.DONE
+    never = make(S.TRANSCRIBING, times={"queued": 2.0})
+    assert jobs.advance(never, Action.CANCEL, 3.0).state is S.CANCELLED
+    with pytest.raises(InvalidTransition, match=r"job 1 is done, so it cannot be cancelled"):
+        jobs.advance(make(S.DONE), Action.CANCEL, 3.0)

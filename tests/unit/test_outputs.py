@@ -148,3 +148,16 @@ def test_markdown_gives_a_paragraph_per_speaker_turn_and_the_chapters() -> None:
     assert links.count("https://example.org/ep.mp3#t=0") == 2
     assert links.count("https://example.org/ep.mp3#t=2") == 2
     assert "## Chapters" in text and "Ben's bit" in text
+
+
+def test_json_times_carry_no_float_noise() -> None:
+    """Issue 39, item 13: times joined across windows came out as 2.4480000000000004."""
+    from earwig.model import Word
+
+    words = (Word(0.1 + 0.2, 2.4480000000000004, " Hi", 0.9),)
+    t = Transcript((Segment(0.1 + 0.2, 2.4480000000000004, " Hi", words),), "en", 3.0, "b", "m")
+    doc = json.loads(outputs.to_json(t, {}))
+    segment = doc["segments"][0]
+    assert (segment["start"], segment["end"]) == (0.3, 2.448)
+    assert (segment["words"][0]["start"], segment["words"][0]["end"]) == (0.3, 2.448)
+    assert "0000000" not in outputs.to_json(t, {})

@@ -109,6 +109,26 @@ def test_syntax_errors_are_explained(store: Store, query: str) -> None:
     assert query in info.value.message and "phrase" in info.value.hint
 
 
+@pytest.mark.parametrize(
+    ("query", "why"),
+    [
+        ("*", "a * ends the beginning of a word (transcri*): it needs letters before it"),
+        ('"unbalanced', "a quote is not closed"),
+        ("(fox", "a bracket is not closed"),
+        ("fox AND", "AND, OR and NOT need a word on each side"),
+    ],
+)
+def test_syntax_errors_say_what_is_wrong_not_the_engines_words(
+    store: Store, query: str, why: str
+) -> None:
+    """Issue 39, item 13: `earwig search '*'` answered "fts5: syntax error"."""
+    add(store, "a", "the quick brown fox")
+    with pytest.raises(SearchError) as info:
+        search.search(store, query)
+    assert info.value.message == f"cannot understand the search {query!r}: {why}"
+    assert "fts5" not in info.value.message
+
+
 def test_retranscription_does_not_duplicate_hits_and_delete_removes_them(store: Store) -> None:
     job_id = add(store, "a", "first version about budgets")
     store.save_transcript(

@@ -174,3 +174,17 @@ def test_nothing_escapes_the_directory_whatever_the_title(server, tmp_path, seco
     )
     got = ytdlp.download(url, tmp_path / "d", lambda p: None, lambda: False)
     assert got.path.parent == (tmp_path / "d").resolve() and len(got.path.name) <= 110
+
+
+def test_network_failures_are_said_plainly_without_the_libraries_retry_count(tmp_path) -> None:
+    """Issue 39, item 10: no "HTTPConnection(host=..., port=...)", no "Giving up after 2
+    retries" while earwig is about to try again: what went wrong, in words."""
+    for url, said in (
+        ("http://127.0.0.1:9/x.mp3", "the server refused the connection"),
+        ("http://no-such-host.invalid/x.mp3", "its host name could not be found"),
+    ):
+        with pytest.raises(TransientError) as info:
+            ytdlp.download(url, tmp_path, print, lambda: False, timeout=3, retries=1)
+        assert info.value.message.startswith(f"{url}: {said}"), info.value.message
+        assert "Giving up" not in info.value.message and "Connection(" not in info.value.message
+        assert info.value.hint == "a network problem: earwig tries again later"

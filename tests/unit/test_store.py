@@ -160,3 +160,36 @@ def test_two_speakers_given_one_name_merge(tmp_path: Path) -> None:
     assert store.job_speakers(job.id) == ["Ann"]
     assert store.voice(job.id, "Ann") == [0.0, 1.0]
     assert [v["name"] for v in store.known_voices()] == ["Ann"]
+
+
+def test_saved_windows_round_trip_exactly_and_go_with_the_work(store: Store) -> None:
+    """A paused job's finished windows come back exactly as they were saved (words, float
+    times, warnings); a job saved with nothing kept (jobs.DISCARDS_WORK), or deleted,
+    loses them."""
+    from earwig.model import Flag, Word
+
+    job = store.add_job(new_job(state=JobState.TRANSCRIBING))
+    one = Transcript(
+        (Segment(0.1, 2.4480000000000004, " one", (Word(0.1, 0.5, " one", 0.91),), "en"),),
+        "en",
+        600.0,
+        "b",
+        "m",
+        speech=3.25,
+        warnings=("a warning",),
+        flags=(Flag("loop", 1.5, 2.25, "a line repeated", drop=True, detail="3 times"),),
+        json_words=False,
+    )
+    two = one.replace(segments=(Segment(1.0, 2.0, " two"),))
+    assert store.save_window(ident(job), 0.0, 600.0, "key", one) == 600.0
+    assert store.save_window(ident(job), 600.0, 599.5, "key", two) == 1199.5
+    assert store.saved_windows(ident(job)) == [(0.0, 600.0, "key", one), (600.0, 599.5, "key", two)]
+    paused = store.get_job(ident(job)).replace(state=JobState.PAUSED)
+    assert paused.saved == 1199.5
+    store.save_job(paused)  # kept through a pause
+    assert len(store.saved_windows(ident(job))) == 2
+    store.save_job(paused.replace(state=JobState.CANCELLED, saved=0.0))
+    assert store.saved_windows(ident(job)) == []
+    store.save_window(ident(job), 0.0, 600.0, "key", one)
+    store.delete_job(ident(job))
+    assert store.saved_windows(ident(job)) == []

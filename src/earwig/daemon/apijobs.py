@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,10 +39,10 @@ from earwig.daemon.delivery import API_SOURCE
 from earwig.errors import EarwigError, MediaError, RefusedRequest
 from earwig.jobs import Action
 from earwig.model import Job, JobState, Segment, Transcript, Word
-from earwig.protocol import JOB_UPDATED, Event, JobView
+from earwig.protocol import JOB_SEGMENTS, JOB_UPDATED, Event, JobView, SegmentView
 
 if TYPE_CHECKING:
-    from earwig.config import Config
+    from earwig.config import Config, TranscribeConfig
     from earwig.daemon.bus import Bus
     from earwig.daemon.queue import JobQueue
 
@@ -49,6 +50,8 @@ INTERACTIVE = 1_000_000  # an API job's priority: before every background job
 DETECT_SECONDS = 30.0  # /detect-language listens to the first 30 s, as whisper-asr does
 MIN_SECONDS = 0.01  # shorter audio is refused at the door (a 1-byte PCM body failed as a job)
 WAV_HEADER = 44  # bytes of a WAV header: an upload no longer than that has no audio
+LABELS = ("diarize", "speakers", "min_speakers", "max_speakers")  # a job's speaker-label asks
+ENGLISH_ONLY = "is English-only"  # in the warnings of an English-only model hearing no English
 Log = Callable[..., None]  # Events.log(level, message, job_id=None)
 
 
@@ -77,7 +80,7 @@ class Ask:
     """What one request asks of the transcription."""
 
     translate: bool = False
-    language: str | None = None
+    language: str | None = None  # forced, as whisper-asr-webservice forces it; None: found
     prompt: str | None = None
     words: bool = False
     vad: bool | None = None
@@ -87,7 +90,10 @@ class Ask:
     video: str | None = None  # the video file the audio is from (Bazarr's video_file)
 
     def options(self) -> dict[str, Any]:
+        """The job's own options (over the configured ones: daemon/runner.job_options)."""
         opts: dict[str, Any] = {"translate": self.translate, "language": self.language}
+        if self.language:  # the whole file in that language, no stretch found to differ
+            opts["multilingual"] = False
         if self.prompt:
             opts["initial_prompt"] = self.prompt
         if self.words:
@@ -106,11 +112,74 @@ class Ask:
         return opts
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How a transcript is (or was) made, beyond its audio: the reuse key. A stored
+    transcript answers a request only when its recipe serves the request's: made by the same
+    weights (models.identity of the model that MADE it, read from the transcript, never the
+    name a request used), the same task, prompt and VAD, word times when they are asked for,
+    and the language as asked: a forced language is served by a transcript forced to it, or
+    by one found by listening that heard that language alone; a request that lets the
+    language be found is served only by a transcript whose language was found too."""
+
+    model: str
+    translate: bool
+    language: str | None  # forced; None: found by listening
+    prompt: str | None
+    vad: bool
+    words: bool
+    labels: tuple[tuple[str, Any], ...] = ()  # speaker labels asked for (/asr's diarize)
+
+    def serves(self, asked: Recipe, heard: tuple[str, ...]) -> bool:
+        """Whether a transcript made so answers `asked`; `heard`: the languages it found."""
+        same = (self.model, self.translate, self.prompt, self.vad, self.labels)
+        if same != (asked.model, asked.translate, asked.prompt, asked.vad, asked.labels):
+            return False
+        if asked.words and not self.words:
+            return False
+        if asked.language is None:
+            return self.language is None
+        return self.language == asked.language or (
+            self.language is None and set(heard) == {asked.language}
+        )
+
+
+def recipe(options: dict[str, Any], model: str, configured: TranscribeConfig) -> Recipe:
+    """The recipe of a job with these options (over `configured`) on the model `model`."""
+    from earwig.transcribe.models import identity
+
+    get = options.get  # a job's own option, explicit None included, over the configured one
+    return Recipe(
+        model=identity(model),
+        translate=bool(get("translate", configured.translate)),
+        language=get("language", configured.language) or None,
+        prompt=get("initial_prompt", configured.initial_prompt) or None,
+        vad=bool(get("vad", configured.vad)),
+        words=bool(get("word_timestamps", configured.word_timestamps)),
+        labels=tuple((k, options[k]) for k in LABELS if options.get(k)),
+    )
+
+
 @dataclass
 class Answer:
     job: JobView
     transcript: Transcript
     deduplicated: bool = False
+    notes: tuple[str, ...] = ()  # what the client should know besides the transcript's own
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Everything that looks wrong or differs from what was asked, for the answer's
+        warnings (a header, and a field where the format has room)."""
+        return (*self.notes, *self.transcript.warnings)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A request's job, running or waiting, and what its answer will say besides."""
+
+    job_id: int
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -126,13 +195,17 @@ class ApiJobs:
         log: Log,
         config: Callable[[], Config],
         stopping: asyncio.Event,
+        transcribe: Callable[[], TranscribeConfig],
     ) -> None:
         self.queue = queue
         self.store = queue.store
         self.log = log
         self.config = config  # read per request: a reload of [http] keep applies at once
         self.stopping = stopping
+        # [transcribe] as the running backend has it (read once at start-up)
+        self.transcribe_config = transcribe
         self._waiting: dict[int, _Waiting] = {}
+        self.bus = bus
         bus.listen(self._on_event)  # for as long as the daemon runs
 
     @property
@@ -142,38 +215,96 @@ class ApiJobs:
 
     # ------------------------------------------------------------ models
 
-    def model_for(self, name: str | None) -> str | None:
-        """The model a request names: None (the configured one) for no name, `whisper-1`
-        or any name earwig does not know; an installed model by its name; a model earwig
-        could download but has not is refused (`earwig models pull` it first)."""
+    def model_for(self, name: str | None) -> tuple[str | None, tuple[str, ...]]:
+        """The model a request names, as the setting a job asks for (None: the configured
+        one), and what the answer should say about it. Every name of a model counts: its
+        catalog name, its Hugging Face id (`Systran/faster-whisper-base`), `tiny.en` and
+        `bundled` for the model that ships with earwig; `whisper-1` is the configured one. A
+        model earwig knows but this machine lacks is refused with how to get it; a name it
+        does not know at all (another service's) is answered by the configured model, and
+        the answer says so."""
         from earwig.transcribe import catalog
-        from earwig.transcribe.models import local_models
+        from earwig.transcribe.models import display_name, identity, on_disk
 
-        cfg = self.config().transcribe
-        if not name or name in ("whisper-1", cfg.model):
-            return None
-        installed = {m["name"] for m in local_models(cfg.models_dir, cfg.model)}
-        if name in installed:
-            return name
-        if catalog.lookup(name) is not None:
+        cfg = self.transcribe_config()
+        if not name or name == "whisper-1" or identity(name) == identity(cfg.model):
+            return None, ()
+        entry = catalog.lookup(name)
+        if on_disk(name):
+            return (entry.name if entry is not None else name), ()
+        if entry is not None:
             raise RefusedRequest(
                 400,
                 "model_not_installed",
                 f"the model {name!r} is not on this machine",
-                f"`earwig models pull {name}` downloads it; GET /v1/models lists what is here",
+                f"`earwig models pull {entry.name}` downloads it; GET /v1/models lists what "
+                "is here",
+                param="model",
             )
-        return None
+        note = f"earwig has no model {name!r}: {display_name(cfg.model)} answered"
+        return None, (note,)
+
+    def fit(self, ask: Ask, detecting: bool = False) -> tuple[Ask, tuple[str, ...]]:
+        """`ask` as a model that can serve it, and what the answer should say about that.
+        An English-only model asked for another language, a translation or the language of
+        the audio gives way to a multilingual model on this machine (its own sibling, base
+        for base.en, else the smallest), named in the answer's warnings; with none here, a
+        language or a translation is refused with the model to pull (a detection goes on: the
+        English-only model can still tell English from not English, see `detect`)."""
+        from earwig import languages
+        from earwig.transcribe.models import display_name, multilingual_on_disk
+        from earwig.transcribe.registry import LOCAL_MODELS, english_only
+
+        cfg = self.transcribe_config()
+        model = ask.model or cfg.model
+        if cfg.backend not in ("auto", *LOCAL_MODELS) or not english_only(model):
+            return ask, ()
+        if ask.language and ask.language != "en":
+            needs = f"{languages.name(ask.language)} ({ask.language})"
+        elif ask.translate:
+            needs = "translation into English"
+        elif detecting:
+            needs = "finding the language"
+        else:
+            return ask, ()
+        other = multilingual_on_disk(model)
+        if other is not None:
+            note = f"{display_name(model)} is English-only: {other} answered ({needs})"
+            return dataclasses.replace(ask, model=other), (note,)
+        if detecting:
+            return ask, ()
+        raise RefusedRequest(
+            422,
+            "english_only_model",
+            f"{display_name(model)} is an English-only model and cannot do {needs}; no "
+            "multilingual model is on this machine",
+            "`earwig models pull base` (a multilingual model on this machine then answers such "
+            'requests), or set [transcribe] model = "base"',
+        )
 
     # ------------------------------------------------------------ requests
 
     async def transcribe(
-        self, upload: Upload, ask: Ask, gone: Callable[[], Awaitable[Any]]
+        self,
+        upload: Upload,
+        ask: Ask,
+        gone: Callable[[], Awaitable[Any]],
+        detecting: bool = False,
     ) -> Answer:
         """The transcript of `upload`: stored, or from a new job the client waits for.
         `gone` returns when the client disconnects."""
+        started = await self.begin(upload, ask, detecting)
+        if isinstance(started, Answer):
+            return started
+        return dataclasses.replace(await self._wait(started.job_id, gone), notes=started.notes)
+
+    async def begin(self, upload: Upload, ask: Ask, detecting: bool = False) -> Answer | Pending:
+        """The stored answer to `ask`, or the job that makes it (new, or the same audio's
+        job already making it), for the client to wait on or follow."""
         try:
             if upload.path.stat().st_size <= WAV_HEADER:  # nothing, or a WAV header alone
                 raise RefusedRequest(400, "empty", "the upload has no audio in it")
+            ask, notes = self.fit(ask, detecting)
             seconds = await asyncio.to_thread(_probe, upload.path)
             if seconds is not None and seconds < MIN_SECONDS:  # a byte or two of PCM
                 raise RefusedRequest(
@@ -184,41 +315,111 @@ class ApiJobs:
                 )
             answer = self._known(upload.sha256, ask)
             if answer is not None:
-                return answer
+                return dataclasses.replace(answer, notes=notes)
             job = self._running_same(upload.sha256, ask) or self._add(upload, ask)
         finally:
-            # the request's own upload folder goes now, whatever comes next (the file moved
-            # to its job's folder): a client that hangs up while it waits, or a job that
-            # fails, leaves nothing behind
+            # the request's own upload folder goes now, whatever comes next (a new job's
+            # file was moved out of it): a client that hangs up while it waits, or a job
+            # that fails, leaves nothing behind
             shutil.rmtree(upload.path.parent, ignore_errors=True)
         assert job.id is not None
-        return await self._wait(job.id, gone)
+        return Pending(job.id, notes)
+
+    async def follow(self, pending: Pending) -> AsyncIterator[list[SegmentView] | Answer]:
+        """A job's lines as they are transcribed (those so far first), then its Answer. A
+        follower that stops early (the client went away) leaves the job as `_wait` would."""
+        lines: asyncio.Queue[list[SegmentView]] = asyncio.Queue()
+        job_id = pending.job_id
+
+        def on_event(event: Event[Any]) -> None:
+            if event.kind is JOB_SEGMENTS and event.data["id"] == job_id:
+                lines.put_nowait(list(event.data["segments"]))
+
+        unlisten = self.bus.listen(on_event)
+        waiting = asyncio.ensure_future(self._wait(job_id, asyncio.Event().wait))
+        finished = False
+        try:
+            if self.bus.live.get(job_id):
+                yield list(self.bus.live[job_id])
+            while not waiting.done():
+                getting = asyncio.ensure_future(lines.get())
+                await asyncio.wait({getting, waiting}, return_when=asyncio.FIRST_COMPLETED)
+                if getting.done():
+                    yield getting.result()
+                else:
+                    getting.cancel()
+            while not lines.empty():
+                yield lines.get_nowait()
+            finished = True
+            yield dataclasses.replace(waiting.result(), notes=pending.notes)
+        finally:
+            unlisten()
+            if not waiting.done():
+                waiting.cancel()
+            if not finished:
+                self._client_left(job_id)
 
     async def detect(self, upload: Upload, gone: Callable[[], Awaitable[Any]]) -> Answer:
-        """The language of the first 30 s of `upload`, through the queue like the rest."""
+        """The language of the first 30 s of `upload`, through the queue like the rest. It
+        never claims a language the model cannot hear: an English-only model (with no
+        multilingual one here to stand in) answers English only when the audio sounds like
+        English, and otherwise the request is refused with the model to pull."""
         try:
             clip = await asyncio.to_thread(_first_seconds, upload, DETECT_SECONDS)
         except BaseException:
             shutil.rmtree(upload.path.parent, ignore_errors=True)
             raise
-        return await self.transcribe(clip, Ask(), gone)
+        answer = await self.transcribe(clip, Ask(), gone, detecting=True)
+        if any(ENGLISH_ONLY in w for w in answer.transcript.warnings):
+            from earwig.transcribe.models import display_name
+
+            model = display_name(answer.transcript.model or self.transcribe_config().model)
+            raise RefusedRequest(
+                422,
+                "english_only_model",
+                f"cannot tell which language this is: {model} hears only English, and this "
+                "does not sound like English",
+                "`earwig models pull base`: a multilingual model on this machine then finds "
+                "the language",
+            )
+        return answer
+
+    def asked(self, ask: Ask) -> Recipe:
+        cfg = self.transcribe_config()
+        return recipe(ask.options(), ask.model or cfg.model, cfg)
+
+    def made(self, job: Job, transcript: Transcript | None) -> Recipe:
+        """How `job` made its transcript (done) or is making it (waiting, running)."""
+        cfg = self.transcribe_config()
+        model = (transcript.model if transcript else None) or job.model_request or cfg.model
+        made = recipe(job.options, model, cfg)
+        if job.slot and job.slot != "local":  # another server's model, whatever its name
+            made = dataclasses.replace(made, model=f"{job.slot}: {job.model}")
+        if transcript is not None:
+            made = dataclasses.replace(made, words=_has_words(transcript))
+        return made
 
     def _known(self, sha: str, ask: Ask) -> Answer | None:
-        """A finished transcript of the same content made with the same asks, if any."""
-        store = self.store
-        job = store.find_by_sha(sha)
-        if job is None or job.state is not JobState.DONE or not _same_asks(job, ask):
-            return None
-        transcript = self._result(job)
-        if transcript is None or (ask.words and not _has_words(transcript)):
-            return None
-        self.log("info", f"answered from job {job.id}: the same audio ({job.title})", job.id)
-        return Answer(self.queue.view(job), transcript, deduplicated=True)
+        """A finished transcript of the same content made the way `ask` asks, from any job
+        that has one (the newest first)."""
+        asked = self.asked(ask)
+        for job in self.store.jobs_with_sha(sha):
+            if job.state is not JobState.DONE or job.text_from is not None:
+                continue
+            transcript = self._result(job)
+            heard = job.languages or ((job.language,) if job.language else ())
+            if transcript is None or not self.made(job, transcript).serves(asked, heard):
+                continue
+            self.log("info", f"answered from job {job.id}: the same audio ({job.title})", job.id)
+            return Answer(self.queue.view(job), transcript, deduplicated=True)
+        return None
 
     def _running_same(self, sha: str, ask: Ask) -> Job | None:
-        job = self.store.find_by_sha(sha)
-        if job is not None and not job.state.finished and _same_asks(job, ask):
-            return job
+        """A job of the same content, not finished, that makes what `ask` asks for."""
+        asked = self.asked(ask)
+        for job in self.store.jobs_with_sha(sha):
+            if not job.state.finished and self.made(job, None).serves(asked, ()):
+                return job
         return None
 
     def _add(self, upload: Upload, ask: Ask) -> Job:
@@ -366,19 +567,6 @@ class ApiJobs:
                 self.forget(job)
 
 
-def _same_asks(job: Job, ask: Ask) -> bool:
-    options = job.options
-    if bool(options.get("translate", False)) != ask.translate:
-        return False
-    labels = {k: options.get(k) for k in ("diarize", "speakers", "min_speakers", "max_speakers")}
-    wanted = {k: ask.options().get(k) for k in labels}
-    if {k: v for k, v in labels.items() if v} != {k: v for k, v in wanted.items() if v}:
-        return False
-    if ask.language and (options.get("language") or job.language) != ask.language:
-        return False
-    return job.model_request == ask.model
-
-
 def _has_words(transcript: Transcript) -> bool:
     return any(s.words for s in transcript.segments)
 
@@ -430,6 +618,9 @@ def transcript_from_json(text: str) -> Transcript:
                 for w in s.get("words") or ()
             ),
             speaker=s.get("speaker"),
+            language=s.get("language"),
+            avg_logprob=s.get("avg_logprob"),
+            compression_ratio=s.get("compression_ratio"),
         )
         for s in doc["segments"]
     )
@@ -440,4 +631,5 @@ def transcript_from_json(text: str) -> Transcript:
         backend=doc.get("backend") or "",
         model=doc.get("model") or "",
         language_probability=doc.get("language_probability"),
+        warnings=tuple(doc.get("warnings") or ()),
     )

@@ -31,7 +31,7 @@ from earwig.daemon.disk import DiskWaits
 from earwig.daemon.downloads import DownloadManager
 from earwig.daemon.hooks import Hooks
 from earwig.daemon.hosts import HostPolicy
-from earwig.daemon.inbox import Inbox
+from earwig.daemon.inbox import Inbox, inbox_files
 from earwig.daemon.intake import Intake
 from earwig.daemon.lock import InstanceLock
 from earwig.daemon.logs import secrets_of
@@ -65,8 +65,13 @@ class HttpPart(Protocol):
 
 
 class Daemon:
-    def __init__(self, config: Config, config_path: Path | None = None) -> None:
-        self.config = config
+    def __init__(
+        self, config: Config, config_path: Path | None = None, http_listen: str | None = None
+    ) -> None:
+        # `earwig run --http ADDR` outranks [http] listen, at start and at every reload
+        self.http_listen = http_listen
+        self.config = config = overridden(config, http_listen)
+        self.started_with = config  # what the parts read once at start-up were built from
         self.config_path = config_path  # what was asked for (None: the default lookup)
         self.bus = Bus()
         # [transcribe] is read once: the backend is built from it and lives until a restart
@@ -83,6 +88,7 @@ class Daemon:
         # that hashes and probes local files: eight stalled servers cannot delay a dropped file.
         self.network = ThreadPoolExecutor(max_workers=8, thread_name_prefix="earwig-net")
         self._preload_task: asyncio.Task | None = None
+        self._reloading: asyncio.Task | None = None  # a SIGHUP's reload, held while it runs
         self.slots = pool.build(config.transcribe)  # this machine's workers, and the servers
         local = config.transcribe.workers > 0
         self.models = ModelFetcher(
@@ -175,7 +181,14 @@ class Daemon:
             check_model=self.backends.transcriber_for,
             slot=self.runner.slot,
         )
-        self.apijobs = ApiJobs(self.queue, self.bus, self.log, lambda: self.config, self.stop)
+        self.apijobs = ApiJobs(
+            self.queue,
+            self.bus,
+            self.log,
+            lambda: self.config,
+            self.stop,
+            transcribe=lambda: self.backends.config,
+        )
         self.server = Server(self, self.bus, self.config.socket_path)
 
     # ------------------------------------------------------------ lifecycle
@@ -194,7 +207,7 @@ class Daemon:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop, sig.name)
-            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+            loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
             await self.server.start()
             self._start_watchers()
             sv = self.supervisor
@@ -324,10 +337,20 @@ class Daemon:
     def problems(self) -> list[str]:
         """What is wrong that the user must know, for `earwig status`: one sentence each."""
         found = [self.queue.halted] if self.queue.halted else []
+        if cannot := self._blocked():
+            found.append(cannot)
         found += self.disk.problems()
         if self.lost_history and self.queue.paused:
             found.append(self.lost_history)
         return found
+
+    def _blocked(self) -> str | None:
+        """Why nothing at all can be transcribed, if so (then the daemon is not "healthy"):
+        this machine's model cannot be had, and no speech server is up to take the jobs."""
+        cannot = self.models.blocking()
+        if cannot and not any(s.kind == "server" and s.up for s in self.slots):
+            return cannot
+        return None
 
     def _start_watchers(self) -> None:
         """The folder watcher and the inbox: restarted when a reload changes them."""
@@ -338,6 +361,7 @@ class Daemon:
             self.intake.watched_file_ready,
             self.intake.already_known,
             report=self.log,
+            own=inbox_files(cfg.inbox_path),
         )
         self.supervisor.start("watcher", self.watcher.run)
         if cfg.inbox_path is not None:
@@ -361,6 +385,21 @@ class Daemon:
 
         return self.config.path or self.config_path or paths.default_config_path()
 
+    def _reload_on_signal(self) -> None:
+        """SIGHUP (the service's ExecReload): reload in a task nobody awaits, so its outcome
+        is said here; reload() has logged a refusal in one line, and nothing else may reach
+        the journal (an unawaited task's ConfigError prints "Task exception was never
+        retrieved" with a traceback)."""
+        self._reloading = asyncio.create_task(self._reload_quietly())
+
+    async def _reload_quietly(self) -> None:
+        try:
+            await self.reload()
+        except ConfigError:
+            pass  # refused and said, the running config kept
+        except Exception:  # a bug: its traceback in the log, and the daemon goes on
+            logger.exception("reload failed")
+
     async def reload(self) -> protocol.Reloaded:
         """Re-read the config (SIGHUP, `config.reload`) and say exactly what was applied.
 
@@ -370,7 +409,7 @@ class Daemon:
         config is refused and the running one kept."""
         sd_notify("RELOADING=1")
         try:
-            new = load_config(self.config_path)
+            new = overridden(load_config(self.config_path), self.http_listen)
         except ConfigError as exc:
             self.log("error", f"reload refused, keeping the running config: {exc.message}")
             sd_notify("READY=1")
@@ -461,12 +500,21 @@ class Daemon:
             "running_jobs": sorted(self.runner.running),
             "slots": [slot.view() for slot in self.slots],
             "parts": self.supervisor.view(),
-            "healthy": not self.supervisor.unhealthy and not self.queue.halted,
+            "healthy": not (self.supervisor.unhealthy or self.queue.halted or self._blocked()),
             "problems": self.problems(),
+            "restart_for": reload_report(self.started_with, self.config)[1],
             "subscriptions": self.subscriptions.view(),
             "http": self.http.view() if self.http is not None else {"state": "off"},
             "media_servers": cast(list[protocol.MediaServerView], self.mediaservers.view()),
         }
+
+
+def overridden(config: Config, http_listen: str | None) -> Config:
+    """`config` with the command line's overrides (`earwig run --http`) applied: at start
+    and at each reload, so a reload never reports them as changes."""
+    if http_listen is None:
+        return config
+    return dataclasses.replace(config, http=dataclasses.replace(config.http, listen=http_listen))
 
 
 def reload_report(old: Config, new: Config) -> tuple[list[str], list[str]]:

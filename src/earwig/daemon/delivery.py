@@ -19,6 +19,7 @@ from earwig.model import Job, Transcript
 from earwig.store import Store
 
 API_SOURCE = "api"  # a job an HTTP request made (/v1, /asr): the client waits for it
+UPLOAD_SOURCE = "upload"  # a file uploaded to POST /api/jobs (the web page's Add, curl -F)
 API_FORMATS = ("json",)
 
 

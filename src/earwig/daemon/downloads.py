@@ -166,12 +166,12 @@ class DownloadManager:
             )
             say("info", f"downloaded {title} ({got.size / 1e6:.1f} MB)", job_id)
         except Aborted:
-            q.transition(job_id, handle.action)
-            say("info", f"{handle.action}: {job.title} (stopped while downloading)", job_id)
+            now = q.transition(job_id, handle.action)
+            say("info", f"{now.state}: {job.title} (stopped while downloading)", job_id)
         except Exception as exc:
             if handle.is_set():  # asked to stop, and it failed first: the request wins
-                q.transition(job_id, handle.action)
-                say("info", f"{handle.action}: {job.title} (stopped while downloading)", job_id)
+                now = q.transition(job_id, handle.action)
+                say("info", f"{now.state}: {job.title} (stopped while downloading)", job_id)
                 return
             reason = full_reason(exc)
             if reason and self.disk_full is not None:

@@ -64,7 +64,8 @@ def handles(
 
 @handles(p.PauseJob)
 async def job_pause(daemon: Api, params: p.PauseJob, box: Outbox | None) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.steer.pause_job(params.id))}
+    steer = daemon.steer
+    return {"job": daemon.job_view(await steer.until_stopped(steer.pause_job(params.id)))}
 
 
 @handles(p.ResumeJob)
@@ -74,7 +75,8 @@ async def job_resume(daemon: Api, params: p.ResumeJob, box: Outbox | None) -> p.
 
 @handles(p.CancelJob)
 async def job_cancel(daemon: Api, params: p.CancelJob, box: Outbox | None) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.steer.cancel_job(params.id))}
+    steer = daemon.steer
+    return {"job": daemon.job_view(await steer.until_stopped(steer.cancel_job(params.id)))}
 
 
 @handles(p.PrioritizeJob)

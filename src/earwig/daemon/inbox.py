@@ -35,6 +35,20 @@ log = logging.getLogger("earwig.inbox")
 CLAIMED = ".claimed-"
 
 
+def inbox_files(inbox: Path | None) -> Callable[[Path], bool]:
+    """Whether a path is the inbox's own: the inbox, a claimed copy of it, inbox.done. The
+    inbox usually lies in the first watched folder; the watcher leaves these alone (a
+    claimed copy is not a recording to probe and skip, twice, at every use)."""
+
+    def own(path: Path) -> bool:
+        if inbox is None or path.parent != inbox.parent:
+            return False
+        name = path.name
+        return name in (inbox.name, inbox.stem + ".done") or name.startswith(inbox.name + CLAIMED)
+
+    return own
+
+
 def _writable(path: Path) -> bool:
     """Whether we may rename the inbox. The mode bits count even for root: a user who made
     the file read-only meant earwig to leave it alone."""

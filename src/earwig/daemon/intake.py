@@ -19,6 +19,7 @@ from typing import Any
 
 from earwig import jobs, media, reach, subtitles
 from earwig.config import DEFAULT_IGNORE, WatchConfig
+from earwig.daemon.delivery import UPLOAD_SOURCE
 from earwig.daemon.queue import Events, JobQueue
 from earwig.jobs import Action
 from earwig.model import Job, JobState
@@ -64,11 +65,12 @@ class Intake:
     async def add_paths(self, items: list[str], source: str, force: bool) -> list[Result]:
         """`earwig add`: files, folders (their media, recursively) and URLs. For a network
         client (reach.current()), only what earwig/reach.py lets it have fetched or read,
-        and the jobs' source is `http`, so their downloads are held to the same rules."""
+        and the jobs' source is `http` (an upload's stays `upload`), so their downloads are
+        held to the same rules."""
         if self.queue.halted:
             return [{"input": item, "error": self.queue.halted} for item in items]
         client = reach.current()
-        if client is not None:
+        if client is not None and source != UPLOAD_SOURCE:  # an upload keeps its own
             source = reach.NETWORK_SOURCE
         results: list[Result] = []
         for item in items:

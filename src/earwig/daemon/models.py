@@ -46,6 +46,7 @@ class ModelFetcher:
         self.done = 0
         self.total = 0
         self.failures = 0
+        self.last_error: str | None = None  # why the last download failed, while it is retried
 
     @property
     def ready(self) -> bool:
@@ -64,13 +65,28 @@ class ModelFetcher:
         return view
 
     def waiting_note(self) -> str | None:
-        """Why queued jobs are not starting, for their rows; None when nothing blocks them."""
+        """Why queued jobs are not starting, for their rows; None when nothing blocks them.
+        A download that failed says why, and when it is tried again: "0%" alone would hide
+        that the hub cannot be reached."""
         if self.ready or self.entry is None:
             return None
         if self.state == "downloading":
             pct = f" {100 * self.done / self.total:.0f}%" if self.total else ""
-            return f"waiting for model {self.entry.name} to download{pct}"
-        return f"waiting for model {self.entry.name}: {self.error}"
+            last = f" (the last try failed: {self.last_error})" if self.last_error else ""
+            return f"waiting for model {self.entry.name} to download{pct}{last}"
+        if self.state == "checking":
+            return f"waiting for model {self.entry.name}"
+        from earwig.formatting import until
+
+        again = f"; tried again {until(self.retry_at)}" if self.retry_at else ""
+        return f"waiting for model {self.entry.name}: {self.error}{again}"
+
+    def blocking(self) -> str | None:
+        """Why this machine can transcribe nothing now, if it cannot: its model is missing and
+        its download failed (or is not allowed). None while it is there or on its way."""
+        if self.state != "failed" or self.entry is None:
+            return None
+        return f"nothing can be transcribed until model {self.entry.name} is here: {self.error}"
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -122,6 +138,7 @@ class ModelFetcher:
     def _set_ready(self) -> None:
         was = self.state
         self.state, self.error, self.hint, self.retry_at = "ready", None, None, None
+        self.last_error = None
         if was != "ready":
             self._on_ready()
 
@@ -129,6 +146,7 @@ class ModelFetcher:
         repeated = self.state == "failed" and self.error == message and not retry
         self.failures += 1
         self.state, self.error, self.hint = "failed", message, hint
+        self.last_error = message
         self.retry_at = (
             time.time() + min(MAX_RETRY, FIRST_RETRY * 2 ** (self.failures - 1)) if retry else None
         )

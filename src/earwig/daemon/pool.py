@@ -38,6 +38,9 @@ class Slot:
     model: str | None = None
     backend: Any = None  # a server slot's transcriber (the OpenAI backend)
     busy: set[int] = field(default_factory=set)  # the jobs running here
+    # engines still finishing the piece in hand of a job that has stopped already (paused,
+    # cancelled: daemon/aborts.py): no job of theirs, but no room for a new one either
+    finishing: int = 0
     up: bool = True
     drained: bool = False
     errors: int = 0
@@ -50,7 +53,7 @@ class Slot:
 
     @property
     def free(self) -> bool:
-        return self.up and not self.drained and len(self.busy) < self.capacity
+        return self.up and not self.drained and len(self.busy) + self.finishing < self.capacity
 
     @property
     def throughput(self) -> float | None:

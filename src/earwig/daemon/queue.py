@@ -140,6 +140,8 @@ class JobQueue:
         job = jobs.advance(self.store.get_job(job_id), action, time.time(), **kw)
         if changes:
             job = job.replace(**changes)
+        if action is Action.CANCEL and job.state is JobState.DONE:  # a retry called off
+            job = job.replace(**self._as_it_was(job_id))
         self.store.save_job(job)
         view = self.view(job)
         self.events.bus.publish(JOB_UPDATED(view))
@@ -150,6 +152,21 @@ class JobQueue:
         if job.state is JobState.QUEUED:
             self.wake()
         return job
+
+    def _as_it_was(self, job_id: int) -> dict[str, Any]:
+        """A done job's record as its kept transcript says (a retry may have named another
+        model, backend or length before it was called off)."""
+        kept = self.store.get_transcript(job_id)
+        if kept is None:
+            return {"model_request": None}
+        return {
+            "backend": kept.backend,
+            "model": kept.model,
+            "duration": kept.duration,
+            "language": kept.language,
+            "languages": kept.languages,
+            "model_request": None,
+        }
 
     def _successor(self, failed: Job) -> None:
         """A job cancelled as "same media as job N" takes N's place when N fails: the media
@@ -208,7 +225,14 @@ class JobQueue:
                 "warning", f"will retry in {delay:.0f}s: {current.title}: {exc.message}", job_id
             )
             return
-        self.transition(job_id, Action.FAIL, error=exc.message, hint=exc.hint, count_attempt=True)
+        hint = exc.hint
+        if not exc.permanent:  # its hint promised another try: this was the last one
+            tries = current.attempts + 1
+            hint = (
+                f"tried {tries} time{'s' if tries > 1 else ''}, the last one just now; "
+                f"`earwig retry {job_id}` tries again"
+            )
+        self.transition(job_id, Action.FAIL, error=exc.message, hint=hint, count_attempt=True)
         self.events.log("error", f"failed: {current.title}: {exc.message}", job_id)
 
     def hand_back(self, job_id: int, exc: EarwigError) -> bool:

@@ -2,7 +2,10 @@
 
 Decoding and transcription run in a worker thread; the event loop stays free to answer the
 socket. Every state change goes through the JobQueue (advance -> store -> publish -> wake).
-Cancel, pause and shutdown reach a running job through an AbortHandle the backend polls.
+Cancel, pause and shutdown reach a running job through an AbortHandle the backend polls; the
+job changes state the moment one is asked, without waiting for the backend (aborts.py). Each
+window of a long file is saved as it is finished, so a paused or interrupted job goes on from
+the last one (transcribe/pipeline.py: resume).
 It is handed what it uses (the queue, the log, the transcribers, the output settings), never
 the daemon, so a test can build one with a stand-in transcriber and run it in-process.
 """
@@ -20,17 +23,18 @@ from pathlib import Path
 from earwig import languages, outputs
 from earwig.config import OutputConfig
 from earwig.daemon import delivery
-from earwig.daemon.aborts import AbortHandle, Aborts
+from earwig.daemon.aborts import AbortHandle, Aborts, leftover
 from earwig.daemon.backends import Transcribers
 from earwig.daemon.disk import full_reason
 from earwig.daemon.pool import PROBE_MAX, Slot, answers
 from earwig.daemon.progress import FIRST_RATE, TICK, ProgressClock, rate_from_history
 from earwig.daemon.queue import Events, JobQueue
 from earwig.errors import Aborted, EarwigError, MediaError, ServerUnavailable
+from earwig.formatting import clock
 from earwig.jobs import Action
 from earwig.model import Job, Segment
 from earwig.transcribe import audio, pipeline
-from earwig.transcribe.base import TranscribeOptions
+from earwig.transcribe.base import TranscribeOptions, Transcriber
 
 log = logging.getLogger("earwig.runner")
 
@@ -41,6 +45,12 @@ def job_options(configured: TranscribeOptions, job: Job) -> TranscribeOptions:
     names = {f.name for f in dataclasses.fields(TranscribeOptions)}
     asked = {k: v for k, v in job.options.items() if k in names}
     return dataclasses.replace(configured, **asked) if asked else configured
+
+
+def work_key(transcriber: Transcriber, options: TranscribeOptions) -> str:
+    """What made a window's transcript: windows saved under another key (a new model, other
+    options since the pause) are not mixed into this run's transcript."""
+    return f"{transcriber.name} | {transcriber.model_name} | {options!r}"
 
 
 class Runner:
@@ -141,12 +151,15 @@ class Runner:
                 await self._process(job, handle, slot, index)
                 # Saved. A job whose saving failed (the database) stays in `running` for
                 # run() to put back when the supervisor restarts the runner.
-                self.running.pop(job.id, None)
+                if not handle.released:
+                    self.running.pop(job.id, None)
             finally:
-                self.aborts.unregister(job.id)
-                slot.busy.discard(job.id)
+                if not handle.released:  # else let go of already (_let_go)
+                    self.aborts.unregister(job.id, handle)
+                    slot.busy.discard(job.id)
                 self._last_active = freed = time.monotonic()
-                self.events.clear_progress(job.id)
+                if not handle.released:  # (a stopped job's went with its state)
+                    self.events.clear_progress(job.id)
                 self.queue.wake()  # a slot is free
 
     async def _probe(self, slot: Slot, stop: asyncio.Event) -> None:
@@ -257,17 +270,24 @@ class Runner:
             )
             loop = asyncio.get_running_loop()
             t0 = time.monotonic()
-            clock = ProgressClock(job_id, probed, rate=self._rate(slot, transcriber.name))
-            beating = asyncio.create_task(self._heartbeat(clock))
+            progress = ProgressClock(job_id, probed, rate=self._rate(slot, transcriber.name))
+            beating = asyncio.create_task(self._heartbeat(progress))
+            options = job_options(self.backends.options, job)
+            key = work_key(transcriber, options)
+            resume = self._resumable(job, key)
 
             def on_progress(fraction: float) -> None:
-                loop.call_soon_threadsafe(clock.report, fraction)
+                loop.call_soon_threadsafe(progress.report, fraction)
 
-            def on_stage(stage: str) -> None:
-                loop.call_soon_threadsafe(clock.stage, stage)
+            def on_stage(stage: str) -> None:  # news at once, not at the next tick
+                loop.call_soon_threadsafe(self._stage, progress, stage)
 
             def on_segments(segments: Sequence[Segment]) -> None:
-                loop.call_soon_threadsafe(self.events.segments, job_id, list(segments))
+                if not handle.is_set():  # a stopped job's lines end with its state
+                    loop.call_soon_threadsafe(self.events.segments, job_id, list(segments))
+
+            def on_part(part: pipeline.Part) -> None:
+                loop.call_soon_threadsafe(self._keep, job_id, handle, key, part)
 
             def on_fallback(failed: str, nxt: str, reason: str) -> None:
                 message = f"{failed} failed on {job.title} ({reason}); trying {nxt}"
@@ -276,11 +296,11 @@ class Runner:
             transcriber.on_fallback = on_fallback
 
             try:
-                transcript = await asyncio.to_thread(
+                work = asyncio.to_thread(
                     pipeline.transcribe_file,
                     transcriber,
                     path,
-                    job_options(self.backends.options, job),
+                    options,
                     on_progress,
                     handle.is_set,
                     duration=probed,
@@ -290,35 +310,97 @@ class Runner:
                     on_segments=on_segments,
                     job_id=job_id,
                     cue_words=bool({"srt", "vtt"} & set(target.formats)),
+                    resume=resume,
+                    on_part=on_part,
                 )
+                transcript = await handle.unless_stopped(work)
                 duration = transcript.duration
                 slot.finished(duration, time.monotonic() - t0)
-                clock.stage("writing")
-                self.events.progress(job_id, clock.tick())
+                progress.stage("writing")
+                self.events.progress(job_id, progress.tick())
                 written = await asyncio.to_thread(delivery.write, target, transcript)
             finally:
                 beating.cancel()
             kept = [Path(p) for p in job.publisher.get("files", ())]  # "both": theirs too
             delivery.finish(q, job_id, target, transcript, [*written, *kept])
             where = target.folder / f"{target.base}.*" if target.base else written[0]
+            before = resume[-1].offset + resume[-1].length if resume else 0.0
+            said = f"; the first {clock(before)} kept from before" if before else ""
             say(
                 "info",
                 f"done: {job.title} -> {where} ({duration:.0f}s of audio in "
-                f"{time.monotonic() - started:.1f}s, {languages.name(transcript.language)})",
+                f"{time.monotonic() - started:.1f}s, {languages.name(transcript.language)}"
+                f"{said})",
                 job_id,
             )
             for warning in transcript.warnings:
                 say("warning", f"{job.title}: {warning}", job_id)
             self.media_done(q.store.get_job(job_id))
-        except Aborted:
-            q.transition(job_id, handle.action)
-            say("info", f"{handle.action}: {job.title} (stopped while running)", job_id)
+        except Aborted as stopped:
+            self._stopped(job, handle)
+            if stopped.leftover is not None:
+                # The job is no longer this worker's (it may be resumed and run again at
+                # once); the slot stays taken until the engine's piece in hand is done.
+                self._let_go(job_id, handle, slot)
+                slot.finishing += 1
+                try:
+                    await leftover(stopped)
+                finally:
+                    slot.finishing -= 1
         except Exception as exc:
             if handle.is_set():  # asked to stop, and it failed first: the request wins
-                q.transition(job_id, handle.action)
-                say("info", f"{handle.action}: {job.title} (stopped while running)", job_id)
+                self._stopped(job, handle)
             else:
                 self._failed(job, slot, target, exc)
+
+    def _let_go(self, job_id: int, handle: AbortHandle, slot: Slot) -> None:
+        """A stopped job is free to be steered and run again: its handle, its place in
+        `running` and in the slot go now, not when the engine has finished its piece."""
+        handle.released = True
+        self.aborts.unregister(job_id, handle)
+        self.running.pop(job_id, None)
+        slot.busy.discard(job_id)
+
+    def _stage(self, progress: ProgressClock, stage: str) -> None:
+        progress.stage(stage)
+        self.events.progress(progress.job_id, progress.tick())
+
+    def _stopped(self, job: Job, handle: AbortHandle) -> None:
+        """The job becomes what was asked (paused, cancelled, queued again), saying what of
+        its work is kept."""
+        assert job.id is not None
+        self.events.clear_progress(job.id)
+        now = self.queue.transition(job.id, handle.action)
+        kept = f"; the first {clock(now.saved)} is kept" if now.saved else ""
+        self.events.log("info", f"{now.state}: {job.title} (stopped while running{kept})", job.id)
+
+    def _resumable(self, job: Job, key: str) -> list[pipeline.Part]:
+        """The windows an earlier run of this job finished, to go on after them; none when
+        they were made another way (the model or options changed since)."""
+        assert job.id is not None
+        saved = self.queue.store.saved_windows(job.id)
+        if saved and any(k != key for _, _, k, _ in saved):
+            self.queue.store.forget_windows(job.id)
+            self.events.log(
+                "info",
+                f"{job.title}: transcribed from the start again (the model or options changed "
+                "since it stopped)",
+                job.id,
+            )
+            return []
+        if saved:
+            end = saved[-1][0] + saved[-1][1]
+            self.events.log(
+                "info", f"{job.title}: goes on at {clock(end)} (what came before is kept)", job.id
+            )
+        return [pipeline.Part(offset, length, t) for offset, length, _, t in saved]
+
+    def _keep(self, job_id: int, handle: AbortHandle, key: str, part: pipeline.Part) -> None:
+        """Save a finished window (on the loop, as the pipeline finishes it). Not once a stop
+        was asked: the job may run again already, from what was kept before."""
+        if handle.is_set() or not self.queue.store.get_job(job_id).state.running:
+            return
+        self.queue.store.save_window(job_id, part.offset, part.length, key, part.transcript)
 
     def _failed(self, job: Job, slot: Slot, target: delivery.Plan | None, exc: Exception) -> None:
         """A job whose work raised, unasked: the server's fault goes back to the queue, a full

@@ -1,12 +1,13 @@
 """Steering: what a person asks of jobs and of the queue (pause, resume, cancel, retry,
 to the top, delete; a slot drained; the whole queue paused), from the CLI, the dashboard or
 the web page alike, through the socket's handlers (daemon/handlers.py). A running job is
-stopped through its abort flag (the worker notices and the job ends as asked); a waiting
+stopped through its abort flag (the runner ends it as asked at once, aborts.py); a waiting
 one moves at once through the queue (advance -> store -> publish -> wake).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,17 @@ class Steering:
         if self.aborts.request(job_id, Action.PAUSE):
             return self.queue.store.get_job(job_id)
         return self.queue.transition(job_id, Action.PAUSE)
+
+    async def until_stopped(self, job: Job, within: float = 2.0) -> Job:
+        """A running job asked to stop, once it has: the runner changes its state the moment
+        it is asked (aborts.py), so the answer can say "paused" (and what is kept) rather
+        than "stopping". A download stops at yt-dlp's next progress report: one that has not
+        within `within` seconds is answered as it is then (its event follows)."""
+        deadline = time.monotonic() + within
+        while job.state.running and job.id is not None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+            job = self.queue.store.get_job(job.id)
+        return job
 
     def resume_job(self, job_id: int) -> Job:
         return self.queue.transition(job_id, Action.RESUME)

@@ -80,8 +80,10 @@ class FolderWatcher:
         on_stable: OnStable,
         already_known: AlreadyKnown,
         report: Report | None = None,
+        own: Callable[[Path], bool] = lambda path: False,
     ) -> None:
         self.watches = watches
+        self.own = own  # earwig's own files in a watched folder (the inbox's): never media
         self.stable_after = stable_after
         self.on_stable = on_stable
         self.already_known = already_known
@@ -199,6 +201,8 @@ class FolderWatcher:
 
     def _note(self, path: Path, w: WatchConfig, initial: bool = False) -> None:
         if not worth_a_look(path) or IgnoreFilter(w.path, w.ignore).ignored(path):
+            return
+        if self.own(path):
             return
         if path.is_symlink():
             return  # not followed, in the scan or the watch: it may point anywhere

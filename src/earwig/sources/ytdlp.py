@@ -18,7 +18,7 @@ from typing import Any
 from earwig.errors import Aborted, EarwigError, TransientError
 from earwig.reach import FENCED_PROTOCOLS, Reach, within
 from earwig.sources import Item
-from earwig.sources.errors import SourceError, classify_http
+from earwig.sources.errors import SourceError, classify_http, plain_network_error
 
 log = logging.getLogger("earwig.ytdlp")
 
@@ -286,12 +286,14 @@ def _classify(exc: Exception, url: str) -> EarwigError:
     if isinstance(cause, HTTPError):
         retry_after = cause.response.headers.get("Retry-After") if cause.response else None
         return classify_http(cause.status, url, retry_after)
-    if isinstance(cause, TransportError):
-        return TransientError(f"{url}: {message}", "a network problem; earwig retries")
+    if isinstance(cause, TransportError) or "Giving up after" in message:
+        return TransientError(
+            plain_network_error(url, message), "a network problem: earwig tries again later"
+        )
     if isinstance(cause, UnsupportedError):
         return SourceError(f"yt-dlp cannot handle {url}", "check the URL, or that it is media")
     if isinstance(cause, ExtractorError):
         return SourceError(message, "check the URL")
     if isinstance(cause, RequestError):  # neither the network nor the server: the request
         return SourceError(f"{url}: {message}", "check the URL")
-    return TransientError(message, "earwig retries")
+    return TransientError(plain_network_error(url, message), "earwig tries again later")

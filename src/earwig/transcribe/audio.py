@@ -16,12 +16,12 @@ noted, with where, and end up as the transcript's warnings (`windows(..., notes=
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from earwig.errors import MediaError
+from earwig.errors import Aborted, MediaError
 from earwig.transcribe.base import SAMPLE_RATE
 
 if TYPE_CHECKING:
@@ -87,11 +87,16 @@ def probe(path: Path) -> float | None:
 
 
 def windows(
-    path: Path, seconds: float = WINDOW_SECONDS, notes: list[str] | None = None
+    path: Path,
+    seconds: float = WINDOW_SECONDS,
+    notes: list[str] | None = None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[Window]:
     """Yield the file's audio as consecutive windows of about `seconds`, cut at quiet places.
     With `notes`, what went wrong while decoding is added to it once the file is read: a
-    sentence each, saying where."""
+    sentence each, saying where. `stop` is asked between decoded pieces (a fraction of a
+    second each): when it says so, decoding ends with Aborted instead of finishing the
+    window (minutes of audio, seconds of work on a busy machine)."""
     import numpy as np
 
     target = int(seconds * SAMPLE_RATE)
@@ -108,6 +113,8 @@ def windows(
         lead = lead_in(container, stream)
         tally.declared = _declared(container, stream, path)
         for chunk in _decode(container, stream, path, tally):
+            if stop():
+                raise Aborted("stopped while decoding")
             tally.samples += len(chunk)
             while len(chunk):
                 take = min(len(chunk), len(buf) - filled)

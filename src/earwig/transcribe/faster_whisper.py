@@ -234,21 +234,24 @@ class FasterWhisperBackend:
         return transcript
 
     def _languages(self, audio: np.ndarray, duration: float, hint: str | None) -> list[spoken.Run]:
-        """The runs of one language to transcribe (transcribe/spoken.py). Speech that fits
-        one piece has one language, found as the engine finds it: no runs (the engine
-        detects it, or takes the hint unless the audio clearly says otherwise). Longer
-        speech is searched piece by piece, each piece held to the engine's own answer."""
-        # a file no longer than a piece has one language: no VAD unless a hint is to be
-        # checked against the speech (never against silence or music)
-        spans = spoken.speech(audio) if duration > spoken.PIECE_MAX or hint else []
-        if len(spoken.pieces_of(spans)) <= 1:
-            if not hint or not spans:
-                return []
-            language, probability = spoken.whole(self._model, audio)
-            if language != hint and probability >= spoken.CLEAR:
-                return [spoken.Run(0.0, duration, language, probability, overrides=hint)]
+        """The runs of one language to transcribe (transcribe/spoken.py), never found worse
+        than the engine finds them itself: the file's language is first read exactly as
+        `WhisperModel.transcribe` reads it (its first 30 s, padded), and handed to the
+        engine, which then skips its own reading. Speech that fits one piece keeps that
+        language unless its halves clearly say two (spoken.halves); longer speech is
+        searched piece by piece, each piece held to the engine's answer."""
+        spans = spoken.speech(audio)
+        if not spans:  # nothing to hear: the hint, else the engine's own reading
             return []
-        reference, _ = spoken.whole(self._model, audio)
+        reference, probability = spoken.whole(self._model, audio)
+        if len(spoken.pieces_of(spans)) <= 1:
+            found = spoken.halves(self._model, audio, spans, reference)
+            if found:
+                return spoken.runs(found, duration, hint)
+            if hint and (reference == hint or probability < spoken.CLEAR):
+                return [spoken.Run(0.0, duration, hint, probability)]
+            overrides = hint if hint and reference != hint else None
+            return [spoken.Run(0.0, duration, reference, probability, overrides)]
         found = spoken.find(self._model, audio, reference, spans)
         return spoken.runs(found, duration, hint)
 
@@ -309,12 +312,14 @@ class FasterWhisperBackend:
                 on_progress(min(1.0, piece.end / duration) if duration else 1.0)
                 if should_abort():
                     raise Aborted("stopped during transcription")
-            # a loop is decoded again alone, without the text before it (repair.py)
-            segments, mended = repair.decode_again(
-                segments, lambda a, b: self._again(audio, a, b, common)
-            )
-            if mended:
-                log.info("decoded %d looping segment(s) again", mended)
+            if self.use_batched(duration):  # decoded at one temperature: a loop is decoded
+                # again alone, without the text before it (the sequential path has already
+                # fallen back through Whisper's temperatures on its own; repair.py)
+                segments, mended = repair.decode_again(
+                    segments, lambda a, b: self._again(audio, a, b, common)
+                )
+                if mended:
+                    log.info("decoded %d looping segment(s) again", mended)
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"faster-whisper failed: {exc}") from exc
         return segments, info

@@ -87,9 +87,15 @@ def pull(entry: catalog.Entry, on_progress: ProgressFn | None = None) -> Path:
             f"model {entry.name!r} is not downloaded and HF_HUB_OFFLINE is set",
             "unset HF_HUB_OFFLINE to download it, or copy the model into the cache",
         )
+    import logging
+
     from huggingface_hub.utils import disable_progress_bars
 
     disable_progress_bars()  # earwig reports progress itself, for the whole model
+    # ... and says what failed in one sentence: huggingface_hub's own "Retrying in 8s
+    # [Retry 4/5]" lines are not for people (earwig retries where it makes sense)
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
+    _reachable(entry)
     files = _call(lambda: _remote_files(entry), entry)
     total = sum(f.size for f in files)
     blobs = catalog.repo_folder(entry.repo) / "blobs"
@@ -127,6 +133,27 @@ def pull(entry: catalog.Entry, on_progress: ProgressFn | None = None) -> Path:
             "choose a faster-whisper model: `earwig models` lists them",
         )
     return snapshot
+
+
+UNREACHABLE_HINT = "check the network connection (or HF_ENDPOINT, if you use a mirror)"
+
+
+def _reachable(entry: catalog.Entry) -> None:
+    """One quick request before huggingface_hub's, which tries a refused connection six
+    times over 25 s: without a network, that is said at once. Any answer at all (even an
+    error status) means the hub is there; what it says is read by the calls that follow."""
+    import httpx
+
+    base = (_endpoint() or "https://huggingface.co").rstrip("/")
+    try:
+        httpx.head(f"{base}/api/models/{entry.repo}", timeout=15.0, follow_redirects=False)
+    except httpx.TransportError as exc:
+        host = httpx.URL(base).host
+        reason = _first_line(exc) or type(exc).__name__
+        raise HubUnreachable(
+            f"cannot reach the model hub ({host}) to download {entry.name}: {reason}",
+            UNREACHABLE_HINT,
+        ) from None
 
 
 def _remote_files(entry: catalog.Entry) -> list[RemoteFile]:
@@ -302,7 +329,7 @@ def _call(fn: Callable[[], Any], entry: catalog.Entry) -> Any:
     except errors.HfHubHTTPError as exc:
         raise HubUnreachable(
             f"the hub refused {entry.repo}: {_first_line(exc)}",
-            "it is retried later; check HF_ENDPOINT and your network",
+            "check HF_ENDPOINT (a mirror) and the network connection",
         ) from None
     except OSError as exc:
         if getattr(exc, "errno", None) == 28:  # ENOSPC
@@ -312,15 +339,14 @@ def _call(fn: Callable[[], Any], entry: catalog.Entry) -> Any:
                 "free some space, or point HF_HUB_CACHE at a bigger disk",
             ) from None
         raise HubUnreachable(
-            f"cannot download {entry.repo}: {_first_line(exc)}",
-            "check your network (or HF_ENDPOINT); it is retried later",
+            f"cannot download {entry.repo}: {_first_line(exc)}", UNREACHABLE_HINT
         ) from None
     except Exception as exc:  # httpx and friends: connection refused, reset, timeouts
         package = type(exc).__module__.split(".")[0].rstrip("0123456789")  # httpx2 -> httpx
         if package in ("httpx", "httpcore", "requests", "urllib3"):
             raise HubUnreachable(
                 f"cannot reach the hub for {entry.repo}: {_first_line(exc) or type(exc).__name__}",
-                "check your network (or HF_ENDPOINT); it is retried later",
+                UNREACHABLE_HINT,
             ) from None
         raise
 

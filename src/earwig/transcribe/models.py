@@ -8,6 +8,7 @@ how to get it; the daemon and `earwig models pull` fetch it (transcribe/hub.py).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,44 @@ def local_models(models_dir: Path, configured: str = BUNDLED) -> list[dict[str, 
         fmt = "ggml (whisper.cpp)" if path.is_file() else "CTranslate2 or MLX directory"
         add(path.name, fmt, path)
     return found
+
+
+def identity(model: str) -> str:
+    """One name per set of weights, whatever a setting or a display name calls it: "bundled",
+    "tiny.en", "tiny.en (bundled)" and "Systran/faster-whisper-tiny.en" are all that
+    repository; "base (converted to ggml)" is base's; a directory is its resolved path. Two
+    transcripts made by the same identity were made by the same model."""
+    name = re.sub(r"\s*\([^)]*\)$", "", model.strip())  # a display name's "(bundled)"
+    if name == BUNDLED:
+        name = "tiny.en"
+    path = Path(name).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    entry = catalog.lookup(name)
+    return entry.repo if entry is not None else name
+
+
+def on_disk(model: str) -> bool:
+    """Whether a model setting can be loaded here without a download."""
+    if model == BUNDLED:
+        return bundled_ctranslate2_dir() is not None
+    if Path(model).expanduser().exists():
+        return True
+    entry = catalog.lookup(model)
+    if entry is None:
+        return False
+    if entry.name == "tiny.en" and bundled_ctranslate2_dir() is not None:
+        return True
+    return catalog.cached(entry) is not None
+
+
+def multilingual_on_disk(instead_of: str) -> str | None:
+    """A multilingual model this machine has, to serve what the English-only `instead_of`
+    cannot: its own multilingual sibling (base for base.en) when it is here, else the
+    smallest one here (the quickest to answer); None when there is none."""
+    name = re.sub(r"\s*\([^)]*\)$", "", instead_of.strip())
+    sibling = catalog.lookup("tiny" if name == BUNDLED else name.removesuffix(".en"))
+    found = [e for e in catalog.CATALOG.values() if e.multilingual and catalog.cached(e)]
+    if sibling is not None and sibling.multilingual and sibling in found:
+        return sibling.name
+    return min(found, key=lambda e: e.size).name if found else None

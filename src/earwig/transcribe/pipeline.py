@@ -5,6 +5,11 @@ thread decodes the next window while the backend transcribes the current one, so
 never waits for I/O and at most three windows are alive at once. Each window's segments are
 shifted to the file's clock and joined; progress is reported against the whole file and only
 ever moves forward. The daemon's runner and `earwig transcribe` both come through here.
+
+Each finished window is handed to `on_part` (the daemon keeps it, store.py), and a run given
+those parts back (`resume`) transcribes only the windows after them. The file is still decoded
+from its start (a few seconds an hour, against minutes of transcription), so the windows are
+cut at exactly the same places and the transcript is the one an uninterrupted run makes.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from earwig import flags
 from earwig.errors import Aborted
@@ -24,6 +29,15 @@ from earwig.transcribe.base import AbortFn, TranscribeOptions, Transcriber, shif
 
 T = TypeVar("T")
 _END = object()
+
+
+class Part(NamedTuple):
+    """One finished window: where it starts in the file, how long it is, what it says (on
+    the window's own clock, as the backend said it, with the pipeline's repairs and flags)."""
+
+    offset: float
+    length: float
+    transcript: Transcript
 
 
 def transcribe_file(
@@ -41,6 +55,8 @@ def transcribe_file(
     on_segments: Callable[[Sequence[Segment]], None] = lambda segments: None,
     job_id: int | None = None,
     cue_words: bool = False,
+    resume: Sequence[Part] = (),
+    on_part: Callable[[Part], None] = lambda part: None,
 ) -> Transcript:
     """Transcribe `path` window by window; `duration` is the probed length, if known.
 
@@ -56,10 +72,16 @@ def transcribe_file(
     Stretches that are missing or doubtful become flags (earwig/flags.py), merged into one
     warning per kind whose hint names `job_id`. With `cue_words` (subtitles will be written)
     the words are timed for the cues even when the .json is not to show them.
+
+    `resume`: the windows an earlier run of the same file finished (with the same backend,
+    model and options): taken as they are, not transcribed again, as long as the file is cut
+    at the same places; `on_part` hears each window this run finishes.
     """
     total = duration if duration else None
     window = window or float(getattr(transcriber, "window_seconds", audio.WINDOW_SECONDS))
-    parts: list[tuple[float, float, Transcript]] = []  # offset, length: never the samples
+    parts: list[Part] = []  # offset, length, transcript: never the samples
+    kept = list(resume)  # an earlier run's windows, still to be met
+    started = False  # has a window reached the backend yet?
     last = 0.0
     voices = _voices() if options.diarize else None
     judge = model is not None and options.multilingual and _english_only(model)
@@ -76,13 +98,22 @@ def transcribe_file(
             on_progress(min(fraction, 1.0))
 
     decoding: list[str] = []  # what went wrong reading the file, where (audio.windows)
-    for win in prefetch(audio.windows(path, window, decoding)):
+    for win in prefetch(audio.windows(path, window, decoding, stop=should_abort)):
         if should_abort():
             raise Aborted("stopped between windows")
         span = win.duration
+        if kept and (kept[0].offset, kept[0].length) == (win.offset, span):
+            parts.append(kept.pop(0))  # done before: its voices are heard again, no more
+            if voices is not None:
+                voices.add(win.offset, win.samples)
+            forward(min((win.offset + span) / total, 0.999) if total else 0.0)
+            del win
+            continue
+        kept.clear()  # cut elsewhere (the file changed?): the rest is transcribed afresh
 
         progress = _WindowProgress(win.offset, span, total, forward, on_segments)
-        if not parts:
+        if not started:
+            started = True
             on_stage("transcribing")
 
         part = transcriber.transcribe(win.samples, options, progress, should_abort)
@@ -103,7 +134,8 @@ def transcribe_file(
             part = part.replace(flags=part.flags + flagged)
         elif model is not None and part.speech is None and quality.sparse(part, span):
             part = part.replace(speech=quality.speech_seconds(win.samples))
-        parts.append((win.offset, span, part))
+        parts.append(Part(win.offset, span, part))
+        on_part(parts[-1])
         del win, part  # this window's samples go now, not at the end of the file
         audio.give_back_freed_memory()
     transcript = join(parts)
@@ -187,7 +219,7 @@ def _label_speakers(
     return labelled.replace(voices=kept)
 
 
-def join(parts: list[tuple[float, float, Transcript]]) -> Transcript:
+def join(parts: Sequence[tuple[float, float, Transcript]]) -> Transcript:
     """One transcript from consecutive windows (offset, length, transcript): times on the
     file's clock, the language the file mostly speaks, every window's warnings once."""
     first = parts[0][2]

@@ -150,6 +150,34 @@ def find(
     return found
 
 
+def halves(
+    model: Any, samples: np.ndarray, spans: list[tuple[float, float]], reference: str
+) -> list[Piece]:
+    """Speech that fits one piece: one language (no pieces: the engine's own answer
+    stands), unless its two halves, cut at the pause nearest the middle, are each sure of
+    a different language, one of them the `reference`, and the other half, judged again
+    padded as the engine judges, says so too (English, then German, in 18 s). Two short
+    unpadded readings cost about two thirds of the engine's one padded window."""
+    if len(spans) < 2:
+        return []
+    middle = (spans[0][0] + spans[-1][1]) / 2
+    cut = min(range(1, len(spans)), key=lambda i: abs(spans[i][0] - middle))
+    first, second = spans[:cut], spans[cut:]
+    a = detect(model, samples, first[0][0], first[-1][1])
+    b = detect(model, samples, second[0][0], second[-1][1])
+    if a[0] == b[0] or min(a[1], b[1]) < SURE or reference not in (a[0], b[0]):
+        return []
+    pieces = [
+        Piece(first[0][0], first[-1][1], a[0], a[1], tuple(first)),
+        Piece(second[0][0], second[-1][1], b[0], b[1], tuple(second)),
+    ]
+    other = 0 if a[0] != reference else 1
+    checked = _held_to(model, samples, pieces[other], reference)
+    if checked.language != pieces[other].language:
+        return []
+    return list(_switch(model, samples, pieces[0], pieces[1]))
+
+
 def _held_to(model: Any, samples: np.ndarray, p: Piece, reference: str) -> Piece:
     """A piece that disagrees with the file's language, judged again as the engine would
     (padded to 30 s): the padded answer stands."""

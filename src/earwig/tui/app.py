@@ -34,6 +34,7 @@ from earwig.errors import (
 )
 from earwig.launch import daemon_command
 from earwig.tui import messages, steering
+from earwig.tui.base import EarwigScreen
 from earwig.tui.detail import JobDetailScreen
 from earwig.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, SubscribeDialog
 from earwig.tui.log import LogScreen
@@ -237,11 +238,23 @@ class EarwigApp(App):
         cancelled or paused says "cancelling…" until the daemon says it has stopped.
         Call it from a worker: the question waits for an answer."""
         jobs = [j for j in jobs if steering.applies(kind, j)]
+        if kind in ("job.cancel", "job.pause") and (
+            stopping := [j for j in jobs if j["id"] in self.pending]
+        ):
+            # already asked and sent: a second question would outlive the state it is about
+            job = stopping[0]
+            self.notify(f"#{job['id']} {job['title']}: {self.pending[job['id']]}", timeout=3)
+            jobs = [j for j in jobs if j["id"] not in self.pending]
         if not jobs:
             return
         asked = steering.question(kind, jobs, list(self.status.get("watch", [])))
-        if asked and not await self.push_screen_wait(ConfirmDialog(*asked)):
-            return
+        if asked:
+
+            def stale() -> str:  # the jobs may pause or end while the question is open
+                return steering.gone_by(kind, jobs, self.jobs)
+
+            if not await self.push_screen_wait(ConfirmDialog(*asked, stale=stale)):
+                return
         done = 0
         for job in jobs:
             done += await self._steer_one(kind, job, quiet=len(jobs) > 1)
@@ -303,11 +316,21 @@ class EarwigApp(App):
     # ------------------------------------------------------------ actions
 
     async def action_switch_tab(self, mode: str) -> None:
-        if self.current_mode == mode:
-            while len(self.screen_stack) > 1:  # back to the tab's own top screen
-                self.pop_screen()
-            return
-        await self.switch_mode(mode)
+        """A tab's key. Pressed on its own tab, it goes back to the tab's top screen; from
+        another tab, it shows what was left open there (a job opened from the queue stays
+        under the Queue tab) unless the tab keeps nothing opened (Search: its key means "type
+        a query", so it always lands in the box, never on a job screen whose keys would
+        take the letters). Then the tab is told, to put the focus where its key promises."""
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+            top = self.screen_stack[0]
+            if not (isinstance(top, EarwigScreen) and not top.KEEPS_OPENED):
+                return
+        while len(self.screen_stack) > 1:  # back to the tab's own top screen
+            await self.pop_screen()
+        top = self.screen_stack[0]
+        if isinstance(top, EarwigScreen):
+            top.tab_key()
 
     async def show_subscription(self, name: str) -> None:
         """The Queue tab with only `name`'s jobs."""

@@ -31,10 +31,17 @@ class EarwigScreen(Screen[ResultType]):
     """A tab's screen or one pushed over it (the job screen)."""
 
     HELP_TITLE = ""
+    # Whether a screen opened from this tab (a job) is still there when the user comes back
+    # with the tab's key. The Queue keeps it; Search does not: its key means "type a query",
+    # and a job screen left on top would take the letters typed for the box as its keys.
+    KEEPS_OPENED = True
 
     @property
     def earwig(self) -> EarwigApp:
         return earwig_app(self)
+
+    def tab_key(self) -> None:
+        """The user pressed this tab's key (the tab is on top now): show what it promises."""
 
     @on(events.Mount)
     def _join_audience(self) -> None:

@@ -224,6 +224,9 @@ class JobDetailScreen(EarwigScreen[None]):
             text.append(f"error    {job['error']}\n", style="bold red")
         if hint := job.get("hint"):
             text.append(f"hint     {formatting.key_hint(hint, job['id'])}\n")
+        if kept := formatting.kept(job):
+            then = "p goes on from there" if state == "paused" else "it goes on from there"
+            text.append(f"kept     {kept}; {then}\n", style="dim")
         warnings = job.get("warnings") or []
         if self.details:
             times = sorted(job.get("times", {}).items(), key=lambda kv: kv[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from itertools import zip_longest
 from pathlib import Path
 
@@ -19,7 +20,12 @@ from earwig.tui.base import EarwigModal
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """A y/n question; dismissed with True only on `y` (or the Yes line clicked)."""
+    """A y/n question; dismissed with True only on `y` (or the Yes line clicked).
+
+    A question about something that changes by itself (a running job that pauses, ends or
+    fails meanwhile) is given `stale`: while it is shown, the dialog asks it a few times a
+    second, and once it says why the question no longer holds, the dialog closes itself as
+    a "no" and says so, rather than outliving its state and taking the next key."""
 
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
@@ -27,10 +33,23 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("escape", "answer(False)", "No", show=False),
     ]
 
-    def __init__(self, question: str, detail: str = "") -> None:
+    def __init__(
+        self, question: str, detail: str = "", stale: Callable[[], str] | None = None
+    ) -> None:
         super().__init__()
         self.question = question
         self.detail = detail
+        self.stale = stale
+
+    def on_mount(self) -> None:
+        if self.stale is not None:
+            self.set_interval(0.2, self._check)
+
+    def _check(self) -> None:
+        assert self.stale is not None
+        if (why := self.stale()) and self.is_current:
+            self.notify(f"{why}: nothing to ask any more", timeout=6, markup=False)
+            self.dismiss(False)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):

@@ -168,6 +168,7 @@ class QueueScreen(EarwigScreen[None]):
         self._last_key: tuple | None = None  # sort key of the bottom row
         self._keys: dict[int, Any] = {}  # job id -> the sort key its row was placed by
         self._bar = 6  # progress bar cells: grows with the terminal
+        self._room: int | None = None  # the progress column's width, once known
         self._panel_timer: Any = None
         self._panel: JobPanel | None = None  # looked up once: events arrive many a second
 
@@ -213,6 +214,7 @@ class QueueScreen(EarwigScreen[None]):
         for name, width in columns:
             table.add_column(self._label(name), key=name, width=width)
         self._bar = 14 if self.size.width >= WIDE else 6
+        self._room = dict(columns).get("progress") or None  # its words are never cut
         self.rebuild()
 
     def _label(self, column: str) -> Text:
@@ -333,9 +335,11 @@ class QueueScreen(EarwigScreen[None]):
             state = Text(job["state"] + "!", style="yellow")  # done, with warnings
         else:
             state = Text(job["state"], style=STATE_STYLE.get(job["state"], ""))
-        progress: str | Text = formatting.progress_bar(job, self._bar)
+        progress: str | Text = formatting.progress_bar(job, self._bar, self._room)
         if job["state"] == "failed" and (error := job.get("error")):  # in the bar's room: why
             progress = Text(error, style="red", overflow="ellipsis", no_wrap=True)
+        elif why := formatting.why_cancelled(job):  # not the user's cancel: say whose
+            progress = Text(why, style="dim", overflow="ellipsis", no_wrap=True)
         return {
             "state": state,
             "title": title,
@@ -530,7 +534,8 @@ class QueueScreen(EarwigScreen[None]):
         job = self.earwig.jobs.get(job_id)
         table = self.query_one(DataTable)
         if job is not None and str(job_id) in table.rows and "progress" in table.columns:
-            table.update_cell(str(job_id), "progress", formatting.progress_bar(job, self._bar))
+            bar = formatting.progress_bar(job, self._bar, self._room)
+            table.update_cell(str(job_id), "progress", bar)
 
     def _current_id(self) -> int | None:
         table = self.query_one(DataTable)

@@ -32,6 +32,7 @@ class SearchScreen(EarwigScreen[None]):
     """Live full-text search over every transcript; enter opens the job at the hit."""
 
     HELP_TITLE = "Search"
+    KEEPS_OPENED = False  # `5` and `/` always land in the box (base.EarwigScreen)
     BINDINGS = [
         Binding("escape", "app.switch_tab('queue')", "Queue"),
         Binding("enter", "open", "Open at the hit", show=False),
@@ -41,7 +42,9 @@ class SearchScreen(EarwigScreen[None]):
         yield TabBar("search")
         with Vertical():
             yield Input(
-                placeholder='search what was said: words, "a phrase", prefix*, a OR b', id="query"
+                placeholder='search what was said: words, "a phrase", prefix*, a OR b',
+                id="query",
+                select_on_focus=False,  # back in the box, typing goes on after the query
             )
             yield Static("", id="search-info")
             table: DataTable = Rows(id="hits", cursor_type="row")
@@ -70,11 +73,21 @@ class SearchScreen(EarwigScreen[None]):
         self.query_one("#query").focus()
 
     def on_screen_resume(self) -> None:
-        if self._opened_hit and self.hits:  # back from a hit: keys move between the hits
+        if self._opened_hit and self.hits:  # back from a hit (esc): keys move between hits
             self._opened_hit = False
             self.query_one(DataTable).focus()
             return
-        self.query_one("#query").focus()  # `/` or `5` means "type a query"
+        self._focus_query()
+
+    def tab_key(self) -> None:
+        """`5` or `/`: "type a query", from anywhere, even just back from a hit."""
+        self._opened_hit = False
+        self._focus_query()
+
+    def _focus_query(self) -> None:
+        query = self.query_one("#query", Input)
+        query.focus()
+        query.cursor_position = len(query.value)  # after what was typed, nothing selected
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.run_worker(self._search(event.value), exclusive=True, group="search")
@@ -117,8 +130,9 @@ class SearchScreen(EarwigScreen[None]):
                 Text.assemble(snippet, overflow="ellipsis", no_wrap=True),
                 key=str(i),
             )
-        if submitted and self.hits:
-            table.focus()
+        box = self.query_one("#query", Input)
+        if submitted and self.hits and box.value == query and self.focused is box:
+            table.focus()  # enter: to the hits, unless the user has typed on meanwhile
         count = len(self.hits)
         words = "1 hit" if count == 1 else f"{count} hits"
         info.update(words + (" (the best 100)" if count == 100 else ""))

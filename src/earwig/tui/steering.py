@@ -85,13 +85,24 @@ def question(kind: str, jobs: list[protocol.JobView], watch: list[str]) -> tuple
             for j in running[:3]
         )
         more = f" and {len(running) - 3} more" if len(running) > 3 else ""
-        first = "It is cancelled first; its" if kind == "job.delete" else "Its"
-        again = (
-            "resumed (p), it starts again from the beginning"
-            if kind == "job.pause"
-            else "r transcribes it again from the beginning"
-        )
-        lines.append(f"{what}{more}. {first} work so far is lost; {again}.")
+        if kind == "job.pause":
+            saved = [j.get("saved") or 0.0 for j in running]
+            so_far = (
+                f"the first {formatting.clock(saved[0])} so far"
+                if len(running) == 1 and saved[0]
+                else "none finished yet"
+                if not any(saved)
+                else "each job's so far"
+            )
+            lines.append(
+                f"{what}{more}. A pause keeps every finished window of the file (up to ten "
+                f"minutes of audio each; {so_far}): p goes on from there, and the part under "
+                "way is transcribed again."
+            )
+        else:
+            first = "It is cancelled first; its" if kind == "job.delete" else "Its"
+            again = "r transcribes it again from the beginning"
+            lines.append(f"{what}{more}. {first} work so far is lost; {again}.")
     if kind == "job.delete":
         lines.append("Its history and search hits go; its transcript files stay on disk.")
         files = [j for j in jobs if j.get("path") and not j.get("url")]
@@ -104,3 +115,18 @@ def question(kind: str, jobs: list[protocol.JobView], watch: list[str]) -> tuple
                 "(Ctrl+P, “Add a file or URL again”)."
             )
     return f"{verb} {name(jobs)}?", "\n".join(lines)
+
+
+def gone_by(kind: str, jobs: list[protocol.JobView], now: dict[int, protocol.JobView]) -> str:
+    """Why a question asked about `jobs` no longer holds, given the jobs as they are `now`:
+    one asked about running work whose jobs have all stopped meanwhile (paused, finished,
+    failed, deleted); "" while it still holds."""
+    if kind not in ("job.cancel", "job.pause") or not any(loses_work(j) for j in jobs):
+        return ""
+    current = [now.get(j["id"]) for j in jobs]
+    if any(j is not None and loses_work(j) for j in current):
+        return ""
+    first = current[0]
+    if len(jobs) == 1:
+        return f"#{jobs[0]['id']} is {first['state'] if first else 'gone'} now"
+    return f"those {len(jobs)} jobs have stopped"

@@ -10,12 +10,14 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from earwig import protocol
 from earwig.errors import EarwigError
+from earwig.web.guard import error_body
 from earwig.web.uploads import Form, read_form, too_large
 
 log = logging.getLogger("earwig.http")
@@ -38,12 +40,23 @@ def json_response(
     )
 
 
-def error_body(code: str, message: str, hint: str = "") -> dict[str, protocol.ErrorBody]:
-    return {"error": {"code": code, "message": message, "hint": hint}}
+def error_response(
+    status: int, code: str, message: str, hint: str = "", param: str | None = None
+) -> Response[bytes]:
+    """An error in the one shape (guard.error_body: code, message, hint, type, param)."""
+    return json_response(error_body(code, message, hint, status, param), status)
 
 
-def error_response(status: int, code: str, message: str, hint: str = "") -> Response[bytes]:
-    return json_response(error_body(code, message, hint), status)
+def warning_headers(warnings: tuple[str, ...]) -> dict[str, str]:
+    """What an answer warns of, in `X-Earwig-Warnings` (every format, srt and text too):
+    the sentences joined by " | ", anything but printable ASCII percent-encoded."""
+    if not warnings:
+        return {}
+    text = " | ".join(" ".join(w.split()) for w in warnings)[:4000]
+    return {"x-earwig-warnings": quote(text, safe=_PRINTABLE)}
+
+
+_PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 
 def status_of(exc: EarwigError) -> int:
@@ -52,7 +65,8 @@ def status_of(exc: EarwigError) -> int:
 
 
 def on_earwig_error(request: Request, exc: EarwigError) -> Response[bytes]:
-    return error_response(status_of(exc), exc.code, exc.message, exc.hint)
+    param = getattr(exc, "param", None)
+    return error_response(status_of(exc), exc.code, exc.message, exc.hint, param)
 
 
 def on_http_error(request: Request, exc: HTTPException) -> Response[bytes]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from earwig import languages, outputs, protocol
-from earwig.model import Transcript
+from earwig.model import Segment, Transcript
 
 OPENAI_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 ASR_OUTPUTS = ("txt", "vtt", "srt", "tsv", "json")
@@ -18,40 +18,35 @@ def language_name(code: str | None) -> str:
 
 
 def openai_body(
-    t: Transcript, response_format: str, granularities: tuple[str, ...], task: str
+    t: Transcript,
+    response_format: str,
+    granularities: tuple[str, ...],
+    task: str,
+    warnings: tuple[str, ...] = (),
 ) -> tuple[bytes, str]:
-    """(body, media type) for one of OPENAI_FORMATS."""
+    """(body, media type) for one of OPENAI_FORMATS; `warnings` go in the json formats'
+    `warnings` field (and, for every format, in the answer's header: web/answers.py)."""
     if response_format == "text":
         return (text_of(t) + "\n").encode(), "text/plain"
     if response_format == "srt":
         return outputs.to_srt(t, {}).encode(), "text/plain"
     if response_format == "vtt":
         return outputs.to_vtt(t, {}).encode(), "text/vtt"
+    said = {"warnings": list(warnings)} if warnings else {}
     if response_format == "json":
-        return _json({"text": text_of(t)}), "application/json"
+        return _json({"text": text_of(t), **said}), "application/json"
     doc: dict[str, Any] = {
         "task": task,
         "language": language_name(t.language),
         "duration": round(t.duration, 3),
         "text": text_of(t),
+        **said,
     }
-    # OpenAI's rule: no granularity gives segments; "word" alone words and no segments
+    # OpenAI's rule: no granularity gives segments; "word" alone words and no segments.
+    # A value earwig does not know (tokens, seek, temperature, no_speech_prob) is left out,
+    # never made up: avg_logprob 0.0 would read as "certain".
     if "segment" in granularities or not granularities:
-        doc["segments"] = [
-            {
-                "id": i,
-                "seek": 0,
-                "start": s.start,
-                "end": s.end,
-                "text": s.text,
-                "tokens": [],
-                "temperature": 0.0,
-                "avg_logprob": s.avg_logprob if s.avg_logprob is not None else 0.0,
-                "compression_ratio": s.compression_ratio or 0.0,
-                "no_speech_prob": 0.0,
-            }
-            for i, s in enumerate(t.segments)
-        ]
+        doc["segments"] = [{"id": i, **_known_fields(s)} for i, s in enumerate(t.segments)]
     if "word" in granularities:
         doc["words"] = [
             {"word": w.text.strip(), "start": w.start, "end": w.end}
@@ -66,26 +61,23 @@ def text_of(t: Transcript) -> str:
     return " ".join(s.text.strip() for s in t.segments if s.text.strip())
 
 
-def asr_body(t: Transcript, output: str) -> str:
+def asr_body(t: Transcript, output: str, warnings: tuple[str, ...] = ()) -> str:
     """whisper-asr-webservice's `output` formats (its writers' rules: srt `HH:MM:SS,mmm` and
     `-->` in the text made `->`; vtt hours only above 0; tsv in integer ms)."""
     if output == "txt":
         return "".join(s.text.strip() + "\n" for s in t.segments if s.text.strip())
-    if output == "srt":  # cues made for reading (earwig/cues.py), as the files are
-        blocks = []
-        for i, c in enumerate(outputs.subtitle_cues(t), 1):
-            text = c.text.replace("-->", "->")
-            blocks.append(
-                f"{i}\n{_clock(c.start, ',', True)} --> {_clock(c.end, ',', True)}\n{text}\n"
-            )
-        return "\n".join(blocks)
+    if output == "srt":  # cues made for reading (earwig/cues.py), as the files are; each
+        return "".join(  # ends with a blank line, the last one too (as theirs)
+            f"{i}\n{_clock(c.start, ',', True)} --> {_clock(c.end, ',', True)}\n"
+            f"{c.text.replace('-->', '->')}\n\n"
+            for i, c in enumerate(outputs.subtitle_cues(t), 1)
+        )
     if output == "vtt":
-        cues = [
+        return "WEBVTT\n\n" + "".join(
             f"{_clock(c.start, '.', False)} --> {_clock(c.end, '.', False)}\n"
-            f"{c.text.replace('-->', '->')}\n"
+            f"{c.text.replace('-->', '->')}\n\n"
             for c in outputs.subtitle_cues(t)
-        ]
-        return "WEBVTT\n\n" + "\n".join(cues)
+        )
     if output == "tsv":
         rows = ["start\tend\ttext"]
         rows += [
@@ -98,9 +90,7 @@ def asr_body(t: Transcript, output: str) -> str:
         "segments": [
             {
                 "id": i,
-                "start": s.start,
-                "end": s.end,
-                "text": s.text,
+                **_known_fields(s),
                 **({"speaker": s.speaker} if s.speaker else {}),
                 **(
                     {
@@ -121,8 +111,19 @@ def asr_body(t: Transcript, output: str) -> str:
             for i, s in enumerate(t.segments)
         ],
         "language": t.language,
+        **({"warnings": list(warnings)} if warnings else {}),
     }
     return protocol.dumps(doc).decode()
+
+
+def _known_fields(s: Segment) -> dict[str, Any]:
+    """A segment as faster-whisper names its fields, with only the values earwig has."""
+    doc: dict[str, Any] = {"start": s.start, "end": s.end, "text": s.text}
+    if s.avg_logprob is not None:
+        doc["avg_logprob"] = s.avg_logprob
+    if s.compression_ratio is not None:
+        doc["compression_ratio"] = s.compression_ratio
+    return doc
 
 
 def _clock(seconds: float, sep: str, always_hours: bool) -> str:

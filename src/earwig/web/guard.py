@@ -4,7 +4,8 @@ A plain ASGI wrapper around the app, so nothing reaches a route that it did not 
 and its rules can be read in one place:
 
 - the Host header must name this server: an IP address (a rebinding attack needs a name),
-  localhost, the listen address, or a name in `[http] hosts`;
+  a name no outsider can own (localhost, a single label, .local, .internal...: web/names.py),
+  the listen address, or a name in `[http] hosts`;
 - a state-changing request (and any WebSocket) that carries an Origin must come from this
   server's own origin or one listed in `[http] cors` (browsers always send Origin there;
   other clients send none and are judged by the token alone);
@@ -12,7 +13,9 @@ and its rules can be read in one place:
   `/t/TOKEN/...` for clients that can be given only a base URL (Bazarr), or in a webhook's
   URL `/hooks/TOKEN/SENDER` (media servers, docs/media-servers.md), unless the client's
   address is in `[http] trust`. The page itself (/, /jobs/N, /static/) is served without it:
-  it shows a login message and learns it is not logged in from a 401 on /api/status.
+  it shows a login message and learns it is not logged in from a 401 on /api/status. So is
+  whisper-asr-webservice's `GET /status`, which then says the version alone: Bazarr's "Test
+  connection" keeps only the endpoint's host and sends no token.
 
 `GET /?token=TOKEN` sets the cookie (HttpOnly, SameSite=Strict) and redirects to `/`.
 """
@@ -29,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 from earwig import protocol, reach
 from earwig.config import HttpConfig
 from earwig.reach import Reach
+from earwig.web.names import private_name
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -39,17 +43,38 @@ COOKIE = "earwig_token"
 ONE_HOST = "send one Host header: this server's name or address, and its port"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 PUBLIC_PREFIXES = ("/static/", "/jobs/")  # the page and its files: no data in them
-PUBLIC_PATHS = {"/", "/favicon.ico"}
+PUBLIC_PATHS = {"/", "/favicon.ico", "/status"}
 
 
-def error_body(code: str, message: str, hint: str = "") -> bytes:
-    return protocol.dumps({"error": {"code": code, "message": message, "hint": hint}})
+def error_type(status: int) -> str:
+    """OpenAI's `type` of an error, from its status."""
+    if status >= 500:
+        return "server_error"
+    return {401: "authentication_error", 403: "permission_error"}.get(
+        status, "invalid_request_error"
+    )
+
+
+def error_body(
+    code: str, message: str, hint: str = "", status: int = 400, param: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every error's shape, on every door: earwig's code, message and hint, with OpenAI's
+    `type` and `param` (the field at fault, or null), so the openai SDK reads it too."""
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "hint": hint,
+            "type": error_type(status),
+            "param": param,
+        }
+    }
 
 
 async def send_error(
     send: Send, status: int, code: str, message: str, hint: str = "", extra: list | None = None
 ) -> None:
-    body = error_body(code, message, hint)
+    body = protocol.dumps(error_body(code, message, hint, status))
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -59,11 +84,12 @@ async def send_error(
     await send({"type": "http.response.body", "body": body})
 
 
-# One Host header value: a name (letters, digits, dots, hyphens), an IPv4 address or an
+# One Host header value: a name (letters, digits, dots, hyphens, underscores as compose
+# service names have, one trailing dot), an IPv4 address or an
 # IPv6 address in brackets, and an optional port; nothing else (no userinfo, no path, no
 # text after a bracket)
 _HOST = re.compile(
-    r"(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?))(?::[0-9]{1,5})?"
+    r"(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?)\.?)(?::[0-9]{1,5})?"
 )
 
 
@@ -154,8 +180,9 @@ class Guard:
     def host_problem(self, scope: Scope) -> tuple[int, str, str, str] | None:
         """What is wrong with the request's Host (status, code, message, hint), or None. Exactly
         one Host header, well formed, naming this server: an IP address (DNS rebinding
-        needs a name), localhost, the listen address, or a name in [http] hosts, compared
-        whole (a port is not checked: a proxy or a forwarded port may change it)."""
+        needs a name), localhost, the listen address, a name in [http] hosts, compared
+        whole (a port is not checked: a proxy or a forwarded port may change it), or a name
+        nobody outside can own (web/names.py)."""
         hosts = [v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"host"]
         if len(hosts) != 1:
             many = f"{len(hosts)} Host headers" if hosts else "no Host header"
@@ -166,13 +193,13 @@ class Guard:
             return 400, "bad_host", message, ONE_HOST
         listen = self.listen_host().lower()
         allowed = {"localhost", listen.strip("[]")} | {h.lower() for h in self.settings().hosts}
-        if is_ip(name) or name in allowed:
+        if is_ip(name) or name in allowed or private_name(name):
             return None
         return (
             403,
             "host_not_allowed",
             f"this server does not answer to the name {name!r}",
-            "add the name to [http] hosts, or use the address (127.0.0.1) instead",
+            f'list it in [http] hosts (hosts = ["{name}"]), or use the address (127.0.0.1) instead',
         )
 
     def token_ok(self, candidate: str | None) -> bool:
@@ -236,11 +263,19 @@ class Guard:
         if path == "/" and method == "GET" and scope.get("query_string"):
             query = parse_qs(scope["query_string"].decode("latin-1"))
             if "token" in query:
-                await self._login(send, query["token"][0])
+                await self._login(send, query["token"][0], "text/html" in headers.get("accept", ""))
                 return
         authed = authed or self._carries_token(headers)
         trusted = in_networks(client_address(scope, settings.proxies), settings.trust)
         if not (authed or trusted or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)):
+            if self._offers_token(headers):
+                await refuse(
+                    401,
+                    "unauthorized",
+                    "the token sent is not this daemon's",
+                    "`earwig token` prints the right one (the OpenAI SDK's api_key)",
+                )
+                return
             await refuse(
                 401,
                 "unauthorized",
@@ -270,13 +305,26 @@ class Guard:
             and parts.netloc.lower() == host.strip().lower()
         )
 
+    @staticmethod
+    def _offers_token(headers: dict[str, str]) -> bool:
+        """Whether a token was sent at all (then a refusal says it is the wrong one)."""
+        auth = headers.get("authorization", "")
+        return bool(auth.strip()) or f"{COOKIE}=" in headers.get("cookie", "")
+
     def _carries_token(self, headers: dict[str, str]) -> bool:
         auth = headers.get("authorization", "")
         if auth[:7].lower() == "bearer " and self.token_ok(auth[7:].strip()):
             return True
         return any(self.token_ok(value) for value in cookie_values(headers.get("cookie"), COOKIE))
 
-    async def _login(self, send: Send, candidate: str) -> None:
+    async def _login(self, send: Send, candidate: str, browser: bool) -> None:
+        if not self.token_ok(candidate) and browser:
+            # a stale or mistyped login link, opened in a browser: the page with its login
+            # card, saying why, rather than a JSON error where the page should be
+            headers = [(b"location", b"/?login=refused"), (b"content-length", b"0")]
+            await send({"type": "http.response.start", "status": 303, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
         if not self.token_ok(candidate):
             await send_error(
                 send,

@@ -101,6 +101,7 @@ def refusal(name: str, value: Any, annotation: Any, codes: Mapping[str, str]) ->
         400,
         codes.get(name, "bad_params"),
         f"{name} must be {description(annotation)}, not {value!r}",
+        param=name,
     )
 
 
@@ -118,5 +119,6 @@ def language_code(value: str | None) -> str | None:
             "bad_language",
             f"unknown language {value!r}",
             'give a language code such as "en", "de", "fr" (or leave it out to detect)',
+            param="language",
         )
     return code

@@ -84,12 +84,11 @@ class BadRequest(EarwigError):
 MAX_JSON = 1_000_000  # bytes of a JSON body: some 10,000 URLs; uploads are multipart
 
 
-async def read_json(
+async def read_body(
     chunks: AsyncIterator[bytes], content_length: str | None, limit: int = MAX_JSON
-) -> Any:
-    """A JSON request body, read up to `limit` bytes: past it a 413 before any more is read
-    (a 300 MB body took the daemon to 1.45 GB and five minutes of work), and a body that is
-    not JSON, or nested too deep to parse, a 400. An empty body is None."""
+) -> bytes:
+    """A JSON request's body, read up to `limit` bytes: past it a 413 before any more is
+    read (a 300 MB body took the daemon to 1.45 GB and five minutes of work)."""
     too_large = RefusedRequest(
         413,
         "too_large",
@@ -104,6 +103,12 @@ async def read_json(
         body += chunk
         if len(body) > limit:
             raise too_large
+    return bytes(body)
+
+
+def parse_json(body: bytes) -> Any:
+    """A body as JSON: one that is not JSON, or nested too deep to parse, is a 400 (a
+    RecursionError was a 500 with a traceback). An empty body is None."""
     if not body.strip():
         return None
     try:
@@ -112,6 +117,13 @@ async def read_json(
         raise BadRequest(f"the body is not JSON: {exc}") from None
     except RecursionError:
         raise BadRequest("the JSON body is nested too deep") from None
+
+
+async def read_json(
+    chunks: AsyncIterator[bytes], content_length: str | None, limit: int = MAX_JSON
+) -> Any:
+    """A JSON request body, capped (read_body) and parsed (parse_json)."""
+    return parse_json(await read_body(chunks, content_length, limit))
 
 
 def declared(kind: str) -> dict[str, protocol.Field]:
@@ -146,9 +158,10 @@ def params_for(
     route: Route,
     path_params: dict[str, Any],
     query: dict[str, list[str]],
-    body: Any,
+    body: bytes,
 ) -> dict[str, Any]:
-    """The socket request's params for one HTTP request to `route`."""
+    """The socket request's params for one HTTP request to `route` (`body` read capped by
+    read_body)."""
     found: dict[str, Any] = {**path_params, **route.fixed}
     for qname, values in query.items():
         pname = route.query.get(qname)
@@ -156,12 +169,13 @@ def params_for(
             known = ", ".join(route.query) or "none"
             raise BadRequest(f"{route.path} takes no query parameter {qname!r} (it takes: {known})")
         found[pname] = convert(route.kind, pname, values)
-    if body is not None and body != b"":  # parsed by read_json
+    if body.strip():
         if not route.body:
             raise BadRequest(f"{route.method} {route.path} takes no body")
-        if not isinstance(body, dict):
+        doc = parse_json(body)
+        if not isinstance(doc, dict):
             raise BadRequest("the body must be a JSON object")
-        found.update(body)
+        found.update(doc)
     return found
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from earwig.errors import EarwigError
-from earwig.media import MAX_STEM_BYTES, fit_bytes
+from earwig.media import safe_stem
 
 MAX_FIELD = 1024 * 1024  # bytes of one text field
 MAX_HEADERS = 16 * 1024  # bytes of one part's headers
@@ -80,16 +80,18 @@ def boundary_of(content_type: str | None) -> bytes:
 
 
 def safe_name(name: str | None) -> str:
-    """The upload's name as a file name: its last part, tame characters, at most 120
-    characters and MAX_STEM_BYTES bytes (its extension kept), never empty."""
-    base = Path((name or "").replace("\\", "/")).name
-    base = re.sub(r"[^\w.\- ()]+", "_", base).strip(" .")
+    """An uploaded file's name as a file name here: its last part only, by the one rule for
+    names from outside (media.safe_stem: no separators, controls or reserved punctuation,
+    cut by characters and by bytes), so "Talk — Q&A.mp3" stays itself, as it would in a
+    watched folder, and 4 KB of 3-byte letters make a name the file system takes, its
+    extension kept."""
+    base = Path((name or "").replace("\\", "/")).name.strip(" .")
+    if not base:
+        return "upload"
     stem, dot, ext = base.rpartition(".")
-    if not dot or len(ext) > 12:
+    if not (dot and stem and ext.isascii() and ext.isalnum() and len(ext) <= 12):
         stem, ext = base, ""
-    room = MAX_STEM_BYTES - len(ext.encode()) - 1
-    base = fit_bytes(stem[:120], room).rstrip(" .") + (f".{ext}" if ext else "")
-    return base.strip(" .") or "upload"
+    return safe_stem(stem, 120) + (f".{ext}" if ext else "")
 
 
 def too_large(limit: int) -> UploadError:

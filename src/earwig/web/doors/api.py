@@ -20,6 +20,7 @@ from litestar.routes import HTTPRoute, WebSocketRoute
 
 from earwig import outputs, protocol
 from earwig.daemon import dispatch
+from earwig.daemon.delivery import UPLOAD_SOURCE
 from earwig.web import events, rest
 from earwig.web.answers import error_response, json_response, read_upload
 from earwig.web.host import Host, HostDep
@@ -49,7 +50,7 @@ def _derived(r: rest.Route) -> BaseRouteHandler:
     async def handler(request: Request, host: HostDep) -> Response[bytes]:
         query = parse_qs(request.scope["query_string"].decode(), keep_blank_values=True)
         length = request.headers.get("content-length")
-        body = await rest.read_json(request.stream(), length) if r.body else None
+        body = await rest.read_body(request.stream(), length) if r.body else b""
         params = rest.params_for(r, dict(request.path_params), query, body)
         return json_response(await dispatch.call(host, r.kind, params))
 
@@ -72,15 +73,17 @@ async def add_jobs(request: Request, host: HostDep) -> Response[bytes]:
         if not form.files:
             form.discard()
             raise UploadError(400, "missing_file", "the form has no `file` part")
+        force = from_text(UploadForm, form.fields, {}).force
+        # straight to the intake, with their own source: an upload is no `earwig add`
+        # ("from cli"), and the files are the ones just written here, never a name sent in
         paths = [str(f.path) for f in form.files]
-        added: dict[str, Any] = {"results": []}
+        results: list[Any] = []
         try:
-            force = from_text(UploadForm, form.fields, {}).force
-            added = await dispatch.call(host, "job.add", {"paths": paths, "force": force})
-        finally:  # nothing queued from it (a duplicate, a refusal): its folder goes
-            if not any("job" in result for result in added["results"]):
+            results = await host.intake.add_paths(paths, UPLOAD_SOURCE, force)
+        finally:  # nothing queued from it (a duplicate, a refusal, a hang-up): its folder goes
+            if not any("job" in result for result in results):
                 form.discard()
-        return json_response(added)
+        return json_response({"results": results})
     else:
         length = request.headers.get("content-length")
         doc = await rest.read_json(request.stream(), length) or {}

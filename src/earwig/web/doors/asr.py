@@ -6,7 +6,7 @@ byte of the body is read; the answers are whisper-asr-webservice's shapes (forma
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, quote
 
 import msgspec
@@ -18,7 +18,7 @@ from earwig.daemon.apijobs import Ask
 from earwig.media import MAX_STEM_BYTES, fit_bytes
 from earwig.model import Transcript
 from earwig.web import formats
-from earwig.web.answers import json_response, read_upload, wait_disconnect
+from earwig.web.answers import json_response, read_upload, wait_disconnect, warning_headers
 from earwig.web.host import Host, HostDep
 from earwig.web.params import from_text, language_code
 from earwig.web.uploads import Form, SavedFile, UploadError
@@ -70,40 +70,52 @@ async def asr(request: Request, host: HostDep) -> Response[bytes]:
     )
     form, upload = await _audio(request, host, query.encode)
     service = host.apijobs
-    answer = await service.transcribe(upload, ask, lambda: wait_disconnect(request))
-    form.discard()
+    try:
+        answer = await service.transcribe(upload, ask, lambda: wait_disconnect(request))
+    finally:
+        form.discard()  # the upload's folder goes, whatever happened (the client left...)
     service.after_answer(answer)
     name = quote(fit_bytes(upload.filename, MAX_STEM_BYTES))  # a header, not 12 kB
     transcript = await _as_asked(host, answer.transcript, query)
     return Response(
-        formats.asr_body(transcript, query.output).encode(),
+        formats.asr_body(transcript, query.output, answer.warnings).encode(),
         media_type="text/plain",
-        headers={"content-disposition": f'attachment; filename="{name}.{query.output}"'},
+        headers={
+            "content-disposition": f'attachment; filename="{name}.{query.output}"',
+            **warning_headers(answer.warnings),
+        },
     )
 
 
 @post("/detect-language", status_code=200)
 async def detect_language(request: Request, host: HostDep) -> Response[bytes]:
-    """The language of the first 30 s, as whisper-asr-webservice answers it."""
+    """The language of the first 30 s, as whisper-asr-webservice answers it; never a
+    language the model cannot hear (daemon/apijobs.py: `detect`)."""
     query = from_text(DetectQuery, query_of(request), {})
     form, upload = await _audio(request, host, query.encode)
     service = host.apijobs
-    answer = await service.detect(upload, lambda: wait_disconnect(request))
-    form.discard()
+    try:
+        answer = await service.detect(upload, lambda: wait_disconnect(request))
+    finally:
+        form.discard()
     service.after_answer(answer)
     t = answer.transcript
-    return json_response(
-        {
-            "detected_language": formats.language_name(t.language),
-            "language_code": t.language,
-            "confidence": t.language_probability,
-        }
-    )
+    doc: dict[str, Any] = {
+        "detected_language": formats.language_name(t.language),
+        "language_code": t.language,
+        "confidence": t.language_probability,
+    }
+    if answer.warnings:
+        doc["warnings"] = list(answer.warnings)
+    return json_response(doc, headers=warning_headers(answer.warnings))
 
 
 @get("/status")
-async def status(host: HostDep) -> Response[bytes]:
-    """whisper-asr-webservice's status: Bazarr's "Test connection"."""
+async def status(request: Request, host: HostDep) -> Response[bytes]:
+    """whisper-asr-webservice's status: Bazarr's "Test connection", which sends no token
+    (the guard lets it through): then the version alone; with the token, the model too."""
+    if request.scope.get("earwig.auth") is None:
+        return json_response({"version": __version__})
     model = host.config.transcribe.model
     return json_response({"version": __version__, "engine": "earwig", "model": model})
 

@@ -15,10 +15,18 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from msgspec import Meta
 
 from earwig import protocol
-from earwig.daemon.apijobs import Ask
-from earwig.model import Transcript
+from earwig.daemon.apijobs import Answer, ApiJobs, Ask, Pending
+from earwig.errors import EarwigError, RefusedRequest
 from earwig.web import formats
-from earwig.web.answers import json_response, read_upload, wait_disconnect
+from earwig.web.answers import (
+    error_response,
+    json_response,
+    read_upload,
+    status_of,
+    wait_disconnect,
+    warning_headers,
+)
+from earwig.web.guard import error_body
 from earwig.web.host import Host, HostDep
 from earwig.web.params import from_text, language_code
 from earwig.web.uploads import UploadError
@@ -51,8 +59,25 @@ CODES = {
 
 @get("/models")
 async def models(host: HostDep) -> Response[bytes]:
-    """The installed models, and `whisper-1` standing for the configured one."""
+    """The models on this machine by every name a client may use, and `whisper-1` standing
+    for the configured one."""
     return json_response({"object": "list", "data": models_list(host)})
+
+
+@get("/models/{model_id:path}")
+async def model(host: HostDep, model_id: str) -> Response[bytes]:
+    """One model, by any of its names (404 in OpenAI's shape when it is not here)."""
+    wanted = model_id.strip("/")
+    for found in models_list(host):
+        if found["id"] == wanted:
+            return json_response(found)
+    return error_response(
+        404,
+        "model_not_found",
+        f"the model {wanted!r} is not on this machine",
+        "GET /v1/models lists what is here; `earwig models pull NAME` fetches one",
+        param="model",
+    )
 
 
 @post("/audio/transcriptions", status_code=200)
@@ -67,7 +92,7 @@ async def translations(request: Request, host: HostDep) -> Response[Any]:
     return await _door(request, host, "translate")
 
 
-router = Router("/v1", route_handlers=[models, transcriptions, translations])
+router = Router("/v1", route_handlers=[models, model, transcriptions, translations])
 
 
 async def _door(request: Request, host: Host, task: str) -> Response[Any]:
@@ -89,52 +114,107 @@ async def _door(request: Request, host: Host, task: str) -> Response[Any]:
         asked = from_text(OpenAIForm, fields, CODES)
         grains = tuple(asked.timestamp_granularities)
         if "word" in grains and asked.response_format != "verbose_json":
-            raise UploadError(
+            raise RefusedRequest(
                 400,
                 "bad_timestamp_granularities",
                 "word timestamps need response_format=verbose_json",
                 "ask for verbose_json, or leave timestamp_granularities[] out",
+                param="timestamp_granularities[]",
             )
+        model, notes = service.model_for(asked.model)
         ask = Ask(
             translate=task == "translate",
             language=None if task == "translate" else language_code(asked.language),
             prompt=asked.prompt or None,
             words="word" in grains,
-            model=service.model_for(asked.model),
+            model=model,
         )
-    except BaseException:
-        form.discard()
-        raise
-    answer = await service.transcribe(upload, ask, lambda: wait_disconnect(request))
-    form.discard()
+        if asked.stream:
+            started = await service.begin(upload, ask)
+            form.discard()
+            return _stream(service, started, notes)
+        answer = await service.transcribe(upload, ask, lambda: wait_disconnect(request))
+    finally:
+        form.discard()  # the upload's folder goes, whatever happened (the client left...)
     service.after_answer(answer)
-    if asked.stream:
-        return ServerSentEvent(_deltas(answer.transcript))
-    body, media_type = formats.openai_body(answer.transcript, asked.response_format, grains, task)
-    return Response(body, media_type=media_type)
+    warnings = (*notes, *answer.warnings)
+    body, media_type = formats.openai_body(
+        answer.transcript, asked.response_format, grains, task, warnings
+    )
+    return Response(body, media_type=media_type, headers=warning_headers(warnings))
 
 
-def _deltas(t: Transcript) -> AsyncIterator[ServerSentEventMessage]:
-    async def stream() -> AsyncIterator[ServerSentEventMessage]:
+def _stream(service: ApiJobs, started: Answer | Pending, notes: tuple[str, ...]) -> Response[Any]:
+    """`stream=true`: each line as it is transcribed (the job's live lines), then the whole
+    text; a stored answer's lines at once. A failure after the stream began is an `error`
+    event (the status was sent already)."""
+
+    def event(doc: dict[str, Any]) -> ServerSentEventMessage:
+        return ServerSentEventMessage(data=protocol.dumps(doc).decode())
+
+    async def events() -> AsyncIterator[ServerSentEventMessage]:
         first = True
-        for s in t.segments:
-            if s.text.strip():  # the deltas add up to the done event's text
-                delta = ("" if first else " ") + s.text.strip()
-                first = False
-                event = {"type": "transcript.text.delta", "delta": delta}
-                yield ServerSentEventMessage(data=protocol.dumps(event).decode())
-        done = {"type": "transcript.text.done", "text": formats.text_of(t)}
-        yield ServerSentEventMessage(data=protocol.dumps(done).decode())
 
-    return stream()
+        def deltas(texts: list[str]) -> list[ServerSentEventMessage]:
+            nonlocal first
+            out = []
+            for text in (t.strip() for t in texts):
+                if text:  # the deltas add up to the lines' text
+                    out.append(
+                        event(
+                            {
+                                "type": "transcript.text.delta",
+                                "delta": ("" if first else " ") + text,
+                            }
+                        )
+                    )
+                    first = False
+            return out
+
+        answer: Answer | None = started if isinstance(started, Answer) else None
+        try:
+            if answer is None:
+                assert isinstance(started, Pending)
+                async for item in service.follow(started):
+                    if isinstance(item, Answer):
+                        answer = item
+                    else:
+                        for message in deltas([s["text"] for s in item]):
+                            yield message
+            else:
+                for message in deltas([s.text for s in answer.transcript.segments]):
+                    yield message
+        except EarwigError as exc:
+            status = status_of(exc)
+            yield event({"type": "error", **error_body(exc.code, exc.message, exc.hint, status)})
+            return
+        assert answer is not None
+        service.after_answer(answer)
+        done: dict[str, Any] = {
+            "type": "transcript.text.done",
+            "text": formats.text_of(answer.transcript),
+        }
+        warnings = (*notes, *answer.warnings)
+        if warnings:
+            done["warnings"] = list(warnings)
+        yield event(done)
+
+    return ServerSentEvent(events(), headers=warning_headers(notes))
 
 
 def models_list(host: Host) -> list[dict[str, Any]]:
-    """OpenAI's model objects: `whisper-1` (the configured model), then what is installed."""
+    """OpenAI's model objects: `whisper-1` (the configured model), then each model on this
+    machine by each of its names: earwig's (`base`, `bundled`), faster-whisper's (`tiny.en`)
+    and its Hugging Face id (`Systran/faster-whisper-base`), as speaches' clients name them."""
+    from earwig.transcribe import catalog
     from earwig.transcribe.models import local_models
 
     cfg = host.config.transcribe
-    names = ["whisper-1", *(m["name"] for m in local_models(cfg.models_dir, cfg.model))]
+    names = ["whisper-1"]
+    for found in local_models(cfg.models_dir, cfg.model):
+        name = found["name"]
+        entry = catalog.lookup("tiny.en" if name == "bundled" else name)
+        names += [name, *((entry.name, entry.repo) if entry is not None else ())]
     return [
         {"id": n, "object": "model", "created": 0, "owned_by": "earwig"}
         for n in dict.fromkeys(names)

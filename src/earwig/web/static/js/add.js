@@ -31,6 +31,12 @@ function showResults(box, results) {
   }));
 }
 
+// A URL as the daemon reads one (urls.meant_as_url: it names a scheme), with no spaces; the
+// daemon judges the rest (ftp://, a private address) and says why.
+export function looksLikeUrl(line) {
+  return !/\s/.test(line) && line.includes("://");
+}
+
 export function mountAdd(root) {
   const urls = h("textarea", {
     id: "add-urls", rows: "3", placeholder: "https://… (one URL a line)", "aria-label": "URLs to transcribe",
@@ -40,14 +46,23 @@ export function mountAdd(root) {
   const urlForm = h("form", {
     class: "card", onsubmit: async (e) => {
       e.preventDefault();
-      const lines = urls.value.split(/\s+/).map((s) => s.trim()).filter(Boolean);
+      // One input a line, as the placeholder says: a line with spaces is one (wrong) input,
+      // answered as not a URL here, never split into words each "not an absolute path"
+      const lines = urls.value.split("\n").map((s) => s.trim()).filter(Boolean);
       if (!lines.length) return notify("Paste one URL a line first.");
+      const notUrls = lines.filter((line) => !looksLikeUrl(line));
+      const sent = lines.filter(looksLikeUrl);
+      const refused = notUrls.map((line) => ({
+        input: line, error: "not a URL",
+        hint: "one web address a line, starting https://; a file is added with “Choose files” " +
+          "or dropped on the page",
+      }));
       const button = urlForm.querySelector("button");
       button.disabled = true;
       try {
-        const result = await post("/api/jobs", { urls: lines });
-        showResults(urlResults, result.results || []);
-        urls.value = "";
+        const result = sent.length ? await post("/api/jobs", { urls: sent }) : { results: [] };
+        showResults(urlResults, [...(result.results || []), ...refused]);
+        urls.value = notUrls.join("\n");
       } catch (err) {
         fail(err);
       } finally {

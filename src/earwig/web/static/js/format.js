@@ -46,10 +46,11 @@ export function age(ts, now = Date.now() / 1000) {
   return "just now";
 }
 
+// Powers of 1000, as formatting.size says them in the CLI and the dashboard: one unit everywhere
 export function size(n) {
   for (const unit of ["B", "KB", "MB", "GB"]) {
-    if (n < 1024 || unit === "GB") return unit === "B" ? `${n.toFixed(0)} B` : `${n.toFixed(1)} ${unit}`;
-    n /= 1024;
+    if (n < 1000 || unit === "GB") return unit === "B" ? `${n.toFixed(0)} B` : `${n.toFixed(1)} ${unit}`;
+    n /= 1000;
   }
   return "";
 }
@@ -57,6 +58,7 @@ export function size(n) {
 export function kind(job) {
   if (job.subscription) return "subscription";
   if (job.url || job.source === "inbox") return "url";
+  if (job.source === "upload") return "upload"; // sent over HTTP: the Add view, curl -F
   return "file";
 }
 
@@ -92,7 +94,15 @@ export function origin(job) {
   return SOURCES[job.source] || job.source || "";
 }
 
-const SOURCES = { watch: "watched folder", cli: "added", inbox: "inbox", api: "API request" };
+const SOURCES = {
+  watch: "watched folder", cli: "added", inbox: "inbox", api: "API request", upload: "uploaded",
+};
+
+// A path that wraps at its slashes (a <wbr> after each), not in the middle of a name.
+export function pathNodes(text) {
+  const parts = String(text).split("/");
+  return parts.flatMap((part, i) => (i < parts.length - 1 ? [part + "/", h("wbr")] : [part]));
+}
 
 // A search snippet's matched words are wrapped in \x02 ... \x03 (formatting.HIGHLIGHT_*).
 export function snippetNodes(snippet) {

@@ -70,8 +70,19 @@ function updateBanner({ connected, since }) {
   banner.hidden = false;
 }
 
+// A login link whose token was refused (web/guard.py sends the browser here): say so in the
+// login card, and take the word out of the address bar.
+function loginRefused() {
+  const params = new URLSearchParams(location.search);
+  if (params.get("login") !== "refused") return;
+  $("#login-refused").hidden = false;
+  history.replaceState({}, "", "/" + location.hash);
+  notify("That login link is not this daemon's.", "`earwig web` opens a fresh one.");
+}
+
 function start() {
   onUnauthorized(showLogin);
+  loginRefused();
   if (!mounted) {
     mountQueue($("#view-queue"));
     mountAdd($("#view-add"));

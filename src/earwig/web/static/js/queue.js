@@ -180,7 +180,9 @@ function stamp(job) {
 
 function renderRow(job) {
   const running = RUNNING.includes(job.state);
-  const meta = [kind(job), origin(job), languageName(job.language), duration(job.duration),
+  const from = origin(job); // "subscription Rivers", "uploaded": the kind said once, not twice
+  const meta = [from.startsWith(kind(job)) ? null : kind(job), from, languageName(job.language),
+    duration(job.duration),
     age(job.times && job.times[job.state] || job.updated_at)].filter(Boolean);
   const li = h("li", { class: `job state-${job.state}`, dataset: { id: job.id, state: job.state } },
     h("div", { class: "job-head" },
@@ -195,6 +197,9 @@ function renderRow(job) {
       ? h("div", { class: "job-error", role: "note" },
         h("div", { class: "error-message" }, job.error),
         job.hint ? h("div", { class: "error-hint" }, job.hint) : null) : null,
+    // cancelled by earwig, not the user (the same media as another job): say why
+    job.state === "cancelled" && job.hint
+      ? h("div", { class: "muted", role: "note" }, job.hint) : null,
     h("div", { class: "job-actions" }, actionsFor(job).map((action) =>
       h("button", {
         type: "button", class: `act ${action}`, dataset: { action },

@@ -7,7 +7,7 @@
 import { state, on } from "./state.js";
 import { get, post } from "./api.js";
 import { setStatus } from "./live.js";
-import { h, $, fill, duration, size, age } from "./format.js";
+import { h, $, fill, duration, size, age, pathNodes } from "./format.js";
 import { fail } from "./ui.js";
 import { mediaCard } from "./mediaservers.js";
 
@@ -70,7 +70,7 @@ function render() {
         ["version", s.version],
         ["up for", duration(s.uptime)],
         ["queue", s.queue_paused ? "paused: no new jobs start" : "running"],
-        ["health", s.healthy ? "healthy" : `restarting: ${(parts.filter(([, p]) => p.state === "restarting").map(([n]) => n)).join(", ")}`],
+        ["health", s.healthy ? "healthy" : (s.problems || [])[0] || `restarting: ${(parts.filter(([, p]) => p.state === "restarting").map(([n]) => n)).join(", ")}`],
         ["web", http.url || http.listen],
         ["transcripts in", s.output_dir],
         ["watching", (s.watch || []).join(", ") || "no folder"],
@@ -131,7 +131,7 @@ function slotRow(slot) {
 
 function dl(rows) {
   return h("dl", { class: "facts" }, rows.filter(([, v]) => v != null && v !== "").map(([k, v]) =>
-    [h("dt", {}, k), h("dd", {}, String(v))]));
+    [h("dt", {}, k), h("dd", {}, String(v).startsWith("/") ? pathNodes(v) : String(v))]));
 }
 
 function renderLog() {

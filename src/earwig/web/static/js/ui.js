@@ -48,8 +48,9 @@ export async function steer(action, job) {
   const running = RUNNING.includes(job.state);
   if (action === "pause" && running && percent(job)) {
     const ok = await confirm(`Pause ${name}?`,
-      `It is ${job.state} (${percent(job)}). Its progress is lost: resumed, it starts again ` +
-      "from the beginning.", "Pause");
+      `It is ${job.state} (${percent(job)}). A pause keeps every finished window of the ` +
+      "file (up to ten minutes of audio each): resumed, it goes on from there, and the part " +
+      "under way is transcribed again.", "Pause");
     if (!ok) return false;
   }
   if (action === "cancel" && running) {
