@@ -210,6 +210,44 @@ def test_a_1_byte_pcm_body_is_400_and_leaves_no_folder(site: Site) -> None:
     assert not list(cache.glob("api/upload-*"))  # /asr's uploads go to api/
 
 
+def test_a_client_waiting_on_a_paused_queue_is_told_so(site: Site, speech_wav: Path) -> None:
+    """Item 9: a /v1 or /asr request waited with no deadline while the queue was paused (no
+    job starts). Now, after PAUSED_WAIT (30 s) paused, a 503 that says so; the job stays
+    queued, and no upload folder is left."""
+    audio = speech_wav.read_bytes()[:-2] + b"\x05\x00"  # new audio: no stored answer
+    answers: dict[str, httpx.Response] = {}
+
+    def ask(door: str) -> None:
+        if door == "v1":
+            answers[door] = site.client.post(
+                "/v1/audio/transcriptions",
+                files={"file": ("held.wav", audio)},
+                data={"model": "whisper-1"},
+                timeout=120,
+            )
+        else:
+            answers[door] = site.client.post(
+                "/asr?output=txt", files={"audio_file": ("held.wav", audio)}, timeout=120
+            )
+
+    site.daemon.call(p.PauseQueue())
+    try:
+        askers = [threading.Thread(target=ask, args=(door,)) for door in ("v1", "asr")]
+        for asker in askers:
+            asker.start()
+        for asker in askers:
+            asker.join(120)
+    finally:
+        site.daemon.call(p.ResumeQueue())
+    assert set(answers) == {"v1", "asr"}, "a client still waits"
+    for r in answers.values():
+        assert r.status_code == 503, r.text[:300]
+        error = r.json()["error"]
+        assert error["code"] == "queue_paused" and "earwig resume" in error["hint"], error
+        assert "stays in the queue" in error["message"]
+    assert not list((site.home.root / "media").glob("api/upload-*"))
+
+
 # ---------------------------------------------------------------- 3: slow clients
 
 

@@ -45,6 +45,8 @@ class Api(Protocol):
 
 
 Q = TypeVar("Q", bound=p.Request[Any])
+# seconds `subscribe`'s check of a URL may take in all: a client gives up on the daemon at 30
+CHECK_DEADLINE = 20.0
 Handler = Callable[["Api", Any, "Outbox | None"], Awaitable[Any]]
 HANDLERS: dict[str, Handler] = {}
 
@@ -189,14 +191,23 @@ async def subscription_add(
         await asyncio.to_thread(client.check_url, params.url)
     if params.check:  # a 404, a text file, a wav: refused now, with the reason
         from earwig import config as config_mod
-        from earwig.sources.probe import probe
+        from earwig.sources.probe import NotFollowable, probe
 
         given = {k: v for k, v in msgspec.structs.asdict(params).items() if v is not None}
         given.pop("check")  # the values first: a bad one costs no request
         config_mod.parse({"subscription": [{**given, "name": "check"}]}, None)
         timeout = daemon.config.downloads.timeout
         kind = params.kind or "auto"
-        await asyncio.to_thread(reach.within, client, probe, params.url, kind, timeout)
+        checking = asyncio.to_thread(reach.within, client, probe, params.url, kind, timeout)
+        try:  # a feed that trickles: answered before the client gives up on the daemon
+            await asyncio.wait_for(checking, CHECK_DEADLINE)
+        except TimeoutError:
+            raise NotFollowable(
+                f"not subscribed: {params.url} did not send a whole answer within "
+                f"{CHECK_DEADLINE:.0f} s (it sends slowly, or not at all)",
+                "check the URL, or subscribe with --no-check (its checks then run in the "
+                "background)",
+            ) from None
     name = params.name
     if not name:
         taken = {s.name for s in daemon.config.subscriptions}
