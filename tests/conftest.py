@@ -6,6 +6,7 @@ folders, and the model is the bundled tiny.en (no test downloads anything).
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -16,6 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from earwig.config import SECTIONS
 from earwig.speech import SAMPLE_TEXT, synthesize
 from helpers import DaemonProcess, stop_daemons_using
 from hubserver import Hub, base_model_files
@@ -38,6 +40,9 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     monkeypatch.delenv("EARWIG_CONFIG", raising=False)
+    for name in os.environ:  # config keys from the environment (EARWIG_HTTP_TRUST...)
+        if name.startswith(tuple(f"EARWIG_{section.upper()}_" for section in SECTIONS)):
+            monkeypatch.delenv(name)
     # No test ever talks to the real model hub: anything not pointed at the loopback hub of
     # tests/hubserver.py goes to a port where nothing listens, and fails fast.
     for var in ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE", "HF_TOKEN"):

@@ -218,3 +218,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def folder_for_all_users(prefix: str) -> Path:
+    """A new folder (0755) that other users of this machine can reach, for tests that run
+    as two users: pytest's own temporary folders are root's (0700). /var/tmp first: other
+    tests have been seen to leave /tmp itself 0700 on shared machines."""
+    import stat
+    import tempfile
+
+    for base in (Path("/var/tmp"), Path("/tmp")):
+        chain = [base, *base.parents]
+        if all(p.is_dir() and p.stat().st_mode & stat.S_IXOTH for p in chain):
+            folder = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+            folder.chmod(0o755)
+            return folder
+    raise AssertionError("neither /var/tmp nor /tmp can be reached by other users (chmod 1777)")

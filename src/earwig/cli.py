@@ -579,7 +579,7 @@ def export(
             base = job.output_base or safe_stem(Path(job.title).stem)
             outputs.check_writable(folder)
             path = folder / f"{base}.{fmt}"
-            outputs.write_atomic(path, text)
+            outputs.write_atomic(path, text, ctx.config.output.mode)
             click.echo(str(path))
     finally:
         store.close()
@@ -941,9 +941,9 @@ def config_edit_cmd(ctx: Ctx) -> None:
     path = ctx.editable_config_path
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        from earwig.outputs import write_atomic
+        from earwig.outputs import PRIVATE, write_atomic
 
-        write_atomic(path, _example_config())
+        write_atomic(path, _example_config(), PRIVATE)
         click.echo(f"created {path} from the example (every option at its default)")
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     try:

@@ -249,10 +249,24 @@ class WatchConfig:
     skip_if_subtitled: bool = opt(True, _bool)  # "beside": leave files that have subtitles
 
 
+def _mode(value: Any, _: Path) -> int:
+    """Permission bits: "0644" (octal, as chmod takes them) or a TOML octal number (0o644)."""
+    expected = 'permissions in octal such as "0644" or "0640", keeping 0600 for earwig itself'
+    if isinstance(value, str) and re.fullmatch(r"0?[0-7]{3}", value.strip()):
+        value = int(value, 8)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o777:
+        raise ValueError(expected)
+    if value & 0o600 != 0o600:  # earwig reads its own .json back (names, renames)
+        raise ValueError(expected)
+    return value
+
+
 @dataclass(frozen=True)
 class OutputConfig:
     dir: Path = opt(paths.default_output_dir, _path)
     formats: tuple[str, ...] = opt(OUTPUT_FORMATS, _str_list(FORMATS))
+    # Transcripts' and subtitles' permissions; None: 0666 less the umask, as for any new file
+    mode: int | None = opt(None, _mode)
     # subtitle cues (srt, vtt; earwig/cues.py): characters a line (CJK counts 2), lines a cue
     line_width: int = opt(42, _int(10))
     lines: int = opt(2, _int(1))
@@ -506,34 +520,53 @@ def load(path: Path | None = None) -> Config:
                 "create it (`earwig config example` prints every option) "
                 "or drop --config / EARWIG_CONFIG",
             )
-        return Config(path=None)
+        return parse(with_environment({}, Path.cwd()), None)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", "fix the syntax at that line") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    return parse(data, path)
+    return parse(with_environment(data, path.parent), path)
+
+
+def with_environment(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The file's tables with every EARWIG_<SECTION>_<KEY> variable set over them."""
+    from earwig import config_env
+
+    merged = dict(data)
+    for section, values in config_env.overrides(os.environ, SECTIONS, base).items():
+        table = merged.get(section, {})
+        merged[section] = {**table, **values} if isinstance(table, dict) else table
+    return merged
 
 
 def socket_path_despite_errors(path: Path | None = None) -> Path:
     """The socket a config names even when the file is broken (a typo elsewhere), so that
     clients can still reach a daemon running on its last good config; else the default."""
+    from earwig import config_env
+
     daemon = DaemonConfig()
+    explicit = Path(path).expanduser() if path else paths.default_config_path()
+    base = explicit.parent
+    raw: Any = {}
     try:
-        explicit = Path(path).expanduser() if path else paths.default_config_path()
         text = explicit.read_text(encoding="utf-8")
         try:
             raw = tomllib.loads(text).get("daemon", {})
         except tomllib.TOMLDecodeError:  # the mistake may be elsewhere: read [daemon] alone
             section = re.search(r"(?ms)^\[daemon\][ \t]*$(.*?)(?=^\s*\[|\Z)", text)
             raw = tomllib.loads(section.group(1)) if section else {}
-        base = explicit.parent
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        pass
+    try:
+        env = config_env.overrides(os.environ, {"daemon": DaemonConfig}, base)
+        raw = {**(raw if isinstance(raw, dict) else {}), **env.get("daemon", {})}
         if isinstance(raw.get("socket"), str):
             return _path(raw["socket"], base)
         if isinstance(raw.get("state_dir"), str):
             daemon = DaemonConfig(state_dir=_path(raw["state_dir"], base))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError, ValueError):
+    except (ConfigError, ValueError):
         pass
     return Config(daemon=daemon).socket_path
 

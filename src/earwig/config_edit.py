@@ -20,7 +20,7 @@ import tomlkit
 
 from earwig import config
 from earwig.errors import ConfigError
-from earwig.outputs import write_atomic
+from earwig.outputs import PRIVATE, write_atomic
 
 
 @contextlib.contextmanager
@@ -50,7 +50,7 @@ def _save(path: Path, doc: tomlkit.TOMLDocument) -> None:
     text = tomlkit.dumps(doc)
     config.parse(tomllib.loads(text), path)  # refuse to write what the daemon would refuse
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, text)
+    write_atomic(path, text, PRIVATE)  # it may hold a webhook's token
 
 
 def add_subscription(path: Path, entry: dict[str, Any]) -> None:

@@ -250,15 +250,44 @@ def render(fmt: str, t: Transcript, meta: dict[str, Any], rules: cues.Rules | No
     return WRITERS[fmt](t, meta)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+PRIVATE = 0o600  # the config (it may hold a webhook's token): its owner alone
+
+
+def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
+    """Write `text` to `path` through a temporary file renamed into place.
+
+    The file gets `mode`, or with None what any program's new file gets here: 0666 less the
+    process's umask (and a folder's default ACL), as `cp` or an editor would make it. So a
+    media server running as another user reads the subtitles beside its films when the umask
+    lets it, and `[output] mode` can say otherwise. Secrets never come through here with None:
+    the config is written PRIVATE; the token, database and logs are made 0600 where they are
+    opened.
+    """
+    fd, tmp = _create_beside(path, 0o666 if mode is None else PRIVATE)
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)  # exactly this, whatever the umask
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _create_beside(path: Path, mode: int) -> tuple[int, Path]:
+    """A new hidden file next to `path`, opened for writing with `mode` (the umask applies):
+    tempfile.mkstemp would always make it 0600."""
+    import secrets
+
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, mode), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def transcript_meta(job: Job) -> dict[str, Any]:
@@ -345,15 +374,17 @@ def write_all(
     formats: tuple[str, ...],
     meta: dict[str, Any] | None = None,
     rules: cues.Rules | None = None,
+    *,
+    mode: int | None = None,
 ) -> list[Path]:
     """Write every requested format as out_dir/base.EXT and return the paths (subtitle
-    cues by `rules`, [output] line_width and lines)."""
+    cues by `rules`, [output] line_width and lines; permissions `mode`, None: by the umask)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     try:
         for fmt in formats:
             path = out_dir / f"{base}.{fmt}"
-            write_atomic(path, render(fmt, transcript, meta or {}, rules))
+            write_atomic(path, render(fmt, transcript, meta or {}, rules), mode)
             written.append(path)
     except OSError:
         # A disk that filled up half-way: no partial set of transcripts is left looking

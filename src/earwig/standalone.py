@@ -123,7 +123,9 @@ def run_files(
                 source = str(path.resolve())
                 base = outputs.choose_base(out_dir, media.safe_stem(path.stem), formats, source)
                 meta = {"source": source, "title": path.name}
-                outputs.write_all(transcript, out_dir, base, formats, meta, rules)
+                outputs.write_all(
+                    transcript, out_dir, base, formats, meta, rules, mode=config.output.mode
+                )
             except EarwigError as exc:
                 failed.append(path)
                 progress.update(task, description=f"[red]{name}: failed")

@@ -132,8 +132,12 @@ def write_beside(
     formats: Iterable[str],
     owned: Iterable[str],
     rules: Rules | None = None,
+    *,
+    mode: int | None = None,
 ) -> list[Path]:
+    """Write the subtitles beside `media` (`mode`, None: by the umask, so the media server's
+    own user can read them when the umask lets it)."""
     paths = beside_paths(media, transcript.language, formats, owned)
     for path in paths:
-        write_atomic(path, render(path.suffix[1:], transcript, {}, rules))
+        write_atomic(path, render(path.suffix[1:], transcript, {}, rules), mode)
     return paths

@@ -20,6 +20,7 @@ import msgspec
 import pytest
 from click.testing import CliRunner
 
+from conftest import Home
 from earwig import cli, protocol
 from earwig import protocol as p
 from earwig.client import AsyncDaemonClient, DaemonClient, NoEvent
@@ -32,6 +33,7 @@ from earwig.errors import (
 )
 from helpers import DaemonProcess, wait_for
 from httpserver import LocalServer, rss
+from media_standins import StandIn
 
 
 class RawClient:
@@ -73,9 +75,30 @@ def typed(kind: str, reply: dict[str, Any]) -> Any:
     return msgspec.convert(reply["result"], protocol.REQUESTS[kind].RESULT, strict=False)
 
 
+@pytest.fixture
+def jellyfin(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
+    """A loopback Jellyfin stand-in (no real one can run here): `media_servers.test` then
+    answers with a full server view, libraries and folders, not an empty list."""
+    monkeypatch.setenv("EARWIG_JELLYFIN_KEY", "jf-key-0c1d2e")
+    server = StandIn("jellyfin", "jf-key-0c1d2e", {"Movies": ["/data/media/movies"]}, {})
+    yield server
+    server.stop()
+
+
 def test_every_request_round_trips_as_the_json_of_the_previous_version(
-    daemon: DaemonProcess, speech_wav: Path
+    home: Home, jellyfin: StandIn, speech_wav: Path
 ) -> None:
+    (home.root / "library" / "movies").mkdir(parents=True)
+    home.write_config(
+        extra=f"""
+[[media_server]]
+kind = "jellyfin"
+url = "{jellyfin.url}"
+token_env = "EARWIG_JELLYFIN_KEY"
+path_map = {{ "/data/media" = "{home.root / "library"}" }}
+"""
+    )
+    daemon = home.daemon().start()
     with LocalServer() as server:
         feed = server.add("/feed.xml", body=rss([]), content_type="application/rss+xml")
         raw = RawClient(daemon.socket)
@@ -119,6 +142,16 @@ def test_every_request_round_trips_as_the_json_of_the_previous_version(
         reply = raw.call("speaker.forget", name="Ann")
         assert reply["error"]["code"] == "not_found"  # no voice was named
         done.add("speaker.forget")
+        (tested,) = call("media_servers.test")["servers"]
+        assert tested["reachable"] is True and tested["server"] == "Jellyfin 10.11.0 (jellyfin)"
+        assert tested["folders"] == [
+            {
+                "library": "Movies",
+                "theirs": "/data/media/movies",
+                "ours": str(home.root / "library" / "movies"),
+                "readable": True,
+            }
+        ]
         snapshot = call("subscribe", topics=["jobs", "log"], limit=5, log_limit=5)
         assert snapshot["status"]["pid"] == daemon.process.pid and "log" in snapshot
         assert done == set(protocol.REQUESTS), set(protocol.REQUESTS) - done

@@ -34,6 +34,24 @@ SET_ASIDE = {
     "earwig service install": "changes the user's service manager; --dry-run runs below",
     "earwig service uninstall": "changes the user's service manager",
     "earwig service status": "asks the user's service manager (absent here)",
+    "EARWIG_HTTP_TRUST=192.168.1.0/24,10.0.0.5 earwig config check": (
+        "sets variables first; tests/unit/test_config_env.py reads the same ones"
+    ),
+    **dict.fromkeys(
+        [
+            "docker build -t earwig .",
+            "docker run -d --name earwig -e PUID=1000 -e PGID=1000 -p 8327:8327 -v ./config:/config"
+            " -v ./data:/data -v ./watch:/watch -v ./transcripts:/transcripts"
+            " --restart unless-stopped earwig",
+            "docker exec -it earwig earwig",
+            "docker exec earwig earwig token",
+        ],
+        "Docker is not here: tests/container/test_image.py builds the image and runs it the same"
+        " way with podman (PUID/PGID, the four volumes, the port, the dashboard through exec)",
+    ),
+    "docker run -d --name earwig --gpus all -e PUID=1000 -e PGID=1000 -p 8327:8327"
+    " -v ./config:/config -v ./data:/data -v ./watch:/watch -v ./transcripts:/transcripts"
+    " earwig:cuda": "needs an NVIDIA GPU and its container toolkit (neither is here)",
 }
 
 

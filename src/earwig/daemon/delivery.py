@@ -32,13 +32,22 @@ class Plan:
     media: Path | None = None  # beside: the media file the subtitles are named after
     owned: tuple[str, ...] = ()  # beside: files earwig wrote for this job before
     rules: Any = None  # subtitle cues' rules (cues.Rules, from [output]); None: the norms
+    mode: int | None = None  # [output] mode; None: the umask decides
 
 
 def plan(job: Job, store: Store, output: OutputConfig) -> Plan:
     if job.beside and job.path:
         path = Path(job.path)
         rules = output.cue_rules()
-        return Plan(path.parent, None, job.beside, media=path, owned=job.outputs, rules=rules)
+        return Plan(
+            path.parent,
+            None,
+            job.beside,
+            media=path,
+            owned=job.outputs,
+            rules=rules,
+            mode=output.mode,
+        )
     out_dir = Path(job.output_dir or output.dir)
     # An HTTP API job's answer is made from its .json (words and all), in the media cache
     formats = API_FORMATS if job.source == API_SOURCE else output.formats
@@ -49,16 +58,31 @@ def plan(job: Job, store: Store, output: OutputConfig) -> Plan:
         job.url or job.path or "",
         lambda base: store.output_base_owners(str(out_dir), base),
     )
-    return Plan(out_dir, base, formats, outputs.transcript_meta(job), rules=output.cue_rules())
+    return Plan(
+        out_dir,
+        base,
+        formats,
+        outputs.transcript_meta(job),
+        rules=output.cue_rules(),
+        mode=output.mode,
+    )
 
 
 def write(plan: Plan, transcript: Transcript, suffix: str = "") -> list[Path]:
     """Write the transcript's files (`suffix` after the stem: ".publisher")."""
     if plan.media is not None:
-        return subtitles.write_beside(transcript, plan.media, plan.formats, plan.owned, plan.rules)
+        return subtitles.write_beside(
+            transcript, plan.media, plan.formats, plan.owned, plan.rules, mode=plan.mode
+        )
     assert plan.base is not None
     return outputs.write_all(
-        transcript, plan.folder, plan.base + suffix, plan.formats, plan.meta, plan.rules
+        transcript,
+        plan.folder,
+        plan.base + suffix,
+        plan.formats,
+        plan.meta,
+        plan.rules,
+        mode=plan.mode,
     )
 
 

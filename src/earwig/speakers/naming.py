@@ -80,6 +80,6 @@ def _rename_in_files(outputs: tuple[str, ...], old: str, new: str) -> list[Path]
             escaped = new.replace("&", "&amp;") if path.suffix == ".vtt" else new
             changed = pattern.sub(escaped.replace("\\", "\\\\"), text)
         if changed != text:
-            write_atomic(path, changed)
+            write_atomic(path, changed, path.stat().st_mode & 0o777)  # as it was
             done.append(path)
     return done
