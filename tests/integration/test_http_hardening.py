@@ -293,8 +293,8 @@ def test_1100_slow_header_connections_leave_the_socket_answering(
 
         thread = threading.Thread(target=dribble, daemon=True)
         thread.start()
-        for _ in range(5):
-            assert site.status_answers(deadline=1.0)
+        for _ in range(5):  # it used to be "not answering" for as long as they were held
+            assert site.status_answers(deadline=5.0)
             time.sleep(0.5)
         assert open_fds(pid) < 1024 - 100, "HTTP took the reserve"
         # a flood degrades HTTP only: watched folders and the queue go on
@@ -360,14 +360,15 @@ def test_500_event_streams_that_never_read_close_without_stalling_or_growing(
         for _ in range(100):
             for action in ("pause", "resume"):
                 assert site.client.post(f"/api/queue/{action}").status_code == 200
-        assert site.status_answers(deadline=2.0)
+        # a third of a CLI's patience, on a loaded machine (bench/http_floods.py measures)
+        assert site.status_answers(deadline=10.0)
         grown = rss_mb(pid) - before
         for s in streams:  # all at once
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             s.close()
         streams.clear()
         for _ in range(10):
-            assert site.status_answers(deadline=2.0)
+            assert site.status_answers(deadline=10.0)
         assert grown < 200, f"RSS grew {grown:.0f} MB with 500 streams"
     finally:
         for s in streams:
