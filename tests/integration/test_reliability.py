@@ -404,7 +404,9 @@ def test_a_429_backs_off_that_feed_only_and_its_check_runs_as_soon_as_it_ends(
 
         kind = "application/rss+xml"
         a = server.add("/a.xml", body=feed("a"), content_type=kind, status=429)
-        server.resources["/a.xml"].headers["Retry-After"] = formatdate(time.time() + 8, usegmt=True)
+        # long enough for a daemon start and a CLI's subscribe on a loaded machine
+        back_off = formatdate(time.time() + 45, usegmt=True)
+        server.resources["/a.xml"].headers["Retry-After"] = back_off
         b = server.add("/b.xml", body=feed("b"), content_type=kind)
         home.write_config(
             extra=f'\n[[subscription]]\nname = "a"\nurl = "{a}"\nevery = "6h"\nbackfill = 1\n'
@@ -421,7 +423,7 @@ def test_a_429_backs_off_that_feed_only_and_its_check_runs_as_soon_as_it_ends(
             titles = lambda: {j["title"] for j in daemon.jobs()}  # noqa: E731
             wait_for(lambda: "b episode" in titles(), 30, what="b's item, at once")
             b_first = titles()
-            wait_for(lambda: "a episode" in titles(), 90, what="a's item, after its back-off")
+            wait_for(lambda: "a episode" in titles(), 150, what="a's item, after its back-off")
             after = subs()
         finally:
             daemon.kill()
