@@ -298,3 +298,9 @@ def hub(
         yield server
     finally:
         server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The container tests last: .ci/run builds their image in the background while the rest
+    of the suite runs, so by the time they start it is ready rather than waited for."""
+    items.sort(key=lambda item: item.get_closest_marker("container") is not None)

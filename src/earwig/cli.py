@@ -923,9 +923,18 @@ def config_path_cmd(ctx: Ctx) -> None:
 @pass_ctx
 @friendly
 def config_check(ctx: Ctx) -> None:
-    """Validate the config file (exit 78 with the key and what was expected, if it is wrong)."""
-    cfg = ctx.config
-    click.echo(f"{cfg.path or 'no config file: the defaults'} is valid")
+    """Validate the config file: every mistake at once, each with its key and what was
+    expected (exit 78 if there is one)."""
+    found = config_mod.problems(ctx.config_path)
+    if not found:
+        cfg = ctx.config
+        click.echo(f"{cfg.path or 'no config file: the defaults'} is valid")
+        return
+    for exc in found[:-1]:
+        click.secho(f"error: {exc.message}", fg="red", err=True)
+        if exc.hint:
+            click.echo(f"  hint: {exc.hint}", err=True)
+    raise found[-1]  # the last one as every command says one: its exit code (78)
 
 
 @config_group.command(name="edit")

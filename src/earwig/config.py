@@ -511,6 +511,45 @@ class Config:
 
 def load(path: Path | None = None) -> Config:
     """Load the config at `path`, or the default location (missing default -> defaults)."""
+    return parse(*_read(path))
+
+
+def problems(path: Path | None = None) -> list[ConfigError]:
+    """Every mistake `load` would refuse, not only the first: a key's problem is noted, the
+    key left out, and the rest read again; a problem of no single key (bad TOML, a missing
+    path) ends the list."""
+    try:
+        data, where = _read(path)
+    except ConfigError as exc:
+        return [exc]
+    found: list[ConfigError] = []
+    while True:
+        try:
+            parse(data, where)
+            return found
+        except ConfigError as exc:
+            found.append(exc)
+            if exc.place is None or not _leave_out(data, exc.place):
+                return found
+
+
+def _leave_out(data: dict[str, Any], place: tuple[str, str]) -> bool:
+    """Drop the key at `place` (its table given as "", "transcribe" or "watch[0]")."""
+    label, key = place
+    table: Any = data
+    if label:
+        name, _, index = label.partition("[")
+        table = data.get(name)
+        if index and isinstance(table, list):
+            table = table[int(index.rstrip("]"))]
+    if isinstance(table, dict) and key in table:
+        del table[key]
+        return True
+    return False
+
+
+def _read(path: Path | None) -> tuple[dict[str, Any], Path | None]:
+    """The file's tables with the environment's over them, and the file (None: defaults)."""
     explicit = path is not None or bool(os.environ.get(paths.CONFIG_ENV))
     path = Path(path).expanduser() if path else paths.default_config_path()
     if not path.exists():
@@ -520,14 +559,14 @@ def load(path: Path | None = None) -> Config:
                 "create it (`earwig config example` prints every option) "
                 "or drop --config / EARWIG_CONFIG",
             )
-        return parse(with_environment({}, Path.cwd()), None)
+        return with_environment({}, Path.cwd()), None
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", "fix the syntax at that line") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    return parse(with_environment(data, path.parent), path)
+    return with_environment(data, path.parent), path
 
 
 def with_environment(data: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -672,12 +711,14 @@ def _check_keys(table: dict[str, Any], known: set[str], where: str, label: str) 
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1)
             place = f"[{label}] " if label else ""
-            raise ConfigError(
+            unknown = ConfigError(
                 f"{where}: unknown key {place}{key!r}",
                 f"did you mean {close[0]!r}?"
                 if close
                 else "known keys: " + ", ".join(sorted(known)),
             )
+            unknown.place = (label, key)
+            raise unknown
 
 
 def _build(
@@ -689,8 +730,9 @@ def _build(
         try:
             values[key] = schema[key](raw, base)
         except ValueError as exc:
-            raise ConfigError(
-                f"{where}: [{label}] {key} = {raw!r} is not valid",
-                f"expected {exc}",
-            ) from None
+            wrong = ConfigError(
+                f"{where}: [{label}] {key} = {raw!r} is not valid", f"expected {exc}"
+            )
+            wrong.place = (label, key)
+            raise wrong from None
     return cls(**values)

@@ -269,6 +269,8 @@ class Status(TypedDict):
     # config keys changed since the daemon started that apply only after a restart
     # ("[transcribe] model"): the running daemon still uses what it started with
     restart_for: list[str]
+    # files in watched folders skipped for now because they are empty (taken once they fill)
+    empty_files: NotRequired[list[str]]
     subscriptions: list[SubscriptionView]
     http: HttpView  # the HTTP server: {"state": "off"} without [http] listen
     media_servers: list[MediaServerView]  # [[media_server]] tables and senders seen

@@ -475,6 +475,13 @@ class Store:
                 pk="path",
             )
 
+    def skipped_as(self, reason: str) -> list[str]:
+        """The paths skipped for `reason` ("empty"), oldest first."""
+        rows = self.db.execute(
+            "select path from skipped_files where reason = ? order by at", [reason]
+        )
+        return [r[0] for r in rows]
+
     def remember_deleted(self, job: Job) -> None:
         """A deleted job's file stays out of the queue: the next scan of its folder skips it
         (as long as it is the same file: same size and time) until it is added with force."""

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from conftest import Home
-from helpers import run_cli
+from helpers import run_cli, wait_for
 
 
 def test_delete_then_restart_nothing_is_queued_again(
@@ -65,3 +65,32 @@ def test_a_truncated_file_ends_done_with_a_warning_naming_where(
     (warning,) = [w for w in job["warnings"] if "the audio ends at" in w]
     assert "truncated" in warning and "the file says it lasts" in warning, warning
     assert (home.out / "talk.txt").read_text().strip()  # what was there is transcribed
+
+
+def test_an_empty_file_is_said_once_not_at_every_start_and_taken_once_it_fills(
+    home: Home, speech_wav: Path, second_wav: Path
+) -> None:
+    """Issue 39, item 13: "skipped ... for now: it is empty" came again at every start. It
+    is said once and remembered; the file is transcribed once it has content."""
+    empty = home.watch / "later.wav"
+    empty.touch()
+    daemon = home.daemon().start()
+    said = "for now: it is empty"
+
+    def lines() -> list[str]:
+        return [line for line in run_cli(home.config, "logs").stdout.splitlines() if said in line]
+
+    wait_for(lines, 60, what="the empty file said")
+    assert daemon.stop() == 0
+    daemon = home.daemon().start()  # its scan passes the empty file by, quietly
+    shutil.copy(second_wav, home.watch / "morning.wav")  # found after the scan
+    (done,) = daemon.wait_idle(1)
+    assert done["title"] == "morning.wav"
+    assert len(lines()) == 1, lines()
+    # not only in the log: earwig status names it while it stays empty
+    said_empty = f"  empty    {empty}: skipped for now, taken once it has content"
+    assert said_empty in run_cli(home.config, "status").stdout.splitlines()
+    shutil.copy(speech_wav, empty)  # it fills: now it is a recording
+    jobs = daemon.wait_idle(2)
+    assert sorted(j["title"] for j in jobs) == ["later.wav", "morning.wav"]
+    assert "  empty  " not in run_cli(home.config, "status").stdout

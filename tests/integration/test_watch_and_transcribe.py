@@ -177,6 +177,10 @@ def test_two_sources_with_the_same_name_never_clobber_each_other(
     daemon.wait_idle(2)
     assert wer(SECOND_TEXT, (home.out / "talk.txt").read_text()) < 0.35
     assert wer(SAMPLE_TEXT, (home.out / "talk (2).txt").read_text()) < 0.35
+    # which source "talk (2)" is, and whose "talk" it gave way to (issue 39, item 13)
+    done = [e["message"] for e in daemon.call(p.TailLogs(limit=50))["log"]]
+    line = next(m for m in done if m.startswith("done: talk.wav -> ") and "(2)" in m)
+    assert f"talk.* is {home.watch / 'talk.wav'}'s" in line, line
 
 
 def test_a_beside_folder_gets_subtitles_next_to_its_videos_and_skips_subtitled_ones(

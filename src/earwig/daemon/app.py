@@ -362,6 +362,7 @@ class Daemon:
             self.intake.already_known,
             report=self.log,
             own=inbox_files(cfg.inbox_path),
+            empty=self.intake.empty_file,
         )
         self.supervisor.start("watcher", self.watcher.run)
         if cfg.inbox_path is not None:
@@ -503,6 +504,7 @@ class Daemon:
             "healthy": not (self.supervisor.unhealthy or self.queue.halted or self._blocked()),
             "problems": self.problems(),
             "restart_for": reload_report(self.started_with, self.config)[1],
+            "empty_files": self.intake.empty_files(),
             "subscriptions": self.subscriptions.view(),
             "http": self.http.view() if self.http is not None else {"state": "off"},
             "media_servers": cast(list[protocol.MediaServerView], self.mediaservers.view()),

@@ -247,7 +247,8 @@ class DownloadManager:
         transcript, kind = got
         text_from = f"publisher ({kind})"
         target = delivery.plan(job.replace(text_from=text_from), q.store, self.output())
-        await asyncio.to_thread(outputs.check_writable, target.folder)
+        for folder in target.folders():  # before the work, not after
+            await asyncio.to_thread(outputs.check_writable, folder)
         if mode == "both":
             written = await asyncio.to_thread(delivery.write, target, transcript, ".publisher")
             found["publisher"] = {**job.publisher, "files": [str(p) for p in written]}

@@ -51,6 +51,23 @@ class Intake:
         (same content as a job, not media) and unchanged since."""
         return self.store.knows_file(str(path), st.st_size, st.st_mtime)
 
+    def empty_file(self, path: Path, st: os.stat_result) -> None:
+        """An empty file in a watched folder, remembered as skipped until it changes: the
+        start-up scan then passes it by (no "skipped ... it is empty" at every start)."""
+        self.store.remember_skipped(str(path), st.st_size, st.st_mtime, "empty")
+
+    def empty_files(self) -> list[str]:
+        """The watched files skipped as empty that still are (one that filled is a job now,
+        one removed is gone): `earwig status` lists them, so they are not only in the log."""
+        still = []
+        for path in self.store.skipped_as("empty"):
+            try:
+                if os.stat(path).st_size == 0:
+                    still.append(path)
+            except OSError:
+                continue
+        return still
+
     async def watched_file_ready(self, path: Path, watch: WatchConfig) -> str | None:
         """A watched file has settled: queue it. Returns why it could not be looked at now
         (the daemon out of file descriptors, a read error, the database halted), for the

@@ -254,7 +254,8 @@ class Runner:
                 else self.backends.transcriber_for(job.model_request, index)
             )
             target = delivery.plan(job, q.store, self.output())
-            await asyncio.to_thread(outputs.check_writable, target.folder)  # before, not after
+            for folder in target.folders():  # before the work, not after
+                await asyncio.to_thread(outputs.check_writable, folder)
             probed = await asyncio.to_thread(audio.probe, path)  # has audio? how long?
             if handle.is_set():
                 raise Aborted("stopped before transcription")
@@ -326,6 +327,7 @@ class Runner:
             where = target.folder / f"{target.base}.*" if target.base else written[0]
             before = resume[-1].offset + resume[-1].length if resume else 0.0
             said = f"; the first {clock(before)} kept from before" if before else ""
+            said += delivery.named_apart(target, job, q.store)
             say(
                 "info",
                 f"done: {job.title} -> {where} ({duration:.0f}s of audio in "

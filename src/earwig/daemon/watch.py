@@ -81,9 +81,11 @@ class FolderWatcher:
         already_known: AlreadyKnown,
         report: Report | None = None,
         own: Callable[[Path], bool] = lambda path: False,
+        empty: Callable[[Path, os.stat_result], None] = lambda path, st: None,
     ) -> None:
         self.watches = watches
         self.own = own  # earwig's own files in a watched folder (the inbox's): never media
+        self.empty = empty  # remembers an empty file, so no later start says it again
         self.stable_after = stable_after
         self.on_stable = on_stable
         self.already_known = already_known
@@ -244,10 +246,10 @@ class FolderWatcher:
                     continue
                 if now - p.changed_at < self.stable_after:
                     continue
-                if st.st_size == 0:
-                    if path not in self._refused:  # say it once; it is queued once it fills
-                        self._refused.add(path)
-                        self.report("warning", f"skipped {shown(path)} for now: it is empty")
+                if st.st_size == 0:  # said once, and remembered: a restart's scan is quiet
+                    del self.pending[path]  # it is taken once it fills (a change: an event)
+                    self.report("warning", f"skipped {shown(path)} for now: it is empty")
+                    self.empty(path, st)
                     continue
                 del self.pending[path]
                 try:

@@ -78,7 +78,7 @@ async def asr(request: Request, host: HostDep) -> Response[bytes]:
     name = quote(fit_bytes(upload.filename, MAX_STEM_BYTES))  # a header, not 12 kB
     transcript = await _as_asked(host, answer.transcript, query)
     return Response(
-        formats.asr_body(transcript, query.output, answer.warnings).encode(),
+        formats.asr_body(transcript, query.output, answer.warnings, labels=query.diarize).encode(),
         media_type="text/plain",
         headers={
             "content-disposition": f'attachment; filename="{name}.{query.output}"',
@@ -131,7 +131,7 @@ async def _as_asked(host: Host, transcript: Transcript, query: AsrQuery) -> Tran
         offset = await host.mediaservers.video_offset(query.video_file)
         transcript = bazarr.on_video_clock(transcript, offset)
     if query.diarize:
-        transcript = bazarr.whisperx_speakers(transcript, query.output in ("txt", "srt", "vtt"))
+        transcript = bazarr.whisperx_speakers(transcript)
     return transcript
 
 
