@@ -301,6 +301,12 @@ def hub(
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The container tests last: .ci/run builds their image in the background while the rest
-    of the suite runs, so by the time they start it is ready rather than waited for."""
-    items.sort(key=lambda item: item.get_closest_marker("container") is not None)
+    """The tests whose parts .ci/run builds in the background while the rest of the suite runs
+    go last, so that by the time they start their part is ready rather than waited for: those
+    that need the compiled language-model server (llm_server), then the container tests."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("container") is not None,
+            item.get_closest_marker("llm_server") is not None,
+        )
+    )

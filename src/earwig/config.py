@@ -236,6 +236,35 @@ def _servers(value: Any, base: Path) -> tuple[ServerConfig, ...]:
 SUBTITLE_FORMATS = ("srt", "vtt")
 
 
+def _float(low: float, high: float) -> Converter:
+    def conv(value: Any, _: Path) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            raise ValueError(f"a number from {low:g} to {high:g}")
+        return float(value)
+
+    return conv
+
+
+def _languages(value: Any, _: Path) -> tuple[str, ...]:
+    """Languages to translate into: Whisper's codes such as "de" (a name is refused with the
+    code to write, as everywhere else)."""
+    from earwig.languages import check_language
+
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError('a list of language codes such as ["de", "fr"]')
+    codes = []
+    for item in value:
+        code = check_language(item)
+        if code is None:
+            raise ValueError('language codes such as ["de", "fr"] ("auto" is none)')
+        codes.append(code)
+    return tuple(dict.fromkeys(codes))
+
+
 @dataclass(frozen=True)
 class WatchConfig:
     path: Path = opt(paths.default_watch_dir, _path)
@@ -247,6 +276,11 @@ class WatchConfig:
     output: str = opt("folder", _choice("folder", "beside"))
     subtitles: tuple[str, ...] = opt(("srt",), _str_list(SUBTITLE_FORMATS))  # for "beside"
     skip_if_subtitled: bool = opt(True, _bool)  # "beside": leave files that have subtitles
+    # What [llm] makes of this folder's transcripts (None: as [llm] says)
+    summary: bool | None = opt(None, _bool)
+    chapters: bool | None = opt(None, _bool)
+    translate_to: tuple[str, ...] | None = opt(None, _languages)
+    prompt: str | None = opt(None, _str)
 
 
 def _mode(value: Any, _: Path) -> int:
@@ -300,6 +334,9 @@ class TranscribeConfig:
     compute_type: str = opt("auto", _choice(*COMPUTE_TYPES), restart=True)  # float16/int8
     batched: str | bool = opt("auto", _auto_or_bool, restart=True)  # "auto": on long audio
     batch_size: int = opt(8, _int(1), restart=True)
+    # short jobs share the engine's batches (daemon/lane.py): how long a batch may wait for
+    # more short jobs on their way (never when none is coming)
+    gather: float = opt(0.3, _duration, restart=True)
     preload: bool = opt(True, _bool)  # load the model as soon as the daemon is up
     download: bool = opt(True, _bool, restart=True)  # fetch a named model not on disk yet
     unload_after: float = opt(600.0, _duration)  # seconds idle before the model is freed
@@ -367,6 +404,11 @@ class SubscriptionConfig:
     # the language its episodes speak: a hint (with [transcribe] multilingual, the audio can
     # overrule it, with a warning); None: [transcribe] language
     language: str | None = opt(None, _language)
+    # What [llm] makes of its episodes' transcripts (None: as [llm] says)
+    summary: bool | None = opt(None, _bool)
+    chapters: bool | None = opt(None, _bool)
+    translate_to: tuple[str, ...] | None = opt(None, _languages)
+    prompt: str | None = opt(None, _str)
     # added by a client of the HTTP server: its feed and episodes are fetched by the rules
     # for such clients (earwig/reach.py: public addresses only, unless [http] allows more)
     added_over_http: bool = opt(False, _bool)
@@ -464,6 +506,30 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class LlmConfig:
+    """A chat model for what follows a transcript (docs/llm.md): any OpenAI-compatible
+    endpoint (Ollama, llama.cpp's llama-server, vLLM, LM Studio, a hosted API). Off unless
+    base_url and model are set; then summary, chapters, translate_to and prompt here are
+    what every job gets, and each [[watch]] or [[subscription]] may say otherwise."""
+
+    base_url: str | None = opt(None, _url)  # the API base, e.g. http://127.0.0.1:11434/v1
+    model: str | None = opt(None, _str)  # the model name the endpoint knows
+    api_key_env: str | None = opt(None, _str)  # the *name* of the variable holding its key
+    timeout: float = opt(300.0, _duration)  # seconds one call may take
+    max_input_chars: int = opt(12_000, _int(500))  # longer transcripts go through map-reduce
+    temperature: float = opt(0.2, _float(0.0, 2.0))
+    max_calls_per_hour: int = opt(0, _int(0))  # 0: no cap; over it, calls wait their turn
+    summary: bool = opt(True, _bool)  # a summary and a title
+    chapters: bool = opt(True, _bool)  # chapters (a publisher's own win)
+    translate_to: tuple[str, ...] = opt((), _languages)  # subtitles in these languages too
+    prompt: str | None = opt(None, _str)  # what to write instead of the default summary
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url and self.model)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None = None
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
@@ -477,6 +543,7 @@ class Config:
     subscriptions: tuple[SubscriptionConfig, ...] = ()
     hooks: HooksConfig = field(default_factory=HooksConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    llm: LlmConfig = field(default_factory=LlmConfig)  # [llm]: summaries, translations
     media_servers: tuple[MediaServerConfig, ...] = ()  # [[media_server]]: mediaservers/
 
     @property
@@ -675,6 +742,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
     from earwig.mediaservers.config import parse_media_servers
 
     media_servers = parse_media_servers(data.get("media_server", []), where, base)
+    _check_llm(tables["llm"], [*watches, *subscriptions], where)
     transcribe = tables["transcribe"]
     if transcribe.workers == 0 and not transcribe.servers:
         raise ConfigError(
@@ -704,6 +772,26 @@ def _sections() -> dict[str, type]:
 
 SECTIONS = _sections()
 ARRAYS = ("watch", "subscription", "media_server")  # the arrays of tables, parsed one by one
+
+
+def _check_llm(llm: LlmConfig, sources: list[WatchConfig | SubscriptionConfig], where: str) -> None:
+    """A folder or feed that asks for a summary or a translation needs a model to ask."""
+    if llm.enabled:
+        return
+    if llm.base_url or llm.model:
+        missing = "model" if llm.base_url else "base_url"
+        raise ConfigError(
+            f"{where}: [llm] has no {missing}",
+            'set both, e.g. base_url = "http://127.0.0.1:11434/v1" and model = "llama3.2"',
+        )
+    for source in sources:
+        if source.summary or source.chapters or source.translate_to or source.prompt:
+            name = source.path if isinstance(source, WatchConfig) else source.name
+            raise ConfigError(
+                f"{where}: {name} asks for a summary or a translation, and [llm] is not set",
+                "add [llm] with base_url and model (docs/llm.md), or remove summary, chapters, "
+                "translate_to and prompt there",
+            )
 
 
 def _check_keys(table: dict[str, Any], known: set[str], where: str, label: str) -> None:

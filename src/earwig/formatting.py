@@ -134,8 +134,8 @@ def progress_bar(job: JobView, width: int = 10, room: int | None = None) -> str:
 
 def _progress_text(job: JobView, width: int, with_eta: bool = True) -> str:
     p = job.get("progress")
-    if not p or job.get("state") not in RUNNING:
-        return ""
+    if not p or (job.get("state") not in RUNNING and not job.get("stage")):
+        return ""  # running, or a done job's [llm] stage (summarizing, translating)
     fraction = p.get("fraction")
     phase = p.get("phase") or ""
     if fraction is None:

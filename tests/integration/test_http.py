@@ -244,6 +244,16 @@ def test_whisper_asr_clients_every_output(server: Http, speech_mp3: Path, output
         assert wer(SAMPLE_TEXT, body) < 0.25
 
 
+def test_asr_translate_to_without_a_language_model_is_refused_before_the_upload(
+    server: Http,
+) -> None:
+    """Whisper translates into English only; another language needs [llm] (docs/llm.md), and
+    without it the request is refused at once, saying so, its body never read."""
+    r = server.client.post("/asr", params={"translate_to": "de", "output": "srt"}, content=b"x")
+    assert r.status_code == 400, r.text
+    assert "[llm]" in r.text and "translate_to" in r.text
+
+
 # ---------------------------------------------------------------- REST and live events
 
 

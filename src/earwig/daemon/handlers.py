@@ -16,6 +16,7 @@ from earwig.errors import ProtocolError
 if TYPE_CHECKING:
     from earwig.config import Config
     from earwig.daemon.bus import Bus, Outbox
+    from earwig.daemon.followups import Followups
     from earwig.daemon.intake import Intake
     from earwig.daemon.queue import JobQueue
     from earwig.daemon.steering import Steering
@@ -34,6 +35,7 @@ class Api(Protocol):
     intake: Intake
     subscriptions: Subscriptions
     steer: Steering  # pause, resume, cancel, retry, prioritize, delete; slots; the queue
+    followups: Followups  # a done job's [llm] stage: its summary and translations
 
     @property
     def editable_config_path(self) -> Path: ...
@@ -121,6 +123,11 @@ async def job_get(daemon: Api, params: p.GetJob, box: Outbox | None) -> p.JobDet
     elif params.transcript and params.id in daemon.bus.live:  # running: the lines so far
         live = list(daemon.bus.live[params.id])
         result["transcript"] = {"language": None, "languages": [], "segments": live, "live": True}
+    summary, followups = daemon.followups.detail(params.id)
+    if summary is not None:
+        result["summary"] = summary
+    if followups:
+        result["followups"] = followups
     return result
 
 
@@ -131,7 +138,13 @@ async def job_add(daemon: Api, params: p.AddJobs, box: Outbox | None) -> p.AddRe
 
 @handles(p.RetryJob)
 async def job_retry(daemon: Api, params: p.RetryJob, box: Outbox | None) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.steer.retry_job(params.id, model=params.model))}
+    job = daemon.steer.retry_job(params.id, model=params.model, only=params.only)
+    return {"job": daemon.job_view(job)}
+
+
+@handles(p.TranslateJob)
+async def job_translate(daemon: Api, params: p.TranslateJob, box: Outbox | None) -> p.JobResult:
+    return {"job": daemon.job_view(daemon.steer.translate_job(params.id, params.language))}
 
 
 @handles(p.DeleteJob)

@@ -51,6 +51,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/jobs/{id:int}", "job.get", query={"transcript": "transcript"}),
     Route("DELETE", "/api/jobs/{id:int}", "job.delete"),
     *(_steer(a) for a in ("pause", "resume", "cancel", "retry", "prioritize")),
+    Route("POST", "/api/jobs/{id:int}/translate", "job.translate", body=True),
     Route("POST", "/api/queue/pause", "queue.pause"),
     Route("POST", "/api/queue/resume", "queue.resume"),
     Route(

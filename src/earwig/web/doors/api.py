@@ -21,6 +21,8 @@ from litestar.routes import HTTPRoute, WebSocketRoute
 from earwig import outputs, protocol
 from earwig.daemon import dispatch
 from earwig.daemon.delivery import UPLOAD_SOURCE
+from earwig.daemon.followups import translated_cues
+from earwig.llm.translate import WRITERS
 from earwig.web import events, rest
 from earwig.web.answers import error_response, json_response, read_upload
 from earwig.web.host import Host, HostDep
@@ -102,19 +104,34 @@ async def job_file(request: Request, host: HostDep, job_id: int, name: str) -> R
     audio or video (`media`, Range supported)."""
     if name == "media":
         return media_response(host, job_id, request.headers.get("range"))
-    match = re.fullmatch(r"transcript\.(\w+)", name)
-    if not match or match.group(1) not in outputs.WRITERS:
+    match = re.fullmatch(r"transcript\.(?:([a-z]{2,3})\.)?(\w+)", name)
+    if not match or match.group(2) not in outputs.WRITERS:
         raise rest.BadRequest(
-            f"no {name!r} here", "transcript.txt, .srt, .vtt, .tsv, .json, .md, or media"
+            f"no {name!r} here",
+            "transcript.txt, .srt, .vtt, .tsv, .json, .md, transcript.LANG.srt (.vtt) or media",
         )
-    fmt = match.group(1)
+    language, fmt = match.groups()
     job = host.store.get_job(job_id)
+    if language is not None:  # subtitles the [llm] model translated
+        translated = host.store.job_translation(job_id, language)
+        if translated is None or fmt not in WRITERS:
+            return error_response(
+                404,
+                "no_translation",
+                f"job {job_id} has no {fmt} translated into {language}",
+                f"`earwig translate {job_id} {language}` makes one (srt or vtt)",
+            )
+        width = host.config.output.cue_rules().line_width
+        text = WRITERS[fmt](translated_cues(translated), width)
+        return Response(text.encode(), media_type=MEDIA_TYPES[fmt])
     transcript = host.store.get_transcript(job_id)
     if transcript is None:
         return error_response(
             404, "no_transcript", f"job {job_id} has no transcript yet", f"it is {job.state}"
         )
-    text = outputs.WRITERS[fmt](transcript, outputs.transcript_meta(job))
+    meta = outputs.transcript_meta(job)
+    meta.update(outputs.summary_meta(job, host.store.job_summary(job_id)))
+    text = outputs.WRITERS[fmt](transcript, meta)
     return Response(text.encode(), media_type=MEDIA_TYPES[fmt])
 
 
