@@ -334,6 +334,9 @@ class TranscribeConfig:
     compute_type: str = opt("auto", _choice(*COMPUTE_TYPES), restart=True)  # float16/int8
     batched: str | bool = opt("auto", _auto_or_bool, restart=True)  # "auto": on long audio
     batch_size: int = opt(8, _int(1), restart=True)
+    # short jobs share the engine's batches (daemon/lane.py): how long a batch may wait for
+    # more short jobs on their way (never when none is coming)
+    gather: float = opt(0.3, _duration, restart=True)
     preload: bool = opt(True, _bool)  # load the model as soon as the daemon is up
     download: bool = opt(True, _bool, restart=True)  # fetch a named model not on disk yet
     unload_after: float = opt(600.0, _duration)  # seconds idle before the model is freed

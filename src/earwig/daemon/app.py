@@ -34,6 +34,7 @@ from earwig.daemon.hooks import Hooks
 from earwig.daemon.hosts import HostPolicy
 from earwig.daemon.inbox import Inbox, inbox_files
 from earwig.daemon.intake import Intake
+from earwig.daemon.lane import Lane
 from earwig.daemon.lock import InstanceLock
 from earwig.daemon.logs import secrets_of
 from earwig.daemon.media_cache import MediaCache
@@ -157,6 +158,9 @@ class Daemon:
             media_done=self.media.transcribed,
             slots=self.slots,
             disk_full=self.disk.wait,
+            lane=Lane(
+                gather=self.config.transcribe.gather, batch_size=self.config.transcribe.batch_size
+            ),
         )
         self.downloads = DownloadManager(
             self.queue,
