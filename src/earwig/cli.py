@@ -221,7 +221,7 @@ def web(ctx: Ctx, just_print: bool) -> None:
     """Open the web page in a browser, logged in (its link carries the token once)."""
     import webbrowser
 
-    from earwig.web.token import load_or_create
+    from earwig.web.token import load_or_create, login_page
 
     http = ctx.call(p.GetStatus())["http"]
     if http.get("state") != "listening":
@@ -231,10 +231,13 @@ def web(ctx: Ctx, just_print: bool) -> None:
             'set [http] listen (the default is "127.0.0.1:8327") and restart the daemon; '
             "`earwig status` shows it",
         )
-    link = f"{http['url']}?token={load_or_create(ctx.config.daemon.state_dir)}"
+    state_dir = ctx.config.daemon.state_dir
+    link = f"{http['url']}?token={load_or_create(state_dir)}"
     click.echo(link)  # also where no browser can be opened (a server over ssh)
     if not just_print:
-        webbrowser.open(link)
+        # the browser gets a 0600 file that leads on to the link, not the link: its
+        # command line, and the token on it, is readable by every local user in `ps`
+        webbrowser.open(login_page(state_dir, link).as_uri())
 
 
 # ---------------------------------------------------------------- looking

@@ -409,6 +409,9 @@ class SubscriptionConfig:
     chapters: bool | None = opt(None, _bool)
     translate_to: tuple[str, ...] | None = opt(None, _languages)
     prompt: str | None = opt(None, _str)
+    # added by a client of the HTTP server: its feed and episodes are fetched by the rules
+    # for such clients (earwig/reach.py: public addresses only, unless [http] allows more)
+    added_over_http: bool = opt(False, _bool)
 
     @property
     def interval(self) -> float:
@@ -464,6 +467,12 @@ def _networks(value: Any, _: Path) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _paths(value: Any, base: Path) -> tuple[Path, ...]:
+    if not isinstance(value, list):
+        raise ValueError('a list of folders such as ["/srv/media"]')
+    return tuple(_path(item, base) for item in value)
+
+
 def _size(value: Any, _: Path) -> int:
     """Bytes: a whole number, or "2GB", "500MB", "64KB" (powers of 1000, as disks count)."""
     units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
@@ -488,6 +497,12 @@ class HttpConfig:
     cors: tuple[str, ...] = opt((), _str_list())  # origins whose pages may call the API
     max_upload: int = opt(2 * 10**9, _size)  # bytes one request may upload
     keep: bool = opt(True, _bool)  # API transcripts stay in the history and search
+    # What clients of this server may make earwig fetch or read (earwig/reach.py): URLs to
+    # these networks although they are private or loopback, and files under these folders
+    private_networks: tuple[str, ...] = opt((), _networks)
+    folders: tuple[Path, ...] = opt((), _paths)
+    # reverse proxies in front of earwig: only from these is X-Forwarded-For believed
+    proxies: tuple[str, ...] = opt((), _networks)
 
 
 @dataclass(frozen=True)

@@ -280,6 +280,17 @@ class Store:
         )
         return [_row_to_job(r) for r in rows]
 
+    def paths_under(self, folder: str) -> list[str]:
+        """The media paths and output folders of jobs that lie under `folder` (the media
+        cache's upload sweep keeps what some job still owns)."""
+        prefix = folder.rstrip("/") + "/"
+        rows = self.db.execute(
+            "select path from jobs where substr(path, 1, ?) = ? "
+            "union select output_dir from jobs where substr(output_dir, 1, ?) = ?",
+            [len(prefix), prefix, len(prefix), prefix],
+        ).fetchall()
+        return [row[0] for row in rows]
+
     def save_job(self, job: Job) -> None:
         """Save the job's record; a job that keeps no work (jobs.DISCARDS_WORK set its
         `saved` to 0) loses its saved windows in the same transaction."""

@@ -373,7 +373,7 @@ def test_a_subscription_made_in_the_form_is_listed_checked_and_removed(
 
     from httpserver import LocalServer, rss
 
-    with LocalServer() as server:
+    with LocalServer("127.0.0.2") as server:  # a public server, as the page may reach
         wav = second_wav.read_bytes()
         media = server.add("/ep1.wav", body=wav[:-2] + b"\x01\x00", content_type="audio/wav")
         episode = {"title": "Episode 1", "url": media, "date": time.time() - 86400}

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -20,7 +22,7 @@ import pytest
 from conftest import SECOND_TEXT, Home
 from earwig import protocol as p
 from earwig.speech import SAMPLE_TEXT
-from helpers import DaemonProcess, run_cli, wait_for, wer
+from helpers import DaemonProcess, daemon_env, run_cli, wait_for, wer
 from httpserver import LocalServer
 
 
@@ -56,7 +58,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterat
         (root / "home").mkdir()
         _env(mp, root / "home")
         home = Home(root / "earwig", runtime, models_dir)
-        home.write_config(http='listen = "127.0.0.1:0"\nmax_upload = "200MB"')
+        # 127.0.0.2 stands for a public server: a network client's URLs may reach only it
+        home.write_config(
+            http='listen = "127.0.0.1:0"\nmax_upload = "200MB"\nprivate_networks = ["127.0.0.2"]'
+        )
         daemon = home.daemon()
         try:
             daemon.start()
@@ -295,7 +300,7 @@ def test_rest_jobs_followed_over_sse_and_websocket(
     first = json.loads(ws.recv(30))
     assert first["type"] == "snapshot" and "jobs" in first["data"]
     ws.send(json.dumps({"id": 1, "type": "status"}))
-    with LocalServer() as media:
+    with LocalServer("127.0.0.2") as media:  # a network client reaches public servers only
         url = media.add(
             "/media/morning.wav", body=second_wav.read_bytes(), content_type="audio/wav"
         )
@@ -620,6 +625,19 @@ def test_taken_port_then_restart_with_a_request_waiting(home: Home, speech_wav: 
         assert run_cli(home.config, "token").stdout.strip() == http.token
         link = run_cli(home.config, "web", "--print").stdout.strip()
         assert link == f"http://127.0.0.1:{port}/?token={http.token}"
+        # opened, the browser's command line (read by anyone in `ps`) carries a 0600 file
+        browser = home.root / "browser.sh"
+        browser.write_text(f'#!/bin/sh\necho "$@" > {home.root / "argv"}\n')
+        browser.chmod(0o755)
+        env = {**daemon_env(), "BROWSER": str(browser)}
+        cmd = [sys.executable, "-m", "earwig", "--config", str(home.config), "web"]
+        subprocess.run(cmd, env=env, capture_output=True, timeout=60, check=True)
+        argv = wait_for(lambda: (home.root / "argv").is_file() and (home.root / "argv"), 30)
+        opened = argv.read_text().strip()
+        assert http.token not in opened and opened.startswith("file:///"), opened
+        page = Path(opened.removeprefix("file://"))
+        assert page.stat().st_mode & 0o777 == 0o600
+        assert f'url={link}"' in page.read_text()
         token_file = home.state / "http-token"
         assert token_file.stat().st_mode & 0o777 == 0o600
 

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, cast
 
-from earwig import __version__, jobs, protocol, redact
+from earwig import __version__, jobs, protocol, reach, redact
 from earwig.config import SECTIONS, Config
 from earwig.config import load as load_config
 from earwig.daemon import history, pool
@@ -171,6 +171,7 @@ class Daemon:
             lambda: self.config.downloads,
             lambda: self.config.output,
             disk_full=self.disk.wait,
+            reach_for=self._reach_for,
         )
         self.subscriptions = Subscriptions(
             self.queue,
@@ -481,6 +482,11 @@ class Daemon:
             self.followups.job_finished(view["id"])
 
     # ------------------------------------------------------------ views
+
+    def _reach_for(self, job: Job) -> reach.Reach | None:
+        """What a job's downloads may reach: a network client's job is held to [http]'s
+        rules for clients (earwig/reach.py); local work is not fenced."""
+        return reach.for_clients(self.config) if job.source == reach.NETWORK_SOURCE else None
 
     def job_view(self, job: Job) -> protocol.JobView:
         return self.queue.view(job)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from earwig import protocol as p
+from earwig import reach
 from earwig.errors import ProtocolError
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ class Api(Protocol):
 
 
 Q = TypeVar("Q", bound=p.Request[Any])
+# seconds `subscribe`'s check of a URL may take in all: a client gives up on the daemon at 30
+CHECK_DEADLINE = 20.0
 Handler = Callable[["Api", Any, "Outbox | None"], Awaitable[Any]]
 HANDLERS: dict[str, Handler] = {}
 
@@ -196,21 +199,36 @@ async def subscription_add(
     from earwig import config_edit
     from earwig.sources.feeds import suggest_name
 
+    client = reach.current()  # a network client: its feed is held to its rules, now and later
+    if client is not None:
+        await asyncio.to_thread(client.check_url, params.url)
     if params.check:  # a 404, a text file, a wav: refused now, with the reason
         from earwig import config as config_mod
-        from earwig.sources.probe import probe
+        from earwig.sources.probe import NotFollowable, probe
 
         given = {k: v for k, v in msgspec.structs.asdict(params).items() if v is not None}
         given.pop("check")  # the values first: a bad one costs no request
         config_mod.parse({"subscription": [{**given, "name": "check"}]}, None)
         timeout = daemon.config.downloads.timeout
-        await asyncio.to_thread(probe, params.url, params.kind or "auto", timeout)
+        kind = params.kind or "auto"
+        checking = asyncio.to_thread(reach.within, client, probe, params.url, kind, timeout)
+        try:  # a feed that trickles: answered before the client gives up on the daemon
+            await asyncio.wait_for(checking, CHECK_DEADLINE)
+        except TimeoutError:
+            raise NotFollowable(
+                f"not subscribed: {params.url} did not send a whole answer within "
+                f"{CHECK_DEADLINE:.0f} s (it sends slowly, or not at all)",
+                "check the URL, or subscribe with --no-check (its checks then run in the "
+                "background)",
+            ) from None
     name = params.name
     if not name:
         taken = {s.name for s in daemon.config.subscriptions}
-        name = await asyncio.to_thread(suggest_name, params.url, taken)
+        name = await asyncio.to_thread(reach.within, client, suggest_name, params.url, taken)
     entry = msgspec.structs.asdict(msgspec.structs.replace(params, name=name))
     entry.pop("check", None)
+    if client is not None:
+        entry["added_over_http"] = True
     config_edit.add_subscription(daemon.editable_config_path, entry)
     reloaded = await daemon.reload()
     return {

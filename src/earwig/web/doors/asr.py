@@ -16,6 +16,7 @@ from msgspec import Meta
 from earwig import __version__
 from earwig.daemon.apijobs import Ask
 from earwig.llm import translate
+from earwig.media import MAX_STEM_BYTES, fit_bytes
 from earwig.model import Transcript
 from earwig.web import formats
 from earwig.web.answers import json_response, read_upload, wait_disconnect, warning_headers
@@ -87,7 +88,7 @@ async def asr(request: Request, host: HostDep) -> Response[bytes]:
         answer = await service.transcribe(upload, ask, lambda: wait_disconnect(request))
     finally:
         form.discard()  # the upload's folder goes, whatever happened (the client left...)
-    name = quote(upload.filename)
+    name = quote(fit_bytes(upload.filename, MAX_STEM_BYTES))  # a header, not 12 kB
     if target is not None:  # the transcript's cues in that language, by the [llm] model
         try:
             cues = await host.followups.translation(
