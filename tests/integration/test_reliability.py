@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from conftest import Home
@@ -74,9 +75,11 @@ def test_a_full_output_disk_waits_and_heals_by_itself(home: Home, speech_wav: Pa
 def test_the_database_removed_under_a_running_daemon_stops_work(
     home: Home, speech_wav: Path
 ) -> None:
+    home.write_config(http='listen = "127.0.0.1:0"')
     daemon = home.daemon().start()
     db = home.state / "earwig.db"
     try:
+        http = daemon.http()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         status = wait_for(
@@ -87,8 +90,17 @@ def test_the_database_removed_under_a_running_daemon_stops_work(
         shown = run_cli(home.config, "status").stdout
         shutil.copy(speech_wav, home.watch / "talk.wav")
         added = daemon.call(p.AddJobs(paths=[str(home.watch / "talk.wav")]))
+        # /v1 says so too, at once (its client used to hang with no answer)
+        v1 = httpx.post(
+            http["url"].rstrip("/") + "/v1/audio/transcriptions",
+            headers={"Authorization": f"Bearer {http['token']}"},
+            files={"file": ("talk.wav", speech_wav.read_bytes())},
+            timeout=60,
+        )
     finally:
         daemon.kill()
+    assert v1.status_code == 503, v1.text[:300]
+    assert v1.json()["error"]["code"] == "halted" and "was removed" in v1.text, v1.text
     print(shown)
     assert status["healthy"] is False
     assert f"the database {db} was removed while earwig was running" in shown
