@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Home
+from conftest import SECOND_TEXT, Home
 from earwig import protocol as p
+from earwig.speech import SAMPLE_TEXT, synthesize
 from helpers import DaemonProcess, free_port, run_cli, wait_for
 from llmserver import MODEL, LlamaServer, Standin
 
@@ -78,6 +79,13 @@ def srt_cues(path: Path) -> list[tuple[str, str]]:
     return SRT_TIME.findall(path.read_text(encoding="utf-8"))
 
 
+@pytest.fixture(scope="module")
+def talk_wav(media_dir: Path) -> Path:
+    """About forty seconds of speech: several cues and room for chapters, half of long_wav
+    (every second of it is read by the model several times, at a few tokens a second here)."""
+    return synthesize(" ".join([SAMPLE_TEXT, SECOND_TEXT] * 2), media_dir / "talk40.wav")
+
+
 @pytest.fixture
 def key(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(KEY_ENV, KEY)  # the daemon inherits it, as from its service file
@@ -93,7 +101,7 @@ def llama(tmp_path: Path, key: str) -> Iterator[LlamaServer]:
 @pytest.mark.llm_server
 @pytest.mark.timeout(3600)  # under CI the first one may wait for the server's build
 def test_summary_title_chapters_and_german_subtitles_everywhere(
-    home: Home, llama: LlamaServer, long_wav: Path, key: str
+    home: Home, llama: LlamaServer, talk_wav: Path, key: str
 ) -> None:
     """A transcribed file gets a summary, a title and chapters inside its time range in the
     .json, the .md, `earwig show`, `earwig export` and search; `talk.de.srt` has exactly
@@ -101,7 +109,7 @@ def test_summary_title_chapters_and_german_subtitles_everywhere(
     llm_config(home, llama.base, watch='translate_to = ["de"]', llm=f'api_key_env = "{KEY_ENV}"')
     daemon = start(home)
     try:
-        drop(home, long_wav)
+        drop(home, talk_wav)
         got = settled(daemon)
         job = got["job"]
         assert job["state"] == "done" and not job["stage"]
