@@ -48,6 +48,17 @@ def url_of(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+def listening_line(host: str, port: int) -> str:
+    """The log's line for a listening server: on every address (a container's 0.0.0.0) it
+    says so, and names the loopback URL as this machine's way in, not as the only one."""
+    url = url_of(host, port)
+    if host in ("0.0.0.0", "::"):
+        where = f"every address, port {port} (from this machine: {url})"
+    else:
+        where = url
+    return f"HTTP on {where} (the page: `earwig web`; API token: `earwig token`)"
+
+
 def bind_tcp(host: str, port: int) -> socket.socket:
     """A listening, non-blocking TCP socket on host:port (port 0: the OS picks one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -162,10 +173,7 @@ class HttpServer:
             )
             self.bound = sock.getsockname()[:2]
             self.state, self.error, self.retry_at = "listening", None, None
-            url = self.view()["url"]
-            self.daemon.log(
-                "info", f"HTTP on {url} (the page: `earwig web`; API token: `earwig token`)"
-            )
+            self.daemon.log("info", listening_line(*self.bound))
             stopping = asyncio.ensure_future(stop.wait())
             await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
