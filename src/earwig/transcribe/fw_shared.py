@@ -162,7 +162,7 @@ def _decode(
 
 
 def _options(pipeline: Any, kind: Kind) -> Any:
-    """The pipeline's options for `kind`, exactly as its public `transcribe` makes them
+    """The pipeline's options for `kind`, as its public `transcribe` makes them
     (read from the info of a call on a moment of silence whose segments are never asked
     for, so nothing is decoded)."""
     import numpy as np
@@ -175,6 +175,9 @@ def _options(pipeline: Any, kind: Kind) -> Any:
         word_timestamps=kind.word_timestamps,
         beam_size=kind.beam_size,
         clip_timestamps=[{"start": 0.0, "end": 1.0}],
+        # with timestamps a clip comes back in sentences, as the engine alone gives it (the
+        # pipeline's default, none, makes a clip one segment: one line of .txt, one seek)
+        without_timestamps=False,
     )
     return info.transcription_options
 
