@@ -535,7 +535,9 @@ def test_client_leaving_before_start_cancels_and_api_jobs_go_first(
         60,
         what="the background job to start",
     )
-    assert api["times"]["done"] <= bg["times"]["fetching"]  # it waited for the API job
+    # the API job was taken first; both are short, so the background one may then ride the
+    # same shared batches (issue 38's short lane) rather than wait for the answer to be sent
+    assert api["times"]["fetching"] <= bg["times"]["fetching"]
 
 
 def test_keep_false_forgets_api_jobs_once_answered(server: Http, second_wav: Path) -> None:
