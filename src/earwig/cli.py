@@ -221,7 +221,7 @@ def web(ctx: Ctx, just_print: bool) -> None:
     """Open the web page in a browser, logged in (its link carries the token once)."""
     import webbrowser
 
-    from earwig.web.token import load_or_create
+    from earwig.web.token import load_or_create, login_page
 
     http = ctx.call(p.GetStatus())["http"]
     if http.get("state") != "listening":
@@ -231,10 +231,13 @@ def web(ctx: Ctx, just_print: bool) -> None:
             'set [http] listen (the default is "127.0.0.1:8327") and restart the daemon; '
             "`earwig status` shows it",
         )
-    link = f"{http['url']}?token={load_or_create(ctx.config.daemon.state_dir)}"
+    state_dir = ctx.config.daemon.state_dir
+    link = f"{http['url']}?token={load_or_create(state_dir)}"
     click.echo(link)  # also where no browser can be opened (a server over ssh)
     if not just_print:
-        webbrowser.open(link)
+        # the browser gets a 0600 file that leads on to the link, not the link: its
+        # command line, and the token on it, is readable by every local user in `ps`
+        webbrowser.open(login_page(state_dir, link).as_uri())
 
 
 # ---------------------------------------------------------------- looking
@@ -331,9 +334,10 @@ def jobs_cmd(
         title = Text(j["title"])  # Text, not markup: titles from the internet have [brackets]
         title.truncate(title_room, overflow="ellipsis")
         note.truncate(note_room, overflow="ellipsis")
+        stage = f" ({j['stage']})" if j.get("stage") else ""  # the [llm] stage of a done job
         table.add_row(
             str(j["id"]),
-            j["state"] + ("!" if j.get("warnings") else ""),
+            j["state"] + ("!" if j.get("warnings") else "") + stage,
             title,
             formatting.percent(j),
             audio,
@@ -359,7 +363,8 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
         click.echo(json.dumps(result, indent=2))
         return
     j = result["job"]
-    click.echo(f"#{j['id']} {j['title']}  [{j['state']}]")
+    stage = f" · {j['stage']}" if j.get("stage") else ""
+    click.echo(f"#{j['id']} {j['title']}  [{j['state']}{stage}]")
     origin = j["source"] + (f" {j['subscription']}" if j.get("subscription") else "")
     if j.get("url"):
         click.echo(f"  url      {j['url']} (from {origin})")
@@ -397,6 +402,22 @@ def show(ctx: Ctx, job_id: int, transcript: bool, as_json: bool) -> None:
         click.echo(f"  hint     {j['hint']}")
     for stem, kinds in formatting.output_groups(j.get("outputs") or ()):
         click.echo(f"  output   {stem}.{{{', '.join(kinds)}}}")
+    for f in result.get("followups") or ():
+        if f["state"] != "done":
+            what = f"translation into {f['language']}" if f["language"] else f["kind"]
+            trouble = f": {f['error']}" if f.get("error") else ""
+            click.echo(f"  llm      {what} {f['state']}{trouble}")
+    if summary := result.get("summary"):
+        click.echo("")
+        if summary["title"]:
+            click.secho(f"  {summary['title']}", bold=True)
+        for paragraph in summary["summary"].splitlines():
+            click.echo(f"  {paragraph}" if paragraph.strip() else "")
+        if summary["chapters"] and not j.get("chapters"):  # a publisher's own win
+            click.echo("")
+            for c in summary["chapters"]:
+                click.echo(f"  {formatting.clock(c['start']):>8}  {c['title']}")
+        click.echo(f"  ({summary['model']})")
     if transcript and result.get("transcript"):
         click.echo("")
         for seg in result["transcript"]["segments"]:
@@ -497,8 +518,9 @@ def search(
             snippet = snippet.replace(search_mod.HIGHLIGHT_END, "[/bold yellow]")
             speaker = hit.get("speaker")
             who = f"[magenta]{escape(speaker)}:[/magenta] " if speaker else ""
+            where = "summary" if hit.get("summary") else hit["clock"]
             console.print(
-                f"[bold]{escape(hit['title'])}[/bold] [cyan]{hit['clock']}[/cyan]  "
+                f"[bold]{escape(hit['title'])}[/bold] [cyan]{where}[/cyan]  "
                 f"#{hit['job_id']}  {who}{snippet}"
             )
             if hit["transcript"]:
@@ -568,7 +590,9 @@ def export(
                     f"job {job_id} ({job.title}) has no transcript ({job.state})",
                     "`earwig jobs` lists the finished ones",
                 )
-            text = outputs.WRITERS[fmt](transcript, outputs.transcript_meta(job))
+            meta = outputs.transcript_meta(job)
+            meta.update(outputs.summary_meta(job, store.job_summary(job_id)))
+            text = outputs.WRITERS[fmt](transcript, meta)
             if to_stdout:
                 click.echo(text, nl=False)
                 continue
@@ -920,9 +944,18 @@ def config_path_cmd(ctx: Ctx) -> None:
 @pass_ctx
 @friendly
 def config_check(ctx: Ctx) -> None:
-    """Validate the config file (exit 78 with the key and what was expected, if it is wrong)."""
-    cfg = ctx.config
-    click.echo(f"{cfg.path or 'no config file: the defaults'} is valid")
+    """Validate the config file: every mistake at once, each with its key and what was
+    expected (exit 78 if there is one)."""
+    found = config_mod.problems(ctx.config_path)
+    if not found:
+        cfg = ctx.config
+        click.echo(f"{cfg.path or 'no config file: the defaults'} is valid")
+        return
+    for exc in found[:-1]:
+        click.secho(f"error: {exc.message}", fg="red", err=True)
+        if exc.hint:
+            click.echo(f"  hint: {exc.hint}", err=True)
+    raise found[-1]  # the last one as every command says one: its exit code (78)
 
 
 @config_group.command(name="edit")
@@ -1097,6 +1130,11 @@ def add(ctx: Ctx, items: tuple[str, ...], force: bool) -> None:
 @click.option(
     "--since", type=click.DateTime(), help="With --done-with: only jobs finished since then."
 )
+@click.option(
+    "--only",
+    type=click.Choice(["summary", "translation"]),
+    help="Keep the transcript; ask the [llm] model again for this alone.",
+)
 @pass_ctx
 @friendly
 def retry(
@@ -1105,6 +1143,7 @@ def retry(
     model: str | None,
     done_with: str | None,
     since: dt.datetime | None,
+    only: str | None,
 ) -> None:
     """Queue finished jobs again, even if they were done; --model upgrades their transcripts.
 
@@ -1112,7 +1151,14 @@ def retry(
     earwig retry 12                       the same model again
     earwig retry 12 13 --model small      re-transcribe with another model
     earwig retry --done-with tiny.en --model base --since 2026-01-01
+    earwig retry 12 --only summary        a new summary from the same transcript
     """
+    if only and model:
+        from earwig.errors import UsageError
+
+        raise UsageError(
+            "--only keeps the transcript, --model makes a new one", "give one of the two"
+        )
     ids = list(job_ids)
     if done_with:
         found = ctx.call(p.ListJobs(states=[JobState.DONE], limit=1000))["jobs"]
@@ -1133,7 +1179,15 @@ def retry(
 
         ensure_model(dataclasses.replace(ctx.config.transcribe, model=model))
     for job_id in dict.fromkeys(ids):
-        job = ctx.call(p.RetryJob(id=job_id, model=model or None))["job"]
+        request = p.RetryJob(
+            id=job_id,
+            model=model or None,
+            only=typing.cast(Literal["summary", "translation"] | None, only),
+        )
+        job = ctx.call(request)["job"]
+        if only:
+            click.echo(f"#{job['id']} {job['title']}: its {only} is asked again ({job['stage']})")
+            continue
         using = f" with {model}" if model else ""
         now = "" if job["state"] == "queued" else f" (now {job['state']})"
         click.echo(f"#{job['id']} {job['title']}: queued again{using}{now}")
@@ -1146,6 +1200,21 @@ _LEAVES = {
     "resumed": "queued",
     "moved to the top": "queued",
 }
+
+
+@main.command()
+@click.argument("job_id", type=int)
+@click.argument("language")
+@pass_ctx
+@friendly
+def translate(ctx: Ctx, job_id: int, language: str) -> None:
+    """Subtitles of a done job in another language, by the [llm] model (NAME.de.srt).
+
+    \b
+    earwig translate 12 de
+    """
+    job = ctx.call(p.TranslateJob(id=job_id, language=language))["job"]
+    click.echo(f"#{job['id']} {job['title']}: translation into {language} queued ({job['stage']})")
 
 
 def _steer(ctx: Ctx, request: p.Request[p.JobResult], verb: str) -> None:

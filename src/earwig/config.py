@@ -236,6 +236,35 @@ def _servers(value: Any, base: Path) -> tuple[ServerConfig, ...]:
 SUBTITLE_FORMATS = ("srt", "vtt")
 
 
+def _float(low: float, high: float) -> Converter:
+    def conv(value: Any, _: Path) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            raise ValueError(f"a number from {low:g} to {high:g}")
+        return float(value)
+
+    return conv
+
+
+def _languages(value: Any, _: Path) -> tuple[str, ...]:
+    """Languages to translate into: Whisper's codes such as "de" (a name is refused with the
+    code to write, as everywhere else)."""
+    from earwig.languages import check_language
+
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError('a list of language codes such as ["de", "fr"]')
+    codes = []
+    for item in value:
+        code = check_language(item)
+        if code is None:
+            raise ValueError('language codes such as ["de", "fr"] ("auto" is none)')
+        codes.append(code)
+    return tuple(dict.fromkeys(codes))
+
+
 @dataclass(frozen=True)
 class WatchConfig:
     path: Path = opt(paths.default_watch_dir, _path)
@@ -247,6 +276,11 @@ class WatchConfig:
     output: str = opt("folder", _choice("folder", "beside"))
     subtitles: tuple[str, ...] = opt(("srt",), _str_list(SUBTITLE_FORMATS))  # for "beside"
     skip_if_subtitled: bool = opt(True, _bool)  # "beside": leave files that have subtitles
+    # What [llm] makes of this folder's transcripts (None: as [llm] says)
+    summary: bool | None = opt(None, _bool)
+    chapters: bool | None = opt(None, _bool)
+    translate_to: tuple[str, ...] | None = opt(None, _languages)
+    prompt: str | None = opt(None, _str)
 
 
 def _mode(value: Any, _: Path) -> int:
@@ -300,6 +334,9 @@ class TranscribeConfig:
     compute_type: str = opt("auto", _choice(*COMPUTE_TYPES), restart=True)  # float16/int8
     batched: str | bool = opt("auto", _auto_or_bool, restart=True)  # "auto": on long audio
     batch_size: int = opt(8, _int(1), restart=True)
+    # short jobs share the engine's batches (daemon/lane.py): how long a batch may wait for
+    # more short jobs on their way (never when none is coming)
+    gather: float = opt(0.3, _duration, restart=True)
     preload: bool = opt(True, _bool)  # load the model as soon as the daemon is up
     download: bool = opt(True, _bool, restart=True)  # fetch a named model not on disk yet
     unload_after: float = opt(600.0, _duration)  # seconds idle before the model is freed
@@ -367,6 +404,14 @@ class SubscriptionConfig:
     # the language its episodes speak: a hint (with [transcribe] multilingual, the audio can
     # overrule it, with a warning); None: [transcribe] language
     language: str | None = opt(None, _language)
+    # What [llm] makes of its episodes' transcripts (None: as [llm] says)
+    summary: bool | None = opt(None, _bool)
+    chapters: bool | None = opt(None, _bool)
+    translate_to: tuple[str, ...] | None = opt(None, _languages)
+    prompt: str | None = opt(None, _str)
+    # added by a client of the HTTP server: its feed and episodes are fetched by the rules
+    # for such clients (earwig/reach.py: public addresses only, unless [http] allows more)
+    added_over_http: bool = opt(False, _bool)
 
     @property
     def interval(self) -> float:
@@ -422,6 +467,12 @@ def _networks(value: Any, _: Path) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _paths(value: Any, base: Path) -> tuple[Path, ...]:
+    if not isinstance(value, list):
+        raise ValueError('a list of folders such as ["/srv/media"]')
+    return tuple(_path(item, base) for item in value)
+
+
 def _size(value: Any, _: Path) -> int:
     """Bytes: a whole number, or "2GB", "500MB", "64KB" (powers of 1000, as disks count)."""
     units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
@@ -446,6 +497,36 @@ class HttpConfig:
     cors: tuple[str, ...] = opt((), _str_list())  # origins whose pages may call the API
     max_upload: int = opt(2 * 10**9, _size)  # bytes one request may upload
     keep: bool = opt(True, _bool)  # API transcripts stay in the history and search
+    # What clients of this server may make earwig fetch or read (earwig/reach.py): URLs to
+    # these networks although they are private or loopback, and files under these folders
+    private_networks: tuple[str, ...] = opt((), _networks)
+    folders: tuple[Path, ...] = opt((), _paths)
+    # reverse proxies in front of earwig: only from these is X-Forwarded-For believed
+    proxies: tuple[str, ...] = opt((), _networks)
+
+
+@dataclass(frozen=True)
+class LlmConfig:
+    """A chat model for what follows a transcript (docs/llm.md): any OpenAI-compatible
+    endpoint (Ollama, llama.cpp's llama-server, vLLM, LM Studio, a hosted API). Off unless
+    base_url and model are set; then summary, chapters, translate_to and prompt here are
+    what every job gets, and each [[watch]] or [[subscription]] may say otherwise."""
+
+    base_url: str | None = opt(None, _url)  # the API base, e.g. http://127.0.0.1:11434/v1
+    model: str | None = opt(None, _str)  # the model name the endpoint knows
+    api_key_env: str | None = opt(None, _str)  # the *name* of the variable holding its key
+    timeout: float = opt(300.0, _duration)  # seconds one call may take
+    max_input_chars: int = opt(12_000, _int(500))  # longer transcripts go through map-reduce
+    temperature: float = opt(0.2, _float(0.0, 2.0))
+    max_calls_per_hour: int = opt(0, _int(0))  # 0: no cap; over it, calls wait their turn
+    summary: bool = opt(True, _bool)  # a summary and a title
+    chapters: bool = opt(True, _bool)  # chapters (a publisher's own win)
+    translate_to: tuple[str, ...] = opt((), _languages)  # subtitles in these languages too
+    prompt: str | None = opt(None, _str)  # what to write instead of the default summary
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url and self.model)
 
 
 @dataclass(frozen=True)
@@ -462,6 +543,7 @@ class Config:
     subscriptions: tuple[SubscriptionConfig, ...] = ()
     hooks: HooksConfig = field(default_factory=HooksConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    llm: LlmConfig = field(default_factory=LlmConfig)  # [llm]: summaries, translations
     media_servers: tuple[MediaServerConfig, ...] = ()  # [[media_server]]: mediaservers/
 
     @property
@@ -496,6 +578,45 @@ class Config:
 
 def load(path: Path | None = None) -> Config:
     """Load the config at `path`, or the default location (missing default -> defaults)."""
+    return parse(*_read(path))
+
+
+def problems(path: Path | None = None) -> list[ConfigError]:
+    """Every mistake `load` would refuse, not only the first: a key's problem is noted, the
+    key left out, and the rest read again; a problem of no single key (bad TOML, a missing
+    path) ends the list."""
+    try:
+        data, where = _read(path)
+    except ConfigError as exc:
+        return [exc]
+    found: list[ConfigError] = []
+    while True:
+        try:
+            parse(data, where)
+            return found
+        except ConfigError as exc:
+            found.append(exc)
+            if exc.place is None or not _leave_out(data, exc.place):
+                return found
+
+
+def _leave_out(data: dict[str, Any], place: tuple[str, str]) -> bool:
+    """Drop the key at `place` (its table given as "", "transcribe" or "watch[0]")."""
+    label, key = place
+    table: Any = data
+    if label:
+        name, _, index = label.partition("[")
+        table = data.get(name)
+        if index and isinstance(table, list):
+            table = table[int(index.rstrip("]"))]
+    if isinstance(table, dict) and key in table:
+        del table[key]
+        return True
+    return False
+
+
+def _read(path: Path | None) -> tuple[dict[str, Any], Path | None]:
+    """The file's tables with the environment's over them, and the file (None: defaults)."""
     explicit = path is not None or bool(os.environ.get(paths.CONFIG_ENV))
     path = Path(path).expanduser() if path else paths.default_config_path()
     if not path.exists():
@@ -505,14 +626,14 @@ def load(path: Path | None = None) -> Config:
                 "create it (`earwig config example` prints every option) "
                 "or drop --config / EARWIG_CONFIG",
             )
-        return parse(with_environment({}, Path.cwd()), None)
+        return with_environment({}, Path.cwd()), None
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", "fix the syntax at that line") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    return parse(with_environment(data, path.parent), path)
+    return with_environment(data, path.parent), path
 
 
 def with_environment(data: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -621,6 +742,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
     from earwig.mediaservers.config import parse_media_servers
 
     media_servers = parse_media_servers(data.get("media_server", []), where, base)
+    _check_llm(tables["llm"], [*watches, *subscriptions], where)
     transcribe = tables["transcribe"]
     if transcribe.workers == 0 and not transcribe.servers:
         raise ConfigError(
@@ -652,17 +774,39 @@ SECTIONS = _sections()
 ARRAYS = ("watch", "subscription", "media_server")  # the arrays of tables, parsed one by one
 
 
+def _check_llm(llm: LlmConfig, sources: list[WatchConfig | SubscriptionConfig], where: str) -> None:
+    """A folder or feed that asks for a summary or a translation needs a model to ask."""
+    if llm.enabled:
+        return
+    if llm.base_url or llm.model:
+        missing = "model" if llm.base_url else "base_url"
+        raise ConfigError(
+            f"{where}: [llm] has no {missing}",
+            'set both, e.g. base_url = "http://127.0.0.1:11434/v1" and model = "llama3.2"',
+        )
+    for source in sources:
+        if source.summary or source.chapters or source.translate_to or source.prompt:
+            name = source.path if isinstance(source, WatchConfig) else source.name
+            raise ConfigError(
+                f"{where}: {name} asks for a summary or a translation, and [llm] is not set",
+                "add [llm] with base_url and model (docs/llm.md), or remove summary, chapters, "
+                "translate_to and prompt there",
+            )
+
+
 def _check_keys(table: dict[str, Any], known: set[str], where: str, label: str) -> None:
     for key in table:
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1)
             place = f"[{label}] " if label else ""
-            raise ConfigError(
+            unknown = ConfigError(
                 f"{where}: unknown key {place}{key!r}",
                 f"did you mean {close[0]!r}?"
                 if close
                 else "known keys: " + ", ".join(sorted(known)),
             )
+            unknown.place = (label, key)
+            raise unknown
 
 
 def _build(
@@ -674,8 +818,9 @@ def _build(
         try:
             values[key] = schema[key](raw, base)
         except ValueError as exc:
-            raise ConfigError(
-                f"{where}: [{label}] {key} = {raw!r} is not valid",
-                f"expected {exc}",
-            ) from None
+            wrong = ConfigError(
+                f"{where}: [{label}] {key} = {raw!r} is not valid", f"expected {exc}"
+            )
+            wrong.place = (label, key)
+            raise wrong from None
     return cls(**values)

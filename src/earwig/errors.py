@@ -27,6 +27,10 @@ class EarwigError(Exception):
 
 class ConfigError(EarwigError):
     code = "config"
+    # The key it is about, where one is: ("transcribe", "model"), ("watch[0]", "path"), or
+    # ("", "bogus") at the top. `earwig config check` leaves that key out and looks again, so
+    # that it says every mistake at once rather than one per run.
+    place: tuple[str, str] | None = None
 
 
 class UsageError(EarwigError):

@@ -134,8 +134,8 @@ def progress_bar(job: JobView, width: int = 10, room: int | None = None) -> str:
 
 def _progress_text(job: JobView, width: int, with_eta: bool = True) -> str:
     p = job.get("progress")
-    if not p or job.get("state") not in RUNNING:
-        return ""
+    if not p or (job.get("state") not in RUNNING and not job.get("stage")):
+        return ""  # running, or a done job's [llm] stage (summarizing, translating)
     fraction = p.get("fraction")
     phase = p.get("phase") or ""
     if fraction is None:
@@ -302,6 +302,9 @@ def status_lines(st: Status) -> list[Line]:
         for s in slots:
             out.append((f"  slot     {slot_line(s)}", None if s["up"] else "red"))
     out.append((f"  watching {', '.join(st['watch'])}", None))
+    if empty := st.get("empty_files"):  # said once in the log; here while they stay empty
+        named = ", ".join(empty[:3]) + (f" and {len(empty) - 3} more" if len(empty) > 3 else "")
+        out.append((f"  empty    {named}: skipped for now, taken once it has content", "yellow"))
     out.append((f"  output   {st['output_dir']}", None))
     queue = "  ".join(f"{k} {v}" for k, v in counts.items() if v)
     paused = "  (queue paused)" if st["queue_paused"] else ""

@@ -29,6 +29,8 @@ NOT_MEDIA_EXTENSIONS = frozenset(
     ".ds_store .db-journal .db-wal .db-shm".split()
 )
 MAX_STEM = 120
+# bytes of a stem: room left in 255 for " (12)", a language and ".publisher.forced.srt"
+MAX_STEM_BYTES = 180
 
 
 def is_media_name(path: Path | str) -> bool:
@@ -71,7 +73,17 @@ def safe_stem(name: str, max_len: int = MAX_STEM) -> str:
     name = unicodedata.normalize("NFC", name)
     name = re.sub(r"[\x00-\x1f\x7f/\\:*?\"<>|]+", " ", name)
     name = re.sub(r"\s+", " ", name).strip(" .")
-    return name[:max_len].rstrip(" .") or "untitled"
+    return fit_bytes(name[:max_len], MAX_STEM_BYTES).rstrip(" .") or "untitled"
+
+
+def fit_bytes(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` bytes of UTF-8, at a character's edge. A file name may
+    have 255 bytes on most file systems, not 255 characters: 120 characters of CJK or
+    emoji are 360 to 480 bytes, and writing one failed (ENAMETOOLONG)."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore")
 
 
 def utf8_name(path: Path) -> bool:

@@ -234,6 +234,40 @@ def _saved_windows(db: sqlite_utils.Database) -> None:
     )
 
 
+def _llm_followups(db: sqlite_utils.Database) -> None:
+    """What follows a transcript through a language model ([llm]): one row per summary or
+    translation of a job, queued, run, retried and finished apart from the job (which is
+    done, its transcript safe, before any of it starts); the summaries in a search index of
+    their own (its rowid is the job's id); and the stage a done job is in, for the lists."""
+    db.table("followups").create(
+        {
+            "id": int,
+            "job_id": int,
+            "kind": str,  # "summary" or "translation"
+            "language": str,  # a translation's target
+            "state": str,  # queued, running, done, failed, cancelled, paused
+            "attempts": int,
+            "not_before": float,
+            "key": str,  # sha256 of the input, prompt, model: the same answer serves again
+            "force": int,  # asked again by the user: the stored answer is not reused
+            "result": str,  # JSON
+            "error": str,
+            "created_at": float,
+            "updated_at": float,
+        },
+        pk="id",
+        not_null={"job_id", "kind", "state"},
+    )
+    db.table("followups").create_index(["state", "not_before"])
+    db.table("followups").create_index(["job_id"])
+    db.table("followups").create_index(["key"])
+    db.execute(
+        "CREATE VIRTUAL TABLE summaries_fts USING fts5(text, title, subscription, "
+        "date UNINDEXED, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')"
+    )
+    db.table("jobs").add_column("stage", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
@@ -249,5 +283,6 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _inbox_done_pending,
     _transcript_flags,
     _saved_windows,
+    _llm_followups,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -77,6 +77,10 @@ class Job:
     # What one request asked for, over the configured [transcribe] (an HTTP API job's
     # language, task, prompt, word timestamps, vad): TranscribeOptions field -> value
     options: dict[str, Any] = field(default_factory=dict)
+    # A done job's language-model stage ([llm], daemon/followups.py), for the lists:
+    # "summarizing" or "translating" (running), "waiting" (queued, or backing off while
+    # the endpoint is down), "paused"; None when nothing follows or all of it finished
+    stage: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
     not_before: float | None = None  # backoff: do not start before this time

@@ -180,6 +180,10 @@ def to_md(t: Transcript, meta: dict[str, Any]) -> str:
     }
     if meta.get("subscription"):
         front["subscription"] = meta["subscription"]
+    if meta.get("source_title"):
+        front["source_title"] = meta["source_title"]
+    if meta.get("summary"):
+        front["summary"] = meta["summary"]
     if _has_speakers(t):
         front["speakers"] = list(dict.fromkeys(s.speaker for s in t.segments if s.speaker))
     lines = ["---"]
@@ -189,11 +193,15 @@ def to_md(t: Transcript, meta: dict[str, Any]) -> str:
     if source:
         lines += [f"Source: <{source}>" if url else f"Source: `{source}`", ""]
     paragraph: list[str] = []
+    if meta.get("summary"):
+        lines += ["## Summary", "", _md_escape(meta["summary"]), ""]
     if meta.get("chapters"):
         lines += ["## Chapters", ""]
         for c in meta["chapters"]:
             lines.append(f"- {_md_stamp(float(c['start']), url)} {_md_escape(c.get('title', ''))}")
         lines.append("")
+    if meta.get("summary") or meta.get("chapters"):
+        lines += ["## Transcript", ""]
     speakers = _has_speakers(t)
     turn: tuple[Any, ...] | None = None
     for s, text in flags.lines(t.segments, t.flags):
@@ -309,6 +317,23 @@ def transcript_meta(job: Job) -> dict[str, Any]:
         meta["chapters"] = list(job.chapters)
     if job.id is not None:
         meta["job_id"] = job.id
+    return meta
+
+
+def summary_meta(job: Job, summary: dict[str, Any] | None) -> dict[str, Any]:
+    """What the [llm] model wrote, for the .json and .md: the summary, its title (the job's
+    own title kept as `source_title`) and its chapters, unless the publisher gave chapters
+    (theirs win)."""
+    if not summary:
+        return {}
+    meta: dict[str, Any] = {}
+    if summary.get("summary"):
+        meta["summary"] = summary["summary"]
+    if summary.get("title"):
+        meta["title"] = summary["title"]
+        meta["source_title"] = job.title
+    if summary.get("chapters") and not job.chapters:
+        meta["chapters"] = list(summary["chapters"])
     return meta
 
 

@@ -124,6 +124,8 @@ class JobView(TypedDict):
     times: dict[str, float]  # state -> when it was last entered
     options: dict[str, Any]  # what its request asked over [transcribe] (an HTTP API job's)
     saved: float  # seconds from the start already transcribed and kept: a resume goes on there
+    # a done job's [llm] stage: "summarizing", "translating", "waiting", "paused", or None
+    stage: str | None
     progress: NotRequired[Progress]
     waiting: NotRequired[str]  # why a queued job cannot start yet
 
@@ -269,6 +271,8 @@ class Status(TypedDict):
     # config keys changed since the daemon started that apply only after a restart
     # ("[transcribe] model"): the running daemon still uses what it started with
     restart_for: list[str]
+    # files in watched folders skipped for now because they are empty (taken once they fill)
+    empty_files: NotRequired[list[str]]
     subscriptions: list[SubscriptionView]
     http: HttpView  # the HTTP server: {"state": "off"} without [http] listen
     media_servers: list[MediaServerView]  # [[media_server]] tables and senders seen
@@ -294,10 +298,37 @@ class TranscriptView(TypedDict):
     live: NotRequired[bool]  # a running job's lines so far (job.segments brings the rest)
 
 
+class ChapterView(TypedDict):
+    start: float
+    end: float
+    title: str
+
+
+class FollowupView(TypedDict):
+    """One summary or translation of a job by the [llm] model."""
+
+    id: int
+    kind: str  # "summary" or "translation"
+    language: str | None  # a translation's target
+    state: str  # queued, running, done, failed, cancelled, paused
+    attempts: int
+    error: str | None
+    outputs: list[str]  # the files it wrote (a translation's NAME.de.srt)
+
+
+class SummaryView(TypedDict):
+    summary: str
+    title: str
+    chapters: list[ChapterView]  # the model's; a publisher's own are the job's `chapters`
+    model: str
+
+
 class JobDetail(TypedDict):
     job: JobView
     log: list[LogEntry]
     transcript: NotRequired[TranscriptView]  # when asked for and there is one
+    summary: NotRequired[SummaryView]  # when the [llm] model wrote one
+    followups: NotRequired[list[FollowupView]]  # its summaries and translations, if any
 
 
 class AddOutcome(TypedDict, total=False):
@@ -354,6 +385,7 @@ class SearchHit(TypedDict):
     snippet: str  # the matched words between formatting.HIGHLIGHT_START and _END
     clock: str
     transcript: str | None  # the .txt file
+    summary: NotRequired[bool]  # the words are in the job's summary ([llm]), not its speech
 
 
 class SearchResults(TypedDict):
@@ -503,7 +535,8 @@ class AddJobs(Request[AddResults]):
 @declare("job.pause")
 class PauseJob(Request[JobResult]):
     """Pause a waiting or running job: a running one keeps every finished window of its
-    file and goes on from there when resumed; the answer comes once it has stopped."""
+    file and goes on from there when resumed; the answer comes once it has stopped. Or a
+    done job's summary or translation ([llm])."""
 
     id: JobId
 
@@ -515,15 +548,27 @@ class ResumeJob(Request[JobResult]):
 
 @declare("job.cancel")
 class CancelJob(Request[JobResult]):
+    """Cancel a job, or a done job's summary or translation (its transcript stays)."""
+
     id: JobId
 
 
 @declare("job.retry")
 class RetryJob(Request[JobResult]):
-    """Queue a finished job again, with `model` instead of the configured one."""
+    """Queue a finished job again, with `model` instead of the configured one; with `only`,
+    just its summary or its translations ([llm]), asked of the model afresh."""
 
     id: JobId
     model: Annotated[str, Meta(pattern=r"\S", description="a model name or path")] | None = None
+    only: Literal["summary", "translation"] | None = None
+
+
+@declare("job.translate")
+class TranslateJob(Request[JobResult]):
+    """Subtitles of a done job in another language, by the [llm] model (NAME.de.srt)."""
+
+    id: JobId
+    language: Annotated[str, Meta(pattern=r"^[A-Za-z-]{2,20}$", description="a language code")]
 
 
 @declare("job.prioritize")

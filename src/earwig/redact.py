@@ -9,6 +9,7 @@ environment variable whose name says it holds a secret.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import os
 import re
@@ -27,8 +28,14 @@ _QUERY_TOKEN = re.compile(
 )
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.I)
 MASK = "***"
-_KEY_LIKE = re.compile(r"[A-Za-z0-9_.~+=:-]{12,}")  # a key or token, not a path or phrase
 RUN = 8  # any run of this many characters of a secret is masked (a key quoted cut short)
+# A key or token, not a path, a URL or a phrase (whose runs would be common words and
+# folders): no spaces, not starting like a path, at least 12 characters
+_KEY_LIKE = re.compile(r"(?![/~.])[A-Za-z0-9_.~+=:/%-]{12,}")
+
+
+def _is_key(secret: str) -> bool:
+    return bool(_KEY_LIKE.fullmatch(secret)) and "://" not in secret
 
 
 def _b64(text: str) -> list[str]:
@@ -39,13 +46,55 @@ def _b64(text: str) -> list[str]:
     return list({plain, plain.rstrip("="), urlsafe, urlsafe.rstrip("=")})
 
 
+def _b64_inside(secret: str) -> list[str]:
+    """What base64 of anything around `secret` (`user:KEY`, `Bearer KEY`, a JSON body)
+    always holds, whatever came before it: base64 works in groups of three bytes, so for
+    each of the three places the secret can start in a group, the groups made of its own
+    bytes alone encode the same way. Without the user's name, base64("alice:KEY") is still
+    found."""
+    raw = secret.encode()
+    out = []
+    for lead in range(3):
+        skip = (3 - lead) % 3  # bytes of the secret that share a group with what precedes
+        whole = (len(raw) - skip) // 3 * 3
+        if whole >= 9:
+            core = base64.b64encode(raw[skip : skip + whole]).decode()
+            out += [core, core.replace("+", "-").replace("/", "_")]
+    return out
+
+
+def _escaped(secret: str) -> list[str]:
+    """How a server may escape a key's punctuation when it echoes it: URL-encoded (upper
+    and lower case hex, `+` for a space), JSON (`\\/`, `\\u002f`), HTML entities."""
+    special = {c for c in secret if not c.isalnum() and c not in "-_.~"}
+    if not special:
+        return []
+    upper = "".join(f"%{ord(c):02X}" if c in special else c for c in secret)
+    forms = {
+        upper,
+        "".join(f"%{ord(c):02x}" if c in special else c for c in secret),
+        upper.replace("%20", "+"),
+        secret.replace("/", "\\/"),
+        "".join(f"\\u{ord(c):04x}" if c in special else c for c in secret),
+        "".join(f"\\u{ord(c):04X}" if c in special else c for c in secret),
+        "".join(f"&#{ord(c)};" if c in special else c for c in secret),
+        "".join(f"&#x{ord(c):x};" if c in special else c for c in secret),
+        "".join(f"&#x{ord(c):X};" if c in special else c for c in secret),
+    }
+    return sorted(forms)
+
+
 def forms(secrets: Iterable[str | None]) -> list[str]:
-    """Each secret and its base64 forms (an Authorization value, `user:password`)."""
+    """Each secret and the forms a server may echo it in: escaped, and base64 of it and of
+    what may surround it (an Authorization value, `user:key`)."""
     out: list[str] = []
     for secret in secrets:
         if secret and len(secret) >= 6:
-            if len(secret) >= RUN:  # also as sent: `Authorization: Bearer KEY`, base64'd
+            if len(secret) >= RUN:
                 out += [*_b64(secret), *_b64(f"Bearer {secret}"), *_b64(f"Basic {secret}")]
+                out += _b64_inside(secret)
+            if _is_key(secret):
+                out += _escaped(secret)
             out.append(secret)
     return out
 
@@ -61,10 +110,34 @@ def url_secrets(urls: Iterable[str | None]) -> list[str]:
     return out
 
 
-def _mask_runs(text: str, secret: str) -> str:
-    """Mask, case-insensitively, every run of `RUN` or more characters of `secret`."""
-    low, key = text.lower(), secret.lower()
-    windows = {key[i : i + RUN] for i in range(len(key) - RUN + 1)}
+@functools.lru_cache(maxsize=64)
+def _plan(secrets: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """What scrub() looks for, worked out once per set of secrets (every log line, job
+    error and job view is scrubbed): every RUN-character window (lower-cased) of every key
+    and of every form it may be echoed in, and the phrases (a path, words with spaces) that
+    are masked whole only, longest first."""
+    windows: set[str] = set()
+    phrases: set[str] = set()
+    for secret in secrets:
+        if not secret or len(secret) < 6:
+            continue
+        derived = [f for f in forms([secret]) if f != secret]
+        if _is_key(secret):
+            derived.append(secret)
+        else:  # a path or a phrase: its runs would be common words and folders
+            phrases.add(secret)
+        for form in derived:
+            low = form.lower()
+            if len(low) < RUN:
+                phrases.add(form)
+            windows.update(low[i : i + RUN] for i in range(len(low) - RUN + 1))
+    return frozenset(windows), tuple(sorted(phrases, key=len, reverse=True))
+
+
+def _mask_runs(text: str, windows: frozenset[str]) -> str:
+    """Mask, case-insensitively, every run of RUN or more characters that is a window of
+    some secret's form (overlapping windows make one mask)."""
+    low = text.lower()
     covered = [False] * len(text)
     hit = False
     for i in range(len(low) - RUN + 1):
@@ -87,15 +160,20 @@ def _mask_runs(text: str, secret: str) -> str:
 
 
 def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """`text` with every secret it may hold replaced by ***: each secret whole, in any case,
-    any run of 8 of its characters, its base64; credentials of URLs in the text and their
-    base64; Authorization values; key-shaped tokens; signed query strings."""
-    found = forms([*secrets, *url_secrets([text])])
-    for secret in sorted(set(found), key=len, reverse=True):
-        if _KEY_LIKE.fullmatch(secret):
-            text = _mask_runs(text, secret)
-        else:  # a path or a phrase: its runs would be common words and folders
-            text = re.sub(re.escape(secret), MASK, text, flags=re.I)
+    """`text` with every secret it may hold replaced by ***: each key whole, in any case and
+    any form a server may echo it in (URL-encoded, JSON- or HTML-escaped, base64 of it or of
+    `user:key`), and any run of 8 characters of any of those; a path or phrase whole;
+    credentials of URLs in the text; Authorization values; key-shaped tokens; signed query
+    strings."""
+    windows, phrases = _plan(tuple(s for s in secrets if s))
+    found = url_secrets([text])
+    if found:
+        more_windows, more_phrases = _plan(tuple(found))
+        windows, phrases = windows | more_windows, (*more_phrases, *phrases)
+    for phrase in phrases:
+        text = re.sub(re.escape(phrase), MASK, text, flags=re.I)
+    if windows:
+        text = _mask_runs(text, windows)
     text = _URL_CREDENTIALS.sub(MASK + "@", text)
     text = _AUTH_VALUE.sub(lambda m: f"{m.group(1)} {MASK}", text)
     text = _QUERY_TOKEN.sub(lambda m: m.group(1) + MASK, text)

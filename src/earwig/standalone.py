@@ -129,7 +129,9 @@ def run_files(
             except EarwigError as exc:
                 failed.append(path)
                 progress.update(task, description=f"[red]{name}: failed")
-                console.print(f"[red]error:[/] {name}: {escape(exc.message)}")
+                # the file named once: most messages name it already ("cannot read x.mp3")
+                said = exc.message if path.name in exc.message else f"{path.name}: {exc.message}"
+                console.print(f"[red]error:[/] {escape(said)}")
                 if exc.hint:
                     console.print(f"  hint: {escape(exc.hint)}")
                 continue

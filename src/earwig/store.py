@@ -280,6 +280,17 @@ class Store:
         )
         return [_row_to_job(r) for r in rows]
 
+    def paths_under(self, folder: str) -> list[str]:
+        """The media paths and output folders of jobs that lie under `folder` (the media
+        cache's upload sweep keeps what some job still owns)."""
+        prefix = folder.rstrip("/") + "/"
+        rows = self.db.execute(
+            "select path from jobs where substr(path, 1, ?) = ? "
+            "union select output_dir from jobs where substr(output_dir, 1, ?) = ?",
+            [len(prefix), prefix, len(prefix), prefix],
+        ).fetchall()
+        return [row[0] for row in rows]
+
     def save_job(self, job: Job) -> None:
         """Save the job's record; a job that keeps no work (jobs.DISCARDS_WORK set its
         `saved` to 0) loses its saved windows in the same transaction."""
@@ -464,6 +475,13 @@ class Store:
                 pk="path",
             )
 
+    def skipped_as(self, reason: str) -> list[str]:
+        """The paths skipped for `reason` ("empty"), oldest first."""
+        rows = self.db.execute(
+            "select path from skipped_files where reason = ? order by at", [reason]
+        )
+        return [r[0] for r in rows]
+
     def remember_deleted(self, job: Job) -> None:
         """A deleted job's file stays out of the queue: the next scan of its folder skips it
         (as long as it is the same file: same size and time) until it is added with force."""
@@ -572,10 +590,122 @@ class Store:
     def delete_job(self, job_id: int) -> None:
         """Forget a job: its row, transcript, segments (and so its search hits) and log lines."""
         with self.db.atomic():
-            for table in ("segments", "transcripts", "voices", "job_windows"):
+            for table in ("segments", "transcripts", "voices", "job_windows", "followups"):
                 self.db.execute(f"delete from {table} where job_id = ?", [job_id])
+            self.db.execute("delete from summaries_fts where rowid = ?", [job_id])
             self.db.execute("delete from log where job_id = ?", [job_id])
             self.db.execute("delete from jobs where id = ?", [job_id])
+
+    # ------------------------------------------------------------ follow-ups ([llm])
+
+    def add_followup(
+        self, job_id: int, kind: str, language: str | None = None, *, force: bool = False
+    ) -> int:
+        """Queue a summary or translation of a job, in place of any earlier one of the same
+        kind and language that has not finished (its input is about to change)."""
+        now = time.time()
+        with self.db.atomic():
+            self.db.execute(
+                "delete from followups where job_id = ? and kind = ? and "
+                "coalesce(language, '') = ? and state in ('queued', 'paused', 'failed', "
+                "'cancelled')",
+                [job_id, kind, language or ""],
+            )
+            row = {
+                "job_id": job_id,
+                "kind": kind,
+                "language": language,
+                "state": "queued",
+                "attempts": 0,
+                "force": int(force),
+                "created_at": now,
+                "updated_at": now,
+            }
+            last = self.db.table("followups").insert(row).last_pk
+            assert isinstance(last, int)
+            return last
+
+    def followup(self, followup_id: int) -> dict[str, Any]:
+        rows = list(self.db.query("select * from followups where id = ?", [followup_id]))
+        if not rows:
+            raise NotFound(f"no follow-up {followup_id}")
+        return _followup(rows[0])
+
+    def followups(self, job_id: int) -> list[dict[str, Any]]:
+        """A job's summaries and translations, oldest first."""
+        rows = self.db.query("select * from followups where job_id = ? order by id", [job_id])
+        return [_followup(r) for r in rows]
+
+    def update_followup(self, followup_id: int, **fields: Any) -> None:
+        if "result" in fields and fields["result"] is not None:
+            fields["result"] = json.dumps(fields["result"], ensure_ascii=False)
+        fields["updated_at"] = time.time()
+        with self.db.atomic():
+            self.db.table("followups").update(followup_id, fields)
+
+    def next_followup(self, now: float) -> dict[str, Any] | None:
+        """The next queued follow-up not waiting out a back-off: by its job's priority (an
+        HTTP request waits for its translation), then the oldest."""
+        rows = list(
+            self.db.query(
+                "select f.* from followups f join jobs j on j.id = f.job_id "
+                "where f.state = 'queued' and (f.not_before is null or f.not_before <= ?) "
+                "order by j.priority desc, f.id limit 1",
+                [now],
+            )
+        )
+        return _followup(rows[0]) if rows else None
+
+    def followup_wakeup(self) -> float | None:
+        row = self.db.execute(
+            "select min(not_before) from followups where state = 'queued'"
+        ).fetchone()
+        return row[0]
+
+    def stored_answer(self, key: str) -> dict[str, Any] | None:
+        """A finished follow-up's result for the same input, prompt and model, if any."""
+        row = self.db.execute(
+            "select result from followups where key = ? and state = 'done' and result is not "
+            "null order by id desc limit 1",
+            [key],
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def requeue_running_followups(self) -> int:
+        """Start-up: follow-ups a stop interrupted go back to the queue."""
+        with self.db.atomic():
+            return self.db.execute(
+                "update followups set state = 'queued' where state = 'running'"
+            ).rowcount
+
+    def index_summary(self, job_id: int, summary: str, title: str) -> None:
+        """The summary (and the model's title) in search, under the job's id."""
+        job = self.get_job(job_id)
+        with self.db.atomic():
+            self.db.execute("delete from summaries_fts where rowid = ?", [job_id])
+            self.db.execute(
+                "insert into summaries_fts (rowid, text, title, subscription, date) "
+                "values (?, ?, ?, ?, ?)",
+                [job_id, f"{title}\n{summary}", job.title, job.subscription or "", job.created_at],
+            )
+
+    def job_translation(self, job_id: int, language: str) -> dict[str, Any] | None:
+        """The newest finished translation of a job into `language`: {cues, kept, ...}."""
+        row = self.db.execute(
+            "select result from followups where job_id = ? and kind = 'translation' and "
+            "language = ? and state = 'done' and result is not null order by id desc limit 1",
+            [job_id, language],
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def job_summary(self, job_id: int) -> dict[str, Any] | None:
+        """The newest finished summary of a job: {summary, title, chapters, model}."""
+        row = self.db.execute(
+            "select result from followups where job_id = ? and kind = 'summary' and "
+            "state = 'done' and result is not null order by id desc limit 1",
+            [job_id],
+        ).fetchone()
+        return json.loads(row[0]) if row else None
 
     # ------------------------------------------------------------ speakers
 
@@ -653,19 +783,21 @@ class Store:
         """
         # Rank and cut on the FTS table alone (filters use its own columns); only the `limit`
         # best rows are then joined. A LIMIT subquery is never flattened into the join.
-        where = ["segments_fts match ?"]
+        where = ["{fts} match ?"]  # the same conditions on segments and on summaries
         filters: list[Any] = [fts_query]
         if source:
-            where.append("(title like ? or subscription like ?)")
+            where.append("({t}title like ? or {t}subscription like ?)")
             filters += [f"%{source}%"] * 2
         if since is not None:
-            where.append("date >= ?")
+            where.append("{t}date >= ?")
             filters.append(since)
+        on_segments = " and ".join(w.format(fts="segments_fts", t="") for w in where)
+        on_summaries = " and ".join(w.format(fts="summaries_fts", t="") for w in where)
         sql = f"""
             with best as (
                 select rowid as segment, job_id, start, title, subscription, date, rank,
                        snippet(segments_fts, 0, ?, ?, '…', 16) as snippet
-                from segments_fts where {" and ".join(where)}
+                from segments_fts where {on_segments}
                 order by rank limit ?
             )
             select best.job_id, best.start, s.end, s.speaker, best.title, best.subscription,
@@ -678,9 +810,24 @@ class Store:
         """
         params = [*marks, *filters, limit]
         hits = [dict(row) for row in self.db.query(sql, params)]
+        summaries = f"""
+            select f.rowid as job_id, 0.0 as start, 0.0 as end, null as speaker, f.title,
+                   f.subscription, coalesce(j.path, j.url) as source, j.outputs,
+                   f.date as created_at, f.snippet, f.rank, 1 as summary
+            from (
+                select rowid, title, subscription, date, rank,
+                       snippet(summaries_fts, 0, ?, ?, '…', 16) as snippet
+                from summaries_fts where {on_summaries} order by rank limit ?
+            ) f join jobs j on j.id = f.rowid
+        """
+        hits += [dict(row) for row in self.db.query(summaries, params)]
+        hits.sort(key=lambda h: (h["rank"], h["job_id"], h["start"]))
+        hits = hits[:limit]
         for hit in hits:
             hit["outputs"] = json.loads(hit["outputs"] or "[]")
             hit["subscription"] = hit["subscription"] or None
+            if hit.pop("summary", None):
+                hit["summary"] = True  # a hit in the job's summary, not its transcript
         return hits
 
     # ------------------------------------------------------------ log
@@ -701,6 +848,13 @@ class Store:
         sql += " order by id desc limit ?"
         params.append(limit)
         return cast("list[LogEntry]", list(reversed(list(self.db.query(sql, params)))))
+
+
+def _followup(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    out["result"] = json.loads(out["result"]) if out.get("result") else None
+    out["force"] = bool(out.get("force"))
+    return out
 
 
 class StoreUnwritable(StoreError):

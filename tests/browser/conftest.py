@@ -94,7 +94,8 @@ def web(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[
     root = tmp_path_factory.mktemp("web")
     runtime = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp"))
     home = Home(root / "earwig", runtime, models_dir)
-    home.write_config(http='listen = "127.0.0.1:0"')
+    # the page is a network client: its URLs may reach 127.0.0.2, standing for the internet
+    home.write_config(http='listen = "127.0.0.1:0"\nprivate_networks = ["127.0.0.2"]')
     with pytest.MonkeyPatch.context() as mp:  # the daemon's environment, as _isolated_home's
         mp.setenv("HOME", str(root / "home"))
         mp.setenv("HF_ENDPOINT", "http://127.0.0.1:9")

@@ -48,11 +48,11 @@ WHY_NOT = (
     if shutil.which("podman") and os.geteuid() == 0
     else "needs podman run by root (rootful, as .ci/run sets it up)"
 )
-if WHY_NOT and IN_CI:
-    pytest.fail(f"tests/container: {WHY_NOT}", pytrace=False)
+# Under CI a machine without podman fails each test here (the image fixture says why),
+# never the whole session's collection: the other tests' results still come back.
 if not IN_CI and os.environ.get("EARWIG_CONTAINER_TESTS") == "0":
     pytest.skip("EARWIG_CONTAINER_TESTS=0", allow_module_level=True)
-if WHY_NOT:
+if WHY_NOT and not IN_CI:
     pytest.skip(WHY_NOT, allow_module_level=True)
 
 TAG = "localhost/earwig:test"
@@ -80,6 +80,8 @@ def podman(*args: str, check: bool = True, timeout: float = 300) -> subprocess.C
 def image() -> str:
     """The image built from this checkout (the layers of earlier runs are reused); the image
     the tag named before is removed once nothing uses it, so reruns do not pile up."""
+    if WHY_NOT:  # only under CI: elsewhere the module is skipped
+        pytest.fail(f"tests/container {WHY_NOT}; .ci/run installs it", pytrace=False)
     before = podman("image", "inspect", "--format", "{{.Id}}", TAG, check=False).stdout.strip()
     load_builder().build(TAG)
     after = podman("image", "inspect", "--format", "{{.Id}}", TAG).stdout.strip()

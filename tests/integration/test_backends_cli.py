@@ -90,9 +90,11 @@ def test_transcribe_without_the_daemon(home: Home, speech_wav: Path, tmp_path: P
         "srt",
         "--output-dir",
         str(out_dir),
+        timeout=300,  # two transcriptions on a loaded machine
     )
     assert result.returncode == 1  # one of the two failed
-    assert "notes.wav" in result.stdout + result.stderr
+    (error,) = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    assert error.count("notes.wav") == 1, error  # not "error: notes.wav: cannot read notes.wav"
     assert "playable" in result.stdout + result.stderr  # the hint, not a traceback
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in out_dir.iterdir()) == ["meeting.json", "meeting.srt"]
@@ -100,7 +102,9 @@ def test_transcribe_without_the_daemon(home: Home, speech_wav: Path, tmp_path: P
     assert doc["backend"] == "whisper.cpp"
     assert wer(SAMPLE_TEXT, " ".join(s["text"] for s in doc["segments"])) < 0.35
 
-    ok = run_cli(home.config, "transcribe", str(speech_wav), "--output-dir", str(out_dir))
+    ok = run_cli(
+        home.config, "transcribe", str(speech_wav), "--output-dir", str(out_dir), timeout=300
+    )
     assert ok.returncode == 0, ok.stderr
     bad = run_cli(home.config, "transcribe", str(speech_wav), "--backend", "gpu-magic")
     assert bad.returncode == 2 and "gpu-magic" in bad.stderr
@@ -126,7 +130,8 @@ def test_backends_and_models_listings(home: Home, tmp_path: Path) -> None:
 
 
 def test_bench_measures_each_backend_and_pins_the_fastest(home: Home) -> None:
-    out = run_cli(home.config, "backends", "--bench", "--pin", "--json")
+    out = run_cli(home.config, "backends", "--bench", "--pin", "--json", timeout=300)  # two
+    # backends loaded and timed on a loaded machine: the deadline is generous, never a timing
     assert out.returncode == 0, out.stderr
     rows = {r["name"]: r for r in json.loads(out.stdout.splitlines()[0])["backends"]}
     timed = {n: r["bench"] for n, r in rows.items() if "bench" in r}

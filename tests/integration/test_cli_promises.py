@@ -60,6 +60,29 @@ def test_output_dir_that_cannot_be_used_is_refused_plainly(
         assert "Traceback" not in out.stderr
 
 
+def test_output_line_width_and_lines_shape_the_subtitle_cues(
+    home: Home, speech_wav: Path, tmp_path: Path
+) -> None:
+    """[output] line_width and lines reach the .srt and .vtt written (the cue rules,
+    earwig/cues.py): one line of at most 20 characters a cue here, not the norms' 2 x 42."""
+    home.config.write_text(
+        home.config.read_text().replace("[output]\n", "[output]\nline_width = 20\nlines = 1\n")
+    )
+    out = tmp_path / "out"
+    done = transcribe(
+        home, str(speech_wav), "--format", "srt", "--format", "vtt", "--output-dir", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    for name in ("meeting.srt", "meeting.vtt"):
+        blocks = (out / name).read_text().strip().split("\n\n")
+        cues = [b.splitlines()[2 if name.endswith("srt") else 1 :] for b in blocks if "-->" in b]
+        assert len(cues) >= 5, (name, cues)  # a 9 s notice in lines of 20 characters
+        for lines in cues:
+            assert len(lines) == 1 and len(lines[0]) <= 20, (name, cues)
+    words = " ".join(line for b in cues for line in b)
+    assert wer(SAMPLE_TEXT, words) < 0.35, words  # every word still there
+
+
 def test_watch_folders_take_every_media_pyav_reads_and_say_what_they_skip(
     home: Home, speech_wav: Path, second_wav: Path
 ) -> None:
@@ -175,6 +198,21 @@ def test_config_example_path_and_check(home: Home, tmp_path: Path) -> None:
     copy = tmp_path / "fresh.toml"
     copy.write_text(example.stdout)  # the printed example is a valid config as it is
     assert run_cli(copy, "config", "check").returncode == 0
+    # every mistake at once, not one per run (issue 39, item 13)
+    broken = tmp_path / "broken.toml"
+    broken.write_text(
+        'bogus = 1\n[transcribe]\nmodel = 5\nworkerz = 2\n[[watch]]\npath = "/tmp"\nrecurse = 1\n'
+    )
+    checked = run_cli(broken, "config", "check")
+    assert checked.returncode == 78 and not checked.stdout
+    errors = [line for line in checked.stderr.splitlines() if line.startswith("error: ")]
+    assert [e.split(": ", 2)[2] for e in errors] == [
+        "unknown key 'bogus'",
+        "unknown key [transcribe] 'workerz'",
+        "[transcribe] model = 5 is not valid",
+        "unknown key [watch[0]] 'recurse'",
+    ], checked.stderr
+    assert "did you mean 'workers'?" in checked.stderr and "recursive" in checked.stderr
     where = run_cli(home.config, "config", "path")
     assert where.stdout.strip() == str(home.config)
     editor = tmp_path / "editor.sh"  # an "editor" that changes one value, like a user would

@@ -123,6 +123,12 @@ path_map = {{ "/data/media" = "{home.root / "library"}" }}
             ("job.cancel", "cancelled"),
         ):
             assert call(kind, id=job_id)["job"]["state"] == state, kind
+        # no [llm] here: a typed refusal that says what to add (test_llm_stage.py
+        # translates for real, against a model served on loopback)
+        reply = raw.call("job.translate", id=job_id, language="de")
+        assert reply["error"]["code"] == "config", reply
+        assert "no language model" in reply["error"]["message"], reply
+        done.add("job.translate")
         assert call("job.delete", id=job_id)["deleted"] == job_id
         assert call("queue.resume") == {"paused": False}
         assert isinstance(call("logs.tail", limit=5)["log"], list)

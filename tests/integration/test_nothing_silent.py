@@ -87,6 +87,10 @@ def test_an_empty_file_is_said_once_not_at_every_start_and_taken_once_it_fills(
     (done,) = daemon.wait_idle(1)
     assert done["title"] == "morning.wav"
     assert len(lines()) == 1, lines()
+    # not only in the log: earwig status names it while it stays empty
+    said_empty = f"  empty    {empty}: skipped for now, taken once it has content"
+    assert said_empty in run_cli(home.config, "status").stdout.splitlines()
     shutil.copy(speech_wav, empty)  # it fills: now it is a recording
     jobs = daemon.wait_idle(2)
     assert sorted(j["title"] for j in jobs) == ["later.wav", "morning.wav"]
+    assert "  empty  " not in run_cli(home.config, "status").stdout

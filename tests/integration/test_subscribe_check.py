@@ -5,6 +5,9 @@ and a web page without media."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,5 +78,44 @@ def test_refused_by_the_daemon_unless_no_check(
         assert out.returncode == 0 and "subscribed 'anyway'" in out.stdout, out.stderr
         names = [s["name"] for s in daemon.call(p.ListSubscriptions())["subscriptions"]]
         assert names == ["anyway"]
+        # a feed that trickles (a byte at a time, for ever): the daemon's answer reaches the
+        # CLI before it gives up on the daemon (it said "not answering... restart it")
+        with trickling() as url:
+            said = refused(home, url)
+        assert "not subscribed" in said and "not answering" not in said, said
+        assert "too slow" in said or "did not send a whole answer within 20 s" in said, said
     finally:
         daemon.kill()
+
+
+@contextlib.contextmanager
+def trickling() -> Iterator[str]:
+    """A server on 127.0.0.1 that answers a feed's headers, then a byte every half second."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.5)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=dribble, args=(conn,), daemon=True).start()
+
+    def dribble(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            conn.recv(65536)
+            head = "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+            conn.sendall(f"{head}Content-Length: 100000\r\n\r\n<rss".encode())
+            while not stop.wait(0.5):
+                conn.sendall(b" ")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/feed.xml"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()

@@ -241,7 +241,9 @@ def test_disconnect_then_reconnect(home: Home, second_wav: Path) -> None:
         await until(lambda: app.connection == "connected" and table_rows(app), pilot)
         await asyncio.to_thread(holder["daemon"].stop, signal.SIGTERM)
         await until(lambda: app.connection != "connected", pilot, what="disconnected")
-        assert "○" in status_text(app) and "disconnected" in status_text(app)
+        # the bar is drawn at the next refresh, which a loaded machine may not have had yet
+        await until(lambda: "disconnected" in status_text(app), pilot, 30, what="the bar")
+        assert "○" in status_text(app)
         assert table_rows(app)  # the last known queue stays on screen
         holder["daemon"] = await asyncio.to_thread(home.daemon().start)
         await until(lambda: app.connection == "connected", pilot, 30, what="reconnected")
@@ -508,3 +510,33 @@ def test_t_moves_the_row_and_the_cursor_goes_with_it(
         assert queue.selected == current["id"]
 
     run(home, scenario)
+
+
+def test_the_job_screen_shows_the_summary_and_i_its_chapters(home: Home, second_wav: Path) -> None:
+    """A language model's summary (the scripted stand-in of tests/llmserver.py): its title in
+    the job screen's header, `i` the summary and the chapters."""
+    from llmserver import Standin
+
+    with Standin("scripted") as model:
+        home.write_config(extra=f'\n[llm]\nbase_url = "{model.base}"\nmodel = "scripted"\n')
+        daemon = home.daemon().start()
+        shutil.copy(second_wav, home.watch / "morning.wav")
+        job = daemon.wait_job(lambda j: j["state"] == "done" and not j["stage"], 180)
+        assert daemon.call(p.GetJob(id=job["id"])).get("summary")
+
+        async def scenario(app: EarwigApp, pilot) -> None:
+            await until(lambda: app.connection == "connected" and table_rows(app), pilot)
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, JobDetailScreen), pilot)
+            screen = screen_of(app, JobDetailScreen)
+            meta = lambda: str(screen.query_one("#meta").render())  # noqa: E731
+            await until(lambda: "A scripted title" in meta(), pilot, what="the summary's title")
+            assert "A scripted summary" not in meta()  # folded: the title alone
+            await pilot.press("i")
+            await until(lambda: "A scripted summary of the recording." in meta(), pilot)
+            assert "00:00 Opening" in meta()
+
+        try:
+            run(home, scenario)
+        finally:
+            daemon.kill()

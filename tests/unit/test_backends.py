@@ -114,6 +114,9 @@ def test_both_backends_write_outputs_of_the_same_shape(
     a, b = docs["whisper.cpp"], docs["faster-whisper"]
     assert set(a) == set(b)
     assert set(a["segments"][0]) == set(b["segments"][0])
+    for doc in (a, b):  # real values, both: clear speech is sure, and never a made-up 0.0
+        assert all(-1.0 < s["avg_logprob"] < 0.0 for s in doc["segments"]), doc["segments"]
+        assert all(s["compression_ratio"] > 0.5 for s in doc["segments"]), doc["segments"]
     assert a["backend"] == "whisper.cpp" and b["backend"] == "faster-whisper"
 
 

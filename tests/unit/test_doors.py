@@ -199,8 +199,10 @@ def test_the_pages_buttons_are_the_actions_the_daemon_allows() -> None:
     labels = re.search(r"export const ACTION_LABELS = \{(.*?)\};", source, re.S)
     assert labels
     steering: dict[str, Any] = {k: v for k, v in protocol.REQUESTS.items() if k.startswith("job.")}
-    kinds = {k.removeprefix("job.") for k in steering} - {"get", "add"}
+    # translate takes a language: a form on the job's page, not a button in the list
+    kinds = {k.removeprefix("job.") for k in steering} - {"get", "add", "translate"}
     assert set(re.findall(r"(\w+):", labels.group(1))) == kinds
+    assert "/api/jobs/${page.id}/translate" in js("job.js")
 
 
 def test_the_page_listens_to_every_event_the_daemon_sends() -> None:

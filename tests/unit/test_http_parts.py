@@ -275,3 +275,22 @@ def test_answers_are_not_held_back_by_nagle() -> None:
         return value
 
     assert asyncio.run(accepted_nodelay()) != 0
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "said"),
+    [
+        (
+            "0.0.0.0",
+            8327,
+            "HTTP on every address, port 8327 (from this machine: http://127.0.0.1:8327/)",
+        ),
+        ("::", 8327, "HTTP on every address, port 8327 (from this machine: http://[::1]:8327/)"),
+        ("127.0.0.1", 4000, "HTTP on http://127.0.0.1:4000/ ("),
+    ],
+)
+def test_the_log_says_where_http_listens(host: str, port: int, said: str) -> None:
+    """A container's daemon listens on 0.0.0.0: its log must not read as loopback only."""
+    from earwig.web.server import listening_line
+
+    assert listening_line(host, port).startswith(said)

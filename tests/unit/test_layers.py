@@ -150,7 +150,8 @@ def test_cli_starts_the_daemon_and_otherwise_talks_to_it() -> None:
     daemon = {i.function for i in found if under(i.name, "earwig.daemon")}
     assert daemon == {"run"}, daemon
     web = {i.name for i in found if under(i.name, "earwig.web")}
-    assert web <= {"earwig.web.token", "earwig.web.token.load_or_create"}, web
+    token = {"earwig.web.token", "earwig.web.token.load_or_create", "earwig.web.token.login_page"}
+    assert web <= token, web  # the token, and the login page `earwig web` opens
 
 
 def test_each_door_stands_alone() -> None:

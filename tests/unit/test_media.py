@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from earwig.media import MAX_STEM, is_media_name, safe_stem
+from earwig.media import MAX_STEM, MAX_STEM_BYTES, is_media_name, safe_stem
 
 
 @pytest.mark.parametrize("name", ["a.mp3", "B.WAV", "talk.m4a", "clip.mkv", "x.opus"])
@@ -28,5 +28,8 @@ def test_safe_stem_never_yields_a_path(raw: str) -> None:
 
 
 def test_safe_stem_limits_length_and_keeps_unicode() -> None:
-    assert len(safe_stem("é" * 300)) == MAX_STEM
+    assert len(safe_stem("e" * 300)) == MAX_STEM
+    # and its bytes: 120 characters of 3-byte letters would pass a file name's 255 bytes
+    assert len(safe_stem("é" * 300).encode()) <= MAX_STEM_BYTES
+    assert len(safe_stem("語" * 300).encode()) <= MAX_STEM_BYTES
     assert safe_stem("Épisode 12: «Über» Grüße") == "Épisode 12 «Über» Grüße"

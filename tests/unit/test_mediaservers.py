@@ -460,21 +460,49 @@ def test_speakers_as_whisperx_labels_them_and_cues_on_the_videos_clock() -> None
     assert (
         whisperx_label("SPEAKER 1") == "SPEAKER_00" and whisperx_label("SPEAKER 12") == "SPEAKER_11"
     )
-    prefixed = whisperx_speakers(t, prefix=True)
-    assert [s.text for s in prefixed.segments] == [
-        "[SPEAKER_00]: Hello there.",
-        "[Ann]: Hi.",
-        " Unlabelled.",
-    ]
-    assert [s.speaker for s in whisperx_speakers(t, prefix=False).segments] == [
-        "SPEAKER_00",
-        "Ann",
-        None,
-    ]
+    labelled = whisperx_speakers(t)
+    assert [s.speaker for s in labelled.segments] == ["SPEAKER_00", "Ann", None]
+    assert [s.text for s in labelled.segments] == [s.text for s in t.segments]  # as spoken
     moved = on_video_clock(t, 3.0)
     assert [(s.start, s.end) for s in moved.segments] == [(3.5, 5.0), (5.5, 7.0), (7.5, 8.0)]
     assert moved.segments[0].words[0].start == 3.5 and moved.duration == 8.0
     assert on_video_clock(t, 0.0) is t
+
+
+def test_diarized_asr_answers_label_every_line_and_cue_as_whisperx_writes_them() -> None:
+    """whisperX's writers put `[SPEAKER_00]: ` before every txt line and every srt/vtt cue;
+    a segment too long for one cue takes several, each labelled (Bazarr shows each cue on its
+    own, so an unlabelled one reads as nobody's)."""
+    from earwig.mediaservers.bazarr import whisperx_speakers
+    from earwig.model import Segment, Transcript
+    from earwig.web import formats
+
+    long = "Welcome back to the show. Today we are talking about rivers and bridges and roads."
+    t = whisperx_speakers(
+        Transcript(
+            (
+                Segment(0.0, 6.0, " " + long, speaker="SPEAKER 1"),
+                Segment(6.5, 8.0, " Thanks for having me.", speaker="SPEAKER 2"),
+            ),
+            "en",
+            8.0,
+            "b",
+            "m",
+        )
+    )
+    srt = formats.asr_body(t, "srt", labels=True)
+    cues = [block.split("\n", 2)[2] for block in srt.strip().split("\n\n")]
+    assert len(cues) >= 3, srt  # the long segment took more than one cue
+    assert all(c.startswith(("[SPEAKER_00]: ", "[SPEAKER_01]: ")) for c in cues), cues
+    assert cues[-1] == "[SPEAKER_01]: Thanks for having me."
+    assert " ".join(c.removeprefix("[SPEAKER_00]: ") for c in cues[:-1]).split() == long.split()
+    vtt = formats.asr_body(t, "vtt", labels=True).split("\n\n")[1:-1]
+    assert len(vtt) == len(cues) and all(c.split("\n", 1)[1].startswith("[SPEAKER_0") for c in vtt)
+    assert formats.asr_body(t, "txt", labels=True) == (
+        f"[SPEAKER_00]: {long}\n[SPEAKER_01]: Thanks for having me.\n"
+    )
+    for output in ("txt", "srt", "vtt"):  # no labels unless asked
+        assert "[SPEAKER" not in formats.asr_body(t, output)
 
 
 def test_a_speaker_count_outside_min_and_max_is_clustered_again_at_the_bound() -> None:

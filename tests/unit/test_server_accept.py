@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from earwig.client import DaemonClient
+from earwig.daemon import accepting
 from earwig.daemon import server as server_mod
 from earwig.daemon.bus import Bus
 
@@ -35,8 +36,8 @@ class Exhausted(socket.socket):
 def test_many_failed_accepts_are_one_line_and_the_next_client_is_served(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(server_mod, "ACCEPT_BACKOFF", (0.01,))
-    monkeypatch.setattr(server_mod, "CALM_AFTER", 0.0)
+    monkeypatch.setattr(accepting, "ACCEPT_BACKOFF", (0.01,))
+    monkeypatch.setattr(accepting, "CALM_AFTER", 0.0)
     path = Path(tempfile.mkdtemp(prefix="ew-", dir="/tmp")) / "s.sock"
     listener = Exhausted(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))

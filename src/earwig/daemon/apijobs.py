@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 
 INTERACTIVE = 1_000_000  # an API job's priority: before every background job
 DETECT_SECONDS = 30.0  # /detect-language listens to the first 30 s, as whisper-asr does
+HELD_CHECK = 1.0  # seconds between looks at a paused or halted queue while a client waits
+PAUSED_WAIT = 30.0  # seconds a client waits on a paused queue before it is told so (a 503)
+FIRST = asyncio.FIRST_COMPLETED
+MIN_SECONDS = 0.01  # shorter audio is refused at the door (a 1-byte PCM body failed as a job)
 WAV_HEADER = 44  # bytes of a WAV header: an upload no longer than that has no audio
 LABELS = ("diarize", "speakers", "min_speakers", "max_speakers")  # a job's speaker-label asks
 ENGLISH_ONLY = "is English-only"  # in the warnings of an English-only model hearing no English
@@ -304,12 +308,24 @@ class ApiJobs:
             if upload.path.stat().st_size <= WAV_HEADER:  # nothing, or a WAV header alone
                 raise RefusedRequest(400, "empty", "the upload has no audio in it")
             ask, notes = self.fit(ask, detecting)
-            await asyncio.to_thread(_probe, upload.path)
+            seconds = await asyncio.to_thread(_probe, upload.path)
+            if seconds is not None and seconds < MIN_SECONDS:  # a byte or two of PCM
+                raise RefusedRequest(
+                    400,
+                    "too_short",
+                    f"the upload holds {seconds * 1000:.1f} ms of audio: nothing to transcribe",
+                    "send at least a few tenths of a second of sound",
+                )
             answer = self._known(upload.sha256, ask)
             if answer is not None:
                 return dataclasses.replace(answer, notes=notes)
+            if self.queue.halted:  # no job would start: say so, now
+                raise RefusedRequest(503, "halted", self.queue.halted, "`earwig status`")
             job = self._running_same(upload.sha256, ask) or self._add(upload, ask)
-        finally:  # the upload's own folder goes now (a new job's file was moved out of it)
+        finally:
+            # the request's own upload folder goes now, whatever comes next (a new job's
+            # file was moved out of it): a client that hangs up while it waits, or a job
+            # that fails, leaves nothing behind
             shutil.rmtree(upload.path.parent, ignore_errors=True)
         assert job.id is not None
         return Pending(job.id, notes)
@@ -446,8 +462,22 @@ class ApiJobs:
             future.set_result(self.queue.view(job))
         leaving = asyncio.ensure_future(gone())
         stopping = asyncio.ensure_future(self.stopping.wait())
+        held: RefusedRequest | None = None
+        paused_since: float | None = None
         try:
-            await asyncio.wait({future, leaving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            while held is None:
+                done, _ = await asyncio.wait(
+                    {future, leaving, stopping}, timeout=HELD_CHECK, return_when=FIRST
+                )
+                if done:
+                    break
+                # halted, or paused for PAUSED_WAIT with this job not started: the client is
+                # told, where it used to wait with no deadline
+                paused = self.queue.paused and not self._is_running(job_id)
+                paused_since = (paused_since or loop.time()) if paused else None
+                waited = loop.time() - paused_since if paused_since is not None else 0.0
+                if self.queue.halted or waited >= PAUSED_WAIT:
+                    held = self._held(job_id)
         finally:
             for task in (leaving, stopping):
                 task.cancel()
@@ -457,6 +487,8 @@ class ApiJobs:
                 if not waiting.futures:
                     del self._waiting[job_id]
         if not future.done():
+            if held is not None and not (leaving.done() or stopping.done()):
+                raise held
             if leaving.done() and not stopping.done():
                 self._client_left(job_id)
             raise RefusedRequest(
@@ -466,6 +498,24 @@ class ApiJobs:
                 f"`earwig show {job_id}` after the restart",
             )
         return self._answer(future.result())
+
+    def _held(self, job_id: int) -> RefusedRequest:
+        """The answer to a client whose job cannot start (the queue halted: the database
+        removed; or paused). The job stays queued: it runs on resume, and the same request
+        then finds its transcript stored."""
+        if self.queue.halted:
+            message = f"{self.queue.halted}; job {job_id} stays in the queue"
+            return RefusedRequest(503, "halted", message, "`earwig status`")
+        return RefusedRequest(
+            503,
+            "queue_paused",
+            f"the queue has been paused for {PAUSED_WAIT:.0f} s: job {job_id} has not started "
+            "and stays in the queue",
+            "`earwig resume` (or the dashboard's or the page's Resume), then ask again",
+        )
+
+    def _is_running(self, job_id: int | None) -> bool:
+        return job_id is not None and self.store.get_job(job_id).state.running
 
     def _client_left(self, job_id: int) -> None:
         job = self.store.get_job(job_id)
@@ -560,11 +610,11 @@ def _has_words(transcript: Transcript) -> bool:
     return any(s.words for s in transcript.segments)
 
 
-def _probe(path: Path) -> None:
+def _probe(path: Path) -> float | None:
     from earwig.transcribe import audio
 
     try:
-        audio.probe(path)
+        return audio.probe(path)
     except MediaError as exc:
         raise RefusedRequest(
             400,

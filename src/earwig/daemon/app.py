@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, cast
 
-from earwig import __version__, jobs, protocol, redact
+from earwig import __version__, jobs, protocol, reach, redact
 from earwig.config import SECTIONS, Config
 from earwig.config import load as load_config
 from earwig.daemon import history, pool
@@ -29,10 +29,12 @@ from earwig.daemon.backends import Backends
 from earwig.daemon.bus import Bus
 from earwig.daemon.disk import DiskWaits
 from earwig.daemon.downloads import DownloadManager
+from earwig.daemon.followups import Followups
 from earwig.daemon.hooks import Hooks
 from earwig.daemon.hosts import HostPolicy
 from earwig.daemon.inbox import Inbox, inbox_files
 from earwig.daemon.intake import Intake
+from earwig.daemon.lane import Lane
 from earwig.daemon.lock import InstanceLock
 from earwig.daemon.logs import secrets_of
 from earwig.daemon.media_cache import MediaCache
@@ -48,7 +50,7 @@ from earwig.daemon.watch import FolderWatcher
 from earwig.errors import ConfigError, EarwigError
 from earwig.jobs import Action
 from earwig.mediaservers.service import MediaServers
-from earwig.model import Job
+from earwig.model import Job, JobState
 from earwig.store import Store
 from earwig.transcribe import registry
 
@@ -82,7 +84,11 @@ class Daemon:
         self.supervisor = Supervisor(self.log)
         self._secrets = secrets_of(config)
         self.hooks = Hooks(
-            lambda: self.config.hooks, lambda: self.config.transcribe.api_key_env, self.log
+            lambda: self.config.hooks,
+            lambda: [
+                n for n in (self.config.transcribe.api_key_env, self.config.llm.api_key_env) if n
+            ],
+            self.log,
         )
         # Threads for network work (feed checks, webhooks), apart from asyncio's default pool
         # that hashes and probes local files: eight stalled servers cannot delay a dropped file.
@@ -109,6 +115,7 @@ class Daemon:
         self.server: Server
         self.mediaservers: MediaServers
         self.steer: Steering  # what a person asks of jobs and the queue
+        self.followups: Followups  # [llm]: a done job's summary and translations
         self.apijobs: ApiJobs  # the HTTP doors' transcription requests, as jobs
         self.http: HttpPart | None = None  # web/ when [http] listen is set
         self.disk: DiskWaits
@@ -128,7 +135,7 @@ class Daemon:
             waiting=lambda job: (
                 self.disk.note(job.id) or (self.models.waiting_note() if job.path else None)
             ),
-            on_finished=self.hooks.fire,
+            on_finished=self._finished,
             back_off=self.hosts.back_off,
         )
         self.intake = Intake(
@@ -151,6 +158,9 @@ class Daemon:
             media_done=self.media.transcribed,
             slots=self.slots,
             disk_full=self.disk.wait,
+            lane=Lane(
+                gather=self.config.transcribe.gather, batch_size=self.config.transcribe.batch_size
+            ),
         )
         self.downloads = DownloadManager(
             self.queue,
@@ -161,6 +171,7 @@ class Daemon:
             lambda: self.config.downloads,
             lambda: self.config.output,
             disk_full=self.disk.wait,
+            reach_for=self._reach_for,
         )
         self.subscriptions = Subscriptions(
             self.queue,
@@ -172,6 +183,7 @@ class Daemon:
         )
         self.mediaservers = MediaServers(lambda: self.config, self.intake, self.queue, self.events)
         self.bus.listen(self.mediaservers.on_event)
+        self.followups = Followups(self.queue, self.events, lambda: self.config)
         self.steer = Steering(
             self.queue,
             self.aborts,
@@ -179,6 +191,7 @@ class Daemon:
             self.log,
             check_model=self.backends.transcriber_for,
             slot=self.runner.slot,
+            followups=self.followups,
         )
         self.apijobs = ApiJobs(
             self.queue,
@@ -213,6 +226,7 @@ class Daemon:
             self._start_http()
             sv.start("runner", self.runner.run, self.stop)
             sv.start("downloads", self.downloads.run, self.stop)
+            sv.start("llm stage", self.followups.run, self.stop)
             sv.start("media clean-up", self.media.clean_periodically, self.stop)
             sv.start("disk space", self.disk.run, self.stop)
             sv.start("media servers", self.mediaservers.run, self.stop)
@@ -309,6 +323,7 @@ class Daemon:
             self.aborts.request_all(Action.REQUEUE)
             await self.supervisor.wait("runner")
         await self.supervisor.wait("downloads")
+        await self.supervisor.wait("llm stage")  # its call is cut; it resumes at the next start
         self.log("info", "stopped")
 
     def _recover(self) -> None:
@@ -460,7 +475,18 @@ class Daemon:
     async def test_media_servers(self) -> list[protocol.MediaServerView]:
         return cast(list[protocol.MediaServerView], await self.mediaservers.test())
 
+    def _finished(self, view: protocol.JobView) -> None:
+        """A job reached done or failed: its hooks, then what the [llm] stage makes of it."""
+        self.hooks.fire(view)
+        if view["state"] == JobState.DONE:
+            self.followups.job_finished(view["id"])
+
     # ------------------------------------------------------------ views
+
+    def _reach_for(self, job: Job) -> reach.Reach | None:
+        """What a job's downloads may reach: a network client's job is held to [http]'s
+        rules for clients (earwig/reach.py); local work is not fenced."""
+        return reach.for_clients(self.config) if job.source == reach.NETWORK_SOURCE else None
 
     def job_view(self, job: Job) -> protocol.JobView:
         return self.queue.view(job)
@@ -498,6 +524,7 @@ class Daemon:
             "healthy": not (self.supervisor.unhealthy or self.queue.halted or self._blocked()),
             "problems": self.problems(),
             "restart_for": reload_report(self.started_with, self.config)[1],
+            "empty_files": self.intake.empty_files(),
             "subscriptions": self.subscriptions.view(),
             "http": self.http.view() if self.http is not None else {"state": "off"},
             "media_servers": cast(list[protocol.MediaServerView], self.mediaservers.view()),

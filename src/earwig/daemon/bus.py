@@ -85,14 +85,19 @@ class Outbox:
                     protocol.event(protocol.JOB_PROGRESS.name, p) for p in progress.values()
                 )
                 if batch:
-                    self.writer.write(b"".join(protocol.encode(m) for m in batch))
-                    await self.writer.drain()
+                    await self._send(batch)
                 self._flushed.set()
                 if self._closed and not (self._replies or self._events or self._progress):
                     return
         except (ConnectionError, RuntimeError):
             self._flushed.set()  # wake a reader waiting for room: it finds the task done
             return  # the client went away; the reader side cleans up
+
+    async def _send(self, batch: list[protocol.Message]) -> None:
+        """Write one batch and wait until the connection took it (the HTTP event streams
+        hand theirs on as messages instead: web/events.py)."""
+        self.writer.write(b"".join(protocol.encode(m) for m in batch))
+        await self.writer.drain()
 
 
 class Bus:
@@ -103,6 +108,9 @@ class Bus:
         self.progress: dict[int, protocol.Progress] = {}  # latest progress per running job
         self.live: dict[int, list[protocol.SegmentView]] = {}  # a running job's lines so far
         self._listeners: list[Callable[[protocol.Event[Any]], None]] = []
+        # how many events have been published: a snapshot made at one version holds
+        # everything up to it (web/events.py shares one among subscribers while it stands)
+        self.version = 0
 
     def attach(self, box: Outbox) -> None:
         """Start sending events to this connection (its topics are set)."""
@@ -119,6 +127,7 @@ class Bus:
 
     def publish(self, event: protocol.Event[Any]) -> None:
         """Send one event (`protocol.JOB_ADDED(view)`) to its topic's subscribers."""
+        self.version += 1
         for listener in list(self._listeners):
             listener(event)
         for box in self.outboxes:
@@ -126,6 +135,7 @@ class Bus:
                 box.event(event)
 
     def publish_progress(self, job_id: int, data: protocol.Progress) -> None:
+        self.version += 1
         self.progress[job_id] = data
         for box in self.outboxes:
             if "jobs" in box.topics:

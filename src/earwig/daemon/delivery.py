@@ -25,7 +25,7 @@ API_FORMATS = ("json",)
 
 @dataclass(frozen=True)
 class Plan:
-    folder: Path  # checked for writing before the work starts
+    folder: Path
     base: str | None  # the transcripts' stem; None for subtitles beside the media
     formats: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)
@@ -33,21 +33,34 @@ class Plan:
     owned: tuple[str, ...] = ()  # beside: files earwig wrote for this job before
     rules: Any = None  # subtitle cues' rules (cues.Rules, from [output]); None: the norms
     mode: int | None = None  # [output] mode; None: the umask decides
+    also: Plan | None = None  # beside: transcripts written as well, where [output] says
+
+    def folders(self) -> list[Path]:
+        """Every folder the plan writes to, checked for writing before the work starts."""
+        return [self.folder, *(self.also.folders() if self.also else [])]
 
 
 def plan(job: Job, store: Store, output: OutputConfig) -> Plan:
     if job.beside and job.path:
         path = Path(job.path)
-        rules = output.cue_rules()
+        # A media server's job puts subtitles beside the film for the server, and its other
+        # outputs where the user keeps transcripts; a watched folder's "beside" means only that
+        also = _transcripts(job, store, output) if job.options.get("media_server") else None
         return Plan(
             path.parent,
             None,
             job.beside,
             media=path,
             owned=job.outputs,
-            rules=rules,
+            rules=output.cue_rules(),
             mode=output.mode,
+            also=also,
         )
+    return _transcripts(job, store, output)
+
+
+def _transcripts(job: Job, store: Store, output: OutputConfig) -> Plan:
+    """The transcripts' files in [output] dir (or the job's own folder), named apart."""
     out_dir = Path(job.output_dir or output.dir)
     # An HTTP API job's answer is made from its .json (words and all), in the media cache
     formats = API_FORMATS if job.source == API_SOURCE else output.formats
@@ -81,9 +94,10 @@ def named_apart(plan: Plan, job: Job, store: Store) -> str:
 def write(plan: Plan, transcript: Transcript, suffix: str = "") -> list[Path]:
     """Write the transcript's files (`suffix` after the stem: ".publisher")."""
     if plan.media is not None:
-        return subtitles.write_beside(
+        written = subtitles.write_beside(
             transcript, plan.media, plan.formats, plan.owned, plan.rules, mode=plan.mode
         )
+        return written + (write(plan.also, transcript, suffix) if plan.also else [])
     assert plan.base is not None
     return outputs.write_all(
         transcript,
@@ -111,7 +125,7 @@ def finish(
         Action.FINISH,
         changes={
             "outputs": tuple(str(p) for p in written),
-            "output_base": plan.base,
+            "output_base": plan.base or (plan.also.base if plan.also else None),
             "backend": transcript.backend,
             "model": transcript.model,
             "duration": transcript.duration,

@@ -27,6 +27,7 @@ from earwig.daemon.queue import Events, JobQueue
 from earwig.errors import Aborted, EarwigError
 from earwig.jobs import Action
 from earwig.model import Job
+from earwig.reach import Reach, within
 from earwig.sources import published, ytdlp
 from earwig.sources.errors import host_of
 
@@ -45,6 +46,7 @@ class DownloadManager:
         settings: Callable[[], DownloadsConfig],
         output: Callable[[], OutputConfig],
         disk_full: Callable[[int, Any, str], None] | None = None,
+        reach_for: Callable[[Job], Reach | None] = lambda job: None,
     ) -> None:
         self.queue = queue
         self.events = events
@@ -56,6 +58,9 @@ class DownloadManager:
         self.concurrency = settings().concurrency  # workers are started once
         self.active: dict[int, str] = {}  # job id -> host
         self.disk_full = disk_full  # media that cannot be written for want of space waits
+        # what a job's fetches may reach: None for local work; a network client's job is
+        # held to [http]'s rules (earwig/reach.py) at every connection
+        self.reach_for = reach_for
 
     async def run(self, stop: asyncio.Event) -> None:
         workers = [asyncio.create_task(self._worker(stop)) for _ in range(self.concurrency)]
@@ -101,11 +106,12 @@ class DownloadManager:
         try:
             q.transition(job_id, Action.DOWNLOAD)
             loop = asyncio.get_running_loop()
+            fence = self.reach_for(job)
             found: dict[str, Any] = {}
             if job.publisher.get("chapters") and not job.chapters:
-                found["chapters"] = await self._chapters(job)
+                found["chapters"] = await self._chapters(job, fence)
             taken = job.publisher.get("transcripts") and await self._publisher_text(
-                job.replace(**found), found, handle.is_set
+                job.replace(**found), found, handle.is_set, fence
             )
             if taken:
                 return
@@ -125,6 +131,7 @@ class DownloadManager:
                     timeout=cfg.timeout,
                     retries=cfg.retries,
                     sleep_interval=cfg.sleep_interval,
+                    reach=fence,
                 ),
             )
             sha = await asyncio.to_thread(media.sha256_file, got.path)
@@ -181,13 +188,16 @@ class DownloadManager:
             self.events.clear_progress(job_id)
             q.wake()  # a host slot is free: another worker may take its next job
 
-    async def _chapters(self, job: Job) -> tuple[dict[str, Any], ...]:
+    async def _chapters(self, job: Job, fence: Reach | None) -> tuple[dict[str, Any], ...]:
         """The publisher's chapters, for the .json; a broken chapters file is only logged."""
         loop = asyncio.get_running_loop()
         url = job.publisher["chapters"]
         try:
             got = await loop.run_in_executor(
-                self.network, published.fetch_chapters, url, self.settings().timeout
+                self.network,
+                functools.partial(
+                    within, fence, published.fetch_chapters, url, self.settings().timeout
+                ),
             )
         except EarwigError as exc:
             self.events.log("warning", f"{job.title}: no chapters ({exc.message})", job.id)
@@ -195,7 +205,11 @@ class DownloadManager:
         return tuple(got)
 
     async def _publisher_text(
-        self, job: Job, found: dict[str, Any], stopped: Callable[[], bool]
+        self,
+        job: Job,
+        found: dict[str, Any],
+        stopped: Callable[[], bool],
+        fence: Reach | None = None,
     ) -> bool:
         """Take the publisher's transcript instead of transcribing (`publisher-first`), or
         beside earwig's own (`both`: saved as NAME.publisher.*). True when the job is done.
@@ -215,10 +229,14 @@ class DownloadManager:
 
         got = await loop.run_in_executor(
             self.network,
-            published.fetch_transcript,
-            list(job.publisher["transcripts"]),
-            self.settings().timeout,
-            say,
+            functools.partial(
+                within,
+                fence,
+                published.fetch_transcript,
+                list(job.publisher["transcripts"]),
+                self.settings().timeout,
+                say,
+            ),
         )
         if stopped():  # cancelled or paused while the transcript was fetched
             raise Aborted("stopped while fetching the publisher's transcript")
@@ -229,7 +247,8 @@ class DownloadManager:
         transcript, kind = got
         text_from = f"publisher ({kind})"
         target = delivery.plan(job.replace(text_from=text_from), q.store, self.output())
-        await asyncio.to_thread(outputs.check_writable, target.folder)
+        for folder in target.folders():  # before the work, not after
+            await asyncio.to_thread(outputs.check_writable, folder)
         if mode == "both":
             written = await asyncio.to_thread(delivery.write, target, transcript, ".publisher")
             found["publisher"] = {**job.publisher, "files": [str(p) for p in written]}

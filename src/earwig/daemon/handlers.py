@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from earwig import protocol as p
+from earwig import reach
 from earwig.errors import ProtocolError
 
 if TYPE_CHECKING:
     from earwig.config import Config
     from earwig.daemon.bus import Bus, Outbox
+    from earwig.daemon.followups import Followups
     from earwig.daemon.intake import Intake
     from earwig.daemon.queue import JobQueue
     from earwig.daemon.steering import Steering
@@ -33,6 +35,7 @@ class Api(Protocol):
     intake: Intake
     subscriptions: Subscriptions
     steer: Steering  # pause, resume, cancel, retry, prioritize, delete; slots; the queue
+    followups: Followups  # a done job's [llm] stage: its summary and translations
 
     @property
     def editable_config_path(self) -> Path: ...
@@ -44,6 +47,8 @@ class Api(Protocol):
 
 
 Q = TypeVar("Q", bound=p.Request[Any])
+# seconds `subscribe`'s check of a URL may take in all: a client gives up on the daemon at 30
+CHECK_DEADLINE = 20.0
 Handler = Callable[["Api", Any, "Outbox | None"], Awaitable[Any]]
 HANDLERS: dict[str, Handler] = {}
 
@@ -118,6 +123,11 @@ async def job_get(daemon: Api, params: p.GetJob, box: Outbox | None) -> p.JobDet
     elif params.transcript and params.id in daemon.bus.live:  # running: the lines so far
         live = list(daemon.bus.live[params.id])
         result["transcript"] = {"language": None, "languages": [], "segments": live, "live": True}
+    summary, followups = daemon.followups.detail(params.id)
+    if summary is not None:
+        result["summary"] = summary
+    if followups:
+        result["followups"] = followups
     return result
 
 
@@ -128,7 +138,13 @@ async def job_add(daemon: Api, params: p.AddJobs, box: Outbox | None) -> p.AddRe
 
 @handles(p.RetryJob)
 async def job_retry(daemon: Api, params: p.RetryJob, box: Outbox | None) -> p.JobResult:
-    return {"job": daemon.job_view(daemon.steer.retry_job(params.id, model=params.model))}
+    job = daemon.steer.retry_job(params.id, model=params.model, only=params.only)
+    return {"job": daemon.job_view(job)}
+
+
+@handles(p.TranslateJob)
+async def job_translate(daemon: Api, params: p.TranslateJob, box: Outbox | None) -> p.JobResult:
+    return {"job": daemon.job_view(daemon.steer.translate_job(params.id, params.language))}
 
 
 @handles(p.DeleteJob)
@@ -183,21 +199,36 @@ async def subscription_add(
     from earwig import config_edit
     from earwig.sources.feeds import suggest_name
 
+    client = reach.current()  # a network client: its feed is held to its rules, now and later
+    if client is not None:
+        await asyncio.to_thread(client.check_url, params.url)
     if params.check:  # a 404, a text file, a wav: refused now, with the reason
         from earwig import config as config_mod
-        from earwig.sources.probe import probe
+        from earwig.sources.probe import NotFollowable, probe
 
         given = {k: v for k, v in msgspec.structs.asdict(params).items() if v is not None}
         given.pop("check")  # the values first: a bad one costs no request
         config_mod.parse({"subscription": [{**given, "name": "check"}]}, None)
         timeout = daemon.config.downloads.timeout
-        await asyncio.to_thread(probe, params.url, params.kind or "auto", timeout)
+        kind = params.kind or "auto"
+        checking = asyncio.to_thread(reach.within, client, probe, params.url, kind, timeout)
+        try:  # a feed that trickles: answered before the client gives up on the daemon
+            await asyncio.wait_for(checking, CHECK_DEADLINE)
+        except TimeoutError:
+            raise NotFollowable(
+                f"not subscribed: {params.url} did not send a whole answer within "
+                f"{CHECK_DEADLINE:.0f} s (it sends slowly, or not at all)",
+                "check the URL, or subscribe with --no-check (its checks then run in the "
+                "background)",
+            ) from None
     name = params.name
     if not name:
         taken = {s.name for s in daemon.config.subscriptions}
-        name = await asyncio.to_thread(suggest_name, params.url, taken)
+        name = await asyncio.to_thread(reach.within, client, suggest_name, params.url, taken)
     entry = msgspec.structs.asdict(msgspec.structs.replace(params, name=name))
     entry.pop("check", None)
+    if client is not None:
+        entry["added_over_http"] = True
     config_edit.add_subscription(daemon.editable_config_path, entry)
     reloaded = await daemon.reload()
     return {

@@ -50,11 +50,11 @@ class Hooks:
     def __init__(
         self,
         settings: Callable[[], HooksConfig],
-        secret_env: Callable[[], str],
+        secret_env: Callable[[], str | list[str]],
         log: Callable[[str, str, int | None], None],
     ) -> None:
         self.settings = settings  # read per job: a reload of [hooks] applies at once
-        self.secret_env = secret_env  # the API key's variable, kept out of hook environments
+        self.secret_env = secret_env  # the API keys' variables, kept out of hook environments
         self.log = log
         self._tasks: set[asyncio.Task] = set()
 
@@ -63,8 +63,9 @@ class Hooks:
         return self.settings()
 
     @property
-    def config_key_env(self) -> str:
-        return self.secret_env()
+    def config_key_env(self) -> list[str]:
+        names = self.secret_env()
+        return [names] if isinstance(names, str) else names
 
     def fire(self, job: JobView) -> None:
         """Start the hooks for a finished (done or failed) job, without waiting for them."""
@@ -104,7 +105,7 @@ class Hooks:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 env={
-                    **safe_environment(os.environ, [self.config_key_env]),
+                    **safe_environment(os.environ, self.config_key_env),
                     **job_environment(job),
                 },
                 start_new_session=True,

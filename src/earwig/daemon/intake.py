@@ -17,8 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from earwig import jobs, media, subtitles
+from earwig import jobs, media, reach, subtitles
 from earwig.config import DEFAULT_IGNORE, WatchConfig
+from earwig.daemon.delivery import UPLOAD_SOURCE
 from earwig.daemon.queue import Events, JobQueue
 from earwig.jobs import Action
 from earwig.model import Job, JobState
@@ -26,6 +27,7 @@ from earwig.protocol import AddOutcome
 from earwig.urls import is_url, meant_as_url
 
 Result = AddOutcome
+RESOLVE_WAIT = 10.0  # seconds a network client's URL may take to resolve at submission
 
 
 class Intake:
@@ -54,16 +56,45 @@ class Intake:
         start-up scan then passes it by (no "skipped ... it is empty" at every start)."""
         self.store.remember_skipped(str(path), st.st_size, st.st_mtime, "empty")
 
-    async def watched_file_ready(self, path: Path, watch: WatchConfig) -> None:
-        await self.add_file(path, "watch", watch=watch, must_be_media=True)
+    def empty_files(self) -> list[str]:
+        """The watched files skipped as empty that still are (one that filled is a job now,
+        one removed is gone): `earwig status` lists them, so they are not only in the log."""
+        still = []
+        for path in self.store.skipped_as("empty"):
+            try:
+                if os.stat(path).st_size == 0:
+                    still.append(path)
+            except OSError:
+                continue
+        return still
+
+    async def watched_file_ready(self, path: Path, watch: WatchConfig) -> str | None:
+        """A watched file has settled: queue it. Returns why it could not be looked at now
+        (the daemon out of file descriptors, a read error, the database halted), for the
+        watcher to try again later; None when it is dealt with (queued, or skipped for
+        good). At the descriptor limit such a file used to be dropped, never queued."""
+        result = await self.add_file(path, "watch", watch=watch, must_be_media=True)
+        error = result.get("error")
+        if error is None or not path.is_file():
+            return None
+        return error
 
     async def add_paths(self, items: list[str], source: str, force: bool) -> list[Result]:
-        """`earwig add`: files, folders (their media, recursively) and URLs."""
+        """`earwig add`: files, folders (their media, recursively) and URLs. For a network
+        client (reach.current()), only what earwig/reach.py lets it have fetched or read,
+        and the jobs' source is `http` (an upload's stays `upload`), so their downloads are
+        held to the same rules."""
         if self.queue.halted:
             return [{"input": item, "error": self.queue.halted} for item in items]
+        client = reach.current()
+        if client is not None and source != UPLOAD_SOURCE:  # an upload keeps its own
+            source = reach.NETWORK_SOURCE
         results: list[Result] = []
         for item in items:
             await asyncio.sleep(0)  # one item at a time: 100 URLs never stall the loop
+            if client is not None and (refused := await self._refused(client, item)):
+                results.append({"input": item, **refused})
+                continue
             if meant_as_url(item):
                 results.append({"input": item, **self.add_url(item, source, force=force)})
                 continue
@@ -77,6 +108,22 @@ class Intake:
                 added = await self.add_file(path, source, watch=watch, force=force)
                 results.append({"input": item, **added})
         return results
+
+    @staticmethod
+    async def _refused(client: reach.Reach, item: str) -> Result | None:
+        """Why a network client may not add `item` (a URL to an internal address, a path
+        outside [http] folders), or None. A name that takes longer than RESOLVE_WAIT to
+        resolve is let through: every connection for the job is checked again."""
+        try:
+            if not meant_as_url(item):
+                client.check_path(item)
+            elif is_url(item):
+                await asyncio.wait_for(asyncio.to_thread(client.check_url, item), RESOLVE_WAIT)
+        except reach.Refused as exc:
+            return {"error": exc.message, "hint": exc.hint}
+        except TimeoutError:
+            pass
+        return None
 
     def _watch_of(self, path: Path) -> WatchConfig | None:
         """The watched folder a file lies in (the deepest), whose output rules it follows."""

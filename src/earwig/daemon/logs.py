@@ -42,10 +42,15 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
 def secrets_of(config: Config) -> list[str]:
     """What the daemon never writes anywhere: the keys' values (and every variable whose
     name says secret), and the `user:password` of the config's URLs."""
-    names = [config.transcribe.api_key_env, *(s.api_key_env for s in config.transcribe.servers)]
+    names = [
+        config.transcribe.api_key_env,
+        config.llm.api_key_env,
+        *(s.api_key_env for s in config.transcribe.servers),
+    ]
     names += [m.token_env for m in config.media_servers if m.token_env]
     urls = [
         config.transcribe.api_base_url,
+        config.llm.base_url,
         config.hooks.webhook,
         *(s.url for s in config.transcribe.servers),
         *(s.url for s in config.subscriptions),

@@ -38,6 +38,7 @@ class Slot:
     model: str | None = None
     backend: Any = None  # a server slot's transcriber (the OpenAI backend)
     busy: set[int] = field(default_factory=set)  # the jobs running here
+    riding: set[int] = field(default_factory=set)  # of those, short ones sharing batches
     # engines still finishing the piece in hand of a job that has stopped already (paused,
     # cancelled: daemon/aborts.py): no job of theirs, but no room for a new one either
     finishing: int = 0
@@ -53,7 +54,9 @@ class Slot:
 
     @property
     def free(self) -> bool:
-        return self.up and not self.drained and len(self.busy) + self.finishing < self.capacity
+        # a job in the short lane (daemon/lane.py) does not hold a worker
+        working = len(self.busy - self.riding) + self.finishing
+        return self.up and not self.drained and working < self.capacity
 
     @property
     def throughput(self) -> float | None:

@@ -17,8 +17,9 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from earwig import languages, outputs
 from earwig.config import OutputConfig
@@ -36,7 +37,11 @@ from earwig.model import Job, Segment
 from earwig.transcribe import audio, pipeline
 from earwig.transcribe.base import TranscribeOptions, Transcriber
 
+if TYPE_CHECKING:
+    from earwig.daemon.lane import Lane
+
 log = logging.getLogger("earwig.runner")
+T = TypeVar("T")
 
 
 def job_options(configured: TranscribeOptions, job: Job) -> TranscribeOptions:
@@ -71,6 +76,7 @@ class Runner:
         media_done: Callable[[Job], None] = lambda job: None,
         slots: list[Slot] | None = None,
         disk_full: Callable[[int, Path, str], None] | None = None,
+        lane: Lane | None = None,
     ) -> None:
         self.queue = queue
         self.events = events
@@ -84,6 +90,9 @@ class Runner:
         self.running: dict[int, Slot] = {}  # job id -> the slot it runs on
         self._last_active = time.monotonic()
         self.disk_full = disk_full  # a job that cannot write for want of space waits
+        self.lane = lane  # short local jobs share engine batches (daemon/lane.py)
+        self._jobs: set[asyncio.Task[None]] = set()  # every running job's task
+        self._broken: asyncio.Future[None] | None = None
 
     @property
     def current(self) -> int | None:
@@ -108,15 +117,27 @@ class Runner:
             for index in range(slot.capacity)
         ]
         tasks += [asyncio.create_task(self._probe(slot, stop)) for slot in self.slots if slot.url]
+        workers = asyncio.gather(*tasks)
+        broken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._broken = broken  # a failure of a job riding the short lane
         try:
-            await asyncio.gather(*tasks)
+            either: set[asyncio.Future[Any]] = {workers, broken}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            if broken.done():
+                broken.result()
+            workers.result()
+            while self._jobs:  # short jobs still riding the lane after their workers stopped
+                await asyncio.gather(*self._jobs)
         finally:
             # One worker died (the database failed): the others stop too, their backends
             # are told to stop at once, and their jobs are put back when the runner restarts.
             for job_id in list(self.running):
                 self.aborts.request(job_id, Action.REQUEUE)
-            for task in tasks:
+            workers.cancel()
+            for task in [*tasks, *self._jobs]:
                 task.cancel()
+            if self.lane is not None:
+                self.lane.close()
 
     def _next_for(self, slot: Slot) -> Job | None:
         q = self.queue
@@ -137,6 +158,8 @@ class Runner:
             for _ in range(ahead):
                 await asyncio.sleep(0)
             job = self._next_for(slot)
+            lane = self.lane if slot.kind == "local" else None
+            boarded = lane.looked(job) if lane is not None else None
             if job is None:
                 await self._idle(signal, slot, index)
                 freed = None
@@ -146,21 +169,53 @@ class Runner:
                 slot.gaps.append(time.monotonic() - freed)
             self.running[job.id] = slot
             slot.busy.add(job.id)
-            handle = self.aborts.register(job.id)
-            try:
-                await self._process(job, handle, slot, index)
-                # Saved. A job whose saving failed (the database) stays in `running` for
-                # run() to put back when the supervisor restarts the runner.
-                if not handle.released:
-                    self.running.pop(job.id, None)
-            finally:
-                if not handle.released:  # else let go of already (_let_go)
-                    self.aborts.unregister(job.id, handle)
-                    slot.busy.discard(job.id)
-                self._last_active = freed = time.monotonic()
-                if not handle.released:  # (a stopped job's went with its state)
-                    self.events.clear_progress(job.id)
-                self.queue.wake()  # a slot is free
+            job = self.queue.transition(job.id, Action.FETCH)  # claimed: no other slot takes it
+            task = asyncio.create_task(self._run_job(job, slot, index))
+            self._jobs.add(task)
+            task.add_done_callback(self._jobs.discard)
+            if boarded is not None:
+                waiter = asyncio.create_task(boarded.wait())
+                await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                if not task.done():  # it rides the short lane: this worker takes another
+                    task.add_done_callback(self._rider_ended)
+                    freed = time.monotonic()
+                    continue
+            await task  # its exception (the database failed) stops the runner
+            freed = self._last_active
+
+    async def _run_job(self, job: Job, slot: Slot, index: int) -> None:
+        assert job.id is not None
+        handle = self.aborts.register(job.id)
+        try:
+            await self._process(job, handle, slot, index)
+            # Saved. A job whose saving failed (the database) stays in `running` for
+            # run() to put back when the supervisor restarts the runner.
+            if not handle.released:
+                self.running.pop(job.id, None)
+        finally:
+            if not handle.released:  # else let go of already (_let_go)
+                self._leave(job.id, handle, slot)
+                self.events.clear_progress(job.id)  # (a stopped job's went with its state)
+            self._last_active = time.monotonic()
+            self.queue.wake()  # a slot is free
+
+    def _leave(self, job_id: int, handle: AbortHandle, slot: Slot) -> None:
+        """This run of the job no longer holds its handle, its slot or its seat in the lane."""
+        self.aborts.unregister(job_id, handle)
+        slot.busy.discard(job_id)
+        slot.riding.discard(job_id)
+        if self.lane is not None:
+            self.lane.leave(job_id)
+
+    def _rider_ended(self, task: asyncio.Task[None]) -> None:
+        """A job of the short lane ended after its worker moved on: an exception (the
+        database failed) must still stop the runner, as it would on the worker."""
+        if task.cancelled() or self._broken is None or self._broken.done():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._broken.set_exception(exc)
 
     async def _probe(self, slot: Slot, stop: asyncio.Event) -> None:
         """A down server is asked again with backoff; once it answers it takes work again."""
@@ -242,7 +297,6 @@ class Runner:
         assert job.id is not None
         job_id = job.id
         started = time.monotonic()
-        job = q.transition(job_id, Action.FETCH)  # claimed: no other slot can take it now
         target: delivery.Plan | None = None
         try:
             if not job.path:
@@ -254,10 +308,13 @@ class Runner:
                 else self.backends.transcriber_for(job.model_request, index)
             )
             target = delivery.plan(job, q.store, self.output())
-            await asyncio.to_thread(outputs.check_writable, target.folder)  # before, not after
+            for folder in target.folders():  # before the work, not after
+                await asyncio.to_thread(outputs.check_writable, folder)
             probed = await asyncio.to_thread(audio.probe, path)  # has audio? how long?
             if handle.is_set():
                 raise Aborted("stopped before transcription")
+            if self.lane is not None and slot.kind == "local":  # short: shares batches
+                transcriber = await self.lane.board(job, transcriber, probed, handle, slot)
             job = q.transition(
                 job_id,
                 Action.TRANSCRIBE,
@@ -296,7 +353,8 @@ class Runner:
             transcriber.on_fallback = on_fallback
 
             try:
-                work = asyncio.to_thread(
+                work = self._off_loop(
+                    job_id,
                     pipeline.transcribe_file,
                     transcriber,
                     path,
@@ -341,26 +399,36 @@ class Runner:
             self._stopped(job, handle)
             if stopped.leftover is not None:
                 # The job is no longer this worker's (it may be resumed and run again at
-                # once); the slot stays taken until the engine's piece in hand is done.
+                # once); the slot stays taken until the engine's piece in hand is done (not
+                # for a rider of the short lane: its piece is in a shared batch, and its
+                # worker took another job long ago).
+                rider = job_id in slot.riding
                 self._let_go(job_id, handle, slot)
-                slot.finishing += 1
+                slot.finishing += 0 if rider else 1
                 try:
                     await leftover(stopped)
                 finally:
-                    slot.finishing -= 1
+                    slot.finishing -= 0 if rider else 1
         except Exception as exc:
             if handle.is_set():  # asked to stop, and it failed first: the request wins
                 self._stopped(job, handle)
             else:
                 self._failed(job, slot, target, exc)
 
+    def _off_loop(
+        self, job_id: int, fn: Callable[..., T], /, *args: Any, **kw: Any
+    ) -> Awaitable[T]:
+        """`fn` in a thread: a short lane rider's in the lane's own threads (daemon/lane.py)."""
+        if self.lane is not None and self.lane.rides(job_id):
+            return self.lane.run(fn, *args, **kw)
+        return asyncio.to_thread(fn, *args, **kw)
+
     def _let_go(self, job_id: int, handle: AbortHandle, slot: Slot) -> None:
         """A stopped job is free to be steered and run again: its handle, its place in
         `running` and in the slot go now, not when the engine has finished its piece."""
         handle.released = True
-        self.aborts.unregister(job_id, handle)
+        self._leave(job_id, handle, slot)
         self.running.pop(job_id, None)
-        slot.busy.discard(job_id)
 
     def _stage(self, progress: ProgressClock, stage: str) -> None:
         progress.stage(stage)

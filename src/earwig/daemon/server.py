@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import os
 import socket
 import struct
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from earwig import __version__, protocol
 from earwig.daemon import dispatch
+from earwig.daemon.accepting import accept_forever
 from earwig.daemon.bus import Bus, Outbox
 from earwig.daemon.handlers import Api
 from earwig.errors import ProtocolError, VersionMismatch
@@ -35,13 +34,6 @@ def peer_uid(sock: Any) -> int | None:
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         return struct.unpack("3i", creds)[1]
     return None  # elsewhere the 0700 directory is the guard
-
-
-# accept() failing (out of file descriptors or memory, most often): wait and try again; the
-# loop never dies, or the daemon would run on deaf.
-ACCEPT_BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0)  # seconds between tries while out of them
-REPORT_EVERY = 60.0  # seconds between log lines while it lasts
-CALM_AFTER = 5.0  # seconds without a failure before "taking connections again" is said
 
 
 class Server:
@@ -86,45 +78,14 @@ class Server:
         self.path.unlink(missing_ok=True)
 
     async def _accept(self, sock: socket.socket) -> None:
-        """Take connections for as long as the daemon runs. Our own loop rather than
-        asyncio.start_unix_server's: at the file-descriptor limit that one logs a traceback
-        per try, and a shutdown logs one per connection. Here running out of descriptors is
-        one warning, then a line a minute with the count, while the clients already queued
-        wait (they see `earwig status` time out with a hint) and are taken once fds free up."""
-        loop = asyncio.get_running_loop()
-        failed = 0  # accept() failures since the last report
-        tries = 0  # consecutive ones, for the back-off
-        reported = -REPORT_EVERY  # when the last report was written (monotonic)
-        last_failure: float | None = None  # None: not at the limit
-        total = 0  # failures since the limit was reached
-        while True:
-            try:
-                conn, _ = await loop.sock_accept(sock)
-            except OSError as exc:
-                if exc.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EINTR):
-                    continue  # that one client gave up: take the next
-                now = last_failure = time.monotonic()
-                failed += 1
-                total += 1
-                if now - reported >= REPORT_EVERY:  # at most a line a minute, flapping or not
-                    log.warning(
-                        "cannot take new connections: %s (%d tr%s since the last report); "
-                        "clients wait until it passes",
-                        exc.strerror or exc,
-                        failed,
-                        "y" if failed == 1 else "ies",
-                    )
-                    failed, reported = 0, now
-                await asyncio.sleep(ACCEPT_BACKOFF[min(tries, len(ACCEPT_BACKOFF) - 1)])
-                tries += 1
-                continue
-            tries = 0
-            if last_failure is not None and time.monotonic() - last_failure >= CALM_AFTER:
-                log.info("taking connections again (%d tries had failed)", total)
-                last_failure, failed, total = None, 0, 0
-            task = asyncio.create_task(self._open(conn))
-            self._connections.add(task)
-            task.add_done_callback(self._connections.discard)
+        """Take connections for as long as the daemon runs (daemon/accepting.py: at the
+        descriptor limit, a line a minute instead of a traceback a try)."""
+        await accept_forever(sock, self._take, log)
+
+    def _take(self, conn: socket.socket, peer: object) -> None:
+        task = asyncio.create_task(self._open(conn))
+        self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
 
     async def _open(self, conn: socket.socket) -> None:
         try:

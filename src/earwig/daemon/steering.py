@@ -16,6 +16,7 @@ from typing import Any
 from earwig import protocol
 from earwig.daemon.aborts import Aborts
 from earwig.daemon.bus import Bus
+from earwig.daemon.followups import Followups
 from earwig.daemon.pool import Slot
 from earwig.daemon.queue import JobQueue
 from earwig.errors import InvalidTransition
@@ -32,6 +33,7 @@ class Steering:
         log: Callable[..., None],
         check_model: Callable[[str], object],
         slot: Callable[[str], Slot],
+        followups: Followups,
     ) -> None:
         self.queue = queue
         self.aborts = aborts
@@ -39,10 +41,13 @@ class Steering:
         self.log = log
         self.check_model = check_model  # refuses a model that is unknown or cannot run here
         self.slot = slot  # the pool's slot of that name
+        self.followups = followups  # a done job's [llm] stage: its summary, translations
 
     def pause_job(self, job_id: int) -> Job:
         if self.aborts.request(job_id, Action.PAUSE):
             return self.queue.store.get_job(job_id)
+        if (staged := self._stage(job_id, "pause")) is not None:
+            return staged
         return self.queue.transition(job_id, Action.PAUSE)
 
     async def until_stopped(self, job: Job, within: float = 2.0) -> Job:
@@ -57,23 +62,44 @@ class Steering:
         return job
 
     def resume_job(self, job_id: int) -> Job:
+        if (staged := self._stage(job_id, "resume")) is not None:
+            return staged
         return self.queue.transition(job_id, Action.RESUME)
 
     def cancel_job(self, job_id: int) -> Job:
         if self.aborts.request(job_id, Action.CANCEL):
             return self.queue.store.get_job(job_id)
+        if (staged := self._stage(job_id, "cancel")) is not None:
+            return staged
         return self.queue.transition(job_id, Action.CANCEL)
 
-    def retry_job(self, job_id: int, model: str | None = None) -> Job:
+    def _stage(self, job_id: int, action: str) -> Job | None:
+        """A done job's pause, resume and cancel are about its [llm] stage, if it has one
+        (its transcript is safe whatever happens to that)."""
+        if self.queue.store.get_job(job_id).state is not JobState.DONE:
+            return None
+        return self.followups.steer(job_id, action)
+
+    def translate_job(self, job_id: int, language: str) -> Job:
+        """Subtitles of a done job in another language, by the [llm] model."""
+        return self.followups.translate(job_id, language)
+
+    def retry_job(self, job_id: int, model: str | None = None, only: str | None = None) -> Job:
         """Queue a finished job again; with `model`, transcribe it with that model (its
-        transcript, outputs and search hits are replaced, and record the model)."""
+        transcript, outputs and search hits are replaced, and record the model); with
+        `only` ("summary", "translation"), just ask the [llm] model again, keeping the
+        transcript."""
+        if only is not None:
+            return self.followups.retry(job_id, only)
         job = self.queue.store.get_job(job_id)
         if model is not None:
             self.check_model(model)  # an unknown or unusable model is refused now
-        changes: dict[str, Any] = {"model_request": model}
+        changes: dict[str, Any] = {"model_request": model, "stage": None}
         if job.url and job.path and not Path(job.path).exists():
             changes["path"] = None  # its media was cleaned up: download it again
-        return self.queue.transition(job_id, Action.RETRY, changes=changes)
+        retried = self.queue.transition(job_id, Action.RETRY, changes=changes)
+        self.followups.forget(job_id)  # its new transcript gets its own
+        return retried
 
     def prioritize_job(self, job_id: int) -> Job:
         job = self.queue.store.get_job(job_id)
@@ -91,6 +117,7 @@ class Steering:
                 f"`earwig cancel {job_id}` first",
             )
         self.queue.store.remember_deleted(job)  # the next scan of its folder leaves it alone
+        self.followups.forget(job_id)
         self.queue.delete(job_id)
         self.log("info", f"deleted job {job_id} ({job.title})")
         return job_id

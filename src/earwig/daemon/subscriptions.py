@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from earwig import media
+from earwig import media, reach
 from earwig.config import Config, SubscriptionConfig
 from earwig.daemon.hosts import HostPolicy
 from earwig.daemon.queue import Events, JobQueue
@@ -109,10 +110,10 @@ class Subscriptions:
             )
             self._configs[name] = sub
 
-    def _after_back_off(self, name: str, host: str) -> None:
-        """Check `name` again as soon as the back-off from `host` ends, not at its next
-        regular time (which may be hours away)."""
-        wait = self.hosts.wait_time(host)
+    def _after_back_off(self, name: str) -> None:
+        """Check `name` again as soon as its back-off ends, not at its next regular time
+        (which may be hours away)."""
+        wait = self.hosts.wait_time(_feed_key(name))
         if wait <= 0 or not self.scheduler.running:
             return
         import datetime as dt
@@ -131,7 +132,7 @@ class Subscriptions:
         """What `earwig subscribe` says about the first check: now, or why it waits."""
         sub = self.config().subscription(name)
         host = host_of(sub.url) if sub is not None else ""
-        wait = self.hosts.wait_time(host) if host else 0.0
+        wait = self.hosts.wait_time(_feed_key(name))
         if wait:
             return f"its first check waits {wait:.0f}s: {host} asked earwig to back off (429)"
         return "its first check runs now"
@@ -191,9 +192,9 @@ class Subscriptions:
         state = self.queue.store.subscription_state(name) or {}
         first = not state.get("last_ok")
         host = host_of(sub.url)
-        wait = self.hosts.wait_time(host)
-        if wait:
-            self._after_back_off(name, host)
+        wait = self.hosts.wait_time(_feed_key(name))  # this feed's own: a 429 from one feed
+        if wait:  # does not hold back the other feeds of its host
+            self._after_back_off(name)
             return self._failed(
                 sub, f"backing off from {host} for {wait:.0f}s after a 429; checked then", now
             )
@@ -201,15 +202,21 @@ class Subscriptions:
             async with self.hosts.slot(host):
                 # network work has its own threads: a slow server never delays local files
                 loop = asyncio.get_running_loop()
+                # a subscription a network client added is fetched by its rules
+                fence = reach.for_clients(self.config()) if sub.added_over_http else None
                 listing = await asyncio.wait_for(
-                    loop.run_in_executor(self.network, self._list, sub, state, first),
+                    loop.run_in_executor(
+                        self.network,
+                        functools.partial(reach.within, fence, self._list, sub, state, first),
+                    ),
                     http.deadline_for(self.config().downloads.timeout) + LISTING_GRACE,
                 )
         except TimeoutError:
             return self._failed(sub, f"no complete answer from {host} in time", now)
         except RateLimited as exc:
-            self.hosts.back_off(host, exc.retry_after or self.config().daemon.retry_backoff)
-            self._after_back_off(name, host)
+            seconds = exc.retry_after or self.config().daemon.retry_backoff
+            self.hosts.back_off(_feed_key(name), seconds)
+            self._after_back_off(name)
             return self._failed(sub, exc.message, now)
         except EarwigError as exc:
             return self._failed(sub, exc.message, now)
@@ -239,7 +246,7 @@ class Subscriptions:
             (
                 item.archive_row(),
                 new_job(
-                    "subscription",
+                    reach.NETWORK_SOURCE if sub.added_over_http else "subscription",
                     item.title,
                     now,
                     subscription=name,
@@ -322,6 +329,11 @@ def _publisher(item: Item, sub: SubscriptionConfig) -> dict[str, Any]:
         "chapters": item.chapters,
         "mode": sub.transcripts,
     }
+
+
+def _feed_key(name: str) -> str:
+    """The key of a subscription's own back-off in the host policy (downloads use hosts)."""
+    return f"feed {name}"
 
 
 def _job_id(name: str) -> str:

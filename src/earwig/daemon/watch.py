@@ -27,10 +27,13 @@ from earwig.paths import default_watch_dir
 
 log = logging.getLogger("earwig.watch")
 
-OnStable = Callable[[Path, WatchConfig], Awaitable[None]]
+# a settled file is handed over; the answer is why it could not be taken now (tried again
+# after RETRY_AFTER), or None
+OnStable = Callable[[Path, WatchConfig], Awaitable[str | None]]
 AlreadyKnown = Callable[[Path, os.stat_result], bool]
 Report = Callable[[str, str], None]  # (level, message): the daemon's log
 ROOT_CHECK = 2.0  # seconds between checks that each watched folder is still the same folder
+RETRY_AFTER = (5.0, 15.0, 60.0)  # seconds before a file that could not be taken is tried again
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
@@ -66,6 +69,7 @@ class _Pending:
     size: int
     mtime_ns: int
     changed_at: float
+    failures: int = 0  # tries the intake could not take it (out of descriptors, say)
 
 
 class FolderWatcher:
@@ -249,10 +253,24 @@ class FolderWatcher:
                     continue
                 del self.pending[path]
                 try:
-                    await self.on_stable(path, p.watch)
+                    problem = await self.on_stable(path, p.watch)
                 except Exception as exc:
                     log.exception("could not queue %s", shown(path))
-                    self.report("error", f"could not queue {shown(path)}: {exc}")
+                    problem = f"{exc}"
+                if problem is not None:
+                    self._again(path, p, problem)
+                elif p.failures:
+                    self.report("info", f"{shown(path)} could be read after all: handed over")
+
+    def _again(self, path: Path, p: _Pending, problem: str) -> None:
+        """Keep a file that could not be taken, to try again: said once, when it first
+        fails (and again once it is taken)."""
+        wait = RETRY_AFTER[min(p.failures, len(RETRY_AFTER) - 1)]
+        if p.failures == 0:
+            self.report("warning", f"could not queue {shown(path)} yet: {problem}; trying again")
+        p.failures += 1
+        p.changed_at = time.monotonic() + wait - self.stable_after  # settled again then
+        self.pending.setdefault(path, p)
 
 
 def _walk(w: WatchConfig, start: Path | None = None) -> Iterator[Path]:

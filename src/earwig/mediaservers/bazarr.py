@@ -9,8 +9,10 @@ lie in a library earwig knows, or it is not opened), reads where its first audio
 with PyAV (transcribe/audio.lead_in), and moves the answer onto the video's clock, as Subgen
 does with ffprobe. The stored transcript stays on the audio's own clock (it is the PCM's).
 
-`diarize=true` answers as whisper-asr-webservice's whisperX engine writes: txt, srt and vtt
-lines start `[SPEAKER_00]: `, json segments carry `"speaker"`, tsv none.
+`diarize=true` answers as whisper-asr-webservice's whisperX engine writes: each txt line and
+each srt and vtt cue starts `[SPEAKER_00]: ` (web/formats.py writes them: a segment may take
+several cues, and whisperX labels every cue, not only a segment's first), json segments carry
+`"speaker"`, tsv none.
 """
 
 from __future__ import annotations
@@ -57,14 +59,11 @@ def whisperx_label(label: str) -> str:
     return f"SPEAKER_{int(match.group(1)) - 1:02d}" if match else label
 
 
-def whisperx_speakers(transcript: Transcript, prefix: bool) -> Transcript:
-    """Labels as whisperX writes them; with `prefix`, each text starts `[SPEAKER_00]: `."""
-    segments = []
-    for s in transcript.segments:
-        if s.speaker is None:
-            segments.append(s)
-            continue
-        label = whisperx_label(s.speaker)
-        text = f"[{label}]: {s.text.strip()}" if prefix else s.text
-        segments.append(replace(s, speaker=label, text=text))
-    return transcript.replace(segments=tuple(segments))
+def whisperx_speakers(transcript: Transcript) -> Transcript:
+    """Speakers named as whisperX names them; the text stays as spoken (the answer's writer
+    puts the label before each line or cue)."""
+    segments = tuple(
+        s if s.speaker is None else replace(s, speaker=whisperx_label(s.speaker))
+        for s in transcript.segments
+    )
+    return transcript.replace(segments=segments)

@@ -61,9 +61,37 @@ def host_of(url: str) -> str:
     return host(url)
 
 
+MAX_RETRY_AFTER = 3600.0  # the longest back-off a 429 gets, whatever it asks for
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """A Retry-After header in seconds: a number, or an HTTP date (RFC 9110 allows both);
+    at most MAX_RETRY_AFTER (one feed's 429 asking for a day stopped earwig for a day);
+    None when absent or unreadable."""
+    import email.utils
+    import time
+
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # an HTTP date is GMT, whether it says so or not
+            import datetime as dt
+
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+
+
 def classify_http(status: int, what: str, retry_after: str | None = None) -> EarwigError:
     if status == 429:
-        seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
+        seconds = retry_after_seconds(retry_after)
         return RateLimited(
             f"{what}: the server says too many requests (429)",
             "earwig backs off from this host and tries later",

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from dataclasses import dataclass
 from email.message import Message
+from http.client import HTTPMessage
+from typing import Any
 
 from earwig import __version__
 from earwig.errors import TransientError
@@ -27,6 +30,27 @@ class Response:
     status: int  # 200, or 304 when a conditional GET found it unchanged
     body: bytes = b""
     headers: Message | None = None
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects to http and https only: urllib's own also follows one to ftp:, which
+    would reach a server (and an address) no feed should lead earwig to."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            raise urllib.error.HTTPError(newurl, code, f"a redirect to {newurl}", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
 
 
 def deadline_for(timeout: float) -> float:
@@ -46,10 +70,12 @@ def get(
     """GET `url` (`what` names it in errors: "feed URL", "transcript URL"), at most `limit`
     bytes after inflating. Raises SourceError (won't work as it is) or TransientError, whose
     hint is `later` (when earwig tries again)."""
+    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise SourceError(f"{what} {url} is not an http or https URL")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
     deadline = time.monotonic() + deadline_for(timeout)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             body = _read(response, what, deadline, limit, later)
             body = _inflate(body, response.headers.get("Content-Encoding"), what, limit)
             return Response(response.status, body, response.headers)
@@ -58,7 +84,7 @@ def get(
             return Response(304, b"", exc.headers)
         if 300 <= exc.code < 400:
             raise SourceError(
-                f"{what} redirects in a loop (or to nowhere)",
+                f"{what} redirects in a loop, to nowhere, or away from http(s)",
                 "open it in a browser to find where it lives now",
             ) from None
         raise classify_http(exc.code, what, exc.headers.get("Retry-After")) from None

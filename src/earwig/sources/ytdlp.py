@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from earwig.errors import Aborted, EarwigError, TransientError
+from earwig.reach import FENCED_PROTOCOLS, Reach, within
 from earwig.sources import Item
 from earwig.sources.errors import SourceError, classify_http, plain_network_error
 
@@ -84,7 +85,13 @@ def download(
     retries: int = 3,
     sleep_interval: float = 0.0,
     extractors: Sequence[Any] = (),
+    reach: Reach | None = None,
 ) -> Downloaded:
+    """Download `url`'s media into `dest`. `reach`: the job came from a network client, and
+    every connection yt-dlp makes for it is held to what that client may reach
+    (earwig/reach.py); only formats yt-dlp fetches itself are taken, and ffmpeg, which
+    would resolve names on its own, is not used."""
+    from yt_dlp.networking.exceptions import RequestError
     from yt_dlp.utils import DownloadCancelled, DownloadError
 
     dest.mkdir(parents=True, exist_ok=True)
@@ -120,16 +127,23 @@ def download(
         options["sleep_interval"] = sleep_interval
     if location := ffmpeg_location():
         options["ffmpeg_location"] = location
+    if reach is not None:
+        options.update(_fenced_options(dest))
     direct = None if extractors else direct_media(url)
-    try:
+
+    def fetch() -> Any:
         with _youtube_dl(options, extractors, direct=direct is not None) as ydl:
+            if reach is not None:
+                ydl.format_selector = _fenced_selector(ydl, fmt)
             if direct is not None:  # one GET, not a probe by the generic extractor and then
-                info = ydl.process_ie_result(direct, download=True)  # the download
-            else:
-                info = ydl.extract_info(url, download=True)
+                return ydl.process_ie_result(direct, download=True)  # the download
+            return ydl.extract_info(url, download=True)
+
+    try:
+        info = within(reach, fetch)
     except DownloadCancelled:
         raise Aborted("download stopped") from None
-    except DownloadError as exc:
+    except (DownloadError, RequestError) as exc:  # RequestError: a redirect to file:, say
         raise _classify(exc, url) from None
     if info is None or not info.get("requested_downloads"):
         raise SourceError(f"yt-dlp found nothing to download at {url}")
@@ -141,6 +155,30 @@ def download(
     return Downloaded(
         path=path, title=str(info.get("title") or path.stem), size=path.stat().st_size
     )
+
+
+def _fenced_options(dest: Path) -> dict[str, Any]:
+    """yt-dlp's options for a network client's download: its own downloaders only, one
+    fragment at a time (the fence is per thread), and no ffmpeg (a live stream or an HLS
+    playlist yt-dlp cannot read itself would go to ffmpeg, which resolves names on its own:
+    such a download fails instead)."""
+    return {
+        "external_downloader": {"default": "native"},
+        "hls_prefer_native": True,
+        "concurrent_fragment_downloads": 1,
+        "ffmpeg_location": str(dest / "no-ffmpeg-for-network-clients"),
+    }
+
+
+def _fenced_selector(ydl: Any, fmt: str) -> Callable[[dict[str, Any]], Any]:
+    """`fmt`'s choice among the formats yt-dlp fetches over its own HTTP stack."""
+    choose = ydl.build_format_selector(fmt)
+
+    def select(ctx: dict[str, Any]) -> Any:
+        formats = [f for f in ctx["formats"] if f.get("protocol") in FENCED_PROTOCOLS]
+        return choose({**ctx, "formats": formats})
+
+    return select
 
 
 def direct_media(url: str) -> dict[str, Any] | None:
@@ -239,11 +277,11 @@ def _youtube_dl(options: dict[str, Any], extractors: Sequence[Any], *, direct: b
 
 
 def _classify(exc: Exception, url: str) -> EarwigError:
-    from yt_dlp.networking.exceptions import HTTPError, TransportError
+    from yt_dlp.networking.exceptions import HTTPError, RequestError, TransportError
     from yt_dlp.utils import ExtractorError, UnsupportedError
 
     info = getattr(exc, "exc_info", None)  # yt-dlp's DownloadError keeps the cause here
-    cause = info[1] if info else None
+    cause = info[1] if info else exc
     message = str(exc).removeprefix("ERROR: ")
     if isinstance(cause, HTTPError):
         retry_after = cause.response.headers.get("Retry-After") if cause.response else None
@@ -256,4 +294,6 @@ def _classify(exc: Exception, url: str) -> EarwigError:
         return SourceError(f"yt-dlp cannot handle {url}", "check the URL, or that it is media")
     if isinstance(cause, ExtractorError):
         return SourceError(message, "check the URL")
+    if isinstance(cause, RequestError):  # neither the network nor the server: the request
+        return SourceError(f"{url}: {message}", "check the URL")
     return TransientError(plain_network_error(url, message), "earwig tries again later")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from earwig.errors import Aborted, BackendError
 from earwig.model import Segment, Transcript, Word
-from earwig.transcribe import repair, spoken
+from earwig.transcribe import fw_shared, repair, spoken
 from earwig.transcribe.base import (
     SAMPLE_RATE,
     AbortFn,
@@ -36,6 +36,8 @@ from earwig.transcribe.models import display_name, resolve_ctranslate2
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from earwig.transcribe.batches import Seat
 
 log = logging.getLogger("earwig.backend")
 
@@ -199,7 +201,11 @@ class FasterWhisperBackend:
         options: TranscribeOptions,
         on_progress: ProgressFn,
         should_abort: AbortFn,
+        *,
+        shared: Seat | None = None,
     ) -> Transcript:
+        """With `shared` (a job of the daemon's short lane, daemon/lane.py), short audio is
+        decoded in batches shared with the other short jobs (transcribe/batches.py)."""
         self.load()
         duration = len(audio) / SAMPLE_RATE
         if should_abort():
@@ -209,7 +215,7 @@ class FasterWhisperBackend:
             runs = self._languages(audio, duration, options.language)
         if len(runs) <= 1:
             language = runs[0].language if runs else options.language
-            segments, info = self._run(audio, options, language, on_progress, should_abort)
+            segments, info = self._run(audio, options, language, on_progress, should_abort, shared)
             if runs:  # found by earwig's detection, which the engine was told
                 segments = [replace(s, language=language) for s in segments]
                 probability = runs[0].probability
@@ -225,7 +231,7 @@ class FasterWhisperBackend:
             def progress(f: float, run: spoken.Run = run, length: float = length) -> None:
                 on_progress(min(1.0, (run.start + f * length) / duration))
 
-            found, info = self._run(piece, options, run.language, progress, should_abort)
+            found, info = self._run(piece, options, run.language, progress, should_abort, shared)
             segments += [shift(s, run.start, duration, run.language) for s in found]
             speech += float(info.duration_after_vad)
         on_progress(1.0)
@@ -290,9 +296,10 @@ class FasterWhisperBackend:
         language: str | None,
         on_progress: ProgressFn,
         should_abort: AbortFn,
+        shared: Seat | None = None,
     ) -> tuple[list[Segment], Any]:
         """One stretch of audio through the engine, in `language` (None: the engine detects
-        it from the first 30 s, as Whisper does)."""
+        it from the first 30 s, as Whisper does); a short one through `shared` batches."""
         duration = len(audio) / SAMPLE_RATE
         common: dict[str, Any] = {
             "language": language,
@@ -302,7 +309,12 @@ class FasterWhisperBackend:
             "beam_size": options.beam_size,
         }
         try:
-            if self.use_batched(duration):
+            sharing = shared is not None and duration < BATCHED_FROM
+            if shared is not None and sharing:
+                pieces, info = fw_shared.transcribe(
+                    self._model, shared, audio, should_abort, vad=options.vad, **common
+                )
+            elif self.use_batched(duration):
                 # batched always cuts at the VAD's silences: that is how it finds its pieces
                 pieces, info = self._pipeline.transcribe(
                     audio, batch_size=self.batch_size, vad_filter=True, **common
@@ -318,9 +330,9 @@ class FasterWhisperBackend:
                 on_progress(min(1.0, piece.end / duration) if duration else 1.0)
                 if should_abort():
                     raise Aborted("stopped during transcription")
-            if self.use_batched(duration):  # decoded at one temperature: a loop is decoded
-                # again alone, without the text before it (the sequential path has already
-                # fallen back through Whisper's temperatures on its own; repair.py)
+            if sharing or self.use_batched(duration):  # decoded at one temperature: a loop
+                # is decoded again alone, without the text before it (the sequential path
+                # has already fallen back through Whisper's temperatures on its own; repair.py)
                 segments, mended = repair.decode_again(
                     segments, lambda a, b: self._again(audio, a, b, common)
                 )

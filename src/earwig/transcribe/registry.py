@@ -13,6 +13,7 @@ An OpenAI(-compatible) endpoint comes last, and only when one is configured.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 import platform
@@ -217,6 +218,16 @@ class FallbackTranscriber:
         self._lock = threading.Lock()
         self.on_fallback: Callable[[str, str, str], None] | None = None
         self.primary = self._get(names[0])
+        self._seat: object | None = None  # see sharing()
+
+    def sharing(self, seat: object) -> FallbackTranscriber:
+        """This chain for one job of the short lane (daemon/lane.py): the same backends, its
+        own `on_fallback`, and the first backend asked to decode through `seat`'s shared
+        batches (only faster-whisper can; the lane seats no other)."""
+        job = copy.copy(self)
+        job.on_fallback = None
+        job._seat = seat
+        return job
 
     def _get(self, name: str) -> Transcriber:
         with self._lock:
@@ -263,6 +274,10 @@ class FallbackTranscriber:
         for i, name in enumerate(self.names):
             try:
                 backend = self._get(name)
+                if i == 0 and self._seat is not None:
+                    return backend.transcribe(  # type: ignore[call-arg]
+                        audio, options, on_progress, should_abort, shared=self._seat
+                    )
                 return backend.transcribe(audio, options, on_progress, should_abort)
             except Aborted:
                 raise

@@ -206,12 +206,17 @@ def _judge(
 
 def _switch(model: Any, samples: np.ndarray, a: Piece, b: Piece) -> tuple[Piece, Piece]:
     """Where between pieces `a` and `b` (two languages) the language changes: the pause
-    between two stretches of speech, found by judging single stretches."""
+    between two stretches of speech, found by judging single stretches. A stretch unsure
+    of its language, or naming a third, is judged again padded to 30 s as the engine
+    judges: a 3.7 s Spanish sentence after English, read padded to 10 s, comes out as
+    unsure Latin and was left in the English run, which wrote "The new office!" for it."""
     spans = [*a.spans, *b.spans]
     low, high = 0, len(spans) - 1  # spans[low] speaks a's language, spans[high] b's
     while high - low > 1:
         middle = (low + high) // 2
         language, probability = detect(model, samples, *spans[middle])
+        if probability < SURE or language not in (a.language, b.language):
+            language, probability = detect(model, samples, *spans[middle], 30.0)
         if probability < SURE or language not in (a.language, b.language):
             break
         if language == a.language:

@@ -3,6 +3,12 @@
 pywhispercpp is imported in `load` only. Audio arrives already decoded by PyAV (pywhispercpp
 would otherwise shell out to an ffmpeg that may not be installed); the model is a ggml file,
 made from the bundled CTranslate2 model on first use when nothing else is configured.
+
+Each segment carries the two numbers faster-whisper's do, computed from what whisper.cpp really
+gives (never a placeholder): `avg_logprob`, the mean of its text tokens' log-probabilities
+(whisper.cpp's own `plog`), and `compression_ratio`, its text's gzip ratio. So a transcript's
+.json has one shape whichever engine made it, and the loop and silence checks
+(transcribe/repair.py) judge whisper.cpp's text as they judge faster-whisper's.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from earwig.model import Segment, Transcript, Word
 from earwig.transcribe import ggml
 from earwig.transcribe.base import SAMPLE_RATE, AbortFn, ProgressFn, TranscribeOptions, clamp
 from earwig.transcribe.models import resolve_ggml
+from earwig.transcribe.repair import ratio
 
 if TYPE_CHECKING:
     import numpy as np
@@ -88,6 +95,21 @@ class WhisperCppBackend:
                 words[-1][3].append(data.p)
         return tuple(Word(s, e, t, round(min(ps), 3)) for s, e, t, ps in words if t.strip())
 
+    def _avg_logprob(self, segment: int) -> float | None:
+        """The mean log-probability of the segment's text tokens. Timestamp and special
+        tokens are left out: whisper.cpp picks a timestamp from a spread of near ones, so its
+        own log-probability says how sure the time is, not the words."""
+        import _pywhispercpp as pw
+
+        ctx = self._model._ctx
+        eot = pw.whisper_token_eot(ctx)
+        logprobs = [
+            pw.whisper_full_get_token_data(ctx, segment, j).plog
+            for j in range(pw.whisper_full_n_tokens(ctx, segment))
+            if pw.whisper_full_get_token_id(ctx, segment, j) < eot
+        ]
+        return round(sum(logprobs) / len(logprobs), 3) if logprobs else None
+
     def unload(self) -> None:
         with self._lock:
             self._model = None
@@ -136,7 +158,16 @@ class WhisperCppBackend:
             start, end = clamp(piece.t0 / 100, duration), clamp(piece.t1 / 100, duration)
             text = piece.text if piece.text.startswith(" ") else " " + piece.text
             words = self._words(i, duration) if options.word_timestamps else ()
-            segments.append(Segment(start, end, text, words))
+            segments.append(
+                Segment(
+                    start,
+                    end,
+                    text,
+                    words,
+                    avg_logprob=self._avg_logprob(i),
+                    compression_ratio=round(ratio(text.strip()), 3),
+                )
+            )
         on_progress(1.0)
         return Transcript(
             segments=tuple(segments),

@@ -69,6 +69,7 @@ class JobDetailScreen(EarwigScreen[None]):
         self.details = False  # the header folded (i unfolds): the transcript gets the room
         self.job: protocol.JobView | None = None
         self.segments: list[protocol.SegmentView] = []
+        self.summary: protocol.SummaryView | None = None  # by the [llm] model, if any
         self.matches: list[int] = []
 
     def compose(self) -> ComposeResult:
@@ -96,6 +97,7 @@ class JobDetailScreen(EarwigScreen[None]):
             self.query_one("#meta", Static).update(f"job {self.job_id} is not available")
             return
         self.job = result["job"]
+        self.summary = result.get("summary")
         transcript = result.get("transcript")
         self.segments = list(transcript["segments"]) if transcript else []
         self._show_meta()
@@ -179,9 +181,10 @@ class JobDetailScreen(EarwigScreen[None]):
         was = self.job["state"] if self.job else None
         finished = job["state"] == "done" and was != "done"
         retried = job["state"] != "done" and was == "done"
+        summarized = bool(self.job and self.job.get("stage")) and not job.get("stage")
         self.job = job
         self._show_meta()
-        if finished or retried:  # the transcript arrived (or is being made again)
+        if finished or retried or summarized:  # the transcript (or its summary) arrived
             self.run_worker(self._load(), group="load", exclusive=True)
 
     def _show_meta(self) -> None:
@@ -200,7 +203,8 @@ class JobDetailScreen(EarwigScreen[None]):
         text.append(f"#{job['id']} {job['title']}", style="bold")
         state = job["state"]
         pending = self.earwig.pending.get(self.job_id) if state in formatting.RUNNING else None
-        text.append(f"  [{pending or state}]", style="bold")
+        stage = f" · {job['stage']}" if job.get("stage") else ""  # the [llm] stage
+        text.append(f"  [{pending or state}{stage}]", style="bold")
         bar = formatting.progress_bar(job, 20)
         text.append(f"  {bar}\n" if bar else "\n")
         origin = job["source"] + (f", {job['subscription']}" if job.get("subscription") else "")
@@ -239,6 +243,15 @@ class JobDetailScreen(EarwigScreen[None]):
         elif warnings:
             more = f" (+{len(warnings) - 1}, i shows all)" if len(warnings) > 1 else ""
             text.append(f"warning  {warnings[0]}{more}\n", style="yellow")
+        if summary := self.summary:
+            more = "" if self.details else " (i shows the summary and chapters)"
+            text.append(f"summary  {summary['title'] or '(untitled)'}", style="bold cyan")
+            text.append(f"{more}\n", style="dim")
+            if self.details:
+                for line in summary["summary"].splitlines():
+                    text.append(f"         {line}\n")
+                for chapter in summary["chapters"]:
+                    text.append(f"         {clock(chapter['start'])} {chapter['title']}\n")
         groups = formatting.output_groups(job.get("outputs") or ())
         for stem, kinds in groups if self.details else groups[:1]:
             more = (

@@ -80,6 +80,14 @@ def on_http_error(request: Request, exc: HTTPException) -> Response[bytes]:
 
 
 def on_bug(request: Request, exc: Exception) -> Response[bytes]:
+    if isinstance(exc, (RecursionError, OverflowError)):  # the client's numbers or nesting
+        log.warning("HTTP %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+        return error_response(
+            400,
+            "bad_request",
+            "a number in the request is too large, or its data is nested too deep",
+            "ids and counts fit in 64 bits; JSON nests at most a few hundred levels",
+        )
     log.exception("HTTP %s %s failed", request.method, request.url.path)
     return error_response(
         500, "internal", f"{type(exc).__name__}: {exc}", "a bug in earwig: see `earwig logs`"

@@ -61,21 +61,29 @@ def text_of(t: Transcript) -> str:
     return " ".join(s.text.strip() for s in t.segments if s.text.strip())
 
 
-def asr_body(t: Transcript, output: str, warnings: tuple[str, ...] = ()) -> str:
+def asr_body(
+    t: Transcript, output: str, warnings: tuple[str, ...] = (), *, labels: bool = False
+) -> str:
     """whisper-asr-webservice's `output` formats (its writers' rules: srt `HH:MM:SS,mmm` and
-    `-->` in the text made `->`; vtt hours only above 0; tsv in integer ms)."""
+    `-->` in the text made `->`; vtt hours only above 0; tsv in integer ms). `labels`
+    (diarize=true): each txt line and each srt/vtt cue opens `[SPEAKER_00]: ` as whisperX's
+    writers do, every cue of a long segment included."""
+
+    def said(text: str, speaker: str | None) -> str:
+        return f"[{speaker}]: {text}" if labels and speaker else text
+
     if output == "txt":
-        return "".join(s.text.strip() + "\n" for s in t.segments if s.text.strip())
+        return "".join(said(s.text.strip(), s.speaker) + "\n" for s in t.segments if s.text.strip())
     if output == "srt":  # cues made for reading (earwig/cues.py), as the files are; each
         return "".join(  # ends with a blank line, the last one too (as theirs)
             f"{i}\n{_clock(c.start, ',', True)} --> {_clock(c.end, ',', True)}\n"
-            f"{c.text.replace('-->', '->')}\n\n"
+            f"{said(c.text, c.speaker).replace('-->', '->')}\n\n"
             for i, c in enumerate(outputs.subtitle_cues(t), 1)
         )
     if output == "vtt":
         return "WEBVTT\n\n" + "".join(
             f"{_clock(c.start, '.', False)} --> {_clock(c.end, '.', False)}\n"
-            f"{c.text.replace('-->', '->')}\n\n"
+            f"{said(c.text, c.speaker).replace('-->', '->')}\n\n"
             for c in outputs.subtitle_cues(t)
         )
     if output == "tsv":

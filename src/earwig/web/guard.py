@@ -26,12 +26,12 @@ import hmac
 import ipaddress
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from earwig import protocol
+from earwig import protocol, reach
 from earwig.config import HttpConfig
+from earwig.reach import Reach
 from earwig.web.names import private_name
 
 Scope = MutableMapping[str, Any]
@@ -40,6 +40,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 COOKIE = "earwig_token"
+ONE_HOST = "send one Host header: this server's name or address, and its port"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 PUBLIC_PREFIXES = ("/static/", "/jobs/")  # the page and its files: no data in them
 PUBLIC_PATHS = {"/", "/favicon.ico", "/status"}
@@ -83,12 +84,40 @@ async def send_error(
     await send({"type": "http.response.body", "body": body})
 
 
-def host_name(host: str) -> str:
-    """The name part of a Host header: "[::1]:8327" -> "::1", "Example:80" -> "example"."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+# One Host header value: a name (letters, digits, dots, hyphens, underscores as compose
+# service names have, one trailing dot), an IPv4 address or an
+# IPv6 address in brackets, and an optional port; nothing else (no userinfo, no path, no
+# text after a bracket)
+_HOST = re.compile(
+    r"(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?)\.?)(?::[0-9]{1,5})?"
+)
+
+
+def host_name(host: str) -> str | None:
+    """The name part of a well-formed Host header ("[::1]:8327" -> "::1", "Example:80" ->
+    "example"); None for anything else ("[::1].evil.com", "localhost:1@evil.com", "a b")."""
+    match = _HOST.fullmatch(host.strip().lower())
+    if match is None:
+        return None
+    if match.group("v6") is not None:
+        try:
+            return str(ipaddress.IPv6Address(match.group("v6")))
+        except ValueError:
+            return None
+    return match.group("name")
+
+
+def cookie_values(header: str | None, name: str) -> list[str]:
+    """Every value of the cookie `name` in a Cookie header. By hand: http.cookies gives up
+    on the whole header at a cookie it finds malformed (a space, a quote, a backslash, JSON,
+    as another program on the same host may set), and the login then looped on 401; and a
+    second earwig on another port of the same host sets a cookie of the same name."""
+    values = []
+    for pair in (header or "").split(";"):
+        key, sep, value = pair.strip().partition("=")
+        if sep and key.strip() == name:
+            values.append(value.strip().strip('"'))
+    return values
 
 
 def is_ip(name: str) -> bool:
@@ -111,6 +140,28 @@ def in_networks(client: str | None, networks: tuple[str, ...]) -> bool:
     return any(address in ipaddress.ip_network(n, strict=False) for n in networks)
 
 
+def client_address(scope: Scope, proxies: tuple[str, ...]) -> str | None:
+    """Who is asking: the socket's peer, unless the peer is a reverse proxy listed in
+    `[http] proxies`; then the last address in X-Forwarded-For that is not one of those
+    proxies (each proxy appends the address it got the request from; what lies left of
+    that was written by the client and proves nothing). Any other peer's X-Forwarded-For
+    is ignored: a local process or a page behind a local proxy could claim any address."""
+    peer = scope.get("client")
+    address = str(peer[0]) if peer else None
+    if not proxies or not in_networks(address, proxies):
+        return address
+    hops = [
+        hop.strip()
+        for name, value in scope["headers"]
+        if name.lower() == b"x-forwarded-for"
+        for hop in value.decode("latin-1").split(",")
+    ]
+    for hop in reversed(hops):
+        if not in_networks(hop, proxies):
+            return hop if is_ip(hop) else None
+    return address
+
+
 class Guard:
     def __init__(
         self,
@@ -118,19 +169,38 @@ class Guard:
         settings: Callable[[], HttpConfig],
         token: str,
         listen_host: Callable[[], str],
+        client_reach: Callable[[], Reach] = Reach,
     ) -> None:
         self.app = app
         self.settings = settings  # read per request: a reload of trust/hosts/cors applies
         self.token = token
         self.listen_host = listen_host
+        self.client_reach = client_reach  # what a client may make earwig fetch or read
 
-    def host_allowed(self, host: str | None) -> bool:
-        if host is None:
-            return True  # HTTP/1.0 without Host: no browser sends that
-        name = host_name(host)
-        allowed = {"localhost", host_name(self.listen_host())}
-        allowed |= {h.lower() for h in self.settings().hosts}
-        return is_ip(name) or name in allowed or private_name(name)
+    def host_problem(self, scope: Scope) -> tuple[int, str, str, str] | None:
+        """What is wrong with the request's Host (status, code, message, hint), or None. Exactly
+        one Host header, well formed, naming this server: an IP address (DNS rebinding
+        needs a name), localhost, the listen address, a name in [http] hosts, compared
+        whole (a port is not checked: a proxy or a forwarded port may change it), or a name
+        nobody outside can own (web/names.py)."""
+        hosts = [v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"host"]
+        if len(hosts) != 1:
+            many = f"{len(hosts)} Host headers" if hosts else "no Host header"
+            return 400, "bad_host", f"the request has {many}; HTTP/1.1 needs exactly one", ONE_HOST
+        name = host_name(hosts[0])
+        if name is None:
+            message = f"the Host header {hosts[0]!r} is not a host and port"
+            return 400, "bad_host", message, ONE_HOST
+        listen = self.listen_host().lower()
+        allowed = {"localhost", listen.strip("[]")} | {h.lower() for h in self.settings().hosts}
+        if is_ip(name) or name in allowed or private_name(name):
+            return None
+        return (
+            403,
+            "host_not_allowed",
+            f"this server does not answer to the name {name!r}",
+            f'list it in [http] hosts (hosts = ["{name}"]), or use the address (127.0.0.1) instead',
+        )
 
     def token_ok(self, candidate: str | None) -> bool:
         if not candidate:
@@ -153,14 +223,8 @@ class Guard:
             extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
             await send_error(send, status, code, message, hint, extra)
 
-        if not self.host_allowed(headers.get("host")):
-            await refuse(
-                403,
-                "host_not_allowed",
-                f"this server does not answer to the name {headers.get('host')!r}",
-                f'list it in [http] hosts (hosts = ["{host_name(headers.get("host") or "")}"]), '
-                "or use the address (127.0.0.1) instead",
-            )
+        if (host := self.host_problem(scope)) is not None:
+            await refuse(*host)
             return
         origin = headers.get("origin")
         method = scope.get("method", "GET")
@@ -202,8 +266,7 @@ class Guard:
                 await self._login(send, query["token"][0], "text/html" in headers.get("accept", ""))
                 return
         authed = authed or self._carries_token(headers)
-        client = scope.get("client")
-        trusted = in_networks(client[0] if client else None, settings.trust)
+        trusted = in_networks(client_address(scope, settings.proxies), settings.trust)
         if not (authed or trusted or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)):
             if self._offers_token(headers):
                 await refuse(
@@ -225,7 +288,13 @@ class Guard:
         scope = {**scope, "earwig.auth": "token" if authed else ("trusted" if trusted else None)}
         if cors and origin:
             send = self._with_cors(send, origin)
-        await self.app(scope, receive, send)
+        # every request that gets in is a network client's: whatever route or socket
+        # request it reaches (job.add over /api/ws too) is held to earwig/reach.py's rules
+        fenced = reach.client_reach.set(self.client_reach())
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            reach.client_reach.reset(fenced)
 
     @staticmethod
     def same_origin(origin: str, host: str | None) -> bool:
@@ -246,15 +315,7 @@ class Guard:
         auth = headers.get("authorization", "")
         if auth[:7].lower() == "bearer " and self.token_ok(auth[7:].strip()):
             return True
-        if "cookie" in headers:
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(headers["cookie"])
-            except CookieError:
-                return False
-            morsel = jar.get(COOKIE)
-            return morsel is not None and self.token_ok(morsel.value)
-        return False
+        return any(self.token_ok(value) for value in cookie_values(headers.get("cookie"), COOKIE))
 
     async def _login(self, send: Send, candidate: str, browser: bool) -> None:
         if not self.token_ok(candidate) and browser:

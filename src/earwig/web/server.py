@@ -21,10 +21,12 @@ from typing import Any
 
 import uvicorn
 
-from earwig import protocol
+from earwig import protocol, reach
 from earwig.config import split_listen
+from earwig.daemon.accepting import accept_forever
+from earwig.web import connections
 from earwig.web.app import build
-from earwig.web.guard import Guard
+from earwig.web.guard import Guard, in_networks
 from earwig.web.host import Host
 from earwig.web.token import load_or_create
 
@@ -44,6 +46,17 @@ def url_of(host: str, port: int) -> str:
     if host in ("0.0.0.0", "::"):
         shown = "127.0.0.1" if host == "0.0.0.0" else "[::1]"
     return f"http://{shown}:{port}/"
+
+
+def listening_line(host: str, port: int) -> str:
+    """The log's line for a listening server: on every address (a container's 0.0.0.0) it
+    says so, and names the loopback URL as this machine's way in, not as the only one."""
+    url = url_of(host, port)
+    if host in ("0.0.0.0", "::"):
+        where = f"every address, port {port} (from this machine: {url})"
+    else:
+        where = url
+    return f"HTTP on {where} (the page: `earwig web`; API token: `earwig token`)"
 
 
 def bind_tcp(host: str, port: int) -> socket.socket:
@@ -72,7 +85,13 @@ class HttpServer:
         self.host, self.port = split_listen(listen)
         self.token = load_or_create(daemon.config.daemon.state_dir)
         app: Any = build(daemon)  # an ASGI app; Litestar's types are narrower
-        self.app = Guard(app, lambda: daemon.config.http, self.token, lambda: self.host)
+        self.app = Guard(
+            app,
+            lambda: daemon.config.http,
+            self.token,
+            lambda: self.host,
+            lambda: reach.for_clients(daemon.config),
+        )
         self.state = "starting"
         self.bound: tuple[str, int] | None = None
         self.error: str | None = None
@@ -118,6 +137,8 @@ class HttpServer:
             return
 
     async def _serve(self, sock: socket.socket, stop: asyncio.Event) -> None:
+        gate = connections.Gate(exempt=self._is_proxy)
+        http_protocol, ws_protocol = connections.protocols(gate)
         config = uvicorn.Config(
             self.app,
             lifespan="off",
@@ -125,24 +146,38 @@ class HttpServer:
             access_log=False,
             timeout_graceful_shutdown=int(GRACE),
             ws_ping_interval=20.0,
+            # the client's address is the socket's peer; X-Forwarded-For is read by the
+            # guard, and only from a proxy listed in [http] proxies (uvicorn's own default
+            # believed it from any local process)
+            proxy_headers=False,
+            http=http_protocol,
+            ws=ws_protocol,
         )
         server = _Uvicorn(config)
-        task = asyncio.create_task(server.serve(sockets=[sock]))
+        # uvicorn gets no socket: connections come through our own accept loop, which
+        # refuses what is over the caps before uvicorn builds anything for it
+        task = asyncio.create_task(server.serve(sockets=[]))
+        accepting: asyncio.Task[None] | None = None
         try:
             while not server.started and not task.done():
                 await asyncio.sleep(0.01)  # uvicorn offers no event for "started"
             if task.done():
                 task.result()
                 raise RuntimeError("the HTTP server stopped as it started")
+
+            async def take(conn: socket.socket, peer: Any) -> None:
+                await self._take(server, config, gate, conn, peer)
+
+            accepting = asyncio.create_task(
+                accept_forever(sock, take, log, "HTTP connections"), name="earwig:http-accept"
+            )
             self.bound = sock.getsockname()[:2]
             self.state, self.error, self.retry_at = "listening", None, None
-            url = self.view()["url"]
-            self.daemon.log(
-                "info", f"HTTP on {url} (the page: `earwig web`; API token: `earwig token`)"
-            )
+            self.daemon.log("info", listening_line(*self.bound))
             stopping = asyncio.ensure_future(stop.wait())
             await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
+            accepting.cancel()  # no new connections while the open ones are wound down
             if not task.done():
                 server.should_exit = True
                 await task
@@ -151,6 +186,10 @@ class HttpServer:
             task.result()
             raise RuntimeError("the HTTP server stopped by itself")
         finally:
+            if accepting is not None:
+                accepting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await accepting
             if not task.done():
                 server.should_exit = True
                 with contextlib.suppress(Exception):
@@ -158,3 +197,35 @@ class HttpServer:
             sock.close()
             if self.state == "listening":
                 self.state = "restarting"
+
+    def _is_proxy(self, address: str) -> bool:
+        return in_networks(address, self.daemon.config.http.proxies)
+
+    async def _take(
+        self,
+        server: uvicorn.Server,
+        config: uvicorn.Config,
+        gate: connections.Gate,
+        conn: socket.socket,
+        peer: Any,
+    ) -> None:
+        """One accepted connection: refused over the caps, else handed to uvicorn."""
+        address = str(peer[0]) if isinstance(peer, tuple) else ""
+        if not gate.admit(address):
+            connections.refuse(conn)
+            return
+        loop = asyncio.get_running_loop()
+        protocol = config.http_protocol_class(  # type: ignore[call-arg]
+            config=config,
+            server_state=server.server_state,
+            app_state=server.lifespan.state,
+            _loop=loop,
+        )
+        try:
+            conn.setblocking(False)
+            transport, _ = await loop.connect_accepted_socket(lambda: protocol, sock=conn)
+        except OSError:
+            gate.forget(address)
+            conn.close()
+            return
+        gate.bind(transport, address)

@@ -8,11 +8,13 @@ from a network the user trusts: loopback is shared by every local user, so a por
 from __future__ import annotations
 
 import contextlib
+import html
 import os
 import secrets
 from pathlib import Path
 
 NAME = "http-token"
+LOGIN_PAGE = "web-login.html"
 
 
 def token_path(state_dir: Path) -> Path:
@@ -39,3 +41,23 @@ def load_or_create(state_dir: Path) -> str:
     finally:
         tmp.unlink(missing_ok=True)
     return token
+
+
+def login_page(state_dir: Path, link: str) -> Path:
+    """A page (0600, beside the token) that sends the browser on to the login `link`, for
+    `earwig web` to open: a browser started with the link itself has the token on its
+    command line, which every local user reads in `ps`; with this file, only its path."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / LOGIN_PAGE
+    href = html.escape(link, quote=True)
+    page = (
+        '<!doctype html><meta charset="utf-8">'
+        f'<meta http-equiv="refresh" content="0;url={href}"><title>earwig</title>'
+        f'<p><a href="{href}">Open earwig</a></p>\n'
+    )
+    tmp = path.with_name(f".{LOGIN_PAGE}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(page)
+    os.replace(tmp, path)
+    return path

@@ -81,10 +81,17 @@ def boundary_of(content_type: str | None) -> bytes:
 
 def safe_name(name: str | None) -> str:
     """An uploaded file's name as a file name here: its last part only, by the one rule for
-    names from outside (media.safe_stem: no separators, controls or reserved punctuation),
-    so "Talk — Q&A.mp3" stays itself, as it would in a watched folder."""
+    names from outside (media.safe_stem: no separators, controls or reserved punctuation,
+    cut by characters and by bytes), so "Talk — Q&A.mp3" stays itself, as it would in a
+    watched folder, and 4 KB of 3-byte letters make a name the file system takes, its
+    extension kept."""
     base = Path((name or "").replace("\\", "/")).name.strip(" .")
-    return safe_stem(base, 120) if base else "upload"
+    if not base:
+        return "upload"
+    stem, dot, ext = base.rpartition(".")
+    if not (dot and stem and ext.isascii() and ext.isalnum() and len(ext) <= 12):
+        stem, ext = base, ""
+    return safe_stem(stem, 120) + (f".{ext}" if ext else "")
 
 
 def too_large(limit: int) -> UploadError:

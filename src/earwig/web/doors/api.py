@@ -6,7 +6,6 @@ WebSocket, events.py) and the OpenAPI document of every route the app serves.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,12 +15,14 @@ from urllib.parse import parse_qs
 import msgspec
 from litestar import Litestar, Request, Response, Router, WebSocket, get, post, route, websocket
 from litestar.handlers import BaseRouteHandler
-from litestar.response import ServerSentEvent, Stream
+from litestar.response import Stream
 from litestar.routes import HTTPRoute, WebSocketRoute
 
 from earwig import outputs, protocol
 from earwig.daemon import dispatch
 from earwig.daemon.delivery import UPLOAD_SOURCE
+from earwig.daemon.followups import translated_cues
+from earwig.llm.translate import WRITERS
 from earwig.web import events, rest
 from earwig.web.answers import error_response, json_response, read_upload
 from earwig.web.host import Host, HostDep
@@ -50,7 +51,8 @@ def _derived(r: rest.Route) -> BaseRouteHandler:
 
     async def handler(request: Request, host: HostDep) -> Response[bytes]:
         query = parse_qs(request.scope["query_string"].decode(), keep_blank_values=True)
-        body = await request.body() if r.body else b""
+        length = request.headers.get("content-length")
+        body = await rest.read_body(request.stream(), length) if r.body else b""
         params = rest.params_for(r, dict(request.path_params), query, body)
         return json_response(await dispatch.call(host, r.kind, params))
 
@@ -77,13 +79,16 @@ async def add_jobs(request: Request, host: HostDep) -> Response[bytes]:
         # straight to the intake, with their own source: an upload is no `earwig add`
         # ("from cli"), and the files are the ones just written here, never a name sent in
         paths = [str(f.path) for f in form.files]
-        results = await host.intake.add_paths(paths, UPLOAD_SOURCE, force)
+        results: list[Any] = []
+        try:
+            results = await host.intake.add_paths(paths, UPLOAD_SOURCE, force)
+        finally:  # nothing queued from it (a duplicate, a refusal, a hang-up): its folder goes
+            if not any("job" in result for result in results):
+                form.discard()
         return json_response({"results": results})
     else:
-        try:
-            doc = json.loads(await request.body() or b"{}")
-        except ValueError as exc:
-            raise rest.BadRequest(f"the body is not JSON: {exc}") from None
+        length = request.headers.get("content-length")
+        doc = await rest.read_json(request.stream(), length) or {}
         if not isinstance(doc, dict):
             raise rest.BadRequest('the body must be {"url": ...} or {"urls": [...]}')
         urls = doc.get("urls") or ([doc["url"]] if doc.get("url") else [])
@@ -99,19 +104,34 @@ async def job_file(request: Request, host: HostDep, job_id: int, name: str) -> R
     audio or video (`media`, Range supported)."""
     if name == "media":
         return media_response(host, job_id, request.headers.get("range"))
-    match = re.fullmatch(r"transcript\.(\w+)", name)
-    if not match or match.group(1) not in outputs.WRITERS:
+    match = re.fullmatch(r"transcript\.(?:([a-z]{2,3})\.)?(\w+)", name)
+    if not match or match.group(2) not in outputs.WRITERS:
         raise rest.BadRequest(
-            f"no {name!r} here", "transcript.txt, .srt, .vtt, .tsv, .json, .md, or media"
+            f"no {name!r} here",
+            "transcript.txt, .srt, .vtt, .tsv, .json, .md, transcript.LANG.srt (.vtt) or media",
         )
-    fmt = match.group(1)
+    language, fmt = match.groups()
     job = host.store.get_job(job_id)
+    if language is not None:  # subtitles the [llm] model translated
+        translated = host.store.job_translation(job_id, language)
+        if translated is None or fmt not in WRITERS:
+            return error_response(
+                404,
+                "no_translation",
+                f"job {job_id} has no {fmt} translated into {language}",
+                f"`earwig translate {job_id} {language}` makes one (srt or vtt)",
+            )
+        width = host.config.output.cue_rules().line_width
+        text = WRITERS[fmt](translated_cues(translated), width)
+        return Response(text.encode(), media_type=MEDIA_TYPES[fmt])
     transcript = host.store.get_transcript(job_id)
     if transcript is None:
         return error_response(
             404, "no_transcript", f"job {job_id} has no transcript yet", f"it is {job.state}"
         )
-    text = outputs.WRITERS[fmt](transcript, outputs.transcript_meta(job))
+    meta = outputs.transcript_meta(job)
+    meta.update(outputs.summary_meta(job, host.store.job_summary(job_id)))
+    text = outputs.WRITERS[fmt](transcript, meta)
     return Response(text.encode(), media_type=MEDIA_TYPES[fmt])
 
 
@@ -126,10 +146,14 @@ async def models(host: HostDep) -> Response[bytes]:
 
 
 @get("/events")
-async def sse(host: HostDep, limit: int | None = None) -> ServerSentEvent:
+async def sse(host: HostDep, limit: int | None = None) -> Stream:
     """Server-Sent Events: a snapshot, then the socket's events (?limit=N: the snapshot's
     newest N jobs; the web page asks for fewer than 500)."""
-    return ServerSentEvent(events.sse_events(host, limit))
+    return Stream(
+        events.sse_events(host, limit),
+        media_type="text/event-stream",
+        headers=events.SSE_HEADERS,
+    )
 
 
 @websocket("/ws")
@@ -195,7 +219,18 @@ def media_response(host: Host, job_id: int, range_header: str | None) -> Respons
             "downloaded media is removed after [downloads] keep_media",
         )
     size = path.stat().st_size
-    ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if job.duration is None or (job.size is not None and size != job.size):
+        # only what decoded as audio or video, unchanged since: never a text file a job
+        # was made of by mistake (or on purpose), nor what replaced its media since
+        return error_response(
+            404,
+            "no_media",
+            f"job {job_id} has no audio or video to serve",
+            "a job's media is served once earwig has read it as audio or video",
+        )
+    ctype = mimetypes.guess_type(path.name)[0] or ""
+    if not ctype.startswith(("audio/", "video/")):  # a name such as x.html never makes
+        ctype = "application/octet-stream"  # the browser render it as a page of ours
     start, end, status = 0, size - 1, 200
     if range_header:
         match = re.fullmatch(r"bytes=(\d*)-(\d*)", range_header.strip())
@@ -223,7 +258,11 @@ def media_response(host: Host, job_id: int, range_header: str | None) -> Respons
                 left -= len(data)
                 yield data
 
-    headers = {"accept-ranges": "bytes", "content-length": str(end - start + 1)}
+    headers = {
+        "accept-ranges": "bytes",
+        "content-length": str(end - start + 1),
+        "x-content-type-options": "nosniff",
+    }
     if status == 206:
         headers["content-range"] = f"bytes {start}-{end}/{size}"
     return Stream(chunks(), status_code=status, media_type=ctype, headers=headers)

@@ -15,6 +15,8 @@ from msgspec import Meta
 
 from earwig import __version__
 from earwig.daemon.apijobs import Ask
+from earwig.llm import translate
+from earwig.media import MAX_STEM_BYTES, fit_bytes
 from earwig.model import Transcript
 from earwig.web import formats
 from earwig.web.answers import json_response, read_upload, wait_disconnect, warning_headers
@@ -48,6 +50,9 @@ class AsrQuery(DetectQuery):
     diarize: Flag = False  # speaker labels, as its whisperX engine writes them
     min_speakers: Annotated[int, Meta(ge=1, le=20, description="1 to 20")] | None = None
     max_speakers: Annotated[int, Meta(ge=1, le=20, description="1 to 20")] | None = None
+    # earwig's own: the subtitles in this language, by the [llm] model (docs/llm.md);
+    # `language` stays the language spoken, as whisper-asr-webservice and Bazarr mean it
+    translate_to: str | None = None
 
 
 def query_of(request: Request) -> dict[str, list[str]]:
@@ -58,6 +63,16 @@ def query_of(request: Request) -> dict[str, list[str]]:
 async def asr(request: Request, host: HostDep) -> Response[bytes]:
     """whisper-asr-webservice-compatible transcription (Bazarr's Whisper provider)."""
     query = from_text(AsrQuery, query_of(request), {})
+    target = language_code(query.translate_to)
+    if target == "en" and query.task == "translate":
+        target = None  # Whisper's own translation does that
+    if target is not None and not host.config.llm.enabled:
+        raise UploadError(
+            400,
+            "no_llm",
+            f"translate_to={query.translate_to} needs a language model, and [llm] is not set",
+            "add [llm] with base_url and model to the daemon's config (docs/llm.md)",
+        )
     ask = Ask(
         translate=query.task == "translate",
         language=language_code(query.language),
@@ -73,11 +88,22 @@ async def asr(request: Request, host: HostDep) -> Response[bytes]:
         answer = await service.transcribe(upload, ask, lambda: wait_disconnect(request))
     finally:
         form.discard()  # the upload's folder goes, whatever happened (the client left...)
-    service.after_answer(answer)
-    name = quote(upload.filename)
-    transcript = await _as_asked(host, answer.transcript, query)
+    name = quote(fit_bytes(upload.filename, MAX_STEM_BYTES))  # a header, not 12 kB
+    if target is not None:  # the transcript's cues in that language, by the [llm] model
+        try:
+            cues = await host.followups.translation(
+                answer.job["id"], target, lambda: wait_disconnect(request)
+            )
+        finally:
+            service.after_answer(answer)
+        width = host.config.output.cue_rules().line_width
+        body = translate.render(cues, query.output, target, width)
+    else:
+        service.after_answer(answer)
+        transcript = await _as_asked(host, answer.transcript, query)
+        body = formats.asr_body(transcript, query.output, answer.warnings, labels=query.diarize)
     return Response(
-        formats.asr_body(transcript, query.output, answer.warnings).encode(),
+        body.encode(),
         media_type="text/plain",
         headers={
             "content-disposition": f'attachment; filename="{name}.{query.output}"',
@@ -130,7 +156,7 @@ async def _as_asked(host: Host, transcript: Transcript, query: AsrQuery) -> Tran
         offset = await host.mediaservers.video_offset(query.video_file)
         transcript = bazarr.on_video_clock(transcript, offset)
     if query.diarize:
-        transcript = bazarr.whisperx_speakers(transcript, query.output in ("txt", "srt", "vtt"))
+        transcript = bazarr.whisperx_speakers(transcript)
     return transcript
 
 

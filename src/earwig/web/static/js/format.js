@@ -66,7 +66,7 @@ export function kind(job) {
 // transcribing: decoding, speakers, writing), "" otherwise: formatting.progress_bar's words.
 export function progressText(job) {
   const p = job.progress;
-  if (!p || !RUNNING.includes(job.state)) return "";
+  if (!p || (!RUNNING.includes(job.state) && !job.stage)) return ""; // or a done job's [llm] stage
   const phase = p.phase || "";
   if (p.fraction == null) {
     if (phase === "downloading" || (!phase && p.bytes)) return p.bytes ? `${(p.bytes / 1e6).toFixed(1)} MB` : phase;

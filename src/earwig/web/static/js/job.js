@@ -4,7 +4,10 @@
 // playing, the current segment is highlighted and kept in view (unless the reader scrolled in
 // the last few seconds); find-in-transcript; naming a speaker; every download format; a link to
 // the original. While the job runs its header follows the event stream, and live segments are
-// shown where the daemon sends them; when it finishes, the transcript is fetched.
+// shown where the daemon sends them; when it finishes, the transcript is fetched. What the
+// [llm] model wrote (docs/llm.md) sits above the downloads: the title, the summary, and the
+// chapters, each of which seeks the player; "Translate to…" asks for subtitles in another
+// language, and the translated ones are downloads too.
 
 import { state, on } from "./state.js";
 import { get, post } from "./api.js";
@@ -17,7 +20,7 @@ const FORMATS = ["txt", "srt", "vtt", "tsv", "json", "md"];
 const VIDEO = /\.(mp4|m4v|mkv|webm|mov|avi|ogv|mpe?g|ts)$/i;
 const FOLLOW_PAUSE_MS = 4000; // how long a reader's own scrolling keeps the page from following
 
-let page = null; // {id, job, segments, starts, current, media, userScrolled, unsubscribe}
+let page = null; // {id, job, segments, starts, current, media, userScrolled, summary, followups, unsubscribe}
 
 export async function openJob(root, id, at) {
   closeJob();
@@ -37,15 +40,18 @@ export async function openJob(root, id, at) {
   if (!page || page.id !== id) return;
   page.job = result.job;
   page.segments = result.transcript ? result.transcript.segments : [];
+  page.summary = result.summary || null;
+  page.followups = result.followups || [];
   draw(root, result, at);
   const offJobs = on("jobs", ({ ids }) => {
     if (!page || !ids || !ids.includes(id)) return;
     const job = state.jobs.get(id);
     if (!job) return;
     const was = page.job.state;
+    const staged = page.job.stage && !job.stage; // the [llm] stage finished: its summary
     page.job = job;
     drawHeader();
-    if (was !== job.state && job.state === "done") reload(root);
+    if ((was !== job.state && job.state === "done") || staged) reload(root);
   });
   const offProgress = on("progress", ({ id: pid }) => {
     if (page && pid === id && state.jobs.get(id)) {
@@ -84,10 +90,14 @@ async function reload(root) {
     if (!page || page.id !== id) return;
     page.job = result.job;
     page.segments = result.transcript ? result.transcript.segments : [];
+    page.summary = result.summary || null;
+    page.followups = result.followups || [];
     if (!page.media && result.job.path) {
       draw(root, result, time);
     } else {
       drawHeader();
+      drawSummary();
+      drawDownloads();
       drawSegments();
       drawSpeakers();
     }
@@ -116,6 +126,7 @@ function draw(root, result, at) {
       h("div", { class: "job-columns" },
         h("div", { class: "player-column" },
           h("div", { id: "player", class: "player" }),
+          h("section", { class: "card", id: "summary", "aria-label": "Summary" }),
           h("section", { class: "card", id: "downloads" }),
           h("section", { class: "card", id: "speakers" })),
         h("section", { class: "transcript-column", "aria-label": "Transcript" },
@@ -128,6 +139,7 @@ function draw(root, result, at) {
   );
   drawHeader();
   drawPlayer(job, at);
+  drawSummary();
   drawDownloads();
   drawSegments();
   drawSpeakers();
@@ -176,11 +188,65 @@ function drawProgress() {
   const box = $("#job-progress");
   if (!box || !page) return;
   const job = page.job;
-  if (!RUNNING.includes(job.state)) return box.replaceChildren();
+  if (!RUNNING.includes(job.state) && !job.stage) return box.replaceChildren();
   const f = job.progress && job.progress.fraction;
   box.replaceChildren(h("div", { class: "job-progress" },
     h("div", { class: "bar" }, h("span", { style: `width:${f != null ? (f * 100).toFixed(1) : 0}%` })),
-    h("span", { class: "ptext" }, progressText(job) || job.state)));
+    h("span", { class: "ptext" }, progressText(job) || job.stage || job.state)));
+}
+
+// The [llm] model's title, summary and chapters (a chapter seeks the player), and what of
+// the stage is not done yet.
+function drawSummary() {
+  const box = $("#summary");
+  if (!box || !page) return;
+  const s = page.summary;
+  const pending = page.followups.filter((f) => f.state !== "done");
+  box.hidden = !s && !pending.length;
+  if (box.hidden) return box.replaceChildren();
+  const chapters = s && !(page.job.chapters || []).length ? s.chapters : [];
+  box.replaceChildren(...[
+    h("h2", {}, "Summary"),
+    s && s.title ? h("p", { class: "summary-title", id: "summary-title" }, s.title) : null,
+    s ? h("div", { class: "summary-text", id: "summary-text" },
+      s.summary.split(/\n+/).filter(Boolean).map((line) => h("p", {}, line))) : null,
+    chapters.length ? h("ol", { class: "chapters", id: "chapters" }, chapters.map((c) =>
+      h("li", {}, h("button", {
+        type: "button", class: "chapter", dataset: { start: c.start },
+        onclick: () => seekTime(c.start),
+      }, h("span", { class: "seg-time" }, clock(c.start)), " ", c.title)))) : null,
+    pending.map((f) => h("p", { class: "muted" },
+      `${f.kind === "summary" ? "Summary" : `Translation into ${languageName(f.language) || f.language}`}: ${f.state}`
+      + (f.error ? ` (${f.error})` : ""))),
+    s && s.model ? h("p", { class: "muted" }, `by ${s.model}`) : null,
+  ].flat().filter(Boolean));
+}
+
+// A chapter's start: the player there, and the line it begins with.
+function seekTime(t) {
+  const i = indexAt(t);
+  if (i >= 0) setCurrent(i, true);
+  history.replaceState(history.state, "", `/jobs/${page.id}?t=${t}`);
+  if (page.media) {
+    page.media.currentTime = t;
+    page.media.play().catch(() => {});
+  }
+}
+
+async function translateTo(language) {
+  const code = language.trim().toLowerCase();
+  if (!code) return;
+  try {
+    const result = await post(`/api/jobs/${page.id}/translate`, { language: code });
+    page.job = result.job;
+    notify(`Translation into ${languageName(code) || code} queued`);
+    const detail = await get(`/api/jobs/${page.id}`);
+    page.followups = detail.followups || [];
+    drawHeader();
+    drawSummary();
+  } catch (err) {
+    fail(err);
+  }
 }
 
 function drawPlayer(job, at) {
@@ -212,9 +278,27 @@ function drawPlayer(job, at) {
 function drawDownloads() {
   const box = $("#downloads");
   const id = page.job.id;
-  box.replaceChildren(h("h2", {}, "Download"),
+  const translated = [...new Set(page.followups
+    .filter((f) => f.kind === "translation" && f.state === "done").map((f) => f.language))];
+  const input = h("input", {
+    type: "text", id: "translate-language", placeholder: "de", size: 6, "aria-label": "Language code",
+    autocomplete: "off",
+  });
+  box.replaceChildren(...[h("h2", {}, "Download"),
     h("ul", { class: "formats" }, FORMATS.map((fmt) =>
-      h("li", {}, h("a", { href: `/api/jobs/${id}/transcript.${fmt}`, download: true, class: "button" }, `.${fmt}`)))));
+      h("li", {}, h("a", { href: `/api/jobs/${id}/transcript.${fmt}`, download: true, class: "button" }, `.${fmt}`)))),
+    translated.length ? h("ul", { class: "formats", id: "translations" }, translated.flatMap((lang) =>
+      ["srt", "vtt"].map((fmt) => h("li", {}, h("a", {
+        href: `/api/jobs/${id}/transcript.${lang}.${fmt}`, download: true, class: "button",
+      }, `.${lang}.${fmt}`))))) : null,
+    h("form", {
+      class: "toolbar", id: "translate-form",
+      onsubmit: (e) => {
+        e.preventDefault();
+        translateTo(input.value);
+      },
+    }, h("label", { for: "translate-language" }, "Translate to…"), input,
+    h("button", { type: "submit" }, "Translate"))].filter(Boolean));
   box.hidden = page.job.state !== "done";
 }
 
