@@ -133,7 +133,9 @@ def test_queue_pause_prioritize_and_resume(
 
     first, second = daemon.wait_idle(2)
     assert first["state"] == second["state"] == "done"
-    assert second["times"]["done"] <= first["times"]["fetching"]  # the prioritized one ran first
+    # the prioritized one was taken first (both are short: the other may then ride the same
+    # shared batches, issue 38, so it need not wait for the first to be done)
+    assert second["times"]["fetching"] <= first["times"]["fetching"]
 
 
 def test_cancel_a_running_job_then_retry_it(
