@@ -201,6 +201,36 @@ def test_one_window_takes_three_calls_that_share_the_transcript_prefix() -> None
     assert progress == [(1, 3), (2, 3), (3, 3)]
 
 
+@pytest.mark.parametrize("echoes", [1, 2])
+def test_a_summary_that_is_only_the_transcript_back_is_asked_again_then_refused(
+    echoes: int,
+) -> None:
+    """Small models sometimes answer the transcript's own lines and nothing else: cleaned,
+    that is no summary. It is asked once more; twice empty is an error (the stage's warning),
+    never a follow-up done with an empty summary."""
+    from earwig.llm.client import LlmError
+
+    lines = _lines(4)
+    summaries = 0
+
+    async def ask(system: str, user: str, tokens: int) -> str:
+        nonlocal summaries
+        if user.endswith(prompts.TITLE):
+            return "A title"
+        if user.endswith(prompts.CHAPTERS):
+            return "[00:00] Start"
+        summaries += 1
+        return "\n".join(x.text for x in lines) if summaries <= echoes else "About numbers."
+
+    if echoes == 1:
+        out = asyncio.run(summarize(lines, 60.0, ask, budget=10_000))
+        assert out.summary == "About numbers." and summaries == 2
+    else:
+        with pytest.raises(LlmError, match="no summary"):
+            asyncio.run(summarize(lines, 60.0, ask, budget=10_000))
+        assert summaries == 2
+
+
 def test_map_reduce_over_windows_and_a_prompt_of_ones_own() -> None:
     """A transcript over the budget: a summary and chapters per window, then the window
     summaries (with their time spans) reduced into one; the user's prompt is the last

@@ -20,6 +20,7 @@ from typing import Any
 
 from earwig.formatting import clock
 from earwig.llm import prompts
+from earwig.llm.client import LlmError
 from earwig.llm.lines import Line, text_of, windows
 
 Ask = Callable[[str, str, int], Awaitable[str]]  # (system, user, max_tokens) -> answer
@@ -101,7 +102,8 @@ async def summarize(
     found: list[tuple[float, str]] = []
     if len(parts) <= 1:
         material = prompts.MATERIAL.format(text=text_of(lines))
-        summary = await call(material, prompt or prompts.SUMMARY, prompts.SUMMARY_TOKENS)
+        asked = material, prompt or prompts.SUMMARY
+        summary = await call(*asked, prompts.SUMMARY_TOKENS)
         title = await call(material, prompts.TITLE, prompts.TITLE_TOKENS)
         if chapters:
             found = parse_chapters(await call(material, prompts.CHAPTERS, prompts.CHAPTERS_TOKENS))
@@ -125,10 +127,19 @@ async def summarize(
                 break
             notes = shorter
         material = prompts.PARTS.format(text=text_of(notes))
-        summary = await call(material, prompt or prompts.SUMMARY_OF_PARTS, prompts.SUMMARY_TOKENS)
+        asked = material, prompt or prompts.SUMMARY_OF_PARTS
+        summary = await call(*asked, prompts.SUMMARY_TOKENS)
         title = await call(material, prompts.TITLE, prompts.TITLE_TOKENS)
+    text = clean_text(summary)
+    if not text:  # a small model may only echo the transcript back: asked once more (the
+        text = clean_text(await call(*asked, prompts.SUMMARY_TOKENS))  # temperature varies it)
+    if not text:  # never a follow-up "done" with nothing in it
+        raise LlmError(
+            "the model's answer held no summary (only the transcript back, or nothing)",
+            "a larger [llm] model, or a [llm] prompt of your own, may do better",
+        )
     return Summary(
-        summary=clean_text(summary),
+        summary=text,
         title=clean_title(title),
         chapters=clamp_chapters(found, lines, duration) if chapters else (),
     )
