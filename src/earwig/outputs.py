@@ -18,7 +18,8 @@ from earwig.formatting import clock
 from earwig.model import Job, Segment, Transcript
 
 
-def _clock(seconds: float, sep: str) -> str:
+def cue_time(seconds: float, sep: str) -> str:
+    """A cue's time as subtitles write it: 00:01:02,345 (SRT, sep ",") or .345 (WebVTT)."""
     ms = max(0, round(seconds * 1000))
     h, rem = divmod(ms, 3_600_000)
     m, rem = divmod(rem, 60_000)
@@ -69,7 +70,7 @@ def to_srt(t: Transcript, meta: dict[str, Any], rules: cues.Rules | None = None)
     blocks = []
     for i, c in enumerate(subtitle_cues(t, rules, name_turns=True), 1):
         text = c.text.replace("-->", "->")
-        blocks.append(f"{i}\n{_clock(c.start, ',')} --> {_clock(c.end, ',')}\n{text}\n")
+        blocks.append(f"{i}\n{cue_time(c.start, ',')} --> {cue_time(c.end, ',')}\n{text}\n")
     return "\n".join(blocks)
 
 
@@ -80,7 +81,7 @@ def to_vtt(t: Transcript, meta: dict[str, Any], rules: cues.Rules | None = None)
     for c in subtitle_cues(t, rules):
         voice = f"<v {_vtt_escape(c.speaker)}>" if c.speaker else ""
         text = _vtt_escape(c.text)
-        blocks.append(f"{_clock(c.start, '.')} --> {_clock(c.end, '.')}\n{voice}{text}\n")
+        blocks.append(f"{cue_time(c.start, '.')} --> {cue_time(c.end, '.')}\n{voice}{text}\n")
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 
@@ -174,7 +175,7 @@ def to_md(t: Transcript, meta: dict[str, Any]) -> str:
         "date": meta.get("date") or "",
         "language": t.language or "",
         "languages": list(t.languages),
-        "duration": _clock(t.duration, ".")[:8],
+        "duration": cue_time(t.duration, ".")[:8],
         "model": t.model,
         "tags": ["transcript"],
     }

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from earwig import cues as cue_builder
 from earwig.llm import prompts
+from earwig.outputs import cue_time
 
 Ask = Callable[[str, str, int], Awaitable[str]]
 Progress = Callable[[int, int], None]  # (batches done, batches planned)
@@ -204,14 +205,6 @@ def wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(text, width=width, break_long_words=False)) or text
 
 
-def _clock(seconds: float, sep: str) -> str:
-    ms = max(0, round(seconds * 1000))
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, ms = divmod(rem, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
-
-
 def to_srt(cues: Sequence[Cue], line_width: int = 42) -> str:
     """The cues with their ids and times as given, and the label ("Alice: ") where the
     source had one."""
@@ -219,7 +212,7 @@ def to_srt(cues: Sequence[Cue], line_width: int = 42) -> str:
     for c in cues:
         text = "\n".join(c.lines) if c.lines else wrap(c.label + c.text, line_width)
         text = text.replace("-->", "->")
-        blocks.append(f"{c.id}\n{_clock(c.start, ',')} --> {_clock(c.end, ',')}\n{text}\n")
+        blocks.append(f"{c.id}\n{cue_time(c.start, ',')} --> {cue_time(c.end, ',')}\n{text}\n")
     return "\n".join(blocks)
 
 
@@ -230,7 +223,7 @@ def to_vtt(cues: Sequence[Cue], line_width: int = 42) -> str:
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
     blocks = [
-        f"{_clock(c.start, '.')} --> {_clock(c.end, '.')}\n"
+        f"{cue_time(c.start, '.')} --> {cue_time(c.end, '.')}\n"
         f"{f'<v {esc(c.speaker)}>' if c.speaker else ''}"
         f"{esc(chr(10).join(c.lines) if c.lines else wrap(c.text, line_width))}\n"
         for c in cues
