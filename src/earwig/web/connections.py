@@ -148,7 +148,7 @@ def refuse(conn: socket.socket) -> None:
         conn.close()
 
 
-class _Stall:
+class _Stall(asyncio.Protocol):
     """Drops a connection whose client stops reading for WRITE_STALL: its buffer is not
     kept waiting (never-reading event-stream clients grew the daemon by a gigabyte)."""
 
@@ -168,6 +168,14 @@ class _Stall:
         if self._stall is not None:
             self._stall.cancel()
             self._stall = None
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._watch_stall()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._unwatch_stall()
 
 
 def protocols(gate: Gate) -> tuple[type[asyncio.Protocol], type[asyncio.Protocol]]:
@@ -223,14 +231,6 @@ def protocols(gate: Gate) -> tuple[type[asyncio.Protocol], type[asyncio.Protocol
             if not self.transport.is_closing():  # kept alive: the next request's headers
                 self._arm(HEADER_TIMEOUT, self._too_slow)  # get the same deadline
 
-        def pause_writing(self) -> None:
-            super().pause_writing()
-            self._watch_stall()
-
-        def resume_writing(self) -> None:
-            super().resume_writing()
-            self._unwatch_stall()
-
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             self._unwatch_stall()
@@ -238,14 +238,6 @@ def protocols(gate: Gate) -> tuple[type[asyncio.Protocol], type[asyncio.Protocol
             gate.release(self.transport)
 
     class WebSocket(_Stall, WebSocketsSansIOProtocol):
-        def pause_writing(self) -> None:
-            super().pause_writing()
-            self._watch_stall()
-
-        def resume_writing(self) -> None:
-            super().resume_writing()
-            self._unwatch_stall()
-
         def connection_lost(self, exc: Exception | None) -> None:
             self._unwatch_stall()
             super().connection_lost(exc)
